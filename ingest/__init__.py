@@ -1,0 +1,1 @@
+"""Ingestion: read sources, redact secrets, chunk by section, embed and store."""

@@ -1,0 +1,124 @@
+"""Chunks that follow section boundaries and keep their character offsets.
+
+A section is cut into passages of about ``max_words`` words at paragraph (or, in chat logs, message)
+boundaries; an over-long paragraph is cut at sentence ends, then at word boundaries. A chunk's text is
+exactly ``record.text[start:end]``, so citations can point at it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from kb.models import Chunk, Record
+
+_PARAGRAPH = re.compile(r"\n[ \t]*\n")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(\[])|\n(?=\s*(?:[-*+]|\d+[.)])\s)")
+_WORD = re.compile(r"\S+")
+
+
+def _spans(text: str, start: int, end: int, separator: re.Pattern[str]) -> list[tuple[int, int]]:
+    """Non-blank pieces of text[start:end] between separator matches."""
+    out: list[tuple[int, int]] = []
+    pos = start
+    for match in separator.finditer(text, start, end):
+        out.append((pos, match.start()))
+        pos = match.end()
+    out.append((pos, end))
+    return [_trim(text, a, b) for a, b in out if text[a:b].strip()]
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _words(text: str, start: int, end: int) -> int:
+    return len(_WORD.findall(text, start, end))
+
+
+def _split_long(text: str, start: int, end: int, max_words: int) -> list[tuple[int, int]]:
+    """Cut one over-long piece at sentence ends, and sentences at word boundaries."""
+    pieces: list[tuple[int, int]] = []
+    for a, b in _spans(text, start, end, _SENTENCE):
+        if _words(text, a, b) <= max_words:
+            pieces.append((a, b))
+            continue
+        words = list(_WORD.finditer(text, a, b))
+        for i in range(0, len(words), max_words):
+            group = words[i : i + max_words]
+            pieces.append((group[0].start(), group[-1].end()))
+    return pieces
+
+
+def _pack(text: str, units: Sequence[tuple[int, int]], max_words: int) -> list[tuple[int, int]]:
+    """Greedily join consecutive units into spans of at most ``max_words`` words."""
+    spans: list[tuple[int, int]] = []
+    cur_start: int | None = None
+    cur_end = 0
+    cur_words = 0
+    for a, b in units:
+        n = _words(text, a, b)
+        if n > max_words:
+            if cur_start is not None:
+                spans.append((cur_start, cur_end))
+                cur_start, cur_words = None, 0
+            spans.extend(_pack(text, _split_long(text, a, b, max_words), max_words))
+            continue
+        if cur_start is not None and cur_words + n > max_words:
+            spans.append((cur_start, cur_end))
+            cur_start, cur_words = None, 0
+        if cur_start is None:
+            cur_start = a
+        cur_end, cur_words = b, cur_words + n
+    if cur_start is not None:
+        spans.append((cur_start, cur_end))
+    return spans
+
+
+def chunk_spans(text: str, sections: Sequence[tuple[str, str, int, int]], max_words: int,
+                boundaries: Sequence[tuple[int, int]] = ()) -> list[tuple[str, str, int, int]]:
+    """(section name, heading, start, end) of every chunk.
+
+    ``boundaries`` (chat messages) replace paragraphs as the units to pack.
+    """
+    out: list[tuple[str, str, int, int]] = []
+    for name, heading, s_start, s_end in sections:
+        if boundaries:
+            units = [(a, b) for a, b in boundaries if a >= s_start and b <= s_end and text[a:b].strip()]
+        else:
+            units = _spans(text, s_start, s_end, _PARAGRAPH)
+        spans = _pack(text, units, max_words)
+        # a section that is only its heading adds nothing on its own
+        if heading and len(spans) == 1 and text[spans[0][0] : spans[0][1]].strip(" #*\t:") == heading:
+            continue
+        out.extend((name, heading, a, b) for a, b in spans)
+    return out
+
+
+def chunk_record(record: Record, max_words: int) -> list[Chunk]:
+    """The chunks of a record; ids carry a prefix of its content hash."""
+    sections = [(s.name, s.heading, s.start, s.end) for s in record.sections] or [("body", "", 0, len(record.text))]
+    boundaries = [(m.start, m.end) for m in record.messages]
+    spans = chunk_spans(record.text, sections, max_words, boundaries)
+    return [
+        Chunk(
+            id=f"{record.id}:{record.content_hash[:12]}:{i}",
+            record_id=record.id,
+            section=name,
+            heading=heading,
+            start=a,
+            end=b,
+            text=record.text[a:b],
+        )
+        for i, (name, heading, a, b) in enumerate(spans)
+    ]
+
+
+def embedding_text(record: Record, chunk: Chunk) -> str:
+    """What the embedding model sees: the chunk with its document title and section heading."""
+    heading = chunk.heading if chunk.heading and chunk.heading != record.title else ""
+    return "\n".join(part for part in (record.title, heading, chunk.text) if part)

@@ -1,0 +1,219 @@
+"""Metadata pulled out of document text: section names, severity, dates, services, alerts, errors."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any
+
+import yaml
+
+#: Heading words -> canonical section name. The first matching entry wins.
+SECTION_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("summary", r"summary|overview of the incident|tl;?dr|executive summary|what happened"),
+    ("impact", r"impact|customer impact|user impact"),
+    ("detection", r"detection|how (it was|we) detected|discovery"),
+    ("timeline", r"timeline|chronology|sequence of events"),
+    ("root_cause", r"root ?causes?|cause|why it happened|technical analysis|analysis"),
+    ("contributing_factors", r"contributing factors?|what went wrong|trigger"),
+    ("resolution", r"resolution|remediation|recovery|fix|how (it was|we) fixed"),
+    ("mitigation", r"mitigation|mitigations?|immediate actions?|workaround"),
+    ("action_items", r"action items?|follow[- ]?ups?|next steps|corrective actions?|todo"),
+    ("lessons", r"lessons?( learned)?|what went well|learnings|takeaways|retrospective"),
+    ("overview", r"overview|about|purpose|description|context|background"),
+    ("symptoms", r"symptoms?|alerts?|symptoms? ?/ ?alerts?|signals|when to use"),
+    ("triage", r"triage|first steps|initial response|quick checks|checks"),
+    ("diagnosis", r"diagnos[ie]s|investigation|troubleshooting|debugging|identify"),
+    ("verification", r"verification|verify|validation|how to verify|confirm"),
+    ("escalation", r"escalation|escalate|who to (call|page)|contacts?|ownership|paging"),
+    ("references", r"references?|related|links|see also|related incidents"),
+)
+_SECTION_RES = [(name, re.compile(rf"^(?:\d+[.)]\s*)?(?:{pat})\b", re.I)) for name, pat in SECTION_PATTERNS]
+
+POSTMORTEM_SECTIONS = {"impact", "timeline", "root_cause", "contributing_factors", "action_items", "lessons", "detection"}
+RUNBOOK_SECTIONS = {"symptoms", "triage", "diagnosis", "verification", "escalation"}
+
+
+def canonical_section(heading: str) -> str:
+    """The canonical name of a heading ('Root Cause Analysis' -> 'root_cause'), or 'other'."""
+    text = re.sub(r"[*_`#:]+", " ", heading).strip()
+    text = re.sub(r"\s*\((?:utc|[A-Z]{2,4})\)\s*$", "", text, flags=re.I).strip()
+    for name, pattern in _SECTION_RES:
+        if pattern.match(text):
+            return name
+    return "other"
+
+
+FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
+
+
+def split_front_matter(text: str) -> tuple[dict[str, Any], int]:
+    """(front matter as a dict, offset where the body starts). Broken YAML counts as no front matter."""
+    match = FRONT_MATTER_RE.match(text)
+    if not match:
+        return {}, 0
+    try:
+        data = yaml.safe_load(match.group(1))
+    except yaml.YAMLError:
+        return {}, 0
+    if not isinstance(data, dict):
+        return {}, 0
+    return {str(k).lower(): v for k, v in data.items()}, match.end()
+
+
+def as_list(value: Any) -> list[str]:
+    """Front-matter lists may be YAML lists or comma-separated strings."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple, set)):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [v.strip() for v in re.split(r"[,;]", str(value)) if v.strip()]
+
+
+SEVERITY_RE = re.compile(r"\b(?:SEV|Sev|sev)[- ]?([0-5])\b|\bP([0-4])\b")
+SEVERITY_LINE_RE = re.compile(r"(?im)^[*_\s-]*(?:severity|sev|priority)[*_\s]*[:=][*_\s]*([^\n]+)$")
+
+
+def normalise_severity(value: Any) -> str | None:
+    """'sev2', 'SEV-2', 'P2', 2 -> 'SEV2'."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if text.isdigit():
+        return f"SEV{int(text)}"
+    match = SEVERITY_RE.search(text)
+    if match:
+        return f"SEV{match.group(1) or match.group(2)}"
+    lowered = text.lower()
+    for word, level in (("critical", 1), ("major", 2), ("high", 2), ("minor", 3), ("medium", 3), ("low", 4)):
+        if word in lowered:
+            return f"SEV{level}"
+    return None
+
+
+def severity_from_text(text: str) -> str | None:
+    match = SEVERITY_LINE_RE.search(text[:4000])
+    return normalise_severity(match.group(1)) if match else None
+
+
+DATE_RE = re.compile(r"\b(20\d\d)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])\b")
+META_LINE_RE = re.compile(r"(?im)^[*_\s-]*({key})[*_\s]*[:=][*_\s]*([^\n]+?)[*_\s]*$")
+
+
+def parse_date(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if value is None:
+        return None
+    match = DATE_RE.search(str(value))
+    if not match:
+        return None
+    try:
+        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    except ValueError:
+        return None
+
+
+def meta_line(text: str, *keys: str) -> str | None:
+    """The value of a 'Key: value' line near the top ('**Severity:** SEV2')."""
+    pattern = re.compile(META_LINE_RE.pattern.format(key="|".join(re.escape(k) for k in keys)), re.I | re.M)
+    match = pattern.search(text[:4000])
+    return match.group(2).strip() if match else None
+
+
+def date_from_text(text: str) -> date | None:
+    labelled = meta_line(text, "date", "incident date", "started", "last reviewed", "last_reviewed")
+    return parse_date(labelled) or parse_date(text[:3000])
+
+
+ALERT_CONTEXT_RE = re.compile(r"(?i)(?:alert(?:name)?s?\s*[:=]?\s*[`\"']?|firing:?\s*\[?)([A-Z][A-Za-z0-9]+)")
+CAMEL_RE = re.compile(r"(?<![\w.-])([A-Z][a-z0-9]+(?:[A-Z][a-z0-9]+){2,}|[A-Z][a-z0-9]+(?:[A-Z]{2,}[a-z0-9]*)+(?:[A-Z][a-z0-9]+)+)(?![\w-])")
+ALERT_WORDS = re.compile(
+    r"(High|Low|Down|Error|Errors|Failing|Failed|Failure|Latency|Lag|Exhausted|Expir|NotReady|CrashLoop|Restart"
+    r"|Full|Pressure|Saturat|Throttl|Missing|Unavailable|Backlog|Watermark|Failover|Degraded|Slow|Spike|Absent)"
+)
+ERROR_CLASS_RE = re.compile(r"\b([A-Z][A-Za-z0-9]*(?:Error|Exception|Timeout|Killed|BackOff|Refused))\b")
+ERROR_LINE_RE = re.compile(
+    r"`([^`\n]{6,160}?(?:error|fail|refused|timeout|timed out|denied|exceeded|expired|too many|"
+    r"not allowed|unavailable|no such host|reset|killed|panic|fatal)[^`\n]{0,120}?)`",
+    re.I,
+)
+HTTP_STATUS_RE = re.compile(r"\b(?:HTTP\s*)?([45]\d\d)s?\b(?=\s*(?:errors?|responses?|status|bad gateway|"
+                            r"service unavailable|gateway timeout|internal server error|s\b))", re.I)
+
+
+def alerts_from_text(text: str) -> list[str]:
+    """Alert names: CamelCase names that read like alerts, or names after 'alert:'."""
+    found: dict[str, None] = {}
+    for match in ALERT_CONTEXT_RE.finditer(text):
+        name = match.group(1)
+        if CAMEL_RE.fullmatch(name) or ALERT_WORDS.search(name):
+            found[name] = None
+    for match in CAMEL_RE.finditer(text):
+        name = match.group(1)
+        if ALERT_WORDS.search(name) and not ERROR_CLASS_RE.fullmatch(name):
+            found[name] = None
+    return list(found)[:30]
+
+
+def errors_from_text(text: str) -> list[str]:
+    """Error strings and classes: backticked error messages, exception names, HTTP 5xx codes."""
+    found: dict[str, None] = {}
+    for match in ERROR_LINE_RE.finditer(text):
+        found[match.group(1).strip()] = None
+    for match in ERROR_CLASS_RE.finditer(text):
+        found[match.group(1)] = None
+    for match in HTTP_STATUS_RE.finditer(text):
+        found[f"HTTP {match.group(1)}"] = None
+    return list(found)[:40]
+
+
+SERVICE_LINE_KEYS = ("services", "service", "affected services", "affected service", "systems", "components")
+
+
+def services_from_text(text: str, known: set[str]) -> list[str]:
+    """Services from a 'Services:' line, else known service names mentioned in the text."""
+    line = meta_line(text, *SERVICE_LINE_KEYS)
+    if line:
+        return [s.strip(" `*") for s in re.split(r"[,;/]| and ", line) if s.strip(" `*")][:12]
+    if not known:
+        return []
+    lowered = text.lower()
+    counts = {}
+    for name in known:
+        hits = len(re.findall(rf"(?<![\w-]){re.escape(name.lower())}(?![\w-])", lowered))
+        if hits:
+            counts[name] = hits
+    return [n for n, _ in sorted(counts.items(), key=lambda kv: -kv[1])[:6]]
+
+
+def plain_sections(text: str, start: int = 0) -> list[tuple[str, str, int, int]]:
+    """Sections of plain text (PDF, .txt): a short line that is a known heading starts a section.
+
+    Returns (canonical name, heading, start, end) with offsets into ``text``.
+    """
+    marks: list[tuple[str, str, int]] = []
+    for match in re.finditer(r"(?m)^[ \t]*(#{1,6}[ \t]+)?([^\n]{2,60})[ \t]*$", text):
+        if match.start() < start:
+            continue
+        line = match.group(2).strip()
+        if len(line.split()) > 7 or line.endswith((".", ",")):
+            continue
+        stripped = line.rstrip(":").strip()
+        # 'Key: value' lines are metadata, not headings
+        if ":" in stripped:
+            continue
+        name = canonical_section(stripped)
+        if name != "other" or match.group(1):
+            marks.append((name, stripped, match.start()))
+    sections: list[tuple[str, str, int, int]] = []
+    if not marks or marks[0][2] > start:
+        first = marks[0][2] if marks else len(text)
+        if text[start:first].strip():
+            sections.append(("body", "", start, first))
+    for i, (name, heading, pos) in enumerate(marks):
+        end = marks[i + 1][2] if i + 1 < len(marks) else len(text)
+        sections.append((name, heading, pos, end))
+    return sections

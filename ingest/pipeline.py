@@ -1,0 +1,216 @@
+"""The ingestion pipeline: discover -> hash -> parse (with redaction) -> chunk -> embed -> store.
+
+Incremental: a unit whose content hash matches what is stored is not parsed, chunked or embedded.
+A changed unit's records replace their old versions atomically (see ``kb.store``). Chunk texts whose
+embedding is already in the store are not embedded again. ``prune`` removes records whose source
+files are gone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+
+from ingest import extract
+from ingest.chunking import chunk_record, embedding_text
+from ingest.sources import Unit, discover, parse_unit, unit_hash
+from ingest.sources.base import ParseOptions
+from kb.errors import ParseError
+from kb.models import Chunk, FileOutcome, IngestFailure, IngestReport, Kind, Record
+from kb.settings import Settings
+from kb.store import Store
+
+#: progress(stage, done, total); stages: "scan", "embed", "store".
+Progress = Callable[[str, int, int], None]
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    return None
+
+
+@dataclass
+class _Pending:
+    unit: Unit
+    outcome: FileOutcome
+    records: list[Record] = field(default_factory=list)
+    chunks: dict[str, list[Chunk]] = field(default_factory=dict)
+    hashes: dict[str, list[str]] = field(default_factory=dict)
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+class Ingestor:
+    """Runs ingestion into one store with one embedding model."""
+
+    def __init__(self, settings: Settings, store: Store, embedding: BaseEmbedding) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedding = embedding
+
+    def options(self, kind: Kind | None, known_services: set[str]) -> ParseOptions:
+        return ParseOptions(
+            redact=self.settings.redact,
+            kind=kind,
+            known_services=known_services,
+            max_bytes=int(self.settings.max_file_mb * 1024 * 1024),
+        )
+
+    def run(self, paths: Iterable[Path], kind: Kind | None = None, prune: bool = False,
+            progress: Progress = _no_progress) -> IngestReport:
+        started = time.perf_counter()
+        roots = [Path(p).expanduser().resolve() for p in paths]
+        report = IngestReport()
+        with self.store.write_lock():
+            self.store.sweep_orphans()
+            index = self.store.record_index()
+            known = {s for meta in index.values() for s in str(meta.get("services", "")).split("|") if s}
+            options = self.options(kind, known)
+            units, _skipped = discover(roots)
+            pending = self._scan(units, index, options, report, progress)
+            self._fill_services(pending, options)
+            self._assign_ids(pending, index)
+            self._chunk_and_embed(pending, report, progress)
+            self._write(pending, index, report, progress)
+            if prune:
+                self._prune(roots, units, index, report)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def _scan(self, units: list[Unit], index: dict[str, dict[str, object]], options: ParseOptions,
+              report: IngestReport, progress: Progress) -> list[_Pending]:
+        by_path: dict[str, list[dict[str, object]]] = {}
+        for rid, meta in index.items():
+            by_path.setdefault(str(meta.get("source_path")), []).append({**meta, "id": rid})
+        pending: list[_Pending] = []
+        for done, unit in enumerate(units, start=1):
+            progress("scan", done, len(units))
+            outcome = FileOutcome(path=str(unit.path), status="failed")
+            stored = by_path.get(str(unit.path), [])
+            try:
+                digest = unit_hash(unit, options)
+                if stored and all(m.get("content_hash") == digest for m in stored) and kind_matches(stored, options):
+                    outcome.status = "unchanged"
+                    outcome.records = [str(m["id"]) for m in stored]
+                    report.unchanged += len(stored)
+                    report.files.append(outcome)
+                    continue
+                records = parse_unit(unit, options)
+            except ParseError as exc:
+                outcome.error = exc.reason
+                report.failed.append(IngestFailure(path=exc.path, error=exc.reason))
+                report.files.append(outcome)
+                continue
+            except (OSError, ValueError, RecursionError, MemoryError) as exc:
+                reason = f"cannot parse: {type(exc).__name__}: {exc}"
+                outcome.error = reason
+                report.failed.append(IngestFailure(path=str(unit.path), error=reason))
+                report.files.append(outcome)
+                continue
+            outcome.redactions = sum(r.redactions for r in records)
+            pending.append(_Pending(unit, outcome, records))
+        return pending
+
+    def _fill_services(self, pending: list[_Pending], options: ParseOptions) -> None:
+        """Documents that name no services get the known services they mention."""
+        known = set(options.known_services)
+        for item in pending:
+            for record in item.records:
+                known.update(s for s in record.services if s)
+        for item in pending:
+            for record in item.records:
+                if not record.services:
+                    record.services = extract.services_from_text(record.text, known)
+
+    def _assign_ids(self, pending: list[_Pending], index: dict[str, dict[str, object]]) -> None:
+        """Keep a source's existing id; give a new source a free one ('name', 'name-2', ...)."""
+        owner = {rid: str(meta.get("source_key")) for rid, meta in index.items()}
+        by_key = {str(meta.get("source_key")): rid for rid, meta in index.items()}
+        for item in pending:
+            for record in item.records:
+                if record.source_key in by_key:
+                    record.id = by_key[record.source_key]
+                else:
+                    base, n = record.id, 1
+                    while record.id in owner and owner[record.id] != record.source_key:
+                        n += 1
+                        record.id = f"{base}-{n}"
+                owner[record.id] = record.source_key
+                by_key[record.source_key] = record.id
+
+    def _chunk_and_embed(self, pending: list[_Pending], report: IngestReport, progress: Progress) -> None:
+        max_words = max(16, int(self.settings.chunk_tokens * 0.75))
+        texts: dict[str, str] = {}
+        for item in pending:
+            for record in item.records:
+                chunks = chunk_record(record, max_words)
+                hashes = []
+                for chunk in chunks:
+                    text = embedding_text(record, chunk)
+                    digest = text_hash(text)
+                    texts.setdefault(digest, text)
+                    hashes.append(digest)
+                item.chunks[record.id] = chunks
+                item.hashes[record.id] = hashes
+                item.outcome.chunks += len(chunks)
+        reused = self.store.embeddings_by_text_hash(list(texts))
+        todo = [h for h in texts if h not in reused]
+        total_needed = sum(len(h) for item in pending for h in item.hashes.values())
+        batch = max(1, self.settings.embed_batch_size) * 4
+        progress("embed", 0, len(todo))
+        for lo in range(0, len(todo), batch):
+            group = todo[lo : lo + batch]
+            vectors = self.embedding.get_text_embedding_batch([texts[h] for h in group])
+            reused.update(zip(group, vectors, strict=True))
+            progress("embed", min(lo + batch, len(todo)), len(todo))
+        report.embedded_chunks += len(todo)
+        report.reused_embeddings += total_needed - len(todo)
+        self._vectors = reused
+
+    def _write(self, pending: list[_Pending], index: dict[str, dict[str, object]], report: IngestReport,
+               progress: Progress) -> None:
+        total = len(pending)
+        for done, item in enumerate(pending, start=1):
+            progress("store", done, total)
+            previous = {rid for rid, meta in index.items() if str(meta.get("source_path")) == str(item.unit.path)}
+            for record in item.records:
+                hashes = item.hashes[record.id]
+                self.store.put_document(record, item.chunks[record.id], [self._vectors[h] for h in hashes], hashes)
+                if record.id in index:
+                    report.updated += 1 if index[record.id].get("content_hash") != record.content_hash else 0
+                    report.unchanged += 1 if index[record.id].get("content_hash") == record.content_hash else 0
+                else:
+                    report.added += 1
+                report.redacted += record.redactions
+                item.outcome.records.append(record.id)
+            for gone in previous - {r.id for r in item.records}:
+                self.store.delete_record(gone)
+                report.removed += 1
+            statuses = ["updated" if r.id in index else "added" for r in item.records]
+            item.outcome.status = "updated" if "updated" in statuses else "added"
+            report.files.append(item.outcome)
+
+    def _prune(self, roots: list[Path], units: list[Unit], index: dict[str, dict[str, object]],
+               report: IngestReport) -> None:
+        present = {str(u.path) for u in units if u.path.exists()}
+        for rid, meta in index.items():
+            source = Path(str(meta.get("source_path", "")))
+            if str(source) in present:
+                continue
+            if any(source == root or root in source.parents for root in roots):
+                self.store.delete_record(rid)
+                report.removed += 1
+                report.files.append(FileOutcome(path=str(source), status="removed", records=[rid]))
+
+
+def kind_matches(stored: list[dict[str, object]], options: ParseOptions) -> bool:
+    """An explicit --kind that differs from what is stored forces a re-parse."""
+    return options.kind is None or all(m.get("kind") == options.kind.value for m in stored)

@@ -1,0 +1,162 @@
+"""What every source module shares: reading bytes safely, hashing, ids, and finishing a record."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest import extract
+from ingest.redaction import Redaction, redact
+from kb.errors import EmptyDocument, ParseError
+from kb.models import Kind, Record, Section
+
+#: Bump when parsing changes, so re-ingest re-parses files whose bytes did not change.
+PARSER_VERSION = "1"
+
+
+@dataclass
+class ParseOptions:
+    """What a parser needs besides the path."""
+
+    redact: bool = True
+    kind: Kind | None = None  # --kind override
+    known_services: set[str] = field(default_factory=set)
+    max_bytes: int = 25 * 1024 * 1024
+
+
+def slug(text: str) -> str:
+    """A lowercase id made of letters, digits and dashes."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "doc"
+
+
+def content_hash(data: bytes, options: ParseOptions) -> str:
+    digest = hashlib.sha256(data)
+    digest.update(f"|parser={PARSER_VERSION}|redact={options.redact}".encode())
+    return digest.hexdigest()
+
+
+def read_bytes(path: Path, options: ParseOptions) -> bytes:
+    """The file's bytes, refusing files that are too large or empty."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ParseError(str(path), f"cannot read: {exc.strerror or exc}") from exc
+    if size > options.max_bytes:
+        raise ParseError(
+            str(path),
+            f"file is {size / 1048576:.1f} MB, over the {options.max_bytes / 1048576:.0f} MB limit "
+            "(KB_MAX_FILE_MB); split it or raise the limit",
+        )
+    if size == 0:
+        raise EmptyDocument(str(path), "empty file")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ParseError(str(path), f"cannot read: {exc.strerror or exc}") from exc
+
+
+def decode_text(path: Path, data: bytes) -> str:
+    """UTF-8 text (BOM tolerated), refusing binary data and invalid encodings with the reason."""
+    if b"\x00" in data[:8192]:
+        raise ParseError(str(path), "binary data, not a text document")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ParseError(str(path), f"not valid UTF-8 text (bad byte at offset {exc.start})") from exc
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise EmptyDocument(str(path), "no text in file")
+    return text
+
+
+def redact_text(text: str, options: ParseOptions) -> Redaction:
+    return redact(text, enabled=options.redact)
+
+
+def detect_kind(path: Path, front: dict[str, object], sections: list[Section], options: ParseOptions,
+                default: Kind = Kind.document) -> Kind:
+    """--kind, then front matter, then the folder name, then which sections the text has."""
+    if options.kind:
+        return options.kind
+    declared = str(front.get("kind") or front.get("type") or "").strip().lower()
+    for kind in Kind:
+        if declared in {kind.value, kind.value + "s"}:
+            return kind
+    if declared in {"incident", "post-mortem", "incident-report", "rca"}:
+        return Kind.postmortem
+    if declared in {"playbook", "sop"}:
+        return Kind.runbook
+    parts = {p.lower() for p in path.parts[:-1]}
+    if parts & {"postmortems", "postmortem", "post-mortems", "incidents", "rca", "retros"}:
+        return Kind.postmortem
+    if parts & {"runbooks", "runbook", "playbooks", "sops"}:
+        return Kind.runbook
+    if parts & {"chats", "chat", "slack", "transcripts", "chatlogs"}:
+        return Kind.chat
+    names = {s.name for s in sections}
+    pm, rb = len(names & extract.POSTMORTEM_SECTIONS), len(names & extract.RUNBOOK_SECTIONS)
+    if pm >= 2 and pm >= rb:
+        return Kind.postmortem
+    if rb >= 2:
+        return Kind.runbook
+    return default
+
+
+def finish_record(
+    *,
+    path: Path,
+    source_key: str,
+    record_id: str,
+    fmt: str,
+    data_hash: str,
+    text: str,
+    sections: list[Section],
+    front: dict[str, object],
+    title: str | None,
+    redactions: int,
+    options: ParseOptions,
+    default_kind: Kind = Kind.document,
+) -> Record:
+    """Fill in the metadata every record carries, from front matter first and the text second."""
+    if not text.strip():
+        raise EmptyDocument(str(path), "no text to index")
+    kind = detect_kind(path, front, sections, options, default_kind)
+    services = extract.as_list(front.get("services") or front.get("service")) or extract.services_from_text(
+        text, options.known_services
+    )
+    alerts = extract.as_list(front.get("alerts") or front.get("alert"))
+    for name in extract.alerts_from_text(text):
+        if name not in alerts:
+            alerts.append(name)
+    severity = extract.normalise_severity(front.get("severity") or front.get("sev")) or extract.severity_from_text(text)
+    when = (
+        extract.parse_date(front.get("date") or front.get("last_reviewed") or front.get("updated"))
+        or extract.date_from_text(text)
+    )
+    owner = front.get("owner") or extract.meta_line(text, "owner", "author", "incident commander")
+    duration = front.get("duration") or extract.meta_line(text, "duration", "time to mitigate")
+    return Record(
+        id=record_id,
+        kind=kind,
+        title=(str(front.get("title")) if front.get("title") else None) or title or path.stem,
+        source_path=str(path),
+        source_key=source_key,
+        format=fmt,
+        content_hash=data_hash,
+        text=text,
+        sections=sections,
+        services=[s.lower() if s.islower() or "-" in s else s for s in services],
+        alerts=alerts[:30],
+        error_strings=extract.errors_from_text(text),
+        severity=severity,
+        date=when,
+        tags=extract.as_list(front.get("tags")),
+        owner=str(owner) if owner else None,
+        duration=str(duration) if duration else None,
+        redactions=redactions,
+        front_matter={k: v if isinstance(v, (str, int, float, bool, list)) else str(v) for k, v in front.items()},
+    )

@@ -1,0 +1,1 @@
+"""Incident knowledge base: the library (records, settings, store, embeddings, search)."""

@@ -1,0 +1,57 @@
+"""One settings object, built once by a shell and passed down. Library code never reads os.environ.
+
+Values come from (highest first) explicit arguments, ``KB_*`` environment variables, and a ``.env``
+file in the working directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from platformdirs import user_data_dir
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """The per-user data directory (e.g. ~/.local/share/incident-kb)."""
+    return Path(user_data_dir("incident-kb", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Everything configurable, with the offline defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="KB_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir, description="Embedded store and state.")
+    chroma_url: str | None = Field(default=None, description="Chroma server URL; embedded when unset.")
+    collection_prefix: str = Field(default="kb", description="Prefix of the Chroma collection names.")
+
+    embed_backend: Literal["onnx-minilm", "openai", "sentence-transformers"] = Field(
+        default="onnx-minilm", description="Which embedding backend to use."
+    )
+    embed_model: str | None = Field(
+        default=None, description="Model name (openai backend) or local model path (sentence-transformers)."
+    )
+    embed_base_url: str | None = Field(default=None, description="OpenAI-compatible embeddings endpoint.")
+    embed_api_key: SecretStr | None = Field(default=None, description="API key for that endpoint.")
+    embed_threads: int = Field(
+        default_factory=lambda: max(1, os.cpu_count() or 1), description="CPU threads for the local model."
+    )
+    embed_batch_size: int = Field(default=32, ge=1, description="Texts per embedding call.")
+
+    llm_base_url: str | None = Field(default=None, description="OpenAI-compatible chat endpoint.")
+    llm_model: str | None = Field(default=None, description="Chat model name.")
+    llm_api_key: SecretStr | None = Field(default=None, description="API key for the chat endpoint.")
+
+    redact: bool = Field(default=True, description="Replace secrets before anything is stored.")
+    max_file_mb: float = Field(default=25.0, gt=0, description="Larger source files are refused.")
+    chunk_tokens: int = Field(default=200, ge=32, description="Target chunk size in word-ish tokens.")
+    lock_timeout_s: float = Field(default=30.0, ge=0, description="Wait this long for the write lock.")
+
+    @property
+    def store_location(self) -> str:
+        """Where the vectors live, for people."""
+        return self.chroma_url or str(self.data_dir / "chroma")

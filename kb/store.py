@@ -1,0 +1,383 @@
+"""The one module that talks to Chroma.
+
+Two collections: ``<prefix>_chunks`` holds one vector per chunk (through llama-index's
+``ChromaVectorStore``), ``<prefix>_records`` holds one entry per document: the whole record as JSON
+and the mean of its chunk vectors. The record entry is the commit point of a document: chunks are
+written first under ids that carry the new content hash, then the record, then the old chunks are
+deleted. A reader only trusts chunks whose content hash matches their record, so a document is seen
+whole or not at all, and chunks left behind by a killed writer are ignored and later swept.
+
+The same code runs on an embedded ``PersistentClient`` (default) and on a Chroma server
+(``KB_CHROMA_URL``). Embedded stores are not safe for two writing processes, so writes take a file
+lock next to the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import chromadb
+import numpy as np
+from chromadb.config import Settings as ChromaSettings
+from filelock import FileLock, Timeout
+from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+from llama_index.core.vector_stores.types import (
+    FilterOperator,
+    MetadataFilter,
+    MetadataFilters,
+    VectorStoreQuery,
+)
+from llama_index.vector_stores.chroma import ChromaVectorStore
+
+from kb.errors import ModelMismatch, NotFound, StoreBusy, StoreError, StoreUnavailable
+from kb.models import Chunk, Record
+from kb.settings import Settings
+
+SEVERITY_RANK = {"SEV1": 1, "SEV2": 2, "SEV3": 3, "SEV4": 4, "SEV5": 5}
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Filters applied inside the store's query, not after it."""
+
+    kinds: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+    severities: tuple[str, ...] = ()
+    since: int | None = None  # YYYYMMDD
+    until: int | None = None  # YYYYMMDD
+
+    def to_llama(self) -> MetadataFilters | None:
+        parts: list[MetadataFilter | MetadataFilters] = []
+        if self.kinds:
+            parts.append(MetadataFilter(key="kind", value=list(self.kinds), operator=FilterOperator.IN))
+        if self.services:
+            parts.append(
+                MetadataFilters(
+                    filters=[MetadataFilter(key=service_key(s), value=True) for s in self.services],
+                    condition="or",
+                )
+                if len(self.services) > 1
+                else MetadataFilter(key=service_key(self.services[0]), value=True)
+            )
+        if self.severities:
+            parts.append(MetadataFilter(key="severity", value=list(self.severities), operator=FilterOperator.IN))
+        if self.since is not None:
+            parts.append(MetadataFilter(key="date_ord", value=self.since, operator=FilterOperator.GTE))
+        if self.until is not None:
+            parts.append(MetadataFilter(key="date_ord", value=self.until, operator=FilterOperator.LTE))
+        return MetadataFilters(filters=parts) if parts else None
+
+
+def service_key(service: str) -> str:
+    """The boolean metadata key that marks a chunk of a document about ``service``."""
+    return "svc:" + service.strip().lower()
+
+
+def date_ord(record: Record) -> int:
+    """YYYYMMDD of the record's date, 0 when unknown."""
+    return int(record.date.strftime("%Y%m%d")) if record.date else 0
+
+
+def chunk_metadata(record: Record, chunk: Chunk, text_hash: str) -> dict[str, Any]:
+    """The flat metadata stored with a chunk: its place, and the record fields filters need."""
+    meta: dict[str, Any] = {
+        "record_id": record.id,
+        "content_hash": record.content_hash,
+        "kind": record.kind.value,
+        "title": record.title,
+        "section": chunk.section,
+        "heading": chunk.heading,
+        "start": chunk.start,
+        "end": chunk.end,
+        "text_hash": text_hash,
+        "severity": record.severity or "",
+        "date_ord": date_ord(record),
+        "services": "|".join(record.services),
+        "source_path": record.source_path,
+    }
+    for service in record.services:
+        meta[service_key(service)] = True
+    return meta
+
+
+class Store:
+    """A knowledge base's vectors and records in Chroma, embedded or on a server."""
+
+    def __init__(self, settings: Settings, model_id: str) -> None:
+        self.settings = settings
+        self.model_id = model_id
+        self.location = settings.store_location
+        self._client = self._connect(settings)
+        try:
+            self.max_batch = int(self._client.get_max_batch_size())
+        except Exception:  # older servers do not say; their documented floor
+            self.max_batch = 1000
+        self.max_batch = max(1, min(self.max_batch, 2000))
+        prefix = settings.collection_prefix
+        self._chunks = self._collection(f"{prefix}_chunks")
+        self._records = self._collection(f"{prefix}_records")
+        self.vector_store = ChromaVectorStore(chroma_collection=self._chunks)
+
+    # -- connection -------------------------------------------------------------------------
+
+    def _connect(self, settings: Settings) -> Any:
+        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        if settings.chroma_url:
+            url = urlparse(settings.chroma_url)
+            if not url.hostname:
+                raise StoreError(f"KB_CHROMA_URL={settings.chroma_url!r} is not a URL like http://host:8000")
+            try:
+                client = chromadb.HttpClient(
+                    host=url.hostname,
+                    port=url.port or (443 if url.scheme == "https" else 8000),
+                    ssl=url.scheme == "https",
+                    settings=chroma_settings,
+                )
+                client.heartbeat()
+            except Exception as exc:
+                raise StoreUnavailable(f"Chroma server {settings.chroma_url} is unreachable: {exc}") from exc
+            return client
+        path = settings.data_dir / "chroma"
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        except Exception as exc:
+            raise StoreError(f"{path}: cannot open the embedded store: {exc}") from exc
+
+    def _collection(self, name: str) -> Any:
+        try:
+            collection = self._client.get_or_create_collection(
+                name, metadata={"hnsw:space": "cosine", "embed_model": self.model_id}
+            )
+        except Exception as exc:
+            raise self._wrap(exc, f"cannot open collection {name}") from exc
+        stored = (collection.metadata or {}).get("embed_model")
+        if stored and stored != self.model_id:
+            raise ModelMismatch(
+                f"the store at {self.location} was built with the embedding model {stored}, "
+                f"but {self.model_id} is configured; use the same model or a new data directory"
+            )
+        return collection
+
+    def _wrap(self, exc: Exception, what: str) -> StoreError:
+        if self.settings.chroma_url:
+            return StoreUnavailable(f"{what}: Chroma server {self.settings.chroma_url}: {exc}")
+        return StoreError(f"{what}: {exc}")
+
+    @contextlib.contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Serialise writers of an embedded store across processes; a server serialises itself."""
+        if self.settings.chroma_url:
+            yield
+            return
+        lock = FileLock(str(self.settings.data_dir / "write.lock"))
+        try:
+            lock.acquire(timeout=self.settings.lock_timeout_s)
+        except Timeout as exc:
+            raise StoreBusy(
+                f"the store at {self.location} is busy: another process is writing to it "
+                f"(waited {self.settings.lock_timeout_s:.0f}s); try again when it is done"
+            ) from exc
+        try:
+            yield
+        finally:
+            lock.release()
+
+    # -- records ----------------------------------------------------------------------------
+
+    def record_index(self) -> dict[str, dict[str, Any]]:
+        """Every stored record's metadata (id, source key, content hash, ...), by record id."""
+        out: dict[str, dict[str, Any]] = {}
+        for ids, metas in self._paged(self._records, include=["metadatas"]):
+            for rid, meta in zip(ids, metas, strict=True):
+                out[rid] = dict(meta or {})
+        return out
+
+    def record_index_for(self, record_ids: Sequence[str] | set[str]) -> dict[str, dict[str, Any]]:
+        """Metadata of the given records only (missing ids are left out)."""
+        if not record_ids:
+            return {}
+        try:
+            got = self._records.get(ids=[str(r) for r in record_ids], include=["metadatas"])
+        except Exception as exc:
+            raise self._wrap(exc, "cannot read records") from exc
+        return {rid: dict(meta or {}) for rid, meta in zip(got["ids"], got["metadatas"], strict=True)}
+
+    def get_record(self, record_id: str) -> Record:
+        try:
+            got = self._records.get(ids=[record_id], include=["documents"])
+        except Exception as exc:
+            raise self._wrap(exc, "cannot read records") from exc
+        if not got["ids"]:
+            raise NotFound(f"no document with id '{record_id}'")
+        return Record.model_validate_json(got["documents"][0])
+
+    def get_records(self, record_ids: Sequence[str]) -> dict[str, Record]:
+        if not record_ids:
+            return {}
+        try:
+            got = self._records.get(ids=list(dict.fromkeys(record_ids)), include=["documents"])
+        except Exception as exc:
+            raise self._wrap(exc, "cannot read records") from exc
+        return {rid: Record.model_validate_json(doc) for rid, doc in zip(got["ids"], got["documents"], strict=True)}
+
+    def all_records(self) -> list[Record]:
+        records: list[Record] = []
+        for _ids, docs in self._paged(self._records, include=["documents"]):
+            records.extend(Record.model_validate_json(d) for d in docs)
+        return records
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def put_document(self, record: Record, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]],
+                     text_hashes: Sequence[str]) -> None:
+        """Store a record and its chunks so that readers see all of it or none of it."""
+        nodes = []
+        for chunk, vector, text_hash in zip(chunks, vectors, text_hashes, strict=True):
+            node = TextNode(
+                id_=chunk.id,
+                text=chunk.text,
+                metadata=chunk_metadata(record, chunk, text_hash),
+                embedding=list(vector),
+                start_char_idx=chunk.start,
+                end_char_idx=chunk.end,
+            )
+            node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=record.id)
+            nodes.append(node)
+        mean = np.mean(np.asarray(vectors, dtype=np.float32), axis=0) if len(vectors) else np.zeros(1)
+        norm = float(np.linalg.norm(mean))
+        record_vector = (mean / norm if norm > 0 else mean).tolist()
+        try:
+            for lo in range(0, len(nodes), self.max_batch):
+                self.vector_store.add(nodes[lo : lo + self.max_batch])
+            self._records.upsert(
+                ids=[record.id],
+                documents=[record.model_dump_json()],
+                embeddings=[record_vector] if len(vectors) else None,
+                metadatas=[{
+                    "kind": record.kind.value,
+                    "title": record.title,
+                    "source_key": record.source_key,
+                    "source_path": record.source_path,
+                    "content_hash": record.content_hash,
+                    "chunks": len(nodes),
+                    "redactions": record.redactions,
+                    "date_ord": date_ord(record),
+                    "services": "|".join(record.services),
+                }],
+            )
+            self._chunks.delete(
+                where={"$and": [{"record_id": record.id}, {"content_hash": {"$ne": record.content_hash}}]}
+            )
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise self._wrap(exc, f"cannot store {record.source_path}") from exc
+
+    def delete_record(self, record_id: str) -> None:
+        """Remove a record (the commit point first) and then its chunks."""
+        try:
+            self._records.delete(ids=[record_id])
+            self._chunks.delete(where={"record_id": record_id})
+        except Exception as exc:
+            raise self._wrap(exc, f"cannot delete {record_id}") from exc
+
+    def sweep_orphans(self) -> int:
+        """Delete chunks whose record is gone or holds another version. Returns how many."""
+        index = self.record_index()
+        stale: list[str] = []
+        for ids, metas in self._paged(self._chunks, include=["metadatas"]):
+            for cid, meta in zip(ids, metas, strict=True):
+                rec = index.get(str((meta or {}).get("record_id")))
+                if rec is None or rec.get("content_hash") != (meta or {}).get("content_hash"):
+                    stale.append(cid)
+        for lo in range(0, len(stale), self.max_batch):
+            self._chunks.delete(ids=stale[lo : lo + self.max_batch])
+        return len(stale)
+
+    # -- reading chunks ---------------------------------------------------------------------
+
+    def embeddings_by_text_hash(self, text_hashes: Sequence[str]) -> dict[str, list[float]]:
+        """Stored vectors of chunks with these text hashes, so unchanged texts are not re-embedded."""
+        found: dict[str, list[float]] = {}
+        wanted = list(dict.fromkeys(text_hashes))
+        for lo in range(0, len(wanted), 500):
+            batch = wanted[lo : lo + 500]
+            try:
+                got = self._chunks.get(where={"text_hash": {"$in": batch}}, include=["embeddings", "metadatas"])
+            except Exception as exc:
+                raise self._wrap(exc, "cannot read chunks") from exc
+            for meta, vector in zip(got["metadatas"], got["embeddings"], strict=True):
+                found.setdefault(str(meta["text_hash"]), [float(x) for x in vector])
+        return found
+
+    def query(self, vector: Sequence[float], k: int, filters: SearchFilters | None = None,
+              ) -> list[tuple[Chunk, float, dict[str, Any]]]:
+        """The ``k`` nearest chunks with cosine similarity and their metadata."""
+        if k <= 0 or self.count_chunks() == 0:
+            return []
+        llama_filters = filters.to_llama() if filters else None
+        try:
+            result = self.vector_store.query(
+                VectorStoreQuery(query_embedding=list(vector), similarity_top_k=k, filters=llama_filters)
+            )
+        except Exception as exc:
+            raise self._wrap(exc, "search failed") from exc
+        out = []
+        for node, sim in zip(result.nodes or [], result.similarities or [], strict=True):
+            meta = dict(node.metadata)
+            chunk = Chunk(
+                id=node.node_id,
+                record_id=str(meta.get("record_id", "")),
+                section=str(meta.get("section", "")),
+                heading=str(meta.get("heading", "")),
+                start=int(meta.get("start", 0)),
+                end=int(meta.get("end", 0)),
+                text=node.get_content(),
+            )
+            # ChromaVectorStore reports exp(-cosine distance); turn it back into cosine similarity.
+            cosine = 1.0 + float(np.log(max(sim, 1e-12)))
+            out.append((chunk, cosine, meta))
+        return out
+
+    # -- stats ------------------------------------------------------------------------------
+
+    def count_chunks(self) -> int:
+        try:
+            return int(self._chunks.count())
+        except Exception as exc:
+            raise self._wrap(exc, "cannot count chunks") from exc
+
+    def count_records(self) -> int:
+        try:
+            return int(self._records.count())
+        except Exception as exc:
+            raise self._wrap(exc, "cannot count records") from exc
+
+    def _paged(self, collection: Any, include: list[str], page: int = 2000) -> Iterator[tuple[list[str], list[Any]]]:
+        offset = 0
+        key = include[0]
+        while True:
+            try:
+                got = collection.get(include=include, limit=page, offset=offset)
+            except Exception as exc:
+                raise self._wrap(exc, "cannot read the store") from exc
+            ids = got["ids"]
+            if not ids:
+                return
+            yield ids, got[key]
+            if len(ids) < page:
+                return
+            offset += page
+
+
+def open_store(settings: Settings, model_id: str) -> Store:
+    """Open (creating if needed) the store the settings point at."""
+    if not settings.chroma_url:
+        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    return Store(settings, model_id)

@@ -1,0 +1,72 @@
+"""`kb show` and `kb stats`: look at one document, or at the whole store."""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+
+from kb.embeddings import model_id
+from ui.cli.context import Context
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("show", help="show one document", description="Show one document: metadata and sections.")
+    p.add_argument("id", help="document id, as search results print it")
+    p.add_argument("--json", action="store_true", help="print the whole record as JSON")
+    p.set_defaults(run=show)
+    s = sub.add_parser("stats", help="what the knowledge base holds",
+                       description="Counts by kind and service, the store location and the embedding model.")
+    s.add_argument("--json", action="store_true", help="print as JSON")
+    s.set_defaults(run=stats)
+
+
+def show(args: argparse.Namespace, ctx: Context) -> int:
+    record = ctx.store.get_record(args.id)
+    if ctx.json:
+        ctx.print_json(record.model_dump(mode="json"))
+        return 0
+    print(record.title)
+    print("=" * min(len(record.title), 100))
+    fields = [
+        ("id", record.id), ("kind", record.kind.value), ("date", record.date), ("severity", record.severity),
+        ("services", ", ".join(record.services)), ("alerts", ", ".join(record.alerts[:8])),
+        ("owner", record.owner), ("duration", record.duration), ("source", record.source_path),
+        ("redactions", record.redactions or None),
+    ]
+    for name, value in fields:
+        if value:
+            print(f"{name:>10}: {value}")
+    if record.messages:
+        print(f"{'messages':>10}: {len(record.messages)} from {len({m.author for m in record.messages})} people")
+    print()
+    for section in record.sections:
+        body = record.text[section.start : section.end].strip()
+        print(f"[{section.name}] {section.heading}" if section.heading else f"[{section.name}]")
+        print(body if len(body) < 1500 else body[:1500] + " …")
+        print()
+    return 0
+
+
+def stats(args: argparse.Namespace, ctx: Context) -> int:
+    records = ctx.store.all_records()
+    kinds = Counter(r.kind.value for r in records)
+    services = Counter(s for r in records for s in r.services)
+    data = {
+        "documents": len(records),
+        "chunks": ctx.store.count_chunks(),
+        "by_kind": dict(sorted(kinds.items())),
+        "by_service": dict(services.most_common()),
+        "redactions": sum(r.redactions for r in records),
+        "store": ctx.settings.store_location,
+        "store_mode": "server" if ctx.settings.chroma_url else "embedded",
+        "embedding_model": model_id(ctx.embedding),
+    }
+    if ctx.json:
+        ctx.print_json(data)
+        return 0
+    print(f"{data['documents']} documents, {data['chunks']} chunks, {data['redactions']} secrets redacted")
+    print("by kind:    " + ", ".join(f"{k} {v}" for k, v in kinds.most_common()))
+    print("by service: " + ", ".join(f"{k} {v}" for k, v in services.most_common(15)))
+    print(f"store:      {data['store']} ({data['store_mode']})")
+    print(f"model:      {data['embedding_model']}")
+    return 0

@@ -1,0 +1,73 @@
+"""`kb ingest`: add, update and prune documents."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ingest.pipeline import Ingestor, Progress
+from kb.models import IngestReport, Kind
+from ui.cli.context import Context
+
+HELP = """Ingest postmortems, runbooks and chat logs (Markdown, PDF, plain text, transcripts, Slack exports).
+
+PATH may be files or folders (searched recursively; a folder with users.json and channels.json is a
+Slack export). Re-running on unchanged files does nothing; changed files replace their old version;
+secrets are redacted before anything is stored."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("ingest", help="ingest files or folders", description=HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("--kind", choices=[k.value for k in Kind], help="treat every file as this kind")
+    p.add_argument("--prune", action="store_true", help="remove documents whose files are gone from PATH")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(run=run)
+
+
+def _progress_bar(ctx: Context) -> tuple[Progress, list[object]]:
+    bars: dict[str, object] = {}
+    if not ctx.interactive:
+        return (lambda stage, done, total: None), []
+    from tqdm import tqdm
+
+    labels = {"scan": "reading", "embed": "embedding", "store": "storing"}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=labels.get(stage, stage), unit="doc" if stage != "embed"
+                                     else "chunk", file=sys.stderr, leave=False)
+        bar.n = done  # type: ignore[attr-defined]
+        bar.refresh()  # type: ignore[attr-defined]
+
+    return progress, list(bars.values())
+
+
+def summary_text(report: IngestReport) -> str:
+    lines = [
+        f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+        f"removed {report.removed}, failed {len(report.failed)}; "
+        f"{report.redacted} secrets redacted; {report.embedded_chunks} chunks embedded, "
+        f"{report.reused_embeddings} reused; {report.seconds:.1f}s"
+    ]
+    for f in report.files:
+        if f.redactions and f.status in {"added", "updated"}:
+            lines.append(f"  redacted {f.redactions:>2} in {f.path}")
+    for failure in report.failed:
+        lines.append(f"  FAILED {failure.path}: {failure.error}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    progress, _ = _progress_bar(ctx)
+    ingestor = Ingestor(ctx.settings, ctx.store, ctx.embedding)
+    report = ingestor.run(args.paths, kind=Kind(args.kind) if args.kind else None, prune=args.prune,
+                          progress=progress)
+    if ctx.json:
+        ctx.print_json(report.summary())
+    else:
+        print(summary_text(report))
+    return 1 if report.failed and not (report.added or report.updated or report.unchanged) else 0

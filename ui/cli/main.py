@@ -1,0 +1,54 @@
+"""`kb`: the command-line shell. Each command group lives in its own module."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from kb.errors import KBError
+from ui.cli import docs_cmd, ingest_cmd, search_cmd
+from ui.cli.context import Context
+
+DESCRIPTION = """Incident knowledge base: search past postmortems, runbooks and incident chat logs.
+
+Works offline: the embedding model is installed with the package and the store is a local Chroma
+database (KB_DATA_DIR, or --data-dir). Set KB_CHROMA_URL to share one Chroma server across a team.
+
+quick start:
+  kb ingest data/
+  kb search "checkout errors after a deploy"
+  kb show <id>"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kb", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", help="where the embedded store lives (default: KB_DATA_DIR or a per-user dir)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    ingest_cmd.register(sub)
+    search_cmd.register(sub)
+    docs_cmd.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    try:
+        ctx = Context(args)
+        return int(args.run(args, ctx))
+    except KBError as exc:
+        print(f"kb: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("kb: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Terminal rendering: highlighted passages and short tables."""
+
+from __future__ import annotations
+
+import re
+import sys
+import textwrap
+
+from kb.models import RankedDocument
+from kb.search import terms
+
+BOLD, DIM, YELLOW, CYAN, RESET = "\033[1m", "\033[2m", "\033[33m", "\033[36m", "\033[0m"
+
+
+def color() -> bool:
+    return sys.stdout.isatty()
+
+
+def highlight(text: str, query: str) -> str:
+    """Mark query words in a passage: bold yellow on a terminal, **word** otherwise."""
+    words = sorted({t for t in terms(query) if len(t) > 2}, key=len, reverse=True)
+    if not words:
+        return text
+    pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\w*", re.I)
+    if color():
+        return pattern.sub(lambda m: f"{BOLD}{YELLOW}{m.group(0)}{RESET}", text)
+    return pattern.sub(lambda m: f"**{m.group(0)}**", text)
+
+
+def passage(text: str, limit: int = 420) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rsplit(" ", 1)[0] + " …"
+
+
+def results(docs: list[RankedDocument], query: str) -> str:
+    if not docs:
+        return "No matching documents."
+    c = color()
+    lines: list[str] = []
+    for n, doc in enumerate(docs, start=1):
+        rec = doc.record
+        meta = " · ".join(
+            x for x in (rec.kind.value, rec.severity or "", str(rec.date or ""), ", ".join(rec.services[:4])) if x
+        )
+        title = f"{BOLD}{rec.title}{RESET}" if c else rec.title
+        lines.append(f"{n}. {title}  [{rec.id}]  score {doc.score:.3f}")
+        lines.append(f"   {DIM if c else ''}{meta}{RESET if c else ''}")
+        if doc.why:
+            lines.append("   why: " + "; ".join(doc.why))
+        for hit in doc.hits:
+            head = f"{CYAN}{hit.chunk.section}{RESET}" if c else hit.chunk.section
+            body = textwrap.fill(highlight(passage(hit.chunk.text), query), width=100,
+                                 initial_indent="     ", subsequent_indent="     ")
+            lines.append(f"   - {head} ({hit.score:.3f})")
+            lines.append(body)
+        lines.append("")
+    return "\n".join(lines).rstrip()
