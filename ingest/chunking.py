@@ -79,8 +79,9 @@ def _pack(text: str, units: Sequence[tuple[int, int]], max_words: int) -> list[t
     return spans
 
 
-def chunk_spans(text: str, sections: Sequence[tuple[str, str, int, int]], max_words: int,
-                boundaries: Sequence[tuple[int, int]] = ()) -> list[tuple[str, str, int, int]]:
+def chunk_spans(
+    text: str, sections: Sequence[tuple[str, str, int, int]], max_words: int, boundaries: Sequence[tuple[int, int]] = ()
+) -> list[tuple[str, str, int, int]]:
     """(section name, heading, start, end) of every chunk.
 
     ``boundaries`` (chat messages) replace paragraphs as the units to pack.

@@ -17,7 +17,7 @@ SECTION_PATTERNS: tuple[tuple[str, str], ...] = (
     ("root_cause", r"root ?causes?|cause|why it happened|technical analysis|analysis"),
     ("contributing_factors", r"contributing factors?|what went wrong|trigger"),
     ("resolution", r"resolution|remediation|recovery|fix|how (it was|we) fixed"),
-    ("mitigation", r"mitigation|mitigations?|immediate actions?|workaround"),
+    ("mitigation", r"mitigation|mitigations?|immediate actions?|workaround|roll ?back|rollback|steps|procedure"),
     ("action_items", r"action items?|follow[- ]?ups?|next steps|corrective actions?|todo"),
     ("lessons", r"lessons?( learned)?|what went well|learnings|takeaways|retrospective"),
     ("overview", r"overview|about|purpose|description|context|background"),
@@ -25,12 +25,20 @@ SECTION_PATTERNS: tuple[tuple[str, str], ...] = (
     ("triage", r"triage|first steps|initial response|quick checks|checks"),
     ("diagnosis", r"diagnos[ie]s|investigation|troubleshooting|debugging|identify"),
     ("verification", r"verification|verify|validation|how to verify|confirm"),
-    ("escalation", r"escalation|escalate|who to (call|page)|contacts?|ownership|paging"),
+    ("escalation", r"escalation|escalate|who to (call|page)|who owns|whom to page|contacts?|ownership|paging"),
     ("references", r"references?|related|links|see also|related incidents"),
 )
 _SECTION_RES = [(name, re.compile(rf"^(?:\d+[.)]\s*)?(?:{pat})\b", re.I)) for name, pat in SECTION_PATTERNS]
 
-POSTMORTEM_SECTIONS = {"impact", "timeline", "root_cause", "contributing_factors", "action_items", "lessons", "detection"}
+POSTMORTEM_SECTIONS = {
+    "impact",
+    "timeline",
+    "root_cause",
+    "contributing_factors",
+    "action_items",
+    "lessons",
+    "detection",
+}
 RUNBOOK_SECTIONS = {"symptoms", "triage", "diagnosis", "verification", "escalation"}
 
 
@@ -91,9 +99,15 @@ def normalise_severity(value: Any) -> str | None:
     return None
 
 
-def severity_from_text(text: str) -> str | None:
+def severity_from_text(text: str, anywhere: bool = False) -> str | None:
+    """From a 'Severity: X' line near the top; with ``anywhere``, the first 'SEV2'-like mention."""
     match = SEVERITY_LINE_RE.search(text[:4000])
-    return normalise_severity(match.group(1)) if match else None
+    if match:
+        return normalise_severity(match.group(1))
+    if anywhere:
+        mention = re.search(r"\bSEV[- ]?([1-5])\b", text, re.I)
+        return f"SEV{mention.group(1)}" if mention else None
+    return None
 
 
 DATE_RE = re.compile(r"\b(20\d\d)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])\b")
@@ -129,19 +143,25 @@ def date_from_text(text: str) -> date | None:
 
 
 ALERT_CONTEXT_RE = re.compile(r"(?i)(?:alert(?:name)?s?\s*[:=]?\s*[`\"']?|firing:?\s*\[?)([A-Z][A-Za-z0-9]+)")
-CAMEL_RE = re.compile(r"(?<![\w.-])([A-Z][a-z0-9]+(?:[A-Z][a-z0-9]+){2,}|[A-Z][a-z0-9]+(?:[A-Z]{2,}[a-z0-9]*)+(?:[A-Z][a-z0-9]+)+)(?![\w-])")
+CAMEL_RE = re.compile(
+    r"(?<![\w.-])([A-Z][a-z0-9]+(?:[A-Z][a-z0-9]+){2,}|[A-Z][a-z0-9]+(?:[A-Z]{2,}[a-z0-9]*)+(?:[A-Z][a-z0-9]+)+)(?![\w-])"
+)
 ALERT_WORDS = re.compile(
     r"(High|Low|Down|Error|Errors|Failing|Failed|Failure|Latency|Lag|Exhausted|Expir|NotReady|CrashLoop|Restart"
     r"|Full|Pressure|Saturat|Throttl|Missing|Unavailable|Backlog|Watermark|Failover|Degraded|Slow|Spike|Absent)"
 )
 ERROR_CLASS_RE = re.compile(r"\b([A-Z][A-Za-z0-9]*(?:Error|Exception|Timeout|Killed|BackOff|Refused))\b")
-ERROR_LINE_RE = re.compile(
-    r"`([^`\n]{6,160}?(?:error|fail|refused|timeout|timed out|denied|exceeded|expired|too many|"
-    r"not allowed|unavailable|no such host|reset|killed|panic|fatal)[^`\n]{0,120}?)`",
+CODE_SPAN_RE = re.compile(r"`([^`\n]{6,200})`")
+ERROR_WORDS_RE = re.compile(
+    r"error|fail|refused|timeout|timed out|denied|exceeded|expired|too many|not allowed|unavailable|"
+    r"no such host|reset|killed|panic|fatal",
     re.I,
 )
-HTTP_STATUS_RE = re.compile(r"\b(?:HTTP\s*)?([45]\d\d)s?\b(?=\s*(?:errors?|responses?|status|bad gateway|"
-                            r"service unavailable|gateway timeout|internal server error|s\b))", re.I)
+HTTP_STATUS_RE = re.compile(
+    r"\b(?:HTTP\s*)?([45]\d\d)s?\b(?=\s*(?:errors?|responses?|status|bad gateway|"
+    r"service unavailable|gateway timeout|internal server error|s\b))",
+    re.I,
+)
 
 
 def alerts_from_text(text: str) -> list[str]:
@@ -161,8 +181,10 @@ def alerts_from_text(text: str) -> list[str]:
 def errors_from_text(text: str) -> list[str]:
     """Error strings and classes: backticked error messages, exception names, HTTP 5xx codes."""
     found: dict[str, None] = {}
-    for match in ERROR_LINE_RE.finditer(text):
-        found[match.group(1).strip()] = None
+    for match in CODE_SPAN_RE.finditer(text):
+        span = match.group(1).strip()
+        if ERROR_WORDS_RE.search(span) and " " in span:
+            found[span] = None
     for match in ERROR_CLASS_RE.finditer(text):
         found[match.group(1)] = None
     for match in HTTP_STATUS_RE.finditer(text):

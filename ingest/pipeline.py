@@ -62,8 +62,9 @@ class Ingestor:
             max_bytes=int(self.settings.max_file_mb * 1024 * 1024),
         )
 
-    def run(self, paths: Iterable[Path], kind: Kind | None = None, prune: bool = False,
-            progress: Progress = _no_progress) -> IngestReport:
+    def run(
+        self, paths: Iterable[Path], kind: Kind | None = None, prune: bool = False, progress: Progress = _no_progress
+    ) -> IngestReport:
         started = time.perf_counter()
         roots = [Path(p).expanduser().resolve() for p in paths]
         report = IngestReport()
@@ -85,8 +86,14 @@ class Ingestor:
 
     # -- steps ------------------------------------------------------------------------------
 
-    def _scan(self, units: list[Unit], index: dict[str, dict[str, object]], options: ParseOptions,
-              report: IngestReport, progress: Progress) -> list[_Pending]:
+    def _scan(
+        self,
+        units: list[Unit],
+        index: dict[str, dict[str, object]],
+        options: ParseOptions,
+        report: IngestReport,
+        progress: Progress,
+    ) -> list[_Pending]:
         by_path: dict[str, list[dict[str, object]]] = {}
         for rid, meta in index.items():
             by_path.setdefault(str(meta.get("source_path")), []).append({**meta, "id": rid})
@@ -175,8 +182,9 @@ class Ingestor:
         report.reused_embeddings += total_needed - len(todo)
         self._vectors = reused
 
-    def _write(self, pending: list[_Pending], index: dict[str, dict[str, object]], report: IngestReport,
-               progress: Progress) -> None:
+    def _write(
+        self, pending: list[_Pending], index: dict[str, dict[str, object]], report: IngestReport, progress: Progress
+    ) -> None:
         total = len(pending)
         for done, item in enumerate(pending, start=1):
             progress("store", done, total)
@@ -198,8 +206,9 @@ class Ingestor:
             item.outcome.status = "updated" if "updated" in statuses else "added"
             report.files.append(item.outcome)
 
-    def _prune(self, roots: list[Path], units: list[Unit], index: dict[str, dict[str, object]],
-               report: IngestReport) -> None:
+    def _prune(
+        self, roots: list[Path], units: list[Unit], index: dict[str, dict[str, object]], report: IngestReport
+    ) -> None:
         present = {str(u.path) for u in units if u.path.exists()}
         for rid, meta in index.items():
             source = Path(str(meta.get("source_path", "")))

@@ -80,6 +80,7 @@ def redact(text: str, enabled: bool = True) -> Redaction:
     if not enabled or not text:
         return result
     for rule in RULES:
+
         def replace(match: re.Match[str], rule: Rule = rule) -> str:
             secret = match.group(rule.group)
             if rule.group and _looks_like_placeholder(secret):

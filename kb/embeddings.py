@@ -69,7 +69,8 @@ class OnnxMiniLMEmbedding(BaseEmbedding):
     _tokenizer: Any = PrivateAttr()
 
     def __init__(self, threads: int = 1, embed_batch_size: int = 32, **kwargs: Any) -> None:
-        super().__init__(model_name=MODEL_ID, embed_batch_size=embed_batch_size, threads=threads, **kwargs)
+        super().__init__(model_name=MODEL_ID, embed_batch_size=embed_batch_size, **kwargs)
+        self.threads = threads
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -166,7 +167,8 @@ class SentenceTransformerEmbedding(BaseEmbedding):
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
             raise ConfigError(
-                "KB_EMBED_BACKEND=sentence-transformers needs the extra: pip install 'incident-kb[sentence-transformers]'"
+                "KB_EMBED_BACKEND=sentence-transformers needs the extra: "
+                "pip install 'incident-kb[sentence-transformers]'"
             ) from exc
         if not Path(path).is_dir():
             raise ConfigError(f"{path}: not a local model directory (KB_EMBED_MODEL)")

@@ -1,17 +1,17 @@
 """The exceptions of the knowledge base. Shells catch ``KBError`` in one place.
 
-    KBError
-    +-- ConfigError              bad or inconsistent settings
-    +-- EmbeddingError           the embedding model cannot run
-    |   +-- ModelIntegrityError  the installed model files fail their hash check
-    +-- StoreError               the vector store cannot be used
-    |   +-- StoreBusy            another process holds the write lock of an embedded store
-    |   +-- StoreUnavailable     the Chroma server cannot be reached
-    |   +-- ModelMismatch        the store was built with another embedding model
-    +-- NotFound                 no record with that id
-    +-- ParseError               one source file cannot be read; carries the path
-        +-- UnsupportedFile      not a format we read
-        +-- EmptyDocument        nothing to index in it
+KBError
++-- ConfigError              bad or inconsistent settings
++-- EmbeddingError           the embedding model cannot run
+|   +-- ModelIntegrityError  the installed model files fail their hash check
++-- StoreError               the vector store cannot be used
+|   +-- StoreBusy            another process holds the write lock of an embedded store
+|   +-- StoreUnavailable     the Chroma server cannot be reached
+|   +-- ModelMismatch        the store was built with another embedding model
++-- NotFound                 no record with that id
++-- ParseError               one source file cannot be read; carries the path
+    +-- UnsupportedFile      not a format we read
+    +-- EmptyDocument        nothing to index in it
 """
 
 from __future__ import annotations

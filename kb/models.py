@@ -7,12 +7,12 @@ JSON a script reads (``--json``) is the model's own serialisation.
 from __future__ import annotations
 
 import datetime as dt
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """What a document is; decides which sections are expected and how it is chunked."""
 
     postmortem = "postmortem"

@@ -58,8 +58,9 @@ class Query:
         )
 
 
-def why_matched(query_text: str, record: RecordSummary, hits: Sequence[Hit], alerts: Sequence[str],
-                errors: Sequence[str]) -> list[str]:
+def why_matched(
+    query_text: str, record: RecordSummary, hits: Sequence[Hit], alerts: Sequence[str], errors: Sequence[str]
+) -> list[str]:
     """Human reasons: shared words, services, alert names and error strings."""
     reasons: list[str] = []
     q_terms = terms(query_text)
@@ -109,8 +110,13 @@ def search(store: Store, embedding: BaseEmbedding, query: Query, passages_per_do
             continue
         hits = sorted(hits, key=lambda h: -h.score)[:passages_per_doc]
         summary = RecordSummary(
-            id=record.id, kind=record.kind, title=record.title, services=record.services,
-            severity=record.severity, date=record.date, source_path=record.source_path,
+            id=record.id,
+            kind=record.kind,
+            title=record.title,
+            services=record.services,
+            severity=record.severity,
+            date=record.date,
+            source_path=record.source_path,
         )
         results.append(
             RankedDocument(

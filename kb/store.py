@@ -25,8 +25,9 @@ import chromadb
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from filelock import FileLock, Timeout
-from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
 from llama_index.core.vector_stores.types import (
+    FilterCondition,
     FilterOperator,
     MetadataFilter,
     MetadataFilters,
@@ -58,11 +59,11 @@ class SearchFilters:
         if self.services:
             parts.append(
                 MetadataFilters(
-                    filters=[MetadataFilter(key=service_key(s), value=True) for s in self.services],
-                    condition="or",
+                    filters=[MetadataFilter(key=service_key(s), value=1) for s in self.services],
+                    condition=FilterCondition.OR,
                 )
                 if len(self.services) > 1
-                else MetadataFilter(key=service_key(self.services[0]), value=True)
+                else MetadataFilter(key=service_key(self.services[0]), value=1)
             )
         if self.severities:
             parts.append(MetadataFilter(key="severity", value=list(self.severities), operator=FilterOperator.IN))
@@ -101,7 +102,7 @@ def chunk_metadata(record: Record, chunk: Chunk, text_hash: str) -> dict[str, An
         "source_path": record.source_path,
     }
     for service in record.services:
-        meta[service_key(service)] = True
+        meta[service_key(service)] = 1
     return meta
 
 
@@ -234,10 +235,11 @@ class Store:
 
     # -- writing ----------------------------------------------------------------------------
 
-    def put_document(self, record: Record, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]],
-                     text_hashes: Sequence[str]) -> None:
+    def put_document(
+        self, record: Record, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], text_hashes: Sequence[str]
+    ) -> None:
         """Store a record and its chunks so that readers see all of it or none of it."""
-        nodes = []
+        nodes: list[BaseNode] = []
         for chunk, vector, text_hash in zip(chunks, vectors, text_hashes, strict=True):
             node = TextNode(
                 id_=chunk.id,
@@ -259,17 +261,19 @@ class Store:
                 ids=[record.id],
                 documents=[record.model_dump_json()],
                 embeddings=[record_vector] if len(vectors) else None,
-                metadatas=[{
-                    "kind": record.kind.value,
-                    "title": record.title,
-                    "source_key": record.source_key,
-                    "source_path": record.source_path,
-                    "content_hash": record.content_hash,
-                    "chunks": len(nodes),
-                    "redactions": record.redactions,
-                    "date_ord": date_ord(record),
-                    "services": "|".join(record.services),
-                }],
+                metadatas=[
+                    {
+                        "kind": record.kind.value,
+                        "title": record.title,
+                        "source_key": record.source_key,
+                        "source_path": record.source_path,
+                        "content_hash": record.content_hash,
+                        "chunks": len(nodes),
+                        "redactions": record.redactions,
+                        "date_ord": date_ord(record),
+                        "services": "|".join(record.services),
+                    }
+                ],
             )
             self._chunks.delete(
                 where={"$and": [{"record_id": record.id}, {"content_hash": {"$ne": record.content_hash}}]}
@@ -316,8 +320,12 @@ class Store:
                 found.setdefault(str(meta["text_hash"]), [float(x) for x in vector])
         return found
 
-    def query(self, vector: Sequence[float], k: int, filters: SearchFilters | None = None,
-              ) -> list[tuple[Chunk, float, dict[str, Any]]]:
+    def query(
+        self,
+        vector: Sequence[float],
+        k: int,
+        filters: SearchFilters | None = None,
+    ) -> list[tuple[Chunk, float, dict[str, Any]]]:
         """The ``k`` nearest chunks with cosine similarity and their metadata."""
         if k <= 0 or self.count_chunks() == 0:
             return []

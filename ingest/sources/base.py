@@ -77,8 +77,9 @@ def redact_text(text: str, options: ParseOptions) -> Redaction:
     return redact(text, enabled=options.redact)
 
 
-def detect_kind(path: Path, front: dict[str, object], sections: list[Section], options: ParseOptions,
-                default: Kind = Kind.document) -> Kind:
+def detect_kind(
+    path: Path, front: dict[str, object], sections: list[Section], options: ParseOptions, default: Kind = Kind.document
+) -> Kind:
     """--kind, then front matter, then the folder name, then which sections the text has."""
     if options.kind:
         return options.kind
@@ -132,11 +133,12 @@ def finish_record(
     for name in extract.alerts_from_text(text):
         if name not in alerts:
             alerts.append(name)
-    severity = extract.normalise_severity(front.get("severity") or front.get("sev")) or extract.severity_from_text(text)
-    when = (
-        extract.parse_date(front.get("date") or front.get("last_reviewed") or front.get("updated"))
-        or extract.date_from_text(text)
+    severity = extract.normalise_severity(front.get("severity") or front.get("sev")) or extract.severity_from_text(
+        text, anywhere=fmt in {"transcript", "slack"}
     )
+    when = extract.parse_date(
+        front.get("date") or front.get("last_reviewed") or front.get("updated")
+    ) or extract.date_from_text(text)
     owner = front.get("owner") or extract.meta_line(text, "owner", "author", "incident commander")
     duration = front.get("duration") or extract.meta_line(text, "duration", "time to mitigate")
     return Record(

@@ -27,9 +27,9 @@ def page_texts(path: Path, data: bytes) -> list[str]:
         reader = PdfReader(BytesIO(data), strict=False)
         if reader.is_encrypted:
             try:
-                ok = reader.decrypt("")
+                ok = bool(reader.decrypt(""))
             except Exception:  # unsupported encryption algorithms raise various errors
-                ok = 0
+                ok = False
             if not ok:
                 raise ParseError(str(path), "encrypted PDF: it needs a password; save an unencrypted copy")
         texts = [(page.extract_text() or "") for page in reader.pages]

@@ -49,7 +49,7 @@ def _users(export: Path, options: ParseOptions) -> dict[str, str]:
     names: dict[str, str] = {}
     for user in data:
         if isinstance(user, dict) and "id" in user:
-            profile = user.get("profile") if isinstance(user.get("profile"), dict) else {}
+            profile: dict[str, Any] = user["profile"] if isinstance(user.get("profile"), dict) else {}
             names[str(user["id"])] = str(
                 profile.get("display_name") or user.get("name") or profile.get("real_name") or user["id"]
             )
@@ -57,8 +57,12 @@ def _users(export: Path, options: ParseOptions) -> dict[str, str]:
 
 
 def _plain(text: str, users: dict[str, str], channels: dict[str, str]) -> str:
-    text = re.sub(r"<@([A-Z0-9]+)(?:\|([^>]+))?>", lambda m: "@" + (m.group(2) or users.get(m.group(1), m.group(1))), text)
-    text = re.sub(r"<#([A-Z0-9]+)(?:\|([^>]*))?>", lambda m: "#" + (m.group(2) or channels.get(m.group(1), m.group(1))), text)
+    text = re.sub(
+        r"<@([A-Z0-9]+)(?:\|([^>]+))?>", lambda m: "@" + (m.group(2) or users.get(m.group(1), m.group(1))), text
+    )
+    text = re.sub(
+        r"<#([A-Z0-9]+)(?:\|([^>]*))?>", lambda m: "#" + (m.group(2) or channels.get(m.group(1), m.group(1))), text
+    )
     text = re.sub(r"<!(here|channel|everyone)[^>]*>", r"@\1", text)
     text = re.sub(r"<((?:https?|mailto):[^|>]+)\|([^>]+)>", r"\2 (\1)", text)
     text = re.sub(r"<((?:https?|mailto):[^>]+)>", r"\1", text)
@@ -151,14 +155,20 @@ def parse(path: Path, options: ParseOptions) -> list[Record]:
             prefix = "  ↳ " if is_reply else ""
             line = f"{prefix}[{ts:%Y-%m-%d %H:%M:%S}] {author}: {redacted.text}"
             messages.append(
-                Message(ts=ts, author=author, text=redacted.text, thread_ts=str(msg.get("thread_ts") or "") or None,
-                        start=offset, end=offset + len(line))
+                Message(
+                    ts=ts,
+                    author=author,
+                    text=redacted.text,
+                    thread_ts=str(msg.get("thread_ts") or "") or None,
+                    start=offset,
+                    end=offset + len(line),
+                )
             )
             lines.append(line)
             offset += len(line) + 1
         text = "\n".join(lines)
-        purpose = channel.get("purpose") if isinstance(channel.get("purpose"), dict) else {}
-        topic = channel.get("topic") if isinstance(channel.get("topic"), dict) else {}
+        purpose: dict[str, Any] = channel["purpose"] if isinstance(channel.get("purpose"), dict) else {}
+        topic: dict[str, Any] = channel["topic"] if isinstance(channel.get("topic"), dict) else {}
         record = finish_record(
             path=path,
             source_key=f"{path}#{name}",

@@ -31,8 +31,15 @@ def text_sections(text: str) -> list[Section]:
     return [Section(name=n, heading=h, start=s, end=e) for n, h, s, e in extract.plain_sections(text)]
 
 
-def record_from_text(path: Path, text: str, data_hash: str, fmt: str, redactions: int,
-                     options: ParseOptions, front: dict[str, object] | None = None) -> Record:
+def record_from_text(
+    path: Path,
+    text: str,
+    data_hash: str,
+    fmt: str,
+    redactions: int,
+    options: ParseOptions,
+    front: dict[str, object] | None = None,
+) -> Record:
     """Shared by plain text and PDF: sections from heading lines, metadata from 'Key: value' lines."""
     front = dict(front or {})
     for key in ("title", "kind", "type"):

@@ -20,8 +20,14 @@ from kb.models import Kind, Message, Record, Section
 
 EXTENSIONS = (".txt", ".log", ".chat")
 LINE_RE = re.compile(r"^\[(?P<ts>[^\]\n]{4,40})\]\s+(?P<author>[^:\n]{1,60}?):\s?(?P<text>.*)$")
-_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%d/%m/%Y %H:%M:%S",
-            "%Y/%m/%d %H:%M:%S")
+_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%Y/%m/%d %H:%M:%S",
+)
 _TIME_ONLY = ("%H:%M:%S", "%H:%M")
 _DATE_IN_NAME = re.compile(r"(20\d\d)-(\d\d)-(\d\d)")
 
@@ -79,6 +85,15 @@ def messages_of(text: str, day: date | None) -> list[Message]:
     return messages
 
 
+def chat_title(stem: str) -> str:
+    """'2024-05-14-payflow-outage' -> 'Chat log 2024-05-14: payflow outage'."""
+    match = re.match(r"^(\d{4}-\d{2}-\d{2})[-_ ]*(.*)$", stem)
+    if match:
+        rest = re.sub(r"[-_]+", " ", match.group(2)).strip()
+        return f"Chat log {match.group(1)}: {rest}" if rest else f"Chat log {match.group(1)}"
+    return "Chat log: " + re.sub(r"[-_]+", " ", stem)
+
+
 def parse(path: Path, options: ParseOptions) -> list[Record]:
     """One chat record for one transcript file."""
     data = read_bytes(path, options)
@@ -104,7 +119,7 @@ def parse(path: Path, options: ParseOptions) -> list[Record]:
         default_kind=Kind.chat,
     )
     record.messages = messages
-    record.title = f"Chat: {path.stem}"
+    record.title = chat_title(path.stem)
     if messages[0].ts:
         record.date = messages[0].ts.date()
     return [record]

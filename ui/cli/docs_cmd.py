@@ -14,8 +14,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("id", help="document id, as search results print it")
     p.add_argument("--json", action="store_true", help="print the whole record as JSON")
     p.set_defaults(run=show)
-    s = sub.add_parser("stats", help="what the knowledge base holds",
-                       description="Counts by kind and service, the store location and the embedding model.")
+    s = sub.add_parser(
+        "stats",
+        help="what the knowledge base holds",
+        description="Counts by kind and service, the store location and the embedding model.",
+    )
     s.add_argument("--json", action="store_true", help="print as JSON")
     s.set_defaults(run=stats)
 
@@ -28,9 +31,15 @@ def show(args: argparse.Namespace, ctx: Context) -> int:
     print(record.title)
     print("=" * min(len(record.title), 100))
     fields = [
-        ("id", record.id), ("kind", record.kind.value), ("date", record.date), ("severity", record.severity),
-        ("services", ", ".join(record.services)), ("alerts", ", ".join(record.alerts[:8])),
-        ("owner", record.owner), ("duration", record.duration), ("source", record.source_path),
+        ("id", record.id),
+        ("kind", record.kind.value),
+        ("date", record.date),
+        ("severity", record.severity),
+        ("services", ", ".join(record.services)),
+        ("alerts", ", ".join(record.alerts[:8])),
+        ("owner", record.owner),
+        ("duration", record.duration),
+        ("source", record.source_path),
         ("redactions", record.redactions or None),
     ]
     for name, value in fields:

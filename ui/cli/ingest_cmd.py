@@ -18,8 +18,9 @@ secrets are redacted before anything is stored."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("ingest", help="ingest files or folders", description=HELP,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "ingest", help="ingest files or folders", description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     p.add_argument("--kind", choices=[k.value for k in Kind], help="treat every file as this kind")
     p.add_argument("--prune", action="store_true", help="remove documents whose files are gone from PATH")
@@ -38,8 +39,13 @@ def _progress_bar(ctx: Context) -> tuple[Progress, list[object]]:
     def progress(stage: str, done: int, total: int) -> None:
         bar = bars.get(stage)
         if bar is None:
-            bar = bars[stage] = tqdm(total=total, desc=labels.get(stage, stage), unit="doc" if stage != "embed"
-                                     else "chunk", file=sys.stderr, leave=False)
+            bar = bars[stage] = tqdm(
+                total=total,
+                desc=labels.get(stage, stage),
+                unit="doc" if stage != "embed" else "chunk",
+                file=sys.stderr,
+                leave=False,
+            )
         bar.n = done  # type: ignore[attr-defined]
         bar.refresh()  # type: ignore[attr-defined]
 
@@ -64,8 +70,7 @@ def summary_text(report: IngestReport) -> str:
 def run(args: argparse.Namespace, ctx: Context) -> int:
     progress, _ = _progress_bar(ctx)
     ingestor = Ingestor(ctx.settings, ctx.store, ctx.embedding)
-    report = ingestor.run(args.paths, kind=Kind(args.kind) if args.kind else None, prune=args.prune,
-                          progress=progress)
+    report = ingestor.run(args.paths, kind=Kind(args.kind) if args.kind else None, prune=args.prune, progress=progress)
     if ctx.json:
         ctx.print_json(report.summary())
     else:

@@ -22,8 +22,9 @@ quick start:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kb", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="kb", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data-dir", help="where the embedded store lives (default: KB_DATA_DIR or a per-user dir)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     ingest_cmd.register(sub)

@@ -27,8 +27,12 @@ def _date(value: str) -> date:
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("search", help="search past incidents, runbooks and chats", description=HELP,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "search",
+        help="search past incidents, runbooks and chats",
+        description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("query", nargs="+", help="free text: symptoms, alert text, error messages")
     p.add_argument("-k", type=int, default=5, help="how many documents (default 5)")
     p.add_argument("--kind", action="append", choices=[k.value for k in Kind], help="only this kind (repeatable)")
@@ -53,24 +57,31 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     )
     docs = search(ctx.store, ctx.embedding, query)
     if ctx.json:
-        ctx.print_json([
-            {
-                "id": d.record.id,
-                "title": d.record.title,
-                "kind": d.record.kind.value,
-                "score": round(d.score, 4),
-                "services": d.record.services,
-                "severity": d.record.severity,
-                "date": d.record.date.isoformat() if d.record.date else None,
-                "why": d.why,
-                "passages": [
-                    {"text": h.chunk.text, "section": h.chunk.section, "start": h.chunk.start, "end": h.chunk.end,
-                     "score": round(h.score, 4)}
-                    for h in d.hits
-                ],
-            }
-            for d in docs
-        ])
+        ctx.print_json(
+            [
+                {
+                    "id": d.record.id,
+                    "title": d.record.title,
+                    "kind": d.record.kind.value,
+                    "score": round(d.score, 4),
+                    "services": d.record.services,
+                    "severity": d.record.severity,
+                    "date": d.record.date.isoformat() if d.record.date else None,
+                    "why": d.why,
+                    "passages": [
+                        {
+                            "text": h.chunk.text,
+                            "section": h.chunk.section,
+                            "start": h.chunk.start,
+                            "end": h.chunk.end,
+                            "score": round(h.score, 4),
+                        }
+                        for h in d.hits
+                    ],
+                }
+                for d in docs
+            ]
+        )
     else:
         print(render.results(docs, text))
     return 0

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from datetime import date
+
+from ingest import extract
+
+
+def test_section_names_are_recognised_in_many_spellings() -> None:
+    assert extract.canonical_section("Root Cause Analysis") == "root_cause"
+    assert extract.canonical_section("Timeline (UTC)") == "timeline"
+    assert extract.canonical_section("3. Action items") == "action_items"
+    assert extract.canonical_section("Symptoms / Alerts") == "symptoms"
+    assert extract.canonical_section("Who to call") == "escalation"
+    assert extract.canonical_section("Lessons learned") == "lessons"
+    assert extract.canonical_section("Cake recipes") == "other"
+
+
+def test_severity_is_normalised() -> None:
+    assert extract.normalise_severity("sev-2") == "SEV2"
+    assert extract.normalise_severity("P1") == "SEV1"
+    assert extract.normalise_severity(3) == "SEV3"
+    assert extract.severity_from_text("Title\n**Severity:** SEV3\n") == "SEV3"
+    assert extract.normalise_severity("banana") is None
+
+
+def test_front_matter_and_broken_front_matter() -> None:
+    front, start = extract.split_front_matter("---\ntitle: X\nservices: [a, b]\n---\n# X\n")
+    assert front["services"] == ["a", "b"] and start > 0
+    assert extract.split_front_matter("---\ntitle: [unclosed\n---\n# X\n") == ({}, 0)
+
+
+def test_alerts_errors_and_services_come_from_text() -> None:
+    text = (
+        "`KubePodCrashLooping` fired, then alertname=CheckoutHighErrorRate. Logs said "
+        "`FATAL: sorry, too many clients already` and a ConnectionRefusedError; 502 errors at the edge."
+    )
+    alerts = extract.alerts_from_text(text)
+    assert "KubePodCrashLooping" in alerts and "CheckoutHighErrorRate" in alerts
+    errors = extract.errors_from_text(text)
+    assert "FATAL: sorry, too many clients already" in errors
+    assert "ConnectionRefusedError" in errors
+    assert "HTTP 502" in errors
+    assert extract.services_from_text("Services: checkout, orders-db\n", set()) == ["checkout", "orders-db"]
+    assert extract.services_from_text(
+        "the checkout pods and checkout again, cart once", {"checkout", "cart", "auth"}
+    ) == [
+        "checkout",
+        "cart",
+    ]
+
+
+def test_dates() -> None:
+    assert extract.date_from_text("Incident\nDate: 2024-08-13\n") == date(2024, 8, 13)
+    assert extract.parse_date("2024-02-30") is None
+
+
+def test_plain_sections_find_heading_lines() -> None:
+    text = "Title line\nDate: 2024-01-01\n\nSummary\nIt broke.\n\nRoot cause\nA typo.\n\nAction items\n- fix\n"
+    names = [s[0] for s in extract.plain_sections(text)]
+    assert names == ["body", "summary", "root_cause", "action_items"]

@@ -1,0 +1,188 @@
+"""Incremental, atomic ingestion into a real embedded Chroma (with the fast fake embedding)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from ingest.pipeline import Ingestor
+from kb.embeddings import model_id
+from kb.errors import ModelMismatch, StoreBusy
+from kb.search import Query, search
+from kb.settings import Settings
+from kb.store import open_store
+from tests.fakes import HashingEmbedding
+
+PM = """---
+title: {title}
+date: {date}
+services: [{service}]
+severity: SEV2
+---
+# {title}
+## Summary
+{summary}
+## Root cause
+{cause}
+"""
+
+
+def write_pm(
+    folder: Path, name: str, title: str, service: str, summary: str, cause: str, date: str = "2024-01-10"
+) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(PM.format(title=title, date=date, service=service, summary=summary, cause=cause))
+    return path
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    root = tmp_path / "docs" / "postmortems"
+    write_pm(root, "a.md", "Checkout 502s", "checkout", "checkout returned 502 after deploy", "missing env var")
+    write_pm(
+        root,
+        "b.md",
+        "Redis failover",
+        "session-cache",
+        "users logged out after redis failover",
+        "sentinel topology",
+        date="2023-04-21",
+    )
+    write_pm(
+        root, "c.md", "Kafka lag", "kafka", "deliveries delayed by consumer lag", "rebalance storm", date="2025-06-01"
+    )
+    return tmp_path / "docs"
+
+
+def chunk_ids(kb: Ingestor) -> list[str]:
+    return kb.store._chunks.get(include=[])["ids"]
+
+
+def test_first_ingest_then_unchanged_does_no_work(
+    fake_kb: Ingestor, corpus: Path, fake_embedding: HashingEmbedding
+) -> None:
+    first = fake_kb.run([corpus])
+    assert (first.added, first.updated, first.unchanged, first.failed) == (3, 0, 0, [])
+    before = sorted(chunk_ids(fake_kb))
+    calls = fake_embedding.texts_embedded
+    again = fake_kb.run([corpus])
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 3)
+    assert fake_embedding.texts_embedded == calls, "unchanged files must not be embedded again"
+    assert sorted(chunk_ids(fake_kb)) == before
+
+
+def test_changed_file_replaces_exactly_its_chunks(
+    fake_kb: Ingestor, corpus: Path, fake_embedding: HashingEmbedding
+) -> None:
+    fake_kb.run([corpus])
+    others = {c for c in chunk_ids(fake_kb) if not c.startswith("a:")}
+    path = corpus / "postmortems" / "a.md"
+    path.write_text(path.read_text().replace("missing env var", "a missing PAYMENTS_URL env var"))
+    before = fake_embedding.texts_embedded
+    report = fake_kb.run([corpus])
+    assert (report.added, report.updated, report.unchanged) == (0, 1, 2)
+    assert 0 < fake_embedding.texts_embedded - before < 3, "only the changed chunk text is embedded"
+    assert report.reused_embeddings >= 1
+    ids = set(chunk_ids(fake_kb))
+    assert others <= ids
+    a_chunks = [c for c in ids if c.startswith("a:")]
+    record = fake_kb.store.get_record("a")
+    assert a_chunks and all(c.split(":")[1] == record.content_hash[:12] for c in a_chunks)
+    assert "PAYMENTS_URL" in record.text
+
+
+def test_prune_removes_records_of_deleted_files(fake_kb: Ingestor, corpus: Path) -> None:
+    fake_kb.run([corpus])
+    (corpus / "postmortems" / "c.md").unlink()
+    kept = fake_kb.run([corpus])
+    assert kept.removed == 0 and fake_kb.store.count_records() == 3
+    pruned = fake_kb.run([corpus], prune=True)
+    assert pruned.removed == 1
+    assert set(fake_kb.store.record_index()) == {"a", "b"}
+    assert not [c for c in chunk_ids(fake_kb) if c.startswith("c:")]
+
+
+def test_bad_files_fail_alone_and_good_ones_are_stored(fake_kb: Ingestor, corpus: Path) -> None:
+    (corpus / "postmortems" / "empty.md").write_bytes(b"")
+    (corpus / "postmortems" / "bin.md").write_bytes(os.urandom(2048) + b"\x00")
+    report = fake_kb.run([corpus])
+    assert report.added == 3
+    failed = {Path(f.path).name: f.error for f in report.failed}
+    assert failed.keys() == {"empty.md", "bin.md"}
+    assert "empty" in failed["empty.md"] and "binary" in failed["bin.md"]
+
+
+def test_same_file_name_in_two_folders_gets_two_ids(fake_kb: Ingestor, tmp_path: Path) -> None:
+    write_pm(tmp_path / "x" / "postmortems", "dup.md", "One", "checkout", "first", "x")
+    write_pm(tmp_path / "y" / "postmortems", "dup.md", "Two", "checkout", "second", "y")
+    fake_kb.run([tmp_path / "x", tmp_path / "y"])
+    assert set(fake_kb.store.record_index()) == {"dup", "dup-2"}
+    fake_kb.run([tmp_path / "x", tmp_path / "y"])
+    assert set(fake_kb.store.record_index()) == {"dup", "dup-2"}
+
+
+def test_half_written_version_is_invisible_and_swept(fake_kb: Ingestor, corpus: Path) -> None:
+    """Chunks written without their record commit (a killed ingest) never show up in results."""
+    fake_kb.run([corpus])
+    record = fake_kb.store.get_record("a")
+    ghost = record.model_copy(update={"content_hash": "f" * 64, "text": "ghost text about checkout 502"})
+    from kb.models import Chunk
+
+    chunk = Chunk(id="a:ffffffffffff:0", record_id="a", section="summary", start=0, end=29, text=ghost.text)
+    node_vec = fake_kb.embedding.get_text_embedding(ghost.text)
+    # write the chunk as put_document does, but stop before the record commit
+    from llama_index.core.schema import TextNode
+
+    from kb.store import chunk_metadata
+
+    fake_kb.store.vector_store.add(
+        [TextNode(id_=chunk.id, text=chunk.text, embedding=node_vec, metadata=chunk_metadata(ghost, chunk, "h"))]
+    )
+    results = search(fake_kb.store, fake_kb.embedding, Query("ghost text about checkout 502", k=5))
+    assert all(h.chunk.id != chunk.id for d in results for h in d.hits)
+    assert fake_kb.store.sweep_orphans() == 1
+    assert chunk.id not in chunk_ids(fake_kb)
+
+
+def test_filters_are_applied_in_the_store(fake_kb: Ingestor, corpus: Path) -> None:
+    fake_kb.run([corpus])
+    emb = fake_kb.embedding
+    assert [d.record.id for d in search(fake_kb.store, emb, Query("failover", k=5, services=("session-cache",)))] == [
+        "b"
+    ]
+    from datetime import date
+
+    since = search(fake_kb.store, emb, Query("checkout redis kafka", k=5, since=date(2024, 1, 1)))
+    assert {d.record.id for d in since} == {"a", "c"}
+    assert search(fake_kb.store, emb, Query("checkout", k=5, severities=("SEV1",))) == []
+
+
+def test_search_groups_passages_by_document_and_explains(fake_kb: Ingestor, corpus: Path) -> None:
+    fake_kb.run([corpus])
+    results = search(fake_kb.store, fake_kb.embedding, Query("checkout 502 after deploy", k=3))
+    assert results[0].record.id == "a"
+    assert len({d.record.id for d in results}) == len(results)
+    assert any("checkout" in w for w in results[0].why)
+
+
+def test_store_refuses_another_embedding_model(settings: Settings, fake_kb: Ingestor, corpus: Path) -> None:
+    fake_kb.run([corpus])
+
+    class Other(HashingEmbedding):
+        @classmethod
+        def class_name(cls) -> str:
+            return "Other"
+
+    with pytest.raises(ModelMismatch, match="built with the embedding model"):
+        open_store(settings, model_id(Other()))
+
+
+def test_second_writer_gets_store_busy(settings: Settings, fake_kb: Ingestor, corpus: Path) -> None:
+    from filelock import FileLock
+
+    lock = FileLock(str(settings.data_dir / "write.lock"))
+    with lock, pytest.raises(StoreBusy, match="busy"):
+        fake_kb.run([corpus])

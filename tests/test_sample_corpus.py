@@ -1,0 +1,101 @@
+"""The sample corpus end to end with the real model and the real embedded Chroma, through the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DATA, ROOT, copy_data
+
+pytestmark = pytest.mark.slow
+
+
+def kb(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ui.cli.main", "--data-dir", str(data_dir), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, object]]:
+    base = tmp_path_factory.mktemp("corpus")
+    data = copy_data(base / "data")
+    store = base / "store"
+    result = kb(store, "ingest", str(data), "--json")
+    assert result.returncode == 0, result.stderr
+    return data, store, json.loads(result.stdout)
+
+
+def test_every_sample_file_is_ingested_with_redactions(ingested) -> None:  # type: ignore[no-untyped-def]
+    _data, _store, report = ingested
+    assert report["failed"] == []
+    assert report["added"] >= 58  # 30 postmortems, 20 runbooks, 8 chat logs (Slack channels count apiece)
+    assert report["redacted"] > 0
+
+
+def test_no_planted_secret_reaches_the_store(ingested) -> None:  # type: ignore[no-untyped-def]
+    _data, store, _ = ingested
+    secrets = [
+        line.strip()
+        for f in sorted((ROOT / "tests" / "planted_secrets").glob("*.txt"))
+        for line in f.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert len(secrets) >= 10
+    raw = b"".join(p.read_bytes() for p in store.rglob("*") if p.is_file())
+    for secret in secrets:
+        assert secret.encode() not in raw, f"planted secret found in the store: {secret[:6]}..."
+    # and the corpus really contains them, so the check above means something
+    corpus = "".join(p.read_text(errors="ignore") for p in DATA.rglob("*") if p.suffix in {".md", ".txt", ".json"})
+    corpus += "".join(p.read_text() for p in (ROOT / "scripts" / "pdf_sources").glob("*.md"))
+    missing = [s[:6] for s in secrets if s not in corpus]
+    assert not missing, f"listed secrets that are not in the corpus: {missing}"
+
+
+def test_reingest_is_unchanged_and_an_edit_updates_only_that_file(ingested) -> None:  # type: ignore[no-untyped-def]
+    data, store, first = ingested
+    again = json.loads(kb(store, "ingest", str(data), "--json").stdout)
+    assert again["added"] == again["updated"] == again["removed"] == 0
+    assert again["unchanged"] == first["added"]
+    target = next((data / "runbooks").glob("*.md"))
+    target.write_text(target.read_text() + "\n\n## Notes\nAlso check the PgBouncer SHOW POOLS output.\n")
+    edited = json.loads(kb(store, "ingest", str(data), "--json").stdout)
+    assert (edited["added"], edited["updated"], edited["unchanged"]) == (0, 1, first["added"] - 1)
+
+
+def test_search_finds_the_fitting_postmortems_first(ingested) -> None:  # type: ignore[no-untyped-def]
+    _data, store, _ = ingested
+    result = kb(store, "search", "checkout errors after a deploy", "--kind", "postmortem", "-k", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    docs = json.loads(result.stdout)
+    assert docs and all(d["kind"] == "postmortem" for d in docs)
+    assert "checkout" in docs[0]["title"].lower() or "checkout" in " ".join(docs[0]["services"])
+    assert set(docs[0]) >= {"id", "title", "kind", "score", "passages"}
+    assert docs[0]["passages"] and {"text", "section"} <= set(docs[0]["passages"][0])
+
+    pool = json.loads(
+        kb(store, "search", "FATAL: sorry, too many clients already from pgbouncer", "-k", "5", "--json").stdout
+    )
+    assert any("orders-db" in d["services"] for d in pool[:3])
+
+
+def test_show_and_stats(ingested) -> None:  # type: ignore[no-untyped-def]
+    _data, store, report = ingested
+    stats = json.loads(kb(store, "stats", "--json").stdout)
+    assert stats["documents"] == report["added"]
+    assert stats["by_kind"]["postmortem"] >= 30 and stats["by_kind"]["runbook"] >= 20 and stats["by_kind"]["chat"] >= 8
+    assert stats["store_mode"] == "embedded" and "MiniLM" in stats["embedding_model"]
+    some_id = json.loads(kb(store, "search", "redis failover", "-k", "1", "--json").stdout)[0]["id"]
+    shown = json.loads(kb(store, "show", some_id, "--json").stdout)
+    assert shown["id"] == some_id and shown["sections"]
+    missing = kb(store, "show", "no-such-doc")
+    assert missing.returncode == 1 and "no document with id 'no-such-doc'" in missing.stderr
