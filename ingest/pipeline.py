@@ -169,7 +169,8 @@ class Ingestor:
                 item.hashes[record.id] = hashes
                 item.outcome.chunks += len(chunks)
         reused = self.store.embeddings_by_text_hash(list(texts))
-        todo = [h for h in texts if h not in reused]
+        # similar lengths in one batch waste less padding
+        todo = sorted((h for h in texts if h not in reused), key=lambda h: len(texts[h]))
         total_needed = sum(len(h) for item in pending for h in item.hashes.values())
         batch = max(1, self.settings.embed_batch_size) * 4
         progress("embed", 0, len(todo))

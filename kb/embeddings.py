@@ -68,7 +68,7 @@ class OnnxMiniLMEmbedding(BaseEmbedding):
     _session: Any = PrivateAttr()
     _tokenizer: Any = PrivateAttr()
 
-    def __init__(self, threads: int = 1, embed_batch_size: int = 32, **kwargs: Any) -> None:
+    def __init__(self, threads: int = 1, embed_batch_size: int = 8, **kwargs: Any) -> None:
         super().__init__(model_name=MODEL_ID, embed_batch_size=embed_batch_size, **kwargs)
         self.threads = threads
         import onnxruntime as ort

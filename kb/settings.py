@@ -40,7 +40,9 @@ class Settings(BaseSettings):
     embed_threads: int = Field(
         default_factory=lambda: max(1, os.cpu_count() or 1), description="CPU threads for the local model."
     )
-    embed_batch_size: int = Field(default=32, ge=1, description="Texts per embedding call.")
+    embed_batch_size: int = Field(
+        default=8, ge=1, description="Texts per embedding call (8 measured fastest and leanest on 2 cores)."
+    )
 
     llm_base_url: str | None = Field(default=None, description="OpenAI-compatible chat endpoint.")
     llm_model: str | None = Field(default=None, description="Chat model name.")
