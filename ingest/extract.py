@@ -192,6 +192,18 @@ def errors_from_text(text: str) -> list[str]:
     return list(found)[:40]
 
 
+#: Words that appear in "services:" lists but name no one service; never matched in other documents' text.
+GENERIC_SERVICE_WORDS = frozenset(
+    "all any none n/a na various multiple everything several other others platform infra infrastructure core "
+    "backend frontend internal external customers users production prod staging".split()
+)
+
+
+def matchable_services(known: set[str]) -> set[str]:
+    """Known service names specific enough to recognise in free text."""
+    return {s for s in known if len(s) > 2 and s.lower() not in GENERIC_SERVICE_WORDS}
+
+
 SERVICE_LINE_KEYS = ("services", "service", "affected services", "affected service", "systems", "components")
 
 
@@ -204,7 +216,7 @@ def services_from_text(text: str, known: set[str]) -> list[str]:
         return []
     lowered = text.lower()
     counts = {}
-    for name in known:
+    for name in matchable_services(known):
         hits = len(re.findall(rf"(?<![\w-]){re.escape(name.lower())}(?![\w-])", lowered))
         if hits:
             counts[name] = hits

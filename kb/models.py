@@ -140,7 +140,7 @@ class IngestReport(BaseModel):
     seconds: float = 0.0
 
     def summary(self) -> dict[str, object]:
-        """The short form `kb ingest --json` prints."""
+        """What `kb ingest --json` prints: the counts, then one entry per file."""
         return {
             "added": self.added,
             "updated": self.updated,
@@ -148,6 +148,7 @@ class IngestReport(BaseModel):
             "removed": self.removed,
             "failed": [f.model_dump() for f in self.failed],
             "redacted": self.redacted,
+            "files": [f.model_dump(exclude_none=True) for f in self.files],
         }
 
 

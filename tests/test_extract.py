@@ -58,3 +58,8 @@ def test_plain_sections_find_heading_lines() -> None:
     text = "Title line\nDate: 2024-01-01\n\nSummary\nIt broke.\n\nRoot cause\nA typo.\n\nAction items\n- fix\n"
     names = [s[0] for s in extract.plain_sections(text)]
     assert names == ["body", "summary", "root_cause", "action_items"]
+
+
+def test_generic_words_in_service_lists_are_not_matched_in_other_texts() -> None:
+    known = {"all", "platform", "checkout"}
+    assert extract.services_from_text("all hands: the platform team fixed checkout", known) == ["checkout"]
