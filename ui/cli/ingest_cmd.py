@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from ingest.pipeline import Ingestor, Progress
 from kb.models import IngestReport, Kind
@@ -28,15 +29,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(run=run)
 
 
-def _progress_bar(ctx: Context) -> tuple[Progress, list[object]]:
-    bars: dict[str, object] = {}
+def _progress_bar(ctx: Context) -> tuple[Progress, dict[str, Any]]:
+    """A tqdm bar per stage on an interactive terminal; nothing otherwise."""
+    bars: dict[str, Any] = {}
     if not ctx.interactive:
-        return (lambda stage, done, total: None), []
+        return (lambda stage, done, total: None), bars
     from tqdm import tqdm
 
     labels = {"scan": "reading", "embed": "embedding", "store": "storing"}
 
     def progress(stage: str, done: int, total: int) -> None:
+        for name, other in bars.items():
+            if name != stage and not other.disable:
+                other.close()
         bar = bars.get(stage)
         if bar is None:
             bar = bars[stage] = tqdm(
@@ -46,10 +51,10 @@ def _progress_bar(ctx: Context) -> tuple[Progress, list[object]]:
                 file=sys.stderr,
                 leave=False,
             )
-        bar.n = done  # type: ignore[attr-defined]
-        bar.refresh()  # type: ignore[attr-defined]
+        bar.n = done
+        bar.refresh()
 
-    return progress, list(bars.values())
+    return progress, bars
 
 
 def summary_text(report: IngestReport) -> str:
@@ -68,9 +73,14 @@ def summary_text(report: IngestReport) -> str:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    progress, _ = _progress_bar(ctx)
+    progress, bars = _progress_bar(ctx)
     ingestor = Ingestor(ctx.settings, ctx.store, ctx.embedding)
-    report = ingestor.run(args.paths, kind=Kind(args.kind) if args.kind else None, prune=args.prune, progress=progress)
+    try:
+        kind = Kind(args.kind) if args.kind else None
+        report = ingestor.run(args.paths, kind=kind, prune=args.prune, progress=progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
     if ctx.json:
         ctx.print_json(report.summary())
     else:
