@@ -21,6 +21,7 @@ from ingest.chunking import chunk_record, embedding_text
 from ingest.sources import Unit, discover, parse_unit, unit_hash
 from ingest.sources.base import ParseOptions
 from kb.errors import ParseError
+from kb.keyword import KeywordIndex
 from kb.models import Chunk, FileOutcome, IngestFailure, IngestReport, Kind, Record
 from kb.settings import Settings
 from kb.store import Store
@@ -49,10 +50,13 @@ def text_hash(text: str) -> str:
 class Ingestor:
     """Runs ingestion into one store with one embedding model."""
 
-    def __init__(self, settings: Settings, store: Store, embedding: BaseEmbedding) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, embedding: BaseEmbedding, keyword: KeywordIndex | None = None
+    ) -> None:
         self.settings = settings
         self.store = store
         self.embedding = embedding
+        self.keyword = keyword
 
     def options(self, kind: Kind | None, known_services: set[str]) -> ParseOptions:
         return ParseOptions(
@@ -81,6 +85,10 @@ class Ingestor:
             self._write(pending, index, report, progress)
             if prune:
                 self._prune(roots, units, index, report)
+            if self.keyword is not None:
+                progress("index", 0, 1)
+                self.keyword.ensure_fresh()  # saved now, so query processes load instead of rebuilding
+                progress("index", 1, 1)
         report.seconds = time.perf_counter() - started
         return report
 

@@ -1,22 +1,31 @@
-"""Search that returns documents, not chunks: dense retrieval, grouped by record, with reasons.
+"""Search that returns documents, not chunks: hybrid retrieval, grouped by record, with reasons.
 
-The store over-fetches passages (filters applied inside Chroma), passages of stale or half-written
-versions are dropped, and the rest are grouped by document. Each document says why it matched: the
-query words its passages share, and the services, alert names and error strings the query names.
+Two retrievers over the same chunks: dense (Chroma ANN on the embedding model's vectors) and keyword
+(BM25 with the SRE analyzer, ``kb.keyword``). Filters are applied inside each (Chroma ``where``, a BM25
+weight mask). Each retriever's passages are grouped into documents (a document scores by its best
+passage), the two document rankings are fused by reciprocal rank, and passages of versions that are
+being replaced are dropped. Each document says why it matched: the services, alert names, error strings
+and query words its passages share.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
+from typing import Any, Literal
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
+from kb.analysis import analyze
+from kb.keyword import KeywordIndex
 from kb.models import Hit, Kind, RankedDocument, RecordSummary
+from kb.settings import Settings
 from kb.store import SearchFilters, Store
 
+Mode = Literal["hybrid", "bm25", "dense"]
 STOPWORDS = frozenset(
     "a an and are as at be by for from has have how in is it its of on or our the this to was were what when "
     "where which who why with after before during did do does we our us i you they not no".split()
@@ -25,15 +34,8 @@ _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9]|[A-Za-z0-9]")
 
 
 def terms(text: str) -> list[str]:
-    """Lowercase content words of a text, without stopwords."""
+    """Lowercase content words of a text, without stopwords (for highlighting and reasons)."""
     return [t for t in (m.group(0).lower() for m in _TOKEN.finditer(text)) if t not in STOPWORDS and len(t) > 1]
-
-
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Query:
     severities: tuple[str, ...] = ()
     since: date | None = None
     until: date | None = None
+    exclude: tuple[str, ...] = ()  # record ids left out (a document's own id in "similar")
 
     def filters(self) -> SearchFilters:
         return SearchFilters(
@@ -58,72 +61,168 @@ class Query:
         )
 
 
-def why_matched(
-    query_text: str, record: RecordSummary, hits: Sequence[Hit], alerts: Sequence[str], errors: Sequence[str]
-) -> list[str]:
-    """Human reasons: shared words, services, alert names and error strings."""
+@dataclass
+class FusionParams:
+    """How the two rankings are combined; defaults measured on the labelled sets (docs/retrieval.md)."""
+
+    rrf_k: float = 60.0
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    candidates: int = 200  # passages fetched from each retriever
+
+
+@dataclass
+class _Doc:
+    score: float = 0.0
+    hits: list[Hit] = field(default_factory=list)
+
+
+def _group(hits: list[Hit]) -> list[tuple[str, _Doc]]:
+    docs: dict[str, _Doc] = {}
+    for hit in hits:
+        doc = docs.setdefault(hit.chunk.record_id, _Doc(score=hit.score))
+        doc.score = max(doc.score, hit.score)
+        doc.hits.append(hit)
+    return sorted(docs.items(), key=lambda kv: -kv[1].score)
+
+
+class Searcher:
+    """Hybrid search over one store; holds the embedding model and the keyword index."""
+
+    def __init__(
+        self, store: Store, embedding: BaseEmbedding, keyword: KeywordIndex, params: FusionParams | None = None
+    ) -> None:
+        self.store = store
+        self.embedding = embedding
+        self.keyword = keyword
+        self.params = params or FusionParams()
+
+    def dense_hits(self, text: str, n: int, filters: SearchFilters) -> list[Hit]:
+        vector = self.embedding.get_query_embedding(text)
+        index = self.keyword
+        hits = []
+        for chunk_id, score in self.store.query(vector, n, filters):
+            position = index.position.get(chunk_id)
+            if position is not None:  # unknown: written after this snapshot; it joins on the next refresh
+                hits.append(Hit(chunk=index.chunk(position), score=score, retriever="dense"))
+        return hits
+
+    def keyword_hits(self, text: str, n: int, filters: SearchFilters) -> list[Hit]:
+        index = self.keyword
+        return [
+            Hit(chunk=index.chunk(h.position), score=h.score, retriever="bm25") for h in index.search(text, n, filters)
+        ]
+
+    def rank(self, query: Query, mode: Mode = "hybrid") -> list[tuple[str, float, list[Hit]]]:
+        """(record id, fused score, passages) best first."""
+        self.keyword.ensure_fresh()
+        filters = query.filters()
+        n = max(self.params.candidates, query.k * 10)
+        rankings: list[tuple[float, list[tuple[str, _Doc]]]] = []
+        if mode in ("hybrid", "dense"):
+            rankings.append((self.params.dense_weight, _group(self.dense_hits(query.text, n, filters))))
+        if mode in ("hybrid", "bm25"):
+            rankings.append((self.params.bm25_weight, _group(self.keyword_hits(query.text, n, filters))))
+        fused: dict[str, float] = {}
+        passages: dict[str, list[Hit]] = {}
+        for weight, ranking in rankings:
+            rank = 0
+            for rid, doc in ranking:
+                if rid in query.exclude:
+                    continue
+                rank += 1
+                score = weight / (self.params.rrf_k + rank) if mode == "hybrid" else doc.score
+                fused[rid] = fused.get(rid, 0.0) + score
+                passages.setdefault(rid, []).extend(doc.hits)
+        ordered = sorted(fused.items(), key=lambda kv: -kv[1])
+        return [(rid, score, passages[rid]) for rid, score in ordered]
+
+    def search(self, query: Query, mode: Mode = "hybrid", passages_per_doc: int = 3) -> list[RankedDocument]:
+        """The best ``query.k`` documents for the query, best first, with passages and reasons."""
+        if not query.text.strip():
+            return []
+        ranked = self.rank(query, mode)[: query.k]
+        metas = self.keyword.record_meta
+        results: list[RankedDocument] = []
+        for rid, score, hits in ranked:
+            meta = metas.get(rid)
+            if meta is None:
+                continue
+            results.append(
+                RankedDocument(
+                    record=summary_of(rid, meta),
+                    score=score,
+                    hits=_best_passages(hits, passages_per_doc),
+                    why=why_matched(query.text, meta, hits),
+                )
+            )
+        return results
+
+
+def keyword_dir(settings: Settings) -> Path:
+    """Where the keyword index of the configured store is saved."""
+    if settings.chroma_url:
+        name = re.sub(r"[^A-Za-z0-9]+", "_", settings.chroma_url).strip("_")
+        return settings.data_dir / "keyword" / f"{name}-{settings.collection_prefix}"
+    return settings.data_dir / "keyword" / settings.collection_prefix
+
+
+def open_searcher(
+    settings: Settings, store: Store, embedding: BaseEmbedding, params: FusionParams | None = None
+) -> Searcher:
+    """A searcher whose keyword index is saved next to the store (or in the local data dir)."""
+    return Searcher(store, embedding, KeywordIndex(store, keyword_dir(settings)), params)
+
+
+def _best_passages(hits: Sequence[Hit], limit: int) -> list[Hit]:
+    """One entry per passage (a passage both retrievers found is marked 'hybrid'), best first."""
+    by_id: dict[str, Hit] = {}
+    order: list[str] = []
+    for hit in hits:
+        if hit.chunk.id in by_id:
+            by_id[hit.chunk.id] = by_id[hit.chunk.id].model_copy(update={"retriever": "hybrid"})
+            continue
+        by_id[hit.chunk.id] = hit
+        order.append(hit.chunk.id)
+    # dense hits come first in `hits` for each doc; keep retriever order, which is rank order
+    return [by_id[cid] for cid in order][:limit]
+
+
+def summary_of(record_id: str, meta: dict[str, Any]) -> RecordSummary:
+    date_ord = int(meta.get("date_ord") or 0)
+    when = date(date_ord // 10000, date_ord // 100 % 100, date_ord % 100) if date_ord else None
+    return RecordSummary(
+        id=record_id,
+        kind=Kind(str(meta.get("kind", "document"))),
+        title=str(meta.get("title", record_id)),
+        services=[s for s in str(meta.get("services", "")).split("|") if s],
+        severity=str(meta.get("severity") or "") or None,
+        date=when,
+        source_path=str(meta.get("source_path", "")),
+    )
+
+
+def why_matched(query_text: str, meta: dict[str, Any], hits: Sequence[Hit]) -> list[str]:
+    """Human reasons: shared services, alert names, error strings and words, and where."""
     reasons: list[str] = []
-    q_terms = terms(query_text)
-    q_stems = {_stem(t) for t in q_terms}
-    passage_stems = {_stem(t) for hit in hits for t in terms(hit.chunk.text)} | {_stem(t) for t in terms(record.title)}
-    shared = [t for t in dict.fromkeys(q_terms) if _stem(t) in passage_stems]
     lowered = query_text.lower()
-    services = [s for s in record.services if s.lower() in lowered]
+    q_terms = set(analyze(query_text))
+    services = [s for s in str(meta.get("services", "")).split("|") if s and s.lower() in lowered]
     if services:
         reasons.append("same service: " + ", ".join(services))
-    named_alerts = [a for a in alerts if a.lower() in lowered or _stem(a.lower()) in q_stems]
-    if named_alerts:
-        reasons.append("alert: " + ", ".join(named_alerts[:3]))
-    named_errors = [e for e in errors if e.lower() in lowered]
-    if named_errors:
-        reasons.append("error: " + ", ".join(named_errors[:3]))
+    alerts = [a for a in str(meta.get("alerts", "")).split("|") if a]
+    named = [a for a in alerts if a.lower() in lowered or (set(analyze(a)) - {a.lower()}) <= q_terms]
+    if named:
+        reasons.append("alert: " + ", ".join(named[:3]))
+    errors = [e for e in str(meta.get("errors", "")).split("|") if e and e.lower() in lowered]
+    if errors:
+        reasons.append("error: " + ", ".join(errors[:3]))
+    passage_terms = {t for h in hits for t in analyze(h.chunk.text)} | set(analyze(str(meta.get("title", ""))))
+    shared = [t for t in dict.fromkeys(terms(query_text)) if set(analyze(t)) & passage_terms]
     if shared:
         reasons.append("shares terms: " + ", ".join(shared[:8]))
+    retrievers = sorted({h.retriever for h in hits})
     if hits:
         sections = list(dict.fromkeys(h.chunk.section for h in hits))
-        reasons.append("matched in: " + ", ".join(sections[:4]))
+        reasons.append("matched in: " + ", ".join(sections[:4]) + f" ({' + '.join(retrievers)})")
     return reasons
-
-
-def search(store: Store, embedding: BaseEmbedding, query: Query, passages_per_doc: int = 3) -> list[RankedDocument]:
-    """The best ``query.k`` documents for the query, best first."""
-    if not query.text.strip():
-        return []
-    vector = embedding.get_query_embedding(query.text)
-    fetch = max(50, query.k * 12)
-    rows = store.query(vector, fetch, query.filters())
-    if not rows:
-        return []
-    record_meta = store.record_index_for({meta["record_id"] for _c, _s, meta in rows})
-    grouped: dict[str, list[Hit]] = {}
-    for chunk, score, meta in rows:
-        current = record_meta.get(chunk.record_id)
-        if current is None or current.get("content_hash") != meta.get("content_hash"):
-            continue  # a passage of a version being replaced or removed
-        grouped.setdefault(chunk.record_id, []).append(Hit(chunk=chunk, score=score, retriever="dense"))
-    ranked = sorted(grouped.items(), key=lambda kv: -max(h.score for h in kv[1]))[: query.k]
-    records = store.get_records([rid for rid, _ in ranked])
-    results: list[RankedDocument] = []
-    for rid, hits in ranked:
-        record = records.get(rid)
-        if record is None:
-            continue
-        hits = sorted(hits, key=lambda h: -h.score)[:passages_per_doc]
-        summary = RecordSummary(
-            id=record.id,
-            kind=record.kind,
-            title=record.title,
-            services=record.services,
-            severity=record.severity,
-            date=record.date,
-            source_path=record.source_path,
-        )
-        results.append(
-            RankedDocument(
-                record=summary,
-                score=hits[0].score,
-                hits=hits,
-                why=why_matched(query.text, summary, hits, record.alerts, record.error_strings),
-            )
-        )
-    return results

@@ -15,6 +15,7 @@ lock next to the store.
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +27,6 @@ import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from filelock import FileLock, Timeout
 from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
-from llama_index.core.vector_stores.types import (
-    FilterCondition,
-    FilterOperator,
-    MetadataFilter,
-    MetadataFilters,
-    VectorStoreQuery,
-)
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from kb.errors import ModelMismatch, NotFound, StoreBusy, StoreError, StoreUnavailable
@@ -52,26 +46,23 @@ class SearchFilters:
     since: int | None = None  # YYYYMMDD
     until: int | None = None  # YYYYMMDD
 
-    def to_llama(self) -> MetadataFilters | None:
-        parts: list[MetadataFilter | MetadataFilters] = []
+    def to_where(self) -> dict[str, Any] | None:
+        """The Chroma ``where`` clause for these filters."""
+        parts: list[dict[str, Any]] = []
         if self.kinds:
-            parts.append(MetadataFilter(key="kind", value=list(self.kinds), operator=FilterOperator.IN))
+            parts.append({"kind": {"$in": list(self.kinds)}})
         if self.services:
-            parts.append(
-                MetadataFilters(
-                    filters=[MetadataFilter(key=service_key(s), value=1) for s in self.services],
-                    condition=FilterCondition.OR,
-                )
-                if len(self.services) > 1
-                else MetadataFilter(key=service_key(self.services[0]), value=1)
-            )
+            ors = [{service_key(s): 1} for s in self.services]
+            parts.append(ors[0] if len(ors) == 1 else {"$or": ors})
         if self.severities:
-            parts.append(MetadataFilter(key="severity", value=list(self.severities), operator=FilterOperator.IN))
+            parts.append({"severity": {"$in": list(self.severities)}})
         if self.since is not None:
-            parts.append(MetadataFilter(key="date_ord", value=self.since, operator=FilterOperator.GTE))
+            parts.append({"date_ord": {"$gte": self.since}})
         if self.until is not None:
-            parts.append(MetadataFilter(key="date_ord", value=self.until, operator=FilterOperator.LTE))
-        return MetadataFilters(filters=parts) if parts else None
+            parts.append({"date_ord": {"$lte": self.until}})
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else {"$and": parts}
 
 
 def service_key(service: str) -> str:
@@ -122,6 +113,7 @@ class Store:
         prefix = settings.collection_prefix
         self._chunks = self._collection(f"{prefix}_chunks")
         self._records = self._collection(f"{prefix}_records")
+        self._state = self._collection(f"{prefix}_state")
         self.vector_store = ChromaVectorStore(chroma_collection=self._chunks)
 
     # -- connection -------------------------------------------------------------------------
@@ -272,12 +264,16 @@ class Store:
                         "redactions": record.redactions,
                         "date_ord": date_ord(record),
                         "services": "|".join(record.services),
+                        "severity": record.severity or "",
+                        "alerts": "|".join(record.alerts[:20]),
+                        "errors": "|".join(e[:120] for e in record.error_strings[:20]),
                     }
                 ],
             )
             self._chunks.delete(
                 where={"$and": [{"record_id": record.id}, {"content_hash": {"$ne": record.content_hash}}]}
             )
+            self.bump_version()
         except StoreError:
             raise
         except Exception as exc:
@@ -288,6 +284,7 @@ class Store:
         try:
             self._records.delete(ids=[record_id])
             self._chunks.delete(where={"record_id": record_id})
+            self.bump_version()
         except Exception as exc:
             raise self._wrap(exc, f"cannot delete {record_id}") from exc
 
@@ -304,7 +301,74 @@ class Store:
             self._chunks.delete(ids=stale[lo : lo + self.max_batch])
         return len(stale)
 
+    # -- version: changes whenever any document is committed or removed ----------------------
+
+    def bump_version(self) -> str:
+        """Mark the store as changed, so keyword indexes built from it know they are stale."""
+        version = uuid.uuid4().hex
+        self._state.upsert(ids=["version"], documents=[version], embeddings=[[0.0]])
+        return version
+
+    def version(self) -> str:
+        """An opaque stamp that differs after every change; '' for a store never written to."""
+        try:
+            got = self._state.get(ids=["version"], include=["documents"])
+        except Exception as exc:
+            raise self._wrap(exc, "cannot read the store version") from exc
+        return str(got["documents"][0]) if got["ids"] else ""
+
     # -- reading chunks ---------------------------------------------------------------------
+
+    def iter_chunks(self, page: int = 2000) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        """Every stored chunk as (id, text, metadata), page by page."""
+        offset = 0
+        while True:
+            try:
+                got = self._chunks.get(include=["documents", "metadatas"], limit=page, offset=offset)
+            except Exception as exc:
+                raise self._wrap(exc, "cannot read chunks") from exc
+            if not got["ids"]:
+                return
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+                yield cid, doc or "", dict(meta or {})
+            if len(got["ids"]) < page:
+                return
+            offset += page
+
+    def get_chunks(self, chunk_ids: Sequence[str]) -> dict[str, tuple[Chunk, dict[str, Any]]]:
+        """Chunks by id (missing ids are left out)."""
+        if not chunk_ids:
+            return {}
+        try:
+            got = self._chunks.get(ids=list(dict.fromkeys(chunk_ids)), include=["documents", "metadatas"])
+        except Exception as exc:
+            raise self._wrap(exc, "cannot read chunks") from exc
+        return {
+            cid: (_chunk_from(cid, doc or "", dict(meta or {})), dict(meta or {}))
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        }
+
+    def query_records(
+        self, vector: Sequence[float], k: int, where: dict[str, Any] | None = None
+    ) -> list[tuple[str, float]]:
+        """Records whose mean vector is nearest, as (record id, cosine similarity)."""
+        if k <= 0 or self.count_records() == 0:
+            return []
+        try:
+            got = self._records.query(query_embeddings=[list(vector)], n_results=k, where=where, include=["distances"])
+        except Exception as exc:
+            raise self._wrap(exc, "similar-document search failed") from exc
+        return [(rid, 1.0 - float(d)) for rid, d in zip(got["ids"][0], got["distances"][0], strict=True)]
+
+    def record_vector(self, record_id: str) -> list[float]:
+        """The mean vector of a record's chunks."""
+        try:
+            got = self._records.get(ids=[record_id], include=["embeddings"])
+        except Exception as exc:
+            raise self._wrap(exc, "cannot read records") from exc
+        if not got["ids"]:
+            raise NotFound(f"no document with id '{record_id}'")
+        return [float(x) for x in got["embeddings"][0]]
 
     def embeddings_by_text_hash(self, text_hashes: Sequence[str]) -> dict[str, list[float]]:
         """Stored vectors of chunks with these text hashes, so unchanged texts are not re-embedded."""
@@ -320,38 +384,16 @@ class Store:
                 found.setdefault(str(meta["text_hash"]), [float(x) for x in vector])
         return found
 
-    def query(
-        self,
-        vector: Sequence[float],
-        k: int,
-        filters: SearchFilters | None = None,
-    ) -> list[tuple[Chunk, float, dict[str, Any]]]:
-        """The ``k`` nearest chunks with cosine similarity and their metadata."""
-        if k <= 0 or self.count_chunks() == 0:
+    def query(self, vector: Sequence[float], k: int, filters: SearchFilters | None = None) -> list[tuple[str, float]]:
+        """The ``k`` nearest chunks as (chunk id, cosine similarity); filters applied inside Chroma."""
+        if k <= 0:
             return []
-        llama_filters = filters.to_llama() if filters else None
+        where = filters.to_where() if filters else None
         try:
-            result = self.vector_store.query(
-                VectorStoreQuery(query_embedding=list(vector), similarity_top_k=k, filters=llama_filters)
-            )
+            got = self._chunks.query(query_embeddings=[list(vector)], n_results=k, where=where, include=["distances"])
         except Exception as exc:
             raise self._wrap(exc, "search failed") from exc
-        out = []
-        for node, sim in zip(result.nodes or [], result.similarities or [], strict=True):
-            meta = dict(node.metadata)
-            chunk = Chunk(
-                id=node.node_id,
-                record_id=str(meta.get("record_id", "")),
-                section=str(meta.get("section", "")),
-                heading=str(meta.get("heading", "")),
-                start=int(meta.get("start", 0)),
-                end=int(meta.get("end", 0)),
-                text=node.get_content(),
-            )
-            # ChromaVectorStore reports exp(-cosine distance); turn it back into cosine similarity.
-            cosine = 1.0 + float(np.log(max(sim, 1e-12)))
-            out.append((chunk, cosine, meta))
-        return out
+        return [(cid, 1.0 - float(d)) for cid, d in zip(got["ids"][0], got["distances"][0], strict=True)]
 
     # -- stats ------------------------------------------------------------------------------
 
@@ -382,6 +424,18 @@ class Store:
             if len(ids) < page:
                 return
             offset += page
+
+
+def _chunk_from(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+    return Chunk(
+        id=chunk_id,
+        record_id=str(meta.get("record_id", "")),
+        section=str(meta.get("section", "")),
+        heading=str(meta.get("heading", "")),
+        start=int(meta.get("start", 0)),
+        end=int(meta.get("end", 0)),
+        text=text,
+    )
 
 
 def open_store(settings: Settings, model_id: str) -> Store:

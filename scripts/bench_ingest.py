@@ -117,7 +117,8 @@ def measure(name: str, paths: list[Path], settings_base: Settings) -> None:
         settings = settings_base.model_copy(update={"data_dir": Path(tmp)})
         embedding = make_embedding(settings)
         texts = chunk_texts(paths, settings)
-        sample = random.Random(1).sample(texts, min(len(texts), 256))
+        # a random sample, sorted by length as ingest does, so padding is the same on both sides
+        sample = sorted(random.Random(1).sample(texts, min(len(texts), 256)), key=len)
         embedding.get_text_embedding_batch(sample[:8])  # warm-up
         t0 = time.perf_counter()
         embedding.get_text_embedding_batch(sample)

@@ -15,7 +15,8 @@ import pytest
 from ingest.pipeline import Ingestor
 from kb.embeddings import model_id
 from kb.errors import StoreUnavailable
-from kb.search import Query, search
+from kb.keyword import KeywordIndex
+from kb.search import Query, Searcher
 from kb.settings import Settings
 from kb.store import open_store
 from tests.fakes import HashingEmbedding
@@ -70,7 +71,7 @@ def test_ingest_and_search_through_a_chroma_server(chroma_url: str, tmp_path: Pa
     ingestor = Ingestor(settings, store, embedding)
     assert ingestor.run([folder]).added == 2
     assert ingestor.run([folder]).unchanged == 2
-    results = search(store, embedding, Query("checkout 502 deploy", k=2))
+    results = Searcher(store, embedding, KeywordIndex(store, None)).search(Query("checkout 502 deploy", k=2))
     assert results[0].record.id == "a"
     assert not (tmp_path / "unused").exists(), "server mode must not create an embedded store"
     # a second client (another process in real use) sees the same documents

@@ -10,7 +10,8 @@ import pytest
 from ingest.pipeline import Ingestor
 from kb.embeddings import model_id
 from kb.errors import ModelMismatch, StoreBusy
-from kb.search import Query, search
+from kb.keyword import KeywordIndex
+from kb.search import Query, Searcher
 from kb.settings import Settings
 from kb.store import open_store
 from tests.fakes import HashingEmbedding
@@ -55,6 +56,10 @@ def corpus(tmp_path: Path) -> Path:
         root, "c.md", "Kafka lag", "kafka", "deliveries delayed by consumer lag", "rebalance storm", date="2025-06-01"
     )
     return tmp_path / "docs"
+
+
+def searcher(kb: Ingestor) -> Searcher:
+    return Searcher(kb.store, kb.embedding, KeywordIndex(kb.store, None))
 
 
 def chunk_ids(kb: Ingestor) -> list[str]:
@@ -141,7 +146,7 @@ def test_half_written_version_is_invisible_and_swept(fake_kb: Ingestor, corpus: 
     fake_kb.store.vector_store.add(
         [TextNode(id_=chunk.id, text=chunk.text, embedding=node_vec, metadata=chunk_metadata(ghost, chunk, "h"))]
     )
-    results = search(fake_kb.store, fake_kb.embedding, Query("ghost text about checkout 502", k=5))
+    results = searcher(fake_kb).search(Query("ghost text about checkout 502", k=5))
     assert all(h.chunk.id != chunk.id for d in results for h in d.hits)
     assert fake_kb.store.sweep_orphans() == 1
     assert chunk.id not in chunk_ids(fake_kb)
@@ -149,20 +154,17 @@ def test_half_written_version_is_invisible_and_swept(fake_kb: Ingestor, corpus: 
 
 def test_filters_are_applied_in_the_store(fake_kb: Ingestor, corpus: Path) -> None:
     fake_kb.run([corpus])
-    emb = fake_kb.embedding
-    assert [d.record.id for d in search(fake_kb.store, emb, Query("failover", k=5, services=("session-cache",)))] == [
-        "b"
-    ]
+    assert [d.record.id for d in searcher(fake_kb).search(Query("failover", k=5, services=("session-cache",)))] == ["b"]
     from datetime import date
 
-    since = search(fake_kb.store, emb, Query("checkout redis kafka", k=5, since=date(2024, 1, 1)))
+    since = searcher(fake_kb).search(Query("checkout redis kafka", k=5, since=date(2024, 1, 1)))
     assert {d.record.id for d in since} == {"a", "c"}
-    assert search(fake_kb.store, emb, Query("checkout", k=5, severities=("SEV1",))) == []
+    assert searcher(fake_kb).search(Query("checkout", k=5, severities=("SEV1",))) == []
 
 
 def test_search_groups_passages_by_document_and_explains(fake_kb: Ingestor, corpus: Path) -> None:
     fake_kb.run([corpus])
-    results = search(fake_kb.store, fake_kb.embedding, Query("checkout 502 after deploy", k=3))
+    results = searcher(fake_kb).search(Query("checkout 502 after deploy", k=3))
     assert results[0].record.id == "a"
     assert len({d.record.id for d in results}) == len(results)
     assert any("checkout" in w for w in results[0].why)

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from kb.embeddings import make_embedding, model_id
 from kb.errors import ConfigError
+from kb.search import Searcher, open_searcher
 from kb.settings import Settings
 from kb.store import Store, open_store
 
@@ -39,6 +40,10 @@ class Context:
     @cached_property
     def store(self) -> Store:
         return open_store(self.settings, model_id(self.embedding))
+
+    @cached_property
+    def searcher(self) -> Searcher:
+        return open_searcher(self.settings, self.store, self.embedding)
 
     def print_json(self, data: Any) -> None:
         json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)

@@ -36,7 +36,7 @@ def _progress_bar(ctx: Context) -> tuple[Progress, dict[str, Any]]:
         return (lambda stage, done, total: None), bars
     from tqdm import tqdm
 
-    labels = {"scan": "reading", "embed": "embedding", "store": "storing"}
+    labels = {"scan": "reading", "embed": "embedding", "store": "storing", "index": "keyword index"}
 
     def progress(stage: str, done: int, total: int) -> None:
         for name, other in bars.items():
@@ -74,7 +74,7 @@ def summary_text(report: IngestReport) -> str:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     progress, bars = _progress_bar(ctx)
-    ingestor = Ingestor(ctx.settings, ctx.store, ctx.embedding)
+    ingestor = Ingestor(ctx.settings, ctx.store, ctx.embedding, ctx.searcher.keyword)
     try:
         kind = Kind(args.kind) if args.kind else None
         report = ingestor.run(args.paths, kind=kind, prune=args.prune, progress=progress)

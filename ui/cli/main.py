@@ -7,7 +7,7 @@ import os
 import sys
 
 from kb.errors import KBError
-from ui.cli import docs_cmd, ingest_cmd, search_cmd
+from ui.cli import docs_cmd, eval_cmd, ingest_cmd, search_cmd
 from ui.cli.context import Context
 
 DESCRIPTION = """Incident knowledge base: search past postmortems, runbooks and incident chat logs.
@@ -29,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     ingest_cmd.register(sub)
     search_cmd.register(sub)
+    search_cmd.register_similar(sub)
     docs_cmd.register(sub)
+    eval_cmd.register(sub)
     return parser
 
 

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import date
+from pathlib import Path
 
-from kb.models import Kind
-from kb.search import Query, search
+from kb.alerts import parse_alert
+from kb.errors import KBError
+from kb.models import Kind, RankedDocument
+from kb.search import Query
+from kb.similar import similar
 from ui.cli import render
 from ui.cli.context import Context
 
@@ -16,7 +21,16 @@ each with the passages that matched and why.
 examples:
   kb search "checkout 502 errors after a deploy"
   kb search "too many clients already" --kind postmortem --since 2024-01-01
-  kb search "logged out users" --service auth -k 5 --json"""
+  kb search "logged out users" --service auth -k 5 --json
+  kb search --alert alert.json          (an Alertmanager webhook payload or a Prometheus alert)
+  pbpaste | kb search --alert -"""
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KBError(f"{path}: cannot read the alert: {exc}") from exc
 
 
 def _date(value: str) -> date:
@@ -33,7 +47,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("query", nargs="+", help="free text: symptoms, alert text, error messages")
+    p.add_argument("query", nargs="*", help="free text: symptoms, alert text, error messages")
+    p.add_argument("--alert", metavar="FILE", help="build the query from an alert (JSON/YAML file, or - for stdin)")
+    p.add_argument(
+        "--mode",
+        choices=["hybrid", "bm25", "dense"],
+        default="hybrid",
+        help="retrievers to use (default hybrid: keyword and semantic, fused)",
+    )
     p.add_argument("-k", type=int, default=5, help="how many documents (default 5)")
     p.add_argument("--kind", action="append", choices=[k.value for k in Kind], help="only this kind (repeatable)")
     p.add_argument("--service", action="append", help="only documents about this service (repeatable)")
@@ -44,8 +65,38 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(run=run)
 
 
+def as_json(d: RankedDocument) -> dict[str, object]:
+    """The `--json` form of one result."""
+    return {
+        "id": d.record.id,
+        "title": d.record.title,
+        "kind": d.record.kind.value,
+        "score": round(d.score, 4),
+        "services": d.record.services,
+        "severity": d.record.severity,
+        "date": d.record.date.isoformat() if d.record.date else None,
+        "why": d.why,
+        "passages": [
+            {
+                "text": h.chunk.text,
+                "section": h.chunk.section,
+                "start": h.chunk.start,
+                "end": h.chunk.end,
+                "score": round(h.score, 4),
+                "retriever": h.retriever,
+            }
+            for h in d.hits
+        ],
+    }
+
+
 def run(args: argparse.Namespace, ctx: Context) -> int:
     text = " ".join(args.query)
+    if args.alert:
+        raw = sys.stdin.read() if args.alert == "-" else _read(args.alert)
+        text = (text + " " + parse_alert(raw, "stdin" if args.alert == "-" else args.alert).text).strip()
+    if not text:
+        raise KBError("nothing to search for: give a QUERY or --alert FILE")
     query = Query(
         text=text,
         k=max(1, args.k),
@@ -55,33 +106,38 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         since=args.since,
         until=args.until,
     )
-    docs = search(ctx.store, ctx.embedding, query)
+    docs = ctx.searcher.search(query, mode=args.mode)
     if ctx.json:
-        ctx.print_json(
-            [
-                {
-                    "id": d.record.id,
-                    "title": d.record.title,
-                    "kind": d.record.kind.value,
-                    "score": round(d.score, 4),
-                    "services": d.record.services,
-                    "severity": d.record.severity,
-                    "date": d.record.date.isoformat() if d.record.date else None,
-                    "why": d.why,
-                    "passages": [
-                        {
-                            "text": h.chunk.text,
-                            "section": h.chunk.section,
-                            "start": h.chunk.start,
-                            "end": h.chunk.end,
-                            "score": round(h.score, 4),
-                        }
-                        for h in d.hits
-                    ],
-                }
-                for d in docs
-            ]
-        )
+        ctx.print_json([as_json(d) for d in docs])
     else:
         print(render.results(docs, text))
+    return 0
+
+
+def register_similar(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "similar",
+        help="past incidents most like a given one",
+        description="Past incidents (postmortems and chat logs) most like document ID, from its symptoms and "
+        "root cause; the document itself and copies of it are left out.",
+    )
+    p.add_argument("id", help="document id")
+    p.add_argument("-k", type=int, default=5, help="how many (default 5)")
+    p.add_argument(
+        "--kind",
+        action="append",
+        choices=[k.value for k in Kind],
+        help="kinds to return (default: postmortem and chat)",
+    )
+    p.add_argument("--json", action="store_true", help="print results as JSON")
+    p.set_defaults(run=run_similar)
+
+
+def run_similar(args: argparse.Namespace, ctx: Context) -> int:
+    kinds = tuple(Kind(k) for k in args.kind) if args.kind else (Kind.postmortem, Kind.chat)
+    docs = similar(ctx.searcher, args.id, max(1, args.k), kinds)
+    if ctx.json:
+        ctx.print_json([as_json(d) for d in docs])
+    else:
+        print(render.results(docs, ""))
     return 0

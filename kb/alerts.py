@@ -1,0 +1,114 @@
+"""Turn a pasted alert into a search query.
+
+Accepted, as JSON or YAML: an Alertmanager webhook payload (``{"alerts": [...], "commonLabels": ...}``),
+a single Prometheus/Alertmanager alert (``{"labels": ..., "annotations": ...}``), a list of alerts, or
+an alerting rule (``{"alert": name, "expr": ..., "labels": ..., "annotations": ...}``). The query is
+built from the summary, description, alert name and the labels that name what is affected.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from kb.errors import KBError
+
+#: Labels whose values say what is affected; others (instance IPs, prometheus replica...) are noise.
+USEFUL_LABELS = (
+    "alertname",
+    "service",
+    "job",
+    "namespace",
+    "container",
+    "app",
+    "deployment",
+    "component",
+    "cluster",
+    "severity",
+    "team",
+    "queue",
+    "topic",
+    "consumergroup",
+    "database",
+    "db",
+)
+TEXT_ANNOTATIONS = ("summary", "description", "message", "title")
+
+
+class AlertParseError(KBError):
+    """The pasted text is not an alert we can read."""
+
+
+@dataclass
+class AlertQuery:
+    """What a pasted alert contributes to a search."""
+
+    text: str
+    alertnames: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def _alerts_in(data: Any) -> list[dict[str, Any]]:
+    if isinstance(data, list):
+        return [a for item in data for a in _alerts_in(item)]
+    if not isinstance(data, dict):
+        return []
+    if isinstance(data.get("alerts"), list):  # Alertmanager webhook
+        common = {"labels": data.get("commonLabels") or {}, "annotations": data.get("commonAnnotations") or {}}
+        found = [a for a in data["alerts"] if isinstance(a, dict)]
+        return found or [common]
+    if isinstance(data.get("groups"), list):  # a rules file
+        return [r for g in data["groups"] if isinstance(g, dict) for r in g.get("rules") or [] if isinstance(r, dict)]
+    if "labels" in data or "annotations" in data or "alert" in data:
+        return [data]
+    return []
+
+
+def _clean(value: str) -> str:
+    # drop Go templates such as {{ $labels.pod }} and {{ $value | humanize }}
+    return re.sub(r"\{\{.*?\}\}", " ", value).strip()
+
+
+def parse_alert(raw: str, source: str = "alert") -> AlertQuery:
+    """A query from an alert payload; ``AlertParseError`` naming ``source`` when it is not one."""
+    if not raw.strip():
+        raise AlertParseError(f"{source}: empty alert")
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError:
+        try:
+            data = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise AlertParseError(f"{source}: neither JSON nor YAML ({exc})") from exc
+    alerts = _alerts_in(data)
+    if not alerts:
+        raise AlertParseError(
+            f"{source}: no alert found (expected an Alertmanager webhook payload, an alert with labels and "
+            "annotations, or an alerting rule)"
+        )
+    parts: list[str] = []
+    names: list[str] = []
+    labels: dict[str, str] = {}
+    for alert in alerts:
+        alert_labels: dict[str, Any] = alert["labels"] if isinstance(alert.get("labels"), dict) else {}
+        annotations: dict[str, Any] = alert["annotations"] if isinstance(alert.get("annotations"), dict) else {}
+        name = str(alert.get("alert") or alert_labels.get("alertname") or "")
+        if name and name not in names:
+            names.append(name)
+        for key in TEXT_ANNOTATIONS:
+            value = annotations.get(key)
+            if isinstance(value, str) and _clean(value) and _clean(value) not in parts:
+                parts.append(_clean(value))
+        for key in USEFUL_LABELS:
+            value = alert_labels.get(key)
+            if isinstance(value, (str, int)) and str(value) and key != "alertname":
+                labels.setdefault(key, str(value))
+    if not parts and not names:
+        raise AlertParseError(f"{source}: the alert has no name, summary or description to search with")
+    label_text = " ".join(v for k, v in labels.items() if k not in {"severity", "cluster"})
+    text = " ".join([*names, *parts, label_text]).strip()
+    return AlertQuery(text=text, alertnames=names, labels=labels)

@@ -1,0 +1,99 @@
+"""Text analysis for keyword (BM25) search of SRE text.
+
+On-call people and alerts write identifiers, not prose: ``KubePodCrashLooping``,
+``node_filesystem_avail_bytes``, ``checkout-7d9f8b6c5-x2k4p``, ``HTTP 503``, ``OOMKilled``. The analyzer
+keeps each identifier whole *and* emits its parts, so a query for "pod crash looping" finds the alert
+and a query for the alert name finds prose about it; strips the random suffixes Kubernetes puts on pod
+names; lowercases, drops stopwords and stems English words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from nltk.stem.snowball import EnglishStemmer
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below
+    between both but by can could did do does doing down during each few for from further had has have having
+    he her here hers herself him himself his how i if in into is it its itself just me more most my myself no
+    nor not now of off on once only or other our ours ourselves out over own same she should so some such than
+    that the their theirs them themselves then there these they this those through to too under until up very
+    was we were what when where which while who whom why will with would you your yours yourself yourselves
+    also may might must shall via per within without than upon e.g i.e etc""".split()
+)
+
+_RAW = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.\-/:]*[A-Za-z0-9])?")
+_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z0-9])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+_SPLIT = re.compile(r"[_.\-/:]+")
+# a Kubernetes pod/replica-set suffix: 5-10 lowercase alphanumerics with at least one digit
+_POD_SUFFIX = re.compile(r"^(?=[a-z0-9]*[0-9])[a-z0-9]{5,10}$")
+_HEXISH = re.compile(r"^(?=.*\d)[0-9a-f]{7,}$")
+
+
+@dataclass(frozen=True)
+class AnalyzerOptions:
+    """Switches for each analysis choice, so each can be measured on its own."""
+
+    split_identifiers: bool = True  # CamelCase, snake_case, dotted and dashed names -> parts
+    keep_whole: bool = True  # keep the identifier itself too
+    stem: bool = True
+    stopwords: bool = True
+    status_classes: bool = True  # 503 -> also '5xx'
+    strip_pod_suffixes: bool = True
+
+
+DEFAULT = AnalyzerOptions()
+
+
+@lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    return _STEMMER.stem(word) if word.isalpha() and len(word) > 3 else word
+
+
+_STEMMER = EnglishStemmer()
+
+
+def _has_camel(piece: str) -> bool:
+    """'KubePod', 'etcdHigh', 'OOMKilled' yes; 'x509', 'HTTP', 'checkout' no."""
+    return any(c.isupper() for c in piece[1:]) and not piece.isupper()
+
+
+def _parts(token: str, options: AnalyzerOptions) -> list[str]:
+    pieces = [p for p in _SPLIT.split(token) if p]
+    if options.strip_pod_suffixes and len(pieces) >= 2:
+        while len(pieces) > 1 and (_POD_SUFFIX.match(pieces[-1]) or _HEXISH.match(pieces[-1])):
+            pieces.pop()
+    out: list[str] = []
+    for piece in pieces:
+        camel = _CAMEL.findall(piece) if _has_camel(piece) else []
+        if len(camel) > 1:
+            out.extend(camel)
+        else:
+            out.append(piece)
+    return out
+
+
+def analyze(text: str, options: AnalyzerOptions = DEFAULT) -> list[str]:
+    """Index terms of a text, in order (with repeats, as BM25 wants them)."""
+    terms: list[str] = []
+    for match in _RAW.finditer(text):
+        raw = match.group(0)
+        lowered = raw.lower()
+        parts = _parts(raw, options) if options.split_identifiers else [raw]
+        compound = len(parts) > 1
+        if compound and options.keep_whole:
+            whole = "".join(p.lower() for p in parts) if options.strip_pod_suffixes else _SPLIT.sub("", lowered)
+            terms.append(whole)
+        for part in parts:
+            word = part.lower()
+            if options.stopwords and word in STOPWORDS:
+                continue
+            if len(word) == 1 and not word.isdigit():
+                continue
+            terms.append(_stem(word) if options.stem else word)
+            if options.status_classes and raw == word and len(word) == 3 and word.isdigit() and word[0] in "45":
+                terms.append(word[0] + "xx")
+    return terms

@@ -1,0 +1,254 @@
+"""Keyword (BM25) search, and an in-memory view of the store's chunks and records for fast queries.
+
+Chroma keeps the vectors and texts; this index is derived from them: every chunk's text and place and
+every record's metadata, plus a bm25s index built with the SRE analyzer. It is rebuilt when the store's
+version stamp changes (any ingest, update or prune, by any process; checked at most once per
+``refresh_s``) and saved next to the embedded store (or in the local data directory in server mode), so
+a new query process loads it instead of re-reading and re-analysing every chunk. A snapshot is one
+consistent picture: a passage is used only when its content hash matches its record's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+
+from kb.analysis import DEFAULT, AnalyzerOptions, analyze
+from kb.models import Chunk
+from kb.store import SearchFilters, Store
+
+FORMAT = 3  # bump whenever what is indexed or saved changes (index_text, analyzer code, file layout)
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+@dataclass
+class KeywordHit:
+    position: int
+    score: float
+
+
+def index_text(text: str, meta: dict[str, Any]) -> str:
+    """What BM25 sees for a chunk: its document title (twice: a title says what the whole document is
+    about, measured better than once or three times), its section heading, then the text."""
+    title = meta.get("title", "")
+    return "\n".join(str(x) for x in (title, title, meta.get("heading", ""), text) if x)
+
+
+class KeywordIndex:
+    """BM25 over every chunk of one store, and the chunks themselves, kept in step with the store."""
+
+    def __init__(
+        self,
+        store: Store,
+        directory: Path | None,
+        options: AnalyzerOptions = DEFAULT,
+        k1: float = 1.2,
+        b: float = 0.5,
+        refresh_s: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.directory = directory
+        self.options = options
+        self.k1, self.b = k1, b
+        self.refresh_s = refresh_s
+        self.version: str | None = None
+        self._checked = 0.0
+        self._lock = threading.Lock()
+        self._bm25: Any = None
+        self.chunk_ids: list[str] = []
+        self.texts: list[str] = []
+        self.places: list[tuple[str, str, int, int]] = []  # section, heading, start, end
+        self.record_of: np.ndarray = np.zeros(0, dtype=np.int32)
+        self.records: list[str] = []
+        self.record_meta: dict[str, dict[str, Any]] = {}
+        self.position: dict[str, int] = {}
+
+    # -- keeping in step --------------------------------------------------------------------
+
+    def ensure_fresh(self, force: bool = False) -> None:
+        """Load or rebuild when the store changed since this index was built."""
+        now = time.monotonic()
+        if not force and self.version is not None and now - self._checked < self.refresh_s:
+            return
+        current = self.store.version()
+        self._checked = now
+        if current == self.version:
+            return
+        with self._lock:
+            if current == self.version:
+                return
+            if not self._load(current):
+                self._build(current)
+                self._save()
+
+    def _build(self, version: str) -> None:
+        record_meta = self.store.record_index()
+        corpus: list[list[str]] = []
+        chunk_ids: list[str] = []
+        texts: list[str] = []
+        places: list[tuple[str, str, int, int]] = []
+        record_of: list[int] = []
+        record_pos: dict[str, int] = {}
+        for cid, text, meta in self.store.iter_chunks():
+            rid = str(meta.get("record_id", ""))
+            current = record_meta.get(rid)
+            if current is None or current.get("content_hash") != meta.get("content_hash"):
+                continue  # an orphan or a version being replaced
+            record_of.append(record_pos.setdefault(rid, len(record_pos)))
+            chunk_ids.append(cid)
+            texts.append(text)
+            places.append(
+                (
+                    str(meta.get("section", "")),
+                    str(meta.get("heading", "")),
+                    int(meta.get("start", 0)),
+                    int(meta.get("end", 0)),
+                )
+            )
+            corpus.append(analyze(index_text(text, meta), self.options) or ["_"])
+        bm25 = None
+        if corpus:
+            bm25 = bm25s.BM25(k1=self.k1, b=self.b)
+            bm25.index(corpus, show_progress=False)
+        self._set(
+            version,
+            bm25,
+            chunk_ids,
+            texts,
+            places,
+            np.asarray(record_of, dtype=np.int32),
+            list(record_pos),
+            record_meta,
+        )
+
+    def _set(
+        self,
+        version: str,
+        bm25: Any,
+        chunk_ids: list[str],
+        texts: list[str],
+        places: list[tuple[str, str, int, int]],
+        record_of: np.ndarray,
+        records: list[str],
+        record_meta: dict[str, dict[str, Any]],
+    ) -> None:
+        self._bm25, self.chunk_ids, self.texts, self.places = bm25, chunk_ids, texts, places
+        self.record_of, self.records, self.record_meta = record_of, records, record_meta
+        self.position = {cid: i for i, cid in enumerate(chunk_ids)}
+        self.version = version
+
+    def _signature(self) -> dict[str, Any]:
+        return {"format": FORMAT, "version": self.version, "options": self.options.__dict__, "k1": self.k1, "b": self.b}
+
+    def _save(self) -> None:
+        if self.directory is None:
+            return
+        tmp = self.directory.with_name(self.directory.name + f".tmp{threading.get_ident()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        if self._bm25 is not None:
+            self._bm25.save(str(tmp / "bm25"))
+        np.save(tmp / "record_of.npy", self.record_of)
+        (tmp / "rows.json").write_text(
+            json.dumps(
+                {
+                    "chunk_ids": self.chunk_ids,
+                    "texts": self.texts,
+                    "places": self.places,
+                    "records": self.records,
+                    "record_meta": self.record_meta,
+                }
+            )
+        )
+        (tmp / "meta.json").write_text(json.dumps(self._signature()))
+        old = self.directory.with_name(self.directory.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        try:
+            if self.directory.exists():
+                self.directory.rename(old)
+            tmp.rename(self.directory)
+        except OSError:  # another process saved the same version at the same moment
+            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def _load(self, version: str) -> bool:
+        if self.directory is None or not (self.directory / "meta.json").is_file():
+            return False
+        try:
+            meta = json.loads((self.directory / "meta.json").read_text())
+            if meta != {**self._signature(), "version": version}:
+                return False
+            rows = json.loads((self.directory / "rows.json").read_text())
+            bm25 = bm25s.BM25.load(str(self.directory / "bm25")) if (self.directory / "bm25").exists() else None
+            record_of = np.load(self.directory / "record_of.npy")
+        except (OSError, ValueError, KeyError):
+            return False
+        places = [tuple(p) for p in rows["places"]]
+        self._set(
+            version,
+            bm25,
+            rows["chunk_ids"],
+            rows["texts"],
+            places,
+            record_of,  # type: ignore[arg-type]
+            rows["records"],
+            rows["record_meta"],
+        )
+        return True
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def chunk(self, position: int) -> Chunk:
+        section, heading, start, end = self.places[position]
+        return Chunk(
+            id=self.chunk_ids[position],
+            record_id=self.records[self.record_of[position]],
+            section=section,
+            heading=heading,
+            start=start,
+            end=end,
+            text=self.texts[position],
+        )
+
+    def _mask(self, filters: SearchFilters | None) -> np.ndarray | None:
+        if filters is None or filters == SearchFilters():
+            return None
+        allowed = np.zeros(len(self.records), dtype=np.float32)
+        for i, rid in enumerate(self.records):
+            meta = self.record_meta.get(rid, {})
+            services = [s.lower() for s in str(meta.get("services", "")).split("|") if s]
+            date_ord = int(meta.get("date_ord") or 0)
+            ok = (
+                (not filters.kinds or meta.get("kind") in filters.kinds)
+                and (not filters.severities or meta.get("severity") in filters.severities)
+                and (not filters.services or any(s in services for s in filters.services))
+                and (filters.since is None or date_ord >= filters.since)
+                and (filters.until is None or date_ord <= filters.until)
+            )
+            allowed[i] = 1.0 if ok else 0.0
+        return allowed[self.record_of]
+
+    def search(self, text: str, k: int, filters: SearchFilters | None = None) -> list[KeywordHit]:
+        """The ``k`` best chunks for the text (only those passing the filters)."""
+        self.ensure_fresh()
+        if self._bm25 is None:
+            return []
+        tokens = [t for t in analyze(text, self.options) if t in self._bm25.vocab_dict]
+        if not tokens:
+            return []
+        scores = self._bm25.get_scores(tokens, weight_mask=self._mask(filters))
+        n = min(k, int(np.count_nonzero(scores > 0)))
+        if n == 0:
+            return []
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top])]
+        return [KeywordHit(int(i), float(scores[i])) for i in top]
