@@ -35,4 +35,3 @@ def test_each_choice_can_be_switched_off() -> None:
     assert analyze("errors", AnalyzerOptions(stem=False)) == ["errors"]
     assert "the" in analyze("the pod", AnalyzerOptions(stopwords=False))
     assert analyze("HTTP 503", AnalyzerOptions(status_classes=False)) == ["http", "503"]
-

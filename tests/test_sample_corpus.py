@@ -99,3 +99,121 @@ def test_show_and_stats(ingested) -> None:  # type: ignore[no-untyped-def]
     assert shown["id"] == some_id and shown["sections"]
     missing = kb(store, "show", "no-such-doc")
     assert missing.returncode == 1 and "no document with id 'no-such-doc'" in missing.stderr
+
+
+def test_search_from_a_pasted_alertmanager_payload(ingested) -> None:  # type: ignore[no-untyped-def]
+    _data, store, _ = ingested
+    payload = json.dumps(
+        {
+            "status": "firing",
+            "alerts": [
+                {
+                    "labels": {"alertname": "PgBouncerPoolExhausted", "service": "orders", "severity": "critical"},
+                    "annotations": {
+                        "summary": "PgBouncer pool for orders-db is exhausted",
+                        "description": "clients are waiting for a server connection",
+                    },
+                }
+            ],
+        }
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ui.cli.main",
+            "--data-dir",
+            str(store),
+            "search",
+            "--alert",
+            "-",
+            "--kind",
+            "runbook",
+            "-k",
+            "3",
+            "--json",
+        ],
+        input=payload,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    docs = json.loads(result.stdout)
+    assert docs[0]["id"] == "pgbouncer-pool-exhausted"
+    assert any(w.startswith("alert: PgBouncerPoolExhausted") for w in docs[0]["why"])
+    bad = subprocess.run(
+        [sys.executable, "-m", "ui.cli.main", "--data-dir", str(store), "search", "--alert", "-"],
+        input="{broken",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+    )
+    assert bad.returncode == 1 and "stdin" in bad.stderr
+
+
+def test_similar_incidents_share_the_failure_mode(ingested) -> None:  # type: ignore[no-untyped-def]
+    _data, store, _ = ingested
+    docs = json.loads(kb(store, "similar", "2025-01-08-session-cache-failover-2025", "-k", "3", "--json").stdout)
+    ids = [d["id"] for d in docs]
+    assert "2025-01-08-session-cache-failover-2025" not in ids
+    assert "2023-04-21-session-cache-failover-logouts" in ids
+
+
+def test_eval_on_a_tiny_hand_checked_set(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    (corpus / "runbooks").mkdir(parents=True)
+    topics = {
+        "disk.md": "# Disk almost full\nThe filesystem on a node has less than 10% free space left.",
+        "cert.md": "# Certificate expiring\nA TLS certificate will expire within 7 days; renew it.",
+        "lag.md": "# Consumer lag\nKafka consumer group lag keeps growing on the orders topic.",
+        "oom.md": "# Pod OOMKilled\nA container was killed for exceeding its memory limit.",
+    }
+    for name, text in topics.items():
+        (corpus / "runbooks" / name).write_text(text)
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text(
+        "\n".join(
+            json.dumps(q)
+            for q in [
+                {
+                    "id": "1",
+                    "query": "free space on the node filesystem is running out",
+                    "relevant": ["runbooks/disk.md"],
+                },
+                {"id": "2", "query": "tls certificate expires soon", "relevant": ["runbooks/cert.md"]},
+                {
+                    "id": "3",
+                    "query": "memory limit exceeded, container killed",
+                    "relevant": ["runbooks/oom.md"],
+                    "exclude": ["runbooks/lag.md"],
+                },
+            ]
+        )
+        + "\n"
+    )
+    result = kb(tmp_path / "unused", "eval", str(corpus), str(queries), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["queries"] == 3 and data["documents"] == 4
+    for mode in ("hybrid", "bm25", "dense"):
+        assert set(data[mode]) >= {
+            "recall@1",
+            "recall@5",
+            "recall@10",
+            "precision@10",
+            "mrr@10",
+            "ndcg@10",
+            "s@10",
+            "p50_ms",
+            "p95_ms",
+        }
+    # each query names its runbook plainly, so every retriever ranks it first
+    assert data["hybrid"]["recall@1"] == 1.0 and data["hybrid"]["mrr@10"] == 1.0
+    assert data["hybrid"]["precision@10"] == 0.1  # one relevant document among ten slots
+    table = kb(tmp_path / "unused", "eval", str(corpus), str(queries))
+    assert "hybrid" in table.stdout and "mrr@10" in table.stdout
