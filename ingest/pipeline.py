@@ -26,6 +26,9 @@ from kb.models import Chunk, FileOutcome, IngestFailure, IngestReport, Kind, Rec
 from kb.settings import Settings
 from kb.store import Store
 
+WRITE_BATCH_CHUNKS = 500
+WRITE_BATCH_FILES = 50
+
 #: progress(stage, done, total); stages: "scan", "embed", "store".
 Progress = Callable[[str, int, int], None]
 
@@ -194,25 +197,39 @@ class Ingestor:
     def _write(
         self, pending: list[_Pending], index: dict[str, dict[str, object]], report: IngestReport, progress: Progress
     ) -> None:
+        """Store records in batches (fewer round trips); each record still commits whole."""
         total = len(pending)
+        batch: list[_Pending] = []
+        chunks_in_batch = 0
         for done, item in enumerate(pending, start=1):
-            progress("store", done, total)
+            batch.append(item)
+            chunks_in_batch += sum(len(c) for c in item.chunks.values())
+            if chunks_in_batch >= WRITE_BATCH_CHUNKS or len(batch) >= WRITE_BATCH_FILES or done == total:
+                self._write_batch(batch, index, report)
+                progress("store", done, total)
+                batch, chunks_in_batch = [], 0
+
+    def _write_batch(self, batch: list[_Pending], index: dict[str, dict[str, object]], report: IngestReport) -> None:
+        self.store.put_documents([
+            (record, item.chunks[record.id], [self._vectors[h] for h in item.hashes[record.id]], item.hashes[record.id])
+            for item in batch
+            for record in item.records
+        ])
+        for item in batch:
             previous = {rid for rid, meta in index.items() if str(meta.get("source_path")) == str(item.unit.path)}
             for record in item.records:
-                hashes = item.hashes[record.id]
-                self.store.put_document(record, item.chunks[record.id], [self._vectors[h] for h in hashes], hashes)
-                if record.id in index:
-                    report.updated += 1 if index[record.id].get("content_hash") != record.content_hash else 0
-                    report.unchanged += 1 if index[record.id].get("content_hash") == record.content_hash else 0
-                else:
+                if record.id not in index:
                     report.added += 1
+                elif index[record.id].get("content_hash") != record.content_hash:
+                    report.updated += 1
+                else:
+                    report.unchanged += 1
                 report.redacted += record.redactions
                 item.outcome.records.append(record.id)
             for gone in previous - {r.id for r in item.records}:
                 self.store.delete_record(gone)
                 report.removed += 1
-            statuses = ["updated" if r.id in index else "added" for r in item.records]
-            item.outcome.status = "updated" if "updated" in statuses else "added"
+            item.outcome.status = "updated" if any(r.id in index for r in item.records) else "added"
             report.files.append(item.outcome)
 
     def _prune(

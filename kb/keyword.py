@@ -71,6 +71,8 @@ class KeywordIndex:
         self.records: list[str] = []
         self.record_meta: dict[str, dict[str, Any]] = {}
         self.position: dict[str, int] = {}
+        self._columns: dict[str, np.ndarray] = {}
+        self._service_rows: dict[str, np.ndarray] = {}
 
     # -- keeping in step --------------------------------------------------------------------
 
@@ -144,6 +146,17 @@ class KeywordIndex:
         self._bm25, self.chunk_ids, self.texts, self.places = bm25, chunk_ids, texts, places
         self.record_of, self.records, self.record_meta = record_of, records, record_meta
         self.position = {cid: i for i, cid in enumerate(chunk_ids)}
+        metas = [record_meta.get(rid, {}) for rid in records]
+        self._columns = {
+            "kind": np.array([str(m.get("kind", "")) for m in metas], dtype=object),
+            "severity": np.array([str(m.get("severity", "")) for m in metas], dtype=object),
+            "date_ord": np.array([int(m.get("date_ord") or 0) for m in metas], dtype=np.int64),
+        }
+        self._service_rows = {}
+        for row, meta in enumerate(metas):
+            for service in str(meta.get("services", "")).lower().split("|"):
+                if service:
+                    self._service_rows.setdefault(service, np.zeros(len(records), dtype=bool))[row] = True
         self.version = version
 
     def _signature(self) -> dict[str, Any]:
@@ -220,22 +233,25 @@ class KeywordIndex:
         )
 
     def _mask(self, filters: SearchFilters | None) -> np.ndarray | None:
+        """1.0 for chunks whose record passes the filters, 0.0 otherwise (vectorised per record)."""
         if filters is None or filters == SearchFilters():
             return None
-        allowed = np.zeros(len(self.records), dtype=np.float32)
-        for i, rid in enumerate(self.records):
-            meta = self.record_meta.get(rid, {})
-            services = [s.lower() for s in str(meta.get("services", "")).split("|") if s]
-            date_ord = int(meta.get("date_ord") or 0)
-            ok = (
-                (not filters.kinds or meta.get("kind") in filters.kinds)
-                and (not filters.severities or meta.get("severity") in filters.severities)
-                and (not filters.services or any(s in services for s in filters.services))
-                and (filters.since is None or date_ord >= filters.since)
-                and (filters.until is None or date_ord <= filters.until)
-            )
-            allowed[i] = 1.0 if ok else 0.0
-        return allowed[self.record_of]
+        cols = self._columns
+        allowed = np.ones(len(self.records), dtype=bool)
+        if filters.kinds:
+            allowed &= np.isin(cols["kind"], list(filters.kinds))
+        if filters.severities:
+            allowed &= np.isin(cols["severity"], list(filters.severities))
+        if filters.since is not None:
+            allowed &= cols["date_ord"] >= filters.since
+        if filters.until is not None:
+            allowed &= cols["date_ord"] <= filters.until
+        if filters.services:
+            any_service = np.zeros(len(self.records), dtype=bool)
+            for service in filters.services:
+                any_service |= self._service_rows.get(service, np.zeros(len(self.records), dtype=bool))
+            allowed &= any_service
+        return allowed.astype(np.float32)[self.record_of]
 
     def search(self, text: str, k: int, filters: SearchFilters | None = None) -> list[KeywordHit]:
         """The ``k`` best chunks for the text (only those passing the filters)."""

@@ -97,6 +97,24 @@ def chunk_metadata(record: Record, chunk: Chunk, text_hash: str) -> dict[str, An
     return meta
 
 
+def record_metadata(record: Record, chunks: int) -> dict[str, Any]:
+    """The flat metadata stored with a record: what result lists show and filters need."""
+    return {
+        "kind": record.kind.value,
+        "title": record.title,
+        "source_key": record.source_key,
+        "source_path": record.source_path,
+        "content_hash": record.content_hash,
+        "chunks": chunks,
+        "redactions": record.redactions,
+        "date_ord": date_ord(record),
+        "services": "|".join(record.services),
+        "severity": record.severity or "",
+        "alerts": "|".join(record.alerts[:20]),
+        "errors": "|".join(e[:120] for e in record.error_strings[:20]),
+    }
+
+
 class Store:
     """A knowledge base's vectors and records in Chroma, embedded or on a server."""
 
@@ -231,53 +249,59 @@ class Store:
         self, record: Record, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], text_hashes: Sequence[str]
     ) -> None:
         """Store a record and its chunks so that readers see all of it or none of it."""
+        self.put_documents([(record, chunks, vectors, text_hashes)])
+
+    def put_documents(
+        self, items: Sequence[tuple[Record, Sequence[Chunk], Sequence[Sequence[float]], Sequence[str]]]
+    ) -> None:
+        """Store several records at once; each is still seen whole or not at all.
+
+        All chunks are written first (under ids carrying the new content hash, invisible to readers until
+        their record says that hash), then the records (the commit point), then the old chunks go.
+        """
         nodes: list[BaseNode] = []
-        for chunk, vector, text_hash in zip(chunks, vectors, text_hashes, strict=True):
-            node = TextNode(
-                id_=chunk.id,
-                text=chunk.text,
-                metadata=chunk_metadata(record, chunk, text_hash),
-                embedding=list(vector),
-                start_char_idx=chunk.start,
-                end_char_idx=chunk.end,
-            )
-            node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=record.id)
-            nodes.append(node)
-        mean = np.mean(np.asarray(vectors, dtype=np.float32), axis=0) if len(vectors) else np.zeros(1)
-        norm = float(np.linalg.norm(mean))
-        record_vector = (mean / norm if norm > 0 else mean).tolist()
+        rows: list[tuple[Record, list[float], int]] = []
+        for record, chunks, vectors, text_hashes in items:
+            for chunk, vector, text_hash in zip(chunks, vectors, text_hashes, strict=True):
+                node = TextNode(
+                    id_=chunk.id,
+                    text=chunk.text,
+                    metadata=chunk_metadata(record, chunk, text_hash),
+                    embedding=list(vector),
+                    start_char_idx=chunk.start,
+                    end_char_idx=chunk.end,
+                )
+                node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=record.id)
+                nodes.append(node)
+            mean = np.mean(np.asarray(vectors, dtype=np.float32), axis=0) if len(vectors) else np.zeros(1)
+            norm = float(np.linalg.norm(mean))
+            rows.append((record, (mean / norm if norm > 0 else mean).tolist(), len(chunks)))
+        if not rows:
+            return
         try:
             for lo in range(0, len(nodes), self.max_batch):
                 self.vector_store.add(nodes[lo : lo + self.max_batch])
-            self._records.upsert(
-                ids=[record.id],
-                documents=[record.model_dump_json()],
-                embeddings=[record_vector] if len(vectors) else None,
-                metadatas=[
-                    {
-                        "kind": record.kind.value,
-                        "title": record.title,
-                        "source_key": record.source_key,
-                        "source_path": record.source_path,
-                        "content_hash": record.content_hash,
-                        "chunks": len(nodes),
-                        "redactions": record.redactions,
-                        "date_ord": date_ord(record),
-                        "services": "|".join(record.services),
-                        "severity": record.severity or "",
-                        "alerts": "|".join(record.alerts[:20]),
-                        "errors": "|".join(e[:120] for e in record.error_strings[:20]),
-                    }
-                ],
-            )
-            self._chunks.delete(
-                where={"$and": [{"record_id": record.id}, {"content_hash": {"$ne": record.content_hash}}]}
-            )
+            with_vectors = [r for r in rows if r[2]]
+            without = [r for r in rows if not r[2]]
+            for group, vectors_given in ((with_vectors, True), (without, False)):
+                for lo in range(0, len(group), self.max_batch):
+                    part = group[lo : lo + self.max_batch]
+                    self._records.upsert(
+                        ids=[r.id for r, _v, _n in part],
+                        documents=[r.model_dump_json() for r, _v, _n in part],
+                        embeddings=[v for _r, v, _n in part] if vectors_given else None,
+                        metadatas=[record_metadata(r, n) for r, _v, n in part],
+                    )
+            for record, _v, _n in rows:
+                self._chunks.delete(
+                    where={"$and": [{"record_id": record.id}, {"content_hash": {"$ne": record.content_hash}}]}
+                )
             self.bump_version()
         except StoreError:
             raise
         except Exception as exc:
-            raise self._wrap(exc, f"cannot store {record.source_path}") from exc
+            paths = ", ".join(r.source_path for r, _v, _n in rows[:3])
+            raise self._wrap(exc, f"cannot store {paths}") from exc
 
     def delete_record(self, record_id: str) -> None:
         """Remove a record (the commit point first) and then its chunks."""
