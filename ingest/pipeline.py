@@ -210,11 +210,18 @@ class Ingestor:
                 batch, chunks_in_batch = [], 0
 
     def _write_batch(self, batch: list[_Pending], index: dict[str, dict[str, object]], report: IngestReport) -> None:
-        self.store.put_documents([
-            (record, item.chunks[record.id], [self._vectors[h] for h in item.hashes[record.id]], item.hashes[record.id])
-            for item in batch
-            for record in item.records
-        ])
+        self.store.put_documents(
+            [
+                (
+                    record,
+                    item.chunks[record.id],
+                    [self._vectors[h] for h in item.hashes[record.id]],
+                    item.hashes[record.id],
+                )
+                for item in batch
+                for record in item.records
+            ]
+        )
         for item in batch:
             previous = {rid for rid, meta in index.items() if str(meta.get("source_path")) == str(item.unit.path)}
             for record in item.records:
