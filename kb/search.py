@@ -134,6 +134,9 @@ class Searcher:
                 score = weight / (self.params.rrf_k + rank) if mode == "hybrid" else doc.score
                 fused[rid] = fused.get(rid, 0.0) + score
                 passages.setdefault(rid, []).extend(doc.hits)
+        if mode == "hybrid":  # 1.0 = ranked first by every retriever
+            best = sum(w for w, _r in rankings) / (self.params.rrf_k + 1)
+            fused = {rid: score / best for rid, score in fused.items()}
         ordered = sorted(fused.items(), key=lambda kv: -kv[1])
         return [(rid, score, passages[rid]) for rid, score in ordered]
 
