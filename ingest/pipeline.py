@@ -80,7 +80,8 @@ class Ingestor:
             index = self.store.record_index()
             known = {s for meta in index.values() for s in str(meta.get("services", "")).split("|") if s}
             options = self.options(kind, known)
-            units, _skipped = discover(roots)
+            units, skipped = discover(roots)
+            report.skipped = [str(p) for p in skipped]
             pending = self._scan(units, index, options, report, progress)
             self._fill_services(pending, options)
             self._assign_ids(pending, index)

@@ -137,6 +137,7 @@ class IngestReport(BaseModel):
     embedded_chunks: int = Field(default=0, description="Chunks that needed a new embedding.")
     reused_embeddings: int = Field(default=0, description="Chunks whose embedding was reused.")
     files: list[FileOutcome] = Field(default_factory=list)
+    skipped: list[str] = Field(default_factory=list, description="Files not read: not a supported type.")
     seconds: float = 0.0
 
     def summary(self) -> dict[str, object]:
@@ -149,6 +150,7 @@ class IngestReport(BaseModel):
             "failed": [f.model_dump() for f in self.failed],
             "redacted": self.redacted,
             "files": [f.model_dump(exclude_none=True) for f in self.files],
+            "skipped": self.skipped,
         }
 
 

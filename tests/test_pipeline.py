@@ -188,3 +188,10 @@ def test_second_writer_gets_store_busy(settings: Settings, fake_kb: Ingestor, co
     lock = FileLock(str(settings.data_dir / "write.lock"))
     with lock, pytest.raises(StoreBusy, match="busy"):
         fake_kb.run([corpus])
+
+
+def test_files_of_unsupported_types_are_reported_as_skipped(fake_kb: Ingestor, corpus: Path) -> None:
+    (corpus / "postmortems" / "diagram.png").write_bytes(b"\x89PNG\r\n")
+    report = fake_kb.run([corpus])
+    assert [Path(p).name for p in report.skipped] == ["diagram.png"]
+    assert report.summary()["skipped"] == report.skipped

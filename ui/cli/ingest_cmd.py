@@ -69,6 +69,9 @@ def summary_text(report: IngestReport) -> str:
             lines.append(f"  redacted {f.redactions:>2} in {f.path}")
     for failure in report.failed:
         lines.append(f"  FAILED {failure.path}: {failure.error}")
+    if report.skipped:
+        shown = ", ".join(report.skipped[:5]) + (" ..." if len(report.skipped) > 5 else "")
+        lines.append(f"  skipped {len(report.skipped)} file(s) of unsupported types: {shown}")
     return "\n".join(lines)
 
 
