@@ -253,6 +253,16 @@ class KeywordIndex:
             allowed &= any_service
         return allowed.astype(np.float32)[self.record_of]
 
+    def allowed_ids(self, filters: SearchFilters, limit: int) -> list[str] | None:
+        """Ids of the chunks passing the filters, or None when there are more than ``limit``."""
+        mask = self._mask(filters)
+        if mask is None:
+            return None
+        positions = np.flatnonzero(mask)
+        if len(positions) > limit:
+            return None
+        return [self.chunk_ids[i] for i in positions]
+
     def search(self, text: str, k: int, filters: SearchFilters | None = None) -> list[KeywordHit]:
         """The ``k`` best chunks for the text (only those passing the filters)."""
         self.ensure_fresh()

@@ -69,6 +69,7 @@ class FusionParams:
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
     candidates: int = 200  # passages fetched from each retriever
+    max_id_filter: int = 20_000  # filters matching fewer chunks are passed to Chroma as ids
 
 
 @dataclass
@@ -100,8 +101,10 @@ class Searcher:
     def dense_hits(self, text: str, n: int, filters: SearchFilters) -> list[Hit]:
         vector = self.embedding.get_query_embedding(text)
         index = self.keyword
+        # a selective filter: search among the matching chunk ids, much faster than a `where` clause
+        within = index.allowed_ids(filters, self.params.max_id_filter) if filters != SearchFilters() else None
         hits = []
-        for chunk_id, score in self.store.query(vector, n, filters):
+        for chunk_id, score in self.store.query(vector, n, filters, within):
             position = index.position.get(chunk_id)
             if position is not None:  # unknown: written after this snapshot; it joins on the next refresh
                 hits.append(Hit(chunk=index.chunk(position), score=score, retriever="dense"))

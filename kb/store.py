@@ -408,13 +408,27 @@ class Store:
                 found.setdefault(str(meta["text_hash"]), [float(x) for x in vector])
         return found
 
-    def query(self, vector: Sequence[float], k: int, filters: SearchFilters | None = None) -> list[tuple[str, float]]:
-        """The ``k`` nearest chunks as (chunk id, cosine similarity); filters applied inside Chroma."""
-        if k <= 0:
+    def query(
+        self,
+        vector: Sequence[float],
+        k: int,
+        filters: SearchFilters | None = None,
+        within: Sequence[str] | None = None,
+    ) -> list[tuple[str, float]]:
+        """The ``k`` nearest chunks as (chunk id, cosine similarity), searched inside Chroma among the
+        chunks that pass ``filters`` (a ``where`` clause) or among the chunk ids ``within`` (faster for a
+        selective filter whose matching ids the caller already knows)."""
+        if k <= 0 or (within is not None and not within):
             return []
-        where = filters.to_where() if filters else None
+        where = None if within is not None else (filters.to_where() if filters else None)
         try:
-            got = self._chunks.query(query_embeddings=[list(vector)], n_results=k, where=where, include=["distances"])
+            got = self._chunks.query(
+                query_embeddings=[list(vector)],
+                n_results=k,
+                where=where,
+                ids=list(within) if within is not None else None,
+                include=["distances"],
+            )
         except Exception as exc:
             raise self._wrap(exc, "search failed") from exc
         return [(cid, 1.0 - float(d)) for cid, d in zip(got["ids"][0], got["distances"][0], strict=True)]

@@ -195,3 +195,24 @@ def test_files_of_unsupported_types_are_reported_as_skipped(fake_kb: Ingestor, c
     report = fake_kb.run([corpus])
     assert [Path(p).name for p in report.skipped] == ["diagram.png"]
     assert report.summary()["skipped"] == report.skipped
+
+
+def test_dense_filters_by_ids_and_by_where_agree(fake_kb: Ingestor, corpus: Path) -> None:
+    from kb.search import FusionParams
+
+    fake_kb.run([corpus])
+    index = KeywordIndex(fake_kb.store, None)
+    by_ids = Searcher(fake_kb.store, fake_kb.embedding, index, FusionParams(max_id_filter=1_000))
+    by_where = Searcher(fake_kb.store, fake_kb.embedding, index, FusionParams(max_id_filter=0))
+    for query in (
+        Query("failover lag checkout", k=5, services=("session-cache", "kafka")),
+        Query("checkout", k=5, severities=("SEV2",)),
+        Query("checkout", k=5, severities=("SEV1",)),
+    ):
+        ids_result = [d.record.id for d in by_ids.search(query, mode="dense")]
+        where_result = [d.record.id for d in by_where.search(query, mode="dense")]
+        assert ids_result == where_result
+    assert [d.record.id for d in by_ids.search(Query("x", k=5, services=("session-cache", "kafka")), mode="dense")] in (
+        ["b", "c"],
+        ["c", "b"],
+    )
