@@ -152,10 +152,3 @@ class IngestReport(BaseModel):
             "files": [f.model_dump(exclude_none=True) for f in self.files],
             "skipped": self.skipped,
         }
-
-
-def utc_naive(value: dt.datetime) -> dt.datetime:
-    """Drop tzinfo after converting to UTC, so dates compare and serialise one way."""
-    if value.tzinfo is None:
-        return value
-    return (value - value.utcoffset()).replace(tzinfo=None)  # type: ignore[operator]

@@ -209,16 +209,6 @@ class Store:
                 out[rid] = dict(meta or {})
         return out
 
-    def record_index_for(self, record_ids: Sequence[str] | set[str]) -> dict[str, dict[str, Any]]:
-        """Metadata of the given records only (missing ids are left out)."""
-        if not record_ids:
-            return {}
-        try:
-            got = self._records.get(ids=[str(r) for r in record_ids], include=["metadatas"])
-        except Exception as exc:
-            raise self._wrap(exc, "cannot read records") from exc
-        return {rid: dict(meta or {}) for rid, meta in zip(got["ids"], got["metadatas"], strict=True)}
-
     def get_record(self, record_id: str) -> Record:
         try:
             got = self._records.get(ids=[record_id], include=["documents"])
@@ -227,15 +217,6 @@ class Store:
         if not got["ids"]:
             raise NotFound(f"no document with id '{record_id}'")
         return Record.model_validate_json(got["documents"][0])
-
-    def get_records(self, record_ids: Sequence[str]) -> dict[str, Record]:
-        if not record_ids:
-            return {}
-        try:
-            got = self._records.get(ids=list(dict.fromkeys(record_ids)), include=["documents"])
-        except Exception as exc:
-            raise self._wrap(exc, "cannot read records") from exc
-        return {rid: Record.model_validate_json(doc) for rid, doc in zip(got["ids"], got["documents"], strict=True)}
 
     def all_records(self) -> list[Record]:
         records: list[Record] = []
@@ -358,31 +339,6 @@ class Store:
             if len(got["ids"]) < page:
                 return
             offset += page
-
-    def get_chunks(self, chunk_ids: Sequence[str]) -> dict[str, tuple[Chunk, dict[str, Any]]]:
-        """Chunks by id (missing ids are left out)."""
-        if not chunk_ids:
-            return {}
-        try:
-            got = self._chunks.get(ids=list(dict.fromkeys(chunk_ids)), include=["documents", "metadatas"])
-        except Exception as exc:
-            raise self._wrap(exc, "cannot read chunks") from exc
-        return {
-            cid: (_chunk_from(cid, doc or "", dict(meta or {})), dict(meta or {}))
-            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
-        }
-
-    def query_records(
-        self, vector: Sequence[float], k: int, where: dict[str, Any] | None = None
-    ) -> list[tuple[str, float]]:
-        """Records whose mean vector is nearest, as (record id, cosine similarity)."""
-        if k <= 0 or self.count_records() == 0:
-            return []
-        try:
-            got = self._records.query(query_embeddings=[list(vector)], n_results=k, where=where, include=["distances"])
-        except Exception as exc:
-            raise self._wrap(exc, "similar-document search failed") from exc
-        return [(rid, 1.0 - float(d)) for rid, d in zip(got["ids"][0], got["distances"][0], strict=True)]
 
     def record_vector(self, record_id: str) -> list[float]:
         """The mean vector of a record's chunks."""

@@ -30,3 +30,10 @@ def test_bad_settings_are_a_clear_error(monkeypatch: pytest.MonkeyPatch, capsys:
 def test_bad_date_is_rejected_by_the_parser() -> None:
     with pytest.raises(SystemExit):
         build_parser().parse_args(["search", "x", "--since", "yesterday"])
+
+
+def test_search_on_an_empty_store_says_what_to_do(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    assert main(["--data-dir", str(tmp_path), "search", "anything", "--mode", "bm25", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == "[]"
+    assert "is empty: run `kb ingest PATH` first" in captured.err

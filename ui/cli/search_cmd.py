@@ -107,6 +107,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         until=args.until,
     )
     docs = ctx.searcher.search(query, mode=args.mode)
+    if not docs and ctx.store.count_records() == 0:
+        print(
+            f"kb: the knowledge base at {ctx.settings.store_location} is empty: run `kb ingest PATH` first",
+            file=sys.stderr,
+        )
     if ctx.json:
         ctx.print_json([as_json(d) for d in docs])
     else:
