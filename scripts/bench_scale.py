@@ -150,8 +150,20 @@ def query_process(data_dir: Path, n: int) -> dict[str, float]:
         lat.sort()
         out[f"{label}_p50_ms"] = lat[len(lat) // 2]
         out[f"{label}_p95_ms"] = lat[int(len(lat) * 0.95) - 1]
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_rss_mb"] = peak_rss_mb()
     return out
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM). Not ru_maxrss: Linux carries that over from the parent across
+    fork and exec, so a query process started by the builder would report the builder's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def real_query_embedding_ms() -> float:
