@@ -3,10 +3,8 @@ query with the hybrid, BM25-only and dense-only retrievers and compute the metri
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +13,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from ingest.pipeline import Ingestor, Progress
 from kb.embeddings import model_id
 from kb.evaluation import LabelledQuery, evaluate
-from kb.search import Mode, Query, Searcher, open_searcher
+from kb.search import Mode, Query, open_searcher
 from kb.settings import Settings
 from kb.store import open_store
 
@@ -37,7 +35,6 @@ def run_eval(
     k: int = 10,
     store_dir: Path | None = None,
     progress: Progress | None = None,
-    searcher_factory: Callable[[Settings, Any, BaseEmbedding], Searcher] | None = None,
 ) -> dict[str, Any]:
     """Metrics per retriever, plus query latency, query and document counts."""
     report = progress or (lambda stage, done, total: None)
@@ -45,7 +42,7 @@ def run_eval(
         data_dir = store_dir or Path(tmp)
         local = settings.model_copy(update={"data_dir": data_dir, "chroma_url": None})
         store = open_store(local, model_id(embedding))
-        searcher = (searcher_factory or open_searcher)(local, store, embedding)
+        searcher = open_searcher(local, store, embedding)
         ingest = Ingestor(local, store, embedding, searcher.keyword).run([corpus], progress=report)
         root = corpus.resolve()
         path_of = {
@@ -72,5 +69,4 @@ def run_eval(
         out["queries"] = len(queries)
         out["documents"] = store.count_records()
         out["failed"] = [f.model_dump() for f in ingest.failed]
-        out["mean_ms"] = round(statistics.fmean(latencies), 2) if latencies else 0.0
         return out

@@ -85,8 +85,8 @@ class Ingestor:
             pending = self._scan(units, index, options, report, progress)
             self._fill_services(pending, options)
             self._assign_ids(pending, index)
-            self._chunk_and_embed(pending, report, progress)
-            self._write(pending, index, report, progress)
+            vectors = self._chunk_and_embed(pending, report, progress)
+            self._write(pending, vectors, index, report, progress)
             if prune:
                 self._prune(roots, units, index, report)
             if self.keyword is not None:
@@ -165,7 +165,10 @@ class Ingestor:
                 owner[record.id] = record.source_key
                 by_key[record.source_key] = record.id
 
-    def _chunk_and_embed(self, pending: list[_Pending], report: IngestReport, progress: Progress) -> None:
+    def _chunk_and_embed(
+        self, pending: list[_Pending], report: IngestReport, progress: Progress
+    ) -> dict[str, list[float]]:
+        """Chunk every pending record; return a vector for every chunk text hash (reused or new)."""
         max_words = max(16, int(self.settings.chunk_tokens * 0.75))
         texts: dict[str, str] = {}
         for item in pending:
@@ -193,10 +196,15 @@ class Ingestor:
             progress("embed", min(lo + batch, len(todo)), len(todo))
         report.embedded_chunks += len(todo)
         report.reused_embeddings += total_needed - len(todo)
-        self._vectors = reused
+        return reused
 
     def _write(
-        self, pending: list[_Pending], index: dict[str, dict[str, object]], report: IngestReport, progress: Progress
+        self,
+        pending: list[_Pending],
+        vectors: dict[str, list[float]],
+        index: dict[str, dict[str, object]],
+        report: IngestReport,
+        progress: Progress,
     ) -> None:
         """Store records in batches (fewer round trips); each record still commits whole."""
         total = len(pending)
@@ -206,17 +214,23 @@ class Ingestor:
             batch.append(item)
             chunks_in_batch += sum(len(c) for c in item.chunks.values())
             if chunks_in_batch >= WRITE_BATCH_CHUNKS or len(batch) >= WRITE_BATCH_FILES or done == total:
-                self._write_batch(batch, index, report)
+                self._write_batch(batch, vectors, index, report)
                 progress("store", done, total)
                 batch, chunks_in_batch = [], 0
 
-    def _write_batch(self, batch: list[_Pending], index: dict[str, dict[str, object]], report: IngestReport) -> None:
+    def _write_batch(
+        self,
+        batch: list[_Pending],
+        vectors: dict[str, list[float]],
+        index: dict[str, dict[str, object]],
+        report: IngestReport,
+    ) -> None:
         self.store.put_documents(
             [
                 (
                     record,
                     item.chunks[record.id],
-                    [self._vectors[h] for h in item.hashes[record.id]],
+                    [vectors[h] for h in item.hashes[record.id]],
                     item.hashes[record.id],
                 )
                 for item in batch

@@ -19,17 +19,13 @@ from typing import Any, Literal
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from kb.analysis import analyze
+from kb.analysis import STOPWORDS, analyze
 from kb.keyword import KeywordIndex
 from kb.models import Hit, Kind, RankedDocument, RecordSummary
 from kb.settings import Settings
 from kb.store import SearchFilters, Store
 
 Mode = Literal["hybrid", "bm25", "dense"]
-STOPWORDS = frozenset(
-    "a an and are as at be by for from has have how in is it its of on or our the this to was were what when "
-    "where which who why with after before during did do does we our us i you they not no".split()
-)
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9]|[A-Za-z0-9]")
 
 
@@ -154,12 +150,13 @@ class Searcher:
             meta = metas.get(rid)
             if meta is None:
                 continue
+            shown = _best_passages(hits, passages_per_doc)
             results.append(
                 RankedDocument(
                     record=summary_of(rid, meta),
                     score=score,
-                    hits=_best_passages(hits, passages_per_doc),
-                    why=why_matched(query.text, meta, hits),
+                    hits=shown,
+                    why=why_matched(query.text, meta, hits, shown),
                 )
             )
         return results
@@ -208,8 +205,9 @@ def summary_of(record_id: str, meta: dict[str, Any]) -> RecordSummary:
     )
 
 
-def why_matched(query_text: str, meta: dict[str, Any], hits: Sequence[Hit]) -> list[str]:
-    """Human reasons: shared services, alert names, error strings and words, and where."""
+def why_matched(query_text: str, meta: dict[str, Any], hits: Sequence[Hit], shown: Sequence[Hit]) -> list[str]:
+    """Human reasons: shared services, alert names, error strings, the words the shown passages share, and
+    where and by which retriever the document matched."""
     reasons: list[str] = []
     lowered = query_text.lower()
     q_terms = set(analyze(query_text))
@@ -223,7 +221,7 @@ def why_matched(query_text: str, meta: dict[str, Any], hits: Sequence[Hit]) -> l
     errors = [e for e in str(meta.get("errors", "")).split("|") if e and e.lower() in lowered]
     if errors:
         reasons.append("error: " + ", ".join(errors[:3]))
-    passage_terms = {t for h in hits for t in analyze(h.chunk.text)} | set(analyze(str(meta.get("title", ""))))
+    passage_terms = {t for h in shown for t in analyze(h.chunk.text)} | set(analyze(str(meta.get("title", ""))))
     shared = [t for t in dict.fromkeys(terms(query_text)) if set(analyze(t)) & passage_terms]
     if shared:
         reasons.append("shares terms: " + ", ".join(shared[:8]))

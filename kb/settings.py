@@ -44,10 +44,6 @@ class Settings(BaseSettings):
         default=8, ge=1, description="Texts per embedding call (8 measured fastest and leanest on 2 cores)."
     )
 
-    llm_base_url: str | None = Field(default=None, description="OpenAI-compatible chat endpoint.")
-    llm_model: str | None = Field(default=None, description="Chat model name.")
-    llm_api_key: SecretStr | None = Field(default=None, description="API key for the chat endpoint.")
-
     redact: bool = Field(default=True, description="Replace secrets before anything is stored.")
     max_file_mb: float = Field(default=25.0, gt=0, description="Larger source files are refused.")
     chunk_tokens: int = Field(default=200, ge=32, description="Target chunk size in word-ish tokens.")

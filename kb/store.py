@@ -218,14 +218,6 @@ class Store:
             raise NotFound(f"no document with id '{record_id}'")
         return Record.model_validate_json(got["documents"][0])
 
-    def all_records(self) -> list[Record]:
-        records: list[Record] = []
-        for _ids, docs in self._paged(self._records, include=["documents"]):
-            records.extend(Record.model_validate_json(d) for d in docs)
-        return records
-
-    # -- writing ----------------------------------------------------------------------------
-
     def put_document(
         self, record: Record, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], text_hashes: Sequence[str]
     ) -> None:

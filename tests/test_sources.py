@@ -230,28 +230,26 @@ def test_pdf_text_per_page(tmp_path: Path, pdfgen: ModuleType) -> None:
     assert rec.severity == "SEV2"
 
 
-def test_encrypted_pdf_says_it_needs_a_password(tmp_path: Path, pdfgen: ModuleType) -> None:
-    reader = PdfReader(BytesIO(pdfgen.markdown_to_pdf(POSTMORTEM)))
+def encrypted(pdf: bytes, user_password: str, algorithm: str) -> bytes:
+    """The same PDF, encrypted (an empty user password opens it without asking)."""
     writer = PdfWriter()
-    for page in reader.pages:
+    for page in PdfReader(BytesIO(pdf)).pages:
         writer.add_page(page)
-    writer.encrypt(user_password="s3cret-open", owner_password="owner-pw", algorithm="AES-128")
+    writer.encrypt(user_password=user_password, owner_password="owner-pw", algorithm=algorithm)
     out = BytesIO()
     writer.write(out)
-    path = write(tmp_path / "locked.pdf", out.getvalue())
+    return out.getvalue()
+
+
+def test_encrypted_pdf_says_it_needs_a_password(tmp_path: Path, pdfgen: ModuleType) -> None:
+    path = write(tmp_path / "locked.pdf", encrypted(pdfgen.markdown_to_pdf(POSTMORTEM), "s3cret-open", "AES-128"))
     with pytest.raises(ParseError, match="encrypted PDF"):
         parse_unit(Unit(path), OPTIONS)
 
 
 def test_pdf_encrypted_only_with_an_owner_password_is_read(tmp_path: Path, pdfgen: ModuleType) -> None:
-    reader = PdfReader(BytesIO(pdfgen.markdown_to_pdf(POSTMORTEM)))
-    writer = PdfWriter()
-    for page in reader.pages:
-        writer.add_page(page)
-    writer.encrypt(user_password="", owner_password="owner-pw", algorithm="AES-256")
-    out = BytesIO()
-    writer.write(out)
-    rec = one(write(tmp_path / "postmortems" / "restricted.pdf", out.getvalue()))
+    pdf = encrypted(pdfgen.markdown_to_pdf(POSTMORTEM), "", "AES-256")
+    rec = one(write(tmp_path / "postmortems" / "restricted.pdf", pdf))
     assert "Root Cause" in rec.text or "Root cause" in rec.text
 
 

@@ -151,7 +151,7 @@ def finish_record(
         content_hash=data_hash,
         text=text,
         sections=sections,
-        services=[s.lower() if s.islower() or "-" in s else s for s in services],
+        services=services,
         alerts=alerts[:30],
         error_strings=extract.errors_from_text(text),
         severity=severity,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 from ingest.evaluate import MODES, run_eval
 from kb.evaluation import load_queries
 from ui.cli.context import Context
+from ui.cli.progress import progress_bars
 
 HELP = """Measure search quality on labelled queries.
 
@@ -51,27 +51,10 @@ def table(result: dict[str, Any], k: int) -> str:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     queries = load_queries(args.queries)
-    progress = None
-    bars: dict[str, Any] = {}
-    if ctx.interactive:
-        from tqdm import tqdm
-
-        def progress(stage: str, done: int, total: int) -> None:
-            bar = bars.get(stage)
-            if bar is None:
-                for other in bars.values():
-                    other.close()
-                bar = bars[stage] = tqdm(total=total, desc=stage, file=sys.stderr, leave=False)
-            bar.n = done
-            bar.refresh()
-
-    try:
+    with progress_bars(ctx.interactive) as progress:
         result = run_eval(ctx.settings, ctx.embedding, args.corpus, queries, args.k, args.store, progress)
-    finally:
-        for bar in bars.values():
-            bar.close()
     if ctx.json:
-        ctx.print_json({key: value for key, value in result.items() if key not in {"failed", "mean_ms"}})
+        ctx.print_json({key: value for key, value in result.items() if key != "failed"})
     else:
         print(table(result, args.k))
         for failure in result["failed"]:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
-from typing import Any
 
-from ingest.pipeline import Ingestor, Progress
+from ingest.pipeline import Ingestor
 from kb.models import IngestReport, Kind
 from ui.cli.context import Context
+from ui.cli.progress import progress_bars
 
 HELP = """Ingest postmortems, runbooks and chat logs (Markdown, PDF, plain text, transcripts, Slack exports).
 
@@ -27,34 +26,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--prune", action="store_true", help="remove documents whose files are gone from PATH")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(run=run)
-
-
-def _progress_bar(ctx: Context) -> tuple[Progress, dict[str, Any]]:
-    """A tqdm bar per stage on an interactive terminal; nothing otherwise."""
-    bars: dict[str, Any] = {}
-    if not ctx.interactive:
-        return (lambda stage, done, total: None), bars
-    from tqdm import tqdm
-
-    labels = {"scan": "reading", "embed": "embedding", "store": "storing", "index": "keyword index"}
-
-    def progress(stage: str, done: int, total: int) -> None:
-        for name, other in bars.items():
-            if name != stage and not other.disable:
-                other.close()
-        bar = bars.get(stage)
-        if bar is None:
-            bar = bars[stage] = tqdm(
-                total=total,
-                desc=labels.get(stage, stage),
-                unit="doc" if stage != "embed" else "chunk",
-                file=sys.stderr,
-                leave=False,
-            )
-        bar.n = done
-        bar.refresh()
-
-    return progress, bars
 
 
 def summary_text(report: IngestReport) -> str:
@@ -76,14 +47,10 @@ def summary_text(report: IngestReport) -> str:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    progress, bars = _progress_bar(ctx)
     ingestor = Ingestor(ctx.settings, ctx.store, ctx.embedding, ctx.searcher.keyword)
-    try:
-        kind = Kind(args.kind) if args.kind else None
+    kind = Kind(args.kind) if args.kind else None
+    with progress_bars(ctx.interactive) as progress:
         report = ingestor.run(args.paths, kind=kind, prune=args.prune, progress=progress)
-    finally:
-        for bar in bars.values():
-            bar.close()
     if ctx.json:
         ctx.print_json(report.summary())
     else:
