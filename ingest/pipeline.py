@@ -109,10 +109,18 @@ class Ingestor:
         by_path: dict[str, list[dict[str, object]]] = {}
         for rid, meta in index.items():
             by_path.setdefault(str(meta.get("source_path")), []).append({**meta, "id": rid})
+        # sources replaced by an approved revision (see kb.runbooks) are not read again
+        superseded = {str(meta["supersedes"]): rid for rid, meta in index.items() if meta.get("supersedes")}
         pending: list[_Pending] = []
         for done, unit in enumerate(units, start=1):
             progress("scan", done, len(units))
             outcome = FileOutcome(path=str(unit.path), status="failed")
+            if str(unit.path) in superseded:
+                outcome.status = "superseded"
+                outcome.records = [superseded[str(unit.path)]]
+                report.unchanged += 1
+                report.files.append(outcome)
+                continue
             stored = by_path.get(str(unit.path), [])
             try:
                 digest = unit_hash(unit, options)
@@ -155,6 +163,9 @@ class Ingestor:
         by_key = {str(meta.get("source_key")): rid for rid, meta in index.items()}
         for item in pending:
             for record in item.records:
+                supersedes = str(record.front_matter.get("supersedes") or "")
+                if record.source_key not in by_key and supersedes in by_key:
+                    by_key[record.source_key] = by_key.pop(supersedes)  # a revision takes over the id
                 if record.source_key in by_key:
                     record.id = by_key[record.source_key]
                 else:

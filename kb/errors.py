@@ -9,6 +9,12 @@ KBError
 |   +-- StoreUnavailable     the Chroma server cannot be reached
 |   +-- ModelMismatch        the store was built with another embedding model
 +-- NotFound                 no record with that id
++-- LLMError                 the configured chat model cannot be used
+|   +-- LLMUnavailable       the server cannot be reached or timed out
+|   +-- LLMModelUnknown      the server does not know the configured model
+|   +-- LLMBadOutput         the model's reply is not the JSON asked for
++-- GroundingError           generated output had nothing left that cites its sources
++-- ProposalError            a runbook proposal cannot be applied (stale, missing, already applied)
 +-- ParseError               one source file cannot be read; carries the path
     +-- UnsupportedFile      not a format we read
     +-- EmptyDocument        nothing to index in it
@@ -51,6 +57,34 @@ class ModelMismatch(StoreError):
 
 class NotFound(KBError):
     """No record with the given id."""
+
+
+class LLMError(KBError):
+    """The configured LLM cannot be used for this request."""
+
+
+class LLMUnavailable(LLMError):
+    """The LLM server cannot be reached, or did not answer in time."""
+
+
+class LLMModelUnknown(LLMError):
+    """The LLM server does not serve the configured model."""
+
+
+class LLMBadOutput(LLMError):
+    """The model's reply could not be read as the structured output asked for."""
+
+
+class GroundingError(KBError):
+    """Generated output was refused: no line of it cites a passage it was given. ``dropped`` says why."""
+
+    def __init__(self, message: str, dropped: list[tuple[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.dropped = dropped or []
+
+
+class ProposalError(KBError):
+    """A runbook proposal cannot be applied."""
 
 
 class ParseError(KBError):

@@ -118,7 +118,7 @@ class FileOutcome(BaseModel):
     """What ingest did with one source file."""
 
     path: str
-    status: str = Field(description="added, updated, unchanged, removed or failed.")
+    status: str = Field(description="added, updated, unchanged, superseded (by a runbook revision), removed or failed.")
     records: list[str] = Field(default_factory=list, description="Record ids it produced.")
     chunks: int = 0
     redactions: int = 0
@@ -152,3 +152,133 @@ class IngestReport(BaseModel):
             "files": [f.model_dump(exclude_none=True) for f in self.files],
             "skipped": self.skipped,
         }
+
+
+# -- grounded generation ---------------------------------------------------------------------
+
+
+class Citation(BaseModel):
+    """Where a generated line comes from: a span of a stored document's text."""
+
+    doc_id: str = Field(description="Id of the cited document.")
+    section: str = Field(description="Canonical name of the section the span lies in.")
+    start: int = Field(description="Offset of the span's first character in the document's text.")
+    end: int = Field(description="Offset one past the span's last character.")
+    quote: str = Field(default="", description="The cited text itself (document text [start:end], shortened).")
+
+
+class Passage(BaseModel):
+    """A piece of retrieved text given to a generator; the only things a citation may point at."""
+
+    id: str = Field(description="Short handle the generator cites, e.g. 'P3'.")
+    doc_id: str
+    title: str = ""
+    kind: Kind = Kind.document
+    section: str = Field(description="Canonical section name.")
+    heading: str = ""
+    start: int = Field(description="Offset in the document's text.")
+    end: int
+    text: str = Field(description="Document text [start:end].")
+    date: dt.date | None = None
+
+
+class DraftItem(BaseModel):
+    """One line of generated output (a runbook step, a timeline entry, an action item) with its sources."""
+
+    section: str = Field(description="Which part of the output it belongs to, e.g. 'mitigation', 'timeline'.")
+    text: str = Field(description="The line as shown.")
+    citations: list[Citation] = Field(default_factory=list, description="The passages that support it.")
+    time: str | None = Field(default=None, description="Timeline entries: when (as written in the log).")
+    who: str | None = Field(default=None, description="Timeline entries: who posted it.")
+    kind: str | None = Field(default=None, description="Timeline entries: detection, escalation, action, ...")
+
+
+class DroppedItem(BaseModel):
+    """A generated line that was removed because it was not grounded, and why."""
+
+    text: str
+    reason: str
+
+
+class Draft(BaseModel):
+    """A generated document: a runbook draft or an incident summary."""
+
+    title: str
+    markdown: str = Field(description="The whole draft as Markdown, with a references list.")
+    generator: str = Field(description="'extractive' (no LLM) or 'llm'.")
+    model: str | None = Field(default=None, description="The LLM's name when one was used.")
+    items: list[DraftItem] = Field(default_factory=list)
+    dropped: list[DroppedItem] = Field(default_factory=list, description="Lines removed as ungrounded.")
+    sources: list[str] = Field(default_factory=list, description="Ids of the documents it drew from.")
+
+    def as_json(self) -> dict[str, object]:
+        """The documented ``--json`` shape."""
+        return {
+            "title": self.title,
+            "markdown": self.markdown,
+            "generator": self.generator,
+            "model": self.model,
+            "items": [i.model_dump(exclude_none=True) for i in self.items],
+            "dropped": [d.model_dump() for d in self.dropped],
+            "sources": self.sources,
+        }
+
+
+class ProposalHunk(BaseModel):
+    """One hunk of a proposed runbook change with the sources behind it."""
+
+    text: str = Field(description="The hunk in unified-diff form.")
+    citations: list[Citation] = Field(default_factory=list)
+
+
+class RunbookProposal(BaseModel):
+    """A proposed new revision of a runbook, waiting for a person to approve it."""
+
+    runbook_id: str
+    title: str
+    base_hash: str = Field(description="Content hash of the runbook version the proposal was made against.")
+    since: dt.date | None = Field(default=None, description="Incidents from this date on were considered.")
+    created: dt.datetime
+    generator: str = "extractive"
+    diff: str = Field(description="Unified diff from the current text to the proposed text.")
+    hunks: list[ProposalHunk] = Field(default_factory=list)
+    items: list[DraftItem] = Field(default_factory=list, description="The changes, each with its citations.")
+    dropped: list[DroppedItem] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list, description="Incidents and chats the changes come from.")
+    old_markdown: str
+    new_markdown: str
+    path: str = Field(default="", description="Where the proposal is saved.")
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "runbook_id": self.runbook_id,
+            "diff": self.diff,
+            "hunks": [h.model_dump() for h in self.hunks],
+            "proposal": self.path,
+            "generator": self.generator,
+            "sources": self.sources,
+            "dropped": [d.model_dump() for d in self.dropped],
+        }
+
+
+class Revision(BaseModel):
+    """One saved revision of a runbook."""
+
+    number: int
+    created: dt.datetime
+    path: str = Field(description="The Markdown file of this revision.")
+    proposal: str | None = Field(default=None, description="The proposal it was applied from.")
+    content_sha256: str
+    note: str = ""
+
+
+class StaleRunbook(BaseModel):
+    """A runbook with incidents about its services since it last changed."""
+
+    runbook_id: str
+    title: str
+    last_changed: dt.date | None
+    incidents: int
+    newest_incident: str | None = None
+    newest_date: dt.date | None = None
+    incident_ids: list[str] = Field(default_factory=list)

@@ -49,6 +49,26 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(default=200, ge=32, description="Target chunk size in word-ish tokens.")
     lock_timeout_s: float = Field(default=30.0, ge=0, description="Wait this long for the write lock.")
 
+    llm_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, llama.cpp server)."
+    )
+    llm_model: str | None = Field(default=None, description="Chat model name; no LLM is used when unset.")
+    llm_api_key: SecretStr | None = Field(default=None, description="API key for the chat endpoint (kept secret).")
+    llm_timeout_s: float = Field(default=120.0, gt=0, description="Give up on one LLM request after this long.")
+    llm_max_retries: int = Field(default=3, ge=0, description="Retries, with backoff, on 429, 5xx and timeouts.")
+
+    @property
+    def llm_enabled(self) -> bool:
+        """An LLM is used only when a model is named (a base URL alone means the OpenAI default model)."""
+        return bool(self.llm_model)
+
+    @property
+    def llm_label(self) -> str:
+        """Which LLM is in use, for people; never includes the key."""
+        if not self.llm_enabled:
+            return "no LLM: extractive drafts"
+        return f"{self.llm_model} at {self.llm_base_url or 'api.openai.com'}"
+
     @property
     def store_location(self) -> str:
         """Where the vectors live, for people."""

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from kb.embeddings import make_embedding, model_id
 from kb.errors import ConfigError
+from kb.openai_client import ChatModel
 from kb.search import Searcher, open_searcher
 from kb.settings import Settings
 from kb.store import Store, open_store
@@ -32,6 +33,7 @@ class Context:
             problems = "; ".join(f"KB_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
             raise ConfigError(f"bad settings: {problems}") from exc
         self.json = bool(getattr(args, "json", False))
+        self.no_llm = bool(getattr(args, "no_llm", False))
 
     @cached_property
     def embedding(self) -> BaseEmbedding:
@@ -44,6 +46,13 @@ class Context:
     @cached_property
     def searcher(self) -> Searcher:
         return open_searcher(self.settings, self.store, self.embedding)
+
+    @cached_property
+    def llm(self) -> ChatModel | None:
+        """The configured chat model, or None: no LLM configured, or ``--no-llm`` given."""
+        if self.no_llm or not self.settings.llm_enabled:
+            return None
+        return ChatModel(self.settings)
 
     def print_json(self, data: Any) -> None:
         json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)

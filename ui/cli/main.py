@@ -7,7 +7,7 @@ import os
 import sys
 
 from kb.errors import KBError
-from ui.cli import docs_cmd, eval_cmd, ingest_cmd, search_cmd
+from ui.cli import docs_cmd, eval_cmd, ingest_cmd, runbook_cmd, search_cmd
 from ui.cli.context import Context
 
 DESCRIPTION = """Incident knowledge base: search past postmortems, runbooks and incident chat logs.
@@ -18,7 +18,12 @@ database (KB_DATA_DIR, or --data-dir). Set KB_CHROMA_URL to share one Chroma ser
 quick start:
   kb ingest data/
   kb search "checkout errors after a deploy"
-  kb show <id>"""
+  kb show <id>
+  kb runbook draft "pgbouncer pool exhausted"
+  kb summarize <chat id or file>
+
+An LLM is optional: set KB_LLM_MODEL (and KB_LLM_BASE_URL for a local OpenAI-compatible server) to have
+one write drafts; without it, drafts are assembled from the documents' own text, every line cited."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     search_cmd.register(sub)
     search_cmd.register_similar(sub)
     docs_cmd.register(sub)
+    runbook_cmd.register(sub)
     eval_cmd.register(sub)
     return parser
 
@@ -48,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     except KBError as exc:
         print(f"kb: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `kb ... | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("kb: interrupted", file=sys.stderr)
         return 130

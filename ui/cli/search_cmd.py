@@ -7,7 +7,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from kb.alerts import parse_alert
+from kb.alerts import AlertQuery, parse_alert
 from kb.errors import KBError
 from kb.models import Kind, RankedDocument
 from kb.search import Query
@@ -90,11 +90,16 @@ def as_json(d: RankedDocument) -> dict[str, object]:
     }
 
 
+def read_alert(arg: str) -> AlertQuery:
+    """The alert in file ``arg`` (``-``: stdin)."""
+    raw = sys.stdin.read() if arg == "-" else _read(arg)
+    return parse_alert(raw, "stdin" if arg == "-" else arg)
+
+
 def run(args: argparse.Namespace, ctx: Context) -> int:
     text = " ".join(args.query)
     if args.alert:
-        raw = sys.stdin.read() if args.alert == "-" else _read(args.alert)
-        text = (text + " " + parse_alert(raw, "stdin" if args.alert == "-" else args.alert).text).strip()
+        text = (text + " " + read_alert(args.alert).text).strip()
     if not text:
         raise KBError("nothing to search for: give a QUERY or --alert FILE")
     query = Query(

@@ -1,0 +1,155 @@
+"""Steps, sentences and cues in document text: the raw material of extractive drafts.
+
+Everything here returns character spans into a record's text, so each piece can be cited exactly.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from dataclasses import dataclass
+
+from kb.analysis import analyze
+
+_LIST_ITEM = re.compile(r"^ ?(?:\d+[.)]|[-*+])\s+(?:\[[ xX]\]\s+)?")  # top level; nested items stay inside
+_HEADING = re.compile(r"^ {0,3}#{1,6}\s")
+_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\"'(])")
+
+
+@dataclass(frozen=True)
+class Span:
+    """A piece of a record's text: ``text == record.text[start:end]``."""
+
+    start: int
+    end: int
+    text: str
+
+
+def _lines(text: str, base: int) -> list[tuple[int, str]]:
+    out, offset = [], base
+    for line in text.splitlines(keepends=True):
+        out.append((offset, line.rstrip("\n")))
+        offset += len(line)
+    return out
+
+
+def split_steps(text: str, base: int = 0) -> list[Span]:
+    """Top-level list items (with their indented lines and the code block right after them), and
+    paragraphs, as spans. Headings and blank lines separate; tables are left out."""
+    steps: list[tuple[int, int]] = []
+    current: list[int] | None = None  # [start, end]
+    in_fence = False
+    after_blank = False
+    for offset, line in _lines(text, base):
+        end = offset + len(line)
+        if in_fence:
+            if current is not None:
+                current[1] = end
+            if _FENCE.match(line):
+                in_fence = False
+            continue
+        if _FENCE.match(line):
+            in_fence = True
+            if current is None:
+                current = [offset, end]
+            else:
+                current[1] = end
+            after_blank = False
+            continue
+        if not line.strip():
+            after_blank = True
+            continue
+        if _HEADING.match(line) or line.lstrip().startswith("|"):
+            if current is not None:
+                steps.append((current[0], current[1]))
+            current, after_blank = None, False
+            continue
+        indented = line.startswith((" ", "\t"))
+        if _LIST_ITEM.match(line) or current is None or (after_blank and not indented):
+            if current is not None:
+                steps.append((current[0], current[1]))
+            current = [offset, end]
+        else:
+            current[1] = end
+        after_blank = False
+    if current is not None:
+        steps.append((current[0], current[1]))
+    return [Span(s, e, text[s - base : e - base]) for s, e in steps if text[s - base : e - base].strip()]
+
+
+def sentences(span: Span) -> list[Span]:
+    """The sentences of a prose span (code blocks stay whole with the sentence before them)."""
+    text = span.text
+    if "```" in text or "\n    " in text:
+        return [span]
+    out: list[Span] = []
+    pos = 0
+    for match in _SENTENCE_END.finditer(text):
+        piece = text[pos : match.start()]
+        if piece.strip():
+            lead = len(piece) - len(piece.lstrip())
+            out.append(Span(span.start + pos + lead, span.start + match.start(), piece.strip()))
+        pos = match.end()
+    piece = text[pos:]
+    if piece.strip():
+        lead = len(piece) - len(piece.lstrip())
+        out.append(Span(span.start + pos + lead, span.start + pos + len(piece.rstrip()), piece.strip()))
+    return out
+
+
+def clean_step(text: str) -> str:
+    """A step as shown: list markers, checkboxes and owner/due notes removed, whitespace folded."""
+    first, *rest = text.strip().split("\n", 1)
+    first = _LIST_ITEM.sub("", first)
+    shown = first + ("\n" + textwrap.dedent(rest[0]) if rest else "")
+    shown = re.sub(r"\s*\((?:[^()]*\b(?:due|done)\b[^()]*)\)\s*$", "", shown.strip())
+    return shown.strip()
+
+
+def terms_of(text: str) -> set[str]:
+    """Analysed content terms (stemmed, identifiers split) for comparing pieces of text."""
+    return {t for t in analyze(text) if len(t) > 1 and not t.isdigit()}
+
+
+def similarity(a: set[str], b: set[str]) -> float:
+    """Jaccard similarity of two term sets."""
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+def containment(part: set[str], whole: set[str]) -> float:
+    """Share of ``part``'s terms that ``whole`` also has."""
+    if not part:
+        return 0.0
+    return len(part & whole) / len(part)
+
+
+# -- cues ------------------------------------------------------------------------------------
+
+CHANGE_COMMAND = re.compile(
+    r"\b(rollout\s+(?:undo|restart)|rollback|roll back|scale|edit|apply|delete|drain|cordon|uncordon|"
+    r"patch|set\s+\w+|reload|restart|terminate|pg_terminate_backend|failover|switchover|promote|"
+    r"alter|kill|disable|enable|flush|purge|revert|helm\s+(?:upgrade|rollback)|argocd\s+app\s+(?:sync|rollback))\b",
+    re.I,
+)
+COMMAND_LINE = re.compile(r"(^|\n)\s*(\$ |kubectl |psql |redis-cli |curl |helm |argocd |aws |gcloud |SELECT |ALTER )")
+NEGATIVE_OUTCOME = re.compile(
+    r"\b(made (?:it|things) worse|did(?:n't| not) help|no effect|didn't work|did not work|revert(?:ed|ing)? "
+    r"(?:it|that|the change)|that was a mistake|wrong call|my call, sorry)\b",
+    re.I,
+)
+CAUTION = re.compile(r"(?:^|: )(never|do not|don't|must not|avoid)\b", re.I)
+CHECK_FIRST = re.compile(r"(?:^|: )(before\b|always\b|check\b|first,|the first (?:step|question)\b)", re.I)
+PRESCRIPTIVE = re.compile(r"\b(always|never|first (?:step|question)|must|should|check|look at|before)\b", re.I)
+RUNBOOK_MENTION = re.compile(r"\b(runbook|playbook)\b", re.I)
+
+
+def has_command(text: str) -> bool:
+    return bool(COMMAND_LINE.search(text) or "```" in text or re.search(r"`[^`]{6,}`", text))
+
+
+def is_change(text: str) -> bool:
+    """Does the step change the system (mitigation) rather than look at it (diagnosis)?"""
+    return bool(CHANGE_COMMAND.search(text))

@@ -1,0 +1,239 @@
+"""`kb runbook ...` and `kb summarize`: cited drafts, update proposals, approved revisions, summaries."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+
+from ingest.revisions import apply_proposal
+from ingest.sources import discover, parse_unit
+from ingest.sources.base import ParseOptions
+from kb import runbooks
+from kb.errors import KBError, NotFound
+from kb.models import Draft, Kind, Record
+from kb.summary import summarize
+from ui.cli.context import Context
+from ui.cli.search_cmd import read_alert
+
+RUNBOOK_HELP = """Runbooks from what actually worked: drafts, updates from recent incidents, approved revisions.
+
+Every step cites the passage it comes from. Without an LLM (KB_LLM_MODEL unset) drafts are assembled
+from the sources' own steps; with one, the model writes them and each citation is checked.
+Nothing changes a runbook until you run `kb runbook apply` on a proposal.
+
+examples:
+  kb runbook draft "pgbouncer pool exhausted" --out pgbouncer.md
+  kb runbook draft --alert alert.json --service checkout
+  kb runbook stale
+  kb runbook update pgbouncer-pool-exhausted          (prints a cited diff, saves a proposal)
+  kb runbook apply PROPOSAL.json                      (writes the new revision and re-indexes it)
+  kb runbook history pgbouncer-pool-exhausted"""
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from exc
+
+
+def _llm_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-llm", action="store_true", help="use the extractive path even when an LLM is configured")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    rb = sub.add_parser(
+        "runbook", help="draft, update and version runbooks", description=RUNBOOK_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    rsub = rb.add_subparsers(dest="runbook_command", metavar="ACTION")
+    d = rsub.add_parser("draft", help="draft a runbook for a topic or an alert", description="Draft a cited runbook.")
+    d.add_argument("topic", nargs="*", help="what the runbook is for: symptoms, alert, failure mode")
+    d.add_argument("--alert", metavar="FILE", help="draft it for this alert (JSON/YAML file, or - for stdin)")
+    d.add_argument("--service", help="only draw from documents about this service")
+    d.add_argument("--out", metavar="FILE.md", help="write the Markdown here instead of printing it")
+    d.add_argument("--json", action="store_true", help="print the draft, items and citations as JSON")
+    _llm_flag(d)
+    d.set_defaults(run=run_draft)
+
+    u = rsub.add_parser(
+        "update",
+        help="propose changes from incidents since the last revision",
+        description="Compare what responders did in incidents since the runbook's last revision with what it "
+        "says, and propose the missing steps as a cited unified diff. The proposal is saved; nothing "
+        "changes until `kb runbook apply`.",
+    )
+    u.add_argument("id", help="runbook id")
+    u.add_argument("--since", type=_date, help="consider incidents from this date (default: the last revision)")
+    u.add_argument("--json", action="store_true", help="print the diff, hunks and citations as JSON")
+    _llm_flag(u)
+    u.set_defaults(run=run_update)
+
+    a = rsub.add_parser(
+        "apply",
+        help="approve a proposal: write the new revision and re-index it",
+        description="Write the proposed runbook as a new revision (the previous one is kept) and re-index it.",
+    )
+    a.add_argument("proposal", help="the proposal file `kb runbook update` saved")
+    a.add_argument("--json", action="store_true", help="print the result as JSON")
+    a.set_defaults(run=run_apply)
+
+    h = rsub.add_parser("history", help="revisions of a runbook", description="Saved revisions, oldest first.")
+    h.add_argument("id", help="runbook id")
+    h.add_argument("--json", action="store_true", help="print as JSON")
+    h.set_defaults(run=run_history)
+
+    s = rsub.add_parser(
+        "stale",
+        help="runbooks with incidents since they last changed",
+        description="Runbooks whose services or alerts had incidents since the runbook last changed, most stale "
+        "first.",
+    )
+    s.add_argument("--json", action="store_true", help="print as JSON")
+    s.set_defaults(run=run_stale)
+    rb.set_defaults(run=lambda args, ctx: rb.print_help() or 2)
+
+    sm = sub.add_parser(
+        "summarize",
+        help="postmortem draft from a chat log",
+        description="A postmortem draft (summary, leadup, fault, impact, detection, response, recovery, "
+        "timeline, action items) from an incident chat log, every line citing its messages. CHAT is a "
+        "stored chat log's id or a file / Slack export folder (read, not stored).",
+    )
+    sm.add_argument("chat", help="chat log id, or a path to a transcript file or Slack export")
+    sm.add_argument("--channel", help="for a Slack export with several channels: which one")
+    sm.add_argument("--out", metavar="FILE.md", help="write the Markdown here instead of printing it")
+    sm.add_argument("--json", action="store_true", help="print the summary, items and citations as JSON")
+    _llm_flag(sm)
+    sm.set_defaults(run=run_summarize)
+
+
+class _Stream:
+    """Shows that an LLM is writing (characters so far) on an interactive terminal."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.on = ctx.interactive and ctx.llm is not None
+        self.count = 0
+
+    def __call__(self, text: str) -> None:
+        self.count += len(text)
+        if self.on:
+            print(f"\r  writing... {self.count} characters", end="", file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        if self.on and self.count:
+            print(file=sys.stderr)
+
+
+def _emit(ctx: Context, draft: Draft, out: str | None) -> int:
+    if ctx.json:
+        ctx.print_json(draft.as_json())
+    elif out:
+        Path(out).write_text(draft.markdown, encoding="utf-8")
+        print(f"wrote {out} ({len(draft.items)} cited lines from {len(draft.sources)} documents)", file=sys.stderr)
+    else:
+        print(draft.markdown, end="")
+    if draft.dropped:
+        print(f"kb: {len(draft.dropped)} ungrounded lines were dropped (listed in the output)", file=sys.stderr)
+    if draft.generator == "extractive" and not ctx.json:
+        print("kb: no LLM used (extractive draft)", file=sys.stderr)
+    return 0
+
+
+def run_draft(args: argparse.Namespace, ctx: Context) -> int:
+    topic = " ".join(args.topic).strip() or None
+    alert = read_alert(args.alert) if args.alert else None
+    if not topic and alert is None:
+        raise KBError("give a TOPIC or --alert FILE")
+    stream = _Stream(ctx)
+    draft = runbooks.draft_runbook(
+        ctx.searcher, topic, alert=alert, service=args.service, llm=ctx.llm, on_text=stream
+    )
+    stream.done()
+    return _emit(ctx, draft, args.out)
+
+
+def run_update(args: argparse.Namespace, ctx: Context) -> int:
+    proposal = runbooks.propose_update(ctx.settings, ctx.searcher, args.id, since=args.since, llm=ctx.llm)
+    if ctx.json:
+        ctx.print_json(proposal.as_json())
+        return 0
+    if not proposal.diff:
+        since = proposal.since.isoformat() if proposal.since else "ever"
+        print(f"{args.id}: nothing to propose: no steps from incidents since {since} that it lacks")
+        return 0
+    print(proposal.diff, end="")
+    print()
+    print("Why each change:")
+    for n, item in enumerate(proposal.items, start=1):
+        sources = "; ".join(f"{c.doc_id} {c.section} {c.start}-{c.end}" for c in item.citations)
+        print(f"  {n}. [{item.section}] {item.text.splitlines()[0][:90]}  <- {sources}")
+    print()
+    print(f"proposal saved: {proposal.path}")
+    print(f"approve with:   kb runbook apply {proposal.path}")
+    return 0
+
+
+def run_apply(args: argparse.Namespace, ctx: Context) -> int:
+    applied = apply_proposal(ctx.settings, ctx.store, ctx.embedding, ctx.searcher.keyword, Path(args.proposal))
+    if ctx.json:
+        ctx.print_json(applied.model_dump(mode="json"))
+    else:
+        print(f"{applied.runbook_id}: revision {applied.revision.number} written to {applied.path} and indexed")
+    return 0
+
+
+def run_history(args: argparse.Namespace, ctx: Context) -> int:
+    record = ctx.store.get_record(args.id)
+    revisions = runbooks.history(ctx.settings, args.id)
+    if ctx.json:
+        ctx.print_json([r.model_dump(mode="json") for r in revisions])
+        return 0
+    if not revisions:
+        print(f"{args.id}: no revisions saved here; the current text is from {record.source_path}")
+        return 0
+    for r in revisions:
+        print(f"r{r.number}  {r.created:%Y-%m-%d %H:%M}  {r.path}  {r.note}")
+    return 0
+
+
+def run_stale(args: argparse.Namespace, ctx: Context) -> int:
+    stale = runbooks.stale_runbooks(ctx.searcher)
+    if ctx.json:
+        ctx.print_json([s.model_dump(mode="json") for s in stale])
+        return 0
+    if not stale:
+        print("no stale runbooks: none has incidents about its services since it last changed")
+        return 0
+    print(f"{'runbook':34} {'last changed':12} {'incidents':>9}  newest incident")
+    for s in stale:
+        changed = s.last_changed.isoformat() if s.last_changed else "-"
+        print(f"{s.runbook_id[:34]:34} {changed:12} {s.incidents:>9}  {s.newest_date} {s.newest_incident}")
+    return 0
+
+
+def _chat_from_path(ctx: Context, path: Path, channel: str | None) -> Record:
+    units, _skipped = discover([path])
+    options = ParseOptions(redact=ctx.settings.redact, kind=Kind.chat, known_services=set(),
+                           max_bytes=int(ctx.settings.max_file_mb * 1024 * 1024))
+    records = [r for unit in units for r in parse_unit(unit, options) if r.messages]
+    if channel:
+        records = [r for r in records if r.source_key.endswith("#" + channel.lstrip("#"))]
+    if not records:
+        raise NotFound(f"{path}: no chat messages found" + (f" in channel {channel}" if channel else ""))
+    if len(records) > 1:
+        names = ", ".join(r.source_key.rsplit("#", 1)[-1] for r in records)
+        print(f"kb: {path} has {len(records)} channels ({names}); summarising the longest (use --channel)",
+              file=sys.stderr)
+    return max(records, key=lambda r: len(r.messages))
+
+
+def run_summarize(args: argparse.Namespace, ctx: Context) -> int:
+    path = Path(args.chat).expanduser()
+    record = _chat_from_path(ctx, path, args.channel) if path.exists() else ctx.store.get_record(args.chat)
+    stream = _Stream(ctx)
+    draft = summarize(record, llm=ctx.llm, on_text=stream)
+    stream.done()
+    return _emit(ctx, draft, args.out)
