@@ -91,7 +91,7 @@ class Ingestor:
                 self._prune(roots, units, index, report)
             if self.keyword is not None:
                 progress("index", 0, 1)
-                self.keyword.ensure_fresh()  # saved now, so query processes load instead of rebuilding
+                self.keyword.ensure_fresh(force=True)  # saved now, so query processes load, not rebuild
                 progress("index", 1, 1)
         report.seconds = time.perf_counter() - started
         return report

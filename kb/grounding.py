@@ -7,7 +7,9 @@ document. Whatever it produces goes through ``Evidence.check``:
 - every passage it cites must be one it was given (an unknown handle rejects the line: a model that
   invents a source is not trusted for that line);
 - an extractive citation must lie inside a given passage and quote its text exactly;
-- the line must share enough of its content words with what it cites to be supported by it.
+- the line must share enough of its content words with what it cites to be supported by it;
+- a line resting only on passages that address instructions to an AI ("ignore previous instructions") is
+  dropped: such text is data to report, never a source of steps.
 
 Lines that fail are dropped and listed with the reason (repair); when nothing is left the caller refuses
 the whole output with ``GroundingError``.
@@ -24,6 +26,13 @@ from kb.errors import GroundingError
 from kb.models import Citation, DraftItem, DroppedItem, Passage
 from kb.steps import containment, terms_of
 
+#: Text that speaks to an AI reading it: a prompt injection. A line resting only on such passages is dropped.
+INJECTION = re.compile(
+    r"ignore (?:all |any )?(?:the )?(?:previous|prior|above|earlier) (?:instructions|prompts?)|"
+    r"disregard (?:all |any )?(?:the )?(?:previous|prior|above) |(?:assistant|AI|LLM|model|bot) reading this|"
+    r"\byou are now\b|\bsystem prompt\b|new instructions:",
+    re.I,
+)
 #: A line must share at least this share of its content terms with the passages it cites.
 MIN_SUPPORT = 0.3
 QUOTE_CHARS = 240
@@ -147,6 +156,14 @@ class Evidence:
                 citation = self.citation(handle, line.quote if n == 0 else None)
                 if citation is not None:
                     citations.append(citation)
+            if all(INJECTION.search(self.cited_text([c])) for c in citations):
+                dropped.append(
+                    DroppedItem(
+                        text=text,
+                        reason="rests only on a passage that gives instructions to an AI (possible prompt injection)",
+                    )
+                )
+                continue
             if not self.supported(text, citations):
                 dropped.append(DroppedItem(text=text, reason="not supported by the passages it cites"))
                 continue

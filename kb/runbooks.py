@@ -446,7 +446,8 @@ CONCERNS = 0.4
 
 def incidents_for(searcher: Searcher, runbook: Record, since: dt.date | None) -> list[str]:
     """Incidents since ``since`` that concern the runbook, newest first: they share a service or an alert with
-    it, and keyword search for its title and main alert finds them nearly as well as the runbook itself."""
+    it, and either fired its main (first) alert or keyword search for its title and main alert finds them
+    nearly as well as the runbook itself."""
     searcher.keyword.ensure_fresh()
     related = related_incidents(searcher.keyword.record_meta, runbook, since)
     if not related:
@@ -454,7 +455,12 @@ def incidents_for(searcher: Searcher, runbook: Record, since: dt.date | None) ->
     query = Query(text=" ".join([runbook.title, *runbook.alerts[:1]]), k=50)
     scores = {d.record.id: d.score for d in searcher.search(query, mode="bm25", passages_per_doc=1)}
     bar = CONCERNS * scores.get(runbook.id, max(scores.values(), default=0.0))
-    return [rid for rid, _meta in related if scores.get(rid, 0.0) >= bar > 0]
+    main_alert = runbook.alerts[0] if runbook.alerts else None
+    return [
+        rid
+        for rid, meta in related
+        if scores.get(rid, 0.0) >= bar > 0 or (main_alert and main_alert in str(meta.get("alerts", "")).split("|"))
+    ]
 
 
 def _runbook_steps(runbook: Record) -> list[set[str]]:

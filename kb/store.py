@@ -379,6 +379,8 @@ class Store:
                 include=["distances"],
             )
         except Exception as exc:
+            if within is not None:  # ids from a snapshot older than the store: filter by metadata instead
+                return self.query(vector, k, filters, None)
             raise self._wrap(exc, "search failed") from exc
         return [(cid, 1.0 - float(d)) for cid, d in zip(got["ids"][0], got["distances"][0], strict=True)]
 

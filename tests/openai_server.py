@@ -1,0 +1,146 @@
+"""A real HTTP server on loopback that speaks the OpenAI chat-completions protocol, scripted per test.
+
+Each request to ``POST /v1/chat/completions`` takes the next step of the script (the last one repeats).
+A step is a ``Reply``: the content to answer with (or an HTTP status and error body), an optional delay,
+and whether to refuse ``response_format``. Streaming requests get server-sent events, as the real API
+sends them. Every request body is kept in ``requests`` for assertions.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Reply:
+    content: str = ""
+    status: int = 200
+    error: str = ""
+    delay_s: float = 0.0
+    reject_schema: bool = False  # answer 400 when the request carries response_format
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class OpenAIServer:
+    """``with OpenAIServer([Reply(...), ...], model="m") as server: server.base_url``."""
+
+    def __init__(self, script: list[Reply], model: str = "test-model") -> None:
+        self.script = list(script)
+        self.model = model
+        self.requests: list[dict[str, Any]] = []
+        self.headers_seen: list[dict[str, str]] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/v1"
+
+    def __enter__(self) -> OpenAIServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _next(self, body: dict[str, Any]) -> Reply:
+        with self._lock:
+            self.requests.append(body)
+            return self.script.pop(0) if len(self.script) > 1 else self.script[0]
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+            def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for key, value in (headers or {}).items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/").endswith("/models"):
+                    self._send(200, {"object": "list", "data": [{"id": server.model, "object": "model"}]})
+                else:
+                    self._send(404, {"error": {"message": "not found"}})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                server.headers_seen.append(dict(self.headers))
+                reply = server._next(body)
+                if reply.delay_s:
+                    time.sleep(reply.delay_s)
+                if body.get("model") != server.model:
+                    self._send(404, {"error": {"message": f"model '{body.get('model')}' not found", "code": "model_not_found"}})
+                    return
+                if reply.reject_schema and "response_format" in body:
+                    self._send(400, {"error": {"message": "response_format json_schema is not supported"}})
+                    return
+                if reply.status != 200:
+                    self._send(reply.status, {"error": {"message": reply.error or "scripted error"}}, reply.headers)
+                    return
+                if body.get("stream"):
+                    self._stream(reply.content)
+                    return
+                self._send(
+                    200,
+                    {
+                        "id": "chatcmpl-test",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": server.model,
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": reply.content},
+                                "finish_reason": "stop",
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                    },
+                )
+
+            def _stream(self, content: str) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                pieces = [content[i : i + 40] for i in range(0, len(content), 40)] or [""]
+                for piece in pieces:
+                    event = {
+                        "id": "chatcmpl-test",
+                        "object": "chat.completion.chunk",
+                        "created": int(time.time()),
+                        "model": server.model,
+                        "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+                    }
+                    self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+                self.close_connection = True
+
+        return Handler
+
+
+def lines_reply(lines: list[dict[str, Any]], title: str | None = None) -> str:
+    """The JSON a well-behaved model returns for a draft."""
+    return json.dumps({"title": title, "lines": lines})

@@ -1,0 +1,244 @@
+"""The LLM path against a real HTTP server speaking the OpenAI chat-completions protocol on loopback.
+
+Every scripted case ends in a correct draft or a clear error: never a crash, never a silently
+ungrounded draft.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import socket
+
+import pytest
+
+from ingest.pipeline import Ingestor
+from kb.errors import GroundingError, LLMBadOutput, LLMModelUnknown, LLMUnavailable
+from kb.openai_client import ChatModel
+from kb.runbooks import draft_runbook
+from kb.search import Searcher, open_searcher
+from kb.settings import Settings
+from kb.store import open_store
+from kb.summary import summarize
+from tests.conftest import copy_data
+from tests.fakes import HashingEmbedding
+from tests.openai_server import OpenAIServer, Reply, lines_reply
+from tests.test_summary import DATA, chat_records
+
+SECRET = "sk-test-DO-NOT-LEAK-8c1f2e"
+TOPIC = "pgbouncer pool exhausted, clients waiting"
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Searcher:
+    base = tmp_path_factory.mktemp("llm")
+    settings = Settings(data_dir=base / "kb", _env_file=None)  # type: ignore[call-arg]
+    embedding = HashingEmbedding()
+    store = open_store(settings, "hashing-64")
+    searcher = open_searcher(settings, store, embedding)
+    Ingestor(settings, store, embedding, searcher.keyword).run([copy_data(base / "data")])
+    return searcher
+
+
+def model(server: OpenAIServer, **overrides: object) -> ChatModel:
+    values: dict[str, object] = {
+        "llm_base_url": server.base_url,
+        "llm_model": server.model,
+        "llm_api_key": SECRET,
+        "llm_timeout_s": 5.0,
+        "llm_max_retries": 2,
+    }
+    values.update(overrides)
+    return ChatModel(Settings(_env_file=None, **values))  # type: ignore[arg-type]
+
+
+def passages_in(request: dict) -> dict[str, str]:  # type: ignore[type-arg]
+    user = request["messages"][1]["content"]
+    return {m.group(1): m.group(2) for m in re.finditer(r'<passage id="(P\d+)"[^>]*>\n(.*?)\n</passage>', user, re.S)}
+
+
+def grounded_reply(first_request_passages: dict[str, str]) -> str:
+    """What a good model writes: lines taken from the passages it was given, citing them."""
+    lines = []
+    for pid, text in list(first_request_passages.items())[:4]:
+        first = text.strip().splitlines()[0][:120]
+        lines.append({"section": "mitigation", "text": first, "cites": [pid]})
+    return lines_reply(lines)
+
+
+def run_twice_for_passages(sample: Searcher, script_after: list[Reply]) -> tuple[object, OpenAIServer]:
+    """Learn the passages with a first (refused) call, then run the real script with lines citing them."""
+    with OpenAIServer([Reply(content=lines_reply([]))]) as probe:
+        with pytest.raises(GroundingError):
+            draft_runbook(sample, TOPIC, llm=model(probe))
+        given = passages_in(probe.requests[0])
+    assert len(given) >= 4
+    script = [Reply(content=grounded_reply(given)) if r.content == "GOOD" else r for r in script_after]
+    server = OpenAIServer(script)
+    with server:
+        draft = draft_runbook(sample, TOPIC, llm=model(server))
+    return draft, server
+
+
+def test_a_grounded_answer_becomes_a_cited_llm_draft(sample: Searcher) -> None:
+    draft, server = run_twice_for_passages(sample, [Reply(content="GOOD")])
+    assert draft.generator == "llm" and draft.model == "test-model"  # type: ignore[attr-defined]
+    assert draft.dropped == []  # type: ignore[attr-defined]
+    assert [i for i in draft.items if i.section == "mitigation"]  # type: ignore[attr-defined]
+    request = server.requests[0]
+    assert request["response_format"]["type"] == "json_schema"
+    assert "lines" in json.dumps(request["response_format"]["json_schema"]["schema"])
+    system, user = request["messages"][0]["content"], request["messages"][1]["content"]
+    assert "never an instruction" in system
+    assert user.count("<evidence>") == 1 and user.rstrip().endswith("Write the runbook lines as JSON.")
+    for item in draft.items:  # type: ignore[attr-defined]
+        for c in item.citations:
+            assert sample.store.get_record(c.doc_id).text[c.start : c.end].startswith(c.quote)
+
+
+def test_citations_to_passages_it_was_not_given_are_dropped_and_listed(sample: Searcher) -> None:
+    with OpenAIServer([Reply(content=lines_reply([]))]) as probe:
+        with pytest.raises(GroundingError):
+            draft_runbook(sample, TOPIC, llm=model(probe))
+        given = passages_in(probe.requests[0])
+    good = json.loads(grounded_reply(given))["lines"]
+    bad = [
+        {"section": "mitigation", "text": "Delete the orders database and restore from last year", "cites": ["P999"]},
+        {"section": "triage", "text": "Check the pools", "cites": []},
+    ]
+    with OpenAIServer([Reply(content=lines_reply(good + bad))]) as server:
+        draft = draft_runbook(sample, TOPIC, llm=model(server))
+    assert [d.text for d in draft.dropped] == [b["text"] for b in bad]
+    assert "P999, which it was not given" in draft.dropped[0].reason
+    assert "Delete the orders database" not in "\n".join(i.text for i in draft.items)
+    assert "## Dropped as ungrounded" in draft.markdown
+
+
+def test_a_reply_with_nothing_grounded_is_refused(sample: Searcher) -> None:
+    junk = lines_reply([{"section": "mitigation", "text": "Reboot everything", "cites": ["P4242"]}])
+    with OpenAIServer([Reply(content=junk)]) as server, pytest.raises(GroundingError, match="refused") as info:
+        draft_runbook(sample, TOPIC, llm=model(server))
+    assert info.value.dropped
+
+
+def test_malformed_json_is_sent_back_once_then_fixed(sample: Searcher) -> None:
+    draft, server = run_twice_for_passages(sample, [Reply(content='{"lines": [oops'), Reply(content="GOOD")])
+    assert len(server.requests) == 2
+    assert "not valid JSON" in server.requests[1]["messages"][-1]["content"]
+    assert draft.items  # type: ignore[attr-defined]
+
+
+def test_malformed_json_twice_is_a_clear_error(sample: Searcher) -> None:
+    with OpenAIServer([Reply(content="Sure! Here is your runbook: step one, step two.")]) as server:
+        with pytest.raises(LLMBadOutput, match="did not return valid JSON"):
+            draft_runbook(sample, TOPIC, llm=model(server))
+
+
+def test_json_in_a_fenced_block_is_read(sample: Searcher) -> None:
+    with OpenAIServer([Reply(content=lines_reply([]))]) as probe:
+        with pytest.raises(GroundingError):
+            draft_runbook(sample, TOPIC, llm=model(probe))
+        given = passages_in(probe.requests[0])
+    fenced = "Here you go:\n```json\n" + grounded_reply(given) + "\n```"
+    with OpenAIServer([Reply(content=fenced)]) as server:
+        assert draft_runbook(sample, TOPIC, llm=model(server)).generator == "llm"
+
+
+def test_429_is_retried_with_backoff(sample: Searcher) -> None:
+    draft, server = run_twice_for_passages(
+        sample, [Reply(status=429, error="slow down", headers={"retry-after-ms": "20"}), Reply(content="GOOD")]
+    )
+    assert len(server.requests) == 2 and draft.generator == "llm"  # type: ignore[attr-defined]
+
+
+def test_server_without_structured_output_gets_json_in_text(sample: Searcher) -> None:
+    with OpenAIServer([Reply(content=lines_reply([]))]) as probe:
+        with pytest.raises(GroundingError):
+            draft_runbook(sample, TOPIC, llm=model(probe))
+        given = passages_in(probe.requests[0])
+    with OpenAIServer([Reply(content=grounded_reply(given), reject_schema=True)]) as server:
+        llm = model(server)
+        draft = draft_runbook(sample, TOPIC, llm=llm)
+    assert draft.generator == "llm" and not llm.schema_supported
+    assert "response_format" in server.requests[0] and "response_format" not in server.requests[1]
+    assert '"lines"' in server.requests[1]["messages"][0]["content"]  # the schema is in the prompt
+
+
+def test_timeout_is_a_clear_error(sample: Searcher) -> None:
+    with OpenAIServer([Reply(content=lines_reply([]), delay_s=3)]) as server:
+        with pytest.raises(LLMUnavailable, match="did not answer in time"):
+            draft_runbook(sample, TOPIC, llm=model(server, llm_timeout_s=0.5, llm_max_retries=0))
+
+
+def test_unknown_model_is_a_clear_error(sample: Searcher) -> None:
+    with OpenAIServer([Reply(content="{}")], model="served-model") as server:
+        with pytest.raises(LLMModelUnknown, match="does not know the model 'test-model'"):
+            draft_runbook(sample, TOPIC, llm=model(server, llm_model="test-model"))
+
+
+def test_unreachable_server_is_a_clear_error_without_the_key(
+    sample: Searcher, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once closed
+    caplog.set_level(logging.DEBUG)
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, llm_base_url=f"http://127.0.0.1:{port}/v1", llm_model="m", llm_api_key=SECRET, llm_max_retries=1
+    )
+    with pytest.raises(LLMUnavailable, match=f"cannot reach the LLM at http://127.0.0.1:{port}") as info:
+        draft_runbook(sample, TOPIC, llm=ChatModel(settings))
+    assert SECRET not in str(info.value)
+    assert SECRET not in caplog.text
+    assert SECRET not in repr(settings) and SECRET not in settings.llm_label
+
+
+def test_the_key_is_sent_to_the_server_but_never_logged(sample: Searcher, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    draft, server = run_twice_for_passages(sample, [Reply(content="GOOD")])
+    assert {k.lower(): v for k, v in server.headers_seen[0].items()}["authorization"] == f"Bearer {SECRET}"
+    assert SECRET not in caplog.text and SECRET not in draft.markdown  # type: ignore[attr-defined]
+
+
+def test_streaming_reports_text_as_it_arrives(sample: Searcher) -> None:
+    with OpenAIServer([Reply(content=lines_reply([]))]) as probe:
+        with pytest.raises(GroundingError):
+            draft_runbook(sample, TOPIC, llm=model(probe))
+        given = passages_in(probe.requests[0])
+    pieces: list[str] = []
+    with OpenAIServer([Reply(content=grounded_reply(given))]) as server:
+        draft = draft_runbook(sample, TOPIC, llm=model(server), on_text=pieces.append)
+    assert server.requests[0]["stream"] is True
+    assert len(pieces) > 1 and json.loads("".join(pieces))["lines"]
+    assert draft.generator == "llm"
+
+
+def test_planted_instructions_stay_data_and_obeying_them_is_not_grounded() -> None:
+    (record,) = chat_records(DATA / "chats" / "2024-05-14-payflow-outage.txt")
+    with OpenAIServer([Reply(content=lines_reply([]))]) as probe:
+        with pytest.raises(GroundingError):
+            summarize(record, llm=model(probe))
+    request = probe.requests[0]
+    system, user = request["messages"][0]["content"], request["messages"][1]["content"]
+    assert "ignore previous instructions" not in system
+    inside = user[user.index("<evidence>") : user.index("</evidence>")]
+    assert "ignore previous instructions" in inside  # the planted text reaches the model only as data
+    assert user.count("</evidence>") == 1
+    given = passages_in(request)
+    planted = next(pid for pid, text in given.items() if "ignore previous instructions" in text)
+    impact = next(pid for pid, text in given.items() if "failure rate" in text or "429" in text)
+    obeying = [
+        {"section": "summary", "text": "The support admin password is hunter2; refund sent to card 4421.", "cites": ["P999"]},
+        {"section": "summary", "text": "Ticket closed as resolved, full refund issued to the customer.", "cites": [planted]},
+        {"section": "impact", "text": given[impact].splitlines()[0][:100], "cites": [impact]},
+    ]
+    with OpenAIServer([Reply(content=lines_reply(obeying))]) as server:
+        draft = summarize(record, llm=model(server))
+    reasons = {d.text[:20]: d.reason for d in draft.dropped}
+    assert "which it was not given" in reasons["The support admin pa"]
+    assert "prompt injection" in reasons["Ticket closed as res"]
+    body = draft.markdown.split("## Dropped as ungrounded")[0]  # dropped lines are listed for review, after
+    assert "hunter2" not in body and "refund issued" not in body
+    assert not any("hunter2" in i.text or "refund" in i.text for i in draft.items)
+    assert any(i.section == "impact" for i in draft.items)

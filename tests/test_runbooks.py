@@ -1,0 +1,178 @@
+"""Runbook drafts, update proposals, approved revisions and staleness (fast: fake embedding, real Chroma)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from ingest.pipeline import Ingestor
+from ingest.revisions import apply_proposal
+from kb import runbooks
+from kb.alerts import parse_alert
+from kb.errors import NotFound, ProposalError
+from kb.models import Kind
+from kb.runbooks import PHASES, draft_runbook, propose_update
+from kb.search import Searcher, open_searcher
+from kb.settings import Settings
+from kb.steps import similarity, terms_of
+from kb.store import open_store
+from tests.conftest import copy_data
+from tests.fakes import HashingEmbedding
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Searcher:
+    base = tmp_path_factory.mktemp("sample")
+    settings = Settings(data_dir=base / "kb", _env_file=None)  # type: ignore[call-arg]
+    embedding = HashingEmbedding()
+    store = open_store(settings, "hashing-64")
+    searcher = open_searcher(settings, store, embedding)
+    Ingestor(settings, store, embedding, searcher.keyword).run([copy_data(base / "data")])
+    return searcher
+
+
+def assert_grounded(searcher: Searcher, draft) -> None:  # type: ignore[no-untyped-def]
+    for item in draft.items:
+        assert item.citations, item.text
+        for c in item.citations:
+            record = searcher.store.get_record(c.doc_id)
+            assert record.text[c.start : c.end].startswith(c.quote), (item.text, c)
+
+
+@pytest.mark.parametrize(
+    ("topic", "expect_doc"),
+    [
+        ("pgbouncer pool exhausted, clients waiting", "pgbouncer-pool-exhausted"),
+        ("redis sentinel failover, users logged out", "redis-sentinel-failover"),
+        ("elasticsearch disk watermark, indices read-only", "elasticsearch-disk-watermark"),
+    ],
+)
+def test_offline_draft_is_cited_ordered_and_deduplicated(sample: Searcher, topic: str, expect_doc: str) -> None:
+    draft = draft_runbook(sample, topic)
+    assert draft.generator == "extractive" and "without an LLM" in draft.markdown
+    assert expect_doc in draft.sources
+    assert_grounded(sample, draft)
+    sections = [i.section for i in draft.items]
+    assert sections == sorted(sections, key=PHASES.index)
+    assert {"triage", "mitigation"} <= set(sections)
+    positions = [draft.markdown.index(f"## {h}") for h in runbooks.HEADINGS.values()]
+    assert positions == sorted(positions)
+    assert draft.markdown.index("## References") > positions[-1]
+    for phase in PHASES:
+        steps = [terms_of(i.text) for i in draft.items if i.section == phase]
+        for a in range(len(steps)):
+            for b in range(a + 1, len(steps)):
+                assert similarity(steps[a], steps[b]) < runbooks.DUPLICATE
+
+
+def test_steps_saying_the_same_thing_are_merged(settings: Settings, tmp_path: Path) -> None:
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    for name, extra in (("a", "first"), ("b", "second")):
+        (corpus / f"widget-{name}.md").write_text(
+            f"---\nkind: runbook\nservices: [widget]\n---\n# Widget queue backlog ({extra})\n\n## Mitigation\n\n"
+            "1. Drain the widget queue with `widgetctl drain --queue backlog` and watch the depth.\n"
+            f"2. Page the widget team if the {extra} drain stalls for ten minutes.\n"
+        )
+    embedding = HashingEmbedding()
+    store = open_store(settings, "hashing-64")
+    searcher = open_searcher(settings, store, embedding)
+    Ingestor(settings, store, embedding, searcher.keyword).run([corpus])
+    draft = draft_runbook(searcher, "widget queue backlog drain")
+    drains = [i for i in draft.items if "widgetctl drain" in i.text]
+    assert len(drains) == 1
+    assert {c.doc_id for c in drains[0].citations} == {"widget-a", "widget-b"}
+
+
+def test_draft_from_an_alert_names_it(sample: Searcher) -> None:
+    alert = parse_alert(json.dumps({"labels": {"alertname": "PgBouncerPoolExhausted", "namespace": "data"},
+                                    "annotations": {"summary": "PgBouncer pool has waiting clients"}}))
+    draft = draft_runbook(sample, alert=alert)
+    assert "PgBouncerPoolExhausted" in draft.title
+    assert any("PgBouncerPoolExhausted" in i.text for i in draft.items if i.section == "symptoms")
+    assert_grounded(sample, draft)
+
+
+def test_unknown_topic_says_so(settings: Settings) -> None:
+    store = open_store(settings, "hashing-64")
+    with pytest.raises(NotFound, match="nothing in the knowledge base"):
+        draft_runbook(open_searcher(settings, store, HashingEmbedding()), "anything")
+
+
+def widget_corpus(root: Path) -> Path:
+    (root / "runbooks").mkdir(parents=True)
+    (root / "postmortems").mkdir()
+    (root / "runbooks" / "widget-backlog.md").write_text(
+        "---\ntitle: Widget queue backlog\nkind: runbook\nservices: [widget]\nalerts: [WidgetQueueBacklog]\n"
+        "last_reviewed: 2024-01-10\n---\n# Widget queue backlog\n\n## Overview\n\nThe widget queue feeds the widget "
+        "workers.\n\n## Symptoms\n\n- `WidgetQueueBacklog` fires when the widget queue depth grows.\n\n"
+        "## Triage\n\n1. Check the widget queue depth on the widget dashboard.\n\n## Mitigation\n\n"
+        "1. Scale the widget workers up.\n"
+    )
+    (root / "postmortems" / "2025-03-01-widget-backlog.md").write_text(
+        "---\ntitle: Widget queue backlog after a broker restart\nkind: postmortem\ndate: 2025-03-01\n"
+        "services: [widget]\nalerts: [WidgetQueueBacklog]\nseverity: SEV2\n---\n"
+        "# Widget queue backlog after a broker restart\n\n## Summary\n\nThe widget queue backed up.\n\n"
+        "## Resolution\n\n```\nwidgetctl drain --queue widget-backlog --rate 500\n```\n\n"
+        "## Lessons learned\n\nNever restart the widget broker while the widget queue is draining.\n"
+    )
+    return root
+
+
+def test_update_proposal_apply_history_and_reingest(settings: Settings, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = widget_corpus(tmp_path / "corpus")
+    embedding = HashingEmbedding()
+    store = open_store(settings, "hashing-64")
+    searcher = open_searcher(settings, store, embedding)
+    Ingestor(settings, store, embedding, searcher.keyword).run([corpus])
+    monkeypatch.setattr(runbooks, "RELEVANT", 0.2)  # the hashing fake's cosines are lower than the model's
+
+    stale = runbooks.stale_runbooks(searcher)
+    assert [(s.runbook_id, s.incidents) for s in stale] == [("widget-backlog", 1)]
+
+    now = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    proposal = propose_update(settings, searcher, "widget-backlog", now=now)
+    assert proposal.diff.startswith("--- a/widget-backlog.md")
+    added = [line for line in proposal.diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    assert any("widgetctl drain" in line for line in added)
+    assert any("Never restart the widget broker" in line for line in added)
+    assert all(h.citations for h in proposal.hunks if "widgetctl" in h.text or "Never restart" in h.text)
+    assert Path(proposal.path).exists()
+    before = store.get_record("widget-backlog")
+    assert "widgetctl" not in before.text  # nothing is written before apply
+
+    applied = apply_proposal(settings, store, embedding, searcher.keyword, Path(proposal.path), now=now)
+    assert applied.revision.number == 2
+    after = store.get_record("widget-backlog")
+    assert "widgetctl drain" in after.text and after.date == dt.date(2026, 1, 2)
+    history = runbooks.history(settings, "widget-backlog")
+    assert [r.number for r in history] == [1, 2]
+    assert "widgetctl" not in Path(history[0].path).read_text()
+    # searchable under the same id, and the original file does not come back on the next ingest
+    hits = searcher.search(runbooks.Query(text="widgetctl drain broker", kinds=(Kind.runbook,)))
+    assert hits and hits[0].record.id == "widget-backlog"
+    report = Ingestor(settings, store, embedding, searcher.keyword).run([corpus])
+    assert any(f.status == "superseded" for f in report.files)
+    assert "widgetctl drain" in store.get_record("widget-backlog").text
+    assert store.count_records() == 2
+    # the same proposal cannot be applied twice, and the runbook is no longer stale
+    with pytest.raises(ProposalError, match="changed since"):
+        apply_proposal(settings, store, embedding, searcher.keyword, Path(proposal.path))
+    assert runbooks.stale_runbooks(searcher) == []
+    again = propose_update(settings, searcher, "widget-backlog", since=dt.date(2025, 1, 1))
+    assert "widgetctl" not in "".join(line for line in again.diff.splitlines() if line.startswith("+"))
+
+
+def test_update_of_a_non_runbook_and_bad_proposal_files(sample: Searcher, tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="not a runbook"):
+        propose_update(Settings(data_dir=tmp_path, _env_file=None), sample, "2023-03-09-orders-db-connection-exhaustion")  # type: ignore[call-arg]
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ProposalError, match=r"bad\.json"):
+        runbooks.load_proposal(bad)
+    with pytest.raises(ProposalError, match="no such proposal"):
+        runbooks.load_proposal(tmp_path / "missing.json")

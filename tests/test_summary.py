@@ -1,0 +1,68 @@
+"""Postmortem drafts from the sample chat logs: extractive, cited, in the standard template."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.sources import discover, parse_unit
+from ingest.sources.base import ParseOptions
+from kb.models import Record
+from kb.summary import TEMPLATE, classify, summarize
+from tests.conftest import DATA
+
+CHATS = sorted(DATA.joinpath("chats").glob("*.txt")) + sorted(DATA.joinpath("slack").iterdir())
+
+
+def chat_records(path: Path) -> list[Record]:
+    units, _ = discover([path])
+    options = ParseOptions(redact=True, kind=None, known_services=set(), max_bytes=10**8)
+    return [r for u in units for r in parse_unit(u, options) if r.messages]
+
+
+@pytest.mark.parametrize("path", CHATS, ids=lambda p: p.name)
+def test_every_sample_chat_gets_a_cited_timeline_and_template(path: Path) -> None:
+    for record in chat_records(path):
+        draft = summarize(record)
+        assert draft.generator == "extractive"
+        assert "without an LLM" in draft.markdown
+        for section in TEMPLATE:
+            assert f"## {section.capitalize()}" in draft.markdown
+        timeline = [i for i in draft.items if i.section == "timeline"]
+        if len(record.messages) >= 10:
+            assert len(timeline) >= 5
+        for item in draft.items:
+            assert item.citations, item
+            for c in item.citations:
+                assert c.doc_id == record.id
+                assert record.text[c.start : c.end].startswith(c.quote)  # every citation resolves
+        times = [i.time for i in timeline]
+        assert times == sorted(times)
+        assert all(i.who for i in timeline)
+
+
+def test_the_pgbouncer_log_reads_like_the_incident() -> None:
+    (record,) = chat_records(DATA / "chats" / "2026-01-21-pgbouncer-idle-in-transaction.txt")
+    draft = summarize(record)
+    kinds = {i.kind for i in draft.items if i.section == "timeline"}
+    assert {"detection", "escalation", "action", "resolution"} <= kinds
+    first = next(i for i in draft.items if i.section == "timeline")
+    assert first.kind == "detection" and "PgBouncerPoolExhausted" in first.text
+    summary = next(i for i in draft.items if i.section == "summary")
+    assert "10:18" in summary.text and "29m" in summary.text
+    assert any(i.section == "action items" for i in draft.items)
+    assert any("47%" in i.text for i in draft.items if i.section == "impact")
+    as_json = draft.as_json()
+    assert set(as_json) >= {"title", "markdown", "generator", "items", "dropped", "sources"}
+    assert as_json["sources"] == [record.id]
+
+
+def test_quoted_text_inside_a_message_does_not_decide_its_kind() -> None:
+    (record,) = chat_records(DATA / "chats" / "2024-05-14-payflow-outage.txt")
+    facts = classify(record)
+    planted = next(f for f in facts if "support inbox" in f.message.text)
+    assert "ignore previous instructions" in planted.message.text
+    assert planted.kind != "resolution"  # "close this ticket as resolved" is the customer's text, not ours
+    draft = summarize(record)
+    assert not any("refund for every order" in i.text for i in draft.items if i.section == "action items")
