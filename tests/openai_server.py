@@ -9,8 +9,10 @@ sends them. Every request body is kept in ``requests`` for assertions.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -24,6 +26,7 @@ class Reply:
     delay_s: float = 0.0
     reject_schema: bool = False  # answer 400 when the request carries response_format
     headers: dict[str, str] = field(default_factory=dict)
+    respond: Callable[[dict[str, Any]], str] | None = None  # builds the content from the request
 
 
 class OpenAIServer:
@@ -97,8 +100,9 @@ class OpenAIServer:
                 if reply.status != 200:
                     self._send(reply.status, {"error": {"message": reply.error or "scripted error"}}, reply.headers)
                     return
+                content = reply.respond(body) if reply.respond else reply.content
                 if body.get("stream"):
-                    self._stream(reply.content)
+                    self._stream(content)
                     return
                 self._send(
                     200,
@@ -110,7 +114,7 @@ class OpenAIServer:
                         "choices": [
                             {
                                 "index": 0,
-                                "message": {"role": "assistant", "content": reply.content},
+                                "message": {"role": "assistant", "content": content},
                                 "finish_reason": "stop",
                             }
                         ],
@@ -144,3 +148,24 @@ class OpenAIServer:
 def lines_reply(lines: list[dict[str, Any]], title: str | None = None) -> str:
     """The JSON a well-behaved model returns for a draft."""
     return json.dumps({"title": title, "lines": lines})
+
+
+def passages_of(request: dict[str, Any]) -> dict[str, str]:
+    """The passages a request gave the model, by id."""
+    user = request["messages"][-1]["content"] if request["messages"][-1]["role"] == "user" else ""
+    user = next((m["content"] for m in request["messages"] if m["role"] == "user"), user)
+    return {m.group(1): m.group(2) for m in re.finditer(r'<passage id="(P\d+)"[^>]*>\n(.*?)\n</passage>', user, re.S)}
+
+
+def grounded(section_of: Callable[[dict[str, Any], str], str], limit: int = 6) -> Callable[[dict[str, Any]], str]:
+    """A model that writes lines taken from the passages it was given, citing them; ``section_of(request,
+    passage text)`` picks each line's section."""
+
+    def respond(request: dict[str, Any]) -> str:
+        lines = []
+        for pid, text in list(passages_of(request).items())[:limit]:
+            first = next((ln for ln in text.strip().splitlines() if ln.strip() and not ln.startswith("```")), text)
+            lines.append({"section": section_of(request, text), "text": first.strip()[:160], "cites": [pid]})
+        return lines_reply(lines)
+
+    return respond

@@ -1,0 +1,144 @@
+"""`kb runbook` and `kb summarize` on the sample corpus with the real model and store, through the CLI,
+offline and with KB_LLM_BASE_URL pointing at an OpenAI-protocol server on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, copy_data
+from tests.openai_server import OpenAIServer, Reply, grounded
+
+pytestmark = pytest.mark.slow
+
+
+def kb(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")} | (env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "ui.cli.main", "--data-dir", str(data_dir), *args],
+        capture_output=True, text=True, cwd=ROOT, timeout=600, check=False, env=full_env,
+    )
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("gen")
+    data = copy_data(base / "data")
+    result = kb(base / "store", "ingest", str(data), "--json")
+    assert result.returncode == 0, result.stderr
+    return base / "store"
+
+
+def texts(store: Path, doc_ids: set[str]) -> dict[str, str]:
+    return {d: json.loads(kb(store, "show", d, "--json").stdout)["text"] for d in doc_ids}
+
+
+def assert_cited(store: Path, items: list[dict]) -> None:  # type: ignore[type-arg]
+    docs = texts(store, {c["doc_id"] for i in items for c in i["citations"]})
+    for item in items:
+        assert item["citations"], item
+        for c in item["citations"]:
+            assert docs[c["doc_id"]][c["start"] : c["end"]].startswith(c["quote"])
+
+
+@pytest.mark.parametrize(
+    ("topic", "expect"),
+    [
+        ("pgbouncer pool exhausted, clients waiting", "pg_terminate_backend"),
+        ("redis sentinel failover logs users out", "SENTINEL"),
+        ("search cluster disk flood stage, indices read-only", "read_only_allow_delete"),
+    ],
+)
+def test_offline_runbook_drafts_for_three_symptoms(store: Path, topic: str, expect: str) -> None:
+    result = kb(store, "runbook", "draft", topic, "--json")
+    assert result.returncode == 0, result.stderr
+    draft = json.loads(result.stdout)
+    assert draft["generator"] == "extractive" and draft["sources"]
+    assert expect in draft["markdown"]
+    sections = [i["section"] for i in draft["items"]]
+    order = ["overview", "symptoms", "triage", "diagnosis", "mitigation", "verification", "escalation"]
+    assert sections == sorted(sections, key=order.index) and "mitigation" in sections
+    assert_cited(store, draft["items"])
+
+
+def test_update_apply_history_and_stale(store: Path) -> None:
+    stale = json.loads(kb(store, "runbook", "stale", "--json").stdout)
+    assert "pgbouncer-pool-exhausted" in [s["runbook_id"] for s in stale]
+    result = kb(store, "runbook", "update", "pgbouncer-pool-exhausted", "--json")
+    assert result.returncode == 0, result.stderr
+    proposal = json.loads(result.stdout)
+    added = "\n".join(ln for ln in proposal["diff"].splitlines() if ln.startswith("+"))
+    assert "idle in transaction" in added  # what the 2026-01-21 incident taught
+    assert proposal["hunks"] and any(h["citations"] for h in proposal["hunks"])
+    assert "2026-01-21-pgbouncer-idle-in-transaction" in " ".join(proposal["sources"])
+    applied = kb(store, "runbook", "apply", proposal["proposal"], "--json")
+    assert applied.returncode == 0, applied.stderr
+    assert json.loads(applied.stdout)["revision"]["number"] == 2
+    history = json.loads(kb(store, "runbook", "history", "pgbouncer-pool-exhausted", "--json").stdout)
+    assert [r["number"] for r in history] == [1, 2]
+    shown = json.loads(kb(store, "show", "pgbouncer-pool-exhausted", "--json").stdout)
+    assert "learned from 2026-01-21" in shown["text"]
+    stale_after = json.loads(kb(store, "runbook", "stale", "--json").stdout)
+    assert "pgbouncer-pool-exhausted" not in [s["runbook_id"] for s in stale_after]
+    again = kb(store, "runbook", "apply", proposal["proposal"])
+    assert again.returncode == 1 and "changed since this proposal" in again.stderr
+
+
+def test_summaries_of_stored_chat_logs(store: Path) -> None:
+    for chat in ("2026-01-21-pgbouncer-idle-in-transaction", "2024-09-05-checkout-bad-migration"):
+        result = kb(store, "summarize", chat, "--json")
+        assert result.returncode == 0, result.stderr
+        summary = json.loads(result.stdout)
+        timeline = [i for i in summary["items"] if i["section"] == "timeline"]
+        assert len(timeline) >= 8 and all(i["time"] and i["who"] for i in timeline)
+        assert any(i["section"] == "action items" for i in summary["items"]) or "Action items" in summary["markdown"]
+        assert_cited(store, summary["items"])
+
+
+def test_summarize_a_file_that_is_not_stored(store: Path, tmp_path: Path) -> None:
+    log = tmp_path / "2026-02-01-new.txt"
+    log.write_text(
+        "[2026-02-01 09:00:00] alertmanager: [FIRING:1] KafkaConsumerLagHigh (service=notifications)\n"
+        "[2026-02-01 09:02:00] dana: I'm IC. paging data-oncall\n"
+        "[2026-02-01 09:05:00] dana: $ kubectl -n notifications rollout restart deploy/notifier\n"
+        "[2026-02-01 09:20:00] dana: lag draining, error rate back to normal\n"
+        "[2026-02-01 09:30:00] dana: resolved. TODO: alert on consumer restarts\n"
+    )
+    result = kb(store, "summarize", str(log), "--out", str(tmp_path / "pm.md"))
+    assert result.returncode == 0, result.stderr
+    md = (tmp_path / "pm.md").read_text()
+    assert "09:05 **dana** (action)" in md and "- [ ] resolved. TODO: alert on consumer restarts" in md
+
+
+def test_the_same_commands_through_an_llm_server(store: Path) -> None:
+    def section(request: dict, text: str) -> str:  # type: ignore[type-arg]
+        return "response" if "postmortem" in request["messages"][0]["content"] else "mitigation"
+
+    with OpenAIServer([Reply(respond=grounded(section))], model="tiny") as server:
+        env = {"KB_LLM_BASE_URL": server.base_url, "KB_LLM_MODEL": "tiny", "KB_LLM_API_KEY": "sk-cli-SECRET"}
+        draft = kb(store, "runbook", "draft", "pgbouncer pool exhausted", "--json", env=env)
+        assert draft.returncode == 0, draft.stderr
+        out = json.loads(draft.stdout)
+        assert out["generator"] == "llm" and out["model"] == "tiny"
+        assert_cited(store, out["items"])
+        summary = kb(store, "summarize", "2024-09-05-checkout-bad-migration", "--json",
+                     env=env | {"KB_LLM_MODEL": "tiny"})
+        assert summary.returncode == 0, summary.stderr
+        assert json.loads(summary.stdout)["generator"] == "llm"
+        offline = kb(store, "runbook", "draft", "pgbouncer pool exhausted", "--json", "--no-llm", env=env)
+        assert json.loads(offline.stdout)["generator"] == "extractive"
+        assert len(server.requests) == 2
+        assert "sk-cli-SECRET" not in draft.stderr + summary.stderr
+    # the server is gone now: a clear error, not a traceback
+    gone = kb(store, "runbook", "draft", "pgbouncer pool exhausted", env=env | {"KB_LLM_MAX_RETRIES": "0"})
+    assert gone.returncode == 1 and "cannot reach the LLM" in gone.stderr and "Traceback" not in gone.stderr
+    unknown_env = env | {"KB_LLM_MODEL": "no-such-model"}
+    with OpenAIServer([Reply(content="{}")], model="tiny") as server:
+        unknown_env["KB_LLM_BASE_URL"] = server.base_url
+        unknown = kb(store, "summarize", "2024-09-05-checkout-bad-migration", env=unknown_env)
+    assert unknown.returncode == 1 and "does not know the model 'no-such-model'" in unknown.stderr
