@@ -3,9 +3,9 @@
 Two retrievers over the same chunks: dense (Chroma ANN on the embedding model's vectors) and keyword
 (BM25 with the SRE analyzer, ``kb.keyword``). Filters are applied inside each (Chroma ``where``, a BM25
 weight mask). Each retriever's passages are grouped into documents (a document scores by its best
-passage), the two document rankings are fused by reciprocal rank, and passages of versions that are
-being replaced are dropped. Each document says why it matched: the services, alert names, error strings
-and query words its passages share.
+passage), the two document rankings are fused by reciprocal rank (ties broken by the retrievers'
+standardized scores), and passages of versions that are being replaced are dropped. Each document says
+why it matched: the services, alert names, error strings and query words its passages share.
 """
 
 from __future__ import annotations
