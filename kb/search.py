@@ -3,9 +3,9 @@
 Two retrievers over the same chunks: dense (Chroma ANN on the embedding model's vectors) and keyword
 (BM25 with the SRE analyzer, ``kb.keyword``). Filters are applied inside each (Chroma ``where``, a BM25
 weight mask). Each retriever's passages are grouped into documents (a document scores by its best
-passage), the two document rankings are fused by reciprocal rank, and passages of versions that are
-being replaced are dropped. Each document says why it matched: the services, alert names, error strings
-and query words its passages share.
+passage), the two document rankings are fused by reciprocal rank (ties broken by the retrievers'
+standardized scores), and passages of versions that are being replaced are dropped. Each document says
+why it matched: the services, alert names, error strings and query words its passages share.
 """
 
 from __future__ import annotations
@@ -83,6 +83,52 @@ def _group(hits: list[Hit]) -> list[tuple[str, _Doc]]:
     return sorted(docs.items(), key=lambda kv: -kv[1].score)
 
 
+def _standardized(ranking: list[tuple[str, _Doc]]) -> tuple[dict[str, float], float]:
+    """Each document's score in standard deviations from the ranking's mean, and the lowest such value
+    (for documents the ranking did not return)."""
+    values = [doc.score for _rid, doc in ranking]
+    if not values:
+        return {}, 0.0
+    mean = sum(values) / len(values)
+    std = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5 or 1.0
+    z = {rid: (doc.score - mean) / std for rid, doc in ranking}
+    return z, min(z.values())
+
+
+def fuse(
+    rankings: Sequence[tuple[float, list[tuple[str, _Doc]]]],
+    rrf_k: float = 60.0,
+    exclude: Sequence[str] = (),
+    reciprocal: bool = True,
+) -> list[tuple[str, float, list[Hit]]]:
+    """(record id, score, passages) best first from weighted document rankings.
+
+    With ``reciprocal``, reciprocal-rank fusion scaled so 1.0 means ranked first by every retriever;
+    otherwise the documents' own scores summed (one ranking: its order). Rank fusion ties often (first
+    in one ranking and second in the other, or the reverse); a tie is broken by the sum of the
+    documents' standardized retriever scores (each ranking's scores in standard deviations from its
+    mean), so the document the retrievers are more confident about comes first.
+    """
+    fused: dict[str, float] = {}
+    passages: dict[str, list[Hit]] = {}
+    evidence: dict[str, float] = {}
+    kept = [(weight, [(rid, doc) for rid, doc in ranking if rid not in exclude]) for weight, ranking in rankings]
+    for weight, ranking in kept:
+        for rank, (rid, doc) in enumerate(ranking, start=1):
+            score = weight / (rrf_k + rank) if reciprocal else doc.score
+            fused[rid] = fused.get(rid, 0.0) + score
+            passages.setdefault(rid, []).extend(doc.hits)
+    if reciprocal and kept:
+        best = sum(w for w, _r in kept) / (rrf_k + 1)
+        fused = {rid: score / best for rid, score in fused.items()}
+        for _weight, ranking in kept:
+            z, floor = _standardized(ranking)
+            for rid in fused:
+                evidence[rid] = evidence.get(rid, 0.0) + z.get(rid, floor)
+    ordered = sorted(fused, key=lambda rid: (-round(fused[rid], 9), -evidence.get(rid, 0.0)))
+    return [(rid, fused[rid], passages[rid]) for rid in ordered]
+
+
 class Searcher:
     """Hybrid search over one store; holds the embedding model and the keyword index."""
 
@@ -122,22 +168,7 @@ class Searcher:
             rankings.append((self.params.dense_weight, _group(self.dense_hits(query.text, n, filters))))
         if mode in ("hybrid", "bm25"):
             rankings.append((self.params.bm25_weight, _group(self.keyword_hits(query.text, n, filters))))
-        fused: dict[str, float] = {}
-        passages: dict[str, list[Hit]] = {}
-        for weight, ranking in rankings:
-            rank = 0
-            for rid, doc in ranking:
-                if rid in query.exclude:
-                    continue
-                rank += 1
-                score = weight / (self.params.rrf_k + rank) if mode == "hybrid" else doc.score
-                fused[rid] = fused.get(rid, 0.0) + score
-                passages.setdefault(rid, []).extend(doc.hits)
-        if mode == "hybrid":  # 1.0 = ranked first by every retriever
-            best = sum(w for w, _r in rankings) / (self.params.rrf_k + 1)
-            fused = {rid: score / best for rid, score in fused.items()}
-        ordered = sorted(fused.items(), key=lambda kv: -kv[1])
-        return [(rid, score, passages[rid]) for rid, score in ordered]
+        return fuse(rankings, self.params.rrf_k, query.exclude, reciprocal=mode == "hybrid")
 
     def search(self, query: Query, mode: Mode = "hybrid", passages_per_doc: int = 3) -> list[RankedDocument]:
         """The best ``query.k`` documents for the query, best first, with passages and reasons."""

@@ -8,7 +8,7 @@ import pytest
 
 from kb.evaluation import LabelledQuery, evaluate, scores
 from kb.models import Chunk, Hit
-from kb.search import _group
+from kb.search import _Doc, _group, fuse
 
 
 def hit(record: str, score: float, n: int = 0) -> Hit:
@@ -39,3 +39,37 @@ def test_evaluate_drops_excluded_documents_before_scoring() -> None:
     result = evaluate(queries, lambda text, n: rankings[text][:n])
     assert result["recall@1"] == 0.5  # q1: 'a' is excluded so 'b' is first; q2 misses
     assert result["mrr@10"] == 0.5
+
+
+def ranking(*docs: tuple[str, float]) -> list[tuple[str, _Doc]]:
+    return [(rid, _Doc(score=score, hits=[hit(rid, score)])) for rid, score in docs]
+
+
+def test_fuse_rewards_documents_both_retrievers_rank_high() -> None:
+    dense = ranking(("a", 0.9), ("b", 0.8), ("c", 0.7))
+    keyword = ranking(("c", 9.0), ("b", 8.0), ("d", 1.0))
+    fused = fuse([(1.0, dense), (1.0, keyword)])
+    order = [rid for rid, _s, _h in fused]
+    assert set(order[:2]) == {"b", "c"} and order.index("a") > order.index("b")  # found by both beats first in one
+    assert all(s < 1.0 for _r, s, _h in fused) and {h.chunk.record_id for h in fused[0][2]} == {order[0]}
+
+
+def test_fuse_breaks_a_rank_tie_by_the_retrievers_confidence() -> None:
+    # a and b tie on ranks (1st + 2nd each); a leads dense by far, b leads BM25 only narrowly
+    dense = ranking(("a", 0.9), ("b", 0.5), ("c", 0.45), ("d", 0.4))
+    keyword = ranking(("b", 10.0), ("a", 9.9), ("c", 2.0), ("d", 1.0))
+    order = [rid for rid, _s, _h in fuse([(1.0, dense), (1.0, keyword)])]
+    assert order[:2] == ["a", "b"]
+    # the same tie the other way round: now b is the clear winner of its retriever
+    dense = ranking(("a", 0.51), ("b", 0.5), ("c", 0.45), ("d", 0.4))
+    keyword = ranking(("b", 10.0), ("a", 3.0), ("c", 2.0), ("d", 1.0))
+    order = [rid for rid, _s, _h in fuse([(1.0, dense), (1.0, keyword)])]
+    assert order[:2] == ["b", "a"]
+
+
+def test_fuse_leaves_out_excluded_documents_and_ranks_by_score_for_one_retriever() -> None:
+    only = ranking(("a", 3.0), ("b", 2.0), ("c", 1.0))
+    fused = fuse([(1.0, only)], exclude=["a"], reciprocal=False)
+    assert [(rid, s) for rid, s, _h in fused] == [("b", 2.0), ("c", 1.0)]
+    # excluded documents do not take a rank: b is ranked first and scores 1.0
+    assert fuse([(1.0, only)], exclude=["a"])[0][:2] == ("b", 1.0)
