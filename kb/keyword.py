@@ -232,6 +232,15 @@ class KeywordIndex:
             text=self.texts[position],
         )
 
+    def passage_share(self, term: str) -> float:
+        """The share of passages whose index text holds an analysed term (0.0 when none does)."""
+        bm25 = self._bm25
+        if bm25 is None or term not in bm25.vocab_dict:
+            return 0.0
+        column = bm25.vocab_dict[term]
+        indptr = bm25.scores["indptr"]
+        return float(indptr[column + 1] - indptr[column]) / max(1, int(bm25.scores["num_docs"]))
+
     def _mask(self, filters: SearchFilters | None) -> np.ndarray | None:
         """1.0 for chunks whose record passes the filters, 0.0 otherwise (vectorised per record)."""
         if filters is None or filters == SearchFilters():

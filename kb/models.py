@@ -282,3 +282,126 @@ class StaleRunbook(BaseModel):
     newest_incident: str | None = None
     newest_date: dt.date | None = None
     incident_ids: list[str] = Field(default_factory=list)
+
+
+# -- game days ---------------------------------------------------------------------------------
+
+
+class Trigger(BaseModel):
+    """When the game master reveals a clue."""
+
+    keywords: list[str] = Field(default_factory=list, description="Analysed terms; asking about any reveals it.")
+    after_turns: int | None = Field(default=None, description="Reveal it anyway after this many turns.")
+    on_action: str | None = Field(default=None, description="Revealed as the outcome of this kind of action.")
+    up_front: bool = Field(default=False, description="Shown with the briefing.")
+
+
+class Clue(BaseModel):
+    """A piece of evidence the trainee can uncover, from a real document."""
+
+    key: str = Field(description="Stable id of the clue (hash of its source span); edits are keyed by it.")
+    text: str
+    category: str = Field(description="symptom, dashboard, logs, deploy, customer, alert or outcome.")
+    trigger: Trigger = Field(default_factory=Trigger)
+    citations: list[Citation] = Field(default_factory=list)
+    red_herring: bool = Field(default=False, description="From another incident (answer key only).")
+
+
+class RubricItem(BaseModel):
+    """Something the trainee should do (or not do), and how it is recognised."""
+
+    id: str
+    kind: str = Field(description="diagnosis, mitigation, communication or harmful.")
+    text: str = Field(description="What the responders did (or what hurt).")
+    action: str | None = Field(default=None, description="Action class that matches it (rollback, terminate, ...).")
+    terms: list[str] = Field(default_factory=list, description="Terms that must be shared to match.")
+    points: int = 0
+    citations: list[Citation] = Field(default_factory=list)
+
+
+class Truth(BaseModel):
+    """The answer key: never shown to the trainee (or to a game-master model) before the debrief."""
+
+    root_cause: str
+    cause_text: str = Field(default="", description="The cause sections as written (for the leak check).")
+    cause_terms: list[str] = Field(default_factory=list, description="Words only the cause sections use.")
+    contributing_factors: list[str] = Field(default_factory=list)
+    mitigation: str = ""
+    time_to_mitigate: str | None = None
+    timeline: list[DraftItem] = Field(default_factory=list, description="The real timeline, cited.")
+    rubric: list[RubricItem] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=list)
+    runbooks: list[str] = Field(default_factory=list, description="Runbooks that would have helped.")
+
+
+class Scenario(BaseModel):
+    """A playable exercise built from one past incident."""
+
+    id: str
+    source_id: str = Field(description="The postmortem it was built from.")
+    chat_id: str | None = Field(default=None, description="The incident's chat log, when one was found.")
+    title: str
+    services: list[str] = Field(default_factory=list)
+    severity: str | None = None
+    difficulty: str = "medium"
+    briefing: str
+    initial_page: str
+    initial_citations: list[Citation] = Field(default_factory=list)
+    clues: list[Clue] = Field(default_factory=list)
+    hints: list[DraftItem] = Field(default_factory=list)
+    truth: Truth
+    source_hashes: dict[str, str] = Field(default_factory=dict, description="Content hash of each source.")
+    related_ids: list[str] = Field(default_factory=list, description="Other incidents of its services.")
+    edits: dict[str, dict[str, object]] = Field(default_factory=dict, description="Game-master edits by clue key.")
+    created: dt.datetime
+    refreshed: dt.datetime | None = None
+
+    def public(self) -> dict[str, object]:
+        """What a trainee may see (the documented ``--json`` shape, without the answer key)."""
+        return {
+            "id": self.id,
+            "source_id": self.source_id,
+            "difficulty": self.difficulty,
+            "title": self.title,
+            "services": self.services,
+            "briefing": self.briefing,
+            "initial_page": self.initial_page,
+            "clues": [
+                {
+                    "text": c.text,
+                    "trigger": c.trigger.model_dump(exclude_none=True),
+                    "citations": [x.model_dump(exclude={"quote"}) for x in c.citations],
+                }
+                for c in self.clues
+            ],
+        }
+
+
+class Turn(BaseModel):
+    """One exchange of a play session."""
+
+    n: int
+    trainee: str
+    kind: str = Field(description="question, action, hypothesis, hint, refused or end.")
+    answer: str
+    citations: list[Citation] = Field(default_factory=list)
+    revealed: list[str] = Field(default_factory=list, description="Keys of clues revealed this turn.")
+    matched: list[str] = Field(default_factory=list, description="Rubric items this turn satisfied.")
+    at: dt.datetime
+
+
+class Session(BaseModel):
+    """A play-through: transcript, state and, once over, the score."""
+
+    id: str
+    scenario_id: str
+    trainee: str
+    started: dt.datetime
+    turns: list[Turn] = Field(default_factory=list)
+    revealed: list[str] = Field(default_factory=list)
+    hints_used: int = 0
+    matched: list[str] = Field(default_factory=list)
+    outcome: str | None = Field(default=None, description="mitigated, gave up or turn limit; None while playing.")
+    score: int | None = None
+    debrief: str | None = None
+    services: list[str] = Field(default_factory=list)

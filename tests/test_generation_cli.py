@@ -142,3 +142,37 @@ def test_the_same_commands_through_an_llm_server(store: Path) -> None:
         unknown_env["KB_LLM_BASE_URL"] = server.base_url
         unknown = kb(store, "summarize", "2024-09-05-checkout-bad-migration", env=unknown_env)
     assert unknown.returncode == 1 and "does not know the model 'no-such-model'" in unknown.stderr
+
+
+def play(store: Path, scenario: str, script: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    return subprocess.run(
+        [sys.executable, "-m", "ui.cli.main", "--data-dir", str(store), "gameday", "play", scenario, *extra],
+        input=script, capture_output=True, text=True, cwd=ROOT, timeout=600, check=False, env=full_env,
+    )
+
+
+def test_gameday_through_the_cli(store: Path, tmp_path: Path) -> None:
+    built = kb(store, "gameday", "new", "--from", "2024-09-05-checkout-rollback-bad-migration", "--json")
+    assert built.returncode == 0, built.stderr
+    scenario = json.loads(built.stdout)
+    assert "truth" not in scenario and scenario["clues"] and all(c["citations"] for c in scenario["clues"])
+    revealed = json.loads(kb(store, "gameday", "show", scenario["id"], "--reveal", "--json").stdout)
+    assert "CONCURRENTLY" in revealed["truth"]["root_cause"]
+    wheel = kb(store, "gameday", "new", "--random", "--seed", "7", "--service", "checkout", "--difficulty", "hard")
+    assert wheel.returncode == 0 and "built gd-" in wheel.stdout
+    listed = json.loads(kb(store, "gameday", "list", "--json").stdout)
+    assert scenario["id"] in [s["id"] for s in listed] and not any(s["stale"] for s in listed)
+
+    solved = play(store, scenario["id"], "what changed recently?\nwhat is the root cause?\nroll back the deploy\n"
+                  "cancel the CREATE INDEX on orders\n", "--as", "alex", "--out", str(tmp_path / "debrief.md"))
+    assert solved.returncode == 0, solved.stderr
+    assert "v5.14.0" in solved.stdout and "revealed in the debrief" in solved.stdout
+    assert "unchanged at 38%" in solved.stdout and "it is what ended the real incident" in solved.stdout
+    assert "outcome: mitigated" in (tmp_path / "debrief.md").read_text()
+    gave_up = play(store, scenario["id"], "show me the logs\n", "--as", "bo", "--json")  # input ends: gives up
+    session = json.loads(gave_up.stdout)
+    assert session["outcome"] == "gave up" and session["score"] is not None and session["turns"]
+    history = json.loads(kb(store, "gameday", "history", "--json").stdout)
+    assert {h["trainee"] for h in history} >= {"alex", "bo"}
+    assert "average score per trainee" in kb(store, "gameday", "history").stdout

@@ -7,7 +7,7 @@ import os
 import sys
 
 from kb.errors import KBError
-from ui.cli import docs_cmd, eval_cmd, ingest_cmd, runbook_cmd, search_cmd
+from ui.cli import docs_cmd, eval_cmd, gameday_cmd, ingest_cmd, runbook_cmd, search_cmd
 from ui.cli.context import Context
 
 DESCRIPTION = """Incident knowledge base: search past postmortems, runbooks and incident chat logs.
@@ -21,6 +21,7 @@ quick start:
   kb show <id>
   kb runbook draft "pgbouncer pool exhausted"
   kb summarize <chat id or file>
+  kb gameday new --random && kb gameday play <scenario id>
 
 An LLM is optional: set KB_LLM_MODEL (and KB_LLM_BASE_URL for a local OpenAI-compatible server) to have
 one write drafts; without it, drafts are assembled from the documents' own text, every line cited."""
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     search_cmd.register_similar(sub)
     docs_cmd.register(sub)
     runbook_cmd.register(sub)
+    gameday_cmd.register(sub)
     eval_cmd.register(sub)
     return parser
 

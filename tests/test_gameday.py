@@ -1,0 +1,226 @@
+"""Game days: scenario building, the no-leak rule, triggers, action recognition, scoring and history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from ingest.pipeline import Ingestor
+from kb import gameday
+from kb.errors import KBError
+from kb.gamemaster import NO_DATA, REFUSAL, GameMaster, save_session, sessions
+from kb.models import Scenario
+from kb.openai_client import ChatModel
+from kb.search import Searcher, open_searcher
+from kb.settings import Settings
+from kb.store import open_store
+from tests.conftest import copy_data
+from tests.fakes import HashingEmbedding
+from tests.openai_server import OpenAIServer, Reply, lines_reply, passages_of
+
+MIGRATION = "2024-09-05-checkout-rollback-bad-migration"
+PGBOUNCER = "2026-01-21-pgbouncer-idle-in-transaction"
+
+
+@pytest.fixture(scope="module")
+def kb_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Searcher, Path]:
+    base = tmp_path_factory.mktemp("gameday")
+    settings = Settings(data_dir=base / "kb", _env_file=None)  # type: ignore[call-arg]
+    embedding = HashingEmbedding()
+    store = open_store(settings, "hashing-64")
+    searcher = open_searcher(settings, store, embedding)
+    data = copy_data(base / "data")
+    Ingestor(settings, store, embedding, searcher.keyword).run([data])
+    return settings, searcher, data
+
+
+def shingles(text: str, n: int = 8) -> set[tuple[str, ...]]:
+    words = re.findall(r"\w+", text.lower())
+    return {tuple(words[i : i + n]) for i in range(max(0, len(words) - n + 1))}
+
+
+def test_every_sample_postmortem_gives_a_scenario_that_keeps_its_secret(kb_env) -> None:  # type: ignore[no-untyped-def]
+    _settings, searcher, _ = kb_env
+    postmortems = gameday.eligible(searcher)
+    assert len(postmortems) == 30
+    for source in postmortems:
+        scenario = gameday.build_scenario(searcher, source, "hard")
+        secret = shingles(scenario.truth.cause_text)
+        assert scenario.truth.root_cause and secret, source
+        shown = [scenario.briefing, scenario.initial_page, *(c.text for c in scenario.clues)]
+        for text in shown:
+            assert not shingles(text) & secret, (source, text[:120])
+        assert scenario.clues, source
+        for clue in scenario.clues:
+            assert clue.citations, (source, clue.text)
+            for c in clue.citations:
+                assert searcher.store.get_record(c.doc_id).text[c.start : c.end].startswith(c.quote)
+        public = json.dumps(scenario.public())
+        assert "truth" not in scenario.public() and scenario.truth.root_cause[:60] not in public
+        assert {"id", "source_id", "difficulty", "briefing", "initial_page", "clues"} <= set(scenario.public())
+
+
+def test_difficulty_changes_what_is_shown_and_adds_red_herrings(kb_env) -> None:  # type: ignore[no-untyped-def]
+    _settings, searcher, _ = kb_env
+    easy = gameday.build_scenario(searcher, MIGRATION, "easy")
+    hard = gameday.build_scenario(searcher, MIGRATION, "hard")
+    assert sum(c.trigger.up_front for c in easy.clues) == 2
+    assert sum(c.trigger.up_front for c in hard.clues) == 0
+    assert not any(c.red_herring for c in easy.clues)
+    herrings = [c for c in hard.clues if c.red_herring]
+    assert len(herrings) == 2 and all(c.citations[0].doc_id != MIGRATION for c in herrings)
+    with pytest.raises(KBError, match="difficulty"):
+        gameday.build_scenario(searcher, MIGRATION, "impossible")
+    with pytest.raises(KBError, match="postmortems"):
+        gameday.build_scenario(searcher, "pgbouncer-pool-exhausted")
+
+
+def test_a_solved_play_through(kb_env) -> None:  # type: ignore[no-untyped-def]
+    _settings, searcher, _ = kb_env
+    scenario = gameday.build_scenario(searcher, MIGRATION, "medium")
+    master = GameMaster(scenario)
+    session = master.start("alex")
+    assert "v5.14.0" in master.opening(session)  # the deploy is shown up front at medium
+    t = master.play(session, "show me the checkout error logs")
+    assert t.kind == "question" and "statement timeout" in t.answer and t.citations
+    t = master.play(session, "what is the root cause?")
+    assert t.kind == "refused" and t.answer == REFUSAL
+    t = master.play(session, "tell me what happened, just give me the answer")
+    assert t.kind == "refused"
+    t = master.play(session, "roll back the deploy")
+    assert t.kind == "action" and "unchanged" in t.answer  # the real rollback did not help
+    t = master.play(session, "what is the weather on mars")
+    assert t.answer.startswith(NO_DATA)
+    t = master.play(session, "I think a migration is holding a lock on the orders table")
+    assert "diagnosed" in t.matched and "Noted" in t.answer
+    t = master.play(session, "page the database on-call")
+    assert any(m.startswith("communication") for m in t.matched)
+    # phrased differently from "Aisha runs select pg_cancel_backend(51207)"
+    t = master.play(session, "kill the CREATE INDEX query on orders")
+    assert session.outcome == "mitigated" and t.matched[0].startswith("mitigation")
+    master.finish(session)
+    assert session.score is not None and 60 <= session.score <= 100
+    debrief = session.debrief or ""
+    assert f"score **{session.score}/100**" in debrief
+    assert "## Your path next to what really happened" in debrief and "kill the CREATE INDEX" in debrief
+    assert "13:52 - Tomás rolls back to v5.13.2" in debrief  # the real timeline
+    assert "CONCURRENTLY" in debrief  # the root cause, revealed now
+    assert f"`{MIGRATION}`" in debrief
+
+
+def test_a_given_up_play_through_with_a_harmful_action(kb_env) -> None:  # type: ignore[no-untyped-def]
+    _settings, searcher, _ = kb_env
+    source = f"{PGBOUNCER}-2" if f"{PGBOUNCER}-2" in gameday.eligible(searcher) else PGBOUNCER
+    scenario = gameday.build_scenario(searcher, source, "medium")
+    master = GameMaster(scenario)
+    session = master.start("bo")
+    t = master.play(session, "increase the pgbouncer pool size")
+    assert "made things worse" in t.answer and any(m.startswith("harmful") for m in t.matched)
+    t = master.play(session, "hint")
+    assert t.kind == "hint" and session.hints_used == 1 and t.citations
+    t = master.play(session, "I give up")
+    assert t.kind == "end" and session.outcome == "gave up"
+    master.finish(session)
+    assert session.score == 0  # nothing right, a harmful action and a hint
+    assert "✗ did" in (session.debrief or "") and "✗ missed" in (session.debrief or "")
+    with pytest.raises(KBError, match="over"):
+        master.play(session, "one more thing")
+    mitigated = master.start("cy")
+    master.play(mitigated, "turn off the eta enrichment feature flag")
+    assert mitigated.outcome == "mitigated"
+
+
+def test_staged_clues_come_out_after_their_turn_and_the_turn_limit_ends_it(kb_env) -> None:  # type: ignore[no-untyped-def]
+    _settings, searcher, _ = kb_env
+    scenario = gameday.build_scenario(searcher, MIGRATION, "easy")
+    staged = sorted((c for c in scenario.clues if c.trigger.after_turns), key=lambda c: c.trigger.after_turns or 0)
+    master = GameMaster(scenario, turn_limit=staged[0].trigger.after_turns or 3)
+    session = master.start("dee")
+    for _ in range(staged[0].trigger.after_turns or 3):
+        master.play(session, "zzz")
+    assert staged[0].key in session.revealed
+    assert "New information" in session.turns[-1].answer
+    assert session.outcome == "turn limit"
+
+
+def test_a_game_master_model_that_tries_to_leak_is_overruled(kb_env) -> None:  # type: ignore[no-untyped-def]
+    _settings, searcher, _ = kb_env
+    scenario = gameday.build_scenario(searcher, MIGRATION, "medium")
+    cause_sentence = "CREATE INDEX without CONCURRENTLY holds SHARE for the whole build. It blocks writes but not reads."
+
+    def leaky(request: dict) -> str:  # type: ignore[type-arg]
+        pid = next(iter(passages_of(request)))
+        return lines_reply([{"section": "answer", "text": f"The root cause: {cause_sentence}", "cites": [pid]}])
+
+    def honest(request: dict) -> str:  # type: ignore[type-arg]
+        pid, text = next(iter(passages_of(request).items()))
+        return lines_reply([{"section": "answer", "text": text.splitlines()[0][:150], "cites": [pid]}])
+
+    for respond, model_phrased in ((leaky, False), (honest, True)):
+        with OpenAIServer([Reply(respond=respond)], model="gm") as server:
+            llm = ChatModel(Settings(_env_file=None, llm_base_url=server.base_url, llm_model="gm",  # type: ignore[call-arg]
+                                     llm_max_retries=0))
+            master = GameMaster(scenario, llm=llm)
+            session = master.start("eve")
+            turn = master.play(session, "show me the checkout error logs")
+            assert "CONCURRENTLY" not in turn.answer and "root cause" not in turn.answer.lower()
+            assert turn.citations
+            sent = json.dumps(server.requests)
+            assert server.requests and "CONCURRENTLY" not in sent  # the answer key never reaches the model
+            assert scenario.truth.root_cause[:80] not in sent
+            if model_phrased:  # the model's own (checked) words
+                assert turn.answer == passages_of(server.requests[0])["P1"].splitlines()[0][:150]
+            else:  # the leak is overruled: the plain evidence is shown instead
+                assert "statement timeout" in turn.answer
+
+
+def test_scenarios_are_saved_listed_marked_stale_refreshed_and_edited(kb_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    settings, searcher, data = kb_env
+    store = gameday.ScenarioStore(settings)
+    scenario = gameday.build_scenario(searcher, "2024-03-20-redis-cart-eviction", "medium")
+    store.save(scenario)
+    assert [s.id for s in store.all()] == [scenario.id]
+    assert gameday.stale_reasons(searcher, scenario) == []
+    edited = gameday.edit_clue(store, scenario.id, 1, text="Cart pages are slow for some users.", after_turns=2)
+    assert edited.clues[0].text == "Cart pages are slow for some users."
+    # a source changes: the scenario is stale; refresh keeps id, edits and creation time
+    path = data / "postmortems" / "2024-03-20-redis-cart-eviction.md"
+    path.write_text(path.read_text() + "\nOne more line written after the review.\n")
+    Ingestor(settings, searcher.store, searcher.embedding, searcher.keyword).run([data])
+    assert any("changed" in r for r in gameday.stale_reasons(searcher, store.load(scenario.id)))
+    fresh = gameday.refresh(searcher, store, scenario.id)
+    assert fresh.id == scenario.id and fresh.created == scenario.created and fresh.refreshed
+    assert fresh.clues[0].text == "Cart pages are slow for some users." and fresh.clues[0].trigger.after_turns == 2
+    assert gameday.stale_reasons(searcher, fresh) == []
+
+
+def test_sessions_are_saved_with_transcript_and_score(kb_env) -> None:  # type: ignore[no-untyped-def]
+    settings, searcher, _ = kb_env
+    store = gameday.ScenarioStore(settings)
+    scenario: Scenario = gameday.build_scenario(searcher, MIGRATION, "medium")
+    master = GameMaster(scenario)
+    for name in ("fay", "gus"):
+        session = master.start(name, now=dt.datetime(2026, 1, 1, 12, len(name), tzinfo=dt.UTC))
+        master.play(session, "what changed?")
+        master.play(session, "end")
+        master.finish(session)
+        save_session(store, session)
+    (store.sessions_dir / "broken.json").write_text("{")
+    past = sessions(store)
+    assert [s.trainee for s in past][-2:] == ["fay", "gus"]
+    assert all(s.score is not None and s.turns and s.debrief for s in past)
+    assert past[-1].services == scenario.services
+
+
+def test_actions_are_classified() -> None:
+    assert gameday.action_class("revert the last deploy") == "rollback"
+    assert gameday.action_class("kill the long running query") == "terminate"
+    assert gameday.action_class("bump the pool size") == "raise_limit"
+    assert gameday.action_class("fail over to the secondary provider") == "failover"
+    assert gameday.action_class("turn off the feature flag") == "disable"
+    assert gameday.action_class("page the database on-call") == "page"
+    assert gameday.action_class("what does the dashboard say") is None
