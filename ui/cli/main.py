@@ -7,7 +7,7 @@ import os
 import sys
 
 from kb.errors import KBError
-from ui.cli import docs_cmd, eval_cmd, gameday_cmd, ingest_cmd, runbook_cmd, search_cmd
+from ui.cli import docs_cmd, eval_cmd, gameday_cmd, ingest_cmd, runbook_cmd, search_cmd, ui_cmd
 from ui.cli.context import Context
 
 DESCRIPTION = """Incident knowledge base: search past postmortems, runbooks and incident chat logs.
@@ -17,6 +17,7 @@ database (KB_DATA_DIR, or --data-dir). Set KB_CHROMA_URL to share one Chroma ser
 
 quick start:
   kb ingest data/
+  kb ui                                  (the web UI on http://127.0.0.1:8501)
   kb search "checkout errors after a deploy"
   kb show <id>
   kb runbook draft "pgbouncer pool exhausted"
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     docs_cmd.register(sub)
     runbook_cmd.register(sub)
     gameday_cmd.register(sub)
+    ui_cmd.register(sub)
     eval_cmd.register(sub)
     return parser
 

@@ -1,0 +1,47 @@
+"""`kb ui`: serve the web UI (Streamlit) on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+APP = Path(__file__).resolve().parent.parent / "web" / "app.py"
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "ui",
+        help="serve the web UI",
+        description="Serve the web UI: search, incidents, runbooks, game days, ingest and insights. It uses the "
+        "same settings as the CLI (KB_DATA_DIR or --data-dir, KB_CHROMA_URL, KB_LLM_*).",
+    )
+    p.add_argument("--port", type=int, default=8501, help="port to listen on (default 8501)")
+    p.add_argument("--address", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)")
+    p.add_argument("--max-upload-mb", type=int, default=50, help="largest upload the server accepts (default 50)")
+    p.set_defaults(run=run)
+
+
+def command(args: argparse.Namespace) -> list[str]:
+    return [
+        sys.executable, "-m", "streamlit", "run", str(APP),
+        "--server.port", str(args.port),
+        "--server.address", args.address,
+        "--server.headless", "true",
+        "--server.maxUploadSize", str(args.max_upload_mb),
+        "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "minimal",
+    ]
+
+
+def run(args: argparse.Namespace, ctx: object) -> int:
+    env = dict(os.environ)
+    if getattr(args, "data_dir", None):
+        env["KB_DATA_DIR"] = str(Path(args.data_dir).expanduser().resolve())
+    print(f"serving the knowledge base UI on http://{args.address}:{args.port} (Ctrl-C stops it)", file=sys.stderr)
+    try:
+        return subprocess.call(command(args), env=env)
+    except KeyboardInterrupt:
+        return 0

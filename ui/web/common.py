@@ -1,0 +1,88 @@
+"""What every page shares: the store, model and BM25 index loaded once per process, the sidebar, and
+helpers that show document text as text."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import streamlit as st
+from llama_index.core.base.embeddings.base import BaseEmbedding
+
+from kb.embeddings import make_embedding, model_id
+from kb.errors import KBError
+from kb.openai_client import ChatModel
+from kb.search import Searcher, open_searcher, terms
+from kb.settings import Settings
+from kb.store import Store, open_store
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    embedding: BaseEmbedding
+    store: Store
+    searcher: Searcher
+    llm: ChatModel | None
+
+
+def resources() -> Resources:
+    """The store, model and keyword index of the configured knowledge base, loaded once per process."""
+    settings = Settings()
+    return _load(settings.model_dump_json())
+
+
+@st.cache_resource(show_spinner="Loading the knowledge base...")
+def _load(settings_json: str) -> Resources:
+    """Built once per server process (and per configuration), shared by every session and rerun."""
+    settings = Settings()
+    embedding = make_embedding(settings)
+    store = open_store(settings, model_id(embedding))
+    searcher = open_searcher(settings, store, embedding)
+    llm = ChatModel(settings) if settings.llm_enabled else None
+    return Resources(settings, embedding, store, searcher, llm)
+
+
+def escape(text: str) -> str:
+    """Document text for st.markdown: every Markdown and HTML character shown as itself."""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def highlight(text: str, query: str) -> str:
+    """Escaped text with the query's words in bold."""
+    words = sorted({t for t in terms(query) if len(t) > 2}, key=len, reverse=True)
+    safe = escape(text)
+    if not words:
+        return safe
+    pattern = re.compile(r"\b(" + "|".join(re.escape(escape(w)) for w in words) + r")(\w*)", re.I)
+    return pattern.sub(lambda m: f"**{m.group(0)}**", safe)
+
+
+def sidebar(res: Resources) -> None:
+    s = res.settings
+    with st.sidebar:
+        st.caption("Knowledge base")
+        st.markdown(f"**Embedding model**  \n{escape(model_id(res.embedding))}")
+        st.markdown(f"**Store**  \n{escape(s.store_location)}")
+        st.markdown(f"**LLM**  \n{escape(s.llm_label)}")
+
+
+@contextmanager
+def shown_errors() -> Iterator[None]:
+    """A knowledge-base error becomes a message on the page, not a traceback."""
+    try:
+        yield
+    except KBError as exc:
+        st.error(str(exc))
+
+
+def open_document(doc_id: str) -> None:
+    st.session_state["doc_id"] = doc_id
+    st.switch_page(PAGES["document"])
+
+
+PAGES: dict[str, st.Page] = {}

@@ -1,0 +1,97 @@
+"""One document: its sections rendered, timeline, services, linked chat log and runbooks, similar
+incidents, and actions (draft a runbook, build a game day)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from kb import gameday
+from kb.errors import KBError
+from kb.models import Kind
+from kb.search import Query
+from kb.similar import similar
+from ui.web.common import PAGES, escape, open_document, resources, shown_errors
+
+res = resources()
+st.title("Incident / document")
+
+with shown_errors():
+    res.searcher.keyword.ensure_fresh()
+    metas = res.searcher.keyword.record_meta
+    ids = sorted(metas, key=lambda i: (-(int(metas[i].get("date_ord") or 0)), i))
+    if not ids:
+        st.info("No documents yet: add some on the Ingest page.")
+        st.stop()
+    wanted = st.query_params.get("id") or st.session_state.get("doc_id")
+    index = ids.index(wanted) if wanted in ids else 0
+    doc_id = st.selectbox("Document", ids, index=index, format_func=lambda i: f"{i} — {metas[i].get('title', '')}")
+    st.session_state["doc_id"] = doc_id
+    record = res.store.get_record(doc_id)
+
+    st.header(escape(record.title))
+    facts = st.columns(4)
+    facts[0].metric("Kind", record.kind.value)
+    facts[1].metric("Severity", record.severity or "-")
+    facts[2].metric("Date", str(record.date or "-"))
+    facts[3].metric("Duration", record.duration or "-")
+    st.markdown("**Services:** " + escape(", ".join(record.services) or "-"))
+    if record.alerts:
+        st.markdown("**Alerts:** " + escape(", ".join(record.alerts)))
+
+    actions = st.columns(3)
+    if actions[0].button("Draft a runbook from it", key="doc-draft"):
+        st.session_state["draft_topic"] = " ".join([*record.alerts[:1], record.title])[:200]
+        st.switch_page(PAGES["runbooks"])
+    if record.kind == Kind.postmortem and actions[1].button("Build a game day from it", key="doc-gameday"):
+        try:
+            scenario = gameday.build_scenario(res.searcher, record.id, "medium")
+            gameday.ScenarioStore(res.settings).save(scenario)
+            st.session_state["scenario_id"] = scenario.id
+            st.session_state.pop("gd_session", None)
+            st.switch_page(PAGES["gameday"])
+        except KBError as exc:
+            st.error(str(exc))
+
+    tabs = st.tabs(["Sections", "Timeline", "Related", "Similar incidents"])
+    with tabs[0]:
+        if record.kind == Kind.chat:
+            for m in record.messages[:400]:
+                when = m.ts.strftime("%H:%M") if m.ts else ""
+                st.markdown(f"`{when}` **{escape(m.author)}**: {escape(m.text)}")
+        else:
+            for section in record.sections:
+                with st.expander(section.heading or section.name, expanded=section.name in ("summary", "overview")):
+                    # Markdown from documents, rendered without raw HTML (Streamlit's default)
+                    st.markdown(record.text[section.start : section.end])
+    with tabs[1]:
+        timeline = [s for s in record.sections if s.name == "timeline"]
+        if timeline:
+            st.markdown(record.text[timeline[0].start : timeline[0].end])
+        elif record.messages:
+            st.dataframe(
+                [
+                    {"time": str(m.ts or ""), "who": m.author, "message": m.text.split("\n", 1)[0][:200]}
+                    for m in record.messages
+                ],
+                hide_index=True,
+            )
+        else:
+            st.caption("No timeline in this document.")
+    with tabs[2]:
+        chat = gameday.find_chat(res.searcher, record) if record.kind == Kind.postmortem else None
+        if chat and st.button(f"Chat log: {chat}", key="doc-chat"):
+            open_document(chat)
+        text = " ".join([*record.alerts[:3], record.title])
+        runbooks = res.searcher.search(Query(text=text, k=3, kinds=(Kind.runbook,))) if text.strip() else []
+        for doc in runbooks:
+            if doc.record.id != record.id and st.button(f"Runbook: {doc.record.title}", key=f"doc-rb-{doc.record.id}"):
+                open_document(doc.record.id)
+    with tabs[3]:
+        if record.kind in (Kind.postmortem, Kind.chat):
+            for doc in similar(res.searcher, record.id, 5, (Kind.postmortem, Kind.chat)):
+                cols = st.columns([6, 1])
+                cols[0].markdown(f"**{escape(doc.record.title)}**  \n{escape('; '.join(doc.why[:2]))}")
+                if cols[1].button("Open", key=f"sim-{doc.record.id}"):
+                    open_document(doc.record.id)
+        else:
+            st.caption("Similar incidents are shown for postmortems and chat logs.")

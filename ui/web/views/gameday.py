@@ -1,0 +1,121 @@
+"""Game day: pick a scenario or spin the wheel, play it as a chat with the game master, then the debrief."""
+
+from __future__ import annotations
+
+import random
+
+import streamlit as st
+
+from kb import gameday
+from kb.errors import KBError
+from kb.gamemaster import GameMaster, save_session, sessions
+from ui.web.common import escape, resources, shown_errors
+
+res = resources()
+st.title("Game day")
+store = gameday.ScenarioStore(res.settings)
+
+with shown_errors():
+    res.searcher.keyword.ensure_fresh()
+    metas = res.searcher.keyword.record_meta
+    scenarios = {s.id: s for s in store.all()}
+
+    with st.expander("New scenario", expanded=not scenarios):
+        services = sorted({s for m in metas.values() for s in str(m.get("services", "")).split("|") if s})
+        cols = st.columns(3)
+        service = cols[0].selectbox("Service", ["", *services], key="gd_service")
+        severity = cols[1].selectbox("Severity", ["", "SEV1", "SEV2", "SEV3"], key="gd_severity")
+        difficulty = cols[2].selectbox("Difficulty", gameday.DIFFICULTIES, index=1, key="gd_difficulty")
+        pool = gameday.eligible(res.searcher, service or None, severity or None)
+        source = st.selectbox("From incident", ["", *pool], key="gd_source")
+        left, right = st.columns(2)
+        build = left.button("Build from this incident", disabled=not source, key="gd-build")
+        spin = right.button("Spin the wheel", disabled=not pool, key="gd-spin")
+        if build or spin:
+            chosen = source if build else random.choice(pool)
+            try:
+                scenario = gameday.build_scenario(res.searcher, chosen, difficulty)
+                store.save(scenario)
+                scenarios[scenario.id] = scenario
+                st.session_state["scenario_id"] = scenario.id
+                st.session_state.pop("gd_session", None)
+            except KBError as exc:
+                st.error(str(exc))
+
+    if scenarios:
+        ids = sorted(scenarios)
+        current = st.session_state.get("scenario_id")
+        scenario_id = st.selectbox("Scenario", ids, index=ids.index(current) if current in ids else 0, key="gd_pick")
+        if scenario_id != current:
+            st.session_state["scenario_id"] = scenario_id
+            st.session_state.pop("gd_session", None)
+        scenario = scenarios[scenario_id]
+        reasons = gameday.stale_reasons(res.searcher, scenario)
+        if reasons:
+            st.warning("This scenario is stale: " + "; ".join(reasons))
+            if st.button("Refresh it", key="gd-refresh"):
+                scenario = gameday.refresh(res.searcher, store, scenario_id)
+        trainee = st.text_input("Your name", value=st.session_state.get("gd_trainee", "trainee"), key="gd_trainee")
+        master = GameMaster(scenario, llm=res.llm)
+        session = st.session_state.get("gd_session")
+        if session is None or session.scenario_id != scenario.id:
+            if st.button("Start", type="primary", key="gd-start"):
+                session = master.start(trainee)
+                st.session_state["gd_session"] = session
+        if session is not None and session.scenario_id == scenario.id:
+            st.info(scenario.briefing)
+            st.error(f"PAGE: {scenario.initial_page}")
+            for key in session.revealed:
+                clue = master.clues.get(key)
+                if clue is not None:
+                    with st.container(border=True):
+                        st.caption(f"clue · {clue.category}")
+                        st.markdown(escape(clue.text))
+            for turn in session.turns:
+                with st.chat_message("user"):
+                    st.markdown(escape(turn.trainee))
+                with st.chat_message("assistant"):
+                    st.markdown(escape(turn.answer))
+                    if turn.citations:
+                        st.caption(
+                            "source: "
+                            + escape("; ".join(dict.fromkeys(f"{c.doc_id} ({c.section})" for c in turn.citations)))
+                        )
+            if session.outcome is None:
+                controls = st.columns(2)
+                if controls[0].button("Hint (-5 points)", key="gd-hint"):
+                    master.play(session, "hint")
+                    st.rerun()
+                if controls[1].button("End", key="gd-end"):
+                    master.play(session, "end")
+                    st.rerun()
+                said = st.chat_input('Ask, hypothesise or act ("roll back the deploy")', key="gd_input")
+                if said:
+                    master.play(session, said)
+                    st.rerun()
+            else:
+                if session.score is None:
+                    master.finish(session)
+                    save_session(store, session)
+                st.success(f"{session.outcome}: score {session.score}/100")
+                st.markdown(session.debrief or "")
+                st.download_button("Download the debrief", session.debrief or "", f"{session.id}.md", key="gd-download")
+
+    past = sessions(store)
+    if past:
+        st.subheader("Past sessions")
+        st.dataframe(
+            [
+                {
+                    "when": f"{s.started:%Y-%m-%d %H:%M}",
+                    "trainee": s.trainee,
+                    "scenario": s.scenario_id,
+                    "outcome": s.outcome,
+                    "score": s.score,
+                    "turns": len(s.turns),
+                }
+                for s in reversed(past)
+            ],
+            hide_index=True,
+            width="stretch",
+        )

@@ -1,0 +1,54 @@
+"""Insights: incidents per service per month, severity mix, recurring failure modes, time to mitigate,
+stale runbooks."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from kb import insights, runbooks
+from ui.web.common import escape, resources, shown_errors
+
+res = resources()
+st.title("Insights")
+
+with shown_errors():
+    rows = insights.per_service_month(res.searcher)
+    if not rows:
+        st.info("No dated postmortems yet.")
+        st.stop()
+    st.subheader("Incidents per service per month")
+    frame = pd.DataFrame(rows).pivot_table(index="month", columns="service", values="incidents", fill_value=0)
+    st.bar_chart(frame)
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Severity mix")
+        mix = insights.severity_mix(res.searcher)
+        st.bar_chart(pd.DataFrame({"incidents": list(mix.values())}, index=list(mix.keys())))
+    with right:
+        st.subheader("Time to mitigate (minutes)")
+        ttm = insights.time_to_mitigate(res.searcher)
+        if ttm:
+            st.scatter_chart(pd.DataFrame(ttm), x="date", y="minutes", color="severity")
+        else:
+            st.caption("No durations recorded.")
+    st.subheader("Recurring failure modes")
+    modes = insights.failure_modes(res.searcher)
+    if not modes:
+        st.caption("No groups of similar incidents yet.")
+    for mode in modes:
+        st.markdown(
+            f"**{escape(mode.label)}** ({len(mode.incidents)} incidents; {escape(', '.join(mode.services))})  \n"
+            + escape(", ".join(mode.incidents))
+        )
+    st.subheader("Stale runbooks")
+    stale = runbooks.stale_runbooks(res.searcher)
+    if stale:
+        st.bar_chart(
+            pd.DataFrame(
+                {"incidents since last change": [s.incidents for s in stale]}, index=[s.runbook_id for s in stale]
+            ),
+            horizontal=True,
+        )
+    else:
+        st.caption("Every runbook is newer than the incidents about its services.")

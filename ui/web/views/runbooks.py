@@ -1,0 +1,144 @@
+"""Runbooks: staleness, drafts (streamed with an LLM), update proposals reviewed as cited diffs,
+approval into a new revision, history and downloads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from ingest.revisions import apply_proposal
+from kb import runbooks
+from kb.alerts import AlertParseError, parse_alert
+from kb.errors import KBError
+from kb.models import Kind
+from ui.web.common import escape, open_document, resources, shown_errors
+
+res = resources()
+st.title("Runbooks")
+
+with shown_errors():
+    res.searcher.keyword.ensure_fresh()
+    metas = res.searcher.keyword.record_meta
+    books = sorted(rid for rid, m in metas.items() if m.get("kind") == Kind.runbook.value)
+    stale = {s.runbook_id: s for s in runbooks.stale_runbooks(res.searcher)} if books else {}
+
+    tab_list, tab_draft, tab_update = st.tabs(["All runbooks", "Draft a runbook", "Update a runbook"])
+    with tab_list:
+        if not books:
+            st.info("No runbooks yet.")
+        st.dataframe(
+            [
+                {
+                    "runbook": rid,
+                    "title": metas[rid].get("title", ""),
+                    "incidents since last change": stale[rid].incidents if rid in stale else 0,
+                    "newest incident": str(stale[rid].newest_date or "") if rid in stale else "",
+                }
+                for rid in sorted(books, key=lambda r: -(stale[r].incidents if r in stale else 0))
+            ],
+            hide_index=True,
+            width="stretch",
+        )
+        chosen = st.selectbox("Open", ["", *books], key="rb_open")
+        if chosen:
+            cols = st.columns(3)
+            if cols[0].button("Show", key="rb-show"):
+                open_document(chosen)
+            record = res.store.get_record(chosen)
+            cols[1].download_button(
+                "Download Markdown", runbooks.runbook_markdown(record), f"{chosen}.md", key="rb-download"
+            )
+            history = runbooks.history(res.settings, chosen)
+            if history:
+                st.markdown("**Revisions**")
+                for rev in history:
+                    st.markdown(f"- r{rev.number} · {rev.created:%Y-%m-%d %H:%M} · {escape(rev.note)}")
+
+    with tab_draft:
+        topic = st.text_input(
+            "Topic: symptoms, alert or failure mode",
+            value=st.session_state.get("draft_topic", ""),
+            key="draft_topic_input",
+        )
+        alert_text = st.text_area("…or paste an alert (optional)", key="draft_alert", height=80)
+        services = sorted({s for m in metas.values() for s in str(m.get("services", "")).split("|") if s})
+        service = st.selectbox("Service (optional)", ["", *services], key="draft_service")
+        if st.button("Draft", type="primary", key="draft-go"):
+            alert = None
+            if alert_text.strip():
+                try:
+                    alert = parse_alert(alert_text, "the pasted alert")
+                except AlertParseError as exc:
+                    st.error(str(exc))
+            if topic.strip() or alert is not None:
+                box = st.empty()
+                streamed: list[str] = []
+
+                def show(piece: str) -> None:
+                    streamed.append(piece)
+                    box.code("".join(streamed)[-3000:], language="json")
+
+                draft = runbooks.draft_runbook(
+                    res.searcher, topic.strip() or None, alert=alert, service=service or None, llm=res.llm, on_text=show
+                )
+                box.empty()
+                st.session_state["draft"] = draft
+        shown = st.session_state.get("draft")
+        if shown is not None:
+            draft = shown
+            if draft.generator == "extractive":
+                st.caption("Assembled without an LLM: every step is quoted from its source.")
+            else:
+                st.caption(f"Written by {draft.model}; every step's citations were checked.")
+            if draft.dropped:
+                st.warning(f"{len(draft.dropped)} ungrounded lines were dropped (listed at the end).")
+            st.download_button("Download Markdown", draft.markdown, "runbook-draft.md", key="draft-download")
+            with st.container(border=True):
+                st.markdown(draft.markdown)  # rendered without raw HTML
+
+    with tab_update:
+        target = st.selectbox(
+            "Runbook",
+            ["", *books],
+            key="upd_runbook",
+            format_func=lambda r: f"{r} ({stale[r].incidents} incidents since)" if r in stale else r,
+        )
+        if target and st.button("Propose an update", key="upd-go"):
+            st.session_state["proposal"] = runbooks.propose_update(res.settings, res.searcher, target, llm=res.llm)
+        proposal = st.session_state.get("proposal")
+        if proposal is not None and proposal.runbook_id == target:
+            if not proposal.diff:
+                st.success("Nothing to propose: the runbook already covers what responders did since it changed.")
+            else:
+                view = st.radio("View", ["Unified diff", "Side by side"], horizontal=True, key="upd_view")
+                if view == "Unified diff":
+                    st.code(proposal.diff, language="diff")
+                else:
+                    left, right = st.columns(2)
+                    left.caption("Current")
+                    left.code(proposal.old_markdown, language="markdown")
+                    right.caption("Proposed")
+                    right.code(proposal.new_markdown, language="markdown")
+                st.markdown("**Why each change**")
+                for item in proposal.items:
+                    sources = "; ".join(f"{c.doc_id} ({c.section}, {c.start}-{c.end})" for c in item.citations)
+                    st.markdown(
+                        f"- *{escape(item.section)}*: {escape(item.text.splitlines()[0][:160])} ← {escape(sources)}"
+                    )
+                buttons = st.columns(2)
+                if buttons[0].button("Approve and save a new revision", type="primary", key="upd-approve"):
+                    try:
+                        applied = apply_proposal(
+                            res.settings, res.store, res.embedding, res.searcher.keyword, Path(proposal.path)
+                        )
+                        st.session_state.pop("proposal", None)
+                        st.success(
+                            f"Saved revision {applied.revision.number} of {applied.runbook_id} and re-indexed it."
+                        )
+                    except KBError as exc:
+                        st.error(str(exc))
+                if buttons[1].button("Discard", key="upd-discard"):
+                    Path(proposal.path).unlink(missing_ok=True)
+                    st.session_state.pop("proposal", None)
+                    st.info("Proposal discarded; the runbook is unchanged.")
