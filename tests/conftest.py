@@ -60,3 +60,27 @@ def real_embedding():  # type: ignore[no-untyped-def]
 def copy_data(dest: Path) -> Path:
     shutil.copytree(DATA, dest)
     return dest
+
+
+@pytest.fixture(scope="session")
+def pristine_sample_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample corpus ingested once per test session with the real model (kb ingest); copy it before
+    changing it (``sample_store_copy``)."""
+    import subprocess
+    import sys
+
+    base = tmp_path_factory.mktemp("pristine")
+    data = copy_data(base / "data")
+    store = base / "store"
+    result = subprocess.run(
+        [sys.executable, "-m", "ui.cli.main", "--data-dir", str(store), "ingest", str(data)],
+        capture_output=True, text=True, cwd=ROOT, timeout=900, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return store
+
+
+def sample_store_copy(pristine: Path, dest: Path) -> Path:
+    """A private copy of the ingested sample store (its documents still point at the shared data copy)."""
+    shutil.copytree(pristine, dest)
+    return dest

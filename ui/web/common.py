@@ -66,9 +66,12 @@ def sidebar(res: Resources) -> None:
     s = res.settings
     with st.sidebar:
         st.caption("Knowledge base")
-        st.markdown(f"**Embedding model**  \n{escape(model_id(res.embedding))}")
-        st.markdown(f"**Store**  \n{escape(s.store_location)}")
-        st.markdown(f"**LLM**  \n{escape(s.llm_label)}")
+        for label, value in (
+            ("Embedding model", model_id(res.embedding)),
+            ("Store", s.store_location),
+            ("LLM", s.llm_label),
+        ):
+            st.markdown(f"**{label}**  \n`{value.replace('`', '')}`")
 
 
 @contextmanager

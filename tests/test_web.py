@@ -1,0 +1,125 @@
+"""Every page of the web UI with Streamlit's AppTest: on an empty store and on the sample corpus, and the
+main flows (search with a filter, draft -> propose -> approve, a game day to its debrief, uploads)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT, sample_store_copy
+
+pytestmark = pytest.mark.slow
+APP = str(ROOT / "ui" / "web" / "app.py")
+PAGES = ["views/search.py", "views/document.py", "views/runbooks.py", "views/gameday.py", "views/ingest.py",
+         "views/insights.py"]
+
+
+def app(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.setenv("KB_DATA_DIR", str(data_dir))
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    shown = "\n".join(str(e.value) for kind in ("markdown", "caption", "info", "success", "error", "warning", "code")
+                       for e in getattr(at, kind))
+    return shown.replace("\\", "")  # Markdown escapes of document text
+
+
+@pytest.fixture
+def sample(pristine_sample_store: Path, tmp_path: Path) -> Path:
+    return sample_store_copy(pristine_sample_store, tmp_path / "store")
+
+
+def test_every_page_renders_on_an_empty_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(tmp_path / "empty", monkeypatch)
+    assert "empty" in texts(at)
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        assert not at.error, (page, [e.value for e in at.error])
+
+
+def test_every_page_renders_on_the_sample_corpus(sample: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(sample, monkeypatch)
+    sidebar = "\n".join(str(m.value) for m in at.sidebar.markdown)
+    assert "all-MiniLM-L6-v2" in sidebar and "no LLM" in sidebar and str(sample) in sidebar
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+
+
+def test_search_with_a_filter_and_html_stays_text(sample: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(sample, monkeypatch)
+    at.multiselect(key="search_kinds").set_value(["postmortem"])
+    at.text_area(key="search_text").input("pgbouncer pool exhausted <script>alert(1)</script>").run()
+    assert not at.exception
+    results = [m.value for m in at.markdown if str(m.value).startswith("**1.") or str(m.value)[:4] in ("**2.", "**3.")]
+    assert results and all("postmortem" in r for r in results)
+    assert "PgBouncer" in "\n".join(results)
+    assert all(m.allow_html is False for m in at.markdown)  # document text is never rendered as HTML
+    alert = '{"labels": {"alertname": "PgBouncerPoolExhausted"}, "annotations": {"summary": "pool has waiting clients"}}'
+    at.multiselect(key="search_kinds").set_value([])
+    at.text_area(key="search_text").input(alert).run()
+    assert "Searching with the alert: PgBouncerPoolExhausted" in texts(at)
+
+
+def test_draft_propose_and_approve_a_runbook_update(sample: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(sample, monkeypatch)
+    at.switch_page("views/runbooks.py").run()
+    at.text_input(key="draft_topic_input").input("redis sentinel failover logs users out")
+    at.button(key="draft-go").click().run()
+    assert not at.exception
+    assert "## Triage" in texts(at) and "without an LLM" in texts(at)
+    at.selectbox(key="upd_runbook").set_value("pgbouncer-pool-exhausted").run()
+    at.button(key="upd-go").click().run()
+    diff = [c.value for c in at.code if str(c.value).startswith("--- a/pgbouncer-pool-exhausted.md")]
+    assert diff and "idle in transaction" in diff[0]
+    at.button(key="upd-approve").click().run()
+    assert not at.exception
+    assert "Saved revision 2 of pgbouncer-pool-exhausted" in texts(at)
+    assert (sample / "runbooks" / "pgbouncer-pool-exhausted.md").exists()
+
+
+def test_a_game_day_played_to_its_debrief(sample: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(sample, monkeypatch)
+    at.switch_page("views/gameday.py").run()
+    at.selectbox(key="gd_source").set_value("2024-09-05-checkout-rollback-bad-migration").run()
+    at.button(key="gd-build").click().run()
+    at.button(key="gd-start").click().run()
+    assert "PAGE:" in texts(at)
+    at.chat_input(key="gd_input").set_value("roll back the deploy").run()
+    assert "unchanged" in texts(at)
+    at.chat_input(key="gd_input").set_value("cancel the CREATE INDEX on orders").run()
+    assert not at.exception
+    assert "mitigated: score" in texts(at) and "## Your path next to what really happened" in texts(at)
+    at.run()
+    assert any("Past sessions" in str(h.value) for h in at.subheader)
+
+
+def test_upload_a_good_and_a_corrupt_file(sample: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(sample, monkeypatch)
+    at.switch_page("views/ingest.py").run()
+    good = b"---\nkind: runbook\nservices: [ledger]\n---\n# Ledger lag\n\n## Mitigation\n\n1. Restart the ledger consumer.\n"
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("../../escape.md", "# Escape\n\nThis file tried to leave its folder.\n")
+    at.file_uploader(key="uploads").set_value([
+        ("../../ledger-lag.md", good, "text/markdown"),
+        ("broken.pdf", b"%PDF-1.4 this is not really a pdf", "application/pdf"),
+        ("notes.zip", archive.getvalue(), "application/zip"),
+    ]).run()
+    at.button(key="ingest-go").click().run()
+    assert not at.exception
+    shown = texts(at)
+    assert "broken.pdf" in shown and "**2** added" in shown, shown[-2000:]
+    assert not (sample.parent / "ledger-lag.md").exists() and not (sample / "escape.md").exists()
+    uploaded = list((sample / "uploads").rglob("*.md"))
+    assert {p.name for p in uploaded} == {"ledger-lag.md", "escape.md"}
+    assert all((sample / "uploads") in p.parents for p in uploaded)
