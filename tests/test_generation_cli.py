@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, copy_data
+from tests.conftest import ROOT, sample_store_copy
 from tests.openai_server import OpenAIServer, Reply, grounded
 
 pytestmark = pytest.mark.slow
@@ -26,12 +26,8 @@ def kb(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> subproc
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("gen")
-    data = copy_data(base / "data")
-    result = kb(base / "store", "ingest", str(data), "--json")
-    assert result.returncode == 0, result.stderr
-    return base / "store"
+def store(pristine_sample_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return sample_store_copy(pristine_sample_store, tmp_path_factory.mktemp("gen") / "store")
 
 
 def texts(store: Path, doc_ids: set[str]) -> dict[str, str]:
