@@ -261,3 +261,28 @@ def why_matched(query_text: str, meta: dict[str, Any], hits: Sequence[Hit], show
         sections = list(dict.fromkeys(h.chunk.section for h in hits))
         reasons.append("matched in: " + ", ".join(sections[:4]) + f" ({' + '.join(retrievers)})")
     return reasons
+
+
+def result_json(d: RankedDocument) -> dict[str, object]:
+    """One result as JSON (what `kb search --json` and the MCP tools return)."""
+    return {
+        "id": d.record.id,
+        "title": d.record.title,
+        "kind": d.record.kind.value,
+        "score": round(d.score, 4),
+        "services": d.record.services,
+        "severity": d.record.severity,
+        "date": d.record.date.isoformat() if d.record.date else None,
+        "why": d.why,
+        "passages": [
+            {
+                "text": h.chunk.text,
+                "section": h.chunk.section,
+                "start": h.chunk.start,
+                "end": h.chunk.end,
+                "score": round(h.score, 4),
+                "retriever": h.retriever,
+            }
+            for h in d.hits
+        ],
+    }

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from kb.alerts import AlertQuery, parse_alert
 from kb.errors import KBError
-from kb.models import Kind, RankedDocument
-from kb.search import Query
+from kb.models import Kind
+from kb.search import Query, result_json
 from kb.similar import similar
 from ui.cli import render
 from ui.cli.context import Context
@@ -65,29 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(run=run)
 
 
-def as_json(d: RankedDocument) -> dict[str, object]:
-    """The `--json` form of one result."""
-    return {
-        "id": d.record.id,
-        "title": d.record.title,
-        "kind": d.record.kind.value,
-        "score": round(d.score, 4),
-        "services": d.record.services,
-        "severity": d.record.severity,
-        "date": d.record.date.isoformat() if d.record.date else None,
-        "why": d.why,
-        "passages": [
-            {
-                "text": h.chunk.text,
-                "section": h.chunk.section,
-                "start": h.chunk.start,
-                "end": h.chunk.end,
-                "score": round(h.score, 4),
-                "retriever": h.retriever,
-            }
-            for h in d.hits
-        ],
-    }
+as_json = result_json
 
 
 def read_alert(arg: str) -> AlertQuery:

@@ -1,0 +1,37 @@
+"""`kb mcp`: serve the knowledge base to AI agents over the Model Context Protocol."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ui.cli.context import Context
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "mcp",
+        help="serve the knowledge base as MCP tools for AI agents",
+        description="An MCP server with the tools search_incidents, find_runbook_for_alert, get_document, "
+        "similar_incidents, draft_runbook, summarize_chat_log and list_stale_runbooks. Read-only unless "
+        "--allow-writes adds propose_runbook_update and apply_runbook_proposal. Needs the 'mcp' extra "
+        "(pip install 'incident-kb[mcp]').",
+    )
+    p.add_argument("--transport", choices=["stdio", "http"], default="stdio",
+                   help="stdio (an agent starts `kb mcp`) or http (streamable HTTP at /mcp; default stdio)")
+    p.add_argument("--port", type=int, default=8765, help="HTTP port (default 8765)")
+    p.add_argument("--host", default="127.0.0.1", help="HTTP address (default 127.0.0.1)")
+    p.add_argument("--allow-writes", action="store_true", help="also expose the tools that write runbooks")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from ui.mcp.server import build_server
+
+    server = build_server(ctx.settings, ctx.searcher, llm=ctx.llm, allow_writes=args.allow_writes)
+    if args.transport == "stdio":
+        server.run("stdio")
+    else:
+        print(f"MCP server on http://{args.host}:{args.port}/mcp", file=sys.stderr)
+        server.run("streamable-http", host=args.host, port=args.port)
+    return 0

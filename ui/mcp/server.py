@@ -1,0 +1,153 @@
+"""The MCP server: the knowledge base as tools for AI SRE agents (`kb mcp`).
+
+Read-only by default. Tools that write (saving a runbook proposal, applying one) exist only when the
+server is started with ``--allow-writes``. Each tool parses its arguments, calls one library function and
+returns JSON-ready data; a knowledge-base error becomes a tool error with its message.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from kb import runbooks
+from kb.alerts import parse_alert
+from kb.errors import KBError
+from kb.models import Kind
+from kb.search import Query, Searcher, result_json
+from kb.settings import Settings
+from kb.similar import similar
+from kb.summary import summarize
+
+try:
+    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError
+except ImportError as exc:  # pragma: no cover - depends on the optional extra
+    raise KBError("the MCP server needs the 'mcp' extra: pip install 'incident-kb[mcp]'") from exc
+
+INSTRUCTIONS = """Tools over a team's incident knowledge base: past postmortems, runbooks and incident chat
+logs. Start with search_incidents or find_runbook_for_alert, read a result with get_document, and cite the
+document ids you rely on. Drafts and summaries cite their sources (document id, section, character span)."""
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reported(func: F) -> F:
+    """A knowledge-base error (or a bad argument) reaches the agent as a tool error with its message."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (KBError, ValueError) as exc:
+            raise ToolError(str(exc)) from exc
+
+    return cast(F, wrapper)
+
+
+def build_server(settings: Settings, searcher: Searcher, llm: Any = None, allow_writes: bool = False) -> MCPServer:
+    """An MCP server whose tools use this searcher (and LLM, when one is configured)."""
+    server: MCPServer = MCPServer(name="incident-kb", instructions=INSTRUCTIONS)
+    store = searcher.store
+
+    def kinds(kind: str | None) -> tuple[Kind, ...]:
+        return (Kind(kind),) if kind else ()
+
+    @server.tool(description="Search past incidents, runbooks and chat logs by symptoms, error text or alert "
+                 "text. Returns documents best first, each with matching passages and why it matched.")
+    @reported
+    def search_incidents(
+        query: str,
+        kind: str | None = None,
+        service: str | None = None,
+        severity: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        k: int = 5,
+    ) -> list[dict[str, Any]]:
+        from datetime import date
+
+        q = Query(
+            text=query,
+            k=max(1, min(k, 50)),
+            kinds=kinds(kind),
+            services=(service,) if service else (),
+            severities=(severity,) if severity else (),
+            since=date.fromisoformat(since) if since else None,
+            until=date.fromisoformat(until) if until else None,
+        )
+        return [result_json(d) for d in searcher.search(q)]
+
+    @server.tool(description="Find the runbooks (and past incidents) for a firing alert. `alert` is an "
+                 "Alertmanager webhook payload or a Prometheus alert (labels + annotations), as JSON or YAML "
+                 "text.")
+    @reported
+    def find_runbook_for_alert(alert: str, k: int = 3) -> dict[str, Any]:
+        parsed = parse_alert(alert, "the alert")
+        runbook_hits = searcher.search(Query(text=parsed.text, k=max(1, k), kinds=(Kind.runbook,)))
+        incident_hits = searcher.search(Query(text=parsed.text, k=max(1, k), kinds=(Kind.postmortem,)))
+        return {
+            "alerts": parsed.alertnames,
+            "query": parsed.text,
+            "runbooks": [result_json(d) for d in runbook_hits],
+            "past_incidents": [result_json(d) for d in incident_hits],
+        }
+
+    @server.tool(description="One document by id: metadata, sections and full text (offsets in citations "
+                 "point into `text`).")
+    @reported
+    def get_document(id: str) -> dict[str, Any]:
+        record = store.get_record(id)
+        data = record.model_dump(mode="json", exclude={"front_matter"})
+        data["messages"] = data["messages"][:500]
+        return data
+
+    @server.tool(description="Past incidents most like a given one (from its symptoms and root cause), "
+                 "without the document itself or copies of it.")
+    @reported
+    def similar_incidents(id: str, k: int = 5) -> list[dict[str, Any]]:
+        return [result_json(d) for d in similar(searcher, id, max(1, k), (Kind.postmortem, Kind.chat))]
+
+    @server.tool(description="Draft a runbook for a topic or an alert from what worked in past incidents. "
+                 "Every step cites its source passage; ungrounded steps are dropped and listed.")
+    @reported
+    def draft_runbook(topic: str | None = None, alert: str | None = None, service: str | None = None) -> dict[str, Any]:
+        parsed = parse_alert(alert, "the alert") if alert else None
+        return runbooks.draft_runbook(searcher, topic, alert=parsed, service=service, llm=llm).as_json()
+
+    @server.tool(description="A postmortem draft (timeline, impact, action items...) of a stored chat log, "
+                 "every line citing the message it comes from.")
+    @reported
+    def summarize_chat_log(id: str) -> dict[str, Any]:
+        return summarize(store.get_record(id), llm=llm).as_json()
+
+    @server.tool(description="Runbooks whose services or alerts had incidents since the runbook last changed, "
+                 "most stale first.")
+    @reported
+    def list_stale_runbooks() -> list[dict[str, Any]]:
+        return [s.model_dump(mode="json") for s in runbooks.stale_runbooks(searcher)]
+
+    if allow_writes:
+        from ingest.revisions import apply_proposal
+
+        @server.tool(description="Propose an update to a runbook from incidents since its last revision: a "
+                     "cited unified diff, saved as a proposal file (nothing changes until it is applied).")
+        @reported
+        def propose_runbook_update(id: str, since: str | None = None) -> dict[str, Any]:
+            from datetime import date
+
+            when = date.fromisoformat(since) if since else None
+            return runbooks.propose_update(settings, searcher, id, since=when, llm=llm).as_json()
+
+        @server.tool(description="Apply an approved runbook proposal: write the new revision and re-index it. "
+                     "Only do this when a person has approved the diff.")
+        @reported
+        def apply_runbook_proposal(proposal: str) -> dict[str, Any]:
+            applied = apply_proposal(settings, store, searcher.embedding, searcher.keyword, Path(proposal))
+            return json.loads(applied.model_dump_json())
+
+    return server
