@@ -193,6 +193,15 @@ class KeywordIndex:
             shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
 
+    def saved_version(self) -> str | None:
+        """The store version the saved index was built from (None when nothing is saved)."""
+        if self.directory is None or not (self.directory / "meta.json").is_file():
+            return None
+        try:
+            return str(json.loads((self.directory / "meta.json").read_text()).get("version"))
+        except (OSError, ValueError):
+            return None
+
     def _load(self, version: str) -> bool:
         if self.directory is None or not (self.directory / "meta.json").is_file():
             return False

@@ -210,6 +210,16 @@ class Store:
                 out[rid] = dict(meta or {})
         return out
 
+    def get_record_json(self, record_id: str) -> str:
+        """A record's stored JSON, unparsed."""
+        try:
+            got = self._records.get(ids=[record_id], include=["documents"])
+        except Exception as exc:
+            raise self._wrap(exc, "cannot read records") from exc
+        if not got["ids"]:
+            raise NotFound(f"no document with id '{record_id}'")
+        return str(got["documents"][0])
+
     def get_record(self, record_id: str) -> Record:
         try:
             got = self._records.get(ids=[record_id], include=["documents"])
