@@ -2,6 +2,12 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -23,8 +29,51 @@ def _no_env_leak(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(var, raising=False)
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Chroma server (`chroma run`, shipped with chromadb) on a loopback port, for the session."""
+    exe = Path(sys.executable).with_name("chroma")
+    chroma = str(exe) if exe.exists() else shutil.which("chroma")
+    assert chroma, "the chroma command (from chromadb) is missing"
+    port = free_port()
+    path = tmp_path_factory.mktemp("chroma-server")
+    log = (path / "server.log").open("w")
+    proc = subprocess.Popen(
+        [chroma, "run", "--path", str(path / "db"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("chroma run did not start: " + (path / "server.log").read_text()[-2000:])
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=20)
+    log.close()
+
+
+@pytest.fixture(params=["embedded", pytest.param("server", marks=pytest.mark.slow)])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings of a fresh store: embedded, and (slow tier) a collection of its own on a Chroma server."""
+    if request.param == "server":
+        url = request.getfixturevalue("chroma_server")
+        prefix = "t" + uuid.uuid4().hex[:12]
+        return Settings(  # type: ignore[call-arg]
+            data_dir=tmp_path / "kb", chroma_url=url, collection_prefix=prefix, lock_timeout_s=1.0, _env_file=None
+        )
     return Settings(data_dir=tmp_path / "kb", lock_timeout_s=1.0, _env_file=None)  # type: ignore[call-arg]
 
 

@@ -7,57 +7,26 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ingest.pipeline import Ingestor
 from kb.embeddings import model_id
-from kb.errors import StoreUnavailable
+from kb.errors import StoreError, StoreUnavailable
 from kb.keyword import KeywordIndex
 from kb.search import Query, Searcher
 from kb.settings import Settings
 from kb.store import open_store
+from tests.conftest import free_port
 from tests.fakes import HashingEmbedding
 
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    exe = Path(sys.executable).with_name("chroma")
-    chroma = str(exe) if exe.exists() else shutil.which("chroma")
-    assert chroma, "the chroma command (from chromadb) is missing"
-    port = free_port()
-    path = tmp_path_factory.mktemp("chroma-server")
-    log = (path / "server.log").open("w")
-    proc = subprocess.Popen(
-        [chroma, "run", "--path", str(path / "db"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("chroma run did not start: " + (path / "server.log").read_text()[-2000:])
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+def chroma_url(chroma_server: str) -> str:
+    return chroma_server
 
 
 def test_ingest_and_search_through_a_chroma_server(chroma_url: str, tmp_path: Path) -> None:
@@ -84,3 +53,51 @@ def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, chroma_url=url, _env_file=None)  # type: ignore[call-arg]
     with pytest.raises(StoreUnavailable, match="unreachable"):
         open_store(settings, "x")
+
+
+def start_chroma(path: Path, port: int) -> subprocess.Popen[bytes]:
+    exe = Path(sys.executable).with_name("chroma")
+    chroma = str(exe) if exe.exists() else shutil.which("chroma")
+    assert chroma
+    proc = subprocess.Popen([chroma, "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("chroma run did not start")
+
+
+def test_server_stopped_and_restarted_mid_session(tmp_path: Path) -> None:
+    port = free_port()
+    server = start_chroma(tmp_path / "db", port)
+    try:
+        folder = tmp_path / "docs"
+        folder.mkdir()
+        (folder / "a.md").write_text("# Checkout 502\n## Summary\ncheckout returned 502 after a deploy\n")
+        settings = Settings(data_dir=tmp_path / "kb", chroma_url=f"http://127.0.0.1:{port}",  # type: ignore[call-arg]
+                            _env_file=None)
+        embedding = HashingEmbedding()
+        store = open_store(settings, model_id(embedding))
+        Ingestor(settings, store, embedding).run([folder])
+        searcher = Searcher(store, embedding, KeywordIndex(store, None, refresh_s=0.0))
+        assert searcher.search(Query("checkout 502", k=1))[0].record.id == "a"
+
+        server.terminate()
+        server.wait(timeout=30)
+        started = time.monotonic()
+        with pytest.raises(StoreError) as down:
+            searcher.search(Query("checkout 502", k=1))
+        assert "127.0.0.1" in str(down.value) or "unreachable" in str(down.value) or "failed" in str(down.value)
+        assert time.monotonic() - started < 30  # fails fast, does not hang
+
+        server = start_chroma(tmp_path / "db", port)  # same data, same port
+        assert searcher.search(Query("checkout 502", k=1))[0].record.id == "a"  # the same objects recover
+        assert Ingestor(settings, store, embedding).run([folder]).unchanged == 1
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

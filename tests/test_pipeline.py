@@ -183,6 +183,8 @@ def test_store_refuses_another_embedding_model(settings: Settings, fake_kb: Inge
 
 
 def test_second_writer_gets_store_busy(settings: Settings, fake_kb: Ingestor, corpus: Path) -> None:
+    if settings.chroma_url:
+        pytest.skip("the write lock guards an embedded store; a Chroma server orders writes itself")
     from filelock import FileLock
 
     lock = FileLock(str(settings.data_dir / "write.lock"))
