@@ -172,3 +172,20 @@ def test_gameday_through_the_cli(store: Path, tmp_path: Path) -> None:
     history = json.loads(kb(store, "gameday", "history", "--json").stdout)
     assert {h["trainee"] for h in history} >= {"alex", "bo"}
     assert "average score per trainee" in kb(store, "gameday", "history").stdout
+
+
+def test_no_planted_secret_reaches_anything_written(store: Path) -> None:
+    """After drafts, proposals, revisions, summaries and game days: scan every file of the data directory."""
+    kb(store, "runbook", "update", "pgbouncer-pool-exhausted", "--json")
+    kb(store, "gameday", "new", "--from", "2026-01-21-pgbouncer-idle-in-transaction-2")
+    secrets = [
+        line.strip()
+        for f in sorted((ROOT / "tests" / "planted_secrets").glob("*.txt"))
+        for line in f.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    written = [p for p in store.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".json" and "proposals" in p.parts for p in written)
+    raw = b"".join(p.read_bytes() for p in written)
+    leaked = [s[:6] for s in secrets if s.encode() in raw]
+    assert leaked == [], f"planted secrets found in the data directory: {leaked}"
