@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import socket
 import subprocess
@@ -101,3 +103,28 @@ def test_server_stopped_and_restarted_mid_session(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_a_cli_ingest_and_two_ui_processes_share_one_server(chroma_url: str, tmp_path: Path) -> None:
+    from tests.conftest import ROOT
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "ledger-lag.md").write_text("---\nkind: postmortem\n---\n# Ledger consumer lag\n\n## Summary\n\n"
+                                          "The ledger consumer fell behind after a rebalance storm.\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    env |= {"KB_CHROMA_URL": chroma_url, "KB_COLLECTION_PREFIX": "team", "PYTHONPATH": str(ROOT)}
+    ingest = subprocess.run([sys.executable, "-m", "ui.cli.main", "--data-dir", str(tmp_path / "cli"), "ingest",
+                             str(folder)], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert ingest.returncode == 0, ingest.stderr
+    probes = [
+        subprocess.Popen([sys.executable, "-m", "tests.ui_probe", str(ROOT / "ui" / "web" / "app.py"),
+                          "ledger consumer lag"], env=env | {"KB_DATA_DIR": str(tmp_path / f"ui{n}")}, cwd=ROOT,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for n in range(2)
+    ]
+    for probe in probes:
+        out, err = probe.communicate(timeout=600)
+        assert probe.returncode == 0, err[-2000:]
+        seen = json.loads(out.strip().splitlines()[-1])
+        assert seen["exceptions"] == [] and "Ledger consumer lag" in seen["titles"][0]
