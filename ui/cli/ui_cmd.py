@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def command(args: argparse.Namespace) -> list[str]:
     return [
-        sys.executable, "-m", "streamlit", "run", str(APP),
+        # -P: the working directory (which may hold a folder named kb, ui or ingest) is not on the import path
+        sys.executable, "-P", "-m", "streamlit", "run", str(APP),
         "--server.port", str(args.port),
         "--server.address", args.address,
         "--server.headless", "true",

@@ -3,6 +3,8 @@ incidents, and actions (draft a runbook, build a game day)."""
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 
 from kb import gameday
@@ -60,9 +62,14 @@ with shown_errors():
                 st.markdown(f"`{when}` **{escape(m.author)}**: {escape(m.text)}")
         else:
             for section in record.sections:
+                body = record.text[section.start : section.end]
+                if section.heading:  # the expander shows the heading; the text need not repeat it
+                    body = re.sub(r"^\s*#{1,6}[^\n]*\n", "", body, count=1)
+                if not body.strip():
+                    continue
                 with st.expander(section.heading or section.name, expanded=section.name in ("summary", "overview")):
                     # Markdown from documents, rendered without raw HTML (Streamlit's default)
-                    st.markdown(record.text[section.start : section.end])
+                    st.markdown(body)
     with tabs[1]:
         timeline = [s for s in record.sections if s.name == "timeline"]
         if timeline:
