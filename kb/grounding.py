@@ -124,7 +124,7 @@ class Evidence:
     def supported(self, text: str, citations: Sequence[Citation]) -> bool:
         words = terms_of(text)
         if not words:
-            return True
+            return False  # a line with no content words says nothing its sources could support
         return containment(words, terms_of(self.cited_text(citations))) >= MIN_SUPPORT
 
     def check_generated(

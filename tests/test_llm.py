@@ -62,7 +62,7 @@ def grounded_reply(first_request_passages: dict[str, str]) -> str:
     """What a good model writes: lines taken from the passages it was given, citing them."""
     lines = []
     for pid, text in list(first_request_passages.items())[:4]:
-        first = text.strip().splitlines()[0][:120]
+        first = next((ln for ln in text.strip().splitlines() if any(ch.isalpha() for ch in ln.strip("`"))), text)[:120]
         lines.append({"section": "mitigation", "text": first, "cites": [pid]})
     return lines_reply(lines)
 

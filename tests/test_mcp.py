@@ -26,7 +26,7 @@ from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 ALERT = json.dumps({"labels": {"alertname": "PgBouncerPoolExhausted", "namespace": "data"},
                     "annotations": {"summary": "PgBouncer pool orders/orders_app has waiting clients"}})
 READ_TOOLS = {"search_incidents", "find_runbook_for_alert", "get_document", "similar_incidents", "draft_runbook",
-              "summarize_chat_log", "list_stale_runbooks"}
+              "summarize_chat_log", "list_stale_runbooks", "ask_knowledge_base"}
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +63,8 @@ async def exercise(session: ClientSession, writes: bool) -> None:
     assert any(i["section"] == "timeline" for i in summary["items"])
     stale = data(await session.call_tool("list_stale_runbooks", {}))
     assert any(s["runbook_id"] == "pgbouncer-pool-exhausted" for s in stale)
+    answer = data(await session.call_tool("ask_knowledge_base", {"question": "how did we fix the last redis failover?"}))
+    assert answer["found"] and answer["items"] and all(i["citations"] for i in answer["items"])
     missing = await session.call_tool("get_document", {"id": "no-such-document"})
     assert missing.is_error and "no document with id" in missing.content[0].text
     if writes:

@@ -14,7 +14,7 @@ from tests.conftest import ROOT, sample_store_copy
 
 pytestmark = pytest.mark.slow
 APP = str(ROOT / "ui" / "web" / "app.py")
-PAGES = ["views/search.py", "views/document.py", "views/runbooks.py", "views/gameday.py", "views/ingest.py",
+PAGES = ["views/search.py", "views/ask.py", "views/document.py", "views/runbooks.py", "views/gameday.py", "views/ingest.py",
          "views/insights.py"]
 
 
@@ -123,3 +123,13 @@ def test_upload_a_good_and_a_corrupt_file(sample: Path, monkeypatch: pytest.Monk
     uploaded = list((sample / "uploads").rglob("*.md"))
     assert {p.name for p in uploaded} == {"ledger-lag.md", "escape.md"}
     assert all((sample / "uploads") in p.parents for p in uploaded)
+
+
+def test_ask_with_a_follow_up(sample: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(sample, monkeypatch)
+    at.switch_page("views/ask.py").run()
+    at.chat_input(key="ask_input").set_value("how did we fix the last redis failover?").run()
+    at.chat_input(key="ask_input").set_value("and what was the root cause?").run()
+    assert not at.exception
+    shown = texts(at)
+    assert "No LLM used" in shown and "root_cause" in shown

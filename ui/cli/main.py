@@ -7,7 +7,18 @@ import os
 import sys
 
 from kb.errors import KBError
-from ui.cli import docs_cmd, doctor_cmd, eval_cmd, gameday_cmd, ingest_cmd, mcp_cmd, runbook_cmd, search_cmd, ui_cmd
+from ui.cli import (
+    ask_cmd,
+    docs_cmd,
+    doctor_cmd,
+    eval_cmd,
+    gameday_cmd,
+    ingest_cmd,
+    mcp_cmd,
+    runbook_cmd,
+    search_cmd,
+    ui_cmd,
+)
 from ui.cli.context import Context
 
 DESCRIPTION = """Incident knowledge base: search past postmortems, runbooks and incident chat logs.
@@ -43,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     ui_cmd.register(sub)
     mcp_cmd.register(sub)
     doctor_cmd.register(sub)
+    ask_cmd.register(sub)
     eval_cmd.register(sub)
     return parser
 

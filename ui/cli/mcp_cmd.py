@@ -13,8 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "mcp",
         help="serve the knowledge base as MCP tools for AI agents",
         description="An MCP server with the tools search_incidents, find_runbook_for_alert, get_document, "
-        "similar_incidents, draft_runbook, summarize_chat_log and list_stale_runbooks. Read-only unless "
-        "--allow-writes adds propose_runbook_update and apply_runbook_proposal. Needs the 'mcp' extra "
+        "similar_incidents, draft_runbook, summarize_chat_log, list_stale_runbooks and ask_knowledge_base. "
+        "Read-only unless --allow-writes adds propose_runbook_update and apply_runbook_proposal. Needs the 'mcp' extra "
         "(pip install 'incident-kb[mcp]').",
     )
     p.add_argument("--transport", choices=["stdio", "http"], default="stdio",

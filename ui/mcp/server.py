@@ -131,6 +131,15 @@ def build_server(settings: Settings, searcher: Searcher, llm: Any = None, allow_
     def list_stale_runbooks() -> list[dict[str, Any]]:
         return [s.model_dump(mode="json") for s in runbooks.stale_runbooks(searcher)]
 
+    @server.tool(description="Ask the knowledge base an on-call question. Returns a short answer whose every "
+                 "line cites a passage (document id, section, character span), the sources and a confidence; "
+                 "when nothing relevant is stored it says so and lists the closest documents.")
+    @reported
+    def ask_knowledge_base(question: str, kind: str | None = None, service: str | None = None) -> dict[str, Any]:
+        from kb.ask import ask
+
+        return ask(searcher, question, kinds=kinds(kind), services=(service,) if service else (), llm=llm).as_json()
+
     if allow_writes:
         from ingest.revisions import apply_proposal
 

@@ -13,6 +13,7 @@ HERE = Path(__file__).parent / "views"
 st.set_page_config(page_title="Incident knowledge base", page_icon=":material/local_fire_department:", layout="wide")
 pages = {
     "search": st.Page(HERE / "search.py", title="Search", icon=":material/search:", default=True),
+    "ask": st.Page(HERE / "ask.py", title="Ask", icon=":material/forum:"),
     "document": st.Page(HERE / "document.py", title="Incident / document", icon=":material/description:"),
     "runbooks": st.Page(HERE / "runbooks.py", title="Runbooks", icon=":material/menu_book:"),
     "gameday": st.Page(HERE / "gameday.py", title="Game day", icon=":material/sports_esports:"),

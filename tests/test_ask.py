@@ -1,0 +1,137 @@
+"""`kb ask` on the sample corpus with the real model: cited answers, "not in the knowledge base", follow-ups,
+the LLM path (with a model citing passages it was not given); and catch-up on a growing chat log."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ingest.catchup import catch_up
+from ingest.sources.base import ParseOptions, redact_text
+from kb.ask import Conversation, ask
+from kb.embeddings import model_id
+from kb.errors import GroundingError
+from kb.openai_client import ChatModel
+from kb.search import Searcher, open_searcher
+from kb.settings import Settings
+from kb.store import open_store
+from tests.conftest import DATA, sample_store_copy
+from tests.openai_server import OpenAIServer, Reply, lines_reply, passages_of
+
+QUESTIONS = [
+    ("how did we fix the last redis failover?", {"2025-01-08-session-cache-failover-2025", "redis-sentinel-failover",
+                                                 "2025-01-08-session-cache-failover"}),
+    ("who is the incident commander for SEV1s?", {"incident-command-and-escalation", "checkout-high-error-rate"}),
+    ("has checkout ever failed after a config push?", {"2024-02-27-checkout-5xx-config-push", "inc-2024-02-27-checkout-5xx"}),
+    ("what was the root cause of the black friday pgbouncer saturation?",
+     {"2023-11-24-black-friday-pgbouncer-saturation", "2023-11-24-black-friday-pgbouncer"}),
+    ("how do I check the pgbouncer pools?", {"pgbouncer-pool-exhausted"}),
+    ("how do we roll back a bad argo cd deploy?", {"deploy-rollback-argocd"}),
+    ("why did users get logged out in january 2025?", {"2025-01-08-session-cache-failover-2025",
+                                                       "2025-01-08-session-cache-failover"}),
+    ("what happened with the kafka consumer lag on black friday 2024?", {"2024-11-29-black-friday-kafka-lag",
+                                                                         "inc-2024-11-29-kafka-lag"}),
+    ("how do we stop elasticsearch indices from going read-only when the disk fills?",
+     {"elasticsearch-disk-watermark", "2023-09-02-search-es-disk-flood-stage", "2025-02-19-search-es-disk-watermark-again"}),
+    ("what did we do when an internal certificate expired on payments-db?",
+     {"2024-06-03-internal-cert-expired-payments-db", "certificate-expiry"}),
+]
+UNANSWERABLE = ["what is our parental leave policy?", "how do I renew the office wifi certificate for the printers?"]
+
+
+@pytest.fixture(scope="module")
+def searcher(pristine_sample_store: Path, tmp_path_factory: pytest.TempPathFactory, real_embedding) -> Searcher:  # type: ignore[no-untyped-def]
+    copy = sample_store_copy(pristine_sample_store, tmp_path_factory.mktemp("ask") / "store")
+    settings = Settings(data_dir=copy, _env_file=None)  # type: ignore[call-arg]
+    return open_searcher(settings, open_store(settings, model_id(real_embedding)), real_embedding)
+
+
+def resolves(searcher: Searcher, answer) -> None:  # type: ignore[no-untyped-def]
+    for item in answer.items:
+        assert item.citations
+        for c in item.citations:
+            assert searcher.store.get_record(c.doc_id).text[c.start : c.end].startswith(c.quote)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("question", "expected"), QUESTIONS, ids=[q for q, _ in QUESTIONS])
+def test_ten_questions_get_cited_answers(searcher: Searcher, question: str, expected: set[str]) -> None:
+    answer = ask(searcher, question)
+    assert answer.found and answer.generator == "extractive", answer.answer
+    assert 1 <= len(answer.items) <= 4
+    resolves(searcher, answer)
+    for item in answer.items:  # extractive: every line is its cited text
+        assert " ".join(item.citations[0].quote.split())[:100] in item.text or item.text[:100] in " ".join(
+            searcher.store.get_record(item.citations[0].doc_id).text.split())
+    assert set(answer.sources) & expected, (answer.sources, expected)
+    assert "No LLM used" in answer.answer
+    assert set(answer.as_json()) >= {"answer", "generator", "items", "sources", "confidence"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("question", UNANSWERABLE)
+def test_questions_the_corpus_cannot_answer_say_so(searcher: Searcher, question: str) -> None:
+    answer = ask(searcher, question)
+    assert not answer.found and answer.generator == "none" and answer.items == []
+    assert answer.answer.startswith("Not in the knowledge base") and answer.closest
+
+
+@pytest.mark.slow
+def test_a_follow_up_resolves_against_the_previous_turn(searcher: Searcher) -> None:
+    conversation = Conversation()
+    first = ask(searcher, "how did we fix the last redis failover?", conversation)
+    second = ask(searcher, "and what was the root cause?", conversation)
+    assert first.found and second.found and len(conversation.turns) == 2
+    assert any(c.section == "root_cause" for i in second.items for c in i.citations)
+    assert set(second.sources) & set(first.sources)  # the same incidents, not root causes of anything
+    alone = ask(searcher, "and what was the root cause?")
+    assert alone.sources != second.sources
+
+
+@pytest.mark.slow
+def test_the_llm_path_drops_citations_to_passages_it_was_not_given(searcher: Searcher) -> None:
+    def respond(request: dict) -> str:  # type: ignore[type-arg]
+        pid, text = next(iter(passages_of(request).items()))
+        return lines_reply([
+            {"section": "answer", "text": text.splitlines()[0][:160], "cites": [pid]},
+            {"section": "answer", "text": "Restart every Redis node at once.", "cites": ["P404"]},
+        ])
+
+    with OpenAIServer([Reply(respond=respond)], model="m") as server:
+        llm = ChatModel(Settings(_env_file=None, llm_base_url=server.base_url, llm_model="m"))  # type: ignore[call-arg]
+        answer = ask(searcher, "how did we fix the last redis failover?", llm=llm)
+    assert answer.generator == "llm" and len(answer.items) == 1
+    assert answer.dropped and "P404" in answer.dropped[0].reason
+    resolves(searcher, answer)
+    with OpenAIServer([Reply(content=lines_reply([{"section": "answer", "text": "x", "cites": ["P9"]}]))],
+                      model="m") as server:
+        llm = ChatModel(Settings(_env_file=None, llm_base_url=server.base_url, llm_model="m"))  # type: ignore[call-arg]
+        with pytest.raises(GroundingError):
+            ask(searcher, "how did we fix the last redis failover?", llm=llm)
+
+
+def test_catch_up_on_a_growing_log_reads_only_the_new_part(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "kb", _env_file=None)  # type: ignore[call-arg]
+    lines = (DATA / "chats" / "2026-01-21-pgbouncer-idle-in-transaction.txt").read_text().splitlines(keepends=True)
+    log = tmp_path / "2026-01-21-live.txt"
+    log.write_text("".join(lines[:12]))
+    first = catch_up(settings, log)
+    assert first.new_messages == first.total_messages > 0
+    status = [t for s, t, _c in first.lines if s == "status"]
+    assert any("ongoing" in t for t in status)
+    state = json.loads(next((settings.data_dir / "catchup").glob("*.json")).read_text())
+    assert 0 < state["byte_offset"] < log.stat().st_size  # stops at the last message, which may still grow
+    with log.open("a") as f:
+        f.write("".join(lines[12:]))
+    second = catch_up(settings, log)
+    assert second.total_messages > first.total_messages
+    assert second.new_messages == second.total_messages - first.total_messages + 1 or second.new_messages > 0
+    full = redact_text(log.read_text(), ParseOptions()).text  # citations point into the redacted log
+    for _section, _text, c in second.lines:
+        assert full[c.start : c.end].startswith(c.quote[:60].split("\n")[0][:40])
+    assert any("resolved" in t for s, t, _c in second.lines if s == "status")
+    assert [t for s, t, _c in second.lines if s == "actions taken"]
+    since = catch_up(settings, log, since="10:40")
+    assert all(t.startswith(("10:4", "10:5", "11:", "15:")) for s, t, _c in since.lines if s == "actions taken")

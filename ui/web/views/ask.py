@@ -1,0 +1,39 @@
+"""Ask: a chat with the knowledge base; sources beside each answer; turn an answer into a runbook draft."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from kb.ask import Conversation, ask
+from ui.web.common import PAGES, escape, resources, shown_errors
+
+res = resources()
+st.title("Ask the knowledge base")
+conversation: Conversation = st.session_state.setdefault("ask_conversation", Conversation())
+
+with shown_errors():
+    for n, answer in enumerate(conversation.turns):
+        with st.chat_message("user"):
+            st.markdown(escape(answer.question))
+        with st.chat_message("assistant"):
+            left, right = st.columns([3, 2])
+            if not answer.found:
+                left.markdown(escape(answer.answer))
+            for item in answer.items:
+                left.markdown("- " + escape(item.text))
+            if answer.generator == "extractive":
+                left.caption("No LLM used: the passages that answer best, quoted.")
+            right.caption(f"confidence {answer.confidence:.2f}")
+            for item in answer.items:
+                c = item.citations[0]
+                right.caption(escape(f"{c.doc_id} · {c.section} · {c.start}-{c.end}"))
+            if answer.found and right.button("Draft a runbook from this", key=f"ask-draft-{n}"):
+                st.session_state["draft_topic"] = answer.question
+                st.switch_page(PAGES["runbooks"])
+    question = st.chat_input("How did we fix the last Redis failover?", key="ask_input")
+    if question:
+        ask(res.searcher, question, conversation, llm=res.llm)
+        st.rerun()
+    if conversation.turns and st.button("New conversation", key="ask-reset"):
+        st.session_state["ask_conversation"] = Conversation()
+        st.rerun()
