@@ -9,6 +9,9 @@
    plus similarity to the question, plus the section the question asks about: escalation for "who owns",
    root cause for "why", mitigation for "how did we fix"), each cited exactly. With an LLM: the model
    answers from those passages and every sentence's citations are checked (``kb.grounding``).
+
+A question about the latest occurrence ("how did we fix the last redis failover?") puts the past incidents
+that match its distinctive words newest first, so the answer comes from the most recent one.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from kb.grounding import Evidence, require_grounded
 from kb.models import Citation, DraftItem, DroppedItem, Kind, Passage, RankedDocument
 from kb.openai_client import ChatModel
 from kb.prompting import ask_for_lines
-from kb.search import Query, Searcher
+from kb.search import Query, Searcher, newest_first
 from kb.steps import Span, sentences, split_steps, terms_of
 
 #: Below this cosine between the question and the best passage, and with few of the question's distinctive
@@ -44,6 +47,16 @@ INTENTS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
     (re.compile(r"\b(has|have|did|ever|before|again|last time|happened)\b", re.I), ("summary", "impact")),
     (re.compile(r"\b(how (?:do|to|can)|steps?|check|runbook)\b", re.I), ("triage", "diagnosis", "mitigation")),
 )
+#: "the last / latest / most recent X", but not "the last 10 minutes" or "the last few days"
+LATEST = re.compile(
+    r"\b(?:last|latest|most recent|newest|previous|recent)\b"
+    r"(?!\s+(?:\d|few\b|couple\b|(?:second|minute|hour|day|week|month|quarter|year)s?\b))",
+    re.I,
+)
+INCIDENT_KINDS = (Kind.postmortem, Kind.chat)
+#: how a question is phrased, not what it is about
+QUESTION_WORDS = terms_of("what when where which how did does do we our us happened happen time times fixed fix "
+                          "resolved resolve mitigated mitigate handled handle dealt deal go went")
 
 
 class Answer(BaseModel):
@@ -58,6 +71,8 @@ class Answer(BaseModel):
     confidence: float = Field(description="0-1: how well the best passages match the question.")
     found: bool = True
     closest: list[dict[str, str]] = Field(default_factory=list, description="Closest documents when not found.")
+    newest_first: bool = Field(default=False, description="The question asked for the latest occurrence: matching "
+                               "incidents were taken newest first.")
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -69,6 +84,7 @@ class Answer(BaseModel):
             "confidence": round(self.confidence, 3),
             "found": self.found,
             "closest": self.closest,
+            "newest_first": self.newest_first,
         }
 
 
@@ -114,6 +130,9 @@ def ask(
     results = searcher.search(query, passages_per_doc=4)
     if previous:  # a follow-up: the documents the last answer used come first
         results.sort(key=lambda d: (d.record.id not in previous, -d.score))
+    latest = bool(LATEST.search(question)) and not previous
+    if latest:
+        results, latest = _latest_first(searcher, question, results)
     embedding = searcher.embedding
     q_vec = np.asarray([embedding.get_query_embedding(question if not previous else text)], dtype=np.float32)
     confidence, coverage = _confidence(searcher, question, results, q_vec)
@@ -128,12 +147,14 @@ def ask(
         if conversation is not None:
             conversation.turns.append(answer)
         return answer
-    candidates = _candidate_sentences(searcher, question, results[:5])
-    candidates += _intent_sentences(searcher, question, results[:3], {c.passage.start for c in candidates})
+    top = _latest_incident(results) if latest else results
+    asked = LATEST.sub(" ", question) if latest else question  # "last" is not a word to find in the answer
+    candidates = _candidate_sentences(searcher, asked, top[:5])
+    candidates += _intent_sentences(searcher, asked, top[:3], {c.passage.start for c in candidates})
     evidence = Evidence.numbered([c.passage for c in candidates])
     dropped: list[DroppedItem] = []
     if llm is None:
-        items = _choose(question, candidates, q_vec, searcher, max_items)
+        items = _choose(asked, candidates, q_vec, searcher, max_items)
         generator = "extractive"
     else:
         reply = ask_for_lines(llm, "ask", evidence, ["answer"], on_text=on_text, question=question)
@@ -148,7 +169,7 @@ def ask(
     if generator == "extractive":
         lines.append("(No LLM used: these are the passages that answer best, quoted.)")
     answer = Answer(question=question, answer="\n".join(lines), generator=generator, items=items, dropped=dropped,
-                    sources=sources, confidence=confidence)
+                    sources=sources, confidence=confidence, newest_first=latest)
     if conversation is not None:
         conversation.turns.append(answer)
     return answer
@@ -162,11 +183,44 @@ def _confidence(
     texts = [h.chunk.text for d in results[:3] for h in d.hits[:2]]
     vectors = np.asarray(searcher.embedding.get_text_embedding_batch(texts), dtype=np.float32)
     best = float(_cosine_matrix(q_vec, vectors).max()) if len(texts) else 0.0
-    words = terms_of(question)
-    rare = {w for w in words if searcher.keyword.passage_share(w) < 0.2} or words
+    rare = _distinctive(searcher, question)
     found = terms_of(" ".join(texts) + " " + " ".join(d.record.title for d in results[:3]))
     coverage = len(rare & found) / max(1, len(rare))
     return max(0.0, min(1.0, best)), coverage
+
+
+def _distinctive(searcher: Searcher, text: str) -> set[str]:
+    """The text's words that at most a fifth of all passages use (all its words if none is that rare)."""
+    words = terms_of(text)
+    return {w for w in words if searcher.keyword.passage_share(w) < 0.2} or words
+
+
+def _latest_first(
+    searcher: Searcher, question: str, results: list[RankedDocument]
+) -> tuple[list[RankedDocument], bool]:
+    """The dated incidents about what the question asks (holding words that carry at least 60% of its
+    content words' rarity, question phrasing and recency words aside), newest first and ahead of the other
+    results; False when there are none."""
+    words = terms_of(LATEST.sub(" ", question)) - QUESTION_WORDS
+    weight = {w: -math.log(max(searcher.keyword.passage_share(w), 0.002)) for w in words}
+    total = sum(weight.values())
+
+    def about(doc: RankedDocument) -> bool:
+        found = terms_of(doc.record.title + " " + " ".join(h.chunk.text for h in doc.hits))
+        return total > 0 and sum(weight[w] for w in words & found) >= 0.6 * total
+
+    matching = [d for d in results if d.record.kind in INCIDENT_KINDS and d.record.date and about(d)]
+    if not matching:
+        return results, False
+    ordered = newest_first(matching)
+    return ordered + [d for d in results if d not in ordered], True
+
+
+def _latest_incident(results: list[RankedDocument]) -> list[RankedDocument]:
+    """The documents of the newest incident (its postmortem and chat log share a date) at the head of
+    ``results`` as ordered by ``_latest_first``."""
+    day = results[0].record.date
+    return [d for d in results if d.record.kind in INCIDENT_KINDS and d.record.date == day] or results[:1]
 
 
 @dataclass

@@ -243,6 +243,7 @@ class KeywordIndex:
 
     def passage_share(self, term: str) -> float:
         """The share of passages whose index text holds an analysed term (0.0 when none does)."""
+        self.ensure_fresh()
         bm25 = self._bm25
         if bm25 is None or term not in bm25.vocab_dict:
             return 0.0

@@ -46,6 +46,7 @@ class Query:
     since: date | None = None
     until: date | None = None
     exclude: tuple[str, ...] = ()  # record ids left out (a document's own id in "similar")
+    newest_first: bool = False  # the k best matches, shown newest first (undated documents last)
 
     def filters(self) -> SearchFilters:
         return SearchFilters(
@@ -190,7 +191,15 @@ class Searcher:
                     why=why_matched(query.text, meta, hits, shown),
                 )
             )
+        if query.newest_first:
+            results = newest_first(results)
         return results
+
+
+def newest_first(results: Sequence[RankedDocument]) -> list[RankedDocument]:
+    """The same documents, newest first; undated ones keep their relevance order after the dated ones."""
+    dated = sorted((d for d in results if d.record.date), key=lambda d: d.record.date or date.min, reverse=True)
+    return dated + [d for d in results if not d.record.date]
 
 
 def keyword_dir(settings: Settings) -> Path:

@@ -79,6 +79,18 @@ def test_questions_the_corpus_cannot_answer_say_so(searcher: Searcher, question:
 
 
 @pytest.mark.slow
+def test_a_question_about_the_last_occurrence_answers_from_the_newest_incident(searcher: Searcher) -> None:
+    answer = ask(searcher, "how did we fix the last redis failover?")
+    assert answer.newest_first and answer.found
+    # two redis failovers are stored (2023-04-21 and 2025-01-08): the answer quotes only the newer one
+    assert {c.doc_id for i in answer.items for c in i.citations} <= {
+        "2025-01-08-session-cache-failover-2025", "2025-01-08-session-cache-failover"}
+    resolves(searcher, answer)
+    plain = ask(searcher, "how do we fix a redis failover?")
+    assert not plain.newest_first
+
+
+@pytest.mark.slow
 def test_a_follow_up_resolves_against_the_previous_turn(searcher: Searcher) -> None:
     conversation = Conversation()
     first = ask(searcher, "how did we fix the last redis failover?", conversation)

@@ -73,3 +73,35 @@ def test_fuse_leaves_out_excluded_documents_and_ranks_by_score_for_one_retriever
     assert [(rid, s) for rid, s, _h in fused] == [("b", 2.0), ("c", 1.0)]
     # excluded documents do not take a rank: b is ranked first and scores 1.0
     assert fuse([(1.0, only)], exclude=["a"])[0][:2] == ("b", 1.0)
+
+
+def test_newest_first_sorts_by_date_and_keeps_undated_documents_last_in_relevance_order() -> None:
+    from datetime import date
+
+    from kb.models import Kind, RankedDocument, RecordSummary
+    from kb.search import newest_first
+
+    def doc(rid: str, day: date | None) -> RankedDocument:
+        return RankedDocument(record=RecordSummary(id=rid, kind=Kind.postmortem, title=rid, date=day), score=1.0)
+
+    ranked = [doc("u1", None), doc("old", date(2023, 1, 1)), doc("u2", None), doc("new", date(2025, 6, 1))]
+    assert [d.record.id for d in newest_first(ranked)] == ["new", "old", "u1", "u2"]
+
+
+@pytest.mark.parametrize(
+    ("question", "latest"),
+    [
+        ("how did we fix the last redis failover?", True),
+        ("what happened in the most recent checkout outage?", True),
+        ("the latest kafka lag incident", True),
+        ("what did we do last time pgbouncer ran out of connections?", True),
+        ("checkout errors in the last 10 minutes", False),
+        ("disk filled up over the last few days", False),
+        ("pods restarted 5 times in the last hour", False),
+        ("how do I check the pgbouncer pools?", False),
+    ],
+)
+def test_questions_about_the_latest_occurrence_are_recognised(question: str, latest: bool) -> None:
+    from kb.ask import LATEST
+
+    assert bool(LATEST.search(question)) is latest

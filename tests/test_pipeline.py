@@ -162,6 +162,16 @@ def test_filters_are_applied_in_the_store(fake_kb: Ingestor, corpus: Path) -> No
     assert searcher(fake_kb).search(Query("checkout", k=5, severities=("SEV1",))) == []
 
 
+def test_newest_first_shows_the_same_best_matches_by_date(fake_kb: Ingestor, corpus: Path) -> None:
+    fake_kb.run([corpus])
+    by_relevance = searcher(fake_kb).search(Query("checkout redis kafka failover lag", k=3))
+    by_date = searcher(fake_kb).search(Query("checkout redis kafka failover lag", k=3, newest_first=True))
+    assert {d.record.id for d in by_date} == {d.record.id for d in by_relevance}
+    dates = [d.record.date for d in by_date]
+    assert None not in dates and dates == sorted(dates, reverse=True)  # type: ignore[type-var]
+    assert by_date[0].record.id == "c"  # 2025-06-01, the newest
+
+
 def test_search_groups_passages_by_document_and_explains(fake_kb: Ingestor, corpus: Path) -> None:
     fake_kb.run([corpus])
     results = searcher(fake_kb).search(Query("checkout 502 after deploy", k=3))

@@ -4,6 +4,7 @@ main flows (search with a filter, draft -> propose -> approve, a game day to its
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -64,6 +65,12 @@ def test_search_with_a_filter_and_html_stays_text(sample: Path, monkeypatch: pyt
     assert results and all("postmortem" in r for r in results)
     assert "PgBouncer" in "\n".join(results)
     assert all(m.allow_html is False for m in at.markdown)  # document text is never rendered as HTML
+    at.toggle(key="search_newest").set_value(True).run()
+    shown = [m.value for m in at.markdown if re.match(r"\*\*\d+\. ", str(m.value))]
+    # dates as shown (markdown-escaped: 2024\-02\-27)
+    dates = [re.search(r"\d{4}\\?-\d{2}\\?-\d{2}", str(v)).group(0) for v in shown]  # type: ignore[union-attr]
+    assert len(dates) > 1 and dates == sorted(dates, reverse=True)
+    at.toggle(key="search_newest").set_value(False)
     alert = '{"labels": {"alertname": "PgBouncerPoolExhausted"}, "annotations": {"summary": "pool has waiting clients"}}'
     at.multiselect(key="search_kinds").set_value([])
     at.text_area(key="search_text").input(alert).run()

@@ -58,6 +58,8 @@ def _show(ctx: Context, answer: Answer) -> None:
     for n, item in enumerate(answer.items, start=1):
         c = item.citations[0]
         print(f"{n}. {item.text}\n   [{c.doc_id}, {c.section}, {c.start}-{c.end}]")
+    if answer.newest_first:
+        print("(the latest matching incidents first, as the question asks)")
     if answer.generator == "extractive":
         print("(no LLM used: the passages that answer best, quoted)")
     print(f"sources: {', '.join(answer.sources)}   confidence {answer.confidence:.2f}")

@@ -61,6 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--severity", action="append", help="only this severity, e.g. SEV1 (repeatable)")
     p.add_argument("--since", type=_date, help="only documents dated on or after YYYY-MM-DD")
     p.add_argument("--until", type=_date, help="only documents dated on or before YYYY-MM-DD")
+    p.add_argument("--newest", action="store_true", help="show the k best matches newest first (undated last)")
     p.add_argument("--json", action="store_true", help="print results as JSON")
     p.set_defaults(run=run)
 
@@ -88,6 +89,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         severities=tuple(args.severity or ()),
         since=args.since,
         until=args.until,
+        newest_first=args.newest,
     )
     docs = ctx.searcher.search(query, mode=args.mode)
     if not docs and ctx.store.count_records() == 0:

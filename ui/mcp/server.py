@@ -58,7 +58,8 @@ def build_server(settings: Settings, searcher: Searcher, llm: Any = None, allow_
         return (Kind(kind),) if kind else ()
 
     @server.tool(description="Search past incidents, runbooks and chat logs by symptoms, error text or alert "
-                 "text. Returns documents best first, each with matching passages and why it matched.")
+                 "text. Returns documents best first (or, with newest_first, the best k newest first), each with "
+                 "matching passages and why it matched.")
     @reported
     def search_incidents(
         query: str,
@@ -68,6 +69,7 @@ def build_server(settings: Settings, searcher: Searcher, llm: Any = None, allow_
         since: str | None = None,
         until: str | None = None,
         k: int = 5,
+        newest_first: bool = False,
     ) -> list[dict[str, Any]]:
         from datetime import date
 
@@ -79,6 +81,7 @@ def build_server(settings: Settings, searcher: Searcher, llm: Any = None, allow_
             severities=(severity,) if severity else (),
             since=date.fromisoformat(since) if since else None,
             until=date.fromisoformat(until) if until else None,
+            newest_first=newest_first,
         )
         return [result_json(d) for d in searcher.search(q)]
 

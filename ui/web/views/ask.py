@@ -21,6 +21,8 @@ with shown_errors():
                 left.markdown(escape(answer.answer))
             for item in answer.items:
                 left.markdown("- " + escape(item.text))
+            if answer.newest_first:
+                left.caption("The latest matching incidents first, as the question asks.")
             if answer.generator == "extractive":
                 left.caption("No LLM used: the passages that answer best, quoted.")
             right.caption(f"confidence {answer.confidence:.2f}")

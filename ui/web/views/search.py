@@ -33,7 +33,9 @@ with shown_errors():
     chosen_services = c2.multiselect("Service", services, key="search_services")
     chosen_severities = c3.multiselect("Severity", severities, key="search_severities")
     dates = c4.date_input("Date range", value=[], key="search_dates", min_value=dt.date(2000, 1, 1))
-    k = st.slider("Results", 1, 20, 8, key="search_k")
+    s1, s2 = st.columns([4, 1])
+    k = s1.slider("Results", 1, 20, 8, key="search_k")
+    newest = s2.toggle("Newest first", key="search_newest", help="The best matches, shown newest first")
 
     query_text = text.strip()
     note = None
@@ -57,6 +59,7 @@ with shown_errors():
             severities=tuple(chosen_severities),
             since=since,
             until=until,
+            newest_first=newest,
         )
         results = searcher.search(query)
         if note:
