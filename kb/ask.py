@@ -29,7 +29,7 @@ from kb.models import Citation, DraftItem, DroppedItem, Kind, Passage, RankedDoc
 from kb.openai_client import ChatModel
 from kb.prompting import ask_for_lines
 from kb.search import Query, Searcher, newest_first
-from kb.steps import Span, sentences, split_steps, terms_of
+from kb.steps import Span, sentences, split_steps, table_rows, terms_of
 
 #: Below this cosine between the question and the best passage, and with few of the question's distinctive
 #: words found, the knowledge base is taken not to know. Calibrated on the sample corpus: answerable
@@ -228,6 +228,7 @@ class _Candidate:
     passage: Passage
     section: str
     rank: int
+    shown: str = ""  # how the answer shows it, when not the quoted text itself (a table row with its headers)
 
 
 def _candidate_sentences(searcher: Searcher, question: str, results: list[RankedDocument]) -> list[_Candidate]:
@@ -253,6 +254,7 @@ def _candidate_sentences(searcher: Searcher, question: str, results: list[Ranked
                             rank,
                         )
                     )
+        out += _table_row_candidates(searcher, doc, rank)
     seen: set[tuple[str, int]] = set()
     unique = []
     for c in out:
@@ -261,6 +263,24 @@ def _candidate_sentences(searcher: Searcher, question: str, results: list[Ranked
             seen.add(key)
             unique.append(c)
     return unique[:80]
+
+
+def _table_row_candidates(searcher: Searcher, doc: RankedDocument, rank: int) -> list[_Candidate]:
+    """The rows of the tables the matched passages touch ("| payments-gateway | Payments | ... |"), each read
+    with its column names; tables are cut across passages, so rows are read from the whole record."""
+    spans = [(h.chunk.start, h.chunk.end, h.chunk.section) for h in doc.hits]
+    if not any("|" in h.chunk.text for h in doc.hits):
+        return []
+    record = searcher.store.get_record(doc.record.id)
+    out = []
+    for row in table_rows(record.text):
+        section = next((name for start, end, name in spans if start <= row.span.start < end), None)
+        if section is None or not 10 <= len(row.span.text) <= 700:
+            continue
+        out.append(_Candidate(Passage(id="", doc_id=record.id, title=record.title, kind=record.kind, section=section,
+                                      start=row.span.start, end=row.span.end, text=row.span.text, date=record.date),
+                              section, rank, shown=row.labelled))
+    return out
 
 
 def _intent_sentences(
@@ -293,13 +313,13 @@ def _choose(question: str, candidates: list[_Candidate], q_vec: np.ndarray, sear
     wanted_sections = next((sections for pattern, sections in INTENTS if pattern.search(question)), ())
     words = terms_of(question)
     weights = {w: -math.log(max(searcher.keyword.passage_share(w), 0.002)) for w in words}
-    vectors = np.asarray(searcher.embedding.get_text_embedding_batch([c.passage.text for c in candidates]),
+    vectors = np.asarray(searcher.embedding.get_text_embedding_batch([c.shown or c.passage.text for c in candidates]),
                          dtype=np.float32)
     sims = _cosine_matrix(q_vec, vectors)[0]
     total = sum(weights.values()) or 1.0
     scored = []
     for c, sim in zip(candidates, sims, strict=True):
-        overlap = sum(weights[w] for w in words & terms_of(c.passage.text)) / total
+        overlap = sum(weights[w] for w in words & terms_of(c.shown or c.passage.text)) / total
         bonus = 0.15 if c.section in wanted_sections else 0.0
         scored.append((0.5 * float(sim) + 0.5 * overlap + bonus - 0.03 * c.rank, c))
     scored.sort(key=lambda x: -x[0])
@@ -318,7 +338,7 @@ def _choose(question: str, candidates: list[_Candidate], q_vec: np.ndarray, sear
     return [
         DraftItem(
             section="answer",
-            text=" ".join(c.passage.text.split()),
+            text=" ".join((c.shown or c.passage.text).split()),
             citations=[Citation(doc_id=c.passage.doc_id, section=c.section, start=c.passage.start,
                                 end=c.passage.end, quote=c.passage.text[:240])],
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import threading
 import time
@@ -25,6 +26,9 @@ import numpy as np
 from kb.analysis import DEFAULT, AnalyzerOptions, analyze
 from kb.models import Chunk
 from kb.store import SearchFilters, Store
+
+_WORD = re.compile(r"\S+")
+_NON_ALNUM = re.compile(r"[^a-z0-9]")
 
 FORMAT = 3  # bump whenever what is indexed or saved changes (index_text, analyzer code, file layout)
 logging.getLogger("bm25s").setLevel(logging.WARNING)
@@ -73,6 +77,7 @@ class KeywordIndex:
         self.position: dict[str, int] = {}
         self._columns: dict[str, np.ndarray] = {}
         self._service_rows: dict[str, np.ndarray] = {}
+        self._service_keys: set[str] = set()
 
     # -- keeping in step --------------------------------------------------------------------
 
@@ -157,6 +162,10 @@ class KeywordIndex:
             for service in str(meta.get("services", "")).lower().split("|"):
                 if service:
                     self._service_rows.setdefault(service, np.zeros(len(records), dtype=bool))[row] = True
+        # names of more than one part, by their whole-identifier index token (payments-gateway -> paymentsgateway)
+        self._service_keys = {
+            _NON_ALNUM.sub("", name) for name in self._service_rows if _NON_ALNUM.search(name) and len(name) > 3
+        }
         self.version = version
 
     def _signature(self) -> dict[str, Any]:
@@ -282,12 +291,28 @@ class KeywordIndex:
             return None
         return [self.chunk_ids[i] for i in positions]
 
+    def service_tokens(self, text: str) -> list[str]:
+        """The index tokens of known service names that the text spells out in separate words ("payments
+        gateway", "orders db", "session cache" for payments-gateway, orders-db, session-cache), so a query
+        typed that way matches the name as the documents write it."""
+        if not self._service_keys:
+            return []
+        words = [w for w in (_NON_ALNUM.sub("", m.group(0).lower()) for m in _WORD.finditer(text)) if w]
+        found = []
+        for n in range(2, 5):
+            for i in range(len(words) - n + 1):
+                key = "".join(words[i : i + n])
+                if key in self._service_keys:
+                    found.append(key)
+        return found
+
     def search(self, text: str, k: int, filters: SearchFilters | None = None) -> list[KeywordHit]:
         """The ``k`` best chunks for the text (only those passing the filters)."""
         self.ensure_fresh()
         if self._bm25 is None:
             return []
-        tokens = [t for t in analyze(text, self.options) if t in self._bm25.vocab_dict]
+        tokens = analyze(text, self.options) + self.service_tokens(text)
+        tokens = [t for t in tokens if t in self._bm25.vocab_dict]
         if not tokens:
             return []
         scores = self._bm25.get_scores(tokens, weight_mask=self._mask(filters))

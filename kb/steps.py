@@ -78,6 +78,42 @@ def split_steps(text: str, base: int = 0) -> list[Span]:
     return [Span(s, e, text[s - base : e - base]) for s, e in steps if text[s - base : e - base].strip()]
 
 
+_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """A body row of a Markdown table: its span, and the row read with its column names."""
+
+    span: Span
+    labelled: str  # "service: payments-gateway; owning team: Payments; ..."
+
+
+def table_rows(text: str, base: int = 0) -> list[TableRow]:
+    """The body rows of the Markdown tables in ``text`` (a header line, then a |---| rule, then rows)."""
+    lines = _lines(text, base)
+    rows: list[TableRow] = []
+    header: list[str] | None = None
+    for i, (offset, line) in enumerate(lines):
+        if not line.lstrip().startswith("|"):
+            header = None
+            continue
+        if _TABLE_RULE.match(line):
+            header = _cells(lines[i - 1][1]) if i and lines[i - 1][1].lstrip().startswith("|") else None
+            continue
+        if header is None:
+            continue
+        cells = _cells(line)
+        labelled = "; ".join(f"{h}: {c}" if h else c for h, c in zip(header, cells, strict=False) if c and c != "-")
+        start = offset + len(line) - len(line.lstrip())
+        rows.append(TableRow(Span(start, offset + len(line.rstrip()), line.strip()), labelled))
+    return rows
+
+
 def sentences(span: Span) -> list[Span]:
     """The sentences of a prose span (code blocks stay whole with the sentence before them)."""
     text = span.text

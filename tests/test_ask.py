@@ -62,8 +62,12 @@ def test_ten_questions_get_cited_answers(searcher: Searcher, question: str, expe
     assert answer.found and answer.generator == "extractive", answer.answer
     assert 1 <= len(answer.items) <= 4
     resolves(searcher, answer)
-    for item in answer.items:  # extractive: every line is its cited text
-        assert " ".join(item.citations[0].quote.split())[:100] in item.text or item.text[:100] in " ".join(
+    for item in answer.items:  # extractive: every line is its cited text (a table row: its cells, labelled)
+        quote = item.citations[0].quote
+        if quote.startswith("|"):
+            assert all(cell.strip() in item.text for cell in quote.strip("|").split("|") if cell.strip() != "-")
+            continue
+        assert " ".join(quote.split())[:100] in item.text or item.text[:100] in " ".join(
             searcher.store.get_record(item.citations[0].doc_id).text.split())
     assert set(answer.sources) & expected, (answer.sources, expected)
     assert "No LLM used" in answer.answer
@@ -88,6 +92,15 @@ def test_a_question_about_the_last_occurrence_answers_from_the_newest_incident(s
     resolves(searcher, answer)
     plain = ask(searcher, "how do we fix a redis failover?")
     assert not plain.newest_first
+
+
+@pytest.mark.slow
+def test_an_ownership_table_row_is_quoted_with_its_column_names(searcher: Searcher) -> None:
+    answer = ask(searcher, "who owns search?")
+    rows = [i for i in answer.items if i.citations[0].doc_id == "incident-command-and-escalation"]
+    assert rows and rows[0].text.startswith("service: catalog-search, search-es; owning team: Search")
+    assert rows[0].citations[0].quote.startswith("| catalog-search, search-es | Search |")
+    resolves(searcher, answer)
 
 
 @pytest.mark.slow

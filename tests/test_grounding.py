@@ -119,3 +119,18 @@ def test_references_number_citations_once_and_marks_avoid_breaking_code_fences()
     assert fenced.splitlines()[0] == "- [1]" and fenced.splitlines()[-1] == "  ```"
     prose = indent_continuation("Do this\nthen that", "1. ", "[2]")
     assert prose == "1. Do this\n   then that [2]"
+
+
+def test_table_rows_are_spans_read_with_their_column_names() -> None:
+    from kb.steps import table_rows
+
+    text = (
+        "Intro.\n\n| service | team | people |\n|---|:--:|---|\n| orders | Orders | - |\n"
+        "| payments-gateway | Payments | Elena |\n\nAfter.\n| not | a table |\n"
+    )
+    rows = table_rows(text, base=100)
+    assert [r.labelled for r in rows] == [
+        "service: orders; team: Orders",
+        "service: payments-gateway; team: Payments; people: Elena",
+    ]
+    assert all(text[r.span.start - 100 : r.span.end - 100] == r.span.text for r in rows)

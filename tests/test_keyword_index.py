@@ -53,3 +53,17 @@ def test_keyword_filters_use_record_metadata(fake_kb: Ingestor, tmp_path: Path) 
     got = searcher.search(Query("deploy broke checkout", k=5, since=date(2024, 1, 1)), mode="bm25")
     assert [d.record.id for d in got] == ["b"]
     assert searcher.search(Query("deploy broke checkout", k=5, services=("kafka",)), mode="bm25") == []
+
+
+def test_a_service_name_typed_as_separate_words_matches_the_name(fake_kb: Ingestor, tmp_path: Path) -> None:
+    docs = tmp_path / "docs" / "postmortems"
+    write_pm(docs, "a.md", "Gateway timeouts", "payments-gateway", "payments-gateway timed out", "slow provider")
+    write_pm(docs, "b.md", "Payments page", "checkout", "the payments page and the api gateway were slow", "cdn")
+    fake_kb.run([docs.parent])
+    index = KeywordIndex(fake_kb.store, None)
+    index.ensure_fresh()
+    assert index.service_tokens("who owns the payments gateway?") == ["paymentsgateway"]
+    assert index.service_tokens("Payments Gateway") == ["paymentsgateway"]
+    assert index.service_tokens("payments then gateway") == []
+    top = Searcher(fake_kb.store, fake_kb.embedding, index).search(Query("payments gateway slow", k=2), mode="bm25")
+    assert top[0].record.id == "a"
