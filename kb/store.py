@@ -221,13 +221,7 @@ class Store:
         return str(got["documents"][0])
 
     def get_record(self, record_id: str) -> Record:
-        try:
-            got = self._records.get(ids=[record_id], include=["documents"])
-        except Exception as exc:
-            raise self._wrap(exc, "cannot read records") from exc
-        if not got["ids"]:
-            raise NotFound(f"no document with id '{record_id}'")
-        return Record.model_validate_json(got["documents"][0])
+        return Record.model_validate_json(self.get_record_json(record_id))
 
     def put_document(
         self, record: Record, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], text_hashes: Sequence[str]

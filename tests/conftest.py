@@ -15,6 +15,7 @@ import pytest
 
 from ingest.pipeline import Ingestor
 from kb.embeddings import model_id
+from kb.search import Searcher, open_searcher
 from kb.settings import Settings
 from kb.store import open_store
 from tests.fakes import HashingEmbedding
@@ -109,6 +110,23 @@ def real_embedding():  # type: ignore[no-untyped-def]
 def copy_data(dest: Path) -> Path:
     shutil.copytree(DATA, dest)
     return dest
+
+
+def fake_ingested(settings: Settings, *paths: Path) -> Searcher:
+    """``paths`` ingested into the configured store with the hashing embedding (fast, no model); a searcher."""
+    embedding = HashingEmbedding()
+    store = open_store(settings, "hashing-64")
+    searcher = open_searcher(settings, store, embedding)
+    Ingestor(settings, store, embedding, searcher.keyword).run(list(paths))
+    return searcher
+
+
+def fake_sample(base: Path) -> tuple[Settings, Searcher, Path]:
+    """A private copy of data/ under ``base`` ingested with the hashing embedding: the settings, a searcher
+    over the store, and the data copy."""
+    settings = Settings(data_dir=base / "kb", _env_file=None)  # type: ignore[call-arg]
+    data = copy_data(base / "data")
+    return settings, fake_ingested(settings, data), data
 
 
 @pytest.fixture(scope="session")

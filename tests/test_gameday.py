@@ -15,11 +15,9 @@ from kb.errors import KBError
 from kb.gamemaster import NO_DATA, REFUSAL, GameMaster, save_session, sessions
 from kb.models import Scenario
 from kb.openai_client import ChatModel
-from kb.search import Searcher, open_searcher
+from kb.search import Searcher
 from kb.settings import Settings
-from kb.store import open_store
-from tests.conftest import copy_data
-from tests.fakes import HashingEmbedding
+from tests.conftest import fake_sample
 from tests.openai_server import OpenAIServer, Reply, lines_reply, passages_of
 
 MIGRATION = "2024-09-05-checkout-rollback-bad-migration"
@@ -28,14 +26,7 @@ PGBOUNCER = "2026-01-21-pgbouncer-idle-in-transaction"
 
 @pytest.fixture(scope="module")
 def kb_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Searcher, Path]:
-    base = tmp_path_factory.mktemp("gameday")
-    settings = Settings(data_dir=base / "kb", _env_file=None)  # type: ignore[call-arg]
-    embedding = HashingEmbedding()
-    store = open_store(settings, "hashing-64")
-    searcher = open_searcher(settings, store, embedding)
-    data = copy_data(base / "data")
-    Ingestor(settings, store, embedding, searcher.keyword).run([data])
-    return settings, searcher, data
+    return fake_sample(tmp_path_factory.mktemp("gameday"))
 
 
 def shingles(text: str, n: int = 8) -> set[tuple[str, ...]]:

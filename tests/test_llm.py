@@ -13,16 +13,13 @@ import socket
 
 import pytest
 
-from ingest.pipeline import Ingestor
 from kb.errors import GroundingError, LLMBadOutput, LLMModelUnknown, LLMUnavailable
 from kb.openai_client import ChatModel
 from kb.runbooks import draft_runbook
-from kb.search import Searcher, open_searcher
+from kb.search import Searcher
 from kb.settings import Settings
-from kb.store import open_store
 from kb.summary import summarize
-from tests.conftest import copy_data
-from tests.fakes import HashingEmbedding
+from tests.conftest import fake_sample
 from tests.openai_server import OpenAIServer, Reply, lines_reply
 from tests.test_summary import DATA, chat_records
 
@@ -32,13 +29,7 @@ TOPIC = "pgbouncer pool exhausted, clients waiting"
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> Searcher:
-    base = tmp_path_factory.mktemp("llm")
-    settings = Settings(data_dir=base / "kb", _env_file=None)  # type: ignore[call-arg]
-    embedding = HashingEmbedding()
-    store = open_store(settings, "hashing-64")
-    searcher = open_searcher(settings, store, embedding)
-    Ingestor(settings, store, embedding, searcher.keyword).run([copy_data(base / "data")])
-    return searcher
+    return fake_sample(tmp_path_factory.mktemp("llm"))[1]
 
 
 def model(server: OpenAIServer, **overrides: object) -> ChatModel:

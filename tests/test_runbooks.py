@@ -19,19 +19,13 @@ from kb.search import Searcher, open_searcher
 from kb.settings import Settings
 from kb.steps import similarity, terms_of
 from kb.store import open_store
-from tests.conftest import copy_data
+from tests.conftest import fake_ingested, fake_sample
 from tests.fakes import HashingEmbedding
 
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> Searcher:
-    base = tmp_path_factory.mktemp("sample")
-    settings = Settings(data_dir=base / "kb", _env_file=None)  # type: ignore[call-arg]
-    embedding = HashingEmbedding()
-    store = open_store(settings, "hashing-64")
-    searcher = open_searcher(settings, store, embedding)
-    Ingestor(settings, store, embedding, searcher.keyword).run([copy_data(base / "data")])
-    return searcher
+    return fake_sample(tmp_path_factory.mktemp("sample"))[1]
 
 
 def assert_grounded(searcher: Searcher, draft) -> None:  # type: ignore[no-untyped-def]
@@ -77,10 +71,7 @@ def test_steps_saying_the_same_thing_are_merged(settings: Settings, tmp_path: Pa
             "1. Drain the widget queue with `widgetctl drain --queue backlog` and watch the depth.\n"
             f"2. Page the widget team if the {extra} drain stalls for ten minutes.\n"
         )
-    embedding = HashingEmbedding()
-    store = open_store(settings, "hashing-64")
-    searcher = open_searcher(settings, store, embedding)
-    Ingestor(settings, store, embedding, searcher.keyword).run([corpus])
+    searcher = fake_ingested(settings, corpus)
     draft = draft_runbook(searcher, "widget queue backlog drain")
     drains = [i for i in draft.items if "widgetctl drain" in i.text]
     assert len(drains) == 1
@@ -125,10 +116,8 @@ def widget_corpus(root: Path) -> Path:
 def test_update_proposal_apply_history_and_reingest(settings: Settings, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     corpus = widget_corpus(tmp_path / "corpus")
-    embedding = HashingEmbedding()
-    store = open_store(settings, "hashing-64")
-    searcher = open_searcher(settings, store, embedding)
-    Ingestor(settings, store, embedding, searcher.keyword).run([corpus])
+    searcher = fake_ingested(settings, corpus)
+    store, embedding = searcher.store, searcher.embedding
     monkeypatch.setattr(runbooks, "RELEVANT", 0.2)  # the hashing fake's cosines are lower than the model's
 
     stale = runbooks.stale_runbooks(searcher)
