@@ -51,6 +51,10 @@ async def exercise(session: ClientSession, writes: bool) -> None:
         assert tool.description and tool.input_schema.get("type") == "object"
     found = data(await session.call_tool("search_incidents", {"query": "pgbouncer pool exhausted", "kind": "postmortem"}))
     assert found and all(r["kind"] == "postmortem" for r in found) and found[0]["passages"]
+    newest = data(await session.call_tool("search_incidents", {"query": "pgbouncer pool exhausted", "kind": "postmortem",
+                                                                "newest_first": True}))
+    assert {r["id"] for r in newest} == {r["id"] for r in found}
+    assert [r["date"] for r in newest] == sorted((r["date"] for r in newest), reverse=True)
     for_alert = data(await session.call_tool("find_runbook_for_alert", {"alert": ALERT}))
     assert for_alert["runbooks"][0]["id"] == "pgbouncer-pool-exhausted"
     doc = data(await session.call_tool("get_document", {"id": "pgbouncer-pool-exhausted"}))
