@@ -54,6 +54,7 @@ LATEST = re.compile(
     re.I,
 )
 INCIDENT_KINDS = (Kind.postmortem, Kind.chat)
+YEAR = re.compile(r"\b(19[89]\d|20\d\d)\b")
 #: how a question is phrased, not what it is about
 QUESTION_WORDS = terms_of("what when where which how did does do we our us happened happen time times fixed fix "
                           "resolved resolve mitigated mitigate handled handle dealt deal go went")
@@ -136,10 +137,21 @@ def ask(
     embedding = searcher.embedding
     q_vec = np.asarray([embedding.get_query_embedding(question if not previous else text)], dtype=np.float32)
     confidence, coverage = _confidence(searcher, question, results, q_vec)
-    known = confidence >= STRONG_COSINE or (confidence >= MIN_COSINE and coverage >= MIN_COVERAGE)
+    # a content word no stored passage uses ("mainframe") means the question is about something else, unless
+    # the passages are close anyway; a year no matching document is dated in means that incident is not stored
+    unknown = sorted(w for w in terms_of(question) - QUESTION_WORDS if searcher.keyword.passage_share(w) == 0)
+    years = set(YEAR.findall(question))
+    missing_years = sorted(years - {str(d.record.date.year) for d in results if d.record.date})
+    close = confidence >= MIN_COSINE and coverage >= MIN_COVERAGE and not unknown
+    known = (confidence >= STRONG_COSINE or close) and (not years or missing_years != sorted(years))
     if not results or not known:
         closest = [{"id": d.record.id, "title": d.record.title, "kind": d.record.kind.value} for d in results[:3]]
         message = "Not in the knowledge base: nothing stored answers this."
+        if years and missing_years == sorted(years):
+            message += f" No matching document is dated {' or '.join(missing_years)}."
+        elif unknown and confidence < STRONG_COSINE:
+            words = [w for w in re.findall(r"[\w-]+", question) if terms_of(w) and terms_of(w) <= set(unknown)]
+            message += f" No stored document uses the word(s): {', '.join(dict.fromkeys(words))}."
         if closest:
             message += " Closest documents: " + "; ".join(f"{c['id']} ({c['title']})" for c in closest)
         answer = Answer(question=question, answer=message, generator="none", confidence=confidence, found=False,
