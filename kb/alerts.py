@@ -73,17 +73,30 @@ def _clean(value: str) -> str:
     return re.sub(r"\{\{.*?\}\}", " ", value).strip()
 
 
+def _yaml_reason(exc: yaml.YAMLError) -> str:
+    """One line: what the YAML parser found wrong, and where (1-based)."""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"YAML: {problem}{where}"
+
+
 def parse_alert(raw: str, source: str = "alert") -> AlertQuery:
     """A query from an alert payload; ``AlertParseError`` naming ``source`` when it is not one."""
     if not raw.strip():
         raise AlertParseError(f"{source}: empty alert")
     try:
         data = json.loads(raw)
-    except json.JSONDecodeError:
+    except json.JSONDecodeError as json_exc:
+        if raw.lstrip()[:1] in {"{", "["}:
+            # it was meant as JSON: say where JSON broke, not what a YAML parser made of it
+            raise AlertParseError(
+                f"{source}: invalid JSON at line {json_exc.lineno}, column {json_exc.colno}: {json_exc.msg}"
+            ) from json_exc
         try:
             data = yaml.safe_load(raw)
         except yaml.YAMLError as exc:
-            raise AlertParseError(f"{source}: neither JSON nor YAML ({exc})") from exc
+            raise AlertParseError(f"{source}: neither JSON nor YAML ({_yaml_reason(exc)})") from exc
     alerts = _alerts_in(data)
     if not alerts:
         raise AlertParseError(

@@ -250,6 +250,12 @@ class KeywordIndex:
             text=self.texts[position],
         )
 
+    def known_values(self) -> dict[str, list[str]]:
+        """The services and severities that stored documents declare, sorted (for hints on filters)."""
+        self.ensure_fresh()
+        severities = {str(v) for v in self._columns["severity"]} if self.records else set()
+        return {"services": sorted(self._service_rows), "severities": sorted(v for v in severities if v)}
+
     def passage_share(self, term: str) -> float:
         """The share of passages whose index text holds an analysed term (0.0 when none does)."""
         self.ensure_fresh()

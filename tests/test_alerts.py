@@ -58,3 +58,17 @@ def test_prometheus_alert_in_yaml_and_a_rule() -> None:
 def test_malformed_payloads_get_a_clear_error(raw: str) -> None:
     with pytest.raises(AlertParseError, match=r"alert\.json"):
         parse_alert(raw, "alert.json")
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ('{"alerts": [ {"labels": {"alertname": "X"', r"invalid JSON at line 1, column 42"),
+        ('[{"labels": {"alertname": "X"},]', r"invalid JSON at line 1, column \d+"),
+        ("labels:\n  alertname: X\n annotations: [", r"neither JSON nor YAML \(YAML: .* at line \d+, column \d+"),
+    ],
+)
+def test_a_broken_payload_names_the_file_line_and_column_in_one_line(raw: str, reason: str) -> None:
+    with pytest.raises(AlertParseError, match=rf"^alert\.json: {reason}") as err:
+        parse_alert(raw, "alert.json")
+    assert "\n" not in str(err.value)

@@ -37,3 +37,42 @@ def test_search_on_an_empty_store_says_what_to_do(tmp_path, capsys: pytest.Captu
     captured = capsys.readouterr()
     assert captured.out.strip() == "[]"
     assert "is empty: run `kb ingest PATH` first" in captured.err
+
+
+def test_k_must_be_positive() -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["search", "x", "-k", "0"])
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["similar", "some-id", "-k", "-3"])
+
+
+def test_filters_that_cannot_match_are_explained(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "pool.md").write_text(
+        "---\nkind: postmortem\nservices: [orders-db]\nseverity: SEV2\ndate: 2024-03-01\n---\n"
+        "# Orders database pool exhausted\n\n## Summary\n\nThe orders-db connection pool ran out.\n",
+        encoding="utf-8",
+    )
+    store = str(tmp_path / "kb")
+    assert main(["--data-dir", store, "ingest", str(corpus)]) == 0
+    capsys.readouterr()
+    assert main(["--data-dir", store, "search", "pool", "--since", "2025-01-01", "--until", "2024-01-01"]) == 1
+    assert "--since 2025-01-01 is after --until 2024-01-01" in capsys.readouterr().err
+
+    assert main(["--data-dir", store, "search", "pool", "--service", "orders-bd", "--severity", "p1"]) == 0
+    err = capsys.readouterr().err
+    assert "no stored document has service 'orders-bd'; did you mean orders-db?" in err
+    assert "no stored document has severity 'p1'; known: SEV2" in err
+
+    assert main(["--data-dir", store, "search", "pool", "--service", "ORDERS-DB", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert '"id": "pool"' in captured.out
+
+
+def test_search_by_alert_shows_the_query_it_built(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    alert = tmp_path / "alert.json"
+    alert.write_text('{"labels": {"alertname": "OrdersDbPoolExhausted"}, "annotations": {"summary": "pool full"}}')
+    assert main(["--data-dir", str(tmp_path / "kb"), "search", "--alert", str(alert), "--mode", "bm25"]) == 0
+    assert "query from the alert: OrdersDbPoolExhausted pool full" in capsys.readouterr().out

@@ -19,8 +19,12 @@ temporary store (or --store DIR, kept and reused), every query is run with the h
 dense-only retrievers, and Recall@1/5/10, Precision@k, MRR@k, nDCG@k, S@k and latency are printed side
 by side.
 
-example:
-  kb eval ../shared/eval/k8s-alert-runbook/corpus ../shared/eval/k8s-alert-runbook/queries.jsonl"""
+examples:
+  kb eval our-postmortems/ labelled.jsonl
+  kb eval our-postmortems/ labelled.jsonl --k 5 --json > search-quality.json
+
+a line of labelled.jsonl:
+  {"id": "q1", "query": "checkout pods restarting, OOMKilled", "relevant": ["2024/checkout-oom.md"]}"""
 
 COLUMNS = ("recall@1", "recall@5", "recall@10", "precision@{k}", "mrr@{k}", "ndcg@{k}", "s@{k}", "p50_ms", "p95_ms")
 

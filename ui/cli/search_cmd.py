@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 from datetime import date
 from pathlib import Path
@@ -40,6 +41,37 @@ def _date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from exc
 
 
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from exc
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def filter_hints(ctx: Context, services: list[str], severities: list[str]) -> list[str]:
+    """Warnings for filter values that no stored document has, with the closest known ones."""
+    known = ctx.searcher.keyword.known_values()
+    hints: list[str] = []
+    for label, asked, have, norm in (
+        ("service", services, known["services"], str.lower),
+        ("severity", severities, known["severities"], str.upper),
+    ):
+        for value in asked:
+            if norm(value) in have or not have:
+                continue
+            close = difflib.get_close_matches(norm(value), have, n=3, cutoff=0.6)
+            if close:
+                offer = f"did you mean {', '.join(close)}?"
+            else:
+                more = f", ... ({len(have)} in all)" if len(have) > 30 else ""
+                offer = "known: " + ", ".join(have[:30]) + more
+            hints.append(f"no stored document has {label} {value!r}; {offer}")
+    return hints
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "search",
@@ -55,7 +87,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         default="hybrid",
         help="retrievers to use (default hybrid: keyword and semantic, fused)",
     )
-    p.add_argument("-k", type=int, default=5, help="how many documents (default 5)")
+    p.add_argument("-k", type=_positive, default=5, help="how many documents (default 5)")
     p.add_argument("--kind", action="append", choices=[k.value for k in Kind], help="only this kind (repeatable)")
     p.add_argument("--service", action="append", help="only documents about this service (repeatable)")
     p.add_argument("--severity", action="append", help="only this severity, e.g. SEV1 (repeatable)")
@@ -81,9 +113,15 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         text = (text + " " + read_alert(args.alert).text).strip()
     if not text:
         raise KBError("nothing to search for: give a QUERY or --alert FILE")
+    if args.since and args.until and args.since > args.until:
+        raise KBError(f"--since {args.since} is after --until {args.until}: no date can match")
+    for hint in filter_hints(ctx, args.service or [], args.severity or []):
+        print(f"kb: {hint}", file=sys.stderr)
+    if args.alert and not ctx.json:
+        print(f"query from the alert: {text}\n")
     query = Query(
         text=text,
-        k=max(1, args.k),
+        k=args.k,
         kinds=tuple(Kind(k) for k in args.kind or ()),
         services=tuple(args.service or ()),
         severities=tuple(args.severity or ()),
@@ -112,7 +150,7 @@ def register_similar(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
         "root cause; the document itself and copies of it are left out.",
     )
     p.add_argument("id", help="document id")
-    p.add_argument("-k", type=int, default=5, help="how many (default 5)")
+    p.add_argument("-k", type=_positive, default=5, help="how many (default 5)")
     p.add_argument(
         "--kind",
         action="append",
@@ -125,7 +163,7 @@ def register_similar(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
 
 def run_similar(args: argparse.Namespace, ctx: Context) -> int:
     kinds = tuple(Kind(k) for k in args.kind) if args.kind else (Kind.postmortem, Kind.chat)
-    docs = similar(ctx.searcher, args.id, max(1, args.k), kinds)
+    docs = similar(ctx.searcher, args.id, args.k, kinds)
     if ctx.json:
         ctx.print_json([as_json(d) for d in docs])
     else:
