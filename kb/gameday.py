@@ -33,6 +33,7 @@ from kb.errors import KBError, NotFound
 from kb.models import Citation, Clue, DraftItem, Kind, Record, RubricItem, Scenario, Trigger, Truth
 from kb.search import Query, Searcher
 from kb.settings import Settings
+from kb.similar import same_incident
 from kb.steps import NEGATIVE_OUTCOME, Span, clean_step, is_change, sentences, split_steps, terms_of
 
 DIFFICULTIES = ("easy", "medium", "hard")
@@ -198,17 +199,8 @@ def _recovery_index(timeline: list[tuple[Span, str | None]], start: int) -> int:
 
 def find_chat(searcher: Searcher, record: Record) -> str | None:
     """The chat log of the same incident: same day, sharing a service."""
-    if record.date is None:
-        return None
-    day = int(record.date.strftime("%Y%m%d"))
-    services = {s.lower() for s in record.services}
-    for rid, meta in searcher.keyword.record_meta.items():
-        if meta.get("kind") != Kind.chat.value or int(meta.get("date_ord") or 0) != day:
-            continue
-        theirs = {s.lower() for s in str(meta.get("services", "")).split("|") if s}
-        if services & theirs:
-            return rid
-    return None
+    chats = [rid for rid in same_incident(searcher, record) if searcher.keyword.record_meta[rid].get("kind") == "chat"]
+    return chats[0] if chats else None
 
 
 def _chat_clues(chat: Record, guard: LeakGuard, until: dt.datetime | None) -> list[Clue]:

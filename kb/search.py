@@ -10,8 +10,10 @@ why it matched: the services, alert names, error strings and query words its pas
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -188,7 +190,7 @@ class Searcher:
                     record=summary_of(rid, meta),
                     score=score,
                     hits=shown,
-                    why=why_matched(query.text, meta, hits, shown),
+                    why=why_matched(query.text, meta, hits, shown, self.keyword.passage_share),
                 )
             )
         if query.newest_first:
@@ -245,9 +247,45 @@ def summary_of(record_id: str, meta: dict[str, Any]) -> RecordSummary:
     )
 
 
-def why_matched(query_text: str, meta: dict[str, Any], hits: Sequence[Hit], shown: Sequence[Hit]) -> list[str]:
-    """Human reasons: shared services, alert names, error strings, the words the shown passages share, and
-    where and by which retriever the document matched."""
+_NUMBERISH = re.compile(r"^[\d.,:/%-]+$")
+_STATUS = re.compile(r"^[1-5]\d\d$")
+
+
+def _telling(term: str) -> bool:
+    """Whether a shared word is worth naming: not a bare number, time or date (HTTP status codes are)."""
+    return not _NUMBERISH.match(term) or bool(_STATUS.match(term))
+
+
+def shared_terms(
+    query_text: str, passage_terms: set[str], rarity: Callable[[str], float] | None = None, limit: int = 8
+) -> list[str]:
+    """The query's words (as typed) that the passages hold: the whole word, or every part of an
+    identifier; bare numbers and times left out; the rarest in the corpus first when ``rarity`` (the share
+    of passages holding a term) is given."""
+    words = terms(query_text)
+    counts = Counter(words)
+    found: list[tuple[float, int, str]] = []
+    for n, word in enumerate(dict.fromkeys(words)):
+        tokens = analyze(word)
+        if not tokens or not _telling(word):
+            continue
+        if tokens[0] in passage_terms or set(tokens) <= passage_terms:
+            # weight: how often the query says it, times how rare it is (a long query's few repeated,
+            # specific words first; a short query's words keep their order)
+            weight = counts[word] * -math.log(max(rarity(tokens[0]), 1e-4)) if rarity else 0.0
+            found.append((-weight, n, word))
+    return [word for _, _, word in sorted(found)[:limit]]
+
+
+def why_matched(
+    query_text: str,
+    meta: dict[str, Any],
+    hits: Sequence[Hit],
+    shown: Sequence[Hit],
+    rarity: Callable[[str], float] | None = None,
+) -> list[str]:
+    """Human reasons: shared services, alert names, error strings, the words the shown passages share
+    (rarest first with ``rarity``), and where and by which retriever the document matched."""
     reasons: list[str] = []
     lowered = query_text.lower()
     q_terms = set(analyze(query_text))
@@ -262,7 +300,8 @@ def why_matched(query_text: str, meta: dict[str, Any], hits: Sequence[Hit], show
     if errors:
         reasons.append("error: " + ", ".join(errors[:3]))
     passage_terms = {t for h in shown for t in analyze(h.chunk.text)} | set(analyze(str(meta.get("title", ""))))
-    shared = [t for t in dict.fromkeys(terms(query_text)) if set(analyze(t)) & passage_terms]
+    already = {x.lower() for x in (*services, *named, *errors)}
+    shared = [t for t in shared_terms(query_text, passage_terms, rarity, 8 + len(already)) if t not in already][:8]
     if shared:
         reasons.append("shares terms: " + ", ".join(shared[:8]))
     retrievers = sorted({h.retriever for h in hits})

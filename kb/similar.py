@@ -1,9 +1,10 @@
 """Past incidents most like a given one, from its symptoms and root cause.
 
 The document's own symptom-side sections (summary, symptoms, impact, detection, root cause, contributing
-factors) become the query; the document itself, and copies of it (the PDF and the Markdown of one
-postmortem: same title, or nearly the same vector), are left out, and copies among the results are
-collapsed into one entry.
+factors), or a chat log's messages without their timestamps and names, become the query. The document
+itself, copies of it (the PDF and the Markdown of one postmortem: same title, or nearly the same
+vector) and the other documents of the same incident (its postmortem or chat log: same day, a shared
+service) are left out; copies among the results are collapsed into one entry.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import numpy as np
 from kb.models import Kind, RankedDocument, Record
 from kb.search import Query, Searcher
 
+INCIDENT_KINDS = (Kind.postmortem.value, Kind.chat.value)
+CHAT_TITLE = re.compile(r"^chat log \d{4}-\d{2}-\d{2}:\s*", re.I)
 QUERY_SECTIONS = ("summary", "symptoms", "impact", "detection", "root_cause", "contributing_factors", "body")
 DUPLICATE_COSINE = 0.95
 QUERY_WORDS = 220
@@ -24,8 +27,32 @@ def _norm_title(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", title.lower()).strip()
 
 
+def same_incident(searcher: Searcher, record: Record) -> list[str]:
+    """The other documents of the same incident as ``record``: a postmortem or chat log of another kind
+    dated the same day that shares a service with it (its chat log, or its postmortem)."""
+    if record.date is None or record.kind.value not in INCIDENT_KINDS:
+        return []
+    day = int(record.date.strftime("%Y%m%d"))
+    services = {s.lower() for s in record.services}
+    searcher.keyword.ensure_fresh()
+    found = []
+    for rid, meta in searcher.keyword.record_meta.items():
+        kind = meta.get("kind")
+        if rid == record.id or kind not in INCIDENT_KINDS or kind == record.kind.value:
+            continue
+        if int(meta.get("date_ord") or 0) != day:
+            continue
+        if services & {s.lower() for s in str(meta.get("services", "")).split("|") if s}:
+            found.append(rid)
+    return sorted(found)
+
+
 def query_text(record: Record) -> str:
-    """The title and the symptom and cause sections, at most QUERY_WORDS words."""
+    """The title and the symptom and cause sections (a chat log: its messages, without timestamps and
+    names), at most QUERY_WORDS words."""
+    if record.kind == Kind.chat and record.messages:
+        parts = [CHAT_TITLE.sub("", record.title), *(m.text for m in record.messages)]
+        return " ".join(" ".join(parts).split()[:QUERY_WORDS])
     parts = [record.title]
     for name in QUERY_SECTIONS:
         for section in record.sections:
@@ -44,7 +71,8 @@ def similar(
     store = searcher.store
     record = store.get_record(record_id)
     source_vec = np.asarray(store.record_vector(record_id))
-    candidates = searcher.search(Query(text=query_text(record), k=k * 3 + 3, kinds=kinds, exclude=(record_id,)))
+    left_out = (record_id, *same_incident(searcher, record))
+    candidates = searcher.search(Query(text=query_text(record), k=k * 3 + 3, kinds=kinds, exclude=left_out))
     kept: list[tuple[RankedDocument, np.ndarray]] = []
     for doc in candidates:
         vec = np.asarray(store.record_vector(doc.record.id))

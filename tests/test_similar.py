@@ -3,9 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingest.pipeline import Ingestor
+from kb.analysis import analyze
 from kb.keyword import KeywordIndex
-from kb.search import Searcher
-from kb.similar import similar
+from kb.search import Searcher, shared_terms
+from kb.similar import query_text, same_incident, similar
 from tests.test_pipeline import write_pm
 
 
@@ -51,3 +52,53 @@ def test_similar_excludes_itself_and_collapses_copies(fake_kb: Ingestor, tmp_pat
     from_2025 = [d.record.id for d in similar(searcher, "redis-2025", k=3)]
     assert "redis-2025-export" not in from_2025 and "redis-2025" not in from_2025
     assert from_2025[0] == "redis-2023"
+
+
+def test_the_same_incident_in_another_form_is_left_out(fake_kb: Ingestor, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    write_pm(
+        docs / "postmortems",
+        "redis-2025.md",
+        "Sentinel failover logged users out",
+        "session-cache",
+        "READONLY errors and logouts after a redis sentinel failover",
+        "clients pinned to the old primary",
+        date="2025-01-08",
+    )
+    write_pm(
+        docs / "postmortems",
+        "redis-2023.md",
+        "Redis failover",
+        "session-cache",
+        "users logged out after a redis failover, READONLY errors",
+        "sentinel topology",
+        date="2023-04-21",
+    )
+    (docs / "chats").mkdir()
+    (docs / "chats" / "2025-01-08-session-cache.txt").write_text(
+        "[2025-01-08 09:01:00] zed: session-cache READONLY errors, users logged out after the sentinel failover\n"
+        "[2025-01-08 09:03:00] amy: clients still pinned to the old primary, restarting auth\n"
+        "[2025-01-08 09:20:00] zed: resolved\n",
+        encoding="utf-8",
+    )
+    fake_kb.run([docs])
+    searcher = Searcher(fake_kb.store, fake_kb.embedding, KeywordIndex(fake_kb.store, None))
+    chat = searcher.store.get_record("2025-01-08-session-cache")
+    assert same_incident(searcher, chat) == ["redis-2025"]
+    assert same_incident(searcher, searcher.store.get_record("redis-2025")) == ["2025-01-08-session-cache"]
+    assert same_incident(searcher, searcher.store.get_record("redis-2023")) == []
+
+    text = query_text(chat)
+    assert "zed" not in text and "09:01" not in text and "READONLY errors" in text
+    assert [d.record.id for d in similar(searcher, chat.id, k=3)] == ["redis-2023"]
+
+
+def test_reasons_name_whole_words_not_numbers_or_stray_parts() -> None:
+    passage = set(analyze("Envoy returned 503 for checkout-api at 16:05; the inc channel was busy"))
+    shared = shared_terms("inc-edge-503 envoy 16:05 2025-05-27 503 checkout-api", passage)
+    assert shared == ["envoy", "503", "checkout-api"]
+    rare = {"envoy": 0.01, "checkout": 0.4}
+    assert shared_terms("checkout checkout envoy", set(analyze("envoy checkout")), lambda t: rare.get(t, 0.5)) == [
+        "envoy",
+        "checkout",
+    ]

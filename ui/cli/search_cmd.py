@@ -12,7 +12,7 @@ from kb.alerts import AlertQuery, parse_alert
 from kb.errors import KBError
 from kb.models import Kind
 from kb.search import Query, result_json
-from kb.similar import similar
+from kb.similar import same_incident, similar
 from ui.cli import render
 from ui.cli.context import Context
 
@@ -167,5 +167,8 @@ def run_similar(args: argparse.Namespace, ctx: Context) -> int:
     if ctx.json:
         ctx.print_json([as_json(d) for d in docs])
     else:
+        same = same_incident(ctx.searcher, ctx.store.get_record(args.id))
+        if same:
+            print(f"left out, the same incident: {', '.join(same)}\n")
         print(render.results(docs, ""))
     return 0

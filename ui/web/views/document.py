@@ -11,7 +11,7 @@ from kb import gameday
 from kb.errors import KBError
 from kb.models import Kind
 from kb.search import Query
-from kb.similar import similar
+from kb.similar import same_incident, similar
 from ui.web.common import PAGES, escape, open_document, resources, shown_errors
 
 res = resources()
@@ -85,9 +85,10 @@ with shown_errors():
         else:
             st.caption("No timeline in this document.")
     with tabs[2]:
-        chat = gameday.find_chat(res.searcher, record) if record.kind == Kind.postmortem else None
-        if chat and st.button(f"Chat log: {chat}", key="doc-chat"):
-            open_document(chat)
+        for other in same_incident(res.searcher, record):
+            label = "Chat log" if record.kind == Kind.postmortem else "Postmortem"
+            if st.button(f"{label} of the same incident: {other}", key=f"doc-same-{other}"):
+                open_document(other)
         text = " ".join([*record.alerts[:3], record.title])
         runbooks = res.searcher.search(Query(text=text, k=3, kinds=(Kind.runbook,))) if text.strip() else []
         for doc in runbooks:
