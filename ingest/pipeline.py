@@ -158,7 +158,8 @@ class Ingestor:
                     record.services = extract.services_from_text(record.text, known)
 
     def _assign_ids(self, pending: list[_Pending], index: dict[str, dict[str, object]]) -> None:
-        """Keep a source's existing id; give a new source a free one ('name', 'name-2', ...)."""
+        """Keep a source's existing id; give a new source a free one: 'name', else 'name-KIND' (a postmortem
+        named like its incident's chat log: 'name-postmortem'), else 'name-KIND-2', ..."""
         owner = {rid: str(meta.get("source_key")) for rid, meta in index.items()}
         by_key = {str(meta.get("source_key")): rid for rid, meta in index.items()}
         for item in pending:
@@ -172,7 +173,7 @@ class Ingestor:
                     base, n = record.id, 1
                     while record.id in owner and owner[record.id] != record.source_key:
                         n += 1
-                        record.id = f"{base}-{n}"
+                        record.id = f"{base}-{record.kind.value}" + (f"-{n - 1}" if n > 2 else "")
                 owner[record.id] = record.source_key
                 by_key[record.source_key] = record.id
 

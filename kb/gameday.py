@@ -34,15 +34,26 @@ from kb.models import Citation, Clue, DraftItem, Kind, Record, RubricItem, Scena
 from kb.search import Query, Searcher
 from kb.settings import Settings
 from kb.similar import same_incident
-from kb.steps import NEGATIVE_OUTCOME, Span, clean_step, is_change, sentences, split_steps, terms_of
+from kb.steps import (
+    NEGATIVE_OUTCOME,
+    Span,
+    clean_step,
+    is_change,
+    sentences,
+    shorten,
+    split_steps,
+    terms_of,
+)
 
 DIFFICULTIES = ("easy", "medium", "hard")
 LEVELS = {"easy": (2, 3, 0), "medium": (1, 4, 1), "hard": (0, 6, 2)}  # up front, reveal every N turns, herrings
-_TIME = re.compile(r"^\s*(?:[-*]\s*)?(?:(\d{4}-\d{2}-\d{2})\s+)?(\d{1,2}:\d{2})(?::\d{2})?\s*(?:UTC)?\s*[-–—:]\s*")
+_TIME = re.compile(
+    r"^\s*(?:[-*]\s*)?(?:\*\*)?(?:(\d{4}-\d{2}-\d{2})\s+)?(\d{1,2}:\d{2})(?::\d{2})?(?:\*\*)?\s*(?:UTC)?(?:\s*[-–—:]\s*|\s+)"
+)
 CAUSE_SECTIONS = ("root_cause", "contributing_factors")
 RECOVERY = re.compile(
     r"\b(recover(?:s|ed|ing)?|resolve[sd]?|back to normal|drains?|flow again|mitigated|errors? (?:drop|fall)|"
-    r"back under|returns? to|stabili[sz]e|down to \d|drops? to \d)",
+    r"back under|returns? to|stabili[sz]e|down to \d|drops? to \d|impact ends|impact ended|healthy again)",
     re.I,
 )
 ACTION_VERBS = re.compile(
@@ -148,7 +159,7 @@ ACTIONS: tuple[tuple[str, re.Pattern[str]], ...] = (
                             r"downgrade|go back to the previous|previous version)", re.I)),
     ("terminate", re.compile(r"\b(terminat\w*|kill\w*|cancel\w*|abort\w*|pg_cancel_backend|pg_terminate_backend|"
                              r"stop (?:the )?(?:query|index|build|migration|session))", re.I)),
-    ("raise_limit", re.compile(r"\b(rais\w*|increas\w*|bump\w*|grow\w*|doubl\w*|more)\b.*\b(pool|limit|size|"
+    ("raise_limit", re.compile(r"\b(rais\w*|increas\w*|bump\w*|grow\w*|doubl\w*|more)\b.*(?:\b|_)(pool|limit|size|"
                                r"connections|max_connections|quota|memory|heap|timeout)", re.I)),
     ("restart", re.compile(r"\b(restart\w*|bounce|recycle|reboot\w*|rollout restart|delete (?:the )?pods?)", re.I)),
     ("scale", re.compile(r"\b(scal\w+ (?:up|out|to)|add (?:more )?(?:replicas|pods|nodes|capacity)|"
@@ -183,11 +194,28 @@ def _timeline(record: Record) -> list[tuple[Span, str | None]]:
     return [(span, _when(span.text)) for span, _ in _spans(record, "timeline")]
 
 
-def _first_page_index(timeline: list[tuple[Span, str | None]]) -> int:
-    for n, (span, _time) in enumerate(timeline):
-        if re.search(r"\b(fires?|fired|pages?|paged|alert)\b", span.text, re.I):
-            return n
-    return 0
+NOTICED = re.compile(r"\b(notice[sd]?|sees?|saw|spots?|spotted|reports?|reported|detect(?:s|ed)?|"
+                     r"complain\w*|opens? #inc|posts? in)\b", re.I)
+
+
+def _first_page_index(timeline: list[tuple[Span, str | None]], day: dt.date | None = None) -> int:
+    """The timeline entry where responders learned of the incident: the first alert or page, else the first
+    time someone noticed or reported it, else the first entry of the incident's own day."""
+    for pattern in (re.compile(r"\b(fires?|fired|pages?|paged|alert)\b", re.I), NOTICED):
+        for n, (span, _time) in enumerate(timeline):
+            if pattern.search(span.text) and not _before(_time, day):
+                return n
+    return next((n for n, (_span, when) in enumerate(timeline) if not _before(when, day)), 0)
+
+
+def _before(when: str | None, day: dt.date | None) -> bool:
+    """Whether a timeline time ("2023-12-18 16:30" or "16:30") is dated before the incident's day."""
+    if not when or day is None or " " not in when:
+        return False
+    try:
+        return dt.date.fromisoformat(when.split()[0]) < day
+    except ValueError:
+        return False
 
 
 def _recovery_index(timeline: list[tuple[Span, str | None]], start: int) -> int:
@@ -226,11 +254,21 @@ def _chat_clues(chat: Record, guard: LeakGuard, until: dt.datetime | None) -> li
                 key=_clue_key(citation),
                 text=clean_step(body)[:1200],
                 category=category,
-                trigger=Trigger(keywords=_keywords(body.split("\n", 1)[0], extra)),
+                trigger=Trigger(keywords=_keywords(_asked_with(body), extra)),
                 citations=[citation],
             )
         )
     return clues[:6]
+
+
+PROMPT_LINE = re.compile(r"^\s*(?:\$ |\w+=[#>] |>\s|(?:SELECT|SHOW|EXPLAIN|kubectl|psql|redis-cli|curl)\b)", re.I)
+
+
+def _asked_with(body: str) -> str:
+    """What a pasted message was about: its first line and the commands or queries it shows being run
+    (so "what does pg_stat_activity show?" finds the pasted query result), not the output rows."""
+    first, *rest = body.split("\n")
+    return " ".join([first, *(line for line in rest if PROMPT_LINE.match(line))])
 
 
 def _outcomes(record: Record, timeline: list[tuple[Span, str | None]], first: int, recovery: int) -> list[Clue]:
@@ -345,7 +383,7 @@ def _rubric(record: Record, chat: Record | None, timeline: list[tuple[Span, str 
                 RubricItem(
                     id=f"harmful-{changed}",
                     kind="harmful",
-                    text=" ".join(proposed.split())[:200] + " -> " + " ".join(message.text.split("\n", 1)[0].split()),
+                    text=shorten(proposed, 200) + " -> " + " ".join(message.text.split("\n", 1)[0].split()),
                     action=kind,
                     terms=sorted(terms_of(said)),
                     points=-20,
@@ -369,7 +407,10 @@ def build_scenario(
     store = searcher.store
     record = store.get_record(source_id)
     if record.kind != Kind.postmortem:
-        raise KBError(f"'{source_id}' is a {record.kind.value}; game days are built from postmortems")
+        postmortems = [rid for rid in same_incident(searcher, record)
+                       if searcher.keyword.record_meta[rid].get("kind") == Kind.postmortem.value]
+        hint = f" (the postmortem of the same incident is '{postmortems[0]}')" if postmortems else ""
+        raise KBError(f"'{source_id}' is a {record.kind.value}; game days are built from postmortems{hint}")
     if not _section_text(record, "root_cause").strip():
         raise KBError(f"'{source_id}' has no root cause section to build an answer key from")
     searcher.keyword.ensure_fresh()
@@ -377,7 +418,7 @@ def build_scenario(
     chat_id = find_chat(searcher, record)
     chat = store.get_record(chat_id) if chat_id else None
     timeline = _timeline(record)
-    first = _first_page_index(timeline)
+    first = _first_page_index(timeline, record.date)
     recovery = _recovery_index(timeline, first + 1)
 
     clues: list[Clue] = []
@@ -443,7 +484,8 @@ def build_scenario(
         contributing_factors=[" ".join(clean_step(s.text).split()) for s, _ in _spans(record, "contributing_factors")],
         mitigation=" ".join(i.text for i in rubric if i.kind == "mitigation")
         or " ".join(clean_step(s.text) for s, _ in _spans(record, "resolution")[:2]),
-        time_to_mitigate=_time_to_mitigate(timeline, first, recovery) or record.duration,
+        time_to_mitigate=_time_to_mitigate(timeline, first, recovery),
+        impact_duration=record.duration,
         timeline=[
             DraftItem(section="timeline", text=" ".join(clean_step(s.text).split()), time=when,
                       citations=[_cite(record, s, "timeline")])
@@ -462,8 +504,10 @@ def build_scenario(
     role = _role(record)
     services = ", ".join(record.services) or "the affected services"
     when = record.date.strftime("%A %Y-%m-%d") if record.date else "a working day"
+    paged = bool(timeline) and re.search(r"\b(fires?|fired|pages?|paged|alert)\b", timeline[first][0].text, re.I)
+    how_it_starts = "you have just been paged" if paged or not timeline else "something has just been reported"
     briefing = (
-        f"You are {role} for {services}. It is {when}; you have just been paged.\n"
+        f"You are {role} for {services}. It is {when}; {how_it_starts}.\n"
         "Work the incident as you would for real: ask for data (\"show me the error logs\", \"what changed in "
         "the last hour?\", \"what does the dashboard say?\"), say what you think is going on, and take actions "
         "(\"roll back the deploy\", \"page the database on-call\"). The game master answers only from what was "
@@ -554,7 +598,7 @@ def _hints(searcher: Searcher, truth: Truth, record: Record) -> list[DraftItem]:
                         DraftItem(
                             section="hint",
                             text=f"The runbook '{runbook.title}' starts with: "
-                            + " ".join(clean_step(s.text).split())[:300],
+                            + shorten(clean_step(s.text), 300),
                             citations=[Citation(doc_id=rid, section=section.name, start=s.start, end=s.end,
                                                 quote=s.text[:240])],
                         )

@@ -24,10 +24,10 @@ from collections.abc import Sequence
 from kb.errors import KBError, LLMError
 from kb.gameday import CATEGORIES, LeakGuard, ScenarioStore, action_class
 from kb.grounding import Evidence
-from kb.models import Citation, Clue, Passage, RubricItem, Scenario, Session, Turn
+from kb.models import Citation, Clue, Passage, RubricItem, Scenario, Session, Truth, Turn
 from kb.openai_client import ChatModel
 from kb.prompting import ask_for_lines
-from kb.steps import terms_of
+from kb.steps import shorten, terms_of
 
 HINT = re.compile(r"^\s*(hint|/hint|give me a hint|i'?m stuck|help me)\b", re.I)
 END = re.compile(r"^\s*(end|/end|quit|exit|i give up|give up|stop the game)\b", re.I)
@@ -50,6 +50,7 @@ REFUSAL = (
 )
 TURN_LIMIT = 30
 CATEGORY_WORDS = {name: words for name, _pattern, words in CATEGORIES}
+SPECIFIC_WORDS = {"cpu", "memori", "latenc", "rate", "error", "except", "lag"}
 POINTS = {"mitigation": 40, "diagnosis": 30, "communication": 10, "efficiency": 10, "hint": -5, "harmful": -15}
 
 
@@ -215,7 +216,12 @@ class GameMaster:
         for clue in self.scenario.clues:
             if clue.trigger.on_action:
                 continue
-            keys = set(clue.trigger.keywords)
+            # a clue's category words stand for the kind of evidence ("dashboard", "logs"); a specific
+            # metric ("cpu", "latency") only answers a question when the clue itself shows it
+            shows = terms_of(clue.text)
+            if words & SPECIFIC_WORDS and not words & SPECIFIC_WORDS & shows:
+                continue  # asked for a metric this clue does not show
+            keys = {w for w in clue.trigger.keywords if w not in SPECIFIC_WORDS or w in shows}
             kind_words = {w for w in keys if w in CATEGORY_WORDS.get(clue.category, ())}
             shared = words & keys
             score = len(shared) + len(words & kind_words) + (0.5 if clue.key not in session.revealed else 0.0)
@@ -260,7 +266,7 @@ class GameMaster:
         if session.outcome is None:
             session.outcome = "gave up"
         session.score = score(self.scenario, session, self.turn_limit)
-        session.debrief = debrief(self.scenario, session)
+        session.debrief = debrief(self.scenario, session, self.turn_limit)
         return session
 
 
@@ -268,23 +274,51 @@ def _first_turn(session: Session, predicate) -> int | None:  # type: ignore[no-u
     return next((t.n for t in session.turns if predicate(t)), None)
 
 
-def score(scenario: Scenario, session: Session, turn_limit: int = TURN_LIMIT) -> int:
+def points(scenario: Scenario, session: Session, turn_limit: int = TURN_LIMIT) -> dict[str, int]:
+    """The points each thing earned: a rubric item's id, "diagnosed" (a hypothesis naming the cause),
+    "efficiency" and "hints". One mitigation and one diagnosis count; communication counts twice at most."""
     rubric = {i.id: i for i in scenario.truth.rubric}
-    matched = [rubric[m] for m in session.matched if m in rubric]
-    total = 0
-    if any(i.kind == "mitigation" for i in matched):
-        total += POINTS["mitigation"]
+    matched = [rubric[m] for m in dict.fromkeys(session.matched) if m in rubric]
+    earned: dict[str, int] = {}
+    mitigation = next((i for i in matched if i.kind == "mitigation"), None)
+    if mitigation is not None:
+        earned[mitigation.id] = POINTS["mitigation"]
         turns = len(session.turns)
-        total += max(0, POINTS["efficiency"] - max(0, turns - 5) * POINTS["efficiency"] // max(1, turn_limit // 2))
-    if "diagnosed" in session.matched or any(i.kind == "diagnosis" for i in matched):
-        total += POINTS["diagnosis"]
-    total += POINTS["communication"] * min(2, sum(1 for i in matched if i.kind == "communication"))
-    total += POINTS["harmful"] * sum(1 for i in matched if i.kind == "harmful")
-    total += POINTS["hint"] * session.hints_used
-    return max(0, min(100, total))
+        late = max(0, turns - 5) * POINTS["efficiency"] // max(1, turn_limit // 2)
+        earned["efficiency"] = max(0, POINTS["efficiency"] - late)
+    diagnosis = next((i for i in matched if i.kind == "diagnosis"), None)
+    if diagnosis is not None:
+        earned[diagnosis.id] = POINTS["diagnosis"]
+    elif "diagnosed" in session.matched:
+        earned["diagnosed"] = POINTS["diagnosis"]
+    for item in [i for i in matched if i.kind == "communication"][:2]:
+        earned[item.id] = POINTS["communication"]
+    for item in matched:
+        if item.kind == "harmful":
+            earned[item.id] = POINTS["harmful"]
+    if session.hints_used:
+        earned["hints"] = POINTS["hint"] * session.hints_used
+    return earned
 
 
-def debrief(scenario: Scenario, session: Session) -> str:
+def score(scenario: Scenario, session: Session, turn_limit: int = TURN_LIMIT) -> int:
+    return max(0, min(100, sum(points(scenario, session, turn_limit).values())))
+
+
+def _real_pace(truth: Truth) -> str:
+    if truth.time_to_mitigate:
+        return f"- the real responders took {truth.time_to_mitigate} from the first alert or report to recovery"
+    if truth.impact_duration:
+        return f"- the real impact lasted {truth.impact_duration}"
+    return "- how long the real responders took is not recorded"
+
+
+def _cell(text: str, width: int = 110) -> str:
+    """Text for a table cell: one line, pipes escaped, cut after a word."""
+    return shorten(text, width).replace("|", "/")
+
+
+def debrief(scenario: Scenario, session: Session, turn_limit: int = TURN_LIMIT) -> str:
     """The debrief as Markdown: score, rubric, the trainee's path next to the real timeline, the answer."""
     truth = scenario.truth
     rubric = {i.id: i for i in truth.rubric}
@@ -300,30 +334,52 @@ def debrief(scenario: Scenario, session: Session) -> str:
         f"- outcome: {session.outcome}, score **{session.score}/100**",
         f"- turns: {len(session.turns)}; right diagnosis at turn {diagnosed or '-'}; mitigation at turn "
         f"{mitigated or '-'}; hints used: {session.hints_used}",
-        f"- the real responders took {truth.time_to_mitigate or 'an unknown time'} to mitigate",
+        _real_pace(truth),
         "",
         "## Rubric",
         "",
         "| | kind | what | points |",
         "|---|---|---|---|",
     ]
+    earned = points(scenario, session, turn_limit)
     for item in truth.rubric:
         hit = item.id in got
-        mark = ("✗ did" if hit else "✓ avoided") if item.kind == "harmful" else ("✓" if hit else "✗ missed")
-        points = POINTS.get(item.kind, 0)
-        lines.append(f"| {mark} | {item.kind} | {item.text[:110].replace('|', '/')} | {points:+d} |")
+        if item.kind == "harmful":
+            mark = "✗ did" if hit else "✓ avoided"
+        else:
+            mark = "✓" if hit else "✗ missed"
+        counted = {rubric[i].kind for i in earned if i in rubric}
+        if not hit and item.kind in ("mitigation", "diagnosis") and item.kind in counted:
+            mark, shown = "·", f"0 (one {item.kind} counts)"
+        elif item.id in earned:
+            shown = f"{earned[item.id]:+d}"
+        elif hit:
+            shown = "0 (counted once)"
+        elif item.kind == "harmful":
+            shown = "0"
+        else:
+            shown = f"0 (worth {POINTS.get(item.kind, 0):+d})"
+        lines.append(f"| {mark} | {item.kind} | {_cell(item.text)} | {shown} |")
     if "diagnosed" in got:
-        lines.append(f"| ✓ | diagnosis | your hypothesis matched the root cause | {POINTS['diagnosis']:+d} |")
+        shown = f"{earned['diagnosed']:+d}" if "diagnosed" in earned else "0 (counted once)"
+        lines.append(f"| ✓ | diagnosis | your hypothesis matched the root cause | {shown} |")
+    if "efficiency" in earned:
+        lines.append(f"| | efficiency | mitigated in {len(session.turns)} turns | {earned['efficiency']:+d} |")
+    if "hints" in earned:
+        lines.append(f"| | hints | {session.hints_used} used | {earned['hints']:+d} |")
+    lines.append(f"| | **total** | (kept between 0 and 100) | **{session.score}** |")
     lines += ["", "## Your path next to what really happened", "", "| turn | you | game master |", "|---|---|---|"]
     for t in session.turns:
-        said = t.trainee.replace("|", "/")[:80]
-        answer = t.answer.split("\n")[0].replace("|", "/")[:90]
+        said = _cell(t.trainee, 80)
+        answer = _cell(t.answer.split("\n")[0], 90)
         lines.append(f"| {t.n} ({t.kind}) | {said} | {answer} |")
     lines += ["", "The real timeline:", ""]
     lines += [f"- {item.text}" for item in truth.timeline]
     lines += ["", "## Root cause", "", truth.root_cause.strip(), ""]
     if truth.contributing_factors:
-        lines += ["## Contributing factors", ""] + [f"- {f}" for f in truth.contributing_factors] + [""]
+        repeated = re.search(r"contributing factors", truth.root_cause, re.I)
+        heading = "Also contributing" if repeated else "Contributing factors"
+        lines += [f"## {heading}", ""] + [f"- {f}" for f in truth.contributing_factors] + [""]
     lines += ["## What fixed it", "", truth.mitigation or "(not recorded)", ""]
     lines += ["## Sources", "", f"- incident: `{scenario.source_id}`"]
     if scenario.chat_id:

@@ -64,6 +64,9 @@ class Record(BaseModel):
     messages: list[Message] = Field(default_factory=list, description="Chat messages (chat logs only).")
     redactions: int = Field(default=0, description="How many secrets were replaced by a marker.")
     front_matter: dict[str, object] = Field(default_factory=dict, description="Raw front matter.")
+    front_matter_text: str = Field(
+        default="", description="The front matter block as written (after redaction), between its --- lines."
+    )
 
 
 class Chunk(BaseModel):
@@ -328,6 +331,9 @@ class Truth(BaseModel):
     contributing_factors: list[str] = Field(default_factory=list)
     mitigation: str = ""
     time_to_mitigate: str | None = None
+    impact_duration: str | None = Field(
+        default=None, description="How long the impact lasted, as the postmortem states it."
+    )
     timeline: list[DraftItem] = Field(default_factory=list, description="The real timeline, cited.")
     rubric: list[RubricItem] = Field(default_factory=list)
     citations: list[Citation] = Field(default_factory=list)

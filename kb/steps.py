@@ -134,6 +134,15 @@ def sentences(span: Span) -> list[Span]:
     return out
 
 
+def shorten(text: str, width: int) -> str:
+    """One line of at most ``width`` characters (plus an ellipsis when cut), cut after a whole word."""
+    flat = " ".join(text.split())
+    if len(flat) <= width:
+        return flat
+    cut = flat.rfind(" ", 0, width)
+    return flat[: cut if cut > width // 2 else width].rstrip(" ,;:") + " …"
+
+
 def clean_step(text: str) -> str:
     """A step as shown: list markers, checkboxes and owner/due notes removed, whitespace folded."""
     first, *rest = text.strip().split("\n", 1)

@@ -105,7 +105,7 @@ def test_a_solved_play_through(kb_env) -> None:  # type: ignore[no-untyped-def]
 
 def test_a_given_up_play_through_with_a_harmful_action(kb_env) -> None:  # type: ignore[no-untyped-def]
     _settings, searcher, _ = kb_env
-    source = f"{PGBOUNCER}-2" if f"{PGBOUNCER}-2" in gameday.eligible(searcher) else PGBOUNCER
+    source = f"{PGBOUNCER}-postmortem" if f"{PGBOUNCER}-postmortem" in gameday.eligible(searcher) else PGBOUNCER
     scenario = gameday.build_scenario(searcher, source, "medium")
     master = GameMaster(scenario)
     session = master.start("bo")
@@ -215,3 +215,52 @@ def test_actions_are_classified() -> None:
     assert gameday.action_class("turn off the feature flag") == "disable"
     assert gameday.action_class("page the database on-call") == "page"
     assert gameday.action_class("what does the dashboard say") is None
+
+
+FREE_DELIVERY = "2023-12-19-free-delivery-flag-full-rollout"
+
+
+def test_a_harmful_action_named_by_its_setting_is_recognised_and_the_rubric_adds_up(kb_env) -> None:  # type: ignore[no-untyped-def]
+    _settings, searcher, _ = kb_env
+    assert gameday.action_class("raise default_pool_size to 60") == "raise_limit"
+    assert gameday.action_class("bump max_connections") == "raise_limit"
+    source = f"{PGBOUNCER}-postmortem"
+    master = GameMaster(gameday.build_scenario(searcher, source, "medium"))
+    session = master.start("di")
+    t = master.play(session, "raise default_pool_size to 60")
+    assert t.kind == "action" and any(m.startswith("harmful") for m in t.matched)
+    master.play(session, "I think something holds transactions open, idle in transaction sessions fill the pool")
+    master.play(session, "terminate the idle in transaction sessions")
+    assert session.outcome == "mitigated"
+    master.finish(session)
+    debrief = session.debrief or ""
+    rows = [line for line in debrief.splitlines() if line.startswith("| ")][1:]  # after the header
+    rubric_rows = rows[: rows.index(next(r for r in rows if "**total**" in r)) + 1]
+    earned = [int(m.group(1)) for r in rubric_rows[:-1] if (m := re.search(r"\| ([+-]\d+) \|$", r))]
+    assert "| ✗ did | harmful |" in debrief and "| -15 |" in debrief
+    assert sum(earned) == session.score, rubric_rows  # the points shown add up to the score
+    assert sum(1 for r in rubric_rows if re.search(r"\| \+40 \|$", r)) == 1  # one mitigation counts
+    assert f"**{session.score}**" in rubric_rows[-1]
+
+
+def test_no_alert_incident_starts_at_the_first_report_not_the_day_before(kb_env) -> None:  # type: ignore[no-untyped-def]
+    _settings, searcher, _ = kb_env
+    scenario = gameday.build_scenario(searcher, FREE_DELIVERY, "medium")
+    assert "2023-12-18" not in scenario.initial_page
+    assert "sees" in scenario.initial_page and "something has just been reported" in scenario.briefing
+    assert scenario.truth.time_to_mitigate == "1h 49m"  # 11:40 (first report) to 13:29 (impact ends)
+    assert scenario.truth.impact_duration and scenario.truth.impact_duration.startswith("3h27m")
+    master = GameMaster(scenario)
+    session = master.start("ed")
+    assert master.play(session, "what is the CPU usage of checkout?").answer.startswith(NO_DATA)
+    master.play(session, "turn off the flag checkout.free-delivery-threshold-20")
+    master.finish(session)
+    assert "from the first alert or report to recovery" in (session.debrief or "")
+    assert "| · | mitigation |" in (session.debrief or "")  # the other mitigation step is not "missed"
+
+
+def test_a_pasted_query_result_answers_a_question_about_what_was_queried(kb_env) -> None:  # type: ignore[no-untyped-def]
+    _settings, searcher, _ = kb_env
+    master = GameMaster(gameday.build_scenario(searcher, f"{PGBOUNCER}-postmortem", "medium"))
+    t = master.play(master.start("fa"), "what does pg_stat_activity show?")
+    assert "application_name" in t.answer and t.citations[0].section == "chat"

@@ -124,9 +124,9 @@ def test_same_file_name_in_two_folders_gets_two_ids(fake_kb: Ingestor, tmp_path:
     write_pm(tmp_path / "x" / "postmortems", "dup.md", "One", "checkout", "first", "x")
     write_pm(tmp_path / "y" / "postmortems", "dup.md", "Two", "checkout", "second", "y")
     fake_kb.run([tmp_path / "x", tmp_path / "y"])
-    assert set(fake_kb.store.record_index()) == {"dup", "dup-2"}
+    assert set(fake_kb.store.record_index()) == {"dup", "dup-postmortem"}
     fake_kb.run([tmp_path / "x", tmp_path / "y"])
-    assert set(fake_kb.store.record_index()) == {"dup", "dup-2"}
+    assert set(fake_kb.store.record_index()) == {"dup", "dup-postmortem"}
 
 
 def test_half_written_version_is_invisible_and_swept(fake_kb: Ingestor, corpus: Path) -> None:
