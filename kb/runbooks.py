@@ -421,7 +421,7 @@ def related_incidents(
     index: dict[str, dict[str, Any]], runbook: Record, since: dt.date | None
 ) -> list[tuple[str, dict[str, Any]]]:
     """Postmortems and chat logs dated on or after ``since`` that share a service or an alert with the
-    runbook, newest first."""
+    runbook and that it does not already cite (by id or by date, "Postmortem 2024-07-22"), newest first."""
     services = {s.lower() for s in runbook.services}
     alerts = set(runbook.alerts)
     floor = int(since.strftime("%Y%m%d")) if since else 0
@@ -434,8 +434,12 @@ def related_incidents(
             continue
         theirs = {s.lower() for s in str(meta.get("services", "")).split("|") if s}
         their_alerts = {a for a in str(meta.get("alerts", "")).split("|") if a}
-        if services & theirs or alerts & their_alerts:
-            out.append((rid, meta))
+        if not (services & theirs or alerts & their_alerts):
+            continue
+        day = f"{when // 10000:04d}-{when // 100 % 100:02d}-{when % 100:02d}"
+        if rid in runbook.text or (when and day in runbook.text):
+            continue  # the runbook already tells of this incident
+        out.append((rid, meta))
     return sorted(out, key=lambda kv: -int(kv[1].get("date_ord") or 0))
 
 
@@ -518,9 +522,26 @@ def runbook_markdown(record: Record) -> str:
     """The runbook as a Markdown file: its front matter and its (redacted) text."""
     front = dict(record.front_matter)
     body = record.text
+    if record.front_matter_text:  # as written, so a diff against the file applies to it
+        return "---\n" + record.front_matter_text + "---\n" + body
     if not front:
         return body if body.endswith("\n") else body + "\n"
     return "---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True) + "---\n" + body
+
+
+def _reviewed_on(markdown: str, day: dt.date) -> str:
+    """The Markdown with its front matter's ``last_reviewed`` set to ``day``, changing only that line (or
+    adding it at the end of the front matter)."""
+    match = re.match(r"^---\s*\n(.*?\n)---\s*\n", markdown, re.S)
+    if not match:
+        return markdown
+    block = match.group(1)
+    line = f"last_reviewed: {day.isoformat()}"
+    if re.search(r"^last_reviewed:.*$", block, re.M):
+        block = re.sub(r"^last_reviewed:.*$", line, block, count=1, flags=re.M)
+    else:
+        block += line + "\n"
+    return "---\n" + block + "---\n" + markdown[match.end() :]
 
 
 def _insert(body: str, runbook: Record, additions: dict[str, list[str]]) -> str:
@@ -587,12 +608,11 @@ def propose_update(
         sources = ", ".join(dict.fromkeys(f"{c.doc_id} ({c.section})" for c in item.citations))
         line = indent_continuation(item.text, "- ", f"_(learned from {sources})_")
         additions.setdefault(item.section, []).append(line)
-    new_body = _insert(body, runbook, additions) if additions else body
-    if front and additions:
-        front["last_reviewed"] = stamp.date()
-    new = ("---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True) + "---\n" if front else "") + new_body
-    if not additions:
-        new = old
+    new = old
+    if additions:
+        new = old[: len(old) - len(body)] + _insert(body, runbook, additions)
+        if front:
+            new = _reviewed_on(new, stamp.date())
     diff_lines = list(
         difflib.unified_diff(
             old.splitlines(keepends=True), new.splitlines(keepends=True), f"a/{runbook_id}.md", f"b/{runbook_id}.md"
@@ -690,6 +710,13 @@ def write_revision(
     one. Refuses a proposal made against another version of the runbook. Returns the current file."""
     if not proposal.diff:
         raise ProposalError(f"the proposal for '{proposal.runbook_id}' changes nothing")
+    applied = [r for r in history(settings, proposal.runbook_id) if proposal.path and r.proposal == proposal.path]
+    done = applied[0] if applied else None
+    if done is not None:
+        raise ProposalError(
+            f"this proposal was already applied to '{proposal.runbook_id}' as revision {done.number} "
+            f"({done.created:%Y-%m-%d %H:%M} UTC); see `kb runbook history {proposal.runbook_id}`"
+        )
     if current.content_hash != proposal.base_hash:
         raise ProposalError(
             f"'{proposal.runbook_id}' changed since this proposal was made; run `kb runbook update "

@@ -82,7 +82,7 @@ def test_update_apply_history_and_stale(store: Path) -> None:
     stale_after = json.loads(kb(store, "runbook", "stale", "--json").stdout)
     assert "pgbouncer-pool-exhausted" not in [s["runbook_id"] for s in stale_after]
     again = kb(store, "runbook", "apply", proposal["proposal"])
-    assert again.returncode == 1 and "changed since this proposal" in again.stderr
+    assert again.returncode == 1 and "this proposal was already applied" in again.stderr
 
 
 def test_summaries_of_stored_chat_logs(store: Path) -> None:
@@ -177,7 +177,7 @@ def test_gameday_through_the_cli(store: Path, tmp_path: Path) -> None:
 def test_no_planted_secret_reaches_anything_written(store: Path) -> None:
     """After drafts, proposals, revisions, summaries and game days: scan every file of the data directory."""
     kb(store, "runbook", "update", "pgbouncer-pool-exhausted", "--json")
-    kb(store, "gameday", "new", "--from", "2026-01-21-pgbouncer-idle-in-transaction-2")
+    kb(store, "gameday", "new", "--from", "2026-01-21-pgbouncer-idle-in-transaction-postmortem")
     secrets = [
         line.strip()
         for f in sorted((ROOT / "tests" / "planted_secrets").glob("*.txt"))

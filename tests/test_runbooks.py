@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -131,6 +133,17 @@ def test_update_proposal_apply_history_and_reingest(settings: Settings, tmp_path
     assert any("Never restart the widget broker" in line for line in added)
     assert all(h.citations for h in proposal.hunks if "widgetctl" in h.text or "Never restart" in h.text)
     assert Path(proposal.path).exists()
+    # the diff applies to the file as it is on disk (front matter untouched but for last_reviewed)
+    original = corpus / "runbooks" / "widget-backlog.md"
+    patched = tmp_path / "patched"
+    patched.mkdir()
+    shutil.copy(original, patched / "widget-backlog.md")
+    (patched / "change.diff").write_text(proposal.diff)
+    result = subprocess.run(["patch", "-p1", "-i", "change.diff"], cwd=patched, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    changed = (patched / "widget-backlog.md").read_text()
+    assert "last_reviewed: 2026-01-02\n" in changed and "services: [widget]\n" in changed
+    assert changed == proposal.new_markdown
     before = store.get_record("widget-backlog")
     assert "widgetctl" not in before.text  # nothing is written before apply
 
@@ -149,7 +162,7 @@ def test_update_proposal_apply_history_and_reingest(settings: Settings, tmp_path
     assert "widgetctl drain" in store.get_record("widget-backlog").text
     assert store.count_records() == 2
     # the same proposal cannot be applied twice, and the runbook is no longer stale
-    with pytest.raises(ProposalError, match="changed since"):
+    with pytest.raises(ProposalError, match="already applied to 'widget-backlog' as revision 2"):
         apply_proposal(settings, store, embedding, searcher.keyword, Path(proposal.path))
     assert runbooks.stale_runbooks(searcher) == []
     again = propose_update(settings, searcher, "widget-backlog", since=dt.date(2025, 1, 1))
@@ -165,3 +178,11 @@ def test_update_of_a_non_runbook_and_bad_proposal_files(sample: Searcher, tmp_pa
         runbooks.load_proposal(bad)
     with pytest.raises(ProposalError, match="no such proposal"):
         runbooks.load_proposal(tmp_path / "missing.json")
+
+
+def test_a_runbook_that_already_tells_of_an_incident_is_not_stale_for_it(settings: Settings, tmp_path: Path) -> None:
+    corpus = widget_corpus(tmp_path / "corpus")
+    runbook = corpus / "runbooks" / "widget-backlog.md"
+    runbook.write_text(runbook.read_text() + "\n## References\n\n- Postmortem 2025-03-01: broker restart backlog.\n")
+    searcher = fake_ingested(settings, corpus)
+    assert runbooks.stale_runbooks(searcher) == []

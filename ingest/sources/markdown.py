@@ -69,18 +69,20 @@ def parse(path: Path, options: ParseOptions) -> list[Record]:
     front, body_start = extract.split_front_matter(redacted.text)
     body = redacted.text[body_start:]
     title, sections = sections_of(body)
-    return [
-        finish_record(
-            path=path,
-            source_key=str(path),
-            record_id=slug(path.stem),
-            fmt="markdown",
-            data_hash=content_hash(data, options),
-            text=body,
-            sections=sections,
-            front=front,
-            title=title,
-            redactions=redacted.total,
-            options=options,
-        )
-    ]
+    record = finish_record(
+        path=path,
+        source_key=str(path),
+        record_id=slug(path.stem),
+        fmt="markdown",
+        data_hash=content_hash(data, options),
+        text=body,
+        sections=sections,
+        front=front,
+        title=title,
+        redactions=redacted.total,
+        options=options,
+    )
+    if front:
+        block = extract.FRONT_MATTER_RE.match(redacted.text)
+        record.front_matter_text = block.group(1).replace("\r\n", "\n") + "\n" if block else ""
+    return [record]
