@@ -69,11 +69,16 @@ IMPACT = re.compile(
 )
 FAULT = re.compile(
     r"\b(root cause|caused by|because|turns out|turned out|the culprit|that's why|story as far as|"
-    r"the problem is|is the problem)\b",
+    r"the problem is|is the problem|what happened:|the cause (?:is|was)|silently)\b",
     re.I,
 )
 LEADUP = re.compile(r"\b(deploy(?:ed|ing)?|sync(?:ed|ing)|release[ds]?|rolled out|config push|migration|"
-                    r"changed|flag (?:on|enabled|at \d+%))\b", re.I)
+                    r"changed|merged|flag (?:on|enabled|at \d+%))\b", re.I)
+#: after recovery, people promising follow-up work ("I'll add synthetic checks", "marcus owns that")
+FOLLOW_UP = re.compile(r"\b(I'?ll (?:add|take|write|file|open|fix|own|do|look|change|make|raise)|"
+                       r"I will|we'?ll (?:add|need|fix|change)|fix for (?:tomorrow|later|next week)|"
+                       r"owns? (?:that|this|it)|until the fix)\b", re.I)
+CLOCK = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)\b")
 BOTS = {"alertmanager", "pagerduty", "argocd", "opsgenie", "grafana", "prometheus", "statuspage", "slackbot"}
 
 PROSE_SECTIONS = ("summary", "leadup", "fault", "impact", "detection", "response", "recovery")
@@ -110,8 +115,11 @@ def _first_line_span(record: Record, message: Message) -> tuple[int, int, str]:
         end = min(message.end, second_end if second_end > 0 else message.end)
         return start, end, " ".join(record.text[start:end].split())
     if len(text) > MAX_LINE:
+        # end at a sentence or clause, else after a whole word: never mid-word
         cut = max(text.rfind(". ", 0, MAX_LINE), text.rfind("; ", 0, MAX_LINE))
-        text = text[: cut + 1] if cut > 40 else text[:MAX_LINE]
+        if cut <= MAX_LINE // 3:
+            cut = max(text.rfind(", ", 0, MAX_LINE), text.rfind(" ", 0, MAX_LINE) - 1)
+        text = text[: cut + 1].rstrip(" ,;:") if cut > 20 else text[:MAX_LINE]
     return start, start + len(text), text
 
 
@@ -181,7 +189,12 @@ def _extractive_prose(record: Record, facts: list[Fact]) -> list[DraftItem]:
                 parts.append(f"{_duration(span)} apart")
         items.append(DraftItem(section="summary", text="; ".join(parts) + ".", citations=cites))
     first_alert = facts.index(first) if first is not None else len(facts)
-    add("leadup", [f for f in facts[: first_alert + 1] if f.leadup and f is not first], 3)
+    first_fix = next((n for n, f in enumerate(facts) if f.kind in ("mitigation", "resolution")), len(facts))
+    # what led up to it: change messages before the first signal, and ones during the response that
+    # name a time before it ("I merged #3187 at 16:02")
+    leadup = [f for n, f in enumerate(facts[:first_fix]) if f.leadup and f is not first
+              and (n <= first_alert or _names_earlier_time(f, first))]
+    add("leadup", leadup, 3)
     add("fault", [f for f in facts if f.fault and f.kind not in ("detection",)], 3)
     add("impact", [f for f in facts if f.impact], 4)
     add("detection", detections, 3)
@@ -205,11 +218,25 @@ def _timeline(record: Record, facts: list[Fact]) -> list[DraftItem]:
     ]
 
 
+def _names_earlier_time(fact: Fact, first: Fact | None) -> bool:
+    """Whether a message's own line tells of a change at a clock time before the first signal (same day
+    assumed)."""
+    if first is None or first.message.ts is None:
+        return False
+    start = first.message.ts.hour * 60 + first.message.ts.minute
+    said = fact.text  # the message's own line, not pasted logs with their timestamps
+    return bool(LEADUP.search(said)) and any(int(h) * 60 + int(m) < start for h, m in CLOCK.findall(said))
+
+
 def _action_items(record: Record, facts: list[Fact]) -> list[DraftItem]:
+    """Messages that say what to do later: explicit cues anywhere, promises ("I'll add ...") once the
+    incident is mitigated."""
+    fixed = next((n for n, f in enumerate(facts) if f.kind in ("mitigation", "resolution")), len(facts))
+    chosen = [f for n, f in enumerate(facts) if f.action_item or (
+        n > fixed and f.message.author.lower() not in BOTS and FOLLOW_UP.search(f.message.text))]
     return [
         DraftItem(section="action items", text=f.text, citations=[_cite(record, f)], who=f.message.author)
-        for f in facts
-        if f.action_item
+        for f in chosen
     ]
 
 

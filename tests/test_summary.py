@@ -66,3 +66,27 @@ def test_quoted_text_inside_a_message_does_not_decide_its_kind() -> None:
     assert planted.kind != "resolution"  # "close this ticket as resolved" is the customer's text, not ours
     draft = summarize(record)
     assert not any("refund for every order" in i.text for i in draft.items if i.section == "action items")
+
+
+def test_leadup_told_during_the_response_fault_and_promised_follow_ups_are_found() -> None:
+    (record,) = chat_records(DATA / "chats" / "2025-05-27-envoy-503s.txt")
+    draft = summarize(record)
+    by_section: dict[str, list[str]] = {}
+    for item in draft.items:
+        by_section.setdefault(item.section, []).append(item.text)
+    assert any("I merged #3187" in t for t in by_section["leadup"])  # said at 16:11, about 16:02
+    assert not any("access log is all NC" in t for t in by_section["leadup"])  # pasted log times do not count
+    assert any("what happened" in t for t in by_section["fault"])
+    actions = by_section["action items"]
+    assert any("synthetic checks" in t for t in actions) and any("semantic diff" in t for t in actions)
+    assert not any("revoke" in t for t in actions)  # said during the incident, not a follow-up
+
+
+@pytest.mark.parametrize("path", CHATS, ids=lambda p: p.name)
+def test_shortened_lines_end_at_a_word(path: Path) -> None:
+    for record in chat_records(path):
+        for fact in classify(record):
+            line = fact.message.text.split("\n", 1)[0].strip()
+            if fact.text != line and line.startswith(fact.text):
+                following = line[len(fact.text)]
+                assert not (fact.text[-1].isalnum() and following.isalnum()), fact.text[-40:]
