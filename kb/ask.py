@@ -142,7 +142,8 @@ def ask(
     unknown = sorted(w for w in terms_of(question) - QUESTION_WORDS if searcher.keyword.passage_share(w) == 0)
     years = set(YEAR.findall(question))
     missing_years = sorted(years - {str(d.record.date.year) for d in results if d.record.date})
-    close = confidence >= MIN_COSINE and coverage >= MIN_COVERAGE and not unknown
+    absent = _rarest_absent(searcher, question, results)
+    close = confidence >= MIN_COSINE and coverage >= MIN_COVERAGE and not unknown and not absent
     known = (confidence >= STRONG_COSINE or close) and (not years or missing_years != sorted(years))
     if not results or not known:
         closest = [{"id": d.record.id, "title": d.record.title, "kind": d.record.kind.value} for d in results[:3]]
@@ -152,6 +153,9 @@ def ask(
         elif unknown and confidence < STRONG_COSINE:
             words = [w for w in re.findall(r"[\w-]+", question) if terms_of(w) and terms_of(w) <= set(unknown)]
             message += f" No stored document uses the word(s): {', '.join(dict.fromkeys(words))}."
+        elif absent and confidence < STRONG_COSINE:
+            words = [w for w in re.findall(r"[\w-]+", question) if terms_of(w) and terms_of(w) <= {absent}]
+            message += f" The best match never mentions {', '.join(dict.fromkeys(words)) or absent}."
         if closest:
             message += " Closest documents: " + "; ".join(f"{c['id']} ({c['title']})" for c in closest)
         answer = Answer(question=question, answer=message, generator="none", confidence=confidence, found=False,
@@ -199,6 +203,19 @@ def _confidence(
     found = terms_of(" ".join(texts) + " " + " ".join(d.record.title for d in results[:3]))
     coverage = len(rare & found) / max(1, len(rare))
     return max(0.0, min(1.0, best)), coverage
+
+
+def _rarest_absent(searcher: Searcher, question: str, results: list[RankedDocument]) -> str | None:
+    """A rare content word of the question (under 1% of passages use it: a name such as "AWS" in "the AWS
+    TAM's phone number") that the best result never uses, the rarest such; else None."""
+    shares = {w: searcher.keyword.passage_share(w) for w in terms_of(LATEST.sub(" ", question)) - QUESTION_WORDS}
+    rare = {w: v for w, v in shares.items() if 0 < v < 0.01}
+    if not rare or not results:
+        return None
+    best = results[0]
+    shown = terms_of(best.record.title + " " + " ".join(h.chunk.text for h in best.hits))
+    missing = sorted((v, w) for w, v in rare.items() if w not in shown)
+    return missing[0][1] if missing else None
 
 
 def _distinctive(searcher: Searcher, text: str) -> set[str]:
@@ -331,8 +348,12 @@ def _choose(question: str, candidates: list[_Candidate], q_vec: np.ndarray, sear
     total = sum(weights.values()) or 1.0
     scored = []
     for c, sim in zip(candidates, sims, strict=True):
-        overlap = sum(weights[w] for w in words & terms_of(c.shown or c.passage.text)) / total
-        bonus = 0.15 if c.section in wanted_sections else 0.0
+        shown = terms_of(c.shown or c.passage.text)
+        if c.section in wanted_sections:  # the section asked for, of a document about the question's subject
+            shown |= terms_of(c.passage.title)
+        overlap = sum(weights[w] for w in words & shown) / total
+        # the section the question asks for first counts most ("how did we fix": resolution over lessons)
+        bonus = 0.15 - 0.05 * wanted_sections.index(c.section) if c.section in wanted_sections else 0.0
         scored.append((0.5 * float(sim) + 0.5 * overlap + bonus - 0.03 * c.rank, c))
     scored.sort(key=lambda x: -x[0])
     chosen: list[_Candidate] = []
