@@ -79,6 +79,30 @@ def _pack(text: str, units: Sequence[tuple[int, int]], max_words: int) -> list[t
     return spans
 
 
+def _heading_like(piece: str) -> bool:
+    """One short line that reads as a heading ("## Timeline (UTC)", "Timeline"), not as content."""
+    line = piece.strip()
+    if "\n" in line or not line:
+        return False
+    if line.startswith("#"):
+        return True
+    return len(line.split()) <= 6 and line[-1] not in ".:!?;,)`" and not line.startswith(("-", "*", "|"))
+
+
+def _merge_headings(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """A span that is only a heading joins the span after it (a long first paragraph pushed it out alone)."""
+    out: list[tuple[int, int]] = []
+    carry: int | None = None
+    for n, (a, b) in enumerate(spans):
+        if carry is not None:
+            a, carry = carry, None
+        if n + 1 < len(spans) and _heading_like(text[a:b]):
+            carry = a
+            continue
+        out.append((a, b))
+    return out
+
+
 def chunk_spans(
     text: str, sections: Sequence[tuple[str, str, int, int]], max_words: int, boundaries: Sequence[tuple[int, int]] = ()
 ) -> list[tuple[str, str, int, int]]:
@@ -92,7 +116,7 @@ def chunk_spans(
             units = [(a, b) for a, b in boundaries if a >= s_start and b <= s_end and text[a:b].strip()]
         else:
             units = _spans(text, s_start, s_end, _PARAGRAPH)
-        spans = _pack(text, units, max_words)
+        spans = _merge_headings(text, _pack(text, units, max_words))
         # a section that is only its heading adds nothing on its own
         if heading and len(spans) == 1 and text[spans[0][0] : spans[0][1]].strip(" #*\t:") == heading:
             continue

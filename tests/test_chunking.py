@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.chunking import chunk_record
+from ingest.chunking import _heading_like, chunk_record
 from ingest.sources.markdown import sections_of
 from kb.models import Kind, Message, Record, Section
 
@@ -28,7 +28,10 @@ def check_invariants(rec: Record, max_words: int) -> None:
     for c in chunks:
         assert c.text == rec.text[c.start : c.end]
         assert c.text.strip()
-        assert len(c.text.split()) <= max_words
+        first, _, rest = c.text.partition("\n")
+        # a heading line may sit on top of a full passage (it is never a passage of its own)
+        body = rest if rest.strip() and _heading_like(first) else c.text
+        assert len(body.split()) <= max_words
         if rec.sections:
             assert any(s.start <= c.start and c.end <= s.end for s in rec.sections), "chunk crosses a section"
     assert len({c.id for c in chunks}) == len(chunks)
@@ -86,3 +89,15 @@ def test_fuzzed_markdown_chunks_keep_invariants(lines: list[str], max_words: int
     for s in sections:
         assert 0 <= s.start <= s.end <= len(body)
     check_invariants(record(body, sections), max_words)
+
+
+def test_a_heading_never_makes_a_passage_of_its_own() -> None:
+    timeline = "\n".join(f"- 10:{m:02d} step {m} of the incident, pods restarted and errors rose" for m in range(40))
+    text = f"# Outage\n\n## Summary\n\nShort summary.\n\n## Timeline (UTC)\n\n{timeline}\n\n## Lessons\n\nTest first.\n"
+    _title, sections = sections_of(text)
+    rec = record(text, sections)
+    check_invariants(rec, 60)
+    chunks = chunk_record(rec, 60)
+    assert not [c.text for c in chunks if c.text.strip().startswith("#") and "\n" not in c.text.strip()]
+    first_timeline = next(c for c in chunks if c.section == "timeline")
+    assert first_timeline.text.startswith("## Timeline (UTC)\n\n- 10:00 step 0")
