@@ -211,6 +211,7 @@ def services_from_text(text: str, known: set[str]) -> list[str]:
     """Services from a 'Services:' line, else known service names mentioned in the text."""
     line = meta_line(text, *SERVICE_LINE_KEYS)
     if line:
+        line = re.sub(r"\s*\([^)]*\)", "", line)  # "inventory (all services in prod-eu-1)": a note, not a name
         return [s.strip(" `*") for s in re.split(r"[,;/]| and ", line) if s.strip(" `*")][:12]
     if not known:
         return []

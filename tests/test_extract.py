@@ -41,6 +41,8 @@ def test_alerts_errors_and_services_come_from_text() -> None:
     assert "ConnectionRefusedError" in errors
     assert "HTTP 502" in errors
     assert extract.services_from_text("Services: checkout, orders-db\n", set()) == ["checkout", "orders-db"]
+    assert extract.services_from_text("Services: CoreDNS, inventory (all services, prod-eu-1)\n", set()) == [
+        "CoreDNS", "inventory"]
     assert extract.services_from_text(
         "the checkout pods and checkout again, cart once", {"checkout", "cart", "auth"}
     ) == [
