@@ -205,6 +205,50 @@ def _confidence(
     return max(0.0, min(1.0, best)), coverage
 
 
+_OWN_LINE = re.compile(r"^\s*(\[\d{4}-\d\d-\d\d[ T]|[-*+] |\d+[.)] |\|)")
+
+
+def quoted(text: str) -> str:
+    """A passage as an answer line: wrapped prose joined into one line, but code blocks keep their lines
+    (and fences) and chat messages, list items and table rows each keep a line of their own."""
+    out: list[str] = []
+    in_code = False
+    joinable = False
+    for raw in text.splitlines():
+        line = raw.rstrip()
+        if line.lstrip().startswith("```"):
+            in_code = not in_code
+            out.append(line.strip())
+            joinable = False
+        elif in_code:
+            out.append(line)
+        elif not line.strip():
+            joinable = False
+        elif joinable and not _OWN_LINE.match(line):
+            out[-1] += " " + " ".join(line.split())
+        else:
+            out.append(" ".join(line.split()))
+            joinable = True
+    return "\n".join(out).strip()
+
+
+def quote_parts(text: str) -> list[tuple[str | None, str]]:
+    """An answer line cut into its text and its code blocks, in order: (None, text) or (language, code)."""
+    parts: list[tuple[str | None, str]] = []
+    language: str | None = None  # inside a code block when not None
+    lines: list[str] = []
+    for line in text.split("\n"):
+        if line.strip().startswith("```") and (language is None or line.strip() == "```"):
+            if lines:
+                parts.append((language, "\n".join(lines)))
+            language, lines = (line.strip()[3:].strip() if language is None else None), []
+        else:
+            lines.append(line)
+    if lines:
+        parts.append((language, "\n".join(lines)))
+    return [(lang, body) for lang, body in parts if body.strip()]
+
+
 def _rarest_absent(searcher: Searcher, question: str, results: list[RankedDocument]) -> str | None:
     """A rare content word of the question (under 1% of passages use it: a name such as "AWS" in "the AWS
     TAM's phone number") that the best result never uses, the rarest such; else None."""
@@ -371,7 +415,7 @@ def _choose(question: str, candidates: list[_Candidate], q_vec: np.ndarray, sear
     return [
         DraftItem(
             section="answer",
-            text=" ".join((c.shown or c.passage.text).split()),
+            text=quoted(c.shown or c.passage.text),
             citations=[Citation(doc_id=c.passage.doc_id, section=c.section, start=c.passage.start,
                                 end=c.passage.end, quote=c.passage.text[:240])],
         )

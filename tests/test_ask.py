@@ -10,7 +10,7 @@ import pytest
 
 from ingest.catchup import catch_up
 from ingest.sources.base import ParseOptions, redact_text
-from kb.ask import Conversation, ask
+from kb.ask import Conversation, ask, quote_parts, quoted
 from kb.embeddings import model_id
 from kb.errors import GroundingError
 from kb.openai_client import ChatModel
@@ -69,7 +69,8 @@ def test_ten_questions_get_cited_answers(searcher: Searcher, question: str, expe
         if quote.startswith("|"):
             assert all(cell.strip() in item.text for cell in quote.strip("|").split("|") if cell.strip() != "-")
             continue
-        assert " ".join(quote.split())[:100] in item.text or item.text[:100] in " ".join(
+        flat = " ".join(item.text.split())  # code, chat and list lines keep their line breaks
+        assert " ".join(quote.split())[:100] in flat or flat[:100] in " ".join(
             searcher.store.get_record(item.citations[0].doc_id).text.split())
     assert set(answer.sources) & expected, (answer.sources, expected)
     assert "No LLM used" in answer.answer
@@ -179,3 +180,15 @@ def test_catch_up_on_a_growing_log_reads_only_the_new_part(tmp_path: Path) -> No
     assert [t for s, t, _c in second.lines if s == "actions taken"]
     since = catch_up(settings, log, since="10:40")
     assert all(t.startswith(("10:4", "10:5", "11:", "15:")) for s, t, _c in since.lines if s == "actions taken")
+
+
+def test_a_quoted_passage_keeps_code_chat_and_list_lines() -> None:
+    text = ("We terminated the\nidle sessions:\n\n```sql\nSELECT 1;\n\nSELECT 2;\n```\nthen:\n- reload\n- watch\n"
+            "[2026-01-21 10:00:01] ana: pool is back\n[2026-01-21 10:00:09] bo: ok\n")
+    shown = quoted(text)
+    assert shown.split("\n")[0] == "We terminated the idle sessions:"
+    assert "```sql\nSELECT 1;\n\nSELECT 2;\n```" in shown
+    assert shown.endswith("then:\n- reload\n- watch\n[2026-01-21 10:00:01] ana: pool is back\n[2026-01-21 10:00:09] bo: ok")
+    assert quote_parts(shown) == [(None, "We terminated the idle sessions:"), ("sql", "SELECT 1;\n\nSELECT 2;"),
+                                  (None, shown.split("```\n")[1])]
+    assert quote_parts("a\n```\nunclosed") == [(None, "a"), ("", "unclosed")]

@@ -140,3 +140,14 @@ def test_ask_with_a_follow_up(sample: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert not at.exception
     shown = texts(at)
     assert "No LLM used" in shown and "root_cause" in shown
+
+
+def test_ask_shows_a_quoted_code_block_as_code(sample: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(sample, monkeypatch)
+    at.switch_page("views/ask.py").run()
+    at.chat_input(key="ask_input").set_value("how did we fix the last pgbouncer pool exhaustion?").run()
+    assert not at.exception
+    sql = [c.value for c in at.code if "pg_terminate_backend" in c.value]
+    assert sql and "\n" in sql[0] and "```" not in sql[0]
+    # the code is not also shown as (escaped) text
+    assert "pg\\_terminate\\_backend(pid)" not in " ".join(m.value for m in at.markdown)

@@ -57,7 +57,8 @@ def _show(ctx: Context, answer: Answer) -> None:
         return
     for n, item in enumerate(answer.items, start=1):
         c = item.citations[0]
-        print(f"{n}. {item.text}\n   [{c.doc_id}, {c.section}, {c.start}-{c.end}]")
+        text = item.text.replace("\n", "\n   ")
+        print(f"{n}. {text}\n   [{c.doc_id}, {c.section}, {c.start}-{c.end}]")
     if answer.newest_first:
         print("(the latest matching incidents first, as the question asks)")
     if answer.generator == "extractive":

@@ -7,10 +7,12 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import streamlit as st
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
+from kb.ask import quote_parts
 from kb.embeddings import make_embedding, model_id
 from kb.errors import KBError
 from kb.openai_client import ChatModel
@@ -50,6 +52,15 @@ def _load(settings_json: str) -> Resources:
 def escape(text: str) -> str:
     """Document text for st.markdown: every Markdown and HTML character shown as itself."""
     return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def show_quote(container: Any, text: str) -> None:
+    """A quoted answer line: its text as a bullet (each line kept), its code blocks as code."""
+    for n, (language, body) in enumerate(quote_parts(text)):
+        if language is None:
+            container.markdown(("- " if n == 0 else "") + "  \n".join(escape(x) for x in body.split("\n")))
+        else:
+            container.code(body, language=language or None)
 
 
 def highlight(text: str, query: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from kb.ask import Conversation, ask
-from ui.web.common import PAGES, escape, resources, shown_errors
+from ui.web.common import PAGES, escape, resources, show_quote, shown_errors
 
 res = resources()
 st.title("Ask the knowledge base")
@@ -20,7 +20,7 @@ with shown_errors():
             if not answer.found:
                 left.markdown(escape(answer.answer))
             for item in answer.items:
-                left.markdown("- " + escape(item.text))
+                show_quote(left, item.text)
             if answer.newest_first:
                 left.caption("The latest matching incidents first, as the question asks.")
             if answer.generator == "extractive":
