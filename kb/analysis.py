@@ -86,7 +86,8 @@ def analyze(text: str, options: AnalyzerOptions = DEFAULT) -> list[str]:
         compound = len(parts) > 1
         if compound and options.keep_whole:
             whole = "".join(p.lower() for p in parts) if options.strip_pod_suffixes else _SPLIT.sub("", lowered)
-            terms.append(whole)
+            # stemmed like a plain word, so "coredns" or "oomkilled" typed in lower case finds CoreDNS, OOMKilled
+            terms.append(_stem(whole) if options.stem else whole)
         for part in parts:
             word = part.lower()
             if options.stopwords and word in STOPWORDS:
@@ -97,3 +98,9 @@ def analyze(text: str, options: AnalyzerOptions = DEFAULT) -> list[str]:
             if options.status_classes and raw == word and len(word) == 3 and word.isdigit() and word[0] in "45":
                 terms.append(word[0] + "xx")
     return terms
+
+
+def whole_term(identifier: str, options: AnalyzerOptions = DEFAULT) -> str:
+    """The index term of an identifier as a whole ("KubePodCrashLooping" -> "kubepodcrashloop")."""
+    joined = _SPLIT.sub("", identifier.lower())
+    return _stem(joined) if options.stem else joined

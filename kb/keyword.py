@@ -23,14 +23,14 @@ from typing import Any
 import bm25s
 import numpy as np
 
-from kb.analysis import DEFAULT, AnalyzerOptions, analyze
+from kb.analysis import DEFAULT, AnalyzerOptions, analyze, whole_term
 from kb.models import Chunk
 from kb.store import SearchFilters, Store
 
 _WORD = re.compile(r"\S+")
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
 
-FORMAT = 3  # bump whenever what is indexed or saved changes (index_text, analyzer code, file layout)
+FORMAT = 4  # bump whenever what is indexed or saved changes (index_text, analyzer code, file layout)
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
@@ -77,7 +77,7 @@ class KeywordIndex:
         self.position: dict[str, int] = {}
         self._columns: dict[str, np.ndarray] = {}
         self._service_rows: dict[str, np.ndarray] = {}
-        self._service_keys: set[str] = set()
+        self._service_keys: dict[str, str] = {}
 
     # -- keeping in step --------------------------------------------------------------------
 
@@ -164,7 +164,9 @@ class KeywordIndex:
                     self._service_rows.setdefault(service, np.zeros(len(records), dtype=bool))[row] = True
         # names of more than one part, by their whole-identifier index token (payments-gateway -> paymentsgateway)
         self._service_keys = {
-            _NON_ALNUM.sub("", name) for name in self._service_rows if _NON_ALNUM.search(name) and len(name) > 3
+            _NON_ALNUM.sub("", name): whole_term(name, self.options)
+            for name in self._service_rows
+            if _NON_ALNUM.search(name) and len(name) > 3
         }
         self.version = version
 
@@ -309,7 +311,7 @@ class KeywordIndex:
             for i in range(len(words) - n + 1):
                 key = "".join(words[i : i + n])
                 if key in self._service_keys:
-                    found.append(key)
+                    found.append(self._service_keys[key])
         return found
 
     def search(self, text: str, k: int, filters: SearchFilters | None = None) -> list[KeywordHit]:

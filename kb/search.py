@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from kb.analysis import STOPWORDS, analyze
+from kb.analysis import STOPWORDS, analyze, whole_term
 from kb.keyword import KeywordIndex
 from kb.models import Hit, Kind, RankedDocument, RecordSummary
 from kb.settings import Settings
@@ -293,7 +293,7 @@ def why_matched(
     if services:
         reasons.append("same service: " + ", ".join(services))
     alerts = [a for a in str(meta.get("alerts", "")).split("|") if a]
-    named = [a for a in alerts if a.lower() in lowered or (set(analyze(a)) - {a.lower()}) <= q_terms]
+    named = [a for a in alerts if a.lower() in lowered or (set(analyze(a)) - {whole_term(a)}) <= q_terms]
     if named:
         reasons.append("alert: " + ", ".join(named[:3]))
     errors = [e for e in str(meta.get("errors", "")).split("|") if e and e.lower() in lowered]

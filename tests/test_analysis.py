@@ -8,14 +8,14 @@ from kb.analysis import AnalyzerOptions, analyze
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("KubePodCrashLooping", ["kubepodcrashlooping", "kube", "pod", "crash", "loop"]),
-        ("node_filesystem_avail_bytes", ["nodefilesystemavailbytes", "node", "filesystem", "avail", "byte"]),
+        ("KubePodCrashLooping", ["kubepodcrashloop", "kube", "pod", "crash", "loop"]),
+        ("node_filesystem_avail_bytes", ["nodefilesystemavailbyt", "node", "filesystem", "avail", "byte"]),
         ("checkout-7d9f8b6c5-x2k4p", ["checkout"]),
         ("HTTP 503", ["http", "503", "5xx"]),
         ("x509: certificate has expired", ["x509", "certif", "expir"]),
         (
             "etcdHighNumberOfFailedGRPCRequests",
-            ["etcdhighnumberoffailedgrpcrequests", "etcd", "high", "number", "fail", "grpc", "request"],
+            ["etcdhighnumberoffailedgrpcrequest", "etcd", "high", "number", "fail", "grpc", "request"],
         ),
         ("The pods were restarting", ["pod", "restart"]),
     ],
@@ -28,6 +28,12 @@ def test_alert_name_and_its_words_share_terms() -> None:
     assert {"kube", "pod", "crash", "loop"} <= set(analyze("a pod keeps crash looping")) | set(
         analyze("KubePodCrashLooping")
     ) & set(analyze("pod crash looping kube"))
+
+
+def test_an_identifier_typed_in_lower_case_finds_it_written_in_camel_case() -> None:
+    for typed, written in [("coredns", "CoreDNS"), ("oomkilled", "OOMKilled"), ("kubepodcrashlooping", "KubePodCrashLooping"),
+                           ("pgbouncer", "PgBouncer")]:
+        assert analyze(typed)[0] == analyze(written)[0], (typed, written)
 
 
 def test_each_choice_can_be_switched_off() -> None:
