@@ -17,13 +17,13 @@ from nltk.stem.snowball import EnglishStemmer
 
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have having
+    between both but by can could did do does doing during each few for from further had has have having
     he her here hers herself him himself his how i if in into is it its itself just me more most my myself no
     nor not now of off on once only or other our ours ourselves out over own same she should so some such than
     that the their theirs them themselves then there these they this those through to too under until up very
     was we were what when where which while who whom why will with would you your yours yourself yourselves
     also may might must shall via per within without than upon e.g i.e etc""".split()
-)
+)  # "down" is not one: in SRE text it is the condition itself ("KubeletDown", "checkout is down")
 
 _RAW = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.\-/:]*[A-Za-z0-9])?")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z0-9])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
@@ -43,6 +43,7 @@ class AnalyzerOptions:
     stopwords: bool = True
     status_classes: bool = True  # 503 -> also '5xx'
     strip_pod_suffixes: bool = True
+    negated_states: bool = True  # "unready" -> also "ready" (matching "NotReady", "not ready")
 
 
 DEFAULT = AnalyzerOptions()
@@ -54,6 +55,13 @@ def _stem(word: str) -> str:
 
 
 _STEMMER = EnglishStemmer()
+
+#: States that alerts and responders write both ways: "unready" / "NotReady", "unhealthy" / "not healthy".
+#: A word "un" + one of these also indexes the state itself, so either spelling finds the other.
+NEGATED_STATES = frozenset(
+    "ready healthy available reachable responsive schedulable mounted bound synced stable successful authorized "
+    "authenticated initialized resolvable".split()
+)
 
 
 def _has_camel(piece: str) -> bool:
@@ -95,6 +103,8 @@ def analyze(text: str, options: AnalyzerOptions = DEFAULT) -> list[str]:
             if len(word) == 1 and not word.isdigit():
                 continue
             terms.append(_stem(word) if options.stem else word)
+            if options.negated_states and word.startswith("un") and word[2:] in NEGATED_STATES:
+                terms.append(_stem(word[2:]) if options.stem else word[2:])
             if options.status_classes and raw == word and len(word) == 3 and word.isdigit() and word[0] in "45":
                 terms.append(word[0] + "xx")
     return terms

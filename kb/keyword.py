@@ -30,7 +30,7 @@ from kb.store import SearchFilters, Store
 _WORD = re.compile(r"\S+")
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
 
-FORMAT = 4  # bump whenever what is indexed or saved changes (index_text, analyzer code, file layout)
+FORMAT = 5  # bump whenever what is indexed or saved changes (index_text, analyzer code, file layout)
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 

@@ -36,6 +36,13 @@ def test_an_identifier_typed_in_lower_case_finds_it_written_in_camel_case() -> N
         assert analyze(typed)[0] == analyze(written)[0], (typed, written)
 
 
+def test_negated_states_and_down_are_terms_of_their_own() -> None:
+    assert "readi" in analyze("node has been unready") and "readi" in analyze("KubeNodeNotReady")
+    assert "avail" in analyze("the API is unavailable") and "uniqu" in analyze("unique")  # only known states
+    assert analyze("KubeletDown") == ["kubeletdown", "kubelet", "down"] and "down" in analyze("checkout is down")
+    assert analyze("unready", AnalyzerOptions(negated_states=False)) == ["unreadi"]
+
+
 def test_each_choice_can_be_switched_off() -> None:
     assert analyze("KubePodCrashLooping", AnalyzerOptions(split_identifiers=False)) == ["kubepodcrashloop"]
     assert analyze("errors", AnalyzerOptions(stem=False)) == ["errors"]
