@@ -55,9 +55,11 @@ LATEST = re.compile(
 )
 INCIDENT_KINDS = (Kind.postmortem, Kind.chat)
 YEAR = re.compile(r"\b(19[89]\d|20\d\d)\b")
+MONTH = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b", re.I)
 #: how a question is phrased, not what it is about
 QUESTION_WORDS = terms_of("what when where which how did does do we our us happened happen time times fixed fix "
-                          "resolved resolve mitigated mitigate handled handle dealt deal go went")
+                          "resolved resolve mitigated mitigate handled handle dealt deal go went why root cause caused "
+                          "get got")
 
 
 class Answer(BaseModel):
@@ -164,9 +166,16 @@ def ask(
             conversation.turns.append(answer)
         return answer
     top = _latest_incident(results) if latest else results
+    if years:  # "in january 2025": the incidents of that year about the question answer it, not other years'
+        about = _about(searcher, question)
+        dated = [d for d in top if d.record.date and str(d.record.date.year) in years and about(d)]
+        top = [d for d in top if d in dated or not d.record.date] if dated else top
     asked = LATEST.sub(" ", question) if latest else question  # "last" is not a word to find in the answer
     candidates = _candidate_sentences(searcher, asked, top[:5])
     candidates += _intent_sentences(searcher, asked, top[:3], {c.passage.start for c in candidates})
+    for c in candidates:  # an incident of another year than the question names answers it only if nothing else does
+        if years and c.passage.date and str(c.passage.date.year) not in years:
+            c.penalty = 0.15
     evidence = Evidence.numbered([c.passage for c in candidates])
     dropped: list[DroppedItem] = []
     if llm is None:
@@ -268,13 +277,11 @@ def _distinctive(searcher: Searcher, text: str) -> set[str]:
     return {w for w in words if searcher.keyword.passage_share(w) < 0.2} or words
 
 
-def _latest_first(
-    searcher: Searcher, question: str, results: list[RankedDocument]
-) -> tuple[list[RankedDocument], bool]:
-    """The dated incidents about what the question asks (holding words that carry at least 60% of its
-    content words' rarity, question phrasing and recency words aside), newest first and ahead of the other
-    results; False when there are none."""
-    words = terms_of(LATEST.sub(" ", question)) - QUESTION_WORDS
+def _about(searcher: Searcher, question: str) -> Callable[[RankedDocument], bool]:
+    """Whether a result is about what the question asks: its title and passages hold words that carry at
+    least 60% of the rarity of the question's content words (question phrasing, recency words, months and
+    years aside: the document's date carries those)."""
+    words = terms_of(MONTH.sub(" ", YEAR.sub(" ", LATEST.sub(" ", question)))) - QUESTION_WORDS
     weight = {w: -math.log(max(searcher.keyword.passage_share(w), 0.002)) for w in words}
     total = sum(weight.values())
 
@@ -282,6 +289,16 @@ def _latest_first(
         found = terms_of(doc.record.title + " " + " ".join(h.chunk.text for h in doc.hits))
         return total > 0 and sum(weight[w] for w in words & found) >= 0.6 * total
 
+    return about
+
+
+def _latest_first(
+    searcher: Searcher, question: str, results: list[RankedDocument]
+) -> tuple[list[RankedDocument], bool]:
+    """The dated incidents about what the question asks (holding words that carry at least 60% of its
+    content words' rarity, question phrasing and recency words aside), newest first and ahead of the other
+    results; False when there are none."""
+    about = _about(searcher, question)
     matching = [d for d in results if d.record.kind in INCIDENT_KINDS and d.record.date and about(d)]
     if not matching:
         return results, False
@@ -302,6 +319,20 @@ class _Candidate:
     section: str
     rank: int
     shown: str = ""  # how the answer shows it, when not the quoted text itself (a table row with its headers)
+    penalty: float = 0.0
+
+
+_HEADING_LINE = re.compile(r"#{0,6}[ \t]*[A-Z][\w /&()'-]{0,40}[ \t]*\n\s*(?=[A-Z0-9`\[*-])")
+
+
+def _heading_length(text: str, line_start: bool = True) -> int:
+    """The length of a heading line the sentence starts with ("Root cause\\nThe trigger was ...": text
+    from a PDF, where headings are plain lines), 0 when it starts with its own words. Only a whole line
+    (``line_start``) of at most five words, followed by a line that starts anew, is a heading."""
+    match = _HEADING_LINE.match(text) if line_start else None
+    if not match or len(match.group(0).split()) > 5 or match.group(0).rstrip().endswith((".", ":", "!", "?")):
+        return 0
+    return match.end()
 
 
 def _candidate_sentences(searcher: Searcher, question: str, results: list[RankedDocument]) -> list[_Candidate]:
@@ -312,6 +343,8 @@ def _candidate_sentences(searcher: Searcher, question: str, results: list[Ranked
             for step in split_steps(chunk.text, chunk.start):
                 for sentence in sentences(step) if "```" not in step.text else [step]:
                     text = sentence.text.strip()
+                    lead = sentence.start - chunk.start + len(sentence.text) - len(sentence.text.lstrip())
+                    text = text[_heading_length(text, lead <= 0 or chunk.text[lead - 1] == "\n") :]
                     if len(text) < 25 or len(text) > 700:
                         continue
                     at = chunk.text.find(text, sentence.start - chunk.start)
@@ -370,11 +403,13 @@ def _intent_sentences(
                 continue
             for step in split_steps(record.text[section.start : section.end], section.start):
                 for sentence in sentences(step):
-                    if sentence.start in seen or not 25 <= len(sentence.text) <= 700:
+                    line_start = sentence.start == 0 or record.text[sentence.start - 1] == "\n"
+                    start = sentence.start + _heading_length(record.text[sentence.start : sentence.end], line_start)
+                    if sentence.start in seen or start in seen or not 25 <= sentence.end - start <= 700:
                         continue
-                    text = record.text[sentence.start : sentence.end]
+                    text = record.text[start : sentence.end]
                     out.append(_Candidate(Passage(id="", doc_id=record.id, title=record.title, kind=record.kind,
-                                                  section=section.name, start=sentence.start, end=sentence.end,
+                                                  section=section.name, start=start, end=sentence.end,
                                                   text=text, date=record.date), section.name, rank))
     return out[:30]
 
@@ -398,7 +433,7 @@ def _choose(question: str, candidates: list[_Candidate], q_vec: np.ndarray, sear
         overlap = sum(weights[w] for w in words & shown) / total
         # the section the question asks for first counts most ("how did we fix": resolution over lessons)
         bonus = 0.15 - 0.05 * wanted_sections.index(c.section) if c.section in wanted_sections else 0.0
-        scored.append((0.5 * float(sim) + 0.5 * overlap + bonus - 0.03 * c.rank, c))
+        scored.append((0.5 * float(sim) + 0.5 * overlap + bonus - 0.03 * c.rank - c.penalty, c))
     scored.sort(key=lambda x: -x[0])
     chosen: list[_Candidate] = []
     per_doc: dict[str, int] = {}

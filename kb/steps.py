@@ -14,7 +14,8 @@ from kb.analysis import analyze
 _LIST_ITEM = re.compile(r"^ ?(?:\d+[.)]|[-*+])\s+(?:\[[ xX]\]\s+)?")  # top level; nested items stay inside
 _HEADING = re.compile(r"^ {0,3}#{1,6}\s")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\"'(])")
+# a sentence ends at . ! ? before a capital, and a chat message ends where the next "[2025-01-08 10:22:45] ..." starts
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\"'(])|\s*\n(?=\[\d{4}-\d\d-\d\d[ T])")
 
 
 @dataclass(frozen=True)

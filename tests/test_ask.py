@@ -4,6 +4,7 @@ the LLM path (with a model citing passages it was not given); and catch-up on a 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -192,3 +193,22 @@ def test_a_quoted_passage_keeps_code_chat_and_list_lines() -> None:
     assert quote_parts(shown) == [(None, "We terminated the idle sessions:"), ("sql", "SELECT 1;\n\nSELECT 2;"),
                                   (None, shown.split("```\n")[1])]
     assert quote_parts("a\n```\nunclosed") == [(None, "a"), ("", "unclosed")]
+
+
+@pytest.mark.slow
+def test_a_year_in_the_question_prefers_that_years_incidents(searcher: Searcher) -> None:
+    dns = ask(searcher, "what was the root cause of the 2024 DNS outage?")
+    assert dns.found and dns.items[0].citations[0].doc_id == "2024-10-17-coredns-configmap-typo"
+    logout = ask(searcher, "why did users get logged out in january 2025?")
+    assert logout.found and {c.doc_id for i in logout.items for c in i.citations} <= {
+        "2025-01-08-session-cache-failover-2025", "2025-01-08-session-cache-failover"}
+
+
+@pytest.mark.slow
+def test_quotes_start_with_their_own_words(searcher: Searcher) -> None:
+    # a PDF's plain "Root cause" heading line is not quoted as part of the sentence under it
+    dns = ask(searcher, "what was the root cause of the 2024 DNS outage?")
+    assert not any(i.text.lower().startswith("root cause") for i in dns.items)
+    logout = ask(searcher, "why did users get logged out in january 2025?")
+    chat = [i for i in logout.items if i.citations[0].section == "chat"]
+    assert chat and all(re.match(r"\[2025-01-08 \d\d:\d\d:\d\d\] \w+:", i.text) for i in chat)  # whole messages
