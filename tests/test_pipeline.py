@@ -13,7 +13,7 @@ from kb.errors import ModelMismatch, StoreBusy
 from kb.keyword import KeywordIndex
 from kb.search import Query, Searcher
 from kb.settings import Settings
-from kb.store import open_store
+from kb.store import EF_CONSTRUCTION, EF_SEARCH, open_store
 from tests.fakes import HashingEmbedding
 
 PM = """---
@@ -228,3 +228,15 @@ def test_dense_filters_by_ids_and_by_where_agree(fake_kb: Ingestor, corpus: Path
         ["b", "c"],
         ["c", "b"],
     )
+
+
+def test_vector_collections_are_searched_thoroughly(settings: Settings) -> None:
+    store = open_store(settings, "hashing-64")
+    hnsw = store._chunks.configuration["hnsw"]
+    assert (hnsw["ef_search"], hnsw["ef_construction"]) == (EF_SEARCH, EF_CONSTRUCTION)
+    # a store made with Chroma's defaults gets the larger search list when it is opened
+    name = store._chunks.name
+    store._client.delete_collection(name)
+    store._client.create_collection(name, metadata={"hnsw:space": "cosine", "embed_model": "hashing-64"})
+    assert store._client.get_collection(name).configuration["hnsw"]["ef_search"] < EF_SEARCH
+    assert open_store(settings, "hashing-64")._chunks.configuration["hnsw"]["ef_search"] == EF_SEARCH
