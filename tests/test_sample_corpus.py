@@ -97,6 +97,11 @@ def test_show_and_stats(ingested) -> None:  # type: ignore[no-untyped-def]
     some_id = json.loads(kb(store, "search", "redis failover", "-k", "1", "--json").stdout)[0]["id"]
     shown = json.loads(kb(store, "show", some_id, "--json").stdout)
     assert shown["id"] == some_id and shown["sections"]
+    chat_id = next(d["id"] for d in json.loads(kb(store, "search", "checkout migration", "--kind", "chat", "--json").stdout))
+    chat = json.loads(kb(store, "show", chat_id, "--json").stdout)
+    whole = kb(store, "show", chat_id).stdout  # a long chat log is shown whole, its last message too
+    assert chat["messages"][-1]["text"].split()[-1] in whole.rstrip().splitlines()[-1]
+    assert "more characters)" in kb(store, "show", chat_id, "--brief").stdout
     missing = kb(store, "show", "no-such-doc")
     assert missing.returncode == 1 and "no document with id 'no-such-doc'" in missing.stderr
 

@@ -13,6 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("show", help="show one document", description="Show one document: metadata and sections.")
     p.add_argument("id", help="document id, as search results print it")
     p.add_argument("--json", action="store_true", help="print the whole record as JSON")
+    p.add_argument("--brief", action="store_true", help="only the first 1,500 characters of each section")
     p.set_defaults(run=show)
     s = sub.add_parser(
         "stats",
@@ -51,8 +52,10 @@ def show(args: argparse.Namespace, ctx: Context) -> int:
     for section in record.sections:
         body = record.text[section.start : section.end].strip()
         print(f"[{section.name}] {section.heading}" if section.heading else f"[{section.name}]")
-        print(body if len(body) < 1500 else body[:1500] + " …")
+        print(body[:1500] + f" … ({len(body) - 1500:,} more characters)" if args.brief and len(body) > 1500 else body)
         print()
+    if not record.sections:
+        print(record.text.strip())
     return 0
 
 
