@@ -76,3 +76,17 @@ def test_search_by_alert_shows_the_query_it_built(tmp_path, capsys: pytest.Captu
     alert.write_text('{"labels": {"alertname": "OrdersDbPoolExhausted"}, "annotations": {"summary": "pool full"}}')
     assert main(["--data-dir", str(tmp_path / "kb"), "search", "--alert", str(alert), "--mode", "bm25"]) == 0
     assert "query from the alert: OrdersDbPoolExhausted pool full" in capsys.readouterr().out
+
+
+def test_dates_can_be_a_year_or_a_month() -> None:
+    import argparse
+    from datetime import date
+
+    from ui.cli.dates import since_date, until_date
+
+    assert (since_date("2025"), until_date("2025")) == (date(2025, 1, 1), date(2025, 12, 31))
+    assert (since_date("2024-02"), until_date("2024-02")) == (date(2024, 2, 1), date(2024, 2, 29))
+    assert since_date("2024-09-05") == until_date("2024-09-05") == date(2024, 9, 5)
+    for bad in ("2025-13", "last week", "2024-02-30"):
+        with pytest.raises(argparse.ArgumentTypeError, match="not a date"):
+            since_date(bad)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 
 from ingest.catchup import catch_up
 from kb.ask import Answer, Conversation, ask
 from kb.models import Kind
 from ui.cli.context import Context
+from ui.cli.dates import since_date
 
 HELP = """Ask the knowledge base a question; every line of the answer cites its source.
 
@@ -30,7 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("question", nargs="*", help="the question")
     p.add_argument("--kind", action="append", choices=[k.value for k in Kind], help="only this kind (repeatable)")
     p.add_argument("--service", action="append", help="only documents about this service (repeatable)")
-    p.add_argument("--since", type=date.fromisoformat, help="only documents dated on or after YYYY-MM-DD")
+    p.add_argument(
+        "--since", type=since_date, help="only documents dated on or after YYYY-MM-DD (or from YYYY-MM, YYYY)"
+    )
     p.add_argument("--chat", action="store_true", help="an interactive session with follow-up questions")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     p.add_argument("--no-llm", action="store_true", help="answer extractively even when an LLM is configured")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
 from pathlib import Path
 
 from ingest.revisions import apply_proposal
@@ -15,6 +14,7 @@ from kb.errors import KBError, NotFound
 from kb.models import Draft, Kind, Record
 from kb.summary import summarize
 from ui.cli.context import Context
+from ui.cli.dates import since_date
 from ui.cli.search_cmd import read_alert
 
 RUNBOOK_HELP = """Runbooks from what actually worked: drafts, updates from recent incidents, approved revisions.
@@ -31,12 +31,6 @@ examples:
   kb runbook apply PROPOSAL.json                      (writes the new revision and re-indexes it)
   kb runbook history pgbouncer-pool-exhausted"""
 
-
-def _date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from exc
 
 
 def _llm_flag(p: argparse.ArgumentParser) -> None:
@@ -66,7 +60,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "changes until `kb runbook apply`.",
     )
     u.add_argument("id", help="runbook id")
-    u.add_argument("--since", type=_date, help="consider incidents from this date (default: the last revision)")
+    u.add_argument("--since", type=since_date, help="consider incidents from this date (default: the last revision)")
     u.add_argument("--json", action="store_true", help="print the diff, hunks and citations as JSON")
     _llm_flag(u)
     u.set_defaults(run=run_update)

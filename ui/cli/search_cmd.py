@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
-from datetime import date
 from pathlib import Path
 
 from kb.alerts import AlertQuery, parse_alert
@@ -15,6 +14,7 @@ from kb.search import Query, result_json
 from kb.similar import same_incident, similar
 from ui.cli import render
 from ui.cli.context import Context
+from ui.cli.dates import since_date, until_date
 
 HELP = """Search the knowledge base. Results are documents (postmortems, runbooks, chat logs), best first,
 each with the passages that matched and why.
@@ -33,12 +33,6 @@ def _read(path: str) -> str:
     except (OSError, UnicodeDecodeError) as exc:
         raise KBError(f"{path}: cannot read the alert: {exc}") from exc
 
-
-def _date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from exc
 
 
 def _positive(value: str) -> int:
@@ -91,8 +85,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--kind", action="append", choices=[k.value for k in Kind], help="only this kind (repeatable)")
     p.add_argument("--service", action="append", help="only documents about this service (repeatable)")
     p.add_argument("--severity", action="append", help="only this severity, e.g. SEV1 (repeatable)")
-    p.add_argument("--since", type=_date, help="only documents dated on or after YYYY-MM-DD")
-    p.add_argument("--until", type=_date, help="only documents dated on or before YYYY-MM-DD")
+    p.add_argument(
+        "--since", type=since_date, help="only documents dated on or after YYYY-MM-DD (or from YYYY-MM, YYYY)"
+    )
+    p.add_argument(
+        "--until", type=until_date, help="only documents dated on or before YYYY-MM-DD (or to the end of YYYY-MM, YYYY)"
+    )
     p.add_argument("--newest", action="store_true", help="show the k best matches newest first (undated last)")
     p.add_argument("--json", action="store_true", help="print results as JSON")
     p.set_defaults(run=run)
