@@ -16,6 +16,9 @@ that match its distinctive words newest first, so the answer comes from the most
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import datetime as dt
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -55,6 +58,7 @@ LATEST = re.compile(
 )
 INCIDENT_KINDS = (Kind.postmortem, Kind.chat)
 YEAR = re.compile(r"\b(19[89]\d|20\d\d)\b")
+DAY = re.compile(r"\b(\d{4}-\d\d-\d\d)\b")
 MONTH = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b", re.I)
 #: how a question is phrased, not what it is about
 QUESTION_WORDS = terms_of("what when where which how did does do we our us happened happen time times fixed fix "
@@ -131,6 +135,9 @@ def ask(
     text, previous = _search_text(question, conversation)
     query = Query(text=text, k=8, kinds=tuple(kinds), services=tuple(services), since=since)  # type: ignore[arg-type]
     results = searcher.search(query, passages_per_doc=4)
+    on_day = _on_the_day(searcher, question, query) if not previous else []
+    if on_day:  # "what happened on 2024-09-05?": that day's documents first, whatever else matches
+        results = on_day + [d for d in results if d.record.id not in {o.record.id for o in on_day}]
     if previous:  # a follow-up: the documents the last answer used come first
         results.sort(key=lambda d: (d.record.id not in previous, -d.score))
     latest = bool(LATEST.search(question)) and not previous
@@ -146,7 +153,7 @@ def ask(
     missing_years = sorted(years - {str(d.record.date.year) for d in results if d.record.date})
     absent = _rarest_absent(searcher, question, results)
     close = confidence >= MIN_COSINE and coverage >= MIN_COVERAGE and not unknown and not absent
-    known = (confidence >= STRONG_COSINE or close) and (not years or missing_years != sorted(years))
+    known = (confidence >= STRONG_COSINE or close or bool(on_day)) and (not years or missing_years != sorted(years))
     if not results or not known:
         closest = [{"id": d.record.id, "title": d.record.title, "kind": d.record.kind.value} for d in results[:3]]
         message = "Not in the knowledge base: nothing stored answers this."
@@ -166,7 +173,9 @@ def ask(
             conversation.turns.append(answer)
         return answer
     top = _latest_incident(results) if latest else results
-    if years:  # "in january 2025": the incidents of that year about the question answer it, not other years'
+    if on_day:  # the day's documents answer, with undated ones (runbooks), not other days' incidents
+        top = [d for d in top if d in on_day or not d.record.date]
+    elif years:  # "in january 2025": the incidents of that year about the question answer it, not other years'
         about = _about(searcher, question)
         dated = [d for d in top if d.record.date and str(d.record.date.year) in years and about(d)]
         top = [d for d in top if d in dated or not d.record.date] if dated else top
@@ -214,16 +223,25 @@ def _confidence(
     return max(0.0, min(1.0, best)), coverage
 
 
-_OWN_LINE = re.compile(r"^\s*(\[\d{4}-\d\d-\d\d[ T]|[-*+] |\d+[.)] |\|)")
+_OWN_LINE = re.compile(r"^\s*(\[\d{4}-\d\d-\d\d[ T]|[-*+] |\d+[.)] |\||\$ |# )")
+_CHAT_LINE = re.compile(r"^\[\d{4}-\d\d-\d\d[ T]", re.M)
+_COMMANDS = (r"(?:kubectl|helm|curl|echo|psql|redis-cli|openssl|aws|gcloud|az|docker|git|argocd|vault|sudo|systemctl"
+             r"|journalctl|cmctl)")
+_COMMAND_LINE = re.compile(rf"^\s*(?:\$ )?{_COMMANDS}\s")
+_LEAD_MARKER = re.compile(r"^(?:\d+[.)]|[-*+])[ \t]+(?=\S)")
 
 
 def quoted(text: str) -> str:
     """A passage as an answer line: wrapped prose joined into one line, but code blocks keep their lines
-    (and fences) and chat messages, list items and table rows each keep a line of their own."""
+    (and fences); chat messages (with their pasted output), list items, table rows and shell commands
+    (and a line after a trailing backslash) each keep a line of their own. A list marker at the very
+    start goes (the answer numbers its lines itself)."""
     out: list[str] = []
     in_code = False
     joinable = False
+    chat = False  # from a chat message to the next blank line: never wrapped prose (pasted output stays)
     for raw in text.splitlines():
+        chat = (chat or bool(_CHAT_LINE.match(raw))) and bool(raw.strip())
         line = raw.rstrip()
         if line.lstrip().startswith("```"):
             in_code = not in_code
@@ -233,12 +251,14 @@ def quoted(text: str) -> str:
             out.append(line)
         elif not line.strip():
             joinable = False
-        elif joinable and not _OWN_LINE.match(line):
+        elif joinable and not chat and not _OWN_LINE.match(line) and not _COMMAND_LINE.match(line):
             out[-1] += " " + " ".join(line.split())
         else:
-            out.append(" ".join(line.split()))
-            joinable = True
-    return "\n".join(out).strip()
+            out.append(line.strip() if chat else " ".join(line.split()))
+            # a command (or a line continued with a backslash) is never wrapped prose: what follows starts anew
+            continued = bool(out[:-1]) and out[-2].endswith("\\")
+            joinable = not _COMMAND_LINE.match(line) and not line.endswith("\\") and not continued
+    return _LEAD_MARKER.sub("", "\n".join(out).strip(), count=1)
 
 
 def quote_parts(text: str) -> list[tuple[str | None, str]]:
@@ -275,6 +295,19 @@ def _distinctive(searcher: Searcher, text: str) -> set[str]:
     """The text's words that at most a fifth of all passages use (all its words if none is that rare)."""
     words = terms_of(text)
     return {w for w in words if searcher.keyword.passage_share(w) < 0.2} or words
+
+
+def _on_the_day(searcher: Searcher, question: str, query: Query) -> list[RankedDocument]:
+    """The documents dated on a day the question names (2024-09-05), best match first; [] when it names
+    none or nothing is dated then."""
+    days: set[dt.date] = set()
+    for text in DAY.findall(question):
+        with contextlib.suppress(ValueError):
+            days.add(dt.date.fromisoformat(text))
+    if not days:
+        return []
+    found = searcher.search(dataclasses.replace(query, since=min(days), until=max(days)), passages_per_doc=4)
+    return [d for d in found if d.record.date in days]
 
 
 def _about(searcher: Searcher, question: str) -> Callable[[RankedDocument], bool]:
@@ -322,7 +355,7 @@ class _Candidate:
     penalty: float = 0.0
 
 
-_HEADING_LINE = re.compile(r"#{0,6}[ \t]*[A-Z][\w /&()'-]{0,40}[ \t]*\n\s*(?=[A-Z0-9`\[*-])")
+_HEADING_LINE = re.compile(r"#{0,6}[ \t]*[A-Z][\w /&()'-]{0,40}[ \t]*\n\s*(?=[A-Z0-9`\[*$-]|" + _COMMANDS + r"\s)")
 
 
 def _heading_length(text: str, line_start: bool = True) -> int:
@@ -398,8 +431,12 @@ def _intent_sentences(
     out: list[_Candidate] = []
     for rank, doc in enumerate(results):
         record = searcher.store.get_record(doc.record.id)
+        names = {section.name for section in record.sections}
+        # the first of the asked-about sections that the document has ("how did we fix": resolution, else
+        # mitigation), so a postmortem that tells its fix under another heading still answers
+        first = next((name for name in wanted if name in names), None)
         for section in record.sections:
-            if section.name not in wanted[:1]:
+            if section.name != first:
                 continue
             for step in split_steps(record.text[section.start : section.end], section.start):
                 for sentence in sentences(step):

@@ -16,6 +16,8 @@ _HEADING = re.compile(r"^ {0,3}#{1,6}\s")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 # a sentence ends at . ! ? before a capital, and a chat message ends where the next "[2025-01-08 10:22:45] ..." starts
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\"'(])|\s*\n(?=\[\d{4}-\d\d-\d\d[ T])")
+_MESSAGE_END = re.compile(r"\s*\n(?=\[\d{4}-\d\d-\d\d[ T])")
+_CHAT_START = re.compile(r"\s*\[\d{4}-\d\d-\d\d[ T]")
 
 
 @dataclass(frozen=True)
@@ -116,13 +118,16 @@ def table_rows(text: str, base: int = 0) -> list[TableRow]:
 
 
 def sentences(span: Span) -> list[Span]:
-    """The sentences of a prose span (code blocks stay whole with the sentence before them)."""
+    """The sentences of a prose span (code blocks stay whole with the sentence before them); of chat
+    lines, the messages."""
     text = span.text
     if "```" in text or "\n    " in text:
         return [span]
     out: list[Span] = []
     pos = 0
-    for match in _SENTENCE_END.finditer(text):
+    # chat lines: a message is the unit (its own sentences would lose who said them and when)
+    ends = _MESSAGE_END if _CHAT_START.match(text) else _SENTENCE_END
+    for match in ends.finditer(text):
         piece = text[pos : match.start()]
         if piece.strip():
             lead = len(piece) - len(piece.lstrip())

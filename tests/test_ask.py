@@ -193,6 +193,13 @@ def test_a_quoted_passage_keeps_code_chat_and_list_lines() -> None:
     assert quote_parts(shown) == [(None, "We terminated the idle sessions:"), ("sql", "SELECT 1;\n\nSELECT 2;"),
                                   (None, shown.split("```\n")[1])]
     assert quote_parts("a\n```\nunclosed") == [(None, "a"), ("", "unclosed")]
+    # pasted output stays under its chat message; commands and continued lines keep their lines
+    chat = "[2024-09-05 13:48:40] tomas: jobs:\n$ kubectl get jobs\nNAME   COMPLETIONS\nmigrate 0/1\n"
+    assert quoted(chat) == "[2024-09-05 13:48:40] tomas: jobs:\n$ kubectl get jobs\nNAME   COMPLETIONS\nmigrate 0/1"
+    pdf = "We checked it:\nkubectl -n edge get certificate\necho | openssl s_client -connect a:443 \\\n  -servername a\nThen we\nwaited."
+    assert quoted(pdf).split("\n") == ["We checked it:", "kubectl -n edge get certificate",
+                                       "echo | openssl s_client -connect a:443 \\", "-servername a", "Then we waited."]
+    assert quoted("1. **Stop the bleeding**: roll back.") == "**Stop the bleeding**: roll back."  # numbered by the answer
 
 
 @pytest.mark.slow
@@ -212,3 +219,11 @@ def test_quotes_start_with_their_own_words(searcher: Searcher) -> None:
     logout = ask(searcher, "why did users get logged out in january 2025?")
     chat = [i for i in logout.items if i.citations[0].section == "chat"]
     assert chat and all(re.match(r"\[2025-01-08 \d\d:\d\d:\d\d\] \w+:", i.text) for i in chat)  # whole messages
+
+
+@pytest.mark.slow
+def test_a_day_in_the_question_answers_from_that_days_documents(searcher: Searcher) -> None:
+    answer = ask(searcher, "what happened on 2024-09-05?")
+    assert answer.found and {c.doc_id for i in answer.items for c in i.citations} <= {
+        "2024-09-05-checkout-rollback-bad-migration", "2024-09-05-checkout-bad-migration"}
+    assert not ask(searcher, "what happened on 2024-09-06?").found
