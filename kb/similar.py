@@ -57,7 +57,11 @@ def query_text(record: Record) -> str:
     for name in QUERY_SECTIONS:
         for section in record.sections:
             if section.name == name:
-                parts.append(record.text[section.start : section.end])
+                body = record.text[section.start : section.end]
+                first, _, rest = body.lstrip().partition("\n")
+                if section.heading and first.strip(" #*:").lower() == section.heading.strip(" #*:").lower():
+                    body = rest  # the heading ("## Summary") says nothing about the incident
+                parts.append(body)
     if len(parts) == 1:
         parts.append(record.text)
     words = " ".join(parts).split()

@@ -49,8 +49,9 @@ def results(docs: list[RankedDocument], query: str) -> str:
             lines.append("   why: " + "; ".join(doc.why))
         for hit in doc.hits:
             head = f"{CYAN}{hit.chunk.section}{RESET}" if c else hit.chunk.section
-            body = textwrap.fill(
-                highlight(passage(hit.chunk.text), query), width=100, initial_indent="     ", subsequent_indent="     "
+            body = textwrap.fill(  # names such as payments-gateway.svc are never cut at a hyphen
+                highlight(passage(hit.chunk.text), query), width=100, initial_indent="     ", subsequent_indent="     ",
+                break_on_hyphens=False, break_long_words=False,
             )
             lines.append(f"   - {head} ({hit.score:.3f})")
             lines.append(body)
