@@ -151,3 +151,12 @@ def test_ask_shows_a_quoted_code_block_as_code(sample: Path, monkeypatch: pytest
     assert sql and "\n" in sql[0] and "```" not in sql[0]
     # the code is not also shown as (escaped) text
     assert "pg\\_terminate\\_backend(pid)" not in " ".join(m.value for m in at.markdown)
+
+
+def test_search_passages_keep_their_lines(sample: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(sample, monkeypatch)
+    at.text_area(key="search_text").input("oomkilled pods crash looping after a deploy").run()
+    assert not at.exception
+    passages = [str(m.value) for m in at.markdown if "(hybrid)" in str(m.value) or "(bm25)" in str(m.value)]
+    # a timeline's entries are shown one a line (markdown hard breaks), not run together
+    assert any(p.count("  \n\\- ") >= 2 for p in passages), passages[:3]

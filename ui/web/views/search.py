@@ -7,6 +7,7 @@ import datetime as dt
 import streamlit as st
 
 from kb.alerts import AlertParseError, parse_alert
+from kb.ask import quoted
 from kb.models import Kind
 from kb.search import Query
 from ui.web.common import escape, highlight, open_document, resources, shown_errors
@@ -79,5 +80,6 @@ with shown_errors():
                 for reason in doc.why:
                     st.caption(escape(reason))
                 for hit in doc.hits:
-                    passage = highlight(hit.chunk.text[:600], query_text)
+                    # list items, timeline entries, chat messages and commands keep their lines
+                    passage = highlight(quoted(hit.chunk.text[:600]), query_text).replace("\n", "  \n")
                     st.markdown(f"*{escape(hit.chunk.section)}* ({hit.retriever})  \n{passage}")
