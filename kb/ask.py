@@ -43,6 +43,9 @@ STRONG_COSINE = 0.50  # close enough to count even when the question's rare word
 FOLLOW_UP = re.compile(r"^\s*(and|also|what about|how about|then|so)\b|\b(it|that|this|they|them|those|the same)\b",
                        re.I)
 INTENTS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
+    # who led or was paged in an incident: its timeline says (before "who owns", which asks for escalation)
+    (re.compile(r"\b(incident commander|IC)\b|\bwho (?:was|were) (?:paged|on[- ]?call)\b", re.I),
+     ("timeline", "detection")),
     (re.compile(r"\b(who|owns?|owner|on-?call|page|escalat\w*|contact)\b", re.I), ("escalation", "overview")),
     (re.compile(r"\b(why|root cause|caused?|because)\b", re.I), ("root_cause", "contributing_factors", "summary")),
     (re.compile(r"\b(how did we (?:fix|resolve|mitigate)|fix(?:ed)?|resolv\w*|mitigat\w*|recover\w*)\b", re.I),
@@ -58,6 +61,7 @@ LATEST = re.compile(
 )
 INCIDENT_KINDS = (Kind.postmortem, Kind.chat)
 YEAR = re.compile(r"\b(19[89]\d|20\d\d)\b")
+REFERENCES_ASKED = re.compile(r"\b(which|what|list)\b.*\b(postmortems?|incidents|references|related|links?)\b", re.I)
 DAY = re.compile(r"\b(\d{4}-\d\d-\d\d)\b")
 MONTH = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b", re.I)
 #: how a question is phrased, not what it is about
@@ -182,9 +186,12 @@ def ask(
     asked = LATEST.sub(" ", question) if latest else question  # "last" is not a word to find in the answer
     candidates = _candidate_sentences(searcher, asked, top[:5])
     candidates += _intent_sentences(searcher, asked, top[:3], {c.passage.start for c in candidates})
+    wants_references = bool(REFERENCES_ASKED.search(question))
     for c in candidates:  # an incident of another year than the question names answers it only if nothing else does
         if years and c.passage.date and str(c.passage.date.year) not in years:
             c.penalty = 0.15
+        if c.section == "references" and not wants_references:  # a pointer to a document is not its content
+            c.penalty += 0.1
     evidence = Evidence.numbered([c.passage for c in candidates])
     dropped: list[DroppedItem] = []
     if llm is None:

@@ -227,3 +227,12 @@ def test_a_day_in_the_question_answers_from_that_days_documents(searcher: Search
     assert answer.found and {c.doc_id for i in answer.items for c in i.citations} <= {
         "2024-09-05-checkout-rollback-bad-migration", "2024-09-05-checkout-bad-migration"}
     assert not ask(searcher, "what happened on 2024-09-06?").found
+
+
+@pytest.mark.slow
+def test_who_led_an_incident_and_references_are_pointers(searcher: Searcher) -> None:
+    ic = ask(searcher, "who was the incident commander during the black friday kafka lag?")
+    assert ic.found and "incident commander" in ic.items[0].text and ic.items[0].citations[0].section == "timeline"
+    # a runbook's "Postmortem 2024-11-29: ..." line points at the incident; it answers only a question for such links
+    listed = ask(searcher, "which postmortems mention kafka lag?")
+    assert listed.found and listed.items[0].citations[0].section == "references"
