@@ -48,7 +48,12 @@ RULES: tuple[Rule, ...] = (
         r"[\"']?\s*[:=]\s*[\"']?)([^\s\"'`,;)}\]]{4,})",
         2,
     ),
-    _r("cli-password", r"(?:\s)(-p|--password|-a|--pass)(\s+|=)(['\"]?)([^\s'\"`]{6,})\3", 4),
+    # a password flag's value; "-p key=value" is a parameter (argocd app set, helm), not a password
+    _r(
+        "cli-password",
+        r"(?:\s)(-p|--password|-a|--pass)(\s+|=)(['\"]?)(?![A-Za-z_][\w.\-\[\]]*=[^\s=])([^\s'\"`]{6,})\3",
+        4,
+    ),
 )
 
 

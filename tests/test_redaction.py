@@ -61,6 +61,12 @@ def test_placeholders_and_prose_are_left_alone() -> None:
     assert result.total == 0
 
 
+def test_a_key_value_parameter_after_p_is_not_a_password() -> None:
+    command = "argocd app set delivery-dispatch -p resources.limits.memory=1Gi -p kafka.maxPollRecords=100"
+    assert redact(command).text == command
+    assert redact("redis-cli -a c2VjcmV0cGFzcw== ping").text == "redis-cli -a [REDACTED:cli-password] ping"
+
+
 def test_disabled_redaction_changes_nothing() -> None:
     text, _ = SECRETS["aws-access-key"]
     assert redact(text, enabled=False).text == text
