@@ -18,6 +18,7 @@ import datetime as dt
 import difflib
 import hashlib
 import json
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -282,6 +283,27 @@ def _retrieve(searcher: Searcher, text: str, service: str | None, k_docs: int) -
     return _Sources(records, {r.record.id: r.score for r in chosen})
 
 
+#: words of a topic that say it is a runbook, not what it is about
+TOPIC_WORDS = terms_of("runbook playbook how to fix handle handling debug debugging troubleshoot troubleshooting")
+
+
+def _require_about(searcher: Searcher, topic: str, records: Sequence[Record], service: str | None) -> None:
+    """Refuse a topic the found documents are not about: words carrying at least half of its words'
+    rarity must appear in them ("zzqx", or "kafka consumer lag" among payments-gateway's documents)."""
+    words = terms_of(topic) - TOPIC_WORDS
+    weight = {w: -math.log(max(searcher.keyword.passage_share(w), 0.002)) for w in words}
+    found = set().union(*(terms_of(r.title + " " + r.text) for r in records)) if records else set()
+    if not words or sum(weight[w] for w in words & found) >= 0.5 * sum(weight.values()):
+        return
+    missing = sorted(words - found, key=lambda w: -weight[w])
+    where = f" among {service}'s documents" if service else ""
+    raise NotFound(
+        f"nothing in the knowledge base is about '{topic[:80]}'{where}: the closest documents never mention "
+        + ", ".join(missing[:3])
+        + ("; try without --service" if service else "")
+    )
+
+
 def _alert_items(records: Sequence[Record], evidence: Evidence, wanted: Sequence[str]) -> list[DraftItem]:
     items: list[DraftItem] = []
     seen: set[str] = set()
@@ -316,6 +338,8 @@ def draft_runbook(
     if not text:
         raise KBError("a runbook draft needs a topic or an alert")
     sources = _retrieve(searcher, text, service, k_docs)
+    if topic and not alert:
+        _require_about(searcher, topic, sources.records, service)
     query_terms = terms_of(text)
     candidates = [c for rank, r in enumerate(sources.records) for c in candidates_of(r, rank, query_terms)]
     if not candidates:

@@ -95,6 +95,13 @@ def test_unknown_topic_says_so(settings: Settings) -> None:
         draft_runbook(open_searcher(settings, store, HashingEmbedding()), "anything")
 
 
+def test_a_topic_no_document_is_about_is_refused(sample: Searcher) -> None:
+    # search always returns its closest documents; a draft from them would be about something else
+    with pytest.raises(NotFound, match="never mention zzqx"):
+        draft_runbook(sample, "zzqx")
+    assert draft_runbook(sample, "how to debug pgbouncer pool exhaustion").items
+
+
 def widget_corpus(root: Path) -> Path:
     (root / "runbooks").mkdir(parents=True)
     (root / "postmortems").mkdir()
