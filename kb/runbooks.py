@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import yaml
+from pydantic import ValidationError
 
 from kb.alerts import AlertQuery
 from kb.errors import KBError, NotFound, ProposalError
@@ -708,8 +709,13 @@ def load_proposal(path: Path) -> RunbookProposal:
         return RunbookProposal.model_validate_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ProposalError(f"{path}: no such proposal") from exc
-    except ValueError as exc:
-        raise ProposalError(f"{path}: not a runbook proposal ({str(exc)[:200]})") from exc
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in e['loc']) or 'the file'}: {e['msg']}" for e in exc.errors()[:3]
+        )
+        raise ProposalError(f"{path}: not a runbook proposal ({problems})") from exc
+    except (OSError, ValueError) as exc:
+        raise ProposalError(f"{path}: cannot read the proposal ({exc})") from exc
 
 
 # -- revisions ---------------------------------------------------------------------------------

@@ -109,6 +109,13 @@ def test_summarize_a_file_that_is_not_stored(store: Path, tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr
     md = (tmp_path / "pm.md").read_text()
     assert "09:05 **dana** (action)" in md and "- [ ] resolved. TODO: alert on consumer restarts" in md
+    # a folder: one blank file is skipped (and said), the log in it is summarised
+    (tmp_path / "blank.txt").write_text("")
+    folder = kb(store, "summarize", str(tmp_path), "--json")
+    assert folder.returncode == 0, folder.stderr
+    assert "skipped" in folder.stderr and "blank.txt: empty file" in folder.stderr
+    missing = kb(store, "summarize", str(tmp_path / "nowhere") + "/")
+    assert missing.returncode == 1 and "no such file or folder" in missing.stderr
 
 
 def test_the_same_commands_through_an_llm_server(store: Path) -> None:

@@ -181,8 +181,12 @@ def test_update_of_a_non_runbook_and_bad_proposal_files(sample: Searcher, tmp_pa
         propose_update(Settings(data_dir=tmp_path, _env_file=None), sample, "2023-03-09-orders-db-connection-exhaustion")  # type: ignore[call-arg]
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    with pytest.raises(ProposalError, match=r"bad\.json"):
+    with pytest.raises(ProposalError, match=r"bad\.json: not a runbook proposal \(the file: Invalid JSON"):
         runbooks.load_proposal(bad)
+    bad.write_text('{"a": 1}')  # the missing fields are named, without pydantic's links
+    with pytest.raises(ProposalError, match=r"runbook_id: Field required; title: Field required") as caught:
+        runbooks.load_proposal(bad)
+    assert "pydantic" not in str(caught.value)
     with pytest.raises(ProposalError, match="no such proposal"):
         runbooks.load_proposal(tmp_path / "missing.json")
 

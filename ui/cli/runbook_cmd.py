@@ -212,7 +212,14 @@ def _chat_from_path(ctx: Context, path: Path, channel: str | None) -> Record:
     units, _skipped = discover([path])
     options = ParseOptions(redact=ctx.settings.redact, kind=Kind.chat, known_services=set(),
                            max_bytes=int(ctx.settings.max_file_mb * 1024 * 1024))
-    records = [r for unit in units for r in parse_unit(unit, options) if r.messages]
+    records: list[Record] = []
+    for unit in units:
+        try:
+            records += [r for r in parse_unit(unit, options) if r.messages]
+        except KBError as exc:
+            if len(units) == 1:
+                raise
+            print(f"kb: skipped {exc}", file=sys.stderr)  # one bad file in a folder does not stop the others
     if channel:
         records = [r for r in records if r.source_key.endswith("#" + channel.lstrip("#"))]
     if not records:
@@ -226,6 +233,8 @@ def _chat_from_path(ctx: Context, path: Path, channel: str | None) -> Record:
 
 def run_summarize(args: argparse.Namespace, ctx: Context) -> int:
     path = Path(args.chat).expanduser()
+    if not path.exists() and ("/" in args.chat or path.suffix in (".txt", ".json", ".md", ".log", ".zip")):
+        raise NotFound(f"{args.chat}: no such file or folder (give a chat log's path or a stored chat id)")
     record = _chat_from_path(ctx, path, args.channel) if path.exists() else ctx.store.get_record(args.chat)
     stream = _Stream(ctx)
     draft = summarize(record, llm=ctx.llm, on_text=stream)
