@@ -3,6 +3,8 @@ their folder, then ingested like any other folder."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ class Saved:
     folder: Path
     files: list[Path] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)  # (name, reason)
+    already: list[tuple[str, Path]] = field(default_factory=list)  # (name, the earlier upload with its bytes)
 
 
 def safe_name(name: str) -> str:
@@ -37,25 +40,60 @@ def _unique(folder: Path, name: str) -> Path:
     return path
 
 
-def save_uploads(folder: Path, uploads: list[tuple[str, bytes]], max_bytes: int) -> Saved:
-    """Write uploaded (name, bytes) pairs under ``folder``; unpack zips (Slack exports keep their layout)."""
+#: sha256 of every upload -> where it was saved (hidden: ingesting the uploads folder skips it)
+RECEIVED = ".received.json"
+
+
+def _received(root: Path | None) -> dict[str, str]:
+    if root is None:
+        return {}
+    try:
+        return dict(json.loads((root / RECEIVED).read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return {}
+
+
+def save_uploads(
+    folder: Path, uploads: list[tuple[str, bytes]], max_bytes: int, earlier: Path | None = None
+) -> Saved:
+    """Write uploaded (name, bytes) pairs under ``folder``; unpack zips (Slack exports keep their layout).
+    A file or zip whose bytes were uploaded before (recorded under ``earlier``) is not written again:
+    ingesting a second copy would store the same documents twice."""
     folder.mkdir(parents=True, exist_ok=True)
     saved = Saved(folder=folder)
+    received = _received(earlier)
     for raw_name, data in uploads:
-        name = safe_name(raw_name)
-        if len(data) > max_bytes:
-            saved.refused.append((raw_name, f"larger than the upload limit ({max_bytes // (1024 * 1024)} MB)"))
+        digest = hashlib.sha256(data).hexdigest()
+        if digest in received and earlier is not None and (earlier / received[digest]).exists():
+            saved.already.append((raw_name, earlier / received[digest]))
             continue
-        if name.lower().endswith(".zip"):
-            _unzip(folder, raw_name, data, max_bytes, saved)
-            continue
-        if Path(name).suffix.lower() not in SUPPORTED:
-            saved.refused.append((raw_name, "not a supported type (Markdown, PDF, text, Slack export JSON or a zip)"))
-            continue
-        path = _unique(folder, name)
-        path.write_bytes(data)
-        saved.files.append(path)
+        before = len(saved.files)
+        _save_one(folder, raw_name, data, max_bytes, saved)
+        if earlier is not None and len(saved.files) > before:
+            first = saved.files[before]
+            kept = first if not raw_name.lower().endswith(".zip") else first.parent
+            while kept.parent != folder and folder in kept.parents:  # a zip: the folder it was unpacked into
+                kept = kept.parent
+            received[digest] = str(kept.relative_to(earlier))
+    if earlier is not None and received:
+        (earlier / RECEIVED).write_text(json.dumps(received, indent=1), encoding="utf-8")
     return saved
+
+
+def _save_one(folder: Path, raw_name: str, data: bytes, max_bytes: int, saved: Saved) -> None:
+    name = safe_name(raw_name)
+    if len(data) > max_bytes:
+        saved.refused.append((raw_name, f"larger than the upload limit ({max_bytes // (1024 * 1024)} MB)"))
+        return
+    if name.lower().endswith(".zip"):
+        _unzip(folder, raw_name, data, max_bytes, saved)
+        return
+    if Path(name).suffix.lower() not in SUPPORTED:
+        saved.refused.append((raw_name, "not a supported type (Markdown, PDF, text, Slack export JSON or a zip)"))
+        return
+    path = _unique(folder, name)
+    path.write_bytes(data)
+    saved.files.append(path)
 
 
 def _unzip(folder: Path, raw_name: str, data: bytes, max_bytes: int, saved: Saved) -> None:

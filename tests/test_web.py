@@ -130,6 +130,11 @@ def test_upload_a_good_and_a_corrupt_file(sample: Path, monkeypatch: pytest.Monk
     uploaded = list((sample / "uploads").rglob("*.md"))
     assert {p.name for p in uploaded} == {"ledger-lag.md", "escape.md"}
     assert all((sample / "uploads") in p.parents for p in uploaded)
+    # the uploader still holds the files: ingesting again stores nothing twice
+    at.button(key="ingest-go").click().run()
+    again = texts(at)
+    assert "ledger-lag.md: already uploaded" in again and "notes.zip: already uploaded" in again
+    assert len(list((sample / "uploads").rglob("*.md"))) == 2
 
 
 def test_ask_with_a_follow_up(sample: Path, monkeypatch: pytest.MonkeyPatch) -> None:

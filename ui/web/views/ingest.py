@@ -25,10 +25,13 @@ with shown_errors():
         key="uploads",
     )
     if files and st.button("Ingest", type="primary", key="ingest-go"):
-        batch = res.settings.data_dir / "uploads" / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-        saved = save_uploads(batch, [(f.name, f.getvalue()) for f in files], int(limit_mb * 1024 * 1024))
+        uploads = res.settings.data_dir / "uploads"
+        batch = uploads / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+        saved = save_uploads(batch, [(f.name, f.getvalue()) for f in files], int(limit_mb * 1024 * 1024), uploads)
         for name, reason in saved.refused:
             st.error(f"{name}: {reason}")
+        for name, copy in saved.already:
+            st.info(escape(f"{name}: already uploaded ({copy.relative_to(uploads)}), so not ingested again"))
         if saved.files:
             bar = st.progress(0.0, text="Starting")
 
