@@ -165,3 +165,15 @@ def test_search_passages_keep_their_lines(sample: Path, monkeypatch: pytest.Monk
     passages = [str(m.value) for m in at.markdown if "(hybrid)" in str(m.value) or "(bm25)" in str(m.value)]
     # a timeline's entries are shown one a line (markdown hard breaks), not run together
     assert any(p.count("  \n\\- ") >= 2 for p in passages), passages[:3]
+
+
+def test_a_chat_log_page_shows_commands_and_output_as_code(sample: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = app(sample, monkeypatch)
+    at.session_state["doc_id"] = "2023-11-24-black-friday-pgbouncer"
+    at.switch_page("views/document.py").run()
+    assert not at.exception
+    assert at.query_params["id"] in ("2023-11-24-black-friday-pgbouncer", ["2023-11-24-black-friday-pgbouncer"])
+    code = [c.value for c in at.code]
+    # the pasted command keeps its "--" and the SHOW POOLS table its lines
+    pools = [c for c in code if "kubectl -n data exec -it pgbouncer-orders-0 -- env" in c]
+    assert pools and "\n" in pools[0] and "cl_waiting" in pools[0], code[:5]

@@ -24,10 +24,12 @@ with shown_errors():
     if not ids:
         st.info("No documents yet: add some on the Ingest page.")
         st.stop()
-    wanted = st.query_params.get("id") or st.session_state.get("doc_id")
+    # the document opened in this session, else the one the address names (a bookmark or a shared link)
+    wanted = st.session_state.get("doc_id") or st.query_params.get("id")
     index = ids.index(wanted) if wanted in ids else 0
     doc_id = st.selectbox("Document", ids, index=index, format_func=lambda i: f"{i} — {metas[i].get('title', '')}")
     st.session_state["doc_id"] = doc_id
+    st.query_params["id"] = doc_id  # the address names the document, so it can be bookmarked and shared
     record = res.store.get_record(doc_id)
 
     st.header(escape(record.title))
@@ -59,7 +61,16 @@ with shown_errors():
         if record.kind == Kind.chat:
             for m in record.messages[:400]:
                 when = m.ts.strftime("%H:%M") if m.ts else ""
-                st.markdown(f"`{when}` **{escape(m.author)}**: {escape(m.text)}")
+                head = f"`{when}` **{escape(m.author)}**:"
+                first, _, rest = m.text.partition("\n")
+                if first.lstrip().startswith("$ "):  # a command as typed, then its output: shown as code
+                    st.markdown(head)
+                    st.code(m.text, language=None)
+                elif rest.strip():  # pasted output keeps its lines
+                    st.markdown(f"{head} {escape(first)}")
+                    st.code(rest, language=None)
+                else:
+                    st.markdown(f"{head} {escape(m.text)}")
         else:
             for section in record.sections:
                 body = record.text[section.start : section.end]
