@@ -97,7 +97,8 @@ with shown_errors():
                 if session.score is None:
                     master.finish(session)
                     save_session(store, session)
-                st.success(f"{session.outcome}: score {session.score}/100")
+                shown = st.success if session.outcome == "mitigated" else st.warning  # giving up is not a win
+                shown(f"{session.outcome}: score {session.score}/100")
                 st.markdown(session.debrief or "")
                 st.download_button("Download the debrief", session.debrief or "", f"{session.id}.md", key="gd-download")
 

@@ -102,7 +102,11 @@ with shown_errors():
             "Runbook",
             ["", *books],
             key="upd_runbook",
-            format_func=lambda r: f"{r} ({stale[r].incidents} incidents since)" if r in stale else r,
+            format_func=lambda r: (
+                f"{r} ({stale[r].incidents} incident{'' if stale[r].incidents == 1 else 's'} since)"
+                if r in stale
+                else r
+            ),
         )
         if target and st.button("Propose an update", key="upd-go"):
             st.session_state["proposal"] = runbooks.propose_update(res.settings, res.searcher, target, llm=res.llm)
