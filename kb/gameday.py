@@ -53,14 +53,14 @@ _TIME = re.compile(
 CAUSE_SECTIONS = ("root_cause", "contributing_factors")
 RECOVERY = re.compile(
     r"\b(recover(?:s|ed|ing)?|resolve[sd]?|back to normal|drains?|flow again|mitigated|errors? (?:drop|fall)|"
-    r"back under|returns? to|stabili[sz]e|down to \d|drops? to \d|impact ends|impact ended|healthy again)",
+    r"back under|returns? to|stabili[sz]e|\bstable\b|down to \d|drops? to \d|impact ends|impact ended|healthy again)",
     re.I,
 )
 ACTION_VERBS = re.compile(
     r"(?<![\w.-])(roll\w* back|rollback|revert\w*|restart\w*|scal(?:es|ed|ing) |terminat\w*|kill\w*|cancel\w*|"
     r"runs? `|ran `|fail\w* over|promot\w*|disabl\w*|turn\w* off|rais\w*|increas\w*|delet\w*|drop(?:s|ped)|"
     r"flush\w*|paus\w*|suspend\w*|switch\w*|cordon\w*|drain\w* the node|edit\w*|sets? `|lower\w*|"
-    r"re-?driv\w*|apply|applie[sd])",
+    r"re-?driv\w*|apply|applie[sd]|config(?:uration)? change|reconfigur\w*)",
     re.I,
 )
 WORSE = re.compile(r"\b(made (?:it|things) worse|did(?:n't| not) help|no effect|did(?:n't| not) work)\b", re.I)
@@ -161,9 +161,12 @@ ACTIONS: tuple[tuple[str, re.Pattern[str]], ...] = (
                              r"stop (?:the )?(?:query|index|build|migration|session))", re.I)),
     ("raise_limit", re.compile(r"\b(rais\w*|increas\w*|bump\w*|grow\w*|doubl\w*|more)\b.*(?:\b|_)(pool|limit|size|"
                                r"connections|max_connections|quota|memory|heap|timeout)", re.I)),
+    # a setting changed to fix it ("config change deployed: max.poll.records=50", "raise max.poll.interval.ms")
+    ("reconfigure", re.compile(r"\b(config(?:uration)? change|reconfigur\w*|tun(?:e|ed|es|ing)\b|"
+                               r"(?:rais|increas|lower|reduc|decreas)\w* (?:the )?`?\w+\.[\w.]+)", re.I)),
     ("restart", re.compile(r"\b(restart\w*|bounce|recycle|reboot\w*|rollout restart|delete (?:the )?pods?)", re.I)),
-    ("scale", re.compile(r"\b(scal\w+ (?:up|out|to)|add (?:more )?(?:replicas|pods|nodes|capacity)|"
-                         r"more (?:replicas|pods|workers))", re.I)),
+    ("scale", re.compile(r"\b(scal\w+ (?:up|out|to|`?[\w.-]+`? (?:from|to) \d)|"
+                         r"add (?:more )?(?:replicas|pods|nodes|capacity)|more (?:replicas|pods|workers))", re.I)),
     ("failover", re.compile(r"\b(fail ?over|switch (?:over )?to|promot\w+|move traffic|force[- ]open|"
                             r"secondary provider|backup provider)", re.I)),
     ("disable", re.compile(r"\b(disabl\w*|turn(?:s|ing|ed)? off|switch(?:es|ing|ed)? off|kill switch|flag off|"
@@ -278,7 +281,9 @@ def _outcomes(record: Record, timeline: list[tuple[Span, str | None]], first: in
     n = first
     while n < recovery - 1:
         span, _ = timeline[n]
-        kind = action_class(span.text) if ACTION_VERBS.search(span.text) else None
+        # what was done is said first ("Scaling X from 12 to 18 tried; ... Reverted 11:58" is a scale-out)
+        lead = re.split(r"[;.](?:\s|$)", span.text, maxsplit=1)[0]
+        kind = (action_class(lead) or action_class(span.text)) if ACTION_VERBS.search(span.text) else None
         if kind in (None, "page", "declare", "communicate"):
             n += 1
             continue

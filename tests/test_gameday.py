@@ -264,3 +264,20 @@ def test_a_pasted_query_result_answers_a_question_about_what_was_queried(kb_env)
     master = GameMaster(gameday.build_scenario(searcher, f"{PGBOUNCER}-postmortem", "medium"))
     t = master.play(master.start("fa"), "what does pg_stat_activity show?")
     assert "application_name" in t.answer and t.citations[0].section == "chat"
+
+
+def test_a_config_change_fix_a_tried_scale_out_and_nothing_after_the_fix(kb_env) -> None:  # type: ignore[no-untyped-def]
+    _settings, searcher, _ = kb_env
+    assert gameday.action_class("raise max.poll.interval.ms to 600000") == "reconfigure"
+    assert gameday.action_class("12:14 Config change deployed: `max.poll.records=50`") == "reconfigure"
+    assert gameday.action_class("raise default_pool_size to 60") == "raise_limit"  # a limit stays a limit
+    scenario = gameday.build_scenario(searcher, "2023-06-18-kafka-lag-delayed-deliveries", "medium")
+    assert "max.poll.interval.ms=600000" in scenario.truth.mitigation  # the 12:14 config change fixed it
+    # what the timeline says after the fix (12:23 group stable, lag falling) is never a clue
+    assert not [c.text for c in scenario.clues if c.text.startswith(("12:23", "12:58"))]
+    master = GameMaster(scenario)
+    session = master.start("di")
+    scaled = master.play(session, "scale out delivery-dispatch to 24 replicas")
+    assert "rebalances more frequent" in scaled.answer  # what really happened when they tried it
+    master.play(session, "raise max.poll.interval.ms to 600000")
+    assert session.outcome == "mitigated"
