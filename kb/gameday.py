@@ -228,6 +228,20 @@ def _recovery_index(timeline: list[tuple[Span, str | None]], start: int) -> int:
     return len(timeline)
 
 
+def scenario_name(record: Record, difficulty: str) -> str:
+    """A scenario's id: its date, first service and difficulty, and a short hash of the postmortem. Not the
+    postmortem's own id, which often names the cause ("...-bad-migration")."""
+    service = re.sub(r"[^a-z0-9]+", "-", (record.services[:1] or ["incident"])[0].lower()).strip("-") or "incident"
+    digest = hashlib.sha256(record.id.encode()).hexdigest()[:6]
+    return f"gd-{record.date or 'undated'}-{service}-{digest}-{difficulty}"
+
+
+def shown_sources(citations: Sequence[Citation]) -> str:
+    """Where a game-master answer comes from, as the trainee sees it during play: the kinds of record
+    (timeline, chat, impact), not document ids, which can name the cause; the debrief names them."""
+    return "; ".join(dict.fromkeys(c.section.replace("_", " ") for c in citations))
+
+
 def find_chat(searcher: Searcher, record: Record) -> str | None:
     """The chat log of the same incident: same day, sharing a service."""
     chats = [rid for rid in same_incident(searcher, record) if searcher.keyword.record_meta[rid].get("kind") == "chat"]
@@ -521,7 +535,7 @@ def build_scenario(
     sources = {record.id: record.content_hash} | ({chat.id: chat.content_hash} if chat else {})
     stamp = now or dt.datetime.now(dt.UTC)
     return Scenario(
-        id=scenario_id or f"gd-{record.id}-{difficulty}",
+        id=scenario_id or scenario_name(record, difficulty),
         source_id=record.id,
         chat_id=chat.id if chat else None,
         title=f"Game day: {services} ({record.severity or 'incident'}, {record.date or 'undated'})",

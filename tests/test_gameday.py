@@ -281,3 +281,16 @@ def test_a_config_change_fix_a_tried_scale_out_and_nothing_after_the_fix(kb_env)
     assert "rebalances more frequent" in scaled.answer  # what really happened when they tried it
     master.play(session, "raise max.poll.interval.ms to 600000")
     assert session.outcome == "mitigated"
+
+
+def test_nothing_shown_during_play_names_the_postmortem(kb_env) -> None:  # type: ignore[no-untyped-def]
+    _settings, searcher, _ = kb_env
+    scenario = gameday.build_scenario(searcher, MIGRATION, "medium")
+    # the postmortem's id names the cause ("...-bad-migration"); the scenario's id does not carry it
+    assert "migration" not in scenario.id and scenario.id.startswith("gd-2024-09-05-checkout-")
+    assert scenario.id == gameday.build_scenario(searcher, MIGRATION, "medium").id  # the same every time
+    master = GameMaster(scenario)
+    session = master.start("di")
+    turn = master.play(session, "what changed in the last hour?")
+    assert turn.citations and MIGRATION not in gameday.shown_sources(turn.citations)
+    assert gameday.shown_sources(turn.citations) in ("timeline", "chat", "impact", "timeline; chat", "chat; timeline")

@@ -178,8 +178,7 @@ def run_play(args: argparse.Namespace, ctx: Context) -> int:
             print(f"\n> {line.strip()}", file=out)
         print(turn.answer, file=out)
         if turn.citations:
-            sources = "; ".join(dict.fromkeys(f"{c.doc_id} ({c.section})" for c in turn.citations))
-            print(f"  [source: {sources}]", file=out)
+            print(f"  [source: {gameday.shown_sources(turn.citations)}]", file=out)
     master.finish(session)
     save_session(store, session)
     if args.out:

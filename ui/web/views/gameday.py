@@ -77,10 +77,7 @@ with shown_errors():
                 with st.chat_message("assistant"):
                     st.markdown(escape(turn.answer))
                     if turn.citations:
-                        st.caption(
-                            "source: "
-                            + escape("; ".join(dict.fromkeys(f"{c.doc_id} ({c.section})" for c in turn.citations)))
-                        )
+                        st.caption("source: " + escape(gameday.shown_sources(turn.citations)))
             if session.outcome is None:
                 controls = st.columns(2)
                 if controls[0].button("Hint (-5 points)", key="gd-hint"):
