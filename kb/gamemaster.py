@@ -42,6 +42,8 @@ HYPOTHESIS = re.compile(
     r"be|it'?s (?:probably|likely)|looks like|i bet|suspect)",
     re.I,
 )
+STATEMENT = re.compile(r"\b(is|are|was|were|because|caus\w*|due to|hold(?:s|ing)?|block(?:s|ing|ed)?|"
+                       r"lock(?:s|ed)?|leak\w*|stuck|exhaust\w*|saturat\w*|starv\w*)\b", re.I)
 IMPERATIVE = re.compile(r"^\s*(?:(?:i(?:'ll| will| would)|let'?s|we should|please|ok(?:ay)?,?)\s+)?", re.I)
 NO_DATA = "No data for that in this incident."
 REFUSAL = (
@@ -138,9 +140,10 @@ class GameMaster:
             hint = self.scenario.hints[session.hints_used]
             session.hints_used += 1
             return turn("hint", f"Hint ({POINTS['hint']} points): {hint.text}", hint.citations)
-        if ASKS_ANSWER.search(text) and not HYPOTHESIS.match(text):
+        hypothesis = bool(HYPOTHESIS.match(text)) or self._is_statement(text)
+        if ASKS_ANSWER.search(text) and not hypothesis:
             return turn("refused", REFUSAL)
-        if HYPOTHESIS.match(text):
+        if hypothesis:
             matched = [i.id for i in self.scenario.truth.rubric if i.kind == "diagnosis" and self._close(i, text)]
             if len(terms_of(text) & self.cause_terms) >= 2 and "diagnosed" not in session.matched:
                 matched.append("diagnosed")
@@ -157,6 +160,18 @@ class GameMaster:
         if kind is not None and self._is_action(text):
             return self._act(session, text, kind, turn)
         return self._question(session, text, turn)
+
+    @staticmethod
+    def _is_statement(text: str) -> bool:
+        """A claim about what is going on ("the migration is holding a lock on orders"), said without "I
+        think": not a question, not an action, and saying something is, holds or causes something."""
+        stripped = IMPERATIVE.sub("", text, count=1).strip()
+        if stripped.endswith("?") or action_class(stripped) is not None:
+            return False
+        if re.match(r"^(what|which|who|when|where|why|how|is|are|was|were|did|does|do|can|could|show|check|look|"
+                    r"any|has|have|tell|give|let|get|find|list|open|read)\b", stripped, re.I):
+            return False
+        return bool(STATEMENT.search(stripped))
 
     @staticmethod
     def _is_action(text: str) -> bool:

@@ -294,3 +294,14 @@ def test_nothing_shown_during_play_names_the_postmortem(kb_env) -> None:  # type
     turn = master.play(session, "what changed in the last hour?")
     assert turn.citations and MIGRATION not in gameday.shown_sources(turn.citations)
     assert gameday.shown_sources(turn.citations) in ("timeline", "chat", "impact", "timeline; chat", "chat; timeline")
+
+
+def test_a_claim_without_i_think_is_a_hypothesis(kb_env) -> None:  # type: ignore[no-untyped-def]
+    _settings, searcher, _ = kb_env
+    master = GameMaster(gameday.build_scenario(searcher, MIGRATION, "medium"))
+    session = master.start("di")
+    claim = master.play(session, "the migration is holding a lock on orders")
+    assert claim.kind == "hypothesis" and "diagnosed" in claim.matched
+    assert master.play(session, "what is the error rate?").kind != "hypothesis"
+    assert master.play(session, "show me the database locks").kind != "hypothesis"
+    assert master.play(session, "roll back the deploy").kind == "action"
