@@ -543,6 +543,22 @@ def _split_front(markdown: str) -> tuple[dict[str, Any], str]:
     return (front if isinstance(front, dict) else {}), markdown[match.end() :]
 
 
+def _set_front_fields(markdown: str, fields: dict[str, Any]) -> str:
+    """The Markdown with these front-matter fields set, every other line of the front matter as written
+    (so the file differs from the approved diff only by these bookkeeping lines)."""
+    match = re.match(r"^---\s*\n(.*?)\n---\s*\n", markdown, re.S)
+    lines = match.group(1).split("\n") if match else []
+    body = markdown[match.end() :] if match else markdown
+    for key, value in fields.items():
+        line = yaml.safe_dump({key: value}, allow_unicode=True, default_flow_style=False).strip()
+        at = next((n for n, old in enumerate(lines) if re.match(rf"^{re.escape(key)}\s*:", old)), None)
+        if at is None:
+            lines.append(line)
+        else:
+            lines[at] = line
+    return "---\n" + "\n".join(lines) + "\n---\n" + body
+
+
 def runbook_markdown(record: Record) -> str:
     """The runbook as a Markdown file: its front matter and its (redacted) text."""
     front = dict(record.front_matter)
@@ -770,12 +786,8 @@ def write_revision(
         )
     number = revisions[-1].number + 1
     snapshot = folder / f"r{number:04d}.md"
-    front, body = _split_front(proposal.new_markdown)
-    front["supersedes"] = current.source_key if "supersedes" not in current.front_matter else current.front_matter[
-        "supersedes"
-    ]
-    front["revision"] = number
-    text = "---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True) + "---\n" + body
+    supersedes = current.front_matter.get("supersedes") or current.source_key
+    text = _set_front_fields(proposal.new_markdown, {"supersedes": supersedes, "revision": number})
     snapshot.write_text(text, encoding="utf-8")
     revisions.append(
         Revision(

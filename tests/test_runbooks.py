@@ -156,6 +156,10 @@ def test_update_proposal_apply_history_and_reingest(settings: Settings, tmp_path
 
     applied = apply_proposal(settings, store, embedding, searcher.keyword, Path(proposal.path), now=now)
     assert applied.revision.number == 2
+    # the file written is the approved text plus two bookkeeping lines in its front matter, nothing reformatted
+    written = Path(applied.path).read_text()
+    extra = f"supersedes: {before.source_key}\nrevision: 2\n---\n"
+    assert written == proposal.new_markdown.replace("\n---\n", "\n" + extra, 1), written[:300]
     after = store.get_record("widget-backlog")
     assert "widgetctl drain" in after.text and after.date == dt.date(2026, 1, 2)
     history = runbooks.history(settings, "widget-backlog")
