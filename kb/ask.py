@@ -186,6 +186,7 @@ def ask(
     asked = LATEST.sub(" ", question) if latest else question  # "last" is not a word to find in the answer
     candidates = _candidate_sentences(searcher, asked, top[:5])
     candidates += _intent_sentences(searcher, asked, top[:3], {c.passage.start for c in candidates})
+    candidates += _ownership_rows(searcher, asked, top[:5], query)
     wants_references = bool(REFERENCES_ASKED.search(question))
     for c in candidates:  # an incident of another year than the question names answers it only if nothing else does
         if years and c.passage.date and str(c.passage.date.year) not in years:
@@ -426,6 +427,24 @@ def _table_row_candidates(searcher: Searcher, doc: RankedDocument, rank: int) ->
         out.append(_Candidate(Passage(id="", doc_id=record.id, title=record.title, kind=record.kind, section=section,
                                       start=row.span.start, end=row.span.end, text=row.span.text, date=record.date),
                               section, rank, shown=row.labelled))
+    return out
+
+
+def _ownership_rows(searcher: Searcher, question: str, top: list[RankedDocument], query: Query) -> list[_Candidate]:
+    """For "who owns X?": the rows of ownership and escalation tables in the runbooks that name X, even when
+    the question's own results are other runbooks about X (ownership tables live in one process runbook)."""
+    wanted = next((sections for pattern, sections in INTENTS if pattern.search(question)), ())
+    if not wanted or wanted[0] != "escalation":
+        return []
+    extra = searcher.search(dataclasses.replace(query, text=f"{question} owner team on-call escalation", k=5,
+                                                kinds=(Kind.runbook,)), passages_per_doc=4)
+    shown = {d.record.id for d in top}
+    words = _distinctive(searcher, question) - QUESTION_WORDS
+    out = []
+    for doc in extra:
+        if doc.record.id in shown:
+            continue
+        out += [c for c in _table_row_candidates(searcher, doc, len(top)) if words & terms_of(c.passage.text)]
     return out
 
 

@@ -236,3 +236,10 @@ def test_who_led_an_incident_and_references_are_pointers(searcher: Searcher) -> 
     # a runbook's "Postmortem 2024-11-29: ..." line points at the incident; it answers only a question for such links
     listed = ask(searcher, "which postmortems mention kafka lag?")
     assert listed.found and listed.items[0].citations[0].section == "references"
+
+
+@pytest.mark.slow
+def test_who_owns_reads_the_ownership_table_even_when_search_finds_other_runbooks(searcher: Searcher) -> None:
+    owner = ask(searcher, "who owns the payments-gateway?")
+    assert owner.found and "owning team: Payments" in owner.items[0].text
+    assert owner.items[0].citations[0].doc_id == "incident-command-and-escalation"
