@@ -29,7 +29,7 @@ with shown_errors():
     )
     services = sorted({s for m in metas.values() for s in str(m.get("services", "")).split("|") if s})
     severities = sorted({str(m.get("severity")) for m in metas.values() if m.get("severity")})
-    c1, c2, c3, c4 = st.columns([2, 2, 1, 2])
+    c1, c2, c3, c4 = st.columns([2, 2, 1.5, 2])  # severity chips (SEV1) need room to show
     kinds = c1.multiselect("Kind", [k.value for k in Kind], key="search_kinds")
     chosen_services = c2.multiselect("Service", services, key="search_services")
     chosen_severities = c3.multiselect("Severity", severities, key="search_severities")
