@@ -31,6 +31,16 @@ def incidents(searcher: Searcher) -> dict[str, dict[str, Any]]:
     return {rid: m for rid, m in searcher.keyword.record_meta.items() if m.get("kind") == Kind.postmortem.value}
 
 
+def month_range(first: str, last: str) -> list[str]:
+    """Every month from ``first`` to ``last`` ('YYYY-MM'), both included."""
+    year, month = int(first[:4]), int(first[5:7])
+    out = []
+    while f"{year:04d}-{month:02d}" <= last:
+        out.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
 def per_service_month(searcher: Searcher) -> list[dict[str, Any]]:
     """Rows of (month 'YYYY-MM', service, incidents)."""
     counts: Counter[tuple[str, str]] = Counter()

@@ -90,3 +90,10 @@ def test_dates_can_be_a_year_or_a_month() -> None:
     for bad in ("2025-13", "last week", "2024-02-30"):
         with pytest.raises(argparse.ArgumentTypeError, match="not a date"):
             since_date(bad)
+
+
+def test_month_range_fills_quiet_months() -> None:
+    from kb.insights import month_range
+
+    assert month_range("2024-11", "2025-02") == ["2024-11", "2024-12", "2025-01", "2025-02"]
+    assert month_range("2025-03", "2025-03") == ["2025-03"]

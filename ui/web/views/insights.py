@@ -19,6 +19,8 @@ with shown_errors():
         st.stop()
     st.subheader("Incidents per service per month")
     frame = pd.DataFrame(rows).pivot_table(index="month", columns="service", values="incidents", fill_value=0)
+    # every month between the first and the last, so a quiet month shows as a gap, not as nothing
+    frame = frame.reindex(insights.month_range(frame.index.min(), frame.index.max()), fill_value=0)
     st.bar_chart(frame)
     left, right = st.columns(2)
     with left:
