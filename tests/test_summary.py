@@ -68,6 +68,14 @@ def test_quoted_text_inside_a_message_does_not_decide_its_kind() -> None:
     assert not any("refund for every order" in i.text for i in draft.items if i.section == "action items")
 
 
+def test_a_query_run_at_a_database_prompt_is_an_action() -> None:
+    (record,) = chat_records(DATA / "chats" / "2024-09-05-checkout-bad-migration.txt")
+    cancel = next(f for f in classify(record) if "pg_cancel_backend(51207)" in f.message.text)
+    assert cancel.kind == "action"  # "orders=# SELECT pg_cancel_backend(51207);" was the fix
+    timeline = [i.text for i in summarize(record).items if i.section == "timeline"]
+    assert any("pg_cancel_backend(51207)" in line for line in timeline)
+
+
 def test_leadup_told_during_the_response_fault_and_promised_follow_ups_are_found() -> None:
     (record,) = chat_records(DATA / "chats" / "2025-05-27-envoy-503s.txt")
     draft = summarize(record)
