@@ -38,6 +38,7 @@ class Fact(BaseModel):
     doing: bool
     start: int
     end: int
+    quote: str = ""  # the cited text exactly as in the (redacted) log; ``text`` may be shortened or joined
 
 
 class State(BaseModel):
@@ -130,7 +131,7 @@ def catch_up(settings: Settings, path: Path, since: dt.datetime | str | None = N
         first = fact.message.text.split("\n", 1)[0]
         new_facts.append(Fact(ts=fact.message.ts, author=fact.message.author, text=fact.text, kind=fact.kind,
                               question="?" in first, doing=bool(DOING.search(first)),
-                              start=fact.start, end=fact.end))
+                              start=fact.start, end=fact.end, quote=record.text[fact.start : fact.end][:240]))
     facts = state.facts + new_facts
     if messages:  # the last message may still grow (continuation lines): the next run reads it again
         state.byte_offset += len(raw[: raw_messages[-1].start].encode("utf-8"))
@@ -155,7 +156,8 @@ def _summarise(path: Path, facts: list[Fact], new: int, since: dt.datetime | Non
     window = [f for f in facts if since is None or (f.ts and f.ts >= since)]
 
     def cite(f: Fact) -> Citation:
-        return Citation(doc_id=f"file:{path.name}", section="chat", start=f.start, end=f.end, quote=f.text[:240])
+        return Citation(doc_id=f"file:{path.name}", section="chat", start=f.start, end=f.end,
+                        quote=f.quote or f.text[:240])
 
     def when(f: Fact) -> str:
         return f.ts.strftime("%H:%M") if f.ts else ""

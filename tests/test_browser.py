@@ -213,8 +213,10 @@ def test_search_document_runbook_draft_and_game_day(server: str, page: Page) -> 
     messages = page.get_by_test_id("stChatMessage")
     expect(messages).to_have_count(2, timeout=WAIT_MS)
     expect(messages.nth(0)).to_contain_text("what changed?")
+    # the answer's text, not only its avatar ("smart_toy"), which renders first
+    expect(messages.nth(1)).to_contain_text(re.compile(r"[A-Za-z]{3,}\s+[A-Za-z]{3,}"), timeout=WAIT_MS)
     answer = messages.nth(1).inner_text()
-    assert re.search(r"\w{3,}.*\w{3,}", answer.replace("smart_toy", "")), answer
+    assert re.search(r"[A-Za-z]{3,}\s+[A-Za-z]{3,}", answer.replace("smart_toy", "")), answer
     shot(page, "07-game-day-answer")
 
 
