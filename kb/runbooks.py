@@ -56,6 +56,7 @@ from kb.steps import (
     RUNBOOK_MENTION,
     Span,
     clean_step,
+    command_shapes,
     containment,
     has_command,
     is_change,
@@ -511,6 +512,7 @@ def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
 def _update_candidates(searcher: Searcher, runbook: Record, incidents: Sequence[Record]) -> list[Candidate]:
     """What responders did or learned about the runbook's failure mode that it does not already say."""
     steps = _runbook_steps(runbook)
+    commands = command_shapes(runbook.text)
     about = [runbook.text[s.start : s.end] for s in runbook.sections if s.name in ("overview", "symptoms")]
     profile_text = " ".join([runbook.title, *about])[:2000]
     found: list[Candidate] = []
@@ -521,6 +523,9 @@ def _update_candidates(searcher: Searcher, runbook: Record, incidents: Sequence[
             bar = COVERED_COMMAND if has_command(cand.span.text) else COVERED
             if any(containment(cand.terms, step) >= bar for step in steps):
                 continue  # the runbook already says it
+            shapes = command_shapes(cand.span.text)
+            if shapes and shapes <= commands:
+                continue  # the runbook already runs these commands (perhaps in another namespace)
             found.append(cand)
     if not found:
         return []

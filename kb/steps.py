@@ -201,6 +201,36 @@ def has_command(text: str) -> bool:
     return bool(COMMAND_LINE.search(text) or "```" in text or re.search(r"`[^`]{6,}`", text))
 
 
+_CLI = re.compile(r"(?:^|\$ |`)\s*((?:kubectl|helm|argocd|redis-cli|psql|curl|aws|gcloud)\b[^`\n]*)", re.M)
+_SCOPE_FLAGS = {"-n", "--namespace", "--context", "-c", "--container", "-l", "--selector", "-h", "--host", "-p", "-U"}
+_KINDS = {"deployment": "deploy", "deployments": "deploy", "statefulset": "sts", "statefulsets": "sts",
+          "daemonset": "ds", "daemonsets": "ds", "service": "svc", "services": "svc", "pods": "pod", "nodes": "node"}
+
+
+def command_shapes(text: str) -> set[str]:
+    """The commands in a text reduced to what they do: where they run (namespace, context, host, port) and
+    resource-kind spellings set aside, so "kubectl -n identity rollout restart deployment/auth" and
+    "kubectl -n auth rollout restart deploy/auth" are the same command."""
+    shapes = set()
+    for match in _CLI.finditer(text):
+        words = match.group(1).split()
+        kept: list[str] = []
+        skip = False
+        for word in words:
+            if skip:
+                skip = False
+                continue
+            if word in _SCOPE_FLAGS:
+                skip = True
+                continue
+            if word.startswith(("--namespace=", "--context=", "-n=")):
+                continue
+            kind, slash, name = word.partition("/")
+            kept.append(_KINDS.get(kind.lower(), kind.lower()) + slash + name)
+        shapes.add(" ".join(kept))
+    return shapes
+
+
 def is_change(text: str) -> bool:
     """Does the step change the system (mitigation) rather than look at it (diagnosis)?"""
     return bool(CHANGE_COMMAND.search(text))

@@ -19,7 +19,7 @@ from kb.models import Kind
 from kb.runbooks import PHASES, draft_runbook, propose_update
 from kb.search import Searcher, open_searcher
 from kb.settings import Settings
-from kb.steps import similarity, terms_of
+from kb.steps import command_shapes, similarity, terms_of
 from kb.store import open_store
 from tests.conftest import fake_ingested, fake_sample
 from tests.fakes import HashingEmbedding
@@ -201,3 +201,11 @@ def test_a_runbook_that_already_tells_of_an_incident_is_not_stale_for_it(setting
     runbook.write_text(runbook.read_text() + "\n## References\n\n- Postmortem 2025-03-01: broker restart backlog.\n")
     searcher = fake_ingested(settings, corpus)
     assert runbooks.stale_runbooks(searcher) == []
+
+
+def test_a_command_in_another_namespace_is_the_same_command() -> None:
+    assert command_shapes("$ kubectl -n identity rollout restart deployment/auth") == command_shapes(
+        "Restart it: `kubectl -n auth rollout restart deploy/auth`")
+    assert command_shapes("kubectl -n auth rollout restart deploy/auth") != command_shapes(
+        "kubectl -n auth rollout undo deploy/auth")
+    assert command_shapes("Nothing to run here.") == set()
