@@ -68,38 +68,34 @@ def save_uploads(
             saved.already.append((raw_name, earlier / received[digest]))
             continue
         before = len(saved.files)
-        _save_one(folder, raw_name, data, max_bytes, saved)
+        written = _save_one(folder, raw_name, data, max_bytes, saved)
         if earlier is not None and len(saved.files) > before:
-            first = saved.files[before]
-            kept = first if not raw_name.lower().endswith(".zip") else first.parent
-            while kept.parent != folder and folder in kept.parents:  # a zip: the folder it was unpacked into
-                kept = kept.parent
-            received[digest] = str(kept.relative_to(earlier))
+            received[digest] = str(written.relative_to(earlier))
     if earlier is not None and received:
         (earlier / RECEIVED).write_text(json.dumps(received, indent=1), encoding="utf-8")
     return saved
 
 
-def _save_one(folder: Path, raw_name: str, data: bytes, max_bytes: int, saved: Saved) -> None:
+def _save_one(folder: Path, raw_name: str, data: bytes, max_bytes: int, saved: Saved) -> Path:
+    """Save one upload; returns where it goes (a zip: the folder it is unpacked into), refused or not."""
     name = safe_name(raw_name)
+    zipped = name.lower().endswith(".zip")
+    path = _unique(folder, Path(name).stem if zipped else name)
     if len(data) > max_bytes:
         saved.refused.append((raw_name, f"larger than the upload limit ({max_bytes // (1024 * 1024)} MB)"))
-        return
-    if name.lower().endswith(".zip"):
-        _unzip(folder, raw_name, data, max_bytes, saved)
-        return
-    if Path(name).suffix.lower() not in SUPPORTED:
+    elif zipped:
+        _unzip(path, raw_name, data, max_bytes, saved)
+    elif Path(name).suffix.lower() not in SUPPORTED:
         saved.refused.append((raw_name, "not a supported type (Markdown, PDF, text, Slack export JSON or a zip)"))
-        return
-    path = _unique(folder, name)
-    path.write_bytes(data)
-    saved.files.append(path)
+    else:
+        path.write_bytes(data)
+        saved.files.append(path)
+    return path
 
 
-def _unzip(folder: Path, raw_name: str, data: bytes, max_bytes: int, saved: Saved) -> None:
+def _unzip(target: Path, raw_name: str, data: bytes, max_bytes: int, saved: Saved) -> None:
     import io
 
-    target = _unique(folder, Path(safe_name(raw_name)).stem)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from kb.models import Citation, DraftItem, DroppedItem, Kind, Passage, RankedDoc
 from kb.openai_client import ChatModel
 from kb.prompting import ask_for_lines
 from kb.search import Query, Searcher, newest_first
-from kb.steps import Span, sentences, split_steps, table_rows, terms_of
+from kb.steps import CHAT_STAMP, CLI_NAMES, Span, sentences, split_steps, table_rows, terms_of
 
 #: Below this cosine between the question and the best passage, and with few of the question's distinctive
 #: words found, the knowledge base is taken not to know. Calibrated on the sample corpus: answerable
@@ -141,7 +140,8 @@ def ask(
     results = searcher.search(query, passages_per_doc=4)
     on_day = _on_the_day(searcher, question, query) if not previous else []
     if on_day:  # "what happened on 2024-09-05?": that day's documents first, whatever else matches
-        results = on_day + [d for d in results if d.record.id not in {o.record.id for o in on_day}]
+        day_ids = {d.record.id for d in on_day}
+        results = on_day + [d for d in results if d.record.id not in day_ids]
     if previous:  # a follow-up: the documents the last answer used come first
         results.sort(key=lambda d: (d.record.id not in previous, -d.score))
     latest = bool(LATEST.search(question)) and not previous
@@ -231,11 +231,9 @@ def _confidence(
     return max(0.0, min(1.0, best)), coverage
 
 
-_OWN_LINE = re.compile(r"^\s*(\[\d{4}-\d\d-\d\d[ T]|[-*+] |\d+[.)] |\||\$ |# )")
-_CHAT_LINE = re.compile(r"^\[\d{4}-\d\d-\d\d[ T]", re.M)
-_COMMANDS = (r"(?:kubectl|helm|curl|echo|psql|redis-cli|openssl|aws|gcloud|az|docker|git|argocd|vault|sudo|systemctl"
-             r"|journalctl|cmctl)")
-_COMMAND_LINE = re.compile(rf"^\s*(?:\$ )?{_COMMANDS}\s")
+_OWN_LINE = re.compile(rf"^\s*({CHAT_STAMP}|[-*+] |\d+[.)] |\||\$ |# )")
+_CHAT_LINE = re.compile(CHAT_STAMP)
+_COMMAND_LINE = re.compile(rf"^\s*(?:\$ )?{CLI_NAMES}\s")
 _LEAD_MARKER = re.compile(r"^(?:\d+[.)]|[-*+])[ \t]+(?=\S)")
 
 
@@ -323,12 +321,10 @@ def _about(searcher: Searcher, question: str) -> Callable[[RankedDocument], bool
     least 60% of the rarity of the question's content words (question phrasing, recency words, months and
     years aside: the document's date carries those)."""
     words = terms_of(MONTH.sub(" ", YEAR.sub(" ", LATEST.sub(" ", question)))) - QUESTION_WORDS
-    weight = {w: -math.log(max(searcher.keyword.passage_share(w), 0.002)) for w in words}
-    total = sum(weight.values())
 
     def about(doc: RankedDocument) -> bool:
         found = terms_of(doc.record.title + " " + " ".join(h.chunk.text for h in doc.hits))
-        return total > 0 and sum(weight[w] for w in words & found) >= 0.6 * total
+        return bool(words) and searcher.keyword.covered(words, found) >= 0.6
 
     return about
 
@@ -363,7 +359,7 @@ class _Candidate:
     penalty: float = 0.0
 
 
-_HEADING_LINE = re.compile(r"#{0,6}[ \t]*[A-Z][\w /&()'-]{0,40}[ \t]*\n\s*(?=[A-Z0-9`\[*$-]|" + _COMMANDS + r"\s)")
+_HEADING_LINE = re.compile(r"#{0,6}[ \t]*[A-Z][\w /&()'-]{0,40}[ \t]*\n\s*(?=[A-Z0-9`\[*$-]|" + CLI_NAMES + r"\s)")
 
 
 def _heading_length(text: str, line_start: bool = True) -> int:
@@ -430,10 +426,15 @@ def _table_row_candidates(searcher: Searcher, doc: RankedDocument, rank: int) ->
     return out
 
 
+def _wanted_sections(question: str) -> tuple[str, ...]:
+    """The sections the question asks about, most wanted first ("who owns" -> escalation, overview)."""
+    return next((sections for pattern, sections in INTENTS if pattern.search(question)), ())
+
+
 def _ownership_rows(searcher: Searcher, question: str, top: list[RankedDocument], query: Query) -> list[_Candidate]:
     """For "who owns X?": the rows of ownership and escalation tables in the runbooks that name X, even when
     the question's own results are other runbooks about X (ownership tables live in one process runbook)."""
-    wanted = next((sections for pattern, sections in INTENTS if pattern.search(question)), ())
+    wanted = _wanted_sections(question)
     if not wanted or wanted[0] != "escalation":
         return []
     extra = searcher.search(dataclasses.replace(query, text=f"{question} owner team on-call escalation", k=5,
@@ -453,7 +454,7 @@ def _intent_sentences(
 ) -> list[_Candidate]:
     """Sentences of the sections the question asks about ("who owns" -> escalation), from the top documents,
     even when search matched another part of them."""
-    wanted = next((sections for pattern, sections in INTENTS if pattern.search(question)), ())
+    wanted = _wanted_sections(question)
     out: list[_Candidate] = []
     for rank, doc in enumerate(results):
         record = searcher.store.get_record(doc.record.id)
@@ -481,9 +482,9 @@ def _choose(question: str, candidates: list[_Candidate], q_vec: np.ndarray, sear
             max_items: int) -> list[DraftItem]:
     if not candidates:
         return []
-    wanted_sections = next((sections for pattern, sections in INTENTS if pattern.search(question)), ())
+    wanted_sections = _wanted_sections(question)
     words = terms_of(question)
-    weights = {w: -math.log(max(searcher.keyword.passage_share(w), 0.002)) for w in words}
+    weights = {w: searcher.keyword.rarity(w) for w in words}
     vectors = np.asarray(searcher.embedding.get_text_embedding_batch([c.shown or c.passage.text for c in candidates]),
                          dtype=np.float32)
     sims = _cosine_matrix(q_vec, vectors)[0]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import shutil
 import threading
@@ -267,6 +268,18 @@ class KeywordIndex:
         column = bm25.vocab_dict[term]
         indptr = bm25.scores["indptr"]
         return float(indptr[column + 1] - indptr[column]) / max(1, int(bm25.scores["num_docs"]))
+
+    def rarity(self, term: str) -> float:
+        """How telling a term is: -log of its passage share (rarer than 0.2% of passages counts as 0.2%)."""
+        return -math.log(max(self.passage_share(term), 0.002))
+
+    def covered(self, words: set[str], found: set[str]) -> float:
+        """The share of the rarity of ``words`` that ``found`` holds (words that every passage uses carry
+        none: then 1.0 when ``found`` holds them all, else 0.0)."""
+        total = sum(self.rarity(w) for w in words)
+        if not total:
+            return 1.0 if words <= found else 0.0
+        return sum(self.rarity(w) for w in words & found) / total
 
     def _mask(self, filters: SearchFilters | None) -> np.ndarray | None:
         """1.0 for chunks whose record passes the filters, 0.0 otherwise (vectorised per record)."""

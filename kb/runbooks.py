@@ -18,7 +18,6 @@ import datetime as dt
 import difflib
 import hashlib
 import json
-import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -293,11 +292,10 @@ def _require_about(searcher: Searcher, topic: str, records: Sequence[Record], se
     """Refuse a topic the found documents are not about: words carrying at least half of its words'
     rarity must appear in them ("zzqx", or "kafka consumer lag" among payments-gateway's documents)."""
     words = terms_of(topic) - TOPIC_WORDS
-    weight = {w: -math.log(max(searcher.keyword.passage_share(w), 0.002)) for w in words}
     found = set().union(*(terms_of(r.title + " " + r.text) for r in records)) if records else set()
-    if not words or sum(weight[w] for w in words & found) >= 0.5 * sum(weight.values()):
+    if not words or searcher.keyword.covered(words, found) >= 0.5:
         return
-    missing = sorted(words - found, key=lambda w: -weight[w])
+    missing = sorted(words - found, key=lambda w: -searcher.keyword.rarity(w))
     where = f" among {service}'s documents" if service else ""
     raise NotFound(
         f"nothing in the knowledge base is about '{topic[:80]}'{where}: the closest documents never mention "

@@ -14,10 +14,15 @@ from kb.analysis import analyze
 _LIST_ITEM = re.compile(r"^ ?(?:\d+[.)]|[-*+])\s+(?:\[[ xX]\]\s+)?")  # top level; nested items stay inside
 _HEADING = re.compile(r"^ {0,3}#{1,6}\s")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
-# a sentence ends at . ! ? before a capital, and a chat message ends where the next "[2025-01-08 10:22:45] ..." starts
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z`\"'(])|\s*\n(?=\[\d{4}-\d\d-\d\d[ T])")
-_MESSAGE_END = re.compile(r"\s*\n(?=\[\d{4}-\d\d-\d\d[ T])")
-_CHAT_START = re.compile(r"\s*\[\d{4}-\d\d-\d\d[ T]")
+#: where a chat message starts: "[2025-01-08 10:22:45] name: ..."
+CHAT_STAMP = r"\[\d{4}-\d\d-\d\d[ T]"
+#: command-line tools whose lines are commands to run, not prose
+CLI_NAMES = (r"(?:kubectl|helm|argocd|redis-cli|psql|curl|aws|gcloud|az|docker|git|vault|sudo|systemctl|journalctl"
+             r"|cmctl|openssl|echo)")
+# a sentence ends at . ! ? before a capital, and a chat message ends where the next one starts
+_SENTENCE_END = re.compile(rf"(?<=[.!?])\s+(?=[A-Z`\"'(])|\s*\n(?={CHAT_STAMP})")
+_MESSAGE_END = re.compile(rf"\s*\n(?={CHAT_STAMP})")
+_CHAT_START = re.compile(rf"\s*{CHAT_STAMP}")
 
 
 @dataclass(frozen=True)
@@ -201,7 +206,7 @@ def has_command(text: str) -> bool:
     return bool(COMMAND_LINE.search(text) or "```" in text or re.search(r"`[^`]{6,}`", text))
 
 
-_CLI = re.compile(r"(?:^|\$ |`)\s*((?:kubectl|helm|argocd|redis-cli|psql|curl|aws|gcloud)\b[^`\n]*)", re.M)
+_CLI = re.compile(rf"(?:^|\$ |`)\s*({CLI_NAMES}\b[^`\n]*)", re.M)
 _SCOPE_FLAGS = {"-n", "--namespace", "--context", "-c", "--container", "-l", "--selector", "-h", "--host", "-p", "-U"}
 _KINDS = {"deployment": "deploy", "deployments": "deploy", "statefulset": "sts", "statefulsets": "sts",
           "daemonset": "ds", "daemonsets": "ds", "service": "svc", "services": "svc", "pods": "pod", "nodes": "node"}

@@ -32,7 +32,6 @@ examples:
   kb runbook history pgbouncer-pool-exhausted"""
 
 
-
 def _llm_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-llm", action="store_true", help="use the extractive path even when an LLM is configured")
 

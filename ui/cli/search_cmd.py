@@ -34,7 +34,6 @@ def _read(path: str) -> str:
         raise KBError(f"{path}: cannot read the alert: {exc}") from exc
 
 
-
 def _positive(value: str) -> int:
     try:
         number = int(value)
