@@ -20,7 +20,8 @@ from ingest import extract
 from ingest.chunking import chunk_record, embedding_text
 from ingest.sources import Unit, discover, parse_unit, unit_hash
 from ingest.sources.base import ParseOptions
-from kb.errors import ParseError
+from kb import runbooks
+from kb.errors import ParseError, ProposalError
 from kb.keyword import KeywordIndex
 from kb.models import Chunk, FileOutcome, IngestFailure, IngestReport, Kind, Record
 from kb.settings import Settings
@@ -109,12 +110,27 @@ class Ingestor:
         by_path: dict[str, list[dict[str, object]]] = {}
         for rid, meta in index.items():
             by_path.setdefault(str(meta.get("source_path")), []).append({**meta, "id": rid})
-        # sources replaced by an approved revision (see kb.runbooks) are not read again
-        superseded = {str(meta["supersedes"]): rid for rid, meta in index.items() if meta.get("supersedes")}
+        # sources replaced by an approved revision (see kb.runbooks) are not read again; only a record stored
+        # from a runbook's revision file in the data directory counts (older stores kept any front matter's claim)
+        revisions = runbooks.revisions_dir(self.settings).resolve()
+        superseded = {
+            str(meta["supersedes"]): rid
+            for rid, meta in index.items()
+            if meta.get("supersedes") and str(meta.get("source_path")) == str(revisions / f"{rid}.md")
+        }
         pending: list[_Pending] = []
         for done, unit in enumerate(units, start=1):
             progress("scan", done, len(units))
             outcome = FileOutcome(path=str(unit.path), status="failed")
+            approved = ""  # what this file supersedes, when it is a verified approved revision
+            if unit.path.parent == revisions:
+                try:
+                    approved = runbooks.verify_revision(self.settings, unit.path)
+                except ProposalError as exc:
+                    outcome.error = str(exc)
+                    report.failed.append(IngestFailure(path=str(unit.path), error=str(exc)))
+                    report.files.append(outcome)
+                    continue
             if str(unit.path) in superseded:
                 outcome.status = "superseded"
                 outcome.records = [superseded[str(unit.path)]]
@@ -142,6 +158,8 @@ class Ingestor:
                 report.failed.append(IngestFailure(path=str(unit.path), error=reason))
                 report.files.append(outcome)
                 continue
+            for record in records:
+                record.supersedes = approved  # a 'supersedes:' line anywhere else is plain metadata
             outcome.redactions = sum(r.redactions for r in records)
             pending.append(_Pending(unit, outcome, records))
         return pending
@@ -159,14 +177,17 @@ class Ingestor:
 
     def _assign_ids(self, pending: list[_Pending], index: dict[str, dict[str, object]]) -> None:
         """Keep a source's existing id; give a new source a free one: 'name', else 'name-KIND' (a postmortem
-        named like its incident's chat log: 'name-postmortem'), else 'name-KIND-2', ..."""
+        named like its incident's chat log: 'name-postmortem'), else 'name-KIND-2', ...
+
+        Only a verified approved revision (``record.supersedes``, set in ``_scan``) takes over the id of the
+        source it supersedes, and only the id its file is named for."""
         owner = {rid: str(meta.get("source_key")) for rid, meta in index.items()}
         by_key = {str(meta.get("source_key")): rid for rid, meta in index.items()}
         for item in pending:
             for record in item.records:
-                supersedes = str(record.front_matter.get("supersedes") or "")
-                if record.source_key not in by_key and supersedes in by_key:
-                    by_key[record.source_key] = by_key.pop(supersedes)  # a revision takes over the id
+                claimed = by_key.get(record.supersedes) if record.supersedes else None
+                if record.source_key not in by_key and claimed == Path(record.source_path).stem:
+                    by_key[record.source_key] = by_key.pop(record.supersedes)  # a revision takes over the id
                 if record.source_key in by_key:
                     record.id = by_key[record.source_key]
                 else:

@@ -1,13 +1,15 @@
 """Applying an approved runbook proposal: write the new revision, then index it in place of the old one.
 
-The revision file names the source it supersedes in its front matter, so it keeps the runbook's id and
-a later ``kb ingest`` of the original folder leaves the approved revision in place.
+The proposal is read from the data directory's proposal store only, and what is written is the runbook's
+stored text plus the proposal's diff (``kb.runbooks.write_revision``). The revision file names the source
+it supersedes in its front matter; ingest trusts that line only in this file, and only while its bytes are
+the revision recorded in the runbook's history, so it keeps the runbook's id and a later ``kb ingest`` of
+the original folder leaves the approved revision in place.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import BaseModel
@@ -35,11 +37,20 @@ def apply_proposal(
     store: Store,
     embedding: BaseEmbedding,
     keyword: KeywordIndex | None,
-    proposal_path: Path,
+    proposal_ref: str,
     now: dt.datetime | None = None,
+    *,
+    paths: bool = True,
+    reviewed_diff: str | None = None,
 ) -> Applied:
-    """Write the approved revision of a runbook and re-index it under the same id."""
-    proposal = runbooks.load_proposal(proposal_path)
+    """Write the approved revision of a runbook and re-index it under the same id.
+
+    ``proposal_ref`` is a proposal id or (with ``paths``) the path of a file in the proposal store.
+    ``reviewed_diff``: the diff the person approving was shown; a stored proposal that differs is refused.
+    """
+    proposal = runbooks.stored_proposal(settings, proposal_ref, paths=paths)
+    if reviewed_diff is not None and proposal.diff != reviewed_diff:
+        raise ProposalError(f"proposal {proposal.id} is not the one reviewed: its diff changed since; review it again")
     current = store.get_record(proposal.runbook_id)
     target = runbooks.write_revision(settings, proposal, current, now)
     report = Ingestor(settings, store, embedding, keyword).run([target], kind=Kind.runbook)

@@ -67,6 +67,11 @@ class Record(BaseModel):
     front_matter_text: str = Field(
         default="", description="The front matter block as written (after redaction), between its --- lines."
     )
+    supersedes: str = Field(
+        default="",
+        description="Only for an approved runbook revision, checked at ingest against the revision history: the "
+        "source key of the document it replaces. A 'supersedes:' line in front matter does not set it.",
+    )
 
 
 class Chunk(BaseModel):
@@ -251,12 +256,18 @@ class RunbookProposal(BaseModel):
     old_markdown: str
     new_markdown: str
     path: str = Field(default="", description="Where the proposal is saved.")
+    id: str = Field(
+        default="",
+        description="The proposal's id in the data directory's proposal store (its file name without .json); "
+        "set from the file it was saved to or read from, never from the file's content.",
+    )
 
     def as_json(self) -> dict[str, object]:
         return {
             "runbook_id": self.runbook_id,
             "diff": self.diff,
             "hunks": [h.model_dump() for h in self.hunks],
+            "proposal_id": self.id,
             "proposal": self.path,
             "generator": self.generator,
             "sources": self.sources,

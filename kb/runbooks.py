@@ -7,15 +7,16 @@
   With an LLM, the model writes the steps from the same passages and its citations are checked.
 - ``propose_update``: compare what responders did in incidents since the runbook's last revision with
   what it says; what it lacks becomes a cited, unified-diff proposal saved in the data directory.
-- ``write_revision`` (used by ``ingest.revisions.apply_proposal``): the approved text becomes a new
-  revision file; every revision is kept.
+- ``write_revision`` (used by ``ingest.revisions.apply_proposal``): the stored base text plus the reviewed
+  diff becomes a new revision file; every revision is kept. Proposals are read only from the data
+  directory's proposal store (``stored_proposal``); ``verify_revision`` tells ingest whether a file is the
+  approved revision it claims to be (only that may take over a runbook's id).
 - ``stale_runbooks``: runbooks whose services had incidents since the runbook last changed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import hashlib
 import json
 import re
@@ -28,6 +29,7 @@ import numpy as np
 import yaml
 from pydantic import ValidationError
 
+from kb import unidiff
 from kb.alerts import AlertQuery
 from kb.errors import KBError, NotFound, ProposalError
 from kb.grounding import Evidence, References, indent_continuation, require_grounded
@@ -657,12 +659,7 @@ def propose_update(
         new = old[: len(old) - len(body)] + _insert(body, runbook, additions)
         if front:
             new = _reviewed_on(new, stamp.date())
-    diff_lines = list(
-        difflib.unified_diff(
-            old.splitlines(keepends=True), new.splitlines(keepends=True), f"a/{runbook_id}.md", f"b/{runbook_id}.md"
-        )
-    )
-    diff = "".join(diff_lines)
+    diff = unidiff.make(old, new, f"{runbook_id}.md")
     proposal = RunbookProposal(
         runbook_id=runbook_id,
         title=runbook.title,
@@ -671,7 +668,7 @@ def propose_update(
         created=stamp,
         generator=generator,
         diff=diff,
-        hunks=_hunks(diff_lines, items),
+        hunks=_hunks(unidiff.lines_of(diff), items),
         items=items,
         dropped=dropped,
         sources=list(dict.fromkeys(c.doc_id for i in items for c in i.citations)),
@@ -701,7 +698,14 @@ def _hunks(diff_lines: Sequence[str], items: Sequence[DraftItem]) -> list[Propos
     return out
 
 
+#: What a proposal id and a runbook id look like (syntax only): ids name files, so no separators or dots.
+PROPOSAL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,199}")
+RUNBOOK_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,199}")
+MAX_PROPOSAL_BYTES = 20 * 1024 * 1024
+
+
 def proposals_dir(settings: Settings) -> Path:
+    """The proposal store: the only place proposals are applied from."""
     return settings.data_dir / "proposals"
 
 
@@ -714,17 +718,55 @@ def history_dir(settings: Settings, runbook_id: str) -> Path:
     return settings.data_dir / "runbook-history" / runbook_id
 
 
+def revision_file(settings: Settings, runbook_id: str) -> Path:
+    """Where the current approved revision of a runbook lives (resolved, as ingest sees it)."""
+    return revisions_dir(settings).resolve() / f"{runbook_id}.md"
+
+
 def _save_proposal(settings: Settings, proposal: RunbookProposal) -> Path:
     folder = proposals_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{proposal.runbook_id}-{proposal.created.strftime('%Y%m%dT%H%M%S')}.json"
     proposal.path = str(path)
+    proposal.id = path.stem
     path.write_text(proposal.model_dump_json(indent=2), encoding="utf-8")
     return path
 
 
+def proposal_file(settings: Settings, ref: str, paths: bool = True) -> Path:
+    """The file of the stored proposal ``ref`` names: a proposal id (what ``kb runbook update`` prints) or,
+    with ``paths``, the path of a file in the proposal store. Anything that resolves elsewhere (another
+    folder, ``..``, a link out of the store) is refused."""
+    store = proposals_dir(settings).resolve()
+    if any(sep in ref for sep in ("/", "\\")) or ref.endswith(".json") or ref.startswith("."):
+        if not paths:
+            raise ProposalError(f"'{ref}': give a proposal id (as `kb runbook update` prints it), not a file path")
+        path = Path(ref).expanduser()
+    elif PROPOSAL_ID.fullmatch(ref):
+        path = store / f"{ref}.json"
+    else:
+        raise ProposalError(f"'{ref}' is not a proposal id (letters, digits and dashes, as `kb runbook update` "
+                            "prints it)")
+    resolved = path.resolve()
+    if resolved.parent != store or resolved.suffix != ".json" or not PROPOSAL_ID.fullmatch(resolved.stem):
+        raise ProposalError(f"{ref}: not in the proposal store ({store}); only proposals saved by `kb runbook "
+                            "update` are applied")
+    return resolved
+
+
+def stored_proposal(settings: Settings, ref: str, paths: bool = True) -> RunbookProposal:
+    """A proposal from the data directory's proposal store (see ``proposal_file``); its id and path are
+    where it was read from, whatever the file says."""
+    path = proposal_file(settings, ref, paths)
+    proposal = load_proposal(path)
+    proposal.path, proposal.id = str(path), path.stem
+    return proposal
+
+
 def load_proposal(path: Path) -> RunbookProposal:
     try:
+        if path.stat().st_size > MAX_PROPOSAL_BYTES:
+            raise ProposalError(f"{path}: too large for a runbook proposal ({path.stat().st_size} bytes)")
         return RunbookProposal.model_validate_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ProposalError(f"{path}: no such proposal") from exc
@@ -746,17 +788,49 @@ def _sha(text: str) -> str:
 
 def history(settings: Settings, runbook_id: str) -> list[Revision]:
     """Every saved revision of a runbook, oldest first (empty when it was never revised here)."""
+    if not RUNBOOK_ID.fullmatch(runbook_id):
+        return []
     log = history_dir(settings, runbook_id) / "history.json"
     if not log.exists():
         return []
-    return [Revision.model_validate(r) for r in json.loads(log.read_text(encoding="utf-8"))]
+    try:
+        return [Revision.model_validate(r) for r in json.loads(log.read_text(encoding="utf-8"))]
+    except (ValueError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
+        raise ProposalError(f"{log}: the revision history cannot be read ({type(exc).__name__})") from exc
+
+
+def verify_revision(settings: Settings, path: Path) -> str:
+    """The source key an approved revision file supersedes. Raises ProposalError unless ``path`` is a
+    runbook's current revision file in the data directory (``runbooks/ID.md``, not a link) and its bytes
+    are the last revision ``kb runbook apply`` recorded in that runbook's history (by SHA-256)."""
+    runbook_id = path.stem
+    if not RUNBOOK_ID.fullmatch(runbook_id) or path != revision_file(settings, runbook_id) or path.is_symlink():
+        raise ProposalError("not an approved revision: approved revisions are runbooks/ID.md in the data directory")
+    revisions = history(settings, runbook_id)
+    if not revisions:
+        raise ProposalError(f"not an approved revision: no revision of '{runbook_id}' was ever applied here")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ProposalError(f"not an approved revision: cannot read it ({exc.strerror})") from exc
+    if hashlib.sha256(data).hexdigest() != revisions[-1].content_sha256:
+        raise ProposalError(
+            f"not an approved revision: it does not match its revision history (r{revisions[-1].number} of "
+            f"'{runbook_id}' was recorded with another text; was it edited by hand?)"
+        )
+    front, _ = _split_front(data.decode("utf-8"))
+    return str(front.get("supersedes") or "")
 
 
 def write_revision(
     settings: Settings, proposal: RunbookProposal, current: Record, now: dt.datetime | None = None
 ) -> Path:
-    """Save the approved text as the runbook's current file and as a numbered revision; keep the previous
-    one. Refuses a proposal made against another version of the runbook. Returns the current file."""
+    """Save the stored base text plus the proposal's diff as the runbook's current file and as a numbered
+    revision; keep the previous one. Refuses a proposal made against another version of the runbook, one
+    whose diff does not apply exactly, and one whose stored new text is not base + diff (what a reviewer of
+    the diff approved). Returns the current file."""
+    if not RUNBOOK_ID.fullmatch(proposal.runbook_id) or proposal.runbook_id != current.id:
+        raise ProposalError(f"the proposal names '{proposal.runbook_id[:80]}', not a runbook id")
     if not proposal.diff:
         raise ProposalError(f"the proposal for '{proposal.runbook_id}' changes nothing")
     applied = [r for r in history(settings, proposal.runbook_id) if proposal.path and r.proposal == proposal.path]
@@ -771,26 +845,39 @@ def write_revision(
             f"'{proposal.runbook_id}' changed since this proposal was made; run `kb runbook update "
             f"{proposal.runbook_id}` again"
         )
+    base = runbook_markdown(current)
+    if proposal.old_markdown != base:
+        raise ProposalError(f"the proposal's base text is not the stored text of '{proposal.runbook_id}'; run "
+                            f"`kb runbook update {proposal.runbook_id}` again")
+    new = unidiff.apply(base, proposal.diff)
+    if new != proposal.new_markdown:
+        raise ProposalError(
+            f"the proposal's new text differs from base + its diff (what a reviewer of the diff approved); "
+            f"refused. Run `kb runbook update {proposal.runbook_id}` again"
+        )
     stamp = now or dt.datetime.now(dt.UTC)
     folder = history_dir(settings, proposal.runbook_id)
     folder.mkdir(parents=True, exist_ok=True)
     revisions = history(settings, proposal.runbook_id)
     if not revisions:  # keep the version the proposal started from as revision 1
         first = folder / "r0001.md"
-        first.write_text(proposal.old_markdown, encoding="utf-8")
+        first.write_text(base, encoding="utf-8")
         revisions.append(
             Revision(
                 number=1,
                 created=stamp,
                 path=str(first),
-                content_sha256=_sha(proposal.old_markdown),
+                content_sha256=_sha(base),
                 note=f"as ingested from {current.source_path}",
             )
         )
     number = revisions[-1].number + 1
     snapshot = folder / f"r{number:04d}.md"
-    supersedes = current.front_matter.get("supersedes") or current.source_key
-    text = _set_front_fields(proposal.new_markdown, {"supersedes": supersedes, "revision": number})
+    target = revision_file(settings, proposal.runbook_id)
+    # a runbook revised before keeps superseding the original source; the first revision supersedes it
+    revised = Path(current.source_path) == target and current.front_matter.get("supersedes")
+    supersedes = current.supersedes or (str(current.front_matter["supersedes"]) if revised else current.source_key)
+    text = _set_front_fields(new, {"supersedes": supersedes, "revision": number})
     snapshot.write_text(text, encoding="utf-8")
     revisions.append(
         Revision(
@@ -802,7 +889,6 @@ def write_revision(
             note=f"{len(proposal.items)} changes from {', '.join(proposal.sources)}",
         )
     )
-    target = revisions_dir(settings) / f"{proposal.runbook_id}.md"
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".md.tmp")
     tmp.write_text(text, encoding="utf-8")

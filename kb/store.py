@@ -122,7 +122,7 @@ def record_metadata(record: Record, chunks: int) -> dict[str, Any]:
         "severity": record.severity or "",
         "alerts": "|".join(record.alerts[:20]),
         "errors": "|".join(e[:120] for e in record.error_strings[:20]),
-        "supersedes": str(record.front_matter.get("supersedes") or ""),
+        "supersedes": record.supersedes,  # set by ingest only for a verified revision (see ingest.pipeline)
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -62,7 +63,7 @@ def test_offline_runbook_drafts_for_three_symptoms(store: Path, topic: str, expe
     assert_cited(store, draft["items"])
 
 
-def test_update_apply_history_and_stale(store: Path) -> None:
+def test_update_apply_history_and_stale(store: Path, tmp_path: Path) -> None:
     stale = json.loads(kb(store, "runbook", "stale", "--json").stdout)
     assert "pgbouncer-pool-exhausted" in [s["runbook_id"] for s in stale]
     result = kb(store, "runbook", "update", "pgbouncer-pool-exhausted", "--json")
@@ -72,7 +73,17 @@ def test_update_apply_history_and_stale(store: Path) -> None:
     assert "idle in transaction" in added  # what the 2026-01-21 incident taught
     assert proposal["hunks"] and any(h["citations"] for h in proposal["hunks"])
     assert "2026-01-21-pgbouncer-idle-in-transaction" in " ".join(proposal["sources"])
-    applied = kb(store, "runbook", "apply", proposal["proposal"], "--json")
+    printed = kb(store, "runbook", "update", "pgbouncer-pool-exhausted")
+    printed_id = re.search(r"^approve with: +kb runbook apply (\S+)$", printed.stdout, re.M)
+    assert printed_id and (store / "proposals" / f"{printed_id[1]}.json").exists()  # an id, not a path
+    # a copy outside the data directory's proposal store is not applied, nor is a path climbing out of it
+    outside = tmp_path / "proposal.json"
+    outside.write_text(Path(proposal["proposal"]).read_text())
+    for ref in (str(outside), f"{store}/proposals/../../{outside.name}"):
+        refused = kb(store, "runbook", "apply", ref)
+        assert refused.returncode == 1 and "not in the proposal store" in refused.stderr, refused.stderr
+    assert "proposals/ folder" in " ".join(kb(store, "runbook", "apply", "--help").stdout.split())
+    applied = kb(store, "runbook", "apply", proposal["proposal_id"], "--json")
     assert applied.returncode == 0, applied.stderr
     assert json.loads(applied.stdout)["revision"]["number"] == 2
     history = json.loads(kb(store, "runbook", "history", "pgbouncer-pool-exhausted", "--json").stdout)

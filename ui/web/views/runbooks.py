@@ -3,8 +3,6 @@ approval into a new revision, history and downloads."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
 from ingest.revisions import apply_proposal
@@ -133,8 +131,9 @@ with shown_errors():
                 buttons = st.columns(2)
                 if buttons[0].button("Approve and save a new revision", type="primary", key="upd-approve"):
                     try:
-                        applied = apply_proposal(
-                            res.settings, res.store, res.embedding, res.searcher.keyword, Path(proposal.path)
+                        applied = apply_proposal(  # the stored proposal, as long as it is the diff shown here
+                            res.settings, res.store, res.embedding, res.searcher.keyword, proposal.id,
+                            paths=False, reviewed_diff=proposal.diff,
                         )
                         st.session_state.pop("proposal", None)
                         st.success(
@@ -143,6 +142,6 @@ with shown_errors():
                     except KBError as exc:
                         st.error(str(exc))
                 if buttons[1].button("Discard", key="upd-discard"):
-                    Path(proposal.path).unlink(missing_ok=True)
+                    runbooks.proposal_file(res.settings, proposal.id, paths=False).unlink(missing_ok=True)
                     st.session_state.pop("proposal", None)
                     st.info("Proposal discarded; the runbook is unchanged.")
