@@ -183,6 +183,24 @@ class Ingestor:
         source it supersedes, and only the id its file is named for."""
         owner = {rid: str(meta.get("source_key")) for rid, meta in index.items()}
         by_key = {str(meta.get("source_key")): rid for rid, meta in index.items()}
+        # a store written before revisions were checked may hold an id that a file took over by claiming it
+        # in its front matter: the source it took it from gets it back when ingested again (unless the
+        # claiming file is read in the same run; then the source gets an id of its own)
+        revisions = runbooks.revisions_dir(self.settings).resolve()
+        reading = {str(item.unit.path) for item in pending}
+        taken = {
+            str(meta["supersedes"]): rid
+            for rid, meta in index.items()
+            if meta.get("supersedes")
+            and str(meta.get("source_path")) != str(revisions / f"{rid}.md")
+            and str(meta.get("source_path")) not in reading
+        }
+        for item in pending:
+            for record in item.records:
+                rid = taken.pop(record.source_key, None)
+                if rid is not None and record.source_key not in by_key:
+                    by_key.pop(owner[rid], None)
+                    by_key[record.source_key] = owner[rid] = rid
         for item in pending:
             for record in item.records:
                 claimed = by_key.get(record.supersedes) if record.supersedes else None

@@ -79,6 +79,35 @@ def test_no_takeover_when_the_claim_comes_in_the_same_run(settings: Settings, tm
     assert searcher.store.count_records() == 3
 
 
+def test_a_store_hijacked_before_the_check_gives_the_id_back(settings: Settings, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store ingested by a version that let any front matter take over an id: re-ingesting the original
+    brings it back under its id."""
+    corpus = widget_corpus(tmp_path / "corpus")
+    searcher = fake_ingested(settings, corpus)
+    original = searcher.store.get_record("widget-backlog")
+    drop = hijacker(tmp_path / "drop", original.source_key)
+    (drop / "widget-notes.md").rename(drop / "widget-backlog.md")
+    with monkeypatch.context() as old:  # the old behaviour: the claim was believed
+        old.setattr(runbooks, "revisions_dir", lambda settings: drop)
+        old.setattr(runbooks, "verify_revision", lambda settings, path: original.source_key)
+        ingest(settings, searcher, drop)
+    hijacked = searcher.store.get_record("widget-backlog")
+    assert EVIL in hijacked.text and hijacked.source_key != original.source_key  # the state such a store is in
+
+    (corpus / "runbooks" / "widget-backlog.md").touch()
+    again = ingest(settings, searcher, corpus)
+    assert all(f.status != "superseded" for f in again.files)
+    shown = searcher.store.get_record("widget-backlog")
+    assert shown.text == original.text and shown.source_key == original.source_key
+    # the claiming file, read again, is a document of its own
+    report = ingest(settings, searcher, drop)
+    other = [rid for f in report.files for rid in f.records]
+    assert other and other != ["widget-backlog"]
+    assert searcher.store.get_record("widget-backlog").text == original.text
+    assert searcher.store.count_records() == 3
+
+
 def test_a_file_put_in_the_revisions_folder_by_hand_is_not_a_revision(settings: Settings, tmp_path: Path) -> None:
     corpus = widget_corpus(tmp_path / "corpus")
     searcher = fake_ingested(settings, corpus)
