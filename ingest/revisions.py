@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from filelock import FileLock, Timeout
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import BaseModel
 
@@ -51,9 +52,21 @@ def apply_proposal(
     proposal = runbooks.stored_proposal(settings, proposal_ref, paths=paths)
     if reviewed_diff is not None and proposal.diff != reviewed_diff:
         raise ProposalError(f"proposal {proposal.id} is not the one reviewed: its diff changed since; review it again")
-    current = store.get_record(proposal.runbook_id)
-    target = runbooks.write_revision(settings, proposal, current, now)
-    report = Ingestor(settings, store, embedding, keyword).run([target], kind=Kind.runbook)
+    # one apply at a time, from the base check to the re-index: a second proposal against the same base
+    # then finds the runbook changed and is refused, instead of overwriting the first revision
+    folder = settings.data_dir / "runbook-history"
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(folder / "apply.lock"))
+    try:
+        lock.acquire(timeout=max(settings.lock_timeout_s, 1.0))
+    except Timeout as exc:
+        raise ProposalError("another proposal is being applied; try again when it is done") from exc
+    try:
+        current = store.get_record(proposal.runbook_id)
+        target = runbooks.write_revision(settings, proposal, current, now)
+        report = Ingestor(settings, store, embedding, keyword).run([target], kind=Kind.runbook)
+    finally:
+        lock.release()
     if report.failed:
         reason = report.failed[0].error
         raise ProposalError(f"{target}: the new revision was written but could not be indexed: {reason}")

@@ -326,3 +326,37 @@ def test_the_applier_refuses_anything_but_an_exact_fit() -> None:
         with pytest.raises(ProposalError, match="does not apply"):
             unidiff.apply(base, text)
             pytest.fail(name)
+
+
+def test_two_proposals_against_one_base_applied_at_once_make_one_revision(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    searcher, first = proposed(settings, tmp_path, monkeypatch)
+    current = searcher.store.get_record("widget-backlog")
+    old = runbooks.runbook_markdown(current)
+    new = old.rstrip("\n") + "\n2. Page the widget team.\n"
+    second = RunbookProposal(
+        runbook_id="widget-backlog", title=current.title, base_hash=current.content_hash,
+        created=NOW + dt.timedelta(seconds=1), diff=unidiff.make(old, new, "widget-backlog.md"),
+        old_markdown=old, new_markdown=new,
+    )
+    runbooks._save_proposal(settings, second)
+    outcomes: dict[str, str] = {}
+
+    def run(proposal_id: str) -> None:
+        try:
+            outcomes[proposal_id] = f"r{apply(settings, searcher, proposal_id).revision.number}"
+        except ProposalError as exc:
+            outcomes[proposal_id] = str(exc)
+
+    threads = [threading.Thread(target=run, args=(p.id,)) for p in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert [o for o in outcomes.values() if o.startswith("r")] == ["r2"], outcomes
+    refused = [o for o in outcomes.values() if not o.startswith("r")]
+    assert len(refused) == 1 and "changed since this proposal was made" in refused[0], outcomes
+    assert [r.number for r in runbooks.history(settings, "widget-backlog")] == [1, 2]
