@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -358,5 +359,7 @@ def test_two_proposals_against_one_base_applied_at_once_make_one_revision(
         t.join(timeout=120)
     assert [o for o in outcomes.values() if o.startswith("r")] == ["r2"], outcomes
     refused = [o for o in outcomes.values() if not o.startswith("r")]
-    assert len(refused) == 1 and "changed since this proposal was made" in refused[0], outcomes
+    # refused after the first one re-indexed, or while it still held the lock (a slow machine)
+    assert len(refused) == 1 and re.search(r"changed since this proposal was made|another proposal is being applied",
+                                           refused[0]), outcomes
     assert [r.number for r in runbooks.history(settings, "widget-backlog")] == [1, 2]
