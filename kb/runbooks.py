@@ -745,7 +745,7 @@ def proposal_file(settings: Settings, ref: str, paths: bool = True) -> Path:
     elif PROPOSAL_ID.fullmatch(ref):
         path = store / f"{ref}.json"
     else:
-        raise ProposalError(f"'{ref}' is not a proposal id (letters, digits and dashes, as `kb runbook update` "
+        raise ProposalError(f"'{ref}' is not a proposal id (letters, digits, '-' and '_', as `kb runbook update` "
                             "prints it)")
     resolved = path.resolve()
     if resolved.parent != store or resolved.suffix != ".json" or not PROPOSAL_ID.fullmatch(resolved.stem):
