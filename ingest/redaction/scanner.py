@@ -16,7 +16,9 @@ The text is scanned in windows of a few kilobytes cut at line ends (a longer lin
 overlap), so the engine's work per call is bounded, and identical windows are scanned once. Two
 inputs would make it skip text, so they are neutralised in the copy it scans (same length, so
 spans line up): NUL characters (the C boundary ends the string there) and ``gitleaks:allow`` /
-``betterleaks:allow`` markers (which silence a line: a document author must not be able to).
+``betterleaks:allow`` markers (which silence a line: a document author must not be able to). Its
+rules also want a quote, a blank or a line end after a token, so closing brackets, commas and
+sentence-ending punctuation become blanks in that copy too.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ WINDOW = 4096
 OVERLAP = 512
 
 _ALLOW = re.compile(r"(?i)leaks:allow")
+#: Closing brackets and sentence punctuation: the rules want a quote, a blank or a line end after a
+#: token, so "(vault hvs.XXXX)" or "the token is ghp_XXXX." would slip through as written.
+_CLOSERS = re.compile(r"[)\]}>,|]|[.:!?](?=\s|$)")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _RULE_ID = re.compile(r"^id = ['\"]([^'\"]+)['\"]", re.MULTILINE)
 
@@ -84,6 +89,7 @@ def rule_count() -> int:
 def _scannable(text: str) -> str:
     text = text.replace("\x00", " ")
     text = _ALLOW.sub(lambda m: m.group(0).replace(":", ";"), text)
+    text = _CLOSERS.sub(" ", text)
     return _SURROGATE.sub("\ufffd", text)
 
 
