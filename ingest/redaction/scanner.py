@@ -41,7 +41,7 @@ OVERLAP = 512
 _ALLOW = re.compile(r"(?i)leaks:allow")
 #: Closing brackets and sentence punctuation: the rules want a quote, a blank or a line end after a
 #: token, so "(vault hvs.XXXX)" or "the token is ghp_XXXX." would slip through as written.
-_CLOSERS = re.compile(r"[)\]}>,|]|[.:!?](?=\s|$)")
+_CLOSERS = re.compile(r"[)\]}>,|]|[.:!?](?=[\s'\"`]|$)")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _RULE_ID = re.compile(r"^id = ['\"]([^'\"]+)['\"]", re.MULTILINE)
 

@@ -63,8 +63,8 @@ def is_placeholder(value: str) -> bool:
         return True
     if stripped.endswith((">", "}}", "%")):
         return True
-    if not lowered.strip("x*._-#"):
-        return True
+    if not lowered.strip("x*._-#") or "..." in stripped or "\u2026" in stripped:
+        return True  # masked ("****") or cut short for display ("sess:8a41...")
     if lowered in _PLACEHOLDER_WORDS or lowered.startswith(_PLACEHOLDER_PREFIXES):
         return True
     # "super-secret-key", "my-api-token": lowercase words joined by dashes describe, they do not hide
@@ -229,6 +229,9 @@ def scan(text: str) -> Iterator[Span]:
                 found = _NO_CONTEXT
                 if rule.group == 3:  # an assignment: its key, separator and line
                     (key_start, key_end), (sep_start, sep_end) = spans[1], spans[2]
+                    if data[max(0, key_start - 3) : key_start] == b"://":
+                        continue  # a URL's user name ("https://x-access-token:...@"): url-password's
+
                     key = data[key_start:key_end].decode("utf-8", "replace")
                     line = ""
                     if key.strip("_").lower() in {"pwd", "oldpwd"}:
