@@ -193,3 +193,27 @@ def test_no_planted_secret_reaches_any_byte_of_the_data_directory(tmp_path: Path
     assert vocabulary
     pieces = [t for t in vocabulary if len(t) >= 10 and any(t in s.lower() for s in secrets)]
     assert not pieces, f"BM25 vocabulary holds pieces of planted secrets: {pieces[:5]}"
+
+
+def test_a_slack_channel_named_after_a_secret_is_refused(tmp_path: Path) -> None:
+    export = write_slack_export(tmp_path, ["hello"])
+    channels = json.loads((export / "channels.json").read_text())
+    channels[0]["name"] = f"deploy-{GH}"
+    (export / "channels.json").write_text(json.dumps(channels))
+    (export / "incident-orders").rename(export / f"deploy-{GH}")
+    with pytest.raises(SecretInName) as caught:
+        parse_unit(Unit(export, slack_export=True), ParseOptions())
+    assert GH not in str(caught.value)
+
+
+def test_catch_up_refuses_a_log_named_after_a_secret(tmp_path: Path) -> None:
+    from ingest.catchup import catch_up
+
+    log = tmp_path / f"incident-{GH}.log"
+    log.write_text("[2024-05-14 13:07:12] elena: seeing 502s\n[2024-05-14 13:08:00] marco: on it\n")
+    settings = Settings(data_dir=tmp_path / "kb", _env_file=None)  # type: ignore[call-arg]
+    with pytest.raises(SecretInName):
+        catch_up(settings, log)
+    assert not (tmp_path / "kb").exists() or GH.encode() not in b"".join(
+        p.read_bytes() for p in (tmp_path / "kb").rglob("*") if p.is_file()
+    )
