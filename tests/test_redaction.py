@@ -5,6 +5,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ingest.redaction import redact
 
@@ -187,3 +189,32 @@ def test_a_private_key_block_without_end_is_found_in_linear_time() -> None:
     truncated = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n(the rest was cut)"
     out = redact(truncated).text
     assert "MIIEvQIBADANBg" not in out and "(the rest was cut)" in out
+
+
+FRAGMENTS = [
+    "password=",
+    "PGPASSWORD=Vq8-ordersRW-2291 ",
+    "redis-cli -a ",
+    "-----BEGIN RSA PRIVATE KEY-----\n",
+    "-----END RSA PRIVATE KEY-----",
+    "ghp_Ab3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF3hJ6",
+    "Authorization: Bearer ",
+    "postgres://u:",
+    "@h/",
+    "[REDACTED:x]",
+    "é",
+    "\n",
+    " ",
+    ":",
+    ")",
+]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=12)), max_size=40))
+def test_redacted_text_has_nothing_left_to_redact_and_offsets_are_ordered(parts: list[str]) -> None:
+    text = "".join(parts)
+    result = redact(text)
+    assert redact(result.text).text == result.text
+    mapped = [result.offset(i) for i in range(len(text) + 1)]
+    assert mapped == sorted(mapped) and mapped[-1] == len(result.text)
