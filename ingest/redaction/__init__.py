@@ -16,13 +16,16 @@ import bisect
 from collections import Counter
 from dataclasses import dataclass, field
 
+import re2
+
 from ingest.redaction import private_key, scanner, sre
 from ingest.redaction.scanner import Span
 
 __all__ = ["Redaction", "Span", "find", "redact"]
 
-#: Keys whose value names a thing, not a secret: the rule set's generic rules fire on their hex.
-_IDENTIFIER_KEYS = sre.re2.compile(
+#: Keys whose value names a thing, not a secret: the rule set's generic rules (run only when the
+#: package cannot print its configuration, see scanner.config_path) fire on their hex.
+_IDENTIFIER_KEYS = re2.compile(
     r"(?i)(?:trace|span|request|correlation|parent|commit|revision|build|run|event|message)[_-]?ids?|"
     r"digest|sha\d*|md5|checksum|etag|fingerprint|uuid|guid|integrity|hash"
 )
@@ -36,8 +39,8 @@ class Redaction:
     counts: Counter[str] = field(default_factory=Counter)
     #: (start, end, length of the marker) of each replacement, in the original text, in order
     edits: list[tuple[int, int, int]] = field(default_factory=list)
-    _starts: list[int] = field(default_factory=list, repr=False)
-    _shifts: list[int] = field(default_factory=list, repr=False)
+    _starts: list[int] = field(default_factory=list, repr=False, compare=False)
+    _shifts: list[int] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def total(self) -> int:
@@ -67,7 +70,7 @@ def _generic_on_identifier(span: Span, text: str) -> bool:
     if not span.rule.startswith("generic-"):
         return False
     before = text[max(0, span.start - 40) : span.start]
-    key = sre.re2.search(r"([A-Za-z0-9_.-]+)[\"']?\s*[:=]\s*[\"']?$", before)
+    key = re2.search(r"([A-Za-z0-9_.-]+)[\"']?\s*[:=]\s*[\"']?$", before)
     return bool(key and _IDENTIFIER_KEYS.fullmatch(key.group(1).split(".")[-1]))
 
 

@@ -23,8 +23,10 @@ sentence-ending punctuation become blanks in that copy too.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import re
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -76,6 +78,7 @@ def config_path() -> str | None:
     if not kept:
         return None
     folder = Path(tempfile.mkdtemp(prefix="kb-secret-rules-"))
+    atexit.register(shutil.rmtree, folder, True)
     path = folder / "betterleaks.toml"
     path.write_text(head + "".join(kept), encoding="utf-8")
     return str(path)
