@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from ingest.redaction.records import check_source_name
 from ingest.sources.base import ParseOptions, redact_text
 from ingest.sources.transcript import messages_of
 from kb.errors import ParseError
@@ -103,6 +104,7 @@ def catch_up(settings: Settings, path: Path, since: dt.datetime | str | None = N
     if not path.is_file():
         raise ParseError(str(path), "no such chat log")
     options = ParseOptions(redact=settings.redact)
+    check_source_name(path, settings.redact)  # its path is kept in the catch-up state
     store_path = _state_path(settings, path)
     state = State(path=str(path))
     if store_path.exists():

@@ -18,6 +18,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from ingest import extract
 from ingest.chunking import chunk_record, embedding_text
+from ingest.redaction.records import SecretInName
 from ingest.sources import Unit, discover, parse_unit, unit_hash
 from ingest.sources.base import ParseOptions
 from kb import runbooks
@@ -149,6 +150,8 @@ class Ingestor:
                 records = parse_unit(unit, options)
             except ParseError as exc:
                 outcome.error = exc.reason
+                if isinstance(exc, SecretInName):  # its path is shown with the secret replaced
+                    outcome.path = exc.path
                 report.failed.append(IngestFailure(path=exc.path, error=exc.reason))
                 report.files.append(outcome)
                 continue

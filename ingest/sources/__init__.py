@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ingest.redaction.records import check_source_name, redact_record
 from ingest.sources import markdown, pdf, slack, text, transcript
 from ingest.sources.base import ParseOptions, content_hash, read_bytes
 from kb.errors import UnsupportedFile
@@ -88,7 +89,14 @@ def parser_for(unit: Unit, options: ParseOptions) -> Parser:
 
 
 def parse_unit(unit: Unit, options: ParseOptions) -> list[Record]:
-    """Parse one unit into its records, or raise a ParseError naming the file and the reason."""
+    """Parse one unit into its records, or raise a ParseError naming the file and the reason.
+
+    Every field of every record is redacted here, whatever the source; a file whose name holds a
+    secret is refused before it is read.
+    """
+    if options.redact:
+        check_source_name(unit.path)
     if not unit.path.exists():
         raise UnsupportedFile(str(unit.path), "no such file or folder")
-    return parser_for(unit, options)(unit.path, options)
+    records = parser_for(unit, options)(unit.path, options)
+    return [redact_record(record, options.redact) for record in records]

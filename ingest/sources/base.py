@@ -14,7 +14,7 @@ from kb.errors import EmptyDocument, ParseError
 from kb.models import Kind, Record, Section
 
 #: Bump when parsing changes, so re-ingest re-parses files whose bytes did not change.
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"
 
 
 @dataclass
