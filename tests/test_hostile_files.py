@@ -90,8 +90,8 @@ def test_an_unexpected_exception_fails_only_its_file_and_names_its_type(
 )
 def test_out_of_range_front_matter_values_do_not_lose_the_document(tmp_path: Path, front: str) -> None:
     path = write(tmp_path / "doc.md", f"---\n{front}\n---\n# Title\n\n## Impact\n\nSome text.\n")
-    (record,) = parse_unit(Unit(path), OPTIONS)
-    assert record.title == "Title"
+    (record,) = parse_unit(Unit(path), OPTIONS)  # the value is dropped (or all the front matter), not the file
+    assert "Some text." in record.text and record.severity is None
 
 
 def test_an_impossible_date_in_a_chat_log_name_is_ignored(tmp_path: Path) -> None:
@@ -220,7 +220,7 @@ def build_zip(members: list[tuple[str, bytes]], method: int = zipfile.ZIP_STORED
 def headers(data: bytearray, name: str) -> tuple[int, int]:
     """(offset of the member's local header, offset of its central directory entry)."""
     info = zipfile.ZipFile(io.BytesIO(bytes(data))).getinfo(name)
-    central = data.find(b"PK\x01\x02" + data[info.header_offset + 4 : info.header_offset + 6])
+    central = data.find(b"PK\x01\x02")
     while central >= 0:
         n = struct.unpack_from("<H", data, central + 28)[0]
         if data[central + 46 : central + 46 + n] == name.encode():
@@ -348,3 +348,43 @@ def test_a_zip_name_with_bad_utf8_is_one_error(tmp_path: Path) -> None:
     data = data.replace("a\u00e9".encode(), b"a\xff\xfe")
     saved = save_uploads(tmp_path / "batch", [("x.zip", bytes(data))], LIMIT)
     assert [name for name, _ in saved.refused] == ["x.zip"] and saved.files == []
+
+
+def test_front_matter_values_a_store_cannot_write_fail_nothing(fake_kb: Ingestor, tmp_path: Path) -> None:
+    root = tmp_path / "corpus"
+    good_docs(root)
+    values = {
+        "binary": "tags: [!!binary /w==]",  # bytes that are not UTF-8
+        "nan": "score: .nan\ntags: [.inf, -.inf]",
+        "huge": f"n: {2**70}\nlist: [{2**80}]",
+        "set": "tags: !!set {a, b}",
+        "dates": "seen: [2024-01-01, 2024-01-01 10:00:00]",
+    }
+    for name, front in values.items():
+        write(root / f"{name}.md", f"---\n{front}\n---\n# {name}\n\n## Impact\n\nSome text.\n")
+    report = fake_kb.run([root])
+    assert report.failed == [] and report.added == 3 + len(values)
+
+
+def test_a_chat_log_mixing_offsets_and_plain_times_reads_and_catches_up(tmp_path: Path) -> None:
+    from ingest.catchup import catch_up
+    from kb.settings import Settings
+
+    log = write(
+        tmp_path / "2024-13-45-outage.log",
+        "[2024-01-01T10:00:00+05:00] ana: restarted the api pod\n[2024-01-01 10:05:00] bo: it is back\n",
+    )
+    (record,) = parse_unit(Unit(log), OPTIONS)
+    assert [m.ts.isoformat() for m in record.messages if m.ts] == ["2024-01-01T10:00:00", "2024-01-01T10:05:00"]
+    settings = Settings(data_dir=tmp_path / "kb", _env_file=None)  # type: ignore[call-arg]
+    assert catch_up(settings, log, since="10:01").total_messages == 2
+
+
+def test_a_channel_listed_twice_is_read_once(fake_kb: Ingestor, tmp_path: Path) -> None:
+    root = tmp_path / "corpus"
+    good_docs(root)
+    export = make_slack_export(root)
+    twice = [{"id": "C1", "name": "inc-checkout"}, {"id": "C2", "name": "inc-checkout"}]
+    (export / "channels.json").write_text(json.dumps(twice))
+    report = fake_kb.run([root])  # two records with one id failed the whole write
+    assert report.failed == [] and report.added == 4

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 
 from ingest import extract
@@ -107,6 +109,24 @@ def detect_kind(
     return default
 
 
+def plain_value(value: object, depth: int = 0) -> object:
+    """A front-matter value as data every store can serialise: YAML also makes dates, bytes (``!!binary``),
+    sets, non-finite floats and integers beyond 64 bits, which would fail the whole write, not one file."""
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**63 else str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (list, tuple, set)) and depth < 8:
+        return [plain_value(v, depth + 1) for v in value]
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return str(value)[:2000]
+
+
 def finish_record(
     *,
     path: Path,
@@ -160,5 +180,5 @@ def finish_record(
         owner=str(owner) if owner else None,
         duration=str(duration) if duration else None,
         redactions=redactions,
-        front_matter={k: v if isinstance(v, (str, int, float, bool, list)) else str(v) for k, v in front.items()},
+        front_matter={k: plain_value(v) for k, v in front.items()},
     )
