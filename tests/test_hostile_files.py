@@ -388,3 +388,31 @@ def test_a_channel_listed_twice_is_read_once(fake_kb: Ingestor, tmp_path: Path) 
     (export / "channels.json").write_text(json.dumps(twice))
     report = fake_kb.run([root])  # two records with one id failed the whole write
     assert report.failed == [] and report.added == 4
+
+
+@pytest.mark.slow
+def test_the_ingest_page_shows_each_damaged_member(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.test_web import app
+
+    at = app(tmp_path / "kb", monkeypatch)
+    at.switch_page("views/ingest.py").run()
+    damaged = encrypted_flag(
+        bad_crc(build_zip([("good.md", GOOD), ("bad.md", GOOD), ("locked.md", GOOD)]), "bad.md"), "locked.md"
+    )
+    bomb = build_zip([("zeros.md", b"0" * (2 * LIMIT))], zipfile.ZIP_DEFLATED)
+    at.file_uploader(key="uploads").set_value(
+        [
+            ("notes.zip", bytes(damaged), "application/zip"),
+            ("bomb.zip", bytes(bomb), "application/zip"),
+        ]
+    ).run()
+    at.button(key="ingest-go").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [str(e.value).replace("\\", "") for e in at.error]
+    assert any(e.startswith("notes.zip: bad.md: damaged") for e in errors), errors
+    assert any(e.startswith("notes.zip: locked.md: encrypted") for e in errors), errors
+    assert any(e.startswith("bomb.zip: zeros.md: compression ratio") for e in errors), errors
+    shown = "\n".join(str(m.value) for m in at.markdown)
+    assert "**1** added" in shown, shown[-1000:]
+    uploaded = [p for p in (tmp_path / "kb" / "uploads").rglob("*") if p.is_file() and p.name != ".received.json"]
+    assert [p.name for p in uploaded] == ["good.md"]
