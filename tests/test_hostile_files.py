@@ -416,3 +416,25 @@ def test_the_ingest_page_shows_each_damaged_member(tmp_path: Path, monkeypatch: 
     assert "**1** added" in shown, shown[-1000:]
     uploaded = [p for p in (tmp_path / "kb" / "uploads").rglob("*") if p.is_file() and p.name != ".received.json"]
     assert [p.name for p in uploaded] == ["good.md"]
+
+
+def test_a_file_swapped_for_a_link_after_discovery_is_not_read(tmp_path: Path) -> None:
+    root = tmp_path / "corpus"
+    (doc,) = good_docs(root, 1)
+    (unit,) = discover([root])[0]
+    doc.unlink()
+    doc.symlink_to(write(tmp_path / "outside" / "passwd.md", f"# Passwd\n\n{SECRET}\n"))
+    with pytest.raises(ParseError, match="symbolic link after it was found"):
+        parse_unit(unit, OPTIONS)
+
+
+def test_a_named_pipe_is_refused_without_blocking(tmp_path: Path) -> None:
+    import os
+
+    root = tmp_path / "corpus"
+    good_docs(root, 1)
+    os.mkfifo(root / "pipe.md")
+    units, _ = discover([root])
+    (pipe,) = [u for u in units if u.path.name == "pipe.md"]
+    with pytest.raises(ParseError):
+        parse_unit(pipe, OPTIONS)
