@@ -114,7 +114,10 @@ def catch_up(settings: Settings, path: Path, since: dt.datetime | str | None = N
             state = State(path=str(path))
     raw, _size = _read_new(path, state)
     match = re.search(r"(\d{4})-(\d{2})-(\d{2})", path.name)
-    day = dt.date(*map(int, match.groups())) if match else None
+    try:
+        day = dt.date(*map(int, match.groups())) if match else None
+    except ValueError:  # '2024-13-45' is not a day
+        day = None
     raw_messages = messages_of(raw, day)
     text = redact_text(raw, options).text
     messages = messages_of(text, day)

@@ -62,7 +62,7 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], int]:
         return {}, 0
     try:
         data = yaml.safe_load(match.group(1))
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError, OverflowError, RecursionError):  # 2024-02-30, 5000 digits, deep nesting
         return {}, 0
     if not isinstance(data, dict):
         return {}, 0
@@ -87,7 +87,7 @@ def normalise_severity(value: Any) -> str | None:
     if value is None:
         return None
     text = str(value).strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit() and len(text) <= 3:
         return f"SEV{int(text)}"
     match = SEVERITY_RE.search(text)
     if match:

@@ -155,7 +155,7 @@ class Ingestor:
                 report.failed.append(IngestFailure(path=exc.path, error=exc.reason))
                 report.files.append(outcome)
                 continue
-            except (OSError, ValueError, RecursionError, MemoryError) as exc:
+            except Exception as exc:  # any other failure is this file's alone: the run goes on
                 reason = f"cannot parse: {type(exc).__name__}: {exc}"
                 outcome.error = reason
                 report.failed.append(IngestFailure(path=str(unit.path), error=reason))
@@ -311,7 +311,7 @@ class Ingestor:
     def _prune(
         self, roots: list[Path], units: list[Unit], index: dict[str, dict[str, object]], report: IngestReport
     ) -> None:
-        present = {str(u.path) for u in units if u.path.exists()}
+        present = {str(u.path) for u in units if u.path.exists() and not u.refused}
         for rid, meta in index.items():
             source = Path(str(meta.get("source_path", "")))
             if str(source) in present:

@@ -4,8 +4,11 @@ their folder, then ingested like any other folder."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
+import shutil
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -68,7 +71,11 @@ def save_uploads(
             saved.already.append((raw_name, earlier / received[digest]))
             continue
         before = len(saved.files)
-        written = _save_one(folder, raw_name, data, max_bytes, saved)
+        try:
+            written = _save_one(folder, raw_name, data, max_bytes, saved)
+        except OSError as exc:  # a full disk, a folder that cannot be made: this upload only
+            saved.refused.append((raw_name, f"cannot save it: {exc.strerror or exc}"))
+            continue
         if earlier is not None and len(saved.files) > before:
             received[digest] = str(written.relative_to(earlier))
     if earlier is not None and received:
@@ -88,37 +95,131 @@ def _save_one(folder: Path, raw_name: str, data: bytes, max_bytes: int, saved: S
     elif Path(name).suffix.lower() not in SUPPORTED:
         saved.refused.append((raw_name, "not a supported type (Markdown, PDF, text, Slack export JSON or a zip)"))
     else:
-        path.write_bytes(data)
-        saved.files.append(path)
+        try:
+            _write_whole(path, data)
+        except OSError as exc:
+            saved.refused.append((raw_name, f"cannot save it: {exc.strerror or exc}"))
+        else:
+            saved.files.append(path)
     return path
 
 
-def _unzip(target: Path, raw_name: str, data: bytes, max_bytes: int, saved: Saved) -> None:
-    import io
+def _write_whole(path: Path, data: bytes) -> None:
+    """Write under a hidden name (ingest skips it), then rename: a file is there whole or not at all."""
+    part = path.with_name(f".{path.name}.part")
+    try:
+        part.write_bytes(data)
+        part.replace(path)
+    finally:
+        part.unlink(missing_ok=True)
 
+
+#: a member that unpacks to more than this many times its packed size (and to over BOMB_FLOOR bytes) makes
+#: the archive a zip bomb; text compresses about 3-10 to 1, a log of one repeated line about 150 to 1
+MAX_RATIO = 200
+BOMB_FLOOR = 1024 * 1024
+#: the compression methods Python's zipfile can unpack
+METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+
+
+class _Damaged(Exception):
+    """A member whose bytes do not match its header."""
+
+
+def _why(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, (_Damaged, zipfile.BadZipFile)) else f"{type(exc).__name__}: {exc}"
+
+
+def _unzip(target: Path, raw_name: str, data: bytes, max_bytes: int, saved: Saved) -> None:
+    """Unpack a zip into ``target``: every member is checked (names, sizes, ratio, encryption, method, CRC)
+    and written whole into a hidden staging folder that becomes ``target`` at the end; a member that fails
+    is reported on its own, and nothing half-written is left."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        saved.refused.append((raw_name, "not a readable zip archive"))
+        entries = archive.infolist()
+    except Exception as exc:  # hostile headers raise more than BadZipFile (bad UTF-8 names, bad offsets)
+        saved.refused.append((raw_name, f"not a readable zip archive ({_why(exc)})"))
         return
-    members = [m for m in archive.infolist() if not m.is_dir()]
-    if len(members) > MAX_ZIP_MEMBERS:
+    if len(entries) > MAX_ZIP_MEMBERS:
         saved.refused.append((raw_name, f"more than {MAX_ZIP_MEMBERS} files"))
         return
-    total = 0
-    for member in members:
+    for member in entries:
+        packed = max(1, member.compress_size)
+        if member.file_size > BOMB_FLOOR and member.file_size > MAX_RATIO * packed:
+            ratio = f"compression ratio {member.file_size // packed}:1"
+            saved.refused.append((raw_name, f"{member.filename}: {ratio}, a zip bomb; nothing unpacked"))
+            return
+    plan = _plan(entries, raw_name, max_bytes, saved)
+    if not plan:
+        return
+    staging = Path(tempfile.mkdtemp(prefix=".unzip-", dir=target.parent))
+    try:
+        written: list[Path] = []
+        for member, parts in plan:
+            path = staging.joinpath(*parts)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                _extract(archive, member, path)
+            except Exception as exc:  # CRC, a lying size, a truncated stream, a full disk: this member only
+                path.unlink(missing_ok=True)
+                saved.refused.append((f"{raw_name}: {member.filename}", f"damaged, not unpacked ({_why(exc)})"))
+                continue
+            written.append(path.relative_to(staging))
+        if written:
+            staging.rename(target)
+            saved.files.extend(target / rel for rel in written)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _plan(
+    entries: list[zipfile.ZipInfo], raw_name: str, max_bytes: int, saved: Saved
+) -> list[tuple[zipfile.ZipInfo, list[str]]]:
+    """The members to unpack with their safe relative paths; the others go to ``saved.refused``."""
+    named: list[tuple[zipfile.ZipInfo, tuple[str, ...]]] = []
+    folders: set[tuple[str, ...]] = set()
+    for member in entries:
         pieces = PurePosixPath(member.filename.replace("\\", "/")).parts
-        parts = [safe_name(p) for p in pieces if p not in ("", ".", "..", "/")]
+        parts = tuple(safe_name(p) for p in pieces if p not in ("", ".", "..", "/"))
         if not parts or "__MACOSX" in parts:
             continue
+        folders.update(parts[:i] for i in range(1, len(parts)))
+        if member.is_dir():
+            folders.add(parts)
+        else:
+            named.append((member, parts))
+    plan: list[tuple[zipfile.ZipInfo, list[str]]] = []
+    taken: set[tuple[str, ...]] = set()
+    total = 0
+    for member, parts in named:
+        reason = None
+        if parts in folders:
+            reason = "a file and a folder in the archive have the same name"
+        elif parts in taken:
+            reason = "another file in the archive has the same name"
+        elif member.flag_bits & 0x1:
+            reason = "encrypted: it needs a password; zip it again without one"
+        elif member.compress_type not in METHODS:
+            reason = f"compression method {member.compress_type} is not supported (zip it again with deflate)"
+        elif member.file_size > max_bytes or total + member.file_size > max_bytes * 4:
+            reason = "too large once unpacked"
+        if reason:
+            saved.refused.append((f"{raw_name}: {member.filename}", reason))
+            continue
+        taken.add(parts)
         total += member.file_size
-        if member.file_size > max_bytes or total > max_bytes * 4:
-            saved.refused.append((f"{raw_name}:{member.filename}", "too large once unpacked"))
-            continue
-        path = target.joinpath(*parts)
-        if target.resolve() not in path.resolve().parents:
-            saved.refused.append((f"{raw_name}:{member.filename}", "path escapes the archive"))
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(archive.read(member))
-        saved.files.append(path)
+        plan.append((member, list(parts)))
+    return plan
+
+
+def _extract(archive: zipfile.ZipFile, member: zipfile.ZipInfo, path: Path) -> None:
+    """Copy one member to a new file, reading no more than its header promises; zipfile checks the CRC."""
+    size = 0
+    with archive.open(member) as source, path.open("xb") as out:
+        while chunk := source.read(1024 * 1024):
+            size += len(chunk)
+            if size > member.file_size:
+                raise _Damaged(f"it holds more than the {member.file_size} bytes its size field says")
+            out.write(chunk)
+    if size != member.file_size:
+        raise _Damaged(f"its size field says {member.file_size} bytes, it holds {size}")

@@ -7,14 +7,14 @@ before parsing anything.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.redaction.records import check_source_name, redact_record
 from ingest.sources import markdown, pdf, slack, text, transcript
 from ingest.sources.base import ParseOptions, content_hash, read_bytes
-from kb.errors import UnsupportedFile
+from kb.errors import ParseError, UnsupportedFile
 from kb.models import Kind, Record
 
 Parser = Callable[[Path, ParseOptions], list[Record]]
@@ -23,39 +23,76 @@ SUFFIXES = set(markdown.EXTENSIONS) | set(pdf.EXTENSIONS) | set(text.EXTENSIONS)
 
 @dataclass(frozen=True)
 class Unit:
-    """One thing to ingest: a file or a Slack export folder."""
+    """One thing to ingest: a file or a Slack export folder, or a path refused before reading (``refused``
+    says why: a link out of the folder, a link loop)."""
 
     path: Path
     slack_export: bool = False
+    refused: str | None = None
 
 
 def discover(paths: Iterable[Path]) -> tuple[list[Unit], list[Path]]:
-    """(units to ingest, files skipped for their extension). Hidden files and folders are skipped."""
+    """(units to ingest, files skipped for their extension). Hidden files and folders are skipped.
+
+    Nothing outside a given folder is read: a symbolic link inside it is followed only when it resolves
+    inside the same folder (its unit then has the real path, so each file is read once); a link that leads
+    out of the folder, back into one of its own parents or into itself becomes a refused unit. A path the
+    user names directly is theirs to name and is resolved."""
     units: list[Unit] = []
     skipped: list[Path] = []
     seen: set[Path] = set()
+    walked: set[Path] = set()
 
     def add(unit: Unit) -> None:
         if unit.path not in seen:
             seen.add(unit.path)
             units.append(unit)
 
-    def walk(folder: Path) -> None:
+    def entries(folder: Path) -> Iterator[Path]:
+        try:
+            return iter(sorted(folder.iterdir()))
+        except OSError as exc:
+            add(Unit(folder, refused=f"cannot list the folder: {exc.strerror or exc}"))
+            return iter(())
+
+    def visit(folder: Path, stack: list[Iterator[Path]]) -> None:
+        if folder in walked:
+            return
+        walked.add(folder)
         if slack.is_export(folder):
             add(Unit(folder, slack_export=True))
-            return
-        for child in sorted(folder.iterdir()):
+        else:
+            stack.append(entries(folder))
+
+    def walk(root: Path) -> None:
+        stack: list[Iterator[Path]] = []
+        visit(root, stack)
+        while stack:  # a stack, not recursion: folders may nest deeper than Python's recursion limit
+            child = next(stack[-1], None)
+            if child is None:
+                stack.pop()
+                continue
             if child.name.startswith("."):
                 continue
+            if child.is_symlink():
+                target, reason = follow_link(child, root)
+                if target is None:
+                    add(Unit(child, refused=reason))
+                    continue
+                child = target
             if child.is_dir():
-                walk(child)
+                visit(child, stack)
             elif child.suffix.lower() in SUFFIXES:
                 add(Unit(child))
             elif child.is_file():
                 skipped.append(child)
 
     for raw in paths:
-        path = raw.expanduser().resolve()
+        try:
+            path = raw.expanduser().resolve()
+        except (OSError, RuntimeError):  # a loop of links (RuntimeError before Python 3.13)
+            add(Unit(raw, refused="a loop of symbolic links"))
+            continue
         if path.is_dir():
             walk(path)
         elif path.exists():
@@ -65,8 +102,26 @@ def discover(paths: Iterable[Path]) -> tuple[list[Unit], list[Path]]:
     return units, skipped
 
 
+def follow_link(link: Path, root: Path) -> tuple[Path | None, str]:
+    """(the real path of a link found under ``root``, "") when it may be read, else (None, why not).
+    ``link``'s folder is a real path, so a target back in it or in one of its parents is a loop."""
+    try:
+        target = link.resolve()
+    except (OSError, RuntimeError):
+        return None, "a loop of symbolic links: not followed"
+    if target != root and root not in target.parents:
+        return None, f"a symbolic link to {target}, outside the folder being ingested: not read"
+    if target == link.parent or target in link.parent.parents:
+        return None, f"a symbolic link loop (back to {target}): not followed"
+    if not target.exists():
+        return None, f"a broken symbolic link: no such file {target}"
+    return target, ""
+
+
 def unit_hash(unit: Unit, options: ParseOptions) -> str:
     """The content hash records of this unit carry (raises ParseError when unreadable)."""
+    if unit.refused:
+        raise ParseError(str(unit.path), unit.refused)
     if unit.slack_export:
         return slack.export_hash(unit.path, options)
     return content_hash(read_bytes(unit.path, options), options)
@@ -94,6 +149,8 @@ def parse_unit(unit: Unit, options: ParseOptions) -> list[Record]:
     Every field of every record is redacted here, whatever the source; a file whose name holds a
     secret is refused before it is read.
     """
+    if unit.refused:
+        raise ParseError(str(unit.path), unit.refused)
     if options.redact:
         check_source_name(unit.path)
     if not unit.path.exists():

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import math
+import os
 import re
+import stat
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 
 from ingest import extract
@@ -40,23 +45,38 @@ def content_hash(data: bytes, options: ParseOptions) -> str:
 
 
 def read_bytes(path: Path, options: ParseOptions) -> bytes:
-    """The file's bytes, refusing files that are too large or empty."""
+    """The file's bytes, refusing files that are too large or empty, and anything but a regular file.
+
+    The last part of the path is opened without following a link: discovery gives real paths, so a
+    link there now was put in place while ingest ran, and is not read."""
     try:
-        size = path.stat().st_size
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)  # a pipe must not block the run
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ParseError(str(path), "became a symbolic link after it was found: not read") from exc
         raise ParseError(str(path), f"cannot read: {exc.strerror or exc}") from exc
-    if size > options.max_bytes:
-        raise ParseError(
-            str(path),
-            f"file is {size / 1048576:.1f} MB, over the {options.max_bytes / 1048576:.0f} MB limit "
-            "(KB_MAX_FILE_MB); split it or raise the limit",
-        )
-    if size == 0:
-        raise EmptyDocument(str(path), "empty file")
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ParseError(str(path), f"cannot read: {exc.strerror or exc}") from exc
+    with os.fdopen(fd, "rb") as file:
+        try:
+            info = os.fstat(file.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise ParseError(str(path), "not a regular file")
+            if info.st_size > options.max_bytes:
+                raise ParseError(str(path), _too_large(info.st_size, options))
+            if info.st_size == 0:
+                raise EmptyDocument(str(path), "empty file")
+            data = file.read(options.max_bytes + 1)  # it may have grown since
+        except OSError as exc:
+            raise ParseError(str(path), f"cannot read: {exc.strerror or exc}") from exc
+    if len(data) > options.max_bytes:
+        raise ParseError(str(path), _too_large(len(data), options))
+    return data
+
+
+def _too_large(size: int, options: ParseOptions) -> str:
+    return (
+        f"file is {size / 1048576:.1f} MB, over the {options.max_bytes / 1048576:.0f} MB limit "
+        "(KB_MAX_FILE_MB); split it or raise the limit"
+    )
 
 
 def decode_text(path: Path, data: bytes) -> str:
@@ -105,6 +125,24 @@ def detect_kind(
     if rb >= 2:
         return Kind.runbook
     return default
+
+
+def plain_value(value: object, depth: int = 0) -> object:
+    """A front-matter value as data every store can serialise: YAML also makes dates, bytes (``!!binary``),
+    sets, non-finite floats and integers beyond 64 bits, which would fail the whole write, not one file."""
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**63 else str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (list, tuple, set)) and depth < 8:
+        return [plain_value(v, depth + 1) for v in value]
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return str(value)[:2000]
 
 
 def finish_record(
@@ -160,5 +198,5 @@ def finish_record(
         owner=str(owner) if owner else None,
         duration=str(duration) if duration else None,
         redactions=redactions,
-        front_matter={k: v if isinstance(v, (str, int, float, bool, list)) else str(v) for k, v in front.items()},
+        front_matter={k: plain_value(v) for k, v in front.items()},
     )

@@ -7,7 +7,7 @@ from io import BytesIO
 from pathlib import Path
 
 from pypdf import PdfReader
-from pypdf.errors import FileNotDecryptedError, PdfReadError, PyPdfError
+from pypdf.errors import FileNotDecryptedError
 
 from ingest.sources.base import ParseOptions, content_hash, read_bytes, redact_text
 from ingest.sources.text import record_from_text
@@ -37,10 +37,10 @@ def page_texts(path: Path, data: bytes) -> list[str]:
         raise
     except FileNotDecryptedError as exc:
         raise ParseError(str(path), "encrypted PDF: it needs a password; save an unencrypted copy") from exc
-    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
-        raise ParseError(str(path), f"corrupt or truncated PDF ({type(exc).__name__}: {exc})") from exc
     except RecursionError as exc:
         raise ParseError(str(path), "corrupt PDF (object structure too deep)") from exc
+    except Exception as exc:  # pypdf on hostile bytes raises many types (PdfReadError, KeyError, OverflowError...)
+        raise ParseError(str(path), f"corrupt or truncated PDF ({type(exc).__name__}: {exc})") from exc
     if not texts:
         raise EmptyDocument(str(path), "PDF has no pages")
     if not any(t.strip() for t in texts):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,26 +25,47 @@ def is_export(path: Path) -> bool:
     return path.is_dir() and (path / "channels.json").is_file() and (path / "users.json").is_file()
 
 
-def _load_json(path: Path, options: ParseOptions) -> Any:
+def inside(export: Path, path: Path) -> Path:
+    """``path`` when it (links followed) lies inside the export folder; a ParseError otherwise."""
     try:
-        size = path.stat().st_size
-        if size > options.max_bytes:
-            raise ParseError(str(path), f"file is {size / 1048576:.1f} MB, over the limit (KB_MAX_FILE_MB)")
-        return json.loads(path.read_bytes().decode("utf-8-sig"))
-    except ParseError:
-        raise
-    except UnicodeDecodeError as exc:
-        raise ParseError(str(path), f"not valid UTF-8 (bad byte at offset {exc.start})") from exc
-    except json.JSONDecodeError as exc:
-        raise ParseError(str(path), f"broken JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
-    except RecursionError as exc:
-        raise ParseError(str(path), "JSON nested too deeply") from exc
+        real, root = path.resolve(), export.resolve()
+    except (OSError, RuntimeError) as exc:  # a loop of links (RuntimeError before Python 3.13)
+        raise ParseError(str(path), "a loop of symbolic links") from exc
+    if real != root and root not in real.parents:
+        raise ParseError(str(path), f"a symbolic link to {real}, outside the export folder: not read")
+    return path
+
+
+def _read(export: Path, path: Path, options: ParseOptions) -> bytes:
+    """The bytes of a regular file inside the export, within the size limit."""
+    inside(export, path)
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a pipe or device would block or never end
+            raise ParseError(str(path), "not a regular file")
+        if info.st_size > options.max_bytes:
+            raise ParseError(str(path), f"file is {info.st_size / 1048576:.1f} MB, over the limit (KB_MAX_FILE_MB)")
+        return path.read_bytes()
     except OSError as exc:
         raise ParseError(str(path), f"cannot read: {exc.strerror or exc}") from exc
 
 
+def _load_json(export: Path, path: Path, options: ParseOptions) -> Any:
+    data = _read(export, path, options)
+    try:
+        return json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise ParseError(str(path), f"not valid UTF-8 (bad byte at offset {exc.start})") from exc
+    except json.JSONDecodeError as exc:
+        raise ParseError(str(path), f"broken JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    except ValueError as exc:  # a number longer than int() converts
+        raise ParseError(str(path), f"unreadable JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise ParseError(str(path), "JSON nested too deeply") from exc
+
+
 def _users(export: Path, options: ParseOptions) -> dict[str, str]:
-    data = _load_json(export / "users.json", options)
+    data = _load_json(export, export / "users.json", options)
     if not isinstance(data, list):
         raise ParseError(str(export / "users.json"), "expected a JSON list of users")
     names: dict[str, str] = {}
@@ -69,12 +91,39 @@ def _plain(text: str, users: dict[str, str], channels: dict[str, str]) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-def _channel_messages(folder: Path, options: ParseOptions) -> list[dict[str, Any]]:
+def _channels(export: Path, options: ParseOptions) -> list[Any]:
+    data = _load_json(export, export / "channels.json", options)
+    if not isinstance(data, list):
+        raise ParseError(str(export / "channels.json"), "expected a JSON list of channels")
+    return data
+
+
+def channel_folder(export: Path, name: str) -> Path:
+    """The folder of a channel, refusing a name that is not one plain folder name inside the export."""
+    if name in {".", ".."} or any(c in name for c in "/\\\0") or len(name.encode()) > 255:
+        raise ParseError(str(export / "channels.json"), f"channel name {name[:80]!r} is not a folder name")
+    return inside(export, export / name)
+
+
+def _day_files(export: Path, folder: Path) -> list[Path]:
+    try:
+        return [inside(export, f) for f in sorted(folder.iterdir()) if DAY_FILE_RE.match(f.name)]
+    except OSError as exc:
+        raise ParseError(str(folder), f"cannot list the folder: {exc.strerror or exc}") from exc
+
+
+def message_time(ts: object) -> datetime:
+    """A message's 'ts' (seconds since 1970 as a string or number) as naive UTC; ValueError when invalid."""
+    try:
+        return datetime.fromtimestamp(float(ts), tz=UTC).replace(tzinfo=None)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError, OSError) as exc:  # 'abc', nan, 1e300, inf, year 33658
+        raise ValueError(f"'ts' {str(ts)[:40]!r} is not a time") from exc
+
+
+def _channel_messages(export: Path, folder: Path, options: ParseOptions) -> list[dict[str, Any]]:
     raw: list[dict[str, Any]] = []
-    for day_file in sorted(folder.iterdir()):
-        if not DAY_FILE_RE.match(day_file.name):
-            continue
-        data = _load_json(day_file, options)
+    for day_file in _day_files(export, folder):
+        data = _load_json(export, day_file, options)
         if not isinstance(data, list):
             raise ParseError(str(day_file), "expected a JSON list of messages")
         for item in data:
@@ -83,9 +132,9 @@ def _channel_messages(folder: Path, options: ParseOptions) -> list[dict[str, Any
             if item.get("subtype") in {"channel_join", "channel_leave"}:
                 continue
             try:
-                float(item.get("ts", ""))
-            except (TypeError, ValueError) as exc:
-                raise ParseError(str(day_file), f"message without a valid 'ts': {str(item)[:80]}") from exc
+                message_time(item.get("ts", ""))
+            except ValueError as exc:
+                raise ParseError(str(day_file), f"message without a valid 'ts' ({exc}): {str(item)[:80]}") from exc
             raw.append(item)
     return raw
 
@@ -112,14 +161,18 @@ def _thread_order(raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def export_hash(path: Path, options: ParseOptions) -> str:
-    """One hash over every JSON file of the export, so an unchanged export is skipped unparsed."""
+    """One hash over every file ``parse`` reads (users, channels and the listed channels' day files), so an
+    unchanged export is skipped unparsed. Nothing outside the export is read."""
+    files = [path / "users.json", path / "channels.json"]
+    for channel in _channels(path, options):
+        if isinstance(channel, dict) and channel.get("name"):
+            folder = channel_folder(path, str(channel["name"]))
+            if folder.is_dir():
+                files.extend(_day_files(path, folder))
     digest = hashlib.sha256()
-    for file in sorted(path.rglob("*.json")):
+    for file in files:
         digest.update(str(file.relative_to(path)).encode() + b"\0")
-        try:
-            digest.update(file.read_bytes())
-        except OSError as exc:
-            raise ParseError(str(file), f"cannot read: {exc.strerror or exc}") from exc
+        digest.update(hashlib.sha256(_read(path, file, options)).digest())
     return content_hash(digest.digest(), options)
 
 
@@ -127,19 +180,19 @@ def parse(path: Path, options: ParseOptions) -> list[Record]:
     """One chat record per channel of a Slack export folder."""
     data_hash = export_hash(path, options)
     users = _users(path, options)
-    channels_data = _load_json(path / "channels.json", options)
-    if not isinstance(channels_data, list):
-        raise ParseError(str(path / "channels.json"), "expected a JSON list of channels")
+    channels_data = _channels(path, options)
     channel_names = {str(c.get("id")): str(c.get("name")) for c in channels_data if isinstance(c, dict)}
     records: list[Record] = []
+    read: set[Path] = set()  # a channel listed twice (or linked under two names) is read once
     for channel in channels_data:
         if not isinstance(channel, dict) or not channel.get("name"):
             continue
         name = str(channel["name"])
-        folder = path / name
-        if not folder.is_dir():
+        folder = channel_folder(path, name)
+        if not folder.is_dir() or folder.resolve() in read:
             continue
-        ordered = _thread_order(_channel_messages(folder, options))
+        read.add(folder.resolve())
+        ordered = _thread_order(_channel_messages(path, folder, options))
         if not ordered:
             continue
         lines: list[str] = []
@@ -148,7 +201,7 @@ def parse(path: Path, options: ParseOptions) -> list[Record]:
         offset = 0
         for msg in ordered:
             author = users.get(str(msg.get("user")), "") or str(msg.get("username") or msg.get("bot_id") or "unknown")
-            ts = datetime.fromtimestamp(float(msg["ts"]), tz=UTC).replace(tzinfo=None)
+            ts = message_time(msg["ts"])
             redacted = redact_text(_plain(str(msg.get("text") or ""), users, channel_names), options)
             redactions += redacted.total
             is_reply = bool(msg.get("thread_ts") and msg.get("thread_ts") != msg["ts"])

@@ -43,8 +43,8 @@ def looks_like_transcript(text: str) -> bool:
 def parse_ts(value: str, day: date | None) -> datetime | None:
     value = value.strip().removesuffix("Z").removesuffix(" UTC")
     try:
-        parsed = datetime.fromisoformat(value)
-        return parsed.replace(tzinfo=None) if parsed.tzinfo is None else parsed
+        # the time as written: a line with an offset next to lines without one must still compare with them
+        return datetime.fromisoformat(value).replace(tzinfo=None)
     except ValueError:
         pass
     for fmt in _FORMATS:
@@ -59,6 +59,16 @@ def parse_ts(value: str, day: date | None) -> datetime | None:
             continue
         return datetime.combine(day, t) if day else None
     return None
+
+
+def date_in_name(name: str) -> date | None:
+    """The date a file name starts or ends with ('2024-05-14-outage.log'); None when there is none or it
+    is not a real day ('2024-13-45')."""
+    match = _DATE_IN_NAME.search(name)
+    try:
+        return date(*map(int, match.groups())) if match else None
+    except ValueError:
+        return None
 
 
 def messages_of(text: str, day: date | None) -> list[Message]:
@@ -99,8 +109,7 @@ def parse(path: Path, options: ParseOptions) -> list[Record]:
     data = read_bytes(path, options)
     redacted = redact_text(decode_text(path, data), options)
     text = redacted.text
-    name_date = _DATE_IN_NAME.search(path.name)
-    day = date(*map(int, name_date.groups())) if name_date else None
+    day = date_in_name(path.name)
     messages = messages_of(text, day)
     if not messages:
         raise ParseError(str(path), "no '[timestamp] name: message' lines found")

@@ -28,8 +28,8 @@ with shown_errors():
         uploads = res.settings.data_dir / "uploads"
         batch = uploads / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
         saved = save_uploads(batch, [(f.name, f.getvalue()) for f in files], int(limit_mb * 1024 * 1024), uploads)
-        for name, reason in saved.refused:
-            st.error(f"{name}: {reason}")
+        for name, reason in saved.refused:  # names come from the upload and its archive: shown as text
+            st.error(escape(f"{name}: {reason}"))
         for name, copy in saved.already:
             st.info(escape(f"{name}: already uploaded ({copy.relative_to(uploads)}), so not ingested again"))
         if saved.files:
