@@ -29,6 +29,7 @@ import yaml
 from pydantic import ValidationError
 
 from kb.alerts import AlertQuery
+from kb.bounded import Refused, load_yaml
 from kb.errors import KBError, NotFound, ProposalError
 from kb.grounding import Evidence, References, indent_continuation, require_grounded
 from kb.models import (
@@ -540,8 +541,8 @@ def _split_front(markdown: str) -> tuple[dict[str, Any], str]:
     if not match:
         return {}, markdown
     try:
-        front = yaml.safe_load(match.group(1)) or {}
-    except yaml.YAMLError:
+        front = load_yaml(match.group(1), "the front matter") or {}
+    except (yaml.YAMLError, Refused):
         return {}, markdown
     return (front if isinstance(front, dict) else {}), markdown[match.end() :]
 

@@ -16,6 +16,8 @@ from ingest.sources.base import (
     redact_text,
     slug,
 )
+from kb.bounded import Refused
+from kb.errors import ParseError
 from kb.models import Record, Section
 
 EXTENSIONS = (".md", ".markdown", ".mdown")
@@ -66,7 +68,10 @@ def parse(path: Path, options: ParseOptions) -> list[Record]:
     data = read_bytes(path, options)
     raw = decode_text(path, data)
     redacted = redact_text(raw, options)
-    front, body_start = extract.split_front_matter(redacted.text)
+    try:
+        front, body_start = extract.split_front_matter(redacted.text)
+    except Refused as exc:
+        raise ParseError(str(path), str(exc)) from exc
     body = redacted.text[body_start:]
     title, sections = sections_of(body)
     record = finish_record(
