@@ -21,7 +21,9 @@ from kb.errors import ParseError
 from kb.models import Record, Section
 
 EXTENSIONS = (".md", ".markdown", ".mdown")
-_MD = MarkdownIt("commonmark")
+#: block structure only: sections need headings (and what is code, a list, a quote), never emphasis or links,
+#: whose inline rules are the slow part on hostile text (a line of 100 KB of asterisks took 8 s)
+_MD = MarkdownIt("commonmark").disable("inline")
 
 
 def _line_offsets(text: str) -> list[int]:
