@@ -110,8 +110,15 @@ def test_each_parser_finishes_on_the_known_hostile_inputs(name: str) -> None:
     within(HANG * 3, _all_known, PARSERS[name])
 
 
-@hsettings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(pieces=st.lists(st.tuples(st.sampled_from(PIECES), st.integers(1, 50_000)), min_size=1, max_size=4))
+_RUNS = st.lists(st.tuples(st.sampled_from(PIECES), st.integers(1, 50_000)), min_size=1, max_size=4)
+#: the shape that makes a pattern backtrack: something it starts on, a long run, something that breaks it
+_BROKEN_RUN = st.tuples(st.sampled_from(PIECES), st.sampled_from(PIECES), st.sampled_from(PIECES)).map(
+    lambda t: [(t[0], 1), (t[1], 90_000 // len(t[1])), (t[2], 1)]
+)
+
+
+@hsettings(max_examples=16, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pieces=st.one_of(_RUNS, _BROKEN_RUN))
 def test_every_parser_finishes_on_runs_of_what_its_patterns_care_about(pieces: list[tuple[str, int]]) -> None:
     text = build(pieces, 100_000)
     for name, parse in PARSERS.items():
