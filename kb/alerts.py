@@ -17,8 +17,10 @@ import yaml
 from kb.bounded import Refused, check_size, load_json, load_yaml
 from kb.errors import KBError
 
-#: the largest payload read: an Alertmanager webhook of a few hundred alerts fits many times over
+#: the largest payload read: an Alertmanager webhook (JSON) of a few hundred alerts fits many times over
 MAX_ALERT_BYTES = 1024 * 1024
+#: YAML is read in Python at a few hundred KB a second: a pasted alert or rule is a few KB
+MAX_YAML_ALERT_BYTES = 256 * 1024
 
 #: Labels whose values say what is affected; others (instance IPs, prometheus replica...) are noise.
 USEFUL_LABELS = (
@@ -109,6 +111,7 @@ def _load(raw: str, source: str) -> Any:
             raise AlertParseError(
                 f"{source}: invalid JSON at line {json_exc.lineno}, column {json_exc.colno}: {json_exc.msg}"
             ) from json_exc
+        check_size(raw, MAX_YAML_ALERT_BYTES, "the alert (as YAML)")
         try:
             return load_yaml(raw, "the alert")
         except yaml.YAMLError as exc:
