@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from kb.models import Chunk, Record
 
 _PARAGRAPH = re.compile(r"\n[ \t]*\n")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(\[])|\n(?=\s*(?:[-*+]|\d+[.)])\s)")
+# a list item starts at the newline just before it: the look-ahead does not cross lines, or each newline of
+# a blank run would rescan the rest of the run (quadratic); pieces between are blank and dropped anyway
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(\[])|\n(?=[^\S\n]*+(?:[-*+]|\d+[.)])\s)")
 _WORD = re.compile(r"\S+")
 
 

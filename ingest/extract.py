@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from kb.bounded import Refused, check_size, load_yaml
+
 #: Heading words -> canonical section name. The first matching entry wins.
 SECTION_PATTERNS: tuple[tuple[str, str], ...] = (
     ("summary", r"summary|overview of the incident|tl;?dr|executive summary|what happened"),
@@ -42,10 +44,13 @@ POSTMORTEM_SECTIONS = {
 RUNBOOK_SECTIONS = {"symptoms", "triage", "diagnosis", "verification", "escalation"}
 
 
+_TIME_ZONE_SUFFIX = re.compile(r"\((?:utc|[A-Z]{2,4})\)$", re.I)
+
+
 def canonical_section(heading: str) -> str:
     """The canonical name of a heading ('Root Cause Analysis' -> 'root_cause'), or 'other'."""
     text = re.sub(r"[*_`#:]+", " ", heading).strip()
-    text = re.sub(r"\s*\((?:utc|[A-Z]{2,4})\)\s*$", "", text, flags=re.I).strip()
+    text = _TIME_ZONE_SUFFIX.sub("", text).strip()  # "Timeline (UTC)": anchored at "(", so linear
     for name, pattern in _SECTION_RES:
         if pattern.match(text):
             return name
@@ -55,14 +60,22 @@ def canonical_section(heading: str) -> str:
 FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
 
 
+#: front matter is a few lines of metadata; more than this is not read
+MAX_FRONT_MATTER_BYTES = 64 * 1024
+
+
 def split_front_matter(text: str) -> tuple[dict[str, Any], int]:
-    """(front matter as a dict, offset where the body starts). Broken YAML counts as no front matter."""
+    """(front matter as a dict, offset where the body starts). Broken YAML counts as no front matter;
+    front matter too large, too deep or using YAML aliases raises ``bounded.Refused``."""
     match = FRONT_MATTER_RE.match(text)
     if not match:
         return {}, 0
+    check_size(match.group(1), MAX_FRONT_MATTER_BYTES, "the front matter")
     try:
-        data = yaml.safe_load(match.group(1))
-    except (yaml.YAMLError, ValueError, OverflowError, RecursionError):  # 2024-02-30, 5000 digits, deep nesting
+        data = load_yaml(match.group(1), "the front matter")
+    except Refused:  # aliases, nesting: the file is refused with the reason
+        raise
+    except (yaml.YAMLError, ValueError, OverflowError, RecursionError):  # 2024-02-30, 5000 digits
         return {}, 0
     if not isinstance(data, dict):
         return {}, 0
@@ -79,7 +92,10 @@ def as_list(value: Any) -> list[str]:
 
 
 SEVERITY_RE = re.compile(r"\b(?:SEV|Sev|sev)[- ]?([0-5])\b|\bP([0-4])\b")
-SEVERITY_LINE_RE = re.compile(r"(?im)^[*_\s-]*(?:severity|sev|priority)[*_\s]*[:=][*_\s]*([^\n]+)$")
+#: Markdown emphasis, list dashes and spaces before a "Key:" on its line. Not "\s", which crosses lines:
+#: from every blank line a scan would run to the end of the blank run and back (quadratic).
+_LEAD = r"^(?:[^\S\n]|[*_-])*+"
+SEVERITY_LINE_RE = re.compile(rf"(?im){_LEAD}(?:severity|sev|priority)[*_\s]*+[:=][*_\s]*+([^\n]+)$")
 
 
 def normalise_severity(value: Any) -> str | None:
@@ -111,7 +127,9 @@ def severity_from_text(text: str, anywhere: bool = False) -> str | None:
 
 
 DATE_RE = re.compile(r"\b(20\d\d)-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])\b")
-META_LINE_RE = re.compile(r"(?im)^[*_\s-]*({key})[*_\s]*[:=][*_\s]*([^\n]+?)[*_\s]*$")
+#: the value runs to the end of its line; trailing emphasis is stripped in code, not by a lazy group
+#: followed by "[*_\s]*$" (cubic on a line of asterisks)
+META_LINE_RE = re.compile(_LEAD + r"({key})[*_\s]*+[:=][*_\s]*+([^\n]+)", re.I | re.M)
 
 
 def parse_date(value: Any) -> date | None:
@@ -134,7 +152,15 @@ def meta_line(text: str, *keys: str) -> str | None:
     """The value of a 'Key: value' line near the top ('**Severity:** SEV2')."""
     pattern = re.compile(META_LINE_RE.pattern.format(key="|".join(re.escape(k) for k in keys)), re.I | re.M)
     match = pattern.search(text[:4000])
-    return match.group(2).strip() if match else None
+    return _strip_emphasis(match.group(2)) if match else None
+
+
+def _strip_emphasis(value: str) -> str:
+    """``value`` without trailing ``*``/``_`` and surrounding white space ('SEV2**' -> 'SEV2')."""
+    end = len(value)
+    while end and (value[end - 1] in "*_" or value[end - 1].isspace()):
+        end -= 1
+    return value[:end].strip()
 
 
 def date_from_text(text: str) -> date | None:
@@ -142,10 +168,10 @@ def date_from_text(text: str) -> date | None:
     return parse_date(labelled) or parse_date(text[:3000])
 
 
-ALERT_CONTEXT_RE = re.compile(r"(?i)(?:alert(?:name)?s?\s*[:=]?\s*[`\"']?|firing:?\s*\[?)([A-Z][A-Za-z0-9]+)")
-CAMEL_RE = re.compile(
-    r"(?<![\w.-])([A-Z][a-z0-9]+(?:[A-Z][a-z0-9]+){2,}|[A-Z][a-z0-9]+(?:[A-Z]{2,}[a-z0-9]*)+(?:[A-Z][a-z0-9]+)+)(?![\w-])"
-)
+ALERT_CONTEXT_RE = re.compile(r"(?i)(?:alert(?:name)?s?\s*+(?:[:=]\s*+)?[`\"']?|firing:?\s*+\[?)([A-Z][A-Za-z0-9]+)")
+#: a whole word that starts with a capital: a candidate CamelCase name (``is_camel_name`` decides)
+CAPITALISED_WORD_RE = re.compile(r"(?<![\w.-])([A-Z][A-Za-z0-9]*+)(?![\w-])")
+_CASE_RUNS = re.compile(r"([A-Z]+)([a-z0-9]*)")
 ALERT_WORDS = re.compile(
     r"(High|Low|Down|Error|Errors|Failing|Failed|Failure|Latency|Lag|Exhausted|Expir|NotReady|CrashLoop|Restart"
     r"|Full|Pressure|Saturat|Throttl|Missing|Unavailable|Backlog|Watermark|Failover|Degraded|Slow|Spike|Absent)"
@@ -164,16 +190,39 @@ HTTP_STATUS_RE = re.compile(
 )
 
 
+def is_camel_name(word: str) -> bool:
+    """A CamelCase name: three capitalised parts or more ('HighErrorRate'), or a capitalised part, an
+    acronym and capitalised parts ('PgBouncerPoolExhausted' is the first kind, 'KafkaISRShrinking' the
+    second). Decided on the word's runs of capitals and lowercase, in one pass: as one pattern, an
+    acronym's letters could be split between repetitions in exponentially many ways."""
+    if not word[:1].isupper() or not word.isascii() or not word.isalnum():
+        return False
+    runs = [(len(upper), len(lower)) for upper, lower in _CASE_RUNS.findall(word)]
+    if runs[0] != (1, runs[0][1]) or runs[0][1] == 0:
+        return False  # it must open with one capital and then lowercase ('Kafka')
+    rest = runs[1:]
+    tail = 0  # trailing capitalised parts: one capital, then lowercase or digits
+    while tail < len(rest) and rest[-1 - tail][0] == 1 and rest[-1 - tail][1] > 0:
+        tail += 1
+    head = rest[: len(rest) - tail]
+    if not head:
+        return tail >= 2
+    if any(upper < 2 for upper, _ in head):
+        return False
+    # an acronym's last capital may open a capitalised part ('ISRShrinking' = 'ISR' + 'Shrinking')
+    return tail > 0 or (head[-1][0] >= 3 and head[-1][1] > 0)
+
+
 def alerts_from_text(text: str) -> list[str]:
     """Alert names: CamelCase names that read like alerts, or names after 'alert:'."""
     found: dict[str, None] = {}
     for match in ALERT_CONTEXT_RE.finditer(text):
         name = match.group(1)
-        if CAMEL_RE.fullmatch(name) or ALERT_WORDS.search(name):
+        if is_camel_name(name) or ALERT_WORDS.search(name):
             found[name] = None
-    for match in CAMEL_RE.finditer(text):
+    for match in CAPITALISED_WORD_RE.finditer(text):
         name = match.group(1)
-        if ALERT_WORDS.search(name) and not ERROR_CLASS_RE.fullmatch(name):
+        if is_camel_name(name) and ALERT_WORDS.search(name) and not ERROR_CLASS_RE.fullmatch(name):
             found[name] = None
     return list(found)[:30]
 
@@ -207,11 +256,23 @@ def matchable_services(known: set[str]) -> set[str]:
 SERVICE_LINE_KEYS = ("services", "service", "affected services", "affected service", "systems", "components")
 
 
+def _drop_notes(line: str) -> str:
+    """``line`` without parenthesised notes and the spaces before them, as ``re.sub(r"\\s*\\([^)]*\\)", "")``
+    would, in one pass (that pattern rescans the line from every unclosed "(")."""
+    kept: list[str] = []
+    pos = 0
+    while (start := line.find("(", pos)) >= 0 and (end := line.find(")", start + 1)) >= 0:
+        kept.append(line[pos:start].rstrip())
+        pos = end + 1
+    kept.append(line[pos:])
+    return "".join(kept)
+
+
 def services_from_text(text: str, known: set[str]) -> list[str]:
     """Services from a 'Services:' line, else known service names mentioned in the text."""
     line = meta_line(text, *SERVICE_LINE_KEYS)
     if line:
-        line = re.sub(r"\s*\([^)]*\)", "", line)  # "inventory (all services in prod-eu-1)": a note, not a name
+        line = _drop_notes(line)  # "inventory (all services in prod-eu-1)": a note, not a name
         return [s.strip(" `*") for s in re.split(r"[,;/]| and ", line) if s.strip(" `*")][:12]
     if not known:
         return []

@@ -9,13 +9,18 @@ built from the summary, description, alert name and the labels that name what is
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
+from kb.bounded import Refused, check_size, load_json, load_yaml
 from kb.errors import KBError
+
+#: the largest payload read: an Alertmanager webhook (JSON) of a few hundred alerts fits many times over
+MAX_ALERT_BYTES = 1024 * 1024
+#: YAML is read in Python at a few hundred KB a second: a pasted alert or rule is a few KB
+MAX_YAML_ALERT_BYTES = 256 * 1024
 
 #: Labels whose values say what is affected; others (instance IPs, prometheus replica...) are noise.
 USEFUL_LABELS = (
@@ -69,8 +74,23 @@ def _alerts_in(data: Any) -> list[dict[str, Any]]:
 
 
 def _clean(value: str) -> str:
-    # drop Go templates such as {{ $labels.pod }} and {{ $value | humanize }}
-    return re.sub(r"\{\{.*?\}\}", " ", value).strip()
+    """The text without Go templates such as {{ $labels.pod }} and {{ $value | humanize }} (each within
+    one line), in one pass: a lazy pattern would rescan the line from every unclosed ``{{``."""
+    kept: list[str] = []
+    pos = 0
+    while (start := value.find("{{", pos)) >= 0:
+        end = value.find("}}", start + 2)
+        newline = value.find("\n", start + 2)
+        if end < 0:
+            break
+        if 0 <= newline < end:  # not closed on its line: keep it as text
+            kept.append(value[pos:newline])
+            pos = newline
+            continue
+        kept.append(value[pos:start] + " ")
+        pos = end + 2
+    kept.append(value[pos:])
+    return "".join(kept).strip()
 
 
 def _yaml_reason(exc: yaml.YAMLError) -> str:
@@ -81,22 +101,32 @@ def _yaml_reason(exc: yaml.YAMLError) -> str:
     return f"YAML: {problem}{where}"
 
 
-def parse_alert(raw: str, source: str = "alert") -> AlertQuery:
-    """A query from an alert payload; ``AlertParseError`` naming ``source`` when it is not one."""
-    if not raw.strip():
-        raise AlertParseError(f"{source}: empty alert")
+def _load(raw: str, source: str) -> Any:
+    """The payload as JSON, else as YAML; ``Refused`` when it is too deep or uses YAML aliases."""
     try:
-        data = json.loads(raw)
+        return load_json(raw, "the alert")
     except json.JSONDecodeError as json_exc:
         if raw.lstrip()[:1] in {"{", "["}:
             # it was meant as JSON: say where JSON broke, not what a YAML parser made of it
             raise AlertParseError(
                 f"{source}: invalid JSON at line {json_exc.lineno}, column {json_exc.colno}: {json_exc.msg}"
             ) from json_exc
+        check_size(raw, MAX_YAML_ALERT_BYTES, "the alert (as YAML)")
         try:
-            data = yaml.safe_load(raw)
+            return load_yaml(raw, "the alert")
         except yaml.YAMLError as exc:
             raise AlertParseError(f"{source}: neither JSON nor YAML ({_yaml_reason(exc)})") from exc
+
+
+def parse_alert(raw: str, source: str = "alert") -> AlertQuery:
+    """A query from an alert payload; ``AlertParseError`` naming ``source`` when it is not one."""
+    if not raw.strip():
+        raise AlertParseError(f"{source}: empty alert")
+    try:
+        check_size(raw, MAX_ALERT_BYTES, "the alert")
+        data = _load(raw, source)
+    except Refused as exc:
+        raise AlertParseError(f"{source}: {exc}") from exc
     alerts = _alerts_in(data)
     if not alerts:
         raise AlertParseError(

@@ -242,7 +242,7 @@ def quoted(text: str) -> str:
     (and fences); chat messages (with their pasted output), list items, table rows and shell commands
     (and a line after a trailing backslash) each keep a line of their own. A list marker at the very
     start goes (the answer numbers its lines itself)."""
-    out: list[str] = []
+    out: list[list[str]] = []  # each line as parts, joined once at the end (+= on a long line is quadratic)
     in_code = False
     joinable = False
     chat = False  # from a chat message to the next blank line: never wrapped prose (pasted output stays)
@@ -251,20 +251,20 @@ def quoted(text: str) -> str:
         line = raw.rstrip()
         if line.lstrip().startswith("```"):
             in_code = not in_code
-            out.append(line.strip())
+            out.append([line.strip()])
             joinable = False
         elif in_code:
-            out.append(line)
+            out.append([line])
         elif not line.strip():
             joinable = False
         elif joinable and not chat and not _OWN_LINE.match(line) and not _COMMAND_LINE.match(line):
-            out[-1] += " " + " ".join(line.split())
+            out[-1].append(" " + " ".join(line.split()))
         else:
-            out.append(line.strip() if chat else " ".join(line.split()))
+            out.append([line.strip() if chat else " ".join(line.split())])
             # a command (or a line continued with a backslash) is never wrapped prose: what follows starts anew
-            continued = bool(out[:-1]) and out[-2].endswith("\\")
+            continued = len(out) > 1 and out[-2][-1].endswith("\\")
             joinable = not _COMMAND_LINE.match(line) and not line.endswith("\\") and not continued
-    return _LEAD_MARKER.sub("", "\n".join(out).strip(), count=1)
+    return _LEAD_MARKER.sub("", "\n".join("".join(parts) for parts in out).strip(), count=1)
 
 
 def quote_parts(text: str) -> list[tuple[str | None, str]]:

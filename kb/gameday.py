@@ -74,7 +74,7 @@ CATEGORIES: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
      ("custom", "support", "user", "report", "ticket")),
     ("logs", re.compile(r"((?-i:\bERROR\b|\bFATAL\b)|\berror:|\blogs?\b|\bexception|\{\"level\")", re.I),
      ("log", "error", "except", "messag")),
-    ("dashboard", re.compile(r"(\bp\d\d\b|latency|error rate|\d+%|cl_waiting|cpu|memory|lag|queue|rps)", re.I),
+    ("dashboard", re.compile(r"(\bp\d\d\b|latency|error rate|(?<!\d)\d+%|cl_waiting|cpu|memory|lag|queue|rps)", re.I),
      ("dashboard", "metric", "graph", "latenc", "rate", "grafana", "cpu", "memori")),
 )
 

@@ -63,11 +63,15 @@ def minutes(duration: str | None) -> int | None:
     """'1h 06m', '47m', '2h', '51 minutes' -> minutes."""
     if not duration:
         return None
-    hours = re.search(r"(\d+)\s*h", duration)
-    mins = re.search(r"(\d+)\s*m", duration)
+    # from the start of a number only: from every digit of a long run the search would rescan it
+    hours = re.search(r"(?<!\d)(\d+)\s*+h", duration)
+    mins = re.search(r"(?<!\d)(\d+)\s*+m", duration)
     if not hours and not mins:
         return None
-    return (int(hours.group(1)) * 60 if hours else 0) + (int(mins.group(1)) if mins else 0)
+    try:
+        return (int(hours.group(1)) * 60 if hours else 0) + (int(mins.group(1)) if mins else 0)
+    except ValueError:  # a number past Python's 4,300-digit limit for int(): not a duration
+        return None
 
 
 def time_to_mitigate(searcher: Searcher) -> list[dict[str, Any]]:

@@ -31,6 +31,7 @@ from pydantic import ValidationError
 
 from kb import unidiff
 from kb.alerts import AlertQuery
+from kb.bounded import Refused, load_yaml
 from kb.errors import KBError, NotFound, ProposalError
 from kb.grounding import Evidence, References, indent_continuation, require_grounded
 from kb.models import (
@@ -164,6 +165,19 @@ def _section_steps(record: Record, names: dict[str, str]) -> list[tuple[str, Spa
 _SHELL_LINE = re.compile(r"^[ \t]*(?:```)?\$ (.+)$", re.M)
 
 
+def _runbook_lead(text: str) -> int:
+    """Where the words after "... runbook: " start (0: none), as ``re.match(r".*?\\b(?:runbook|playbook)\\b
+    [^:]*:\\s*", text, re.I)`` would end, in one pass (that pattern rescans to the end from every mention)."""
+    mention = RUNBOOK_MENTION.search(text)
+    colon = text.find(":", mention.end()) if mention and "\n" not in text[: mention.start()] else -1
+    if colon < 0:
+        return 0
+    end = colon + 1
+    while end < len(text) and text[end].isspace():
+        end += 1
+    return end
+
+
 def _chat_steps(record: Record) -> list[tuple[str, Span, bool]]:
     """Commands responders ran (the ``$ ...`` lines, not their output), as (phase, span, made things worse)."""
     out: list[tuple[str, Span, bool]] = []
@@ -191,9 +205,9 @@ def _postmortem_cautions(record: Record) -> list[tuple[str, Span, bool]]:
                 continue
             for sentence in sentences(step):
                 text = sentence.text
-                lead = re.match(r".*?\b(?:runbook|playbook)\b[^:]*:\s*", text, re.I)
+                lead = _runbook_lead(text)
                 if lead:  # "Update the X runbook: check ..." -> "check ..."
-                    sentence = Span(sentence.start + lead.end(), sentence.end, text[lead.end() :])
+                    sentence = Span(sentence.start + lead, sentence.end, text[lead:])
                 if CAUTION.search(sentence.text):
                     out.append(("mitigation", sentence, True))
                 elif CHECK_FIRST.search(sentence.text):
@@ -542,8 +556,8 @@ def _split_front(markdown: str) -> tuple[dict[str, Any], str]:
     if not match:
         return {}, markdown
     try:
-        front = yaml.safe_load(match.group(1)) or {}
-    except yaml.YAMLError:
+        front = load_yaml(match.group(1), "the front matter") or {}
+    except (yaml.YAMLError, Refused):
         return {}, markdown
     return (front if isinstance(front, dict) else {}), markdown[match.end() :]
 

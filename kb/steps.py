@@ -20,8 +20,9 @@ CHAT_STAMP = r"\[\d{4}-\d\d-\d\d[ T]"
 CLI_NAMES = (r"(?:kubectl|helm|argocd|redis-cli|psql|curl|aws|gcloud|az|docker|git|vault|sudo|systemctl|journalctl"
              r"|cmctl|openssl|echo)")
 # a sentence ends at . ! ? before a capital, and a chat message ends where the next one starts
-_SENTENCE_END = re.compile(rf"(?<=[.!?])\s+(?=[A-Z`\"'(])|\s*\n(?={CHAT_STAMP})")
-_MESSAGE_END = re.compile(rf"\s*\n(?={CHAT_STAMP})")
+# "(?<!\s)": white space before a message is matched from where it starts, not again from inside it
+_SENTENCE_END = re.compile(rf"(?<=[.!?])\s+(?=[A-Z`\"'(])|(?<!\s)\s*\n(?={CHAT_STAMP})")
+_MESSAGE_END = re.compile(rf"(?<!\s)\s*\n(?={CHAT_STAMP})")
 _CHAT_START = re.compile(rf"\s*{CHAT_STAMP}")
 
 
@@ -86,7 +87,8 @@ def split_steps(text: str, base: int = 0) -> list[Span]:
     return [Span(s, e, text[s - base : e - base]) for s, e in steps if text[s - base : e - base].strip()]
 
 
-_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
+_DUE = re.compile(r"\b(?:due|done)\b")
+_TABLE_RULE = re.compile(r"^\s*+\|?\s*+:?-++:?\s*+(?:\|\s*+:?-++:?\s*+)*+\|?\s*$")  # possessive: linear
 
 
 def _cells(line: str) -> list[str]:
@@ -159,8 +161,18 @@ def clean_step(text: str) -> str:
     first, *rest = text.strip().split("\n", 1)
     first = _LIST_ITEM.sub("", first)
     shown = first + ("\n" + textwrap.dedent(rest[0]) if rest else "")
-    shown = re.sub(r"\s*\((?:[^()]*\b(?:due|done)\b[^()]*)\)\s*$", "", shown.strip())
-    return shown.strip()
+    return _drop_due_note(shown.strip()).strip()
+
+
+def _drop_due_note(text: str) -> str:
+    """``text`` without a closing "(owner, due Friday)" / "(done)" note. Not a pattern: "[^()]*" on both
+    sides of the word would rescan the note from every position (quadratic)."""
+    if not text.endswith(")"):
+        return text
+    start = text.rfind("(", 0, len(text) - 1)
+    if start < 0 or ")" in text[start + 1 : -1] or not _DUE.search(text, start + 1, len(text) - 1):
+        return text
+    return text[:start].rstrip()
 
 
 def terms_of(text: str) -> set[str]:
@@ -190,7 +202,9 @@ CHANGE_COMMAND = re.compile(
     r"alter|kill|disable|enable|flush|purge|revert|helm\s+(?:upgrade|rollback)|argocd\s+app\s+(?:sync|rollback))\b",
     re.I,
 )
-COMMAND_LINE = re.compile(r"(^|\n)\s*(\$ |kubectl |psql |redis-cli |curl |helm |argocd |aws |gcloud |SELECT |ALTER )")
+COMMAND_LINE = re.compile(
+    r"(^|\n)[^\S\n]*+(\$ |kubectl |psql |redis-cli |curl |helm |argocd |aws |gcloud |SELECT |ALTER )"
+)
 NEGATIVE_OUTCOME = re.compile(
     r"\b(made (?:it|things) worse|did(?:n't| not) help|no effect|didn't work|did not work|revert(?:ed|ing)? "
     r"(?:it|that|the change)|that was a mistake|wrong call|my call, sorry)\b",
@@ -206,7 +220,7 @@ def has_command(text: str) -> bool:
     return bool(COMMAND_LINE.search(text) or "```" in text or re.search(r"`[^`]{6,}`", text))
 
 
-_CLI = re.compile(rf"(?:^|\$ |`)\s*({CLI_NAMES}\b[^`\n]*)", re.M)
+_CLI = re.compile(rf"(?:^|\$ |`)[^\S\n]*+({CLI_NAMES}\b[^`\n]*)", re.M)  # on its own line: linear
 _SCOPE_FLAGS = {"-n", "--namespace", "--context", "-c", "--container", "-l", "--selector", "-h", "--host", "-p", "-U"}
 _KINDS = {"deployment": "deploy", "deployments": "deploy", "statefulset": "sts", "statefulsets": "sts",
           "daemonset": "ds", "daemonsets": "ds", "service": "svc", "services": "svc", "pods": "pod", "nodes": "node"}

@@ -46,7 +46,7 @@ CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "action",
         # a shell prompt ("$ ") or a database prompt ("orders=# SELECT ...") is something run
-        re.compile(r"(^\$ |\n\s*\$ |^\w+=[#>] |\n\s*\w+=[#>] |"
+        re.compile(r"(^\$ |\n[^\S\n]*+\$ |^\w+=[#>] |\n[^\S\n]*+\w+=[#>] |"
                    r"\b(roll(?:ing|ed)? ?back|reverted|revert(?:ing)?|restart(?:ing|ed)?|"
                    r"scal(?:ing|ed) (?:up|down|to)|terminat(?:e|ing|ed)|kill(?:ing|ed)|failover|failing over|"
                    r"promot(?:e|ing|ed)|disabl(?:e|ing|ed)|turn(?:ing|ed) off|flipp(?:ing|ed)|cordon(?:ing|ed)?|"

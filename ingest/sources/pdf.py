@@ -15,6 +15,9 @@ from kb.errors import EmptyDocument, ParseError
 from kb.models import Record
 
 EXTENSIONS = (".pdf",)
+#: a postmortem is tens of pages; past this a PDF is refused before any page is read (pypdf caps
+#: each stream's decompressed size itself, so a small file cannot inflate without limit)
+MAX_PDF_PAGES = 2000
 
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 
@@ -32,6 +35,8 @@ def page_texts(path: Path, data: bytes) -> list[str]:
                 ok = False
             if not ok:
                 raise ParseError(str(path), "encrypted PDF: it needs a password; save an unencrypted copy")
+        if len(reader.pages) > MAX_PDF_PAGES:
+            raise ParseError(str(path), f"PDF has {len(reader.pages)} pages, over the {MAX_PDF_PAGES} page limit")
         texts = [(page.extract_text() or "") for page in reader.pages]
     except ParseError:
         raise

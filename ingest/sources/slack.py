@@ -79,15 +79,16 @@ def _users(export: Path, options: ParseOptions) -> dict[str, str]:
 
 
 def _plain(text: str, users: dict[str, str], channels: dict[str, str]) -> str:
+    # Slack escapes "<" in message text, so a token never holds one: excluding it keeps each scan to one token
     text = re.sub(
-        r"<@([A-Z0-9]+)(?:\|([^>]+))?>", lambda m: "@" + (m.group(2) or users.get(m.group(1), m.group(1))), text
+        r"<@([A-Z0-9]+)(?:\|([^<>]+))?>", lambda m: "@" + (m.group(2) or users.get(m.group(1), m.group(1))), text
     )
     text = re.sub(
-        r"<#([A-Z0-9]+)(?:\|([^>]*))?>", lambda m: "#" + (m.group(2) or channels.get(m.group(1), m.group(1))), text
+        r"<#([A-Z0-9]+)(?:\|([^<>]*))?>", lambda m: "#" + (m.group(2) or channels.get(m.group(1), m.group(1))), text
     )
-    text = re.sub(r"<!(here|channel|everyone)[^>]*>", r"@\1", text)
-    text = re.sub(r"<((?:https?|mailto):[^|>]+)\|([^>]+)>", r"\2 (\1)", text)
-    text = re.sub(r"<((?:https?|mailto):[^>]+)>", r"\1", text)
+    text = re.sub(r"<!(here|channel|everyone)[^<>]*>", r"@\1", text)
+    text = re.sub(r"<((?:https?|mailto):[^|<>]+)\|([^<>]+)>", r"\2 (\1)", text)
+    text = re.sub(r"<((?:https?|mailto):[^<>]+)>", r"\1", text)
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 

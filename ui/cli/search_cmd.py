@@ -7,7 +7,7 @@ import difflib
 import sys
 from pathlib import Path
 
-from kb.alerts import AlertQuery, parse_alert
+from kb.alerts import MAX_ALERT_BYTES, AlertQuery, parse_alert
 from kb.errors import KBError
 from kb.models import Kind
 from kb.search import Query, result_json
@@ -28,8 +28,12 @@ examples:
 
 
 def _read(path: str) -> str:
+    """The file's text, read no further than one byte past the alert size limit."""
     try:
-        return Path(path).read_text(encoding="utf-8")
+        with Path(path).open("rb") as handle:
+            data = handle.read(MAX_ALERT_BYTES + 1)
+        # over the limit, a cut character must not hide that: parse_alert refuses it by size
+        return data.decode("utf-8", "replace" if len(data) > MAX_ALERT_BYTES else "strict")
     except (OSError, UnicodeDecodeError) as exc:
         raise KBError(f"{path}: cannot read the alert: {exc}") from exc
 
@@ -100,7 +104,7 @@ as_json = result_json
 
 def read_alert(arg: str) -> AlertQuery:
     """The alert in file ``arg`` (``-``: stdin)."""
-    raw = sys.stdin.read() if arg == "-" else _read(arg)
+    raw = sys.stdin.read(MAX_ALERT_BYTES + 1) if arg == "-" else _read(arg)
     return parse_alert(raw, "stdin" if arg == "-" else arg)
 
 
