@@ -16,9 +16,8 @@ import pytest
 
 from ingest.pipeline import Ingestor
 from kb.doctor import check
-from kb.search import open_searcher
 from kb.keyword import KeywordIndex
-from kb.search import keyword_dir
+from kb.search import keyword_dir, open_searcher
 from kb.settings import Settings
 from kb.store import Store, open_store
 from tests.conftest import ROOT, copy_data
