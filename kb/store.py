@@ -257,7 +257,8 @@ class Store:
         """Store several records at once; each is still seen whole or not at all.
 
         All chunks are written first (under ids carrying the new content hash, invisible to readers until
-        their record says that hash), then the records (the commit point), then the old chunks go.
+        their record says that hash), then the records (the commit point), then the version stamp changes,
+        then the old chunks go.
         """
         nodes: list[BaseNode] = []
         rows: list[tuple[Record, list[float], int]] = []
@@ -293,11 +294,11 @@ class Store:
                         embeddings=[v for _r, v, _n in part] if vectors_given else None,
                         metadatas=[record_metadata(r, n) for r, _v, n in part],
                     )
+            self.bump_version()  # committed: readers may rebuild now; the old chunks are invisible to them
             for record, _v, _n in rows:
                 self._chunks.delete(
                     where={"$and": [{"record_id": record.id}, {"content_hash": {"$ne": record.content_hash}}]}
                 )
-            self.bump_version()
         except StoreError:
             raise
         except Exception as exc:
@@ -309,8 +310,8 @@ class Store:
         try:
             self._begin_write()
             self._records.delete(ids=[record_id])
-            self._chunks.delete(where={"record_id": record_id})
             self.bump_version()
+            self._chunks.delete(where={"record_id": record_id})
         except Exception as exc:
             raise self._wrap(exc, f"cannot delete {record_id}") from exc
 
