@@ -105,3 +105,20 @@ def test_doctor_repairs_a_kill_between_a_commit_and_its_version_stamp(tmp_path: 
     reader = open_searcher(settings, store, embedding).keyword
     reader.ensure_fresh()
     assert any("zanzibar" in text for text in reader.texts)
+
+
+def test_progress_is_one_bar_per_stage_across_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI and web UI draw a bar per stage and close it when the next stage begins: with many batches, each
+    stage still comes once, and "embed" counts every chunk of the run up to its total."""
+    monkeypatch.setattr(pipeline, "WRITE_BATCH_FILES", 2)
+    settings, store, embedding = opened(tmp_path / "kb")
+    calls: list[tuple[str, int, int]] = []
+    report = Ingestor(settings, store, embedding).run(
+        [small_corpus(tmp_path / "corpus", n=7)], progress=lambda *call: calls.append(call)
+    )
+    stages = [stage for i, (stage, _d, _t) in enumerate(calls) if i == 0 or calls[i - 1][0] != stage]
+    assert stages == ["scan", "embed"]
+    embed = [(done, total) for stage, done, total in calls if stage == "embed"]
+    chunks = sum(f.chunks for f in report.files)
+    assert {total for _d, total in embed} == {chunks} and embed[-1] == (chunks, chunks)
+    assert [d for d, _t in embed] == sorted(d for d, _t in embed) and len(embed) > 4  # moves batch by batch
