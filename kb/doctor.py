@@ -85,6 +85,9 @@ def _check(store: Store, keyword: KeywordIndex | None, repair: bool) -> DoctorRe
             numbers[rid].append(int(cid.rsplit(":", 1)[1]))
         except (IndexError, ValueError):
             numbers[rid].append(-1)
+    # looked at before any repair changes the store, so a wrong index is reported even when a repair rebuilds it
+    ids = {c for cids in current.values() for c in cids}
+    stale_index = _keyword_problem(keyword, version, ids) if keyword is not None else None
     if orphans:
         report.problems.append(Problem("orphan-chunks", f"{len(orphans)} chunks",
                                        "chunks of removed records or of replaced versions"))
@@ -115,27 +118,33 @@ def _check(store: Store, keyword: KeywordIndex | None, repair: bool) -> DoctorRe
         if repair:
             problem.repaired = store.finish_interrupted_write() or not store.interrupted_write()
     if keyword is not None:
-        _check_keyword(store, keyword, report, {c for cids in current.values() for c in cids}, version, repair)
+        _check_keyword(store, keyword, report, stale_index, {c for cids in current.values() for c in cids}, repair)
     return report
 
 
-def _check_keyword(store: Store, keyword: KeywordIndex, report: DoctorReport, current: set[str], version: str,
-                   repair: bool) -> None:
-    """The index a search would use now (the saved one for this version, else built and saved, as a search
-    does) must hold exactly the current chunks; repair rebuilds it from the store whatever is saved."""
-    if repair:
-        version = store.version()  # repairs above changed it
+def _keyword_problem(keyword: KeywordIndex, version: str, current: set[str]) -> Problem | None:
+    """The index a search would use now (the one saved for this version, else built and saved, as a search
+    does) must hold exactly the current chunks."""
     keyword.ensure_fresh(force=True)
-    if keyword.version != version:
-        return  # another process changed the store during the check: nothing to compare against
-    if set(keyword.chunk_ids) == current:
+    if keyword.version != version or set(keyword.chunk_ids) == current:
+        return None  # right, or another process changed the store during the check: nothing to compare
+    return Problem("stale-keyword-index", "keyword index",
+                   f"saved for store version {version or '(none)'} but its passages differ from the store's")
+
+
+def _check_keyword(store: Store, keyword: KeywordIndex, report: DoctorReport, problem: Problem | None,
+                   current: set[str], repair: bool) -> None:
+    """Report a wrong index; repair rebuilds it from the store whatever is saved, and checks the result."""
+    if problem is not None:
+        report.problems.append(problem)
+    if not repair:
         return
-    problem = Problem("stale-keyword-index", "keyword index",
-                      f"saved for store version {version or '(none)'} but its passages differ from the store's")
-    report.problems.append(problem)
-    if repair:
-        keyword.rebuild()
-        problem.repaired = keyword.saved_version() == store.version() and set(keyword.chunk_ids) == current
+    keyword.rebuild()
+    right = keyword.saved_version() == store.version() and set(keyword.chunk_ids) == current
+    if problem is not None:
+        problem.repaired = right
+    elif not right:
+        report.problems.append(Problem("stale-keyword-index", "keyword index", "rebuilt, but still differs"))
 
 
 def _broken(store: Store, report: DoctorReport, rid: str, meta: dict[str, object], kind: str, detail: str,
