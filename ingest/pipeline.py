@@ -30,7 +30,7 @@ from kb.models import Chunk, FileOutcome, IngestFailure, IngestReport, Kind, Rec
 from kb.settings import Settings
 from kb.store import Store
 
-WRITE_BATCH_CHUNKS = 500
+WRITE_BATCH_CHUNKS = 200  # about 15 s of embedding with the default model on 2 cores: what a kill can lose
 WRITE_BATCH_FILES = 50
 
 #: progress(stage, done, total); stages: "scan" (files read), "embed" (chunks embedded or reused, and
