@@ -4,6 +4,10 @@ Incremental: a unit whose content hash matches what is stored is not parsed, chu
 A changed unit's records replace their old versions atomically (see ``kb.store``). Chunk texts whose
 embedding is already in the store are not embedded again. ``prune`` removes records whose source
 files are gone.
+
+Embedding and storing go batch by batch (``WRITE_BATCH_FILES`` files or ``WRITE_BATCH_CHUNKS`` chunks):
+a killed run keeps every batch it committed, and the next run resumes, since committed files are
+unchanged by content hash.
 """
 
 from __future__ import annotations
@@ -28,10 +32,11 @@ from kb.models import Chunk, FileOutcome, IngestFailure, IngestReport, Kind, Rec
 from kb.settings import Settings
 from kb.store import Store
 
-WRITE_BATCH_CHUNKS = 500
+WRITE_BATCH_CHUNKS = 200  # about 15 s of embedding with the default model on 2 cores: what a kill can lose
 WRITE_BATCH_FILES = 50
 
-#: progress(stage, done, total); stages: "scan", "embed", "store".
+#: progress(stage, done, total); stages: "scan" (files read), "embed" (chunks embedded or reused, and
+#: committed batch by batch), "index" (the keyword index refreshed at the end).
 Progress = Callable[[str, int, int], None]
 
 
@@ -78,7 +83,8 @@ class Ingestor:
         roots = [Path(p).expanduser().resolve() for p in paths]
         report = IngestReport()
         with self.store.write_lock():
-            self.store.sweep_orphans()
+            self.store.finish_interrupted_write()  # a run killed after a commit: tell readers of it now
+            self.store.sweep_orphans()  # chunks a killed run wrote for a batch it did not commit
             index = self.store.record_index()
             known = {s for meta in index.values() for s in str(meta.get("services", "")).split("|") if s}
             options = self.options(kind, known)
@@ -87,8 +93,7 @@ class Ingestor:
             pending = self._scan(units, index, options, report, progress)
             self._fill_services(pending, options)
             self._assign_ids(pending, index)
-            vectors = self._chunk_and_embed(pending, report, progress)
-            self._write(pending, vectors, index, report, progress)
+            self._write(pending, index, report, progress)
             if prune:
                 self._prune(roots, units, index, report)
             if self.keyword is not None:
@@ -219,10 +224,8 @@ class Ingestor:
                 owner[record.id] = record.source_key
                 by_key[record.source_key] = record.id
 
-    def _chunk_and_embed(
-        self, pending: list[_Pending], report: IngestReport, progress: Progress
-    ) -> dict[str, list[float]]:
-        """Chunk every pending record; return a vector for every chunk text hash (reused or new)."""
+    def _chunk(self, pending: list[_Pending]) -> dict[str, str]:
+        """Chunk every pending record; return the text to embed of every chunk, by text hash."""
         max_words = max(16, int(self.settings.chunk_tokens * 0.75))
         texts: dict[str, str] = {}
         for item in pending:
@@ -237,39 +240,55 @@ class Ingestor:
                 item.chunks[record.id] = chunks
                 item.hashes[record.id] = hashes
                 item.outcome.chunks += len(chunks)
-        reused = self.store.embeddings_by_text_hash(list(texts))
-        # similar lengths in one batch waste less padding
-        todo = sorted((h for h in texts if h not in reused), key=lambda h: len(texts[h]))
-        total_needed = sum(len(h) for item in pending for h in item.hashes.values())
-        batch = max(1, self.settings.embed_batch_size) * 4
-        progress("embed", 0, len(todo))
-        for lo in range(0, len(todo), batch):
-            group = todo[lo : lo + batch]
-            vectors = self.embedding.get_text_embedding_batch([texts[h] for h in group])
-            reused.update(zip(group, vectors, strict=True))
-            progress("embed", min(lo + batch, len(todo)), len(todo))
+        return texts
+
+    def _chunk_and_embed(
+        self, batch: list[_Pending], texts: dict[str, str], report: IngestReport, advance: Callable[[int], None]
+    ) -> dict[str, list[float]]:
+        """A vector for every chunk text of the batch: stored ones reused by text hash, the rest embedded."""
+        wanted = list(dict.fromkeys(h for item in batch for hashes in item.hashes.values() for h in hashes))
+        vectors = self.store.embeddings_by_text_hash(wanted)
+        # similar lengths in one call waste less padding
+        todo = sorted((h for h in wanted if h not in vectors), key=lambda h: len(texts[h]))
+        needed = sum(len(hashes) for item in batch for hashes in item.hashes.values())
+        step = max(1, self.settings.embed_batch_size) * 4
+        for lo in range(0, len(todo), step):
+            group = todo[lo : lo + step]
+            vectors.update(zip(group, self.embedding.get_text_embedding_batch([texts[h] for h in group]), strict=True))
+            advance(len(group))
         report.embedded_chunks += len(todo)
-        report.reused_embeddings += total_needed - len(todo)
-        return reused
+        report.reused_embeddings += needed - len(todo)
+        return vectors
 
     def _write(
-        self,
-        pending: list[_Pending],
-        vectors: dict[str, list[float]],
-        index: dict[str, dict[str, object]],
-        report: IngestReport,
-        progress: Progress,
+        self, pending: list[_Pending], index: dict[str, dict[str, object]], report: IngestReport, progress: Progress
     ) -> None:
-        """Store records in batches (fewer round trips); each record still commits whole."""
-        total = len(pending)
+        """Chunk, embed and commit batch by batch: a batch of files is embedded, then committed (each record
+        whole), then the next is embedded. A killed run loses at most the batch it was embedding; the next run
+        finds the committed files unchanged by content hash and goes on from there.
+
+        Progress is one bar, "embed": chunk texts of the run done (embedded or reused, then committed)."""
+        texts = self._chunk(pending)
+        total = sum(item.outcome.chunks for item in pending)
+        done = 0
+        progress("embed", 0, total)
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            progress("embed", min(done, total), total)
+
         batch: list[_Pending] = []
         chunks_in_batch = 0
-        for done, item in enumerate(pending, start=1):
+        for number, item in enumerate(pending, start=1):
             batch.append(item)
-            chunks_in_batch += sum(len(c) for c in item.chunks.values())
-            if chunks_in_batch >= WRITE_BATCH_CHUNKS or len(batch) >= WRITE_BATCH_FILES or done == total:
+            chunks_in_batch += item.outcome.chunks
+            if chunks_in_batch >= WRITE_BATCH_CHUNKS or len(batch) >= WRITE_BATCH_FILES or number == len(pending):
+                embedded = report.embedded_chunks
+                vectors = self._chunk_and_embed(batch, texts, report, advance)
                 self._write_batch(batch, vectors, index, report)
-                progress("store", done, total)
+                # the batch's chunks that needed no embedding count now, at their commit
+                advance(chunks_in_batch - (report.embedded_chunks - embedded))
                 batch, chunks_in_batch = [], 0
 
     def _write_batch(

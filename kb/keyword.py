@@ -98,6 +98,14 @@ class KeywordIndex:
                 self._build(current)
                 self._save()
 
+    def rebuild(self) -> None:
+        """Build from the store and save, whatever is saved (an index saved for the current version can still
+        be wrong: written by hand, or by a writer killed before it changed the version)."""
+        with self._lock:
+            self._build(self.store.version())
+            self._save()
+        self._checked = time.monotonic()
+
     def _build(self, version: str) -> None:
         record_meta = self.store.record_index()
         corpus: list[list[str]] = []

@@ -7,6 +7,10 @@ written first under ids that carry the new content hash, then the record, then t
 deleted. A reader only trusts chunks whose content hash matches their record, so a document is seen
 whole or not at all, and chunks left behind by a killed writer are ignored and later swept.
 
+Every write changes the store's version stamp when it is done, which is how readers (the keyword index)
+learn of it. A write first marks itself in progress; a writer killed between its commit and the new stamp
+leaves the mark, and the next writer (``finish_interrupted_write``) changes the stamp for it.
+
 The same code runs on an embedded ``PersistentClient`` (default) and on a Chroma server
 (``KB_CHROMA_URL``). Embedded stores are not safe for two writing processes, so writes take a file
 lock next to the store.
@@ -253,7 +257,8 @@ class Store:
         """Store several records at once; each is still seen whole or not at all.
 
         All chunks are written first (under ids carrying the new content hash, invisible to readers until
-        their record says that hash), then the records (the commit point), then the old chunks go.
+        their record says that hash), then the records (the commit point), then the version stamp changes,
+        then the old chunks go.
         """
         nodes: list[BaseNode] = []
         rows: list[tuple[Record, list[float], int]] = []
@@ -275,6 +280,7 @@ class Store:
         if not rows:
             return
         try:
+            self._begin_write()
             for lo in range(0, len(nodes), self.max_batch):
                 self.vector_store.add(nodes[lo : lo + self.max_batch])
             with_vectors = [r for r in rows if r[2]]
@@ -288,11 +294,11 @@ class Store:
                         embeddings=[v for _r, v, _n in part] if vectors_given else None,
                         metadatas=[record_metadata(r, n) for r, _v, n in part],
                     )
+            self.bump_version()  # committed: readers may rebuild now; the old chunks are invisible to them
             for record, _v, _n in rows:
                 self._chunks.delete(
                     where={"$and": [{"record_id": record.id}, {"content_hash": {"$ne": record.content_hash}}]}
                 )
-            self.bump_version()
         except StoreError:
             raise
         except Exception as exc:
@@ -302,9 +308,10 @@ class Store:
     def delete_record(self, record_id: str) -> None:
         """Remove a record (the commit point first) and then its chunks."""
         try:
+            self._begin_write()
             self._records.delete(ids=[record_id])
-            self._chunks.delete(where={"record_id": record_id})
             self.bump_version()
+            self._chunks.delete(where={"record_id": record_id})
         except Exception as exc:
             raise self._wrap(exc, f"cannot delete {record_id}") from exc
 
@@ -323,11 +330,32 @@ class Store:
 
     # -- version: changes whenever any document is committed or removed ----------------------
 
+    def _begin_write(self) -> None:
+        """Mark a write in progress (cleared by ``bump_version`` when the write is done)."""
+        self._state.upsert(ids=["writing"], documents=["1"], embeddings=[[0.0]])
+
     def bump_version(self) -> str:
         """Mark the store as changed, so keyword indexes built from it know they are stale."""
         version = uuid.uuid4().hex
         self._state.upsert(ids=["version"], documents=[version], embeddings=[[0.0]])
+        self._state.delete(ids=["writing"])
         return version
+
+    def interrupted_write(self) -> bool:
+        """Whether a write began and never changed the version stamp (its process was killed, or it is still
+        running: only a holder of the write lock can tell these apart)."""
+        try:
+            return bool(self._state.get(ids=["writing"], include=[])["ids"])
+        except Exception as exc:
+            raise self._wrap(exc, "cannot read the store version") from exc
+
+    def finish_interrupted_write(self) -> bool:
+        """Change the version stamp for a write that was cut short after its commit, so readers see what it
+        committed. Call with the write lock held. Returns whether there was one."""
+        if not self.interrupted_write():
+            return False
+        self.bump_version()
+        return True
 
     def version(self) -> str:
         """An opaque stamp that differs after every change; '' for a store never written to."""

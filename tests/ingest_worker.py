@@ -1,24 +1,35 @@
 """Run one ingest of a folder into a store with the fast fake embedding (a subprocess the crash tests kill).
 
-With a third argument N, the process kills itself (SIGKILL, as the OOM killer or a lost node would) right
-after its N-th write to Chroma, so a test can cut an ingest short at a chosen point on any machine."""
+usage: python -m tests.ingest_worker DATA_DIR FOLDER [N] [--after-commits K] [--before-bump B] [--batch-files F]
+
+With N, the process kills itself (SIGKILL, as the OOM killer or a lost node would) right after its N-th write
+to Chroma, so a test can cut an ingest short at a chosen point on any machine. With --after-commits K it
+kills itself when the embedding model is next asked for vectors after the K-th commit of a batch of documents
+(an ingest killed while embedding its next batch); with --before-bump B, just before the B-th change of the
+store's version stamp (after a commit, before readers are told of it). --batch-files sets the documents per
+batch."""
 
 from __future__ import annotations
 
+import argparse
 import functools
 import os
 import signal
-import sys
 from pathlib import Path
 from typing import Any
 
 from chromadb.api.models.Collection import Collection
 
+from ingest import pipeline
 from ingest.pipeline import Ingestor
 from kb.search import open_searcher
 from kb.settings import Settings
-from kb.store import open_store
+from kb.store import Store, open_store
 from tests.fakes import HashingEmbedding
+
+
+def _die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def kill_after_writes(n: int) -> None:
@@ -32,10 +43,43 @@ def kill_after_writes(n: int) -> None:
             result = __original(self, *args, **kwargs)
             count[0] += 1
             if count[0] >= n:
-                os.kill(os.getpid(), signal.SIGKILL)
+                _die()
             return result
 
         setattr(Collection, name, counted)
+
+
+def kill_when_embedding_after_commits(k: int) -> None:
+    """SIGKILL this process when the embedding model is called after the k-th commit of documents."""
+    commits = [0]
+    put_documents = Store.put_documents
+    embed = HashingEmbedding._get_text_embeddings
+
+    def counted_put(self: Store, *args: Any, **kwargs: Any) -> None:
+        put_documents(self, *args, **kwargs)
+        commits[0] += 1
+
+    def checked_embed(self: HashingEmbedding, texts: list[str]) -> list[list[float]]:
+        if commits[0] >= k:
+            _die()
+        return embed(self, texts)
+
+    Store.put_documents = counted_put  # type: ignore[method-assign]
+    HashingEmbedding._get_text_embeddings = checked_embed  # type: ignore[method-assign]
+
+
+def kill_before_bump(b: int) -> None:
+    """SIGKILL this process just before the b-th change of the store's version stamp."""
+    count = [0]
+    bump = Store.bump_version
+
+    def counted(self: Store) -> str:
+        count[0] += 1
+        if count[0] >= b:
+            _die()
+        return bump(self)
+
+    Store.bump_version = counted  # type: ignore[method-assign]
 
 
 def main(data_dir: str, folder: str) -> None:
@@ -47,6 +91,20 @@ def main(data_dir: str, folder: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 3:
-        kill_after_writes(int(sys.argv[3]))
-    main(sys.argv[1], sys.argv[2])
+    parser = argparse.ArgumentParser()
+    parser.add_argument("data_dir")
+    parser.add_argument("folder")
+    parser.add_argument("writes", nargs="?", type=int)
+    parser.add_argument("--after-commits", type=int)
+    parser.add_argument("--before-bump", type=int)
+    parser.add_argument("--batch-files", type=int)
+    args = parser.parse_args()
+    if args.writes:
+        kill_after_writes(args.writes)
+    if args.after_commits:
+        kill_when_embedding_after_commits(args.after_commits)
+    if args.before_bump:
+        kill_before_bump(args.before_bump)
+    if args.batch_files:
+        pipeline.WRITE_BATCH_FILES = args.batch_files
+    main(args.data_dir, args.folder)

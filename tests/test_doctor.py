@@ -3,6 +3,7 @@ leaves a store that the next ingest completes with no duplicate or orphan chunks
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -15,11 +16,13 @@ import pytest
 
 from ingest.pipeline import Ingestor
 from kb.doctor import check
-from kb.search import open_searcher
+from kb.keyword import KeywordIndex
+from kb.search import keyword_dir, open_searcher
 from kb.settings import Settings
-from kb.store import open_store
+from kb.store import Store, open_store
 from tests.conftest import ROOT, copy_data
 from tests.fakes import HashingEmbedding
+from ui.cli.main import main
 
 
 def small_corpus(root: Path, n: int = 6) -> Path:
@@ -45,19 +48,62 @@ def test_doctor_finds_and_repairs_orphans_incomplete_records_and_a_stale_index(s
     chunks.delete(ids=[victim])  # doc-1 now incomplete
     meta = dict(got["metadatas"][0]) | {"record_id": "ghost"}
     chunks.add(ids=["ghost:abc:0"], documents=["left behind"], metadatas=[meta], embeddings=[[0.1] * 64])
-    store.bump_version()  # the saved keyword index is now behind
+    stale_index(settings)
 
-    found = check(store, searcher.keyword)
+    found = check(store, stale_reader(settings, store))
     kinds = {p.kind for p in found.problems}
     assert {"orphan-chunks", "incomplete-record", "stale-keyword-index"} <= kinds and not found.healthy
     assert next(p for p in found.problems if p.kind == "incomplete-record").subject == "doc-1"
 
-    fixed = check(store, searcher.keyword, repair=True)
+    fixed = check(store, stale_reader(settings, store), repair=True)
     assert fixed.healthy and fixed.reingest == [str(corpus / "doc-1.md")]
-    assert check(store, searcher.keyword).problems == []
+    assert check(store, stale_reader(settings, store)).problems == []  # clean right after the repair
     Ingestor(settings, store, embedding, searcher.keyword).run([corpus])  # the named file comes back
     after = check(store, searcher.keyword)
     assert after.healthy and after.records == 6 and not after.problems
+
+
+def stale_index(settings: Settings) -> None:
+    """Make the saved keyword index claim the store's current version while holding other passages (a reader
+    cannot tell: only the doctor can)."""
+    rows_file = keyword_dir(settings) / "rows.json"
+    rows = json.loads(rows_file.read_text())
+    rows["chunk_ids"][0] = "doc-0:000000000000:99"
+    rows_file.write_text(json.dumps(rows))
+
+
+def stale_reader(settings: Settings, store: Store) -> KeywordIndex:
+    return KeywordIndex(store, keyword_dir(settings))
+
+
+def test_a_saved_keyword_index_behind_the_store_is_not_a_problem(settings: Settings, tmp_path: Path) -> None:
+    """Readers rebuild an index whose version is behind the store's (as after a killed ingest); doctor does too."""
+    embedding = HashingEmbedding()
+    store = open_store(settings, "hashing-64")
+    Ingestor(settings, store, embedding, open_searcher(settings, store, embedding).keyword).run([small_corpus(tmp_path)])
+    store.bump_version()
+    report = check(store, stale_reader(settings, store))
+    assert report.problems == [] and report.healthy
+
+
+def test_a_keyword_index_wrong_for_the_current_version_is_rebuilt_by_repair(settings: Settings, tmp_path: Path) -> None:
+    embedding = HashingEmbedding()
+    store = open_store(settings, "hashing-64")
+    Ingestor(settings, store, embedding, open_searcher(settings, store, embedding).keyword).run([small_corpus(tmp_path)])
+    stale_index(settings)
+    assert [p.kind for p in check(store, stale_reader(settings, store)).problems] == ["stale-keyword-index"]
+    assert check(store, stale_reader(settings, store), repair=True).healthy
+    after = check(store, stale_reader(settings, store))
+    assert after.problems == [] and after.healthy
+
+
+def test_doctor_on_a_fresh_empty_data_dir_is_healthy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = Settings(data_dir=tmp_path / "kb", _env_file=None)  # type: ignore[call-arg]
+    store = open_store(settings, "hashing-64")
+    report = check(store, stale_reader(settings, store))
+    assert report.healthy and report.problems == [] and report.records == report.chunks == 0
+    assert main(["--data-dir", str(tmp_path / "cli"), "doctor"]) == 0
+    assert "healthy" in capsys.readouterr().out
 
 
 @pytest.mark.slow

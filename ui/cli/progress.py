@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 #: Stage names of the library's progress callbacks, as people read them.
-LABELS = {"scan": "reading", "embed": "embedding", "store": "storing", "index": "keyword index"}
+LABELS = {"scan": "reading", "embed": "embedding and storing", "index": "keyword index"}
 
 
 @contextlib.contextmanager

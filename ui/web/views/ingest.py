@@ -13,7 +13,7 @@ from ui.web.common import escape, resources, shown_errors
 
 res = resources()
 st.title("Ingest")
-STAGES = {"scan": "Reading files", "embed": "Embedding passages", "store": "Storing", "index": "Keyword index"}
+STAGES = {"scan": "Reading files", "embed": "Embedding and storing passages", "index": "Keyword index"}
 
 with shown_errors():
     limit_mb = res.settings.max_file_mb
