@@ -194,6 +194,11 @@ class DraftItem(BaseModel):
     time: str | None = Field(default=None, description="Timeline entries: when (as written in the log).")
     who: str | None = Field(default=None, description="Timeline entries: who posted it.")
     kind: str | None = Field(default=None, description="Timeline entries: detection, escalation, action, ...")
+    cautions: list[str] = Field(
+        default_factory=list,
+        description="Why its commands are dangerous to run as written (deletion, a force flag, a downloaded "
+        "script run by a shell, DROP/TRUNCATE, rm -rf, scaling to zero); shown beside it.",
+    )
 
 
 class DroppedItem(BaseModel):
