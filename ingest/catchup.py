@@ -165,7 +165,7 @@ def _summarise(path: Path, facts: list[Fact], new: int, since: dt.datetime | Non
     result = CatchUp(path=str(path), new_messages=new, total_messages=len(facts))
     kept = []
     for f in facts:
-        why = refusal(f.text)
+        why = refusal(f.text) if f.kind or f.question or f.doing else None  # only those a line may show
         if why:
             result.dropped.append((f.text, why))
         else:

@@ -126,7 +126,7 @@ _SCRIPT_URL = re.compile(r"\b(?:javascript|vbscript|livescript)\s*:|\bdata\s*:\s
 
 def _markdown() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": True})
-    md.validateLink = lambda url: True  # see every link, whatever its scheme, to judge it here
+    md.validateLink = lambda url: True  # type: ignore[method-assign]  # see every link, whatever its scheme, to judge it here
     return md
 
 
@@ -227,7 +227,7 @@ def _words(line: str) -> list[str]:
 def _stages(words: list[str]) -> list[tuple[str, list[str]]]:
     """Pipeline stages: (the separator before it, its words)."""
     stages: list[tuple[str, list[str]]] = []
-    before, current = "", []
+    before, current = "", list[str]()
     for word in words:
         if word in _SEPARATORS:
             if current:
@@ -289,9 +289,9 @@ def _stage_cautions(before: str, prev: str, program: str, args: list[str]) -> li
             found.append(f"deletes resources ({program} {verb})")
         if "scale" in verbs and _replicas_zero(args):
             found.append("scales to zero replicas")
-        forced = [a for a in args if a in ("--force", "--grace-period=0") or a.startswith(("--force=", "--force-"))]
-        if forced:
-            found.append(f"force flag ({forced[0]})")
+        force = [a for a in args if a in ("--force", "--grace-period=0") or a.startswith(("--force=", "--force-"))]
+        if force:
+            found.append(f"force flag ({force[0]})")
     return found
 
 

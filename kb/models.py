@@ -364,6 +364,9 @@ class Scenario(BaseModel):
     source_hashes: dict[str, str] = Field(default_factory=dict, description="Content hash of each source.")
     related_ids: list[str] = Field(default_factory=list, description="Other incidents of its services.")
     edits: dict[str, dict[str, object]] = Field(default_factory=dict, description="Game-master edits by clue key.")
+    dropped: list[DroppedItem] = Field(
+        default_factory=list, description="Source text never shown (it speaks to an AI or carries markup), and why."
+    )
     created: dt.datetime
     refreshed: dt.datetime | None = None
 
