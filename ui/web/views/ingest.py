@@ -9,6 +9,7 @@ import streamlit as st
 
 from ingest.pipeline import Ingestor
 from ingest.uploads import save_uploads
+from kb.guard import inert
 from ui.web.common import escape, resources, shown_errors
 
 res = resources()
@@ -29,7 +30,7 @@ with shown_errors():
         batch = uploads / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
         saved = save_uploads(batch, [(f.name, f.getvalue()) for f in files], int(limit_mb * 1024 * 1024), uploads)
         for name, reason in saved.refused:
-            st.error(f"{name}: {reason}")
+            st.error(inert(f"{name}: {reason}"))
         for name, copy in saved.already:
             st.info(escape(f"{name}: already uploaded ({copy.relative_to(uploads)}), so not ingested again"))
         if saved.files:
