@@ -395,3 +395,26 @@ def test_mcp_results_carry_cautions(planted_store: Path) -> None:
     assert any(i["cautions"] for i in draft["items"] if DELETE in i["text"])
     assert "CAUTION" in draft["markdown"]
     assert any(i["cautions"] for i in answer["items"] if DELETE in i["text"])
+
+
+@pytest.mark.slow
+def test_the_web_pages_show_cautions_and_no_injected_step(planted_store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("KB_DATA_DIR", str(planted_store))
+    at = AppTest.from_file(str(ROOT / "ui" / "web" / "app.py"), default_timeout=180)
+    at.run()
+    at.switch_page("views/runbooks.py").run()
+    at.text_input(key="draft_topic_input").input("orders queue stuck").run()
+    at.button(key="draft-go").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    draft = next(str(m.value) for m in at.markdown if "## References" in str(m.value))
+    steps = draft.split("## Dropped")[0]
+    assert not hostile_in(steps.splitlines())
+    assert all("CAUTION" in line for line in steps.splitlines() if DELETE in line)
+    at.switch_page("views/ask.py").run()
+    at.chat_input(key="ask_input").set_value("how did we fix the orders queue stuck after the broker upgrade?").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("CAUTION" in str(w.value) for w in at.warning)
+    shown = [str(m.value).replace("\\", "") for m in at.markdown]
+    assert not hostile_in(shown)

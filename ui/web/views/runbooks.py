@@ -11,7 +11,7 @@ from ingest.revisions import apply_proposal
 from kb import runbooks
 from kb.alerts import AlertParseError, parse_alert
 from kb.errors import KBError
-from kb.guard import inert
+from kb.guard import caution_note, inert
 from kb.models import Kind
 from ui.web.common import escape, open_document, resources, shown_errors
 
@@ -130,6 +130,7 @@ with shown_errors():
                     sources = "; ".join(f"{c.doc_id} ({c.section}, {c.start}-{c.end})" for c in item.citations)
                     st.markdown(
                         f"- *{escape(item.section)}*: {escape(item.text.splitlines()[0][:160])} ← {escape(sources)}"
+                        + (f"  \n  {escape(caution_note(item.cautions).replace('**', ''))}" if item.cautions else "")
                     )
                 buttons = st.columns(2)
                 if buttons[0].button("Approve and save a new revision", type="primary", key="upd-approve"):
