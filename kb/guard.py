@@ -53,6 +53,7 @@ MIN_MARGIN = 0.03
 NEIGHBOURS = 3
 #: Sentences judged by the model per text (the phrase rule reads all of it).
 MAX_SENTENCES = 40
+MAX_SENTENCE_CHARS = 1000
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
@@ -90,8 +91,17 @@ def _judge() -> _Judge | None:
 
 
 def _sentences(text: str) -> list[str]:
-    pieces = [p.strip(" -*>#`0123456789.)\t") for p in _SENTENCE.split(text)]
-    return [p for p in pieces if len(p.split()) >= 3][:MAX_SENTENCES]
+    out: list[str] = []
+    pos = 0
+    for match in [*_SENTENCE.finditer(text[: MAX_SENTENCES * MAX_SENTENCE_CHARS * 4]), None]:
+        end = match.start() if match else len(text)
+        piece = text[pos:end].strip(" -*>#`0123456789.)\t")
+        pos = match.end() if match else len(text)
+        if len(piece.split(maxsplit=3)) >= 3:
+            out.append(piece[:MAX_SENTENCE_CHARS])  # the model reads 256 word pieces, about this many characters
+            if len(out) == MAX_SENTENCES:
+                break
+    return out
 
 
 @lru_cache(maxsize=4096)
@@ -171,9 +181,18 @@ def _html_reason(fragment: str) -> str | None:
     return None
 
 
+#: Longest text parsed as CommonMark; a longer one is judged by a stricter linear scan (any tag-like ``<``).
+MAX_PARSE_CHARS = 20_000
+_TAG_START = re.compile(r"<\s*/?\s*[A-Za-z!?]")
+
+
 def markup(text: str, web_links_only: bool = False) -> str | None:
     """Why the text is markup rather than a step (None when it is not). ``web_links_only``: any link or
     image address with a scheme other than http(s) counts (model output); otherwise script schemes."""
+    if len(text) > MAX_PARSE_CHARS:
+        if _TAG_START.search(text) or _SCRIPT_URL.search(text) or (web_links_only and "](" in text):
+            return f"something that may be markup in a text too long to parse ({len(text)} characters)"
+        return None
     for token in _tokens(text):
         if token.type in ("html_inline", "html_block"):
             reason = _html_reason(token.content)
@@ -209,7 +228,10 @@ DELETE_VERBS = frozenset({"delete", "del", "remove", "rm", "destroy", "uninstall
 _SQL_DROP = re.compile(r"\b(DROP)\s+(?:TABLE|DATABASE|SCHEMA|INDEX|VIEW|USER|ROLE|TABLESPACE|KEYSPACE|COLLECTION)\b"
                        r"|\b(TRUNCATE)\s+(?:TABLE\s+)?[\w.\"]+", re.I)
 _SQL_DELETE = re.compile(r"\bDELETE\s+FROM\s+[\w.\"]+\s*(;|$|\"|')", re.I)
-_FETCH_INTO_SHELL = re.compile(r"(?:\$\(|<\(|`)\s*(?:curl|wget)\b", re.I)
+#: a shell running what a download prints: bash <(curl ...), sh -c "$(curl ...)", eval "$(wget ...)"
+_FETCH_INTO_SHELL = re.compile(
+    r"(?:\b(?:sh|bash|zsh|dash|ksh)\s+(?:-c\s+)?|\beval\s+|\bsource\s+)[\"']?(?:\$\(|<\(|`)\s*(?:curl|wget)\b", re.I
+)
 _CODE_SPAN = re.compile(r"`([^`\n]+)`")
 _SEPARATORS = frozenset({"|", "||", "&&", ";", "&", "|&"})
 
@@ -243,16 +265,14 @@ def _stages(words: list[str]) -> list[tuple[str, list[str]]]:
 def _program(words: list[str]) -> tuple[str, list[str]]:
     """The program a stage runs (wrappers such as sudo and VAR=value assignments set aside) and its args. In
     a sentence ("then run kubectl delete ...") the command starts at the first known program."""
-    rest = list(words)
-    known = next((n for n, w in enumerate(rest) if w.rsplit("/", 1)[-1].lower() in PROGRAMS | FETCHERS), None)
-    if known is not None:
-        rest = rest[known:]
-    while rest and (rest[0].lower() in WRAPPERS or re.match(r"^[A-Za-z_]\w*=", rest[0])
-                    or (rest[0].startswith("-") and rest[0] != "-")):
-        rest.pop(0)
-    if not rest:
+    known = next((n for n, w in enumerate(words) if w.rsplit("/", 1)[-1].lower() in PROGRAMS | FETCHERS), 0)
+    n = known
+    while n < len(words) and (words[n].lower() in WRAPPERS or re.match(r"^[A-Za-z_]\w*=", words[n])
+                              or (words[n].startswith("-") and words[n] != "-")):
+        n += 1
+    if n == len(words):
         return "", []
-    return rest[0].rsplit("/", 1)[-1].lower(), rest[1:]
+    return words[n].rsplit("/", 1)[-1].lower(), words[n + 1 :]
 
 
 def _replicas_zero(args: list[str]) -> bool:
@@ -295,17 +315,22 @@ def _stage_cautions(before: str, prev: str, program: str, args: list[str]) -> li
     return found
 
 
+#: Longest line read as a command (shlex is slow on very long words); a longer line is read up to here.
+MAX_COMMAND_CHARS = 2000
+#: How much of a text is read for commands (a step is at most a few thousand characters).
+MAX_COMMANDS_TEXT = 20_000
+
+
 def _command_texts(text: str) -> Iterable[str]:
-    yield from text.splitlines()
-    for match in _CODE_SPAN.finditer(text):
-        yield match.group(1)
+    for line in text[:MAX_COMMANDS_TEXT].splitlines():
+        yield line[:MAX_COMMAND_CHARS]
 
 
 def cautions(text: str) -> list[str]:
     """What makes the commands in the text dangerous to run as written (empty when nothing does)."""
     found: list[str] = []
     for line in _command_texts(text):
-        for chunk in _CODE_SPAN.findall(line) or [line]:
+        for chunk in [*_CODE_SPAN.findall(line), line]:
             stages = _stages(_words(chunk))
             prev = ""
             for before, words in stages:
@@ -345,14 +370,20 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _BACKTICKS = re.compile(r"`+")
 
 
-def _code_spans(line: str) -> dict[int, int]:
-    """Where each code span of a line starts -> where it ends: a run of backticks closed by the next run of
-    the same length (CommonMark), found with one pass and a table of runs by length."""
-    runs = [(m.start(), m.end() - m.start()) for m in _BACKTICKS.finditer(line)]
+def _code_spans(line: str) -> list[tuple[int, int]]:
+    """The code spans of a line, in order: a run of backticks (not escaped) closed by the next run of the same
+    length (CommonMark), found in one pass with a table of runs by length."""
+    runs = []
+    for m in _BACKTICKS.finditer(line):
+        start, length = m.start(), m.end() - m.start()
+        if start and line[start - 1] == "\\":  # an escaped backtick opens nothing
+            start, length = start + 1, length - 1
+        if length:
+            runs.append((start, length))
     by_length: dict[int, list[int]] = {}
     for start, length in runs:
         by_length.setdefault(length, []).append(start)
-    spans: dict[int, int] = {}
+    spans: list[tuple[int, int]] = []
     position: dict[int, int] = {}  # how far along each length's list the pairing has got
     covered = -1
     for start, length in runs:
@@ -364,31 +395,32 @@ def _code_spans(line: str) -> dict[int, int]:
             k += 1
         position[length] = k
         if k < len(starts):
-            spans[start] = starts[k] + length
+            spans.append((start, starts[k] + length))
             covered = starts[k] + length
             position[length] = k + 1
     return spans
 
 
+_IMAGE_OPENER = re.compile(r"\\.|!\[")
+
+
+def _defuse(text: str) -> str:
+    """Every ``<`` as ``&lt;`` (no HTML), every ``![`` not already escaped as ``!\\[`` (no image)."""
+    text = text.replace("<", "&lt;")
+    if "![" not in text:
+        return text
+    return _IMAGE_OPENER.sub(lambda m: "!\\[" if m.group(0) == "![" else m.group(0), text)
+
+
 def _inert_line(line: str) -> str:
     """One line outside a code block: image openers and HTML tag openers escaped, code spans left alone."""
-    spans = _code_spans(line) if "`" in line else {}
-    out: list[str] = []
-    i, n = 0, len(line)
-    while i < n:
-        ch = line[i]
-        if ch == "\\" and i + 1 < n:
-            out.append(line[i : i + 2])
-            i += 2
-        elif i in spans:
-            out.append(line[i : spans[i]])
-            i = spans[i]
-        elif line.startswith("![", i):
-            out.append("!\\[")
-            i += 2
-        else:
-            out.append("&lt;" if ch == "<" else ch)
-            i += 1
+    if "`" not in line:
+        return _defuse(line)
+    out, pos = [], 0
+    for start, end in _code_spans(line):
+        out += [_defuse(line[pos:start]), line[start:end]]
+        pos = end
+    out.append(_defuse(line[pos:]))
     return "".join(out)
 
 

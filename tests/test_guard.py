@@ -176,6 +176,7 @@ def test_placeholders_code_and_web_links_are_not_markup(text: str) -> None:
     (f"Run `{DELETE}` to reset it.", "delet"),
     (PIPE, "download"),
     ("bash <(curl -s https://get.example/install.sh)", "download"),
+    ('sh -c "$(curl -fsSL https://get.example/install.sh)"', "download"),
     ("wget -qO- https://x.example/a.sh | bash -s -- --yes", "download"),
     ('psql -c "DROP TABLE orders_archive;"', "drop"),
     ("TRUNCATE TABLE sessions;", "truncat"),
@@ -203,6 +204,8 @@ def test_dangerous_commands_get_a_caution(text: str, why: str) -> None:
     "We dropped the idea of a table rewrite.",
     "psql -c \"SELECT count(*) FROM pg_stat_activity\"",
     "rm /tmp/probe.txt",
+    'TOKEN=$(curl -s -X PUT http://127.0.0.1:8200/token) && vault login "$TOKEN"',
+    "find /var/log/app -name '*.gz' -mtime +7 -print",
 ])
 def test_ordinary_commands_get_no_caution(text: str) -> None:
     assert cautions(text) == []
