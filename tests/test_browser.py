@@ -299,8 +299,8 @@ def test_no_image_a_document_names_is_fetched(server: str, page: Page, pixels: P
     see(page.get_by_role("heading", name="Markup probe postmortem", exact=True))
     body = see(page.get_by_text("are shown as text, never fetched", exact=False))
     expect(body).to_contain_text(f"{pixels.url}/markdown.png")  # the address is shown, as text
-    page.get_by_text("Timeline", exact=True).first.click()
-    see(page.get_by_text("the probe alert fired", exact=False).first)
+    page.get_by_role("tab", name="Timeline").click()
+    see(page.locator("li:visible", has_text="the probe alert fired").first)
     page.goto(server)
     search(page, "markup probe remote image pixel")
     see(page.locator(f".st-key-open-{PROBE_DOC}"))
