@@ -4,7 +4,8 @@ State per log (under ``<data dir>/catchup/``): how far the file was read, and th
 far. A re-run reads from the start of the last message read (it may have grown continuation lines),
 classifies the new messages with the same cues as ``kb.summary``, and writes what happened so far (or
 since a time): current status, actions taken, open questions, who is doing what, each line citing its
-message (character span in the redacted log).
+message (character span in the redacted log). A message that speaks to an AI or carries markup is never a
+line: it is listed as dropped (``kb.guard``); a line with a dangerous command carries a caution.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ingest.redaction.records import check_source_name
 from ingest.sources.base import ParseOptions, redact_text
 from ingest.sources.transcript import messages_of
 from kb.errors import ParseError
+from kb.guard import caution_note, cautions, refusal
 from kb.models import Citation, Kind, Record, Section
 from kb.settings import Settings
 from kb.summary import classify
@@ -56,6 +58,7 @@ class CatchUp:
     new_messages: int
     total_messages: int
     lines: list[tuple[str, str, Citation]] = field(default_factory=list)  # (section, text, citation)
+    dropped: list[tuple[str, str]] = field(default_factory=list)  # (message text, why it is not a line)
 
     @property
     def markdown(self) -> str:
@@ -65,7 +68,12 @@ class CatchUp:
         for section in ("status", "actions taken", "open questions", "who is doing what"):
             out += [f"## {section.capitalize()}", ""]
             chosen = [(t, c) for s, t, c in self.lines if s == section]
-            out += [f"- {t} [{c.start}-{c.end}]" for t, c in chosen] or ["- nothing yet"]
+            out += [f"- {t} [{c.start}-{c.end}]" + (f" {caution_note(cautions(t))}" if cautions(t) else "")
+                    for t, c in chosen] or ["- nothing yet"]
+            out.append("")
+        if self.dropped:
+            out += ["## Dropped", ""]
+            out += [f"- {text[:160]!r}: {reason}" for text, reason in self.dropped]
             out.append("")
         return "\n".join(out)
 
@@ -74,7 +82,9 @@ class CatchUp:
             "path": self.path,
             "messages": self.total_messages,
             "new_messages": self.new_messages,
-            "items": [{"section": s, "text": t, "citations": [c.model_dump()]} for s, t, c in self.lines],
+            "items": [{"section": s, "text": t, "citations": [c.model_dump()], "cautions": cautions(t)}
+                      for s, t, c in self.lines],
+            "dropped": [{"text": text, "reason": reason} for text, reason in self.dropped],
             "markdown": self.markdown,
         }
 
@@ -158,6 +168,14 @@ def _resolve_since(since: dt.datetime | str | None, facts: list[Fact]) -> dt.dat
 
 def _summarise(path: Path, facts: list[Fact], new: int, since: dt.datetime | None) -> CatchUp:
     result = CatchUp(path=str(path), new_messages=new, total_messages=len(facts))
+    kept = []
+    for f in facts:
+        why = refusal(f.text) if f.kind or f.question or f.doing else None  # only those a line may show
+        if why:
+            result.dropped.append((f.text, why))
+        else:
+            kept.append(f)
+    facts = kept
     window = [f for f in facts if since is None or (f.ts and f.ts >= since)]
 
     def cite(f: Fact) -> Citation:

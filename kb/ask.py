@@ -27,6 +27,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from kb.grounding import Evidence, require_grounded
+from kb.guard import caution_note
 from kb.models import Citation, DraftItem, DroppedItem, Kind, Passage, RankedDocument
 from kb.openai_client import ChatModel
 from kb.prompting import ask_for_lines
@@ -88,7 +89,8 @@ class Answer(BaseModel):
         return {
             "answer": self.answer,
             "generator": self.generator,
-            "items": [{"text": i.text, "citations": [c.model_dump() for c in i.citations]} for i in self.items],
+            "items": [{"text": i.text, "citations": [c.model_dump() for c in i.citations], "cautions": i.cautions}
+                      for i in self.items],
             "dropped": [d.model_dump() for d in self.dropped],
             "sources": self.sources,
             "confidence": round(self.confidence, 3),
@@ -207,7 +209,7 @@ def ask(
     dropped += bad
     require_grounded(items, dropped, "answer")
     sources = list(dict.fromkeys(c.doc_id for i in items for c in i.citations))
-    lines = [i.text for i in items]
+    lines = [f"{i.text}\n{caution_note(i.cautions)}" if i.cautions else i.text for i in items]
     if generator == "extractive":
         lines.append("(No LLM used: these are the passages that answer best, quoted.)")
     answer = Answer(question=question, answer="\n".join(lines), generator=generator, items=items, dropped=dropped,

@@ -27,10 +27,11 @@ import random
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from kb.errors import KBError, NotFound
-from kb.models import Citation, Clue, DraftItem, Kind, Record, RubricItem, Scenario, Trigger, Truth
+from kb.guard import refusal
+from kb.models import Citation, Clue, DraftItem, DroppedItem, Kind, Record, RubricItem, Scenario, Trigger, Truth
 from kb.search import Query, Searcher
 from kb.settings import Settings
 from kb.similar import same_incident
@@ -45,6 +46,7 @@ from kb.steps import (
     terms_of,
 )
 
+T = TypeVar("T")
 DIFFICULTIES = ("easy", "medium", "hard")
 LEVELS = {"easy": (2, 3, 0), "medium": (1, 4, 1), "hard": (0, 6, 2)}  # up front, reveal every N turns, herrings
 _TIME = re.compile(
@@ -532,6 +534,11 @@ def build_scenario(
         "(\"roll back the deploy\", \"page the database on-call\"). The game master answers only from what was "
         "really observed. Type `hint` for a hint (it costs points) and `end` to finish."
     )
+    # text that speaks to an AI or carries markup is never shown to a trainee: listed as dropped instead
+    dropped: list[DroppedItem] = []
+    clues = _fit(clues, lambda c: c.text, dropped)
+    hints = _fit(_hints(searcher, truth, record), lambda h: h.text, dropped)
+    truth.timeline = _fit(truth.timeline, lambda t: t.text, dropped)
     sources = {record.id: record.content_hash} | ({chat.id: chat.content_hash} if chat else {})
     stamp = now or dt.datetime.now(dt.UTC)
     return Scenario(
@@ -546,12 +553,25 @@ def build_scenario(
         initial_page=initial,
         initial_citations=initial_cites,
         clues=clues,
-        hints=_hints(searcher, truth, record),
+        hints=hints,
         truth=truth,
+        dropped=dropped,
         source_hashes=sources,
         related_ids=_related(searcher, record),
         created=stamp,
     )
+
+
+def _fit(items: list[T], text_of: Callable[[T], str], dropped: list[DroppedItem]) -> list[T]:
+    """The items whose text may be shown (``kb.guard.refusal``); the others added to ``dropped``."""
+    kept = []
+    for item in items:
+        why = refusal(text_of(item))
+        if why:
+            dropped.append(DroppedItem(text=text_of(item), reason=why))
+        else:
+            kept.append(item)
+    return kept
 
 
 def _role(record: Record) -> str:
@@ -578,7 +598,7 @@ def _initial_page(
         span = timeline[first][0]
         candidates.append((" ".join(clean_step(span.text).split()), [_cite(record, span, "timeline")]))
     for text, cites in candidates:
-        if not guard.leaks(text):
+        if not guard.leaks(text) and refusal(text) is None:
             return text, cites
     alert = record.alerts[0] if record.alerts else "an alert on " + (", ".join(record.services) or "production")
     return f"[FIRING] {alert}", []
@@ -610,7 +630,8 @@ def _hints(searcher: Searcher, truth: Truth, record: Record) -> list[DraftItem]:
         runbook = searcher.store.get_record(rid)
         for section in runbook.sections:
             if section.name in ("triage", "diagnosis"):
-                steps = split_steps(runbook.text[section.start : section.end], section.start)
+                steps = [s for s in split_steps(runbook.text[section.start : section.end], section.start)
+                         if refusal(s.text) is None]  # never an injected or markup line as a hint
                 if steps:
                     s = steps[0]
                     hints.append(
@@ -659,7 +680,7 @@ def red_herrings(searcher: Searcher, record: Record, count: int, rng: random.Ran
     for other_id in others:
         other = searcher.store.get_record(other_id)
         for span, when in _timeline(other)[:4]:
-            if ACTION_VERBS.search(span.text) or guard.leaks(span.text) or not when:
+            if ACTION_VERBS.search(span.text) or guard.leaks(span.text) or not when or refusal(span.text):
                 continue
             text = _TIME.sub("", " ".join(clean_step(span.text).split()))
             category, extra = _category(span.text)

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from kb.errors import KBError, LLMError
 from kb.gameday import CATEGORIES, LeakGuard, ScenarioStore, action_class
 from kb.grounding import Evidence
+from kb.guard import refusal
 from kb.models import Citation, Clue, Passage, RubricItem, Scenario, Session, Truth, Turn
 from kb.openai_client import ChatModel
 from kb.prompting import ask_for_lines
@@ -70,6 +71,11 @@ class GameMaster:
     def __init__(
         self, scenario: Scenario, llm: ChatModel | None = None, turn_limit: int = TURN_LIMIT
     ) -> None:
+        # a scenario saved before the guard (or edited by hand) may hold text that must not be shown
+        shown = [c for c in scenario.clues if refusal(c.text) is None]
+        hints = [h for h in scenario.hints if refusal(h.text) is None]
+        if len(shown) < len(scenario.clues) or len(hints) < len(scenario.hints):
+            scenario = scenario.model_copy(update={"clues": shown, "hints": hints})
         self.scenario = scenario
         self.llm = llm
         self.turn_limit = turn_limit

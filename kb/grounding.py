@@ -9,7 +9,10 @@ document. Whatever it produces goes through ``Evidence.check``:
 - an extractive citation must lie inside a given passage and quote its text exactly;
 - the line must share enough of its content words with what it cites to be supported by it;
 - a line resting only on passages that address instructions to an AI ("ignore previous instructions") is
-  dropped: such text is data to report, never a source of steps.
+  dropped: such text is data to report, never a source of steps. So is a line (extractive or written by a
+  model) that itself speaks to an AI or carries live markup (raw HTML, a ``javascript:`` link); a model's
+  line may link only to http(s) addresses and may not embed images (``kb.guard``);
+- a kept line whose commands delete, force or run a downloaded script carries ``cautions`` saying so.
 
 Lines that fail are dropped and listed with the reason (repair); when nothing is left the caller refuses
 the whole output with ``GroundingError``.
@@ -23,16 +26,10 @@ from collections.abc import Iterable, Sequence
 from pydantic import BaseModel, Field
 
 from kb.errors import GroundingError
+from kb.guard import cautions, refusal, speaks_to_ai
 from kb.models import Citation, DraftItem, DroppedItem, Passage
 from kb.steps import containment, terms_of
 
-#: Text that speaks to an AI reading it: a prompt injection. A line resting only on such passages is dropped.
-INJECTION = re.compile(
-    r"ignore (?:all |any )?(?:the )?(?:previous|prior|above|earlier) (?:instructions|prompts?)|"
-    r"disregard (?:all |any )?(?:the )?(?:previous|prior|above) |(?:assistant|AI|LLM|model|bot) reading this|"
-    r"\byou are now\b|\bsystem prompt\b|new instructions:",
-    re.I,
-)
 #: A line must share at least this share of its content terms with the passages it cites.
 MIN_SUPPORT = 0.3
 QUOTE_CHARS = 240
@@ -156,7 +153,11 @@ class Evidence:
                 citation = self.citation(handle, line.quote if n == 0 else None)
                 if citation is not None:
                     citations.append(citation)
-            if all(INJECTION.search(self.cited_text([c])) for c in citations):
+            why = refusal(text, web_links_only=True)
+            if why:
+                dropped.append(DroppedItem(text=text, reason=why))
+                continue
+            if all(speaks_to_ai(self.cited_text([c])) for c in citations):
                 dropped.append(
                     DroppedItem(
                         text=text,
@@ -167,20 +168,24 @@ class Evidence:
             if not self.supported(text, citations):
                 dropped.append(DroppedItem(text=text, reason="not supported by the passages it cites"))
                 continue
-            kept.append(DraftItem(section=section, text=text, citations=citations))
+            kept.append(DraftItem(section=section, text=text, citations=citations, cautions=cautions(text)))
         return kept, dropped
 
     def check_items(self, items: Sequence[DraftItem]) -> tuple[list[DraftItem], list[DroppedItem]]:
-        """Extractive output -> (items whose every citation resolves, dropped items)."""
+        """Extractive output -> (items whose every citation resolves and whose text may be shown as a step,
+        with their cautions; dropped items)."""
         kept: list[DraftItem] = []
         dropped: list[DroppedItem] = []
         for item in items:
+            why = None if not item.citations else refusal(item.text)
             if not item.citations:
                 dropped.append(DroppedItem(text=item.text, reason="cites no passage"))
             elif not all(self.resolves(c) for c in item.citations):
                 dropped.append(DroppedItem(text=item.text, reason="a citation does not resolve to a given passage"))
+            elif why:
+                dropped.append(DroppedItem(text=item.text, reason=why))
             else:
-                kept.append(item)
+                kept.append(item.model_copy(update={"cautions": cautions(item.text)}))
         return kept, dropped
 
 

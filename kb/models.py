@@ -199,6 +199,11 @@ class DraftItem(BaseModel):
     time: str | None = Field(default=None, description="Timeline entries: when (as written in the log).")
     who: str | None = Field(default=None, description="Timeline entries: who posted it.")
     kind: str | None = Field(default=None, description="Timeline entries: detection, escalation, action, ...")
+    cautions: list[str] = Field(
+        default_factory=list,
+        description="Why its commands are dangerous to run as written (deletion, a force flag, a downloaded "
+        "script run by a shell, DROP/TRUNCATE, rm -rf, scaling to zero); shown beside it.",
+    )
 
 
 class DroppedItem(BaseModel):
@@ -370,6 +375,9 @@ class Scenario(BaseModel):
     source_hashes: dict[str, str] = Field(default_factory=dict, description="Content hash of each source.")
     related_ids: list[str] = Field(default_factory=list, description="Other incidents of its services.")
     edits: dict[str, dict[str, object]] = Field(default_factory=dict, description="Game-master edits by clue key.")
+    dropped: list[DroppedItem] = Field(
+        default_factory=list, description="Source text never shown (it speaks to an AI or carries markup), and why."
+    )
     created: dt.datetime
     refreshed: dt.datetime | None = None
 

@@ -7,6 +7,7 @@ delimiter-like text in it defused, so a document cannot close the evidence block
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -20,11 +21,13 @@ from kb.openai_client import ChatModel
 PROMPTS = Path(__file__).with_name("prompts")
 
 
+#: An opening or closing evidence delimiter in any case and spacing ("</PASSAGE>", "< /Evidence").
+_DELIMITER = re.compile(r"<(\s*(?:/\s*)?)(passage|evidence)\b", re.I)  # linear: one way to match spaces
+
+
 def delimit(text: str) -> str:
-    """Passage text with the evidence delimiters made inert."""
-    return text.replace("</passage", "&lt;/passage").replace("</evidence", "&lt;/evidence").replace(
-        "<passage", "&lt;passage"
-    ).replace("<evidence", "&lt;evidence")
+    """Passage text with the evidence delimiters made inert, whatever their case."""
+    return _DELIMITER.sub(lambda m: "&lt;" + m.group(1) + m.group(2), text)
 
 
 @lru_cache(maxsize=1)

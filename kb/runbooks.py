@@ -34,6 +34,7 @@ from kb.alerts import AlertQuery
 from kb.bounded import Refused, load_yaml
 from kb.errors import KBError, NotFound, ProposalError
 from kb.grounding import Evidence, References, indent_continuation, require_grounded
+from kb.guard import caution_note
 from kb.models import (
     Citation,
     Draft,
@@ -436,7 +437,8 @@ def render_runbook(
         numbered = phase in ("triage", "diagnosis", "mitigation", "verification")
         for n, item in enumerate(chosen, start=1):
             prefix = f"{n}. " if numbered else "- "
-            lines.append(indent_continuation(item.text.rstrip(), prefix, refs.marks(item.citations)))
+            marks = " ".join(x for x in (refs.marks(item.citations), caution_note(item.cautions)) if x)
+            lines.append(indent_continuation(item.text.rstrip(), prefix, marks))
         lines.append("")
     if dropped:
         lines += ["## Dropped as ungrounded", ""]
@@ -666,7 +668,8 @@ def propose_update(
     additions: dict[str, list[str]] = {}
     for item in items:
         sources = ", ".join(dict.fromkeys(f"{c.doc_id} ({c.section})" for c in item.citations))
-        line = indent_continuation(item.text, "- ", f"_(learned from {sources})_")
+        line = indent_continuation(item.text, "- ", " ".join(x for x in (f"_(learned from {sources})_",
+                                                                           caution_note(item.cautions)) if x))
         additions.setdefault(item.section, []).append(line)
     new = old
     if additions:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from kb.errors import KBError
 from kb.grounding import Evidence, References, require_grounded
+from kb.guard import caution_note
 from kb.models import Citation, Draft, DraftItem, DroppedItem, Kind, Message, Passage, Record
 from kb.openai_client import ChatModel
 from kb.prompting import ask_for_lines
@@ -319,7 +320,7 @@ def render(
             lines += ["_Nothing in the log about this._", ""]
             continue
         for item in chosen:
-            marks = refs.marks(item.citations)
+            marks = " ".join(x for x in (refs.marks(item.citations), caution_note(item.cautions)) if x)
             text = item.text.replace("\n", " ")
             if section == "timeline":
                 kind = f" ({item.kind})" if item.kind else ""

@@ -14,9 +14,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,14 @@ severity: SEV3
 
 This postmortem carries markup that must stay inert: <script>document.title='pwned'</script>
 and an image tag <img src=x onerror="document.title='pwned'"> after which the text goes on as plain words.
+A remote image ![probe pixel](PIXEL/markdown.png) and <img src="PIXEL/html.png"> and a reference image
+![probe reference][px] are shown as text, never fetched.
+
+[px]: PIXEL/reference.png
+
+## Timeline
+
+- 10:00 ![timeline pixel](PIXEL/timeline.png) the probe alert fired.
 """
 # Chromium flags for a closed network: no background connections, no component updates
 CHROMIUM_ARGS = [
@@ -90,14 +100,51 @@ def chromium() -> Path:
     return CHROMIUM
 
 
+class PixelServer:
+    """A loopback HTTP server that records every request it gets (the images a page fetched)."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        seen = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                seen.append(self.path)
+                self.send_response(404)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> PixelServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
 @pytest.fixture(scope="module")
-def server(chromium: Path, pristine_sample_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`kb ui` on a free loopback port, over the sample corpus plus a document full of markup."""
+def pixels() -> Iterator[PixelServer]:
+    with PixelServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def server(chromium: Path, pristine_sample_store: Path, tmp_path_factory: pytest.TempPathFactory,
+           pixels: PixelServer) -> Iterator[str]:
+    """`kb ui` on a free loopback port, over the sample corpus plus a document full of markup (its images
+    point at the ``pixels`` server)."""
     base = tmp_path_factory.mktemp("browser")
     store = sample_store_copy(pristine_sample_store, base / "store")
     probe = base / "probe" / "postmortems"
     probe.mkdir(parents=True)
-    (probe / f"{PROBE_DOC}.md").write_text(PROBE, encoding="utf-8")
+    (probe / f"{PROBE_DOC}.md").write_text(PROBE.replace("PIXEL", pixels.url), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
     env["KB_DATA_DIR"] = str(store)
     ingest = subprocess.run(
@@ -237,3 +284,26 @@ def test_markup_in_a_document_stays_inert(server: str, page: Page) -> None:
     assert page.locator('img[src="x"]').count() == 0
     shot(page, "09-markup-search-results")
     assert page.title() != "pwned", "a script in a document ran"
+
+
+def test_no_image_a_document_names_is_fetched(server: str, page: Page, pixels: PixelServer) -> None:
+    # the harness sees a fetch when there is one
+    page.set_content(f'<img src="{pixels.url}/control.png">')
+    deadline = time.monotonic() + 10
+    while "/control.png" not in pixels.requests and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "/control.png" in pixels.requests
+    pixels.requests.clear()
+
+    page.goto(f"{server}/document?id={PROBE_DOC}")
+    see(page.get_by_role("heading", name="Markup probe postmortem", exact=True))
+    body = see(page.get_by_text("are shown as text, never fetched", exact=False))
+    expect(body).to_contain_text(f"{pixels.url}/markdown.png")  # the address is shown, as text
+    page.get_by_role("tab", name="Timeline").click()
+    see(page.locator("li:visible", has_text="the probe alert fired").first)
+    page.goto(server)
+    search(page, "markup probe remote image pixel")
+    see(page.locator(f".st-key-open-{PROBE_DOC}"))
+    page.wait_for_timeout(2000)  # any image the page would load has been asked for by now
+    shot(page, "10-remote-images-not-fetched")
+    assert pixels.requests == [], pixels.requests

@@ -62,6 +62,8 @@ def _show(ctx: Context, answer: Answer) -> None:
         c = item.citations[0]
         text = item.text.replace("\n", "\n   ")
         print(f"{n}. {text}\n   [{c.doc_id}, {c.section}, {c.start}-{c.end}]")
+        if item.cautions:
+            print(f"   ⚠ CAUTION: {'; '.join(item.cautions)}; check before running.")
     if answer.newest_first:
         print("(the latest matching incidents first, as the question asks)")
     if answer.generator == "extractive":

@@ -171,6 +171,8 @@ def run_update(args: argparse.Namespace, ctx: Context) -> int:
     for n, item in enumerate(proposal.items, start=1):
         sources = "; ".join(f"{c.doc_id} {c.section} {c.start}-{c.end}" for c in item.citations)
         print(f"  {n}. [{item.section}] {item.text.splitlines()[0][:90]}  <- {sources}")
+        if item.cautions:
+            print(f"     ⚠ CAUTION: {'; '.join(item.cautions)}; check before running.")
     print()
     print(f"proposal saved: {proposal.id} ({proposal.path})")
     print(f"approve with:   kb runbook apply {proposal.id}")

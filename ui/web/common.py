@@ -1,5 +1,10 @@
 """What every page shares: the store, model and BM25 index loaded once per process, the sidebar, and
-helpers that show document text as text."""
+helpers that show document text as text.
+
+Every string from a document, a generator or an error that reaches an element rendering Markdown (bodies,
+expander and button labels, alerts) goes through ``escape`` (all Markdown shown as typed) or ``inert``
+(Markdown rendered, but images and HTML shown as text): no address a document names is fetched by the
+viewer's browser."""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from kb.ask import quote_parts
 from kb.embeddings import make_embedding, model_id
 from kb.errors import KBError
+from kb.guard import inert
 from kb.openai_client import ChatModel
 from kb.search import Searcher, open_searcher, terms
 from kb.settings import Settings
@@ -91,7 +97,7 @@ def shown_errors() -> Iterator[None]:
     try:
         yield
     except KBError as exc:
-        st.error(str(exc))
+        st.error(inert(str(exc)))
 
 
 def open_document(doc_id: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from kb.ask import Conversation, ask
+from kb.guard import caution_note
 from ui.web.common import PAGES, escape, resources, show_quote, shown_errors
 
 res = resources()
@@ -21,6 +22,8 @@ with shown_errors():
                 left.markdown(escape(answer.answer))
             for item in answer.items:
                 show_quote(left, item.text)
+                if item.cautions:
+                    left.warning(escape(caution_note(item.cautions).replace("**", "")))
             if answer.newest_first:
                 left.caption("The latest matching incidents first, as the question asks.")
             if answer.generator == "extractive":

@@ -9,6 +9,7 @@ import streamlit as st
 
 from kb import gameday
 from kb.errors import KBError
+from kb.guard import inert
 from kb.models import Kind
 from kb.search import Query
 from kb.similar import same_incident, similar
@@ -54,7 +55,7 @@ with shown_errors():
             st.session_state.pop("gd_session", None)
             st.switch_page(PAGES["gameday"])
         except KBError as exc:
-            st.error(str(exc))
+            st.error(inert(str(exc)))
 
     tabs = st.tabs(["Sections", "Timeline", "Related", "Similar incidents"])
     with tabs[0]:
@@ -78,13 +79,14 @@ with shown_errors():
                     body = re.sub(r"^\s*#{1,6}[^\n]*\n", "", body, count=1)
                 if not body.strip():
                     continue
-                with st.expander(section.heading or section.name, expanded=section.name in ("summary", "overview")):
-                    # Markdown from documents, rendered without raw HTML (Streamlit's default)
-                    st.markdown(body)
+                with st.expander(inert(section.heading or section.name),
+                                 expanded=section.name in ("summary", "overview")):
+                    # Markdown from documents, rendered with images and HTML shown as text
+                    st.markdown(inert(body))
     with tabs[1]:
         timeline = [s for s in record.sections if s.name == "timeline"]
         if timeline:
-            st.markdown(record.text[timeline[0].start : timeline[0].end])
+            st.markdown(inert(record.text[timeline[0].start : timeline[0].end]))
         elif record.messages:
             st.dataframe(
                 [
@@ -98,12 +100,13 @@ with shown_errors():
     with tabs[2]:
         for other in same_incident(res.searcher, record):
             label = "Chat log" if record.kind == Kind.postmortem else "Postmortem"
-            if st.button(f"{label} of the same incident: {other}", key=f"doc-same-{other}"):
+            if st.button(inert(f"{label} of the same incident: {other}"), key=f"doc-same-{other}"):
                 open_document(other)
         text = " ".join([*record.alerts[:3], record.title])
         runbooks = res.searcher.search(Query(text=text, k=3, kinds=(Kind.runbook,))) if text.strip() else []
         for doc in runbooks:
-            if doc.record.id != record.id and st.button(f"Runbook: {doc.record.title}", key=f"doc-rb-{doc.record.id}"):
+            if doc.record.id != record.id and st.button(inert(f"Runbook: {doc.record.title}"),
+                                                       key=f"doc-rb-{doc.record.id}"):
                 open_document(doc.record.id)
     with tabs[3]:
         if record.kind in (Kind.postmortem, Kind.chat):

@@ -9,6 +9,7 @@ import streamlit as st
 from kb import gameday
 from kb.errors import KBError
 from kb.gamemaster import GameMaster, save_session, sessions
+from kb.guard import inert
 from ui.web.common import escape, resources, shown_errors
 
 res = resources()
@@ -40,7 +41,7 @@ with shown_errors():
                 st.session_state["scenario_id"] = scenario.id
                 st.session_state.pop("gd_session", None)
             except KBError as exc:
-                st.error(str(exc))
+                st.error(inert(str(exc)))
 
     if scenarios:
         ids = sorted(scenarios)
@@ -52,7 +53,7 @@ with shown_errors():
         scenario = scenarios[scenario_id]
         reasons = gameday.stale_reasons(res.searcher, scenario)
         if reasons:
-            st.warning("This scenario is stale: " + "; ".join(reasons))
+            st.warning(inert("This scenario is stale: " + "; ".join(reasons)))
             if st.button("Refresh it", key="gd-refresh"):
                 scenario = gameday.refresh(res.searcher, store, scenario_id)
         trainee = st.text_input("Your name", value=st.session_state.get("gd_trainee", "trainee"), key="gd_trainee")
@@ -63,8 +64,8 @@ with shown_errors():
                 session = master.start(trainee)
                 st.session_state["gd_session"] = session
         if session is not None and session.scenario_id == scenario.id:
-            st.info(scenario.briefing)
-            st.error(f"PAGE: {scenario.initial_page}")
+            st.info(inert(scenario.briefing))
+            st.error(inert(f"PAGE: {scenario.initial_page}"))
             for key in session.revealed:
                 clue = master.clues.get(key)
                 if clue is not None:
@@ -96,7 +97,7 @@ with shown_errors():
                     save_session(store, session)
                 shown = st.success if session.outcome == "mitigated" else st.warning  # giving up is not a win
                 shown(f"{session.outcome}: score {session.score}/100")
-                st.markdown(session.debrief or "")
+                st.markdown(inert(session.debrief or ""))
                 st.download_button("Download the debrief", session.debrief or "", f"{session.id}.md", key="gd-download")
 
     past = sessions(store)

@@ -9,6 +9,7 @@ from ingest.revisions import apply_proposal
 from kb import runbooks
 from kb.alerts import AlertParseError, parse_alert
 from kb.errors import KBError
+from kb.guard import caution_note, inert
 from kb.models import Kind
 from ui.web.common import escape, open_document, resources, shown_errors
 
@@ -68,7 +69,7 @@ with shown_errors():
                 try:
                     alert = parse_alert(alert_text, "the pasted alert")
                 except AlertParseError as exc:
-                    st.error(str(exc))
+                    st.error(inert(str(exc)))
             if topic.strip() or alert is not None:
                 box = st.empty()
                 streamed: list[str] = []
@@ -93,7 +94,7 @@ with shown_errors():
                 st.warning(f"{len(draft.dropped)} ungrounded lines were dropped (listed at the end).")
             st.download_button("Download Markdown", draft.markdown, "runbook-draft.md", key="draft-download")
             with st.container(border=True):
-                st.markdown(draft.markdown)  # rendered without raw HTML
+                st.markdown(inert(draft.markdown))  # rendered with images and HTML shown as text
 
     with tab_update:
         target = st.selectbox(
@@ -127,6 +128,7 @@ with shown_errors():
                     sources = "; ".join(f"{c.doc_id} ({c.section}, {c.start}-{c.end})" for c in item.citations)
                     st.markdown(
                         f"- *{escape(item.section)}*: {escape(item.text.splitlines()[0][:160])} ← {escape(sources)}"
+                        + (f"  \n  {escape(caution_note(item.cautions).replace('**', ''))}" if item.cautions else "")
                     )
                 buttons = st.columns(2)
                 if buttons[0].button("Approve and save a new revision", type="primary", key="upd-approve"):
@@ -140,7 +142,7 @@ with shown_errors():
                             f"Saved revision {applied.revision.number} of {applied.runbook_id} and re-indexed it."
                         )
                     except KBError as exc:
-                        st.error(str(exc))
+                        st.error(inert(str(exc)))
                 if buttons[1].button("Discard", key="upd-discard"):
                     runbooks.proposal_file(res.settings, proposal.id, paths=False).unlink(missing_ok=True)
                     st.session_state.pop("proposal", None)

@@ -8,6 +8,7 @@ import streamlit as st
 
 from kb.alerts import AlertParseError, parse_alert
 from kb.ask import quoted
+from kb.guard import inert
 from kb.models import Kind
 from kb.search import Query
 from ui.web.common import escape, highlight, open_document, resources, shown_errors
@@ -48,7 +49,7 @@ with shown_errors():
             note = f"Searching with the alert: {', '.join(alert.alertnames) or 'unnamed'}"
             query_text = alert.text
         except AlertParseError as exc:
-            st.warning(f"{exc}; searching it as text")
+            st.warning(inert(f"{exc}; searching it as text"))
     if query_text:
         since = dates[0] if isinstance(dates, tuple) and len(dates) >= 1 else None
         until = dates[1] if isinstance(dates, tuple) and len(dates) == 2 else None
@@ -64,7 +65,7 @@ with shown_errors():
         )
         results = searcher.search(query)
         if note:
-            st.caption(note)
+            st.caption(inert(note))
         if not results:
             st.info("Nothing matches. Try other words or fewer filters.")
         for n, doc in enumerate(results, start=1):
