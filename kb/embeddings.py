@@ -15,7 +15,7 @@ import hashlib
 import importlib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -86,6 +86,15 @@ class OnnxMiniLMEmbedding(BaseEmbedding):
         tokenizer.enable_truncation(MAX_TOKENS)
         tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106 - a token, not a secret
         self._tokenizer = tokenizer
+        OnnxMiniLMEmbedding._latest = self
+
+    #: the instance made last in this process, so other users of the same model (the output guard) share it
+    _latest: ClassVar[OnnxMiniLMEmbedding | None] = None
+
+    @classmethod
+    def shared(cls) -> OnnxMiniLMEmbedding:
+        """The model already loaded in this process, else a new one (loading takes seconds)."""
+        return cls._latest or cls(threads=1)
 
     @classmethod
     def class_name(cls) -> str:

@@ -85,7 +85,7 @@ def _judge() -> _Judge | None:
     try:
         from kb.embeddings import OnnxMiniLMEmbedding
 
-        return _Judge(OnnxMiniLMEmbedding(threads=1))
+        return _Judge(OnnxMiniLMEmbedding.shared())
     except (KBError, ImportError, OSError):
         return None
 
