@@ -32,6 +32,19 @@ def test_bad_date_is_rejected_by_the_parser() -> None:
         build_parser().parse_args(["search", "x", "--since", "yesterday"])
 
 
+@pytest.mark.parametrize("value", ["10m", "25:00", "yesterday"])
+def test_catchup_since_that_is_not_a_time_is_rejected_by_the_parser(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["catchup", "incident.log", "--since", value])
+    assert exit_.value.code == 2
+    assert "not a time" in capsys.readouterr().err
+
+
+def test_catchup_since_takes_a_clock_time_or_a_timestamp() -> None:
+    assert build_parser().parse_args(["catchup", "incident.log", "--since", "13:05"]).since == "13:05"
+    assert build_parser().parse_args(["catchup", "x.log", "--since", "2024-05-14 13:05"]).since.minute == 5
+
+
 def test_search_on_an_empty_store_says_what_to_do(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
     assert main(["--data-dir", str(tmp_path), "search", "anything", "--mode", "bm25", "--json"]) == 0
     captured = capsys.readouterr()

@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "doing what, each line citing its message. Re-running on a growing log reads only the new part.",
     )
     c.add_argument("chat", help="a transcript file ([YYYY-MM-DD HH:MM:SS] name: message lines)")
-    c.add_argument("--since", help="only what happened from this time (HH:MM or YYYY-MM-DD HH:MM)")
+    c.add_argument("--since", type=_since, help="only what happened from this time (HH:MM or YYYY-MM-DD HH:MM)")
     c.add_argument("--json", action="store_true", help="print as JSON")
     c.set_defaults(run=run_catchup)
 
@@ -93,17 +93,20 @@ def run_ask(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
-def _since(value: str | None) -> datetime | str | None:
-    if not value:
-        return None
+def _since(value: str) -> datetime | str:
     try:
         return datetime.fromisoformat(value)
     except ValueError:
-        return value  # HH:MM: resolved against the log's own day
+        pass
+    try:
+        datetime.strptime(value, "%H:%M")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a time (HH:MM or YYYY-MM-DD HH:MM): {value!r}") from None
+    return value  # HH:MM: resolved against the log's own day
 
 
 def run_catchup(args: argparse.Namespace, ctx: Context) -> int:
-    result = catch_up(ctx.settings, Path(args.chat), since=_since(args.since))
+    result = catch_up(ctx.settings, Path(args.chat), since=args.since)
     if ctx.json:
         ctx.print_json(result.as_json())
     else:
