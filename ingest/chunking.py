@@ -16,7 +16,9 @@ _PARAGRAPH = re.compile(r"\n[ \t]*\n")
 # a list item starts at the newline just before it: the look-ahead does not cross lines, or each newline of
 # a blank run would rescan the rest of the run (quadratic); pieces between are blank and dropped anyway
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(\[])|\n(?=[^\S\n]*+(?:[-*+]|\d+[.)])\s)")
-_WORD = re.compile(r"\S+")
+#: a run of more than 80 characters without a space (a base64 blob, a minified log line) counts as one word per
+#: 80 characters, so it is cut like other text instead of becoming one passage of any size
+_WORD = re.compile(r"\S{1,80}")
 
 
 def _spans(text: str, start: int, end: int, separator: re.Pattern[str]) -> list[tuple[int, int]]:
@@ -98,7 +100,8 @@ def _merge_headings(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, 
     for n, (a, b) in enumerate(spans):
         if carry is not None:
             a, carry = carry, None
-        if n + 1 < len(spans) and _heading_like(text[a:b]):
+        # a heading is a whole line: a word group cut from a long line is not one
+        if n + 1 < len(spans) and "\n" in text[b : spans[n + 1][0]] and _heading_like(text[a:b]):
             carry = a
             continue
         out.append((a, b))

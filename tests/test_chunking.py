@@ -101,3 +101,21 @@ def test_a_heading_never_makes_a_passage_of_its_own() -> None:
     assert not [c.text for c in chunks if c.text.strip().startswith("#") and "\n" not in c.text.strip()]
     first_timeline = next(c for c in chunks if c.section == "timeline")
     assert first_timeline.text.startswith("## Timeline (UTC)\n\n- 10:00 step 0")
+
+
+def test_a_word_group_cut_from_a_long_line_is_not_taken_for_a_heading() -> None:
+    body = "0 0 0 0 0 0"
+    _, sections = sections_of(body)
+    rec = record(body, sections)
+    check_invariants(rec, 5)
+    assert [c.text for c in chunk_record(rec, 5)] == ["0 0 0 0 0", "0"]
+
+
+def test_a_blob_without_spaces_is_cut_into_passages_of_bounded_size() -> None:
+    body = "## Logs\n\n" + "QUJD" * 50_000 + "\n\nThe pod restarted.\n"
+    _, sections = sections_of(body)
+    rec = record(body, sections)
+    check_invariants(rec, 20)
+    chunks = chunk_record(rec, 20)
+    assert max(len(c.text) for c in chunks) <= 20 * 80 + 40  # a heading or a short sentence may join a piece
+    assert "".join(c.text for c in chunks if c.text.startswith(("QUJD", "## Logs"))).count("QUJD") == 50_000
