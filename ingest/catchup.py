@@ -22,7 +22,7 @@ from ingest.redaction.records import check_source_name
 from ingest.sources.base import ParseOptions, redact_text
 from ingest.sources.transcript import messages_of
 from kb.errors import ParseError
-from kb.guard import caution_note, cautions, refusal
+from kb.guard import caution_note, cautions, prepare, refusal
 from kb.models import Citation, Kind, Record, Section
 from kb.settings import Settings
 from kb.summary import classify
@@ -169,6 +169,7 @@ def _resolve_since(since: dt.datetime | str | None, facts: list[Fact]) -> dt.dat
 def _summarise(path: Path, facts: list[Fact], new: int, since: dt.datetime | None) -> CatchUp:
     result = CatchUp(path=str(path), new_messages=new, total_messages=len(facts))
     kept = []
+    prepare(f.text for f in facts if f.kind or f.question or f.doing)
     for f in facts:
         why = refusal(f.text) if f.kind or f.question or f.doing else None  # only those a line may show
         if why:

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from pydantic import BaseModel, Field
 
 from kb.errors import GroundingError
-from kb.guard import cautions, refusal, speaks_to_ai
+from kb.guard import cautions, prepare, refusal, speaks_to_ai
 from kb.models import Citation, DraftItem, DroppedItem, Passage
 from kb.steps import containment, terms_of
 
@@ -176,6 +176,7 @@ class Evidence:
         with their cautions; dropped items)."""
         kept: list[DraftItem] = []
         dropped: list[DroppedItem] = []
+        prepare(item.text for item in items if item.citations)
         for item in items:
             why = None if not item.citations else refusal(item.text)
             if not item.citations:

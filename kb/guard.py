@@ -104,20 +104,39 @@ def _sentences(text: str) -> list[str]:
     return out
 
 
-@lru_cache(maxsize=4096)
-def _sentence_is_injection(sentence: str) -> bool:
+#: verdicts of sentences already judged in this process (bounded: cleared when full)
+_VERDICTS: dict[str, bool] = {}
+_MAX_VERDICTS = 8192
+
+
+def _judge_sentences(sentences: list[str]) -> None:
+    """Judge every sentence not judged yet, in one batch of the model."""
+    todo = [s for s in dict.fromkeys(sentences) if s not in _VERDICTS]
+    if not todo:
+        return
     judge = _judge()
+    if len(_VERDICTS) + len(todo) > _MAX_VERDICTS:
+        _VERDICTS.clear()
     if judge is None:
-        return False
-    bad, ok = judge.scores([sentence])[0]
-    return bad >= MIN_SIMILARITY and bad - ok >= MIN_MARGIN
+        _VERDICTS.update(dict.fromkeys(todo, False))
+        return
+    for sentence, (bad, ok) in zip(todo, judge.scores(todo), strict=True):
+        _VERDICTS[sentence] = bad >= MIN_SIMILARITY and bad - ok >= MIN_MARGIN
+
+
+def prepare(texts: Iterable[str]) -> None:
+    """Judge the sentences of many texts at once (one model batch instead of one call per sentence); the
+    checks below then answer from what was judged."""
+    _judge_sentences([s for text in texts for s in _sentences(text)])
 
 
 def speaks_to_ai(text: str) -> bool:
     """Does the text address instructions to an AI that reads it?"""
     if INJECTION_PHRASE.search(text):
         return True
-    return any(_sentence_is_injection(s) for s in _sentences(text))
+    sentences = _sentences(text)
+    _judge_sentences(sentences)
+    return any(_VERDICTS.get(s, False) for s in sentences)
 
 
 # -- markup -------------------------------------------------------------------------------------------
