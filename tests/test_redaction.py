@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ingest.redaction import redact
@@ -213,6 +213,7 @@ FRAGMENTS = [
 
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=12)), max_size=40))
+@example(["password=", "é", "-----BEGIN RSA PRIVATE KEY-----\n"])  # an assignment's value was the marker
 def test_markers_survive_a_second_pass_and_offsets_are_ordered(parts: list[str]) -> None:
     text = "".join(parts)
     result = redact(text)

@@ -61,6 +61,8 @@ def is_placeholder(value: str) -> bool:
     lowered = stripped.lower()
     if not stripped or stripped.startswith(("$", "<", "{", "[", "%", "(", "/", "~", "./")):
         return True
+    if "[REDACTED:" in stripped:  # redacted already: a second pass must not swallow the marker
+        return True
     if stripped.endswith((">", "}}", "%")):
         return True
     if not lowered.strip("x*._-#") or "..." in stripped or "\u2026" in stripped:
