@@ -278,3 +278,78 @@ def test_discover_skips_hidden_and_unknown_files(tmp_path: Path) -> None:
     units, skipped = discover([tmp_path])
     assert [u.path.name for u in units] == ["a.md"]
     assert [p.name for p in skipped] == ["img.png"]
+
+
+# -- headings of large Markdown files -------------------------------------------------------------------
+
+TRICKY_MARKDOWN = """# Title
+
+Intro paragraph
+over two lines.
+
+## Impact
+Text with a # not a heading.
+
+```bash
+# a shell comment, not a heading
+kubectl get pods
+```
+
+~~~
+## inside a tilde fence
+~~~
+
+    # indented code, not a heading
+
+Setext heading
+over two lines
+==============
+
+- a list item
+- # a heading inside a list item is nested
+---
+
+> # a quoted heading
+> more
+
+Timeline
+--------
+
+### Closing hashes ###
+####### seven hashes is text
+#no space is text
+"""
+
+
+def test_the_line_scanner_finds_the_headings_the_commonmark_parser_finds() -> None:
+    from ingest.sources import markdown
+
+    # top-level headings agree; the scanner leaves out those nested in lists and quotes
+    nested = {"a heading inside a list item is nested", "a quoted heading"}
+    parsed = [h for h in markdown._parsed_headings(TRICKY_MARKDOWN) if h[1] not in nested]
+    assert markdown.scanned_headings(TRICKY_MARKDOWN) == parsed
+    assert [h[1] for h in parsed] == ["Title", "Impact", "Setext heading\nover two lines", "Timeline",
+                                      "Closing hashes"]
+    for path in sorted((Path(__file__).resolve().parent.parent / "data").rglob("*.md")):
+        body = path.read_text(encoding="utf-8")
+        body = body[body.index("\n---", 3) + 4:] if body.startswith("---\n") else body
+        assert markdown.scanned_headings(body) == markdown._parsed_headings(body), path.name
+
+
+def test_a_file_of_many_lines_is_split_at_its_headings_by_the_line_scanner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest.sources import markdown
+
+    def parser_not_used(body: str) -> list[markdown.Heading]:
+        raise AssertionError("the CommonMark parser read a file of more than MAX_PARSER_LINES lines")
+
+    monkeypatch.setattr(markdown, "_parsed_headings", parser_not_used)
+    filler = "a line\n\n" * markdown.MAX_PARSER_LINES
+    path = tmp_path / "big.md"
+    path.write_text(f"# Big\n\n## Impact\n{filler}## Timeline\n- 10:00 paged\n```\n## not a heading\n```\n")
+    record = markdown.parse(path, ParseOptions(redact=False))[0]
+    assert record.title == "Big"
+    assert [(s.name, s.heading) for s in record.sections] == [
+        ("body", "Big"), ("impact", "Impact"), ("timeline", "Timeline")
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from markdown_it import MarkdownIt
@@ -26,26 +27,97 @@ EXTENSIONS = (".md", ".markdown", ".mdown")
 _MD = MarkdownIt("commonmark").disable("inline")
 
 
+#: above this many lines a document's headings are found by the line scanner below: markdown-it-py spends about
+#: 40 µs per block, so a 1 MB file of one-line paragraphs would take 10 s (bounded parsing: docs/security/parsing.md)
+MAX_PARSER_LINES = 10_000
+
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})([^\n]*)")
+_ATX = re.compile(r" {0,3}(#{1,6})(?:[ \t]+|$)([^\n]*)")
+_SETEXT = re.compile(r" {0,3}(=+|-+)[ \t]*")
+_INDENTED = re.compile(r"(?: {4}|\t)")
+_BLOCK_START = re.compile(r" {0,3}(?:[>*+-]|\d{1,9}[.)]|<|\|)")
+
+#: (level, heading text, line index) of one heading
+Heading = tuple[int, str, int]
+
+
 def _line_offsets(text: str) -> list[int]:
     offsets = [0]
-    for i, ch in enumerate(text):
-        if ch == "\n":
-            offsets.append(i + 1)
+    offsets.extend(match.end() for match in re.finditer("\n", text))
     offsets.append(len(text))
     return offsets
 
 
+def _parsed_headings(body: str) -> list[Heading]:
+    """Headings as markdown-it-py's CommonMark block parser finds them."""
+    tokens = _MD.parse(body)
+    found: list[Heading] = []
+    for i, token in enumerate(tokens):
+        if token.type == "heading_open" and token.map is not None:
+            heading = tokens[i + 1].content.strip() if i + 1 < len(tokens) else ""
+            found.append((int(token.tag[1]), heading, token.map[0]))
+    return found
+
+
+def _atx_text(rest: str) -> str:
+    """An ATX heading's text without its optional closing run of #."""
+    text = rest.strip()
+    stripped = text.rstrip("#")
+    if stripped != text and (not stripped or stripped[-1] in " \t"):
+        text = stripped
+    return text.strip()
+
+
+def scanned_headings(body: str) -> list[Heading]:
+    """Top-level headings found line by line, in linear time: ATX headings and setext underlines outside
+    fenced and indented code. Agrees with the CommonMark parser on headings outside lists and quotes."""
+    found: list[Heading] = []
+    fence: str | None = None
+    paragraph: list[str] = []  # the open paragraph's lines, a setext underline's heading text
+    paragraph_start = 0
+    nested = False  # inside a list, quote, HTML block or table: its lines hold no top-level heading
+    for index, line in enumerate(body.split("\n")):
+        if fence is not None:
+            closing = line.strip()
+            if closing.startswith(fence) and not closing.strip(fence[0]) and not _INDENTED.match(line):
+                fence = None
+            continue
+        if not line.strip():
+            paragraph, nested = [], False
+            continue
+        if not paragraph and _INDENTED.match(line):
+            continue  # indented code, or a list item's continuation
+        opening = _FENCE.match(line)
+        if opening and not (opening.group(1)[0] == "`" and "`" in opening.group(2)):
+            fence, paragraph = opening.group(1), []
+            continue
+        atx = _ATX.match(line)
+        if atx:
+            found.append((len(atx.group(1)), _atx_text(atx.group(2)), index))
+            paragraph, nested = [], False
+            continue
+        underline = _SETEXT.fullmatch(line)
+        if underline and paragraph and not nested:
+            level = 1 if underline.group(1)[0] == "=" else 2
+            found.append((level, "\n".join(p.strip() for p in paragraph).strip(), paragraph_start))
+            paragraph = []
+            continue
+        if _BLOCK_START.match(line) or nested:
+            paragraph, nested = [], True
+            continue
+        if not paragraph:
+            paragraph_start = index
+        paragraph.append(line)
+    return found
+
+
 def sections_of(body: str) -> tuple[str | None, list[Section]]:
     """(title from the first level-1 heading, sections split at every other heading)."""
-    tokens = _MD.parse(body)
     lines = _line_offsets(body)
+    headings = scanned_headings(body) if len(lines) > MAX_PARSER_LINES else _parsed_headings(body)
     title: str | None = None
     marks: list[tuple[str, str, int, int]] = []  # (name, heading, level, offset)
-    for i, token in enumerate(tokens):
-        if token.type != "heading_open" or token.map is None:
-            continue
-        heading = tokens[i + 1].content.strip() if i + 1 < len(tokens) else ""
-        level = int(token.tag[1])
+    for level, heading, line in headings:
         if level == 1 and title is None and not marks:
             title = heading
             continue
@@ -54,7 +126,7 @@ def sections_of(body: str) -> tuple[str | None, list[Section]]:
             parents = [m for m in marks if m[2] < level]
             if parents:
                 name = parents[-1][0]
-        marks.append((name, heading, level, lines[min(token.map[0], len(lines) - 1)]))
+        marks.append((name, heading, level, lines[min(line, len(lines) - 1)]))
     sections: list[Section] = []
     first = marks[0][3] if marks else len(body)
     if body[:first].strip():
