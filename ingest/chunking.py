@@ -7,6 +7,7 @@ exactly ``record.text[start:end]``, so citations can point at it.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -19,25 +20,22 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(\[])|\n(?=[^\S\n]*+(?:[-*+]
 #: a run of more than 80 characters without a space (a base64 blob, a minified log line) counts as one word per
 #: 80 characters, so it is cut like other text instead of becoming one passage of any size
 _WORD = re.compile(r"\S{1,80}")
+#: from the first to the last non-blank character (the greedy run backs off only over the trailing blanks)
+_NON_BLANK = re.compile(r"\S(?:.*\S)?", re.S)
 
 
 def _spans(text: str, start: int, end: int, separator: re.Pattern[str]) -> list[tuple[int, int]]:
-    """Non-blank pieces of text[start:end] between separator matches."""
-    out: list[tuple[int, int]] = []
-    pos = start
+    """Non-blank pieces of text[start:end] between separator matches, without their surrounding blanks."""
+    bounds = [start]
     for match in separator.finditer(text, start, end):
-        out.append((pos, match.start()))
-        pos = match.end()
-    out.append((pos, end))
-    return [_trim(text, a, b) for a, b in out if text[a:b].strip()]
-
-
-def _trim(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
+        bounds.extend(match.span())
+    bounds.append(end)
+    out: list[tuple[int, int]] = []
+    for a, b in zip(bounds[::2], bounds[1::2], strict=True):
+        piece = _NON_BLANK.search(text, a, b)
+        if piece:
+            out.append(piece.span())
+    return out
 
 
 def _words(text: str, start: int, end: int) -> int:
@@ -51,11 +49,15 @@ def _split_long(text: str, start: int, end: int, max_words: int) -> list[tuple[i
         if _words(text, a, b) <= max_words:
             pieces.append((a, b))
             continue
-        words = list(_WORD.finditer(text, a, b))
-        for i in range(0, len(words), max_words):
-            group = words[i : i + max_words]
-            pieces.append((group[0].start(), group[-1].end()))
+        pieces.extend(match.span() for match in _word_groups(max_words).finditer(text, a, b))
     return pieces
+
+
+@functools.lru_cache(maxsize=8)
+def _word_groups(max_words: int) -> re.Pattern[str]:
+    """Runs of up to ``max_words`` words as ``_WORD`` counts them, in one scan: each repetition is greedy and
+    nothing follows it, so the match never backtracks."""
+    return re.compile(rf"\S{{1,80}}(?:\s*\S{{1,80}}){{0,{max_words - 1}}}")
 
 
 def _pack(text: str, units: Sequence[tuple[int, int]], max_words: int) -> list[tuple[int, int]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, datetime
 from typing import Any
@@ -30,7 +31,12 @@ SECTION_PATTERNS: tuple[tuple[str, str], ...] = (
     ("escalation", r"escalation|escalate|who to (call|page)|who owns|whom to page|contacts?|ownership|paging"),
     ("references", r"references?|related|links|see also|related incidents"),
 )
-_SECTION_RES = [(name, re.compile(rf"^(?:\d+[.)]\s*)?(?:{pat})\b", re.I)) for name, pat in SECTION_PATTERNS]
+#: one pattern, each section name a group, tried in the order above: one scan per heading, not one per name
+_SECTION_RE = re.compile(
+    r"(?:\d+[.)]\s*+)?(?:" + "|".join(rf"(?P<{name}>(?:{pat})\b)" for name, pat in SECTION_PATTERNS) + ")",
+    re.I,
+)
+_HEADING_MARKUP = re.compile(r"[*_`#:]+")
 
 POSTMORTEM_SECTIONS = {
     "impact",
@@ -49,13 +55,18 @@ _TIME_ZONE_SUFFIX = re.compile(r"\((?:utc|[A-Z]{2,4})\)$", re.I)
 
 def canonical_section(heading: str) -> str:
     """The canonical name of a heading ('Root Cause Analysis' -> 'root_cause'), or 'other'."""
-    text = re.sub(r"[*_`#:]+", " ", heading).strip()
-    text = _TIME_ZONE_SUFFIX.sub("", text).strip()  # "Timeline (UTC)": anchored at "(", so linear
-    for name, pattern in _SECTION_RES:
-        if pattern.match(text):
-            return name
-    return "other"
+    # documents repeat their headings (a chat log's lines are all candidates): each is judged once
+    return _cached_section(heading) if len(heading) <= 200 else _section_of(heading)
 
+
+def _section_of(heading: str) -> str:
+    text = _HEADING_MARKUP.sub(" ", heading).strip()
+    text = _TIME_ZONE_SUFFIX.sub("", text).strip()  # "Timeline (UTC)": anchored at "(", so linear
+    match = _SECTION_RE.match(text)
+    return match.lastgroup or "other" if match else "other"
+
+
+_cached_section = functools.lru_cache(maxsize=4096)(_section_of)
 
 FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
 
@@ -169,8 +180,9 @@ def date_from_text(text: str) -> date | None:
 
 
 ALERT_CONTEXT_RE = re.compile(r"(?i)(?:alert(?:name)?s?\s*+(?:[:=]\s*+)?[`\"']?|firing:?\s*+\[?)([A-Z][A-Za-z0-9]+)")
-#: a whole word that starts with a capital: a candidate CamelCase name (``is_camel_name`` decides)
-CAPITALISED_WORD_RE = re.compile(r"(?<![\w.-])([A-Z][A-Za-z0-9]*+)(?![\w-])")
+#: a whole word that starts with a capital and holds three or more: a candidate CamelCase name
+#: (``is_camel_name`` decides; every CamelCase name has three capitals at least)
+CAPITALISED_WORD_RE = re.compile(r"(?<![\w.-])([A-Z][a-z0-9]*[A-Z][a-z0-9]*[A-Z][A-Za-z0-9]*+)(?![\w-])")
 _CASE_RUNS = re.compile(r"([A-Z]+)([a-z0-9]*)")
 ALERT_WORDS = re.compile(
     r"(High|Low|Down|Error|Errors|Failing|Failed|Failure|Latency|Lag|Exhausted|Expir|NotReady|CrashLoop|Restart"
@@ -213,6 +225,9 @@ def is_camel_name(word: str) -> bool:
     return tail > 0 or (head[-1][0] >= 3 and head[-1][1] > 0)
 
 
+_cached_camel_name = functools.lru_cache(maxsize=4096)(is_camel_name)
+
+
 def alerts_from_text(text: str) -> list[str]:
     """Alert names: CamelCase names that read like alerts, or names after 'alert:'."""
     found: dict[str, None] = {}
@@ -222,7 +237,8 @@ def alerts_from_text(text: str) -> list[str]:
             found[name] = None
     for match in CAPITALISED_WORD_RE.finditer(text):
         name = match.group(1)
-        if is_camel_name(name) and ALERT_WORDS.search(name) and not ERROR_CLASS_RE.fullmatch(name):
+        camel = _cached_camel_name(name) if len(name) <= 64 else is_camel_name(name)
+        if camel and ALERT_WORDS.search(name) and not ERROR_CLASS_RE.fullmatch(name):
             found[name] = None
     return list(found)[:30]
 

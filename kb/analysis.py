@@ -89,25 +89,36 @@ def analyze(text: str, options: AnalyzerOptions = DEFAULT) -> list[str]:
     terms: list[str] = []
     for match in _RAW.finditer(text):
         raw = match.group(0)
-        lowered = raw.lower()
-        parts = _parts(raw, options) if options.split_identifiers else [raw]
-        compound = len(parts) > 1
-        if compound and options.keep_whole:
-            whole = "".join(p.lower() for p in parts) if options.strip_pod_suffixes else _SPLIT.sub("", lowered)
-            # stemmed like a plain word, so "coredns" or "oomkilled" typed in lower case finds CoreDNS, OOMKilled
-            terms.append(_stem(whole) if options.stem else whole)
-        for part in parts:
-            word = part.lower()
-            if options.stopwords and word in STOPWORDS:
-                continue
-            if len(word) == 1 and not word.isdigit():
-                continue
-            terms.append(_stem(word) if options.stem else word)
-            if options.negated_states and word.startswith("un") and word[2:] in NEGATED_STATES:
-                terms.append(_stem(word[2:]) if options.stem else word[2:])
-            if options.status_classes and raw == word and len(word) == 3 and word.isdigit() and word[0] in "45":
-                terms.append(word[0] + "xx")
+        # text repeats its words, so each is analysed once; a long token is rare and not worth the memory
+        terms.extend(_cached_token_terms(raw, options) if len(raw) <= 64 else _token_terms(raw, options))
     return terms
+
+
+def _token_terms(raw: str, options: AnalyzerOptions) -> tuple[str, ...]:
+    """The index terms of one raw token."""
+    terms: list[str] = []
+    lowered = raw.lower()
+    parts = _parts(raw, options) if options.split_identifiers else [raw]
+    compound = len(parts) > 1
+    if compound and options.keep_whole:
+        whole = "".join(p.lower() for p in parts) if options.strip_pod_suffixes else _SPLIT.sub("", lowered)
+        # stemmed like a plain word, so "coredns" or "oomkilled" typed in lower case finds CoreDNS, OOMKilled
+        terms.append(_stem(whole) if options.stem else whole)
+    for part in parts:
+        word = part.lower()
+        if options.stopwords and word in STOPWORDS:
+            continue
+        if len(word) == 1 and not word.isdigit():
+            continue
+        terms.append(_stem(word) if options.stem else word)
+        if options.negated_states and word.startswith("un") and word[2:] in NEGATED_STATES:
+            terms.append(_stem(word[2:]) if options.stem else word[2:])
+        if options.status_classes and raw == word and len(word) == 3 and word.isdigit() and word[0] in "45":
+            terms.append(word[0] + "xx")
+    return tuple(terms)
+
+
+_cached_token_terms = lru_cache(maxsize=100_000)(_token_terms)
 
 
 def whole_term(identifier: str, options: AnalyzerOptions = DEFAULT) -> str:

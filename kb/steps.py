@@ -8,8 +8,10 @@ from __future__ import annotations
 import re
 import textwrap
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from kb.analysis import analyze
+from kb.bounded import linear
 
 _LIST_ITEM = re.compile(r"^ ?(?:\d+[.)]|[-*+])\s+(?:\[[ xX]\]\s+)?")  # top level; nested items stay inside
 _HEADING = re.compile(r"^ {0,3}#{1,6}\s")
@@ -26,9 +28,9 @@ _MESSAGE_END = re.compile(rf"(?<!\s)\s*\n(?={CHAT_STAMP})")
 _CHAT_START = re.compile(rf"\s*{CHAT_STAMP}")
 
 
-@dataclass(frozen=True)
-class Span:
-    """A piece of a record's text: ``text == record.text[start:end]``."""
+class Span(NamedTuple):
+    """A piece of a record's text: ``text == record.text[start:end]``. A tuple: a long document makes
+    hundreds of thousands, and a frozen dataclass takes four times as long to make."""
 
     start: int
     end: int
@@ -50,41 +52,46 @@ def split_steps(text: str, base: int = 0) -> list[Span]:
     current: list[int] | None = None  # [start, end]
     in_fence = False
     after_blank = False
-    for offset, line in _lines(text, base):
-        end = offset + len(line)
+    offset = base
+    for raw in text.splitlines(keepends=True):
+        line = raw.rstrip("\n")
+        start, end, offset = offset, offset + len(line), offset + len(raw)
+        stripped = line.lstrip()
+        first = stripped[:1]  # each pattern below needs its own first character: most lines try none
+        fence = first in ("`", "~") and bool(_FENCE.match(line))
         if in_fence:
             if current is not None:
                 current[1] = end
-            if _FENCE.match(line):
-                in_fence = False
+            in_fence = not fence
             continue
-        if _FENCE.match(line):
+        if fence:
             in_fence = True
             if current is None:
-                current = [offset, end]
+                current = [start, end]
             else:
                 current[1] = end
             after_blank = False
             continue
-        if not line.strip():
+        if not stripped:
             after_blank = True
             continue
-        if _HEADING.match(line) or line.lstrip().startswith("|"):
+        if first == "|" or (first == "#" and _HEADING.match(line)):
             if current is not None:
                 steps.append((current[0], current[1]))
             current, after_blank = None, False
             continue
-        indented = line.startswith((" ", "\t"))
-        if _LIST_ITEM.match(line) or current is None or (after_blank and not indented):
+        list_item = (first in ("-", "*", "+") or first.isdigit()) and bool(_LIST_ITEM.match(line))
+        if current is None or list_item or (after_blank and not line.startswith((" ", "\t"))):
             if current is not None:
                 steps.append((current[0], current[1]))
-            current = [offset, end]
+            current = [start, end]
         else:
             current[1] = end
         after_blank = False
     if current is not None:
         steps.append((current[0], current[1]))
-    return [Span(s, e, text[s - base : e - base]) for s, e in steps if text[s - base : e - base].strip()]
+    spans = [Span(s, e, text[s - base : e - base]) for s, e in steps]
+    return [span for span in spans if span.text and not span.text.isspace()]
 
 
 _DUE = re.compile(r"\b(?:due|done)\b")
@@ -105,6 +112,8 @@ class TableRow:
 
 def table_rows(text: str, base: int = 0) -> list[TableRow]:
     """The body rows of the Markdown tables in ``text`` (a header line, then a |---| rule, then rows)."""
+    if "|" not in text:
+        return []
     lines = _lines(text, base)
     rows: list[TableRow] = []
     header: list[str] | None = None
@@ -196,11 +205,10 @@ def containment(part: set[str], whole: set[str]) -> float:
 
 # -- cues ------------------------------------------------------------------------------------
 
-CHANGE_COMMAND = re.compile(
+CHANGE_COMMAND = linear(
     r"\b(rollout\s+(?:undo|restart)|rollback|roll back|scale|edit|apply|delete|drain|cordon|uncordon|"
     r"patch|set\s+\w+|reload|restart|terminate|pg_terminate_backend|failover|switchover|promote|"
     r"alter|kill|disable|enable|flush|purge|revert|helm\s+(?:upgrade|rollback)|argocd\s+app\s+(?:sync|rollback))\b",
-    re.I,
 )
 COMMAND_LINE = re.compile(
     r"(^|\n)[^\S\n]*+(\$ |kubectl |psql |redis-cli |curl |helm |argocd |aws |gcloud |SELECT |ALTER )"
