@@ -31,7 +31,7 @@ from kb.guard import caution_note
 from kb.models import Citation, DraftItem, DroppedItem, Kind, Passage, RankedDocument
 from kb.openai_client import ChatModel
 from kb.prompting import ask_for_lines
-from kb.search import Query, Searcher, newest_first
+from kb.search import Query, Searcher, bounded_query, newest_first
 from kb.steps import CHAT_STAMP, CLI_NAMES, Span, sentences, split_steps, table_rows, terms_of
 
 #: Below this cosine between the question and the best passage, and with few of the question's distinctive
@@ -137,6 +137,7 @@ def ask(
     max_items: int = 4,
 ) -> Answer:
     """Answer a question from the knowledge base, citing every line."""
+    question = bounded_query(question)
     text, previous = _search_text(question, conversation)
     query = Query(text=text, k=8, kinds=tuple(kinds), services=tuple(services), since=since)  # type: ignore[arg-type]
     results = searcher.search(query, passages_per_doc=4)
@@ -239,11 +240,16 @@ _COMMAND_LINE = re.compile(rf"^\s*(?:\$ )?{CLI_NAMES}\s")
 _LEAD_MARKER = re.compile(r"^(?:\d+[.)]|[-*+])[ \t]+(?=\S)")
 
 
+#: the longest text quoted as one answer line
+MAX_QUOTE_CHARS = 20_000
+
+
 def quoted(text: str) -> str:
     """A passage as an answer line: wrapped prose joined into one line, but code blocks keep their lines
     (and fences); chat messages (with their pasted output), list items, table rows and shell commands
     (and a line after a trailing backslash) each keep a line of their own. A list marker at the very
     start goes (the answer numbers its lines itself)."""
+    text = text[:MAX_QUOTE_CHARS]  # a passage is a few hundred words; more is not quoted
     out: list[list[str]] = []  # each line as parts, joined once at the end (+= on a long line is quadratic)
     in_code = False
     joinable = False

@@ -11,14 +11,29 @@ A refusal raises ``Refused`` with a one-line reason; callers add the file or sou
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
+import re2
 import yaml
 
 #: deeper than any front matter or alert payload, shallow enough for every recursive reader
 MAX_DEPTH = 64
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class Cue(Protocol):
+    """A compiled pattern asked only whether it occurs."""
+
+    def search(self, text: str) -> object | None: ...
+
+
+def linear(pattern: str, *, ignore_case: bool = True) -> Cue:
+    """``pattern`` compiled by RE2, whose matching time is linear in the text whatever the pattern: for long
+    alternations of words, which Python's engine tries at every position (about 100 times slower on a
+    1 MB text). RE2 reads ``\\b`` and ``\\w`` as ASCII and has no look-around or possessive quantifiers."""
+    compiled: Cue = re2.compile(("(?i)" if ignore_case else "") + pattern)
+    return compiled
 
 
 class Refused(ValueError):

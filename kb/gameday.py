@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from kb.bounded import Cue, linear
 from kb.errors import KBError, NotFound
 from kb.guard import refusal
 from kb.models import Citation, Clue, DraftItem, DroppedItem, Kind, Record, RubricItem, Scenario, Trigger, Truth
@@ -68,15 +69,15 @@ ACTION_VERBS = re.compile(
 WORSE = re.compile(r"\b(made (?:it|things) worse|did(?:n't| not) help|no effect|did(?:n't| not) work)\b", re.I)
 FINDING = re.compile(r"(?<![\w.-])(finds?|found|identif\w+|spots?|notices?|confirms?|traces?|links? it)(?![\w-])", re.I)
 ESCALATION = re.compile(r"\b(pages?|paged|declares?|incident commander|opens? #|status page|escalat\w+)\b", re.I)
-CATEGORIES: tuple[tuple[str, re.Pattern[str], tuple[str, ...]], ...] = (
-    ("deploy", re.compile(r"\b(deploy|sync|release|v\d+\.\d+|rollout|config push|migration|merged)", re.I),
+CATEGORIES: tuple[tuple[str, Cue, tuple[str, ...]], ...] = (
+    ("deploy", linear(r"\b(deploy|sync|release|v\d+\.\d+|rollout|config push|migration|merged)"),
      ("deploy", "chang", "releas", "rollout", "sync", "version")),
-    ("alert", re.compile(r"\b(fires?|fired|FIRING|pages?|paged|alert)", re.I), ("alert", "page", "fire")),
-    ("customer", re.compile(r"\b(customers?|support|contacts|users? (?:report|say))", re.I),
+    ("alert", linear(r"\b(fires?|fired|FIRING|pages?|paged|alert)"), ("alert", "page", "fire")),
+    ("customer", linear(r"\b(customers?|support|contacts|users? (?:report|say))"),
      ("custom", "support", "user", "report", "ticket")),
-    ("logs", re.compile(r"((?-i:\bERROR\b|\bFATAL\b)|\berror:|\blogs?\b|\bexception|\{\"level\")", re.I),
+    ("logs", linear(r"((?-i:\bERROR\b|\bFATAL\b)|\berror:|\blogs?\b|\bexception|\{\"level\")"),
      ("log", "error", "except", "messag")),
-    ("dashboard", re.compile(r"(\bp\d\d\b|latency|error rate|(?<!\d)\d+%|cl_waiting|cpu|memory|lag|queue|rps)", re.I),
+    ("dashboard", linear(r"(\bp\d\d\b|latency|error rate|(?:^|\D)\d+%|cl_waiting|cpu|memory|lag|queue|rps)"),
      ("dashboard", "metric", "graph", "latenc", "rate", "grafana", "cpu", "memori")),
 )
 
@@ -156,31 +157,31 @@ def _keywords(text: str, extra: set[str]) -> list[str]:
 
 # -- actions -------------------------------------------------------------------------------------
 
-ACTIONS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("rollback", re.compile(r"\b(roll(?:ing|s|ed)? ?back|rollback|revert|undo (?:the )?(?:deploy|release|change)|"
-                            r"downgrade|go back to the previous|previous version)", re.I)),
-    ("terminate", re.compile(r"\b(terminat\w*|kill\w*|cancel\w*|abort\w*|pg_cancel_backend|pg_terminate_backend|"
-                             r"stop (?:the )?(?:query|index|build|migration|session))", re.I)),
-    ("raise_limit", re.compile(r"\b(rais\w*|increas\w*|bump\w*|grow\w*|doubl\w*|more)\b.*(?:\b|_)(pool|limit|size|"
-                               r"connections|max_connections|quota|memory|heap|timeout)", re.I)),
+ACTIONS: tuple[tuple[str, Cue], ...] = (
+    ("rollback", linear(r"\b(roll(?:ing|s|ed)? ?back|rollback|revert|undo (?:the )?(?:deploy|release|change)|"
+                            r"downgrade|go back to the previous|previous version)")),
+    ("terminate", linear(r"\b(terminat\w*|kill\w*|cancel\w*|abort\w*|pg_cancel_backend|pg_terminate_backend|"
+                             r"stop (?:the )?(?:query|index|build|migration|session))")),
+    ("raise_limit", linear(r"\b(rais\w*|increas\w*|bump\w*|grow\w*|doubl\w*|more)\b.*(?:\b|_)(pool|limit|size|"
+                               r"connections|max_connections|quota|memory|heap|timeout)")),
     # a setting changed to fix it ("config change deployed: max.poll.records=50", "raise max.poll.interval.ms")
-    ("reconfigure", re.compile(r"\b(config(?:uration)? change|reconfigur\w*|tun(?:e|ed|es|ing)\b|"
-                               r"(?:rais|increas|lower|reduc|decreas)\w* (?:the )?`?\w+\.[\w.]+)", re.I)),
-    ("restart", re.compile(r"\b(restart\w*|bounce|recycle|reboot\w*|rollout restart|delete (?:the )?pods?)", re.I)),
-    ("scale", re.compile(r"\b(scal\w+ (?:up|out|to|`?[\w.-]+`? (?:from|to) \d)|"
-                         r"add (?:more )?(?:replicas|pods|nodes|capacity)|more (?:replicas|pods|workers))", re.I)),
-    ("failover", re.compile(r"\b(fail ?over|switch (?:over )?to|promot\w+|move traffic|force[- ]open|"
-                            r"secondary provider|backup provider)", re.I)),
-    ("disable", re.compile(r"\b(disabl\w*|turn(?:s|ing|ed)? off|switch(?:es|ing|ed)? off|kill switch|flag off|"
-                           r"flip (?:the )?flag)", re.I)),
-    ("pause", re.compile(r"\b(pause|suspend|stop (?:the )?(?:job|cron\w*|consumer|sync))", re.I)),
-    ("flush", re.compile(r"\b(flush|purge|evict|clear (?:the )?cache)", re.I)),
-    ("delete", re.compile(r"\b(delet\w*|remov\w*|drop(?:ping|ped)?)\b", re.I)),
-    ("page", re.compile(r"\b(page|paging|escalat\w*|pull in|loop in|bring in|call (?:the )?\w+)", re.I)),
-    ("declare", re.compile(r"\b(declar\w*|open (?:an )?incident|incident channel|sev ?\d|i'?m ic|"
-                           r"incident commander)", re.I)),
-    ("communicate", re.compile(r"\b(status ?page|tell support|notify|update (?:the )?(?:customers|support|"
-                               r"stakeholders))", re.I)),
+    ("reconfigure", linear(r"\b(config(?:uration)? change|reconfigur\w*|tun(?:e|ed|es|ing)\b|"
+                               r"(?:rais|increas|lower|reduc|decreas)\w* (?:the )?`?\w+\.[\w.]+)")),
+    ("restart", linear(r"\b(restart\w*|bounce|recycle|reboot\w*|rollout restart|delete (?:the )?pods?)")),
+    ("scale", linear(r"\b(scal\w+ (?:up|out|to|`?[\w.-]+`? (?:from|to) \d)|"
+                         r"add (?:more )?(?:replicas|pods|nodes|capacity)|more (?:replicas|pods|workers))")),
+    ("failover", linear(r"\b(fail ?over|switch (?:over )?to|promot\w+|move traffic|force[- ]open|"
+                            r"secondary provider|backup provider)")),
+    ("disable", linear(r"\b(disabl\w*|turn(?:s|ing|ed)? off|switch(?:es|ing|ed)? off|kill switch|flag off|"
+                           r"flip (?:the )?flag)")),
+    ("pause", linear(r"\b(pause|suspend|stop (?:the )?(?:job|cron\w*|consumer|sync))")),
+    ("flush", linear(r"\b(flush|purge|evict|clear (?:the )?cache)")),
+    ("delete", linear(r"\b(delet\w*|remov\w*|drop(?:ping|ped)?)\b")),
+    ("page", linear(r"\b(page|paging|escalat\w*|pull in|loop in|bring in|call (?:the )?\w+)")),
+    ("declare", linear(r"\b(declar\w*|open (?:an )?incident|incident channel|sev ?\d|i'?m ic|"
+                           r"incident commander)")),
+    ("communicate", linear(r"\b(status ?page|tell support|notify|update (?:the )?(?:customers|support|"
+                               r"stakeholders))")),
 )
 
 

@@ -28,12 +28,20 @@ from kb.settings import Settings
 from kb.store import SearchFilters, Store
 
 Mode = Literal["hybrid", "bm25", "dense"]
+#: a search or a question reads this much of its text: a pasted alert or log excerpt fits, a pasted file is cut
+#: (the embedding model reads its first 256 tokens in any case), so analysing a query stays bounded
+MAX_QUERY_CHARS = 8_000
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9]|[A-Za-z0-9]")
 
 
 def terms(text: str) -> list[str]:
     """Lowercase content words of a text, without stopwords (for highlighting and reasons)."""
     return [t for t in (m.group(0).lower() for m in _TOKEN.finditer(text)) if t not in STOPWORDS and len(t) > 1]
+
+
+def bounded_query(text: str) -> str:
+    """The part of a query's text that is read: its first ``MAX_QUERY_CHARS`` characters."""
+    return text[:MAX_QUERY_CHARS]
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,9 @@ class Query:
     until: date | None = None
     exclude: tuple[str, ...] = ()  # record ids left out (a document's own id in "similar")
     newest_first: bool = False  # the k best matches, shown newest first (undated documents last)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", bounded_query(self.text))
 
     def filters(self) -> SearchFilters:
         return SearchFilters(

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from kb.bounded import Cue, linear
 from kb.errors import KBError
 from kb.grounding import Evidence, References, require_grounded
 from kb.guard import caution_note
@@ -22,42 +23,42 @@ from kb.openai_client import ChatModel
 from kb.prompting import ask_for_lines
 
 #: message kind -> cue; the first that matches wins, so order matters.
-CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
+CUES: tuple[tuple[str, Cue], ...] = (
     (
         "resolution",
-        re.compile(r"\b(resolved|all clear|closing (?:the )?(?:incident|channel)|incident (?:is )?over|"
-                   r"standing down|stand down|marking (?:it )?resolved|\[RESOLVED\])", re.I),
+        linear(r"\b(resolved|all clear|closing (?:the )?(?:incident|channel)|incident (?:is )?over|"
+                   r"standing down|stand down|marking (?:it )?resolved|\[RESOLVED\])"),
     ),
     (
         "mitigation",
-        re.compile(r"\b(mitigated|recover(?:ing|ed)|back to normal|error rate (?:is )?(?:down|dropping|back)|"
+        linear(r"\b(mitigated|recover(?:ing|ed)|back to normal|error rate (?:is )?(?:down|dropping|back)|"
                    r"errors? (?:are )?(?:dropping|going down|gone)|looks (?:better|healthy|good now)|"
-                   r"draining|catching up|is stable|green again)\b", re.I),
+                   r"draining|catching up|is stable|green again)\b"),
     ),
     (
         "detection",
-        re.compile(r"(\[FIRING|\bTriggered\b|\bpaged\b|\bnoticed\b|\bseeing (?:errors|5xx|timeouts)|"
-                   r"\balert(?:ing)? (?:fired|firing)\b|\bcustomers? (?:report|say|are reporting))", re.I),
+        linear(r"(\[FIRING|\bTriggered\b|\bpaged\b|\bnoticed\b|\bseeing (?:errors|5xx|timeouts)|"
+                   r"\balert(?:ing)? (?:fired|firing)\b|\bcustomers? (?:report|say|are reporting))"),
     ),
     (
         "escalation",
-        re.compile(r"\b(I'?m IC|incident commander|declar(?:e|ing) (?:a )?SEV|paging|escalat\w*|pull(?:ing)? in|"
-                   r"looping in|page (?:the )?\w+|bringing in|@here|@channel)\b", re.I),
+        linear(r"\b(I'?m IC|incident commander|declar(?:e|ing) (?:a )?SEV|paging|escalat\w*|pull(?:ing)? in|"
+                   r"looping in|page (?:the )?\w+|bringing in|@here|@channel)\b"),
     ),
     (
         "action",
         # a shell prompt ("$ ") or a database prompt ("orders=# SELECT ...") is something run
-        re.compile(r"(^\$ |\n[^\S\n]*+\$ |^\w+=[#>] |\n[^\S\n]*+\w+=[#>] |"
+        linear(r"(^\$ |\n[^\S\n]*\$ |^\w+=[#>] |\n[^\S\n]*\w+=[#>] |"
                    r"\b(roll(?:ing|ed)? ?back|reverted|revert(?:ing)?|restart(?:ing|ed)?|"
                    r"scal(?:ing|ed) (?:up|down|to)|terminat(?:e|ing|ed)|kill(?:ing|ed)|failover|failing over|"
                    r"promot(?:e|ing|ed)|disabl(?:e|ing|ed)|turn(?:ing|ed) off|flipp(?:ing|ed)|cordon(?:ing|ed)?|"
                    r"drain(?:ed)?|raising|raised|bump(?:ing|ed)?|deploy(?:ing|ed)? (?:the )?fix|hotfix|"
-                   r"cancel(?:ling|led)?)\b)", re.I),
+                   r"cancel(?:ling|led)?)\b)"),
     ),
     (
         "hypothesis",
-        re.compile(r"\b(maybe|might be|could be|i think|suspect|looks like|my guess|hypothesis|"
-                   r"probably|is it (?:the|a)|theory|seems like)\b", re.I),
+        linear(r"\b(maybe|might be|could be|i think|suspect|looks like|my guess|hypothesis|"
+                   r"probably|is it (?:the|a)|theory|seems like)\b"),
     ),
 )
 ACTION_ITEM = re.compile(

@@ -21,7 +21,7 @@ from kb.alerts import AlertParseError, parse_alert
 from kb.analysis import analyze
 from kb.bounded import Refused
 from kb.errors import ParseError
-from kb.search import terms
+from kb.search import bounded_query, terms
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,15 +77,17 @@ def _alert(text: str) -> Any:
 
 
 def _query(text: str) -> Any:
+    quote = text  # a passage is quoted as it comes; a question or search text is read as far as the search reads it
+    text = bounded_query(text)
     return (
         len(terms(text)),
         [bool(p.search(text)) for p, _ in ask.INTENTS],
         bool(ask.FOLLOW_UP.search(text)),
         bool(ask.LATEST.search(text)),
         bool(ask.REFERENCES_ASKED.search(text)),
-        ask.quoted(text)[:10],
-        len(ask.quote_parts(text)),
-        ask._heading_length(text),
+        ask.quoted(quote)[:10],
+        len(ask.quote_parts(ask.quoted(quote))),
+        ask._heading_length(quote),
     )
 
 
