@@ -38,20 +38,13 @@ from kb.steps import CLI_NAMES
 
 # -- instructions to an AI ------------------------------------------------------------------------------
 
-#: The best-known phrasings of an injection; the embedding judgement below covers the rest.
-INJECTION_PHRASE = re.compile(
-    r"ignore (?:all |any )?(?:the )?(?:previous|prior|above|earlier) (?:instructions|prompts?)|"
-    r"disregard (?:all |any )?(?:the )?(?:previous|prior|above)\b|(?:assistant|AI|LLM|model|bot) reading this|"
-    r"\byou are now\b|\bsystem prompt\b|new instructions:",
-    re.I,
-)
 #: A sentence is an injection when its nearest injection examples are at least this similar (cosine) ...
 MIN_SIMILARITY = 0.4
 #: ... and this much nearer than its nearest ordinary examples.
 MIN_MARGIN = 0.03
 #: How many nearest examples are averaged on each side.
 NEIGHBOURS = 3
-#: Sentences judged by the model per text (the phrase rule reads all of it).
+#: Sentences judged by the model per text.
 MAX_SENTENCES = 40
 MAX_SENTENCE_CHARS = 1000
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -131,9 +124,8 @@ def prepare(texts: Iterable[str]) -> None:
 
 
 def speaks_to_ai(text: str) -> bool:
-    """Does the text address instructions to an AI that reads it?"""
-    if INJECTION_PHRASE.search(text):
-        return True
+    """Does the text address instructions to an AI that reads it? Judged by the bundled embedding model
+    against labelled examples (kb/guard_examples.py), sentence by sentence."""
     sentences = _sentences(text)
     _judge_sentences(sentences)
     return any(_VERDICTS.get(s, False) for s in sentences)

@@ -4,7 +4,7 @@
   injection in it, so each sentence flagged is a false positive;
 - injections: held-out sentences below, written in other words than the labelled examples.
 
-Prints the counts, the rates and every mistake, for the model judgement, the phrase rule, and both together.
+Prints the counts, the rates and every mistake.
 
     python scripts/measure_guard.py [--threshold 0.5 --margin 0.1]
 """
@@ -67,13 +67,10 @@ def main() -> None:
 
     for name, sentences, want in (("held-out injections", list(HELD_OUT), True),
                                   ("sample-corpus sentences", ordinary, False)):
-        by_model = model_says(sentences)
-        by_rule = [bool(guard.INJECTION_PHRASE.search(s)) for s in sentences]
-        both = [a or b for a, b in zip(by_model, by_rule, strict=True)]
-        for label, verdicts in (("model", by_model), ("phrase rule", by_rule), ("guard (either)", both)):
-            flagged = sum(verdicts)
-            print(f"{name}: {label}: {flagged}/{len(sentences)} flagged ({flagged / len(sentences):.1%})")
-        wrong = [s for s, v in zip(sentences, both, strict=True) if v != want]
+        verdicts = model_says(sentences)
+        flagged = sum(verdicts)
+        print(f"{name}: {flagged}/{len(sentences)} flagged ({flagged / len(sentences):.1%})")
+        wrong = [s for s, v in zip(sentences, verdicts, strict=True) if v != want]
         for s in wrong:
             print(f"   {'missed' if want else 'false positive'}: {s[:110]}")
 
