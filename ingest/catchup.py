@@ -21,10 +21,10 @@ from pydantic import BaseModel
 from ingest.redaction.records import check_source_name
 from ingest.sources.base import ParseOptions, redact_text
 from ingest.sources.transcript import messages_of
-from kb.errors import ParseError
+from kb.core.errors import ParseError
+from kb.core.models import Citation, Kind, Record, Section
+from kb.core.settings import Settings
 from kb.guard import caution_note, cautions, prepare, refusal
-from kb.models import Citation, Kind, Record, Section
-from kb.settings import Settings
 from kb.summary import classify
 
 DOING = re.compile(r"\b(i'?m (?:on|looking|checking|taking|rolling|restarting|paging|working)|i'?ll |on it|"

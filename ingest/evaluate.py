@@ -11,10 +11,10 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from ingest.pipeline import Ingestor, Progress
+from kb.core.settings import Settings
 from kb.embeddings import model_id
 from kb.evaluation import LabelledQuery, evaluate
 from kb.search import Mode, Query, open_searcher
-from kb.settings import Settings
 from kb.store import open_store
 
 MODES: tuple[Mode, ...] = ("hybrid", "bm25", "dense")

@@ -17,10 +17,10 @@ from pydantic import BaseModel
 
 from ingest.pipeline import Ingestor
 from kb import runbooks
-from kb.errors import ProposalError
+from kb.core.errors import ProposalError
+from kb.core.models import IngestReport, Kind, Revision
+from kb.core.settings import Settings
 from kb.keyword import KeywordIndex
-from kb.models import IngestReport, Kind, Revision
-from kb.settings import Settings
 from kb.store import Store
 
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from kb.bounded import Refused, check_size, load_json, load_yaml
-from kb.errors import KBError
+from kb.core.bounded import Refused, check_size, load_json, load_yaml
+from kb.core.errors import KBError
 
 #: the largest payload read: an Alertmanager webhook (JSON) of a few hundred alerts fits many times over
 MAX_ALERT_BYTES = 1024 * 1024

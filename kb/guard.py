@@ -80,7 +80,7 @@ class _Judge:
 @lru_cache(maxsize=1)
 def _judge() -> _Judge | None:
     """The bundled model with the examples embedded, or None when the model package is not installed."""
-    from kb.errors import KBError
+    from kb.core.errors import KBError
 
     try:
         from kb.embeddings import OnnxMiniLMEmbedding

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from kb.models import Kind
+from kb.core.models import Kind
 from kb.search import Searcher
 
 #: Incidents whose document vectors are at least this close join one failure mode.

@@ -25,7 +25,7 @@ import bm25s
 import numpy as np
 
 from kb.analysis import DEFAULT, AnalyzerOptions, analyze, whole_term
-from kb.models import Chunk
+from kb.core.models import Chunk
 from kb.store import SearchFilters, Store
 
 _WORD = re.compile(r"\S+")

@@ -23,8 +23,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from kb.errors import ConfigError, LLMBadOutput, LLMError, LLMModelUnknown, LLMUnavailable
-from kb.settings import Settings
+from kb.core.errors import ConfigError, LLMBadOutput, LLMError, LLMModelUnknown, LLMUnavailable
+from kb.core.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T", bound=BaseModel)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import jinja2
 
+from kb.core.models import Passage
 from kb.grounding import Evidence, GeneratedDraft
-from kb.models import Passage
 from kb.openai_client import ChatModel
 
 PROMPTS = Path(__file__).with_name("prompts")

@@ -31,11 +31,9 @@ from pydantic import ValidationError
 
 from kb import unidiff
 from kb.alerts import AlertQuery
-from kb.bounded import Refused, load_yaml
-from kb.errors import KBError, NotFound, ProposalError
-from kb.grounding import Evidence, References, indent_continuation, require_grounded
-from kb.guard import caution_note
-from kb.models import (
+from kb.core.bounded import Refused, load_yaml
+from kb.core.errors import KBError, NotFound, ProposalError
+from kb.core.models import (
     Citation,
     Draft,
     DraftItem,
@@ -48,10 +46,12 @@ from kb.models import (
     RunbookProposal,
     StaleRunbook,
 )
+from kb.core.settings import Settings
+from kb.grounding import Evidence, References, indent_continuation, require_grounded
+from kb.guard import caution_note
 from kb.openai_client import ChatModel
 from kb.prompting import ask_for_lines
 from kb.search import Query, Searcher
-from kb.settings import Settings
 from kb.steps import (
     CAUTION,
     CHECK_FIRST,

@@ -22,9 +22,9 @@ from typing import Any, Literal
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from kb.analysis import STOPWORDS, analyze, whole_term
+from kb.core.models import Hit, Kind, RankedDocument, RecordSummary
+from kb.core.settings import Settings
 from kb.keyword import KeywordIndex
-from kb.models import Hit, Kind, RankedDocument, RecordSummary
-from kb.settings import Settings
 from kb.store import SearchFilters, Store
 
 Mode = Literal["hybrid", "bm25", "dense"]

@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 
-from kb.models import Kind, RankedDocument, Record
+from kb.core.models import Kind, RankedDocument, Record
 from kb.search import Query, Searcher
 
 INCIDENT_KINDS = (Kind.postmortem.value, Kind.chat.value)

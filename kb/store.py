@@ -34,9 +34,9 @@ from filelock import FileLock, Timeout
 from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
-from kb.errors import ModelMismatch, NotFound, StoreBusy, StoreError, StoreUnavailable
-from kb.models import Chunk, Record
-from kb.settings import Settings
+from kb.core.errors import ModelMismatch, NotFound, StoreBusy, StoreError, StoreUnavailable
+from kb.core.models import Chunk, Record
+from kb.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kb.errors import KBError
+from kb.core.errors import KBError
+from kb.core.models import Citation, Draft, DraftItem, DroppedItem, Kind, Message, Passage, Record
 from kb.grounding import Evidence, References, require_grounded
 from kb.guard import caution_note
-from kb.models import Citation, Draft, DraftItem, DroppedItem, Kind, Message, Passage, Record
 from kb.openai_client import ChatModel
 from kb.prompting import ask_for_lines
 

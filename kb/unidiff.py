@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from kb.errors import ProposalError
+from kb.core.errors import ProposalError
 
 #: A hunk header; lengths default to 1 (syntax only).
 HUNK = re.compile(r"@@ -(\d{1,9})(?:,(\d{1,9}))? \+(\d{1,9})(?:,(\d{1,9}))? @@")

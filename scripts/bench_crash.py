@@ -34,10 +34,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from kb.core.settings import Settings  # noqa: E402
 from kb.doctor import check  # noqa: E402
 from kb.keyword import KeywordIndex  # noqa: E402
 from kb.search import keyword_dir  # noqa: E402
-from kb.settings import Settings  # noqa: E402
 from kb.store import Store, open_store  # noqa: E402
 from scripts.bench_ingest import generate  # noqa: E402
 

@@ -28,9 +28,9 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kb.models import Chunk, Kind, Record, Section  # noqa: E402
+from kb.core.models import Chunk, Kind, Record, Section  # noqa: E402
+from kb.core.settings import Settings  # noqa: E402
 from kb.search import Query, open_searcher  # noqa: E402
-from kb.settings import Settings  # noqa: E402
 from kb.store import open_store  # noqa: E402
 
 WORDS = (

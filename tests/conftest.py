@@ -14,9 +14,9 @@ from types import ModuleType
 import pytest
 
 from ingest.pipeline import Ingestor
+from kb.core.settings import Settings
 from kb.embeddings import model_id
 from kb.search import Searcher, open_searcher
-from kb.settings import Settings
 from kb.store import open_store
 from tests.fakes import HashingEmbedding
 

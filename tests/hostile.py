@@ -19,8 +19,8 @@ from ingest.sources.base import ParseOptions
 from kb import ask, gameday, steps, summary
 from kb.alerts import AlertParseError, parse_alert
 from kb.analysis import analyze
-from kb.bounded import Refused
-from kb.errors import ParseError
+from kb.core.bounded import Refused
+from kb.core.errors import ParseError
 from kb.search import terms
 
 ROOT = Path(__file__).resolve().parent.parent

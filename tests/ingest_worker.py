@@ -22,8 +22,8 @@ from chromadb.api.models.Collection import Collection
 
 from ingest import pipeline
 from ingest.pipeline import Ingestor
+from kb.core.settings import Settings
 from kb.search import open_searcher
-from kb.settings import Settings
 from kb.store import Store, open_store
 from tests.fakes import HashingEmbedding
 

@@ -19,10 +19,10 @@ import pytest
 from ingest.pipeline import Ingestor
 from ingest.revisions import apply_proposal
 from kb import runbooks, unidiff
-from kb.errors import ProposalError
-from kb.models import RunbookProposal
+from kb.core.errors import ProposalError
+from kb.core.models import RunbookProposal
+from kb.core.settings import Settings
 from kb.search import Searcher
-from kb.settings import Settings
 from tests.conftest import fake_ingested
 from tests.test_runbooks import widget_corpus
 

@@ -12,11 +12,11 @@ import pytest
 from ingest.catchup import catch_up
 from ingest.sources.base import ParseOptions, redact_text
 from kb.ask import Conversation, ask, quote_parts, quoted
+from kb.core.errors import GroundingError
+from kb.core.settings import Settings
 from kb.embeddings import model_id
-from kb.errors import GroundingError
 from kb.openai_client import ChatModel
 from kb.search import Searcher, open_searcher
-from kb.settings import Settings
 from kb.store import open_store
 from tests.conftest import DATA, sample_store_copy
 from tests.openai_server import OpenAIServer, Reply, lines_reply, passages_of

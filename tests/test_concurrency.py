@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import Ingestor
+from kb.core.settings import Settings
 from kb.keyword import KeywordIndex
 from kb.search import Query, Searcher
-from kb.settings import Settings
 from kb.store import open_store
 from tests.fakes import HashingEmbedding
 

@@ -13,9 +13,9 @@ import pytest
 
 from ingest import pipeline
 from ingest.pipeline import Ingestor
+from kb.core.settings import Settings
 from kb.doctor import check
 from kb.search import open_searcher
-from kb.settings import Settings
 from kb.store import Store, open_store
 from tests.conftest import ROOT
 from tests.fakes import HashingEmbedding

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from kb import embeddings
-from kb.errors import ConfigError, ModelIntegrityError
-from kb.settings import Settings
+from kb.core.errors import ConfigError, ModelIntegrityError
+from kb.core.settings import Settings
 
 pytestmark = pytest.mark.slow
 

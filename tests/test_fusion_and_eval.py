@@ -6,8 +6,8 @@ import math
 
 import pytest
 
+from kb.core.models import Chunk, Hit
 from kb.evaluation import LabelledQuery, evaluate, scores
-from kb.models import Chunk, Hit
 from kb.search import _Doc, _group, fuse
 
 
@@ -78,7 +78,7 @@ def test_fuse_leaves_out_excluded_documents_and_ranks_by_score_for_one_retriever
 def test_newest_first_sorts_by_date_and_keeps_undated_documents_last_in_relevance_order() -> None:
     from datetime import date
 
-    from kb.models import Kind, RankedDocument, RecordSummary
+    from kb.core.models import Kind, RankedDocument, RecordSummary
     from kb.search import newest_first
 
     def doc(rid: str, day: date | None) -> RankedDocument:

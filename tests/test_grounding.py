@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from kb.errors import GroundingError
+from kb.core.errors import GroundingError
+from kb.core.models import Citation, DraftItem, Kind, Passage
 from kb.grounding import Evidence, GeneratedLine, References, indent_continuation, require_grounded
-from kb.models import Citation, DraftItem, Kind, Passage
 from kb.steps import clean_step, sentences, split_steps
 
 TEXT = (

@@ -15,14 +15,14 @@ import pytest
 from ingest.catchup import catch_up
 from kb import gameday
 from kb.ask import ask
+from kb.core.models import Citation, DraftItem, Passage
+from kb.core.settings import Settings
 from kb.gamemaster import GameMaster
 from kb.grounding import Evidence, GeneratedLine
 from kb.guard import cautions, markup, speaks_to_ai
-from kb.models import Citation, DraftItem, Passage
 from kb.prompting import delimit, render
 from kb.runbooks import draft_runbook
 from kb.search import Searcher
-from kb.settings import Settings
 from kb.summary import summarize
 from tests.conftest import ROOT, fake_ingested
 

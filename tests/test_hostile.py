@@ -17,7 +17,7 @@ from ingest import extract
 from ingest.sources import Unit, parse_unit, pdf
 from ingest.sources.base import ParseOptions
 from kb.alerts import parse_alert
-from kb.errors import ParseError
+from kb.core.errors import ParseError
 from tests.hang import Raised, within
 from tests.hostile import KNOWN, PARSERS, PIECES, build
 

@@ -13,11 +13,11 @@ import socket
 
 import pytest
 
-from kb.errors import GroundingError, LLMBadOutput, LLMModelUnknown, LLMUnavailable
+from kb.core.errors import GroundingError, LLMBadOutput, LLMModelUnknown, LLMUnavailable
+from kb.core.settings import Settings
 from kb.openai_client import ChatModel
 from kb.runbooks import draft_runbook
 from kb.search import Searcher
-from kb.settings import Settings
 from kb.summary import summarize
 from tests.conftest import fake_sample
 from tests.openai_server import OpenAIServer, Reply, lines_reply

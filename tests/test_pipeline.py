@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import Ingestor
+from kb.core.errors import ModelMismatch, StoreBusy
+from kb.core.settings import Settings
 from kb.embeddings import model_id
-from kb.errors import ModelMismatch, StoreBusy
 from kb.keyword import KeywordIndex
 from kb.search import Query, Searcher
-from kb.settings import Settings
 from kb.store import EF_CONSTRUCTION, EF_SEARCH, open_store
 from tests.fakes import HashingEmbedding
 
@@ -134,7 +134,7 @@ def test_half_written_version_is_invisible_and_swept(fake_kb: Ingestor, corpus: 
     fake_kb.run([corpus])
     record = fake_kb.store.get_record("a")
     ghost = record.model_copy(update={"content_hash": "f" * 64, "text": "ghost text about checkout 502"})
-    from kb.models import Chunk
+    from kb.core.models import Chunk
 
     chunk = Chunk(id="a:ffffffffffff:0", record_id="a", section="summary", start=0, end=29, text=ghost.text)
     node_vec = fake_kb.embedding.get_text_embedding(ghost.text)

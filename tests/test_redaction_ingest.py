@@ -12,9 +12,9 @@ from ingest.pipeline import Ingestor
 from ingest.redaction.records import SecretInName
 from ingest.sources import Unit, parse_unit
 from ingest.sources.base import ParseOptions
+from kb.core.settings import Settings
 from kb.embeddings import model_id
 from kb.search import Query, open_searcher
-from kb.settings import Settings
 from kb.store import open_store
 from tests.fakes import HashingEmbedding
 

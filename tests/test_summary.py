@@ -8,7 +8,7 @@ import pytest
 
 from ingest.sources import discover, parse_unit
 from ingest.sources.base import ParseOptions
-from kb.models import Record
+from kb.core.models import Record
 from kb.summary import TEMPLATE, classify, summarize
 from tests.conftest import DATA
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kb import gameday
-from kb.errors import KBError, NotFound
+from kb.core.errors import KBError, NotFound
 from kb.gamemaster import GameMaster, save_session, sessions
 from ui.cli.context import Context
 

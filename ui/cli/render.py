@@ -6,7 +6,7 @@ import re
 import sys
 import textwrap
 
-from kb.models import RankedDocument
+from kb.core.models import RankedDocument
 from kb.search import terms
 
 BOLD, DIM, YELLOW, CYAN, RESET = "\033[1m", "\033[2m", "\033[33m", "\033[36m", "\033[0m"

@@ -10,8 +10,8 @@ from ingest.revisions import apply_proposal
 from ingest.sources import discover, parse_unit
 from ingest.sources.base import ParseOptions
 from kb import runbooks
-from kb.errors import KBError, NotFound
-from kb.models import Draft, Kind, Record
+from kb.core.errors import KBError, NotFound
+from kb.core.models import Draft, Kind, Record
 from kb.summary import summarize
 from ui.cli.context import Context
 from ui.cli.dates import since_date

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from kb.alerts import MAX_ALERT_BYTES, AlertQuery, parse_alert
-from kb.errors import KBError
-from kb.models import Kind
+from kb.core.errors import KBError
+from kb.core.models import Kind
 from kb.search import Query, result_json
 from kb.similar import same_incident, similar
 from ui.cli import render

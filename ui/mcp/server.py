@@ -14,10 +14,10 @@ from typing import Any, TypeVar, cast
 
 from kb import runbooks
 from kb.alerts import parse_alert
-from kb.errors import KBError
-from kb.models import Kind
+from kb.core.errors import KBError
+from kb.core.models import Kind
+from kb.core.settings import Settings
 from kb.search import Query, Searcher, result_json
-from kb.settings import Settings
 from kb.similar import similar
 from kb.summary import summarize
 

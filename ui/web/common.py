@@ -18,12 +18,12 @@ import streamlit as st
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from kb.ask import quote_parts
+from kb.core.errors import KBError
+from kb.core.settings import Settings
 from kb.embeddings import make_embedding, model_id
-from kb.errors import KBError
 from kb.guard import inert
 from kb.openai_client import ChatModel
 from kb.search import Searcher, open_searcher, terms
-from kb.settings import Settings
 from kb.store import Store, open_store
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")

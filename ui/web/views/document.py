@@ -8,9 +8,9 @@ import re
 import streamlit as st
 
 from kb import gameday
-from kb.errors import KBError
+from kb.core.errors import KBError
+from kb.core.models import Kind
 from kb.guard import inert
-from kb.models import Kind
 from kb.search import Query
 from kb.similar import same_incident, similar
 from ui.web.common import PAGES, escape, open_document, resources, shown_errors

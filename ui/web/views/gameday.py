@@ -7,7 +7,7 @@ import random
 import streamlit as st
 
 from kb import gameday
-from kb.errors import KBError
+from kb.core.errors import KBError
 from kb.gamemaster import GameMaster, save_session, sessions
 from kb.guard import inert
 from ui.web.common import escape, resources, shown_errors

@@ -8,8 +8,8 @@ import streamlit as st
 
 from kb.alerts import AlertParseError, parse_alert
 from kb.ask import quoted
+from kb.core.models import Kind
 from kb.guard import inert
-from kb.models import Kind
 from kb.search import Query
 from ui.web.common import escape, highlight, open_document, resources, shown_errors
 
