@@ -11,11 +11,11 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from ingest.pipeline import Ingestor, Progress
+from kb.clients.store import open_store
 from kb.core.settings import Settings
 from kb.embeddings import model_id
 from kb.evaluation import LabelledQuery, evaluate
 from kb.search import Mode, Query, open_searcher
-from kb.store import open_store
 
 MODES: tuple[Mode, ...] = ("hybrid", "bm25", "dense")
 

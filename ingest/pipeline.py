@@ -26,11 +26,11 @@ from ingest.redaction.records import SecretInName
 from ingest.sources import Unit, discover, parse_unit, unit_hash
 from ingest.sources.base import ParseOptions
 from kb import runbooks
+from kb.clients.store import Store
 from kb.core.errors import ParseError, ProposalError
 from kb.core.models import Chunk, FileOutcome, IngestFailure, IngestReport, Kind, Record
 from kb.core.settings import Settings
 from kb.keyword import KeywordIndex
-from kb.store import Store
 
 WRITE_BATCH_CHUNKS = 200  # about 15 s of embedding with the default model on 2 cores: what a kill can lose
 WRITE_BATCH_FILES = 50

@@ -17,11 +17,11 @@ from pydantic import BaseModel
 
 from ingest.pipeline import Ingestor
 from kb import runbooks
+from kb.clients.store import Store
 from kb.core.errors import ProposalError
 from kb.core.models import IngestReport, Kind, Revision
 from kb.core.settings import Settings
 from kb.keyword import KeywordIndex
-from kb.store import Store
 
 
 class Applied(BaseModel):

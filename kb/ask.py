@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from pydantic import BaseModel, Field
 
+from kb.clients.openai_client import ChatModel
 from kb.core.models import Citation, DraftItem, DroppedItem, Kind, Passage, RankedDocument
 from kb.grounding import Evidence, require_grounded
 from kb.guard import caution_note
-from kb.openai_client import ChatModel
 from kb.prompting import ask_for_lines
 from kb.search import Query, Searcher, newest_first
 from kb.steps import CHAT_STAMP, CLI_NAMES, Span, sentences, split_steps, table_rows, terms_of

@@ -21,10 +21,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from kb.clients.store import Store
 from kb.core.errors import KBError
 from kb.core.models import Record
 from kb.keyword import KeywordIndex
-from kb.store import Store
 
 
 @dataclass

@@ -208,7 +208,7 @@ def make_embedding(settings: Settings) -> BaseEmbedding:
     if settings.embed_backend == "openai":
         if not settings.embed_model:
             raise ConfigError("KB_EMBED_BACKEND=openai needs KB_EMBED_MODEL (the embedding model's name)")
-        from kb.openai_client import make_client
+        from kb.clients.openai_client import make_client
 
         client = make_client(settings.embed_base_url, settings.embed_api_key)
         return OpenAICompatibleEmbedding(client, settings.embed_model, embed_batch_size=settings.embed_batch_size)

@@ -21,12 +21,12 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 
+from kb.clients.openai_client import ChatModel
 from kb.core.errors import KBError, LLMError
 from kb.core.models import Citation, Clue, Passage, RubricItem, Scenario, Session, Truth, Turn
 from kb.gameday import CATEGORIES, LeakGuard, ScenarioStore, action_class
 from kb.grounding import Evidence
 from kb.guard import refusal
-from kb.openai_client import ChatModel
 from kb.prompting import ask_for_lines
 from kb.steps import shorten, terms_of
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import jinja2
 
+from kb.clients.openai_client import ChatModel
 from kb.core.models import Passage
 from kb.grounding import Evidence, GeneratedDraft
-from kb.openai_client import ChatModel
 
 PROMPTS = Path(__file__).with_name("prompts")
 

@@ -31,6 +31,7 @@ from pydantic import ValidationError
 
 from kb import unidiff
 from kb.alerts import AlertQuery
+from kb.clients.openai_client import ChatModel
 from kb.core.bounded import Refused, load_yaml
 from kb.core.errors import KBError, NotFound, ProposalError
 from kb.core.models import (
@@ -49,7 +50,6 @@ from kb.core.models import (
 from kb.core.settings import Settings
 from kb.grounding import Evidence, References, indent_continuation, require_grounded
 from kb.guard import caution_note
-from kb.openai_client import ChatModel
 from kb.prompting import ask_for_lines
 from kb.search import Query, Searcher
 from kb.steps import (

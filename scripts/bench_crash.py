@@ -34,11 +34,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from kb.clients.store import Store, open_store  # noqa: E402
 from kb.core.settings import Settings  # noqa: E402
 from kb.doctor import check  # noqa: E402
 from kb.keyword import KeywordIndex  # noqa: E402
 from kb.search import keyword_dir  # noqa: E402
-from kb.store import Store, open_store  # noqa: E402
 from scripts.bench_ingest import generate  # noqa: E402
 
 FAKE_MODEL = "hashing-64"

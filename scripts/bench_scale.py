@@ -28,10 +28,10 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from kb.clients.store import open_store  # noqa: E402
 from kb.core.models import Chunk, Kind, Record, Section  # noqa: E402
 from kb.core.settings import Settings  # noqa: E402
 from kb.search import Query, open_searcher  # noqa: E402
-from kb.store import open_store  # noqa: E402
 
 WORDS = (
     "checkout payments orders kafka redis sentinel failover pgbouncer pool exhausted latency timeout deploy "

@@ -14,10 +14,10 @@ from types import ModuleType
 import pytest
 
 from ingest.pipeline import Ingestor
+from kb.clients.store import open_store
 from kb.core.settings import Settings
 from kb.embeddings import model_id
 from kb.search import Searcher, open_searcher
-from kb.store import open_store
 from tests.fakes import HashingEmbedding
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,12 +12,12 @@ import pytest
 from ingest.catchup import catch_up
 from ingest.sources.base import ParseOptions, redact_text
 from kb.ask import Conversation, ask, quote_parts, quoted
+from kb.clients.openai_client import ChatModel
+from kb.clients.store import open_store
 from kb.core.errors import GroundingError
 from kb.core.settings import Settings
 from kb.embeddings import model_id
-from kb.openai_client import ChatModel
 from kb.search import Searcher, open_searcher
-from kb.store import open_store
 from tests.conftest import DATA, sample_store_copy
 from tests.openai_server import OpenAIServer, Reply, lines_reply, passages_of
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import Ingestor
+from kb.clients.store import open_store
 from kb.core.settings import Settings
 from kb.keyword import KeywordIndex
 from kb.search import Query, Searcher
-from kb.store import open_store
 from tests.fakes import HashingEmbedding
 
 pytestmark = pytest.mark.slow

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import Ingestor
+from kb.clients.store import Store, open_store
 from kb.core.settings import Settings
 from kb.doctor import check
 from kb.keyword import KeywordIndex
 from kb.search import keyword_dir, open_searcher
-from kb.store import Store, open_store
 from tests.conftest import ROOT, copy_data
 from tests.fakes import HashingEmbedding
 from ui.cli.main import main

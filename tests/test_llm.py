@@ -13,9 +13,9 @@ import socket
 
 import pytest
 
+from kb.clients.openai_client import ChatModel
 from kb.core.errors import GroundingError, LLMBadOutput, LLMModelUnknown, LLMUnavailable
 from kb.core.settings import Settings
-from kb.openai_client import ChatModel
 from kb.runbooks import draft_runbook
 from kb.search import Searcher
 from kb.summary import summarize

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import Ingestor
+from kb.clients.store import EF_CONSTRUCTION, EF_SEARCH, open_store
 from kb.core.errors import ModelMismatch, StoreBusy
 from kb.core.settings import Settings
 from kb.embeddings import model_id
 from kb.keyword import KeywordIndex
 from kb.search import Query, Searcher
-from kb.store import EF_CONSTRUCTION, EF_SEARCH, open_store
 from tests.fakes import HashingEmbedding
 
 PM = """---
@@ -141,7 +141,7 @@ def test_half_written_version_is_invisible_and_swept(fake_kb: Ingestor, corpus: 
     # write the chunk as put_document does, but stop before the record commit
     from llama_index.core.schema import TextNode
 
-    from kb.store import chunk_metadata
+    from kb.clients.store import chunk_metadata
 
     fake_kb.store.vector_store.add(
         [TextNode(id_=chunk.id, text=chunk.text, embedding=node_vec, metadata=chunk_metadata(ghost, chunk, "h"))]

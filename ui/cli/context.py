@@ -12,12 +12,12 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import ValidationError
 
+from kb.clients.openai_client import ChatModel
+from kb.clients.store import Store, open_store
 from kb.core.errors import ConfigError
 from kb.core.settings import Settings
 from kb.embeddings import make_embedding, model_id
-from kb.openai_client import ChatModel
 from kb.search import Searcher, open_searcher
-from kb.store import Store, open_store
 
 
 class Context:

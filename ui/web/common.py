@@ -18,13 +18,13 @@ import streamlit as st
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from kb.ask import quote_parts
+from kb.clients.openai_client import ChatModel
+from kb.clients.store import Store, open_store
 from kb.core.errors import KBError
 from kb.core.settings import Settings
 from kb.embeddings import make_embedding, model_id
 from kb.guard import inert
-from kb.openai_client import ChatModel
 from kb.search import Searcher, open_searcher, terms
-from kb.store import Store, open_store
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
