@@ -35,7 +35,7 @@ from kb.core.settings import Settings
 from kb.guard import refusal
 from kb.search import Query, Searcher
 from kb.similar import same_incident
-from kb.steps import (
+from kb.text.steps import (
     NEGATIVE_OUTCOME,
     Span,
     clean_step,

@@ -28,7 +28,7 @@ from kb.gameday import CATEGORIES, LeakGuard, ScenarioStore, action_class
 from kb.grounding import Evidence
 from kb.guard import refusal
 from kb.prompting import ask_for_lines
-from kb.steps import shorten, terms_of
+from kb.text.steps import shorten, terms_of
 
 HINT = re.compile(r"^\s*(hint|/hint|give me a hint|i'?m stuck|help me)\b", re.I)
 END = re.compile(r"^\s*(end|/end|quit|exit|i give up|give up|stop the game)\b", re.I)

@@ -34,7 +34,7 @@ from markdown_it import MarkdownIt
 from markdown_it.common.html_blocks import block_names
 from markdown_it.token import Token
 
-from kb.steps import CLI_NAMES
+from kb.text.steps import CLI_NAMES
 
 # -- instructions to an AI ------------------------------------------------------------------------------
 

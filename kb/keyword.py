@@ -24,9 +24,9 @@ from typing import Any
 import bm25s
 import numpy as np
 
-from kb.analysis import DEFAULT, AnalyzerOptions, analyze, whole_term
 from kb.clients.store import SearchFilters, Store
 from kb.core.models import Chunk
+from kb.text.analysis import DEFAULT, AnalyzerOptions, analyze, whole_term
 
 _WORD = re.compile(r"\S+")
 _NON_ALNUM = re.compile(r"[^a-z0-9]")

@@ -29,7 +29,6 @@ import numpy as np
 import yaml
 from pydantic import ValidationError
 
-from kb import unidiff
 from kb.alerts import AlertQuery
 from kb.clients.openai_client import ChatModel
 from kb.core.bounded import Refused, load_yaml
@@ -52,7 +51,8 @@ from kb.grounding import Evidence, References, indent_continuation, require_grou
 from kb.guard import caution_note
 from kb.prompting import ask_for_lines
 from kb.search import Query, Searcher
-from kb.steps import (
+from kb.text import unidiff
+from kb.text.steps import (
     CAUTION,
     CHECK_FIRST,
     NEGATIVE_OUTCOME,

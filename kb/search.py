@@ -21,11 +21,11 @@ from typing import Any, Literal
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from kb.analysis import STOPWORDS, analyze, whole_term
 from kb.clients.store import SearchFilters, Store
 from kb.core.models import Hit, Kind, RankedDocument, RecordSummary
 from kb.core.settings import Settings
 from kb.keyword import KeywordIndex
+from kb.text.analysis import STOPWORDS, analyze, whole_term
 
 Mode = Literal["hybrid", "bm25", "dense"]
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9]|[A-Za-z0-9]")

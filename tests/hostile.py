@@ -16,12 +16,13 @@ from ingest import chunking, extract
 from ingest.redaction import redact
 from ingest.sources import markdown, slack, transcript
 from ingest.sources.base import ParseOptions
-from kb import ask, gameday, steps, summary
+from kb import ask, gameday, summary
 from kb.alerts import AlertParseError, parse_alert
-from kb.analysis import analyze
 from kb.core.bounded import Refused
 from kb.core.errors import ParseError
 from kb.search import terms
+from kb.text import steps
+from kb.text.analysis import analyze
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -20,7 +20,7 @@ from kb.core.models import Kind
 from kb.core.settings import Settings
 from kb.runbooks import PHASES, draft_runbook, propose_update
 from kb.search import Searcher, open_searcher
-from kb.steps import command_shapes, similarity, terms_of
+from kb.text.steps import command_shapes, similarity, terms_of
 from tests.conftest import fake_ingested, fake_sample
 from tests.fakes import HashingEmbedding
 

@@ -9,7 +9,7 @@ import re
 import textwrap
 from dataclasses import dataclass
 
-from kb.analysis import analyze
+from kb.text.analysis import analyze
 
 _LIST_ITEM = re.compile(r"^ ?(?:\d+[.)]|[-*+])\s+(?:\[[ xX]\]\s+)?")  # top level; nested items stay inside
 _HEADING = re.compile(r"^ {0,3}#{1,6}\s")
