@@ -13,9 +13,9 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from ingest.pipeline import Ingestor, Progress
 from kb.clients.store import open_store
 from kb.core.settings import Settings
-from kb.embeddings import model_id
-from kb.evaluation import LabelledQuery, evaluate
-from kb.search import Mode, Query, open_searcher
+from kb.retrieval.embeddings import model_id
+from kb.retrieval.evaluation import LabelledQuery, evaluate
+from kb.retrieval.search import Mode, Query, open_searcher
 
 MODES: tuple[Mode, ...] = ("hybrid", "bm25", "dense")
 

@@ -30,7 +30,7 @@ from kb.clients.store import Store
 from kb.core.errors import ParseError, ProposalError
 from kb.core.models import Chunk, FileOutcome, IngestFailure, IngestReport, Kind, Record
 from kb.core.settings import Settings
-from kb.keyword import KeywordIndex
+from kb.retrieval.keyword import KeywordIndex
 
 WRITE_BATCH_CHUNKS = 200  # about 15 s of embedding with the default model on 2 cores: what a kill can lose
 WRITE_BATCH_FILES = 50

@@ -21,7 +21,7 @@ from kb.clients.store import Store
 from kb.core.errors import ProposalError
 from kb.core.models import IngestReport, Kind, Revision
 from kb.core.settings import Settings
-from kb.keyword import KeywordIndex
+from kb.retrieval.keyword import KeywordIndex
 
 
 class Applied(BaseModel):

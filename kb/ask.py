@@ -31,7 +31,7 @@ from kb.core.models import Citation, DraftItem, DroppedItem, Kind, Passage, Rank
 from kb.grounding import Evidence, require_grounded
 from kb.guard import caution_note
 from kb.prompting import ask_for_lines
-from kb.search import Query, Searcher, newest_first
+from kb.retrieval.search import Query, Searcher, newest_first
 from kb.text.steps import CHAT_STAMP, CLI_NAMES, Span, sentences, split_steps, table_rows, terms_of
 
 #: Below this cosine between the question and the best passage, and with few of the question's distinctive

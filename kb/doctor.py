@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from kb.clients.store import Store
 from kb.core.errors import KBError
 from kb.core.models import Record
-from kb.keyword import KeywordIndex
+from kb.retrieval.keyword import KeywordIndex
 
 
 @dataclass

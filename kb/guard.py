@@ -83,7 +83,7 @@ def _judge() -> _Judge | None:
     from kb.core.errors import KBError
 
     try:
-        from kb.embeddings import OnnxMiniLMEmbedding
+        from kb.retrieval.embeddings import OnnxMiniLMEmbedding
 
         return _Judge(OnnxMiniLMEmbedding.shared())
     except (KBError, ImportError, OSError):

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from kb.core.models import Kind
-from kb.search import Searcher
+from kb.retrieval.search import Searcher
 
 #: Incidents whose document vectors are at least this close join one failure mode.
 CLUSTER_COSINE = 0.75

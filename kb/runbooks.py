@@ -29,7 +29,6 @@ import numpy as np
 import yaml
 from pydantic import ValidationError
 
-from kb.alerts import AlertQuery
 from kb.clients.openai_client import ChatModel
 from kb.core.bounded import Refused, load_yaml
 from kb.core.errors import KBError, NotFound, ProposalError
@@ -50,7 +49,8 @@ from kb.core.settings import Settings
 from kb.grounding import Evidence, References, indent_continuation, require_grounded
 from kb.guard import caution_note
 from kb.prompting import ask_for_lines
-from kb.search import Query, Searcher
+from kb.retrieval.alerts import AlertQuery
+from kb.retrieval.search import Query, Searcher
 from kb.text import unidiff
 from kb.text.steps import (
     CAUTION,

@@ -22,7 +22,7 @@ from ingest.sources import discover, parse_unit
 from ingest.sources.base import ParseOptions
 from kb.clients.store import open_store
 from kb.core.settings import Settings
-from kb.embeddings import make_embedding, model_id
+from kb.retrieval.embeddings import make_embedding, model_id
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = [

@@ -17,10 +17,10 @@ from ingest.redaction import redact
 from ingest.sources import markdown, slack, transcript
 from ingest.sources.base import ParseOptions
 from kb import ask, gameday, summary
-from kb.alerts import AlertParseError, parse_alert
 from kb.core.bounded import Refused
 from kb.core.errors import ParseError
-from kb.search import terms
+from kb.retrieval.alerts import AlertParseError, parse_alert
+from kb.retrieval.search import terms
 from kb.text import steps
 from kb.text.analysis import analyze
 

@@ -24,7 +24,7 @@ from ingest import pipeline
 from ingest.pipeline import Ingestor
 from kb.clients.store import Store, open_store
 from kb.core.settings import Settings
-from kb.search import open_searcher
+from kb.retrieval.search import open_searcher
 from tests.fakes import HashingEmbedding
 
 

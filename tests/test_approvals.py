@@ -22,7 +22,7 @@ from kb import runbooks
 from kb.core.errors import ProposalError
 from kb.core.models import RunbookProposal
 from kb.core.settings import Settings
-from kb.search import Searcher
+from kb.retrieval.search import Searcher
 from kb.text import unidiff
 from tests.conftest import fake_ingested
 from tests.test_runbooks import widget_corpus

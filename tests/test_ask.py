@@ -16,8 +16,8 @@ from kb.clients.openai_client import ChatModel
 from kb.clients.store import open_store
 from kb.core.errors import GroundingError
 from kb.core.settings import Settings
-from kb.embeddings import model_id
-from kb.search import Searcher, open_searcher
+from kb.retrieval.embeddings import model_id
+from kb.retrieval.search import Searcher, open_searcher
 from tests.conftest import DATA, sample_store_copy
 from tests.openai_server import OpenAIServer, Reply, lines_reply, passages_of
 

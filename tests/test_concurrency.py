@@ -13,8 +13,8 @@ import pytest
 from ingest.pipeline import Ingestor
 from kb.clients.store import open_store
 from kb.core.settings import Settings
-from kb.keyword import KeywordIndex
-from kb.search import Query, Searcher
+from kb.retrieval.keyword import KeywordIndex
+from kb.retrieval.search import Query, Searcher
 from tests.fakes import HashingEmbedding
 
 pytestmark = pytest.mark.slow

@@ -16,7 +16,7 @@ from ingest.pipeline import Ingestor
 from kb.clients.store import Store, open_store
 from kb.core.settings import Settings
 from kb.doctor import check
-from kb.search import open_searcher
+from kb.retrieval.search import open_searcher
 from tests.conftest import ROOT
 from tests.fakes import HashingEmbedding
 from tests.test_doctor import small_corpus

@@ -7,8 +7,8 @@ import math
 import pytest
 
 from kb.core.models import Chunk, Hit
-from kb.evaluation import LabelledQuery, evaluate, scores
-from kb.search import _Doc, _group, fuse
+from kb.retrieval.evaluation import LabelledQuery, evaluate, scores
+from kb.retrieval.search import _Doc, _group, fuse
 
 
 def hit(record: str, score: float, n: int = 0) -> Hit:
@@ -79,7 +79,7 @@ def test_newest_first_sorts_by_date_and_keeps_undated_documents_last_in_relevanc
     from datetime import date
 
     from kb.core.models import Kind, RankedDocument, RecordSummary
-    from kb.search import newest_first
+    from kb.retrieval.search import newest_first
 
     def doc(rid: str, day: date | None) -> RankedDocument:
         return RankedDocument(record=RecordSummary(id=rid, kind=Kind.postmortem, title=rid, date=day), score=1.0)

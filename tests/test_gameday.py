@@ -16,7 +16,7 @@ from kb.core.errors import KBError
 from kb.core.models import Scenario
 from kb.core.settings import Settings
 from kb.gamemaster import NO_DATA, REFUSAL, GameMaster, save_session, sessions
-from kb.search import Searcher
+from kb.retrieval.search import Searcher
 from tests.conftest import fake_sample
 from tests.openai_server import OpenAIServer, Reply, lines_reply, passages_of
 

@@ -21,8 +21,8 @@ from kb.gamemaster import GameMaster
 from kb.grounding import Evidence, GeneratedLine
 from kb.guard import cautions, markup, speaks_to_ai
 from kb.prompting import delimit, render
+from kb.retrieval.search import Searcher
 from kb.runbooks import draft_runbook
-from kb.search import Searcher
 from kb.summary import summarize
 from tests.conftest import ROOT, fake_ingested
 

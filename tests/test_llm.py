@@ -16,8 +16,8 @@ import pytest
 from kb.clients.openai_client import ChatModel
 from kb.core.errors import GroundingError, LLMBadOutput, LLMModelUnknown, LLMUnavailable
 from kb.core.settings import Settings
+from kb.retrieval.search import Searcher
 from kb.runbooks import draft_runbook
-from kb.search import Searcher
 from kb.summary import summarize
 from tests.conftest import fake_sample
 from tests.openai_server import OpenAIServer, Reply, lines_reply

@@ -11,9 +11,9 @@ from ingest.pipeline import Ingestor
 from kb.clients.store import EF_CONSTRUCTION, EF_SEARCH, open_store
 from kb.core.errors import ModelMismatch, StoreBusy
 from kb.core.settings import Settings
-from kb.embeddings import model_id
-from kb.keyword import KeywordIndex
-from kb.search import Query, Searcher
+from kb.retrieval.embeddings import model_id
+from kb.retrieval.keyword import KeywordIndex
+from kb.retrieval.search import Query, Searcher
 from tests.fakes import HashingEmbedding
 
 PM = """---
@@ -210,7 +210,7 @@ def test_files_of_unsupported_types_are_reported_as_skipped(fake_kb: Ingestor, c
 
 
 def test_dense_filters_by_ids_and_by_where_agree(fake_kb: Ingestor, corpus: Path) -> None:
-    from kb.search import FusionParams
+    from kb.retrieval.search import FusionParams
 
     fake_kb.run([corpus])
     index = KeywordIndex(fake_kb.store, None)

@@ -14,8 +14,8 @@ from ingest.sources import Unit, parse_unit
 from ingest.sources.base import ParseOptions
 from kb.clients.store import open_store
 from kb.core.settings import Settings
-from kb.embeddings import model_id
-from kb.search import Query, open_searcher
+from kb.retrieval.embeddings import model_id
+from kb.retrieval.search import Query, open_searcher
 from tests.fakes import HashingEmbedding
 
 CORPUS = Path(__file__).parent / "redaction"

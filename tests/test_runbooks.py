@@ -13,13 +13,13 @@ import pytest
 from ingest.pipeline import Ingestor
 from ingest.revisions import apply_proposal
 from kb import runbooks
-from kb.alerts import parse_alert
 from kb.clients.store import open_store
 from kb.core.errors import NotFound, ProposalError
 from kb.core.models import Kind
 from kb.core.settings import Settings
+from kb.retrieval.alerts import parse_alert
+from kb.retrieval.search import Searcher, open_searcher
 from kb.runbooks import PHASES, draft_runbook, propose_update
-from kb.search import Searcher, open_searcher
 from kb.text.steps import command_shapes, similarity, terms_of
 from tests.conftest import fake_ingested, fake_sample
 from tests.fakes import HashingEmbedding

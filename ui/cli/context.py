@@ -16,8 +16,8 @@ from kb.clients.openai_client import ChatModel
 from kb.clients.store import Store, open_store
 from kb.core.errors import ConfigError
 from kb.core.settings import Settings
-from kb.embeddings import make_embedding, model_id
-from kb.search import Searcher, open_searcher
+from kb.retrieval.embeddings import make_embedding, model_id
+from kb.retrieval.search import Searcher, open_searcher
 
 
 class Context:

@@ -7,7 +7,7 @@ import sys
 import textwrap
 
 from kb.core.models import RankedDocument
-from kb.search import terms
+from kb.retrieval.search import terms
 
 BOLD, DIM, YELLOW, CYAN, RESET = "\033[1m", "\033[2m", "\033[33m", "\033[36m", "\033[0m"
 

@@ -13,12 +13,12 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from kb import runbooks
-from kb.alerts import parse_alert
 from kb.core.errors import KBError
 from kb.core.models import Kind
 from kb.core.settings import Settings
-from kb.search import Query, Searcher, result_json
-from kb.similar import similar
+from kb.retrieval.alerts import parse_alert
+from kb.retrieval.search import Query, Searcher, result_json
+from kb.retrieval.similar import similar
 from kb.summary import summarize
 
 try:

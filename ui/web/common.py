@@ -22,9 +22,9 @@ from kb.clients.openai_client import ChatModel
 from kb.clients.store import Store, open_store
 from kb.core.errors import KBError
 from kb.core.settings import Settings
-from kb.embeddings import make_embedding, model_id
 from kb.guard import inert
-from kb.search import Searcher, open_searcher, terms
+from kb.retrieval.embeddings import make_embedding, model_id
+from kb.retrieval.search import Searcher, open_searcher, terms
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 

@@ -11,8 +11,8 @@ from kb import gameday
 from kb.core.errors import KBError
 from kb.core.models import Kind
 from kb.guard import inert
-from kb.search import Query
-from kb.similar import same_incident, similar
+from kb.retrieval.search import Query
+from kb.retrieval.similar import same_incident, similar
 from ui.web.common import PAGES, escape, open_document, resources, shown_errors
 
 res = resources()

@@ -24,7 +24,7 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from kb.clients.store import SearchFilters, Store
 from kb.core.models import Hit, Kind, RankedDocument, RecordSummary
 from kb.core.settings import Settings
-from kb.keyword import KeywordIndex
+from kb.retrieval.keyword import KeywordIndex
 from kb.text.analysis import STOPWORDS, analyze, whole_term
 
 Mode = Literal["hybrid", "bm25", "dense"]

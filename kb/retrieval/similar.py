@@ -14,7 +14,7 @@ import re
 import numpy as np
 
 from kb.core.models import Kind, RankedDocument, Record
-from kb.search import Query, Searcher
+from kb.retrieval.search import Query, Searcher
 
 INCIDENT_KINDS = (Kind.postmortem.value, Kind.chat.value)
 CHAT_TITLE = re.compile(r"^chat log \d{4}-\d{2}-\d{2}:\s*", re.I)
