@@ -24,8 +24,8 @@ from ingest.sources.transcript import messages_of
 from kb.core.errors import ParseError
 from kb.core.models import Citation, Kind, Record, Section
 from kb.core.settings import Settings
-from kb.guard import caution_note, cautions, prepare, refusal
-from kb.summary import classify
+from kb.generation.guard import caution_note, cautions, prepare, refusal
+from kb.generation.summary import classify
 
 DOING = re.compile(r"\b(i'?m (?:on|looking|checking|taking|rolling|restarting|paging|working)|i'?ll |on it|"
                    r"looking (?:at|into)|taking (?:the|a) look|checking)\b", re.I)

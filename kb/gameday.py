@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 from kb.core.errors import KBError, NotFound
 from kb.core.models import Citation, Clue, DraftItem, DroppedItem, Kind, Record, RubricItem, Scenario, Trigger, Truth
 from kb.core.settings import Settings
-from kb.guard import refusal
+from kb.generation.guard import refusal
 from kb.retrieval.search import Query, Searcher
 from kb.retrieval.similar import same_incident
 from kb.text.steps import (

@@ -25,9 +25,9 @@ from kb.clients.openai_client import ChatModel
 from kb.core.errors import KBError, LLMError
 from kb.core.models import Citation, Clue, Passage, RubricItem, Scenario, Session, Truth, Turn
 from kb.gameday import CATEGORIES, LeakGuard, ScenarioStore, action_class
-from kb.grounding import Evidence
-from kb.guard import refusal
-from kb.prompting import ask_for_lines
+from kb.generation.grounding import Evidence
+from kb.generation.guard import refusal
+from kb.generation.prompting import ask_for_lines
 from kb.text.steps import shorten, terms_of
 
 HINT = re.compile(r"^\s*(hint|/hint|give me a hint|i'?m stuck|help me)\b", re.I)

@@ -46,9 +46,9 @@ from kb.core.models import (
     StaleRunbook,
 )
 from kb.core.settings import Settings
-from kb.grounding import Evidence, References, indent_continuation, require_grounded
-from kb.guard import caution_note
-from kb.prompting import ask_for_lines
+from kb.generation.grounding import Evidence, References, indent_continuation, require_grounded
+from kb.generation.guard import caution_note
+from kb.generation.prompting import ask_for_lines
 from kb.retrieval.alerts import AlertQuery
 from kb.retrieval.search import Query, Searcher
 from kb.text import unidiff

@@ -15,7 +15,7 @@ import argparse
 import re
 from pathlib import Path
 
-from kb import guard
+from kb.generation import guard
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,9 +16,10 @@ from ingest import chunking, extract
 from ingest.redaction import redact
 from ingest.sources import markdown, slack, transcript
 from ingest.sources.base import ParseOptions
-from kb import ask, gameday, summary
+from kb import gameday
 from kb.core.bounded import Refused
 from kb.core.errors import ParseError
+from kb.generation import ask, summary
 from kb.retrieval.alerts import AlertParseError, parse_alert
 from kb.retrieval.search import terms
 from kb.text import steps

@@ -6,7 +6,7 @@ import pytest
 
 from kb.core.errors import GroundingError
 from kb.core.models import Citation, DraftItem, Kind, Passage
-from kb.grounding import Evidence, GeneratedLine, References, indent_continuation, require_grounded
+from kb.generation.grounding import Evidence, GeneratedLine, References, indent_continuation, require_grounded
 from kb.text.steps import clean_step, sentences, split_steps
 
 TEXT = (

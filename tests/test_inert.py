@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.guard import inert
+from kb.generation.guard import inert
 from tests.conftest import ROOT
 
 IMAGE = "http://127.0.0.1:9/pixel.png"

@@ -16,9 +16,9 @@ import pytest
 from kb.clients.openai_client import ChatModel
 from kb.core.errors import GroundingError, LLMBadOutput, LLMModelUnknown, LLMUnavailable
 from kb.core.settings import Settings
+from kb.generation.summary import summarize
 from kb.retrieval.search import Searcher
 from kb.runbooks import draft_runbook
-from kb.summary import summarize
 from tests.conftest import fake_sample
 from tests.openai_server import OpenAIServer, Reply, lines_reply
 from tests.test_summary import DATA, chat_records

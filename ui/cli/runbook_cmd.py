@@ -12,7 +12,7 @@ from ingest.sources.base import ParseOptions
 from kb import runbooks
 from kb.core.errors import KBError, NotFound
 from kb.core.models import Draft, Kind, Record
-from kb.summary import summarize
+from kb.generation.summary import summarize
 from ui.cli.context import Context
 from ui.cli.dates import since_date
 from ui.cli.search_cmd import read_alert

@@ -16,10 +16,10 @@ from kb import runbooks
 from kb.core.errors import KBError
 from kb.core.models import Kind
 from kb.core.settings import Settings
+from kb.generation.summary import summarize
 from kb.retrieval.alerts import parse_alert
 from kb.retrieval.search import Query, Searcher, result_json
 from kb.retrieval.similar import similar
-from kb.summary import summarize
 
 try:
     from mcp.server.mcpserver import MCPServer
@@ -138,7 +138,7 @@ def build_server(settings: Settings, searcher: Searcher, llm: Any = None, allow_
                  "when nothing relevant is stored it says so and lists the closest documents.")
     @reported
     def ask_knowledge_base(question: str, kind: str | None = None, service: str | None = None) -> dict[str, Any]:
-        from kb.ask import ask
+        from kb.generation.ask import ask
 
         return ask(searcher, question, kinds=kinds(kind), services=(service,) if service else (), llm=llm).as_json()
 

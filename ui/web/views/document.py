@@ -10,7 +10,7 @@ import streamlit as st
 from kb import gameday
 from kb.core.errors import KBError
 from kb.core.models import Kind
-from kb.guard import inert
+from kb.generation.guard import inert
 from kb.retrieval.search import Query
 from kb.retrieval.similar import same_incident, similar
 from ui.web.common import PAGES, escape, open_document, resources, shown_errors

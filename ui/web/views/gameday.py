@@ -9,7 +9,7 @@ import streamlit as st
 from kb import gameday
 from kb.core.errors import KBError
 from kb.gamemaster import GameMaster, save_session, sessions
-from kb.guard import inert
+from kb.generation.guard import inert
 from ui.web.common import escape, resources, shown_errors
 
 res = resources()

@@ -9,7 +9,7 @@ from ingest.revisions import apply_proposal
 from kb import runbooks
 from kb.core.errors import KBError
 from kb.core.models import Kind
-from kb.guard import caution_note, inert
+from kb.generation.guard import caution_note, inert
 from kb.retrieval.alerts import AlertParseError, parse_alert
 from ui.web.common import escape, open_document, resources, shown_errors
 

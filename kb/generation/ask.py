@@ -28,9 +28,9 @@ from pydantic import BaseModel, Field
 
 from kb.clients.openai_client import ChatModel
 from kb.core.models import Citation, DraftItem, DroppedItem, Kind, Passage, RankedDocument
-from kb.grounding import Evidence, require_grounded
-from kb.guard import caution_note
-from kb.prompting import ask_for_lines
+from kb.generation.grounding import Evidence, require_grounded
+from kb.generation.guard import caution_note
+from kb.generation.prompting import ask_for_lines
 from kb.retrieval.search import Query, Searcher, newest_first
 from kb.text.steps import CHAT_STAMP, CLI_NAMES, Span, sentences, split_steps, table_rows, terms_of
 

@@ -63,7 +63,7 @@ class _Judge:
     def __init__(self, model: Any) -> None:
         import numpy as np
 
-        from kb.guard_examples import INJECTIONS, ORDINARY
+        from kb.generation.guard_examples import INJECTIONS, ORDINARY
 
         self.np = np
         self.model = model

@@ -1,4 +1,4 @@
-"""Prompt templates (``kb/prompts/*.j2``, Jinja2 with shared partials) and the LLM call of a generator.
+"""Prompt templates (``kb/generation/prompts/*.j2``, Jinja2 with shared partials) and the LLM call of a generator.
 
 Retrieved text goes into the prompt only inside ``<evidence>``, one ``<passage id=...>`` each, with any
 delimiter-like text in it defused, so a document cannot close the evidence block and speak as the user.
@@ -16,7 +16,7 @@ import jinja2
 
 from kb.clients.openai_client import ChatModel
 from kb.core.models import Passage
-from kb.grounding import Evidence, GeneratedDraft
+from kb.generation.grounding import Evidence, GeneratedDraft
 
 PROMPTS = Path(__file__).with_name("prompts")
 

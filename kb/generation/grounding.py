@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 
 from kb.core.errors import GroundingError
 from kb.core.models import Citation, DraftItem, DroppedItem, Passage
-from kb.guard import cautions, prepare, refusal, speaks_to_ai
+from kb.generation.guard import cautions, prepare, refusal, speaks_to_ai
 from kb.text.steps import containment, terms_of
 
 #: A line must share at least this share of its content terms with the passages it cites.

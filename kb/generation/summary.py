@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from kb.clients.openai_client import ChatModel
 from kb.core.errors import KBError
 from kb.core.models import Citation, Draft, DraftItem, DroppedItem, Kind, Message, Passage, Record
-from kb.grounding import Evidence, References, require_grounded
-from kb.guard import caution_note
-from kb.prompting import ask_for_lines
+from kb.generation.grounding import Evidence, References, require_grounded
+from kb.generation.guard import caution_note
+from kb.generation.prompting import ask_for_lines
 
 #: message kind -> cue; the first that matches wins, so order matters.
 CUES: tuple[tuple[str, re.Pattern[str]], ...] = (
