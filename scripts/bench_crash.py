@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from kb.clients.store import Store, open_store  # noqa: E402
 from kb.core.settings import Settings  # noqa: E402
-from kb.doctor import check  # noqa: E402
+from kb.ops.doctor import check  # noqa: E402
 from kb.retrieval.keyword import KeywordIndex  # noqa: E402
 from kb.retrieval.search import keyword_dir  # noqa: E402
 from scripts.bench_ingest import generate  # noqa: E402

@@ -15,7 +15,7 @@ from ingest import pipeline
 from ingest.pipeline import Ingestor
 from kb.clients.store import Store, open_store
 from kb.core.settings import Settings
-from kb.doctor import check
+from kb.ops.doctor import check
 from kb.retrieval.search import open_searcher
 from tests.conftest import ROOT
 from tests.fakes import HashingEmbedding

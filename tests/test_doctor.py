@@ -17,7 +17,7 @@ import pytest
 from ingest.pipeline import Ingestor
 from kb.clients.store import Store, open_store
 from kb.core.settings import Settings
-from kb.doctor import check
+from kb.ops.doctor import check
 from kb.retrieval.keyword import KeywordIndex
 from kb.retrieval.search import keyword_dir, open_searcher
 from tests.conftest import ROOT, copy_data

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from kb import insights, runbooks
+from kb import runbooks
+from kb.ops import insights
 from ui.web.common import escape, resources, shown_errors
 
 res = resources()
