@@ -18,7 +18,7 @@ from kb.core.errors import GroundingError, LLMBadOutput, LLMModelUnknown, LLMUna
 from kb.core.settings import Settings
 from kb.generation.summary import summarize
 from kb.retrieval.search import Searcher
-from kb.runbooks import draft_runbook
+from kb.runbooks.draft import draft_runbook
 from tests.conftest import fake_sample
 from tests.openai_server import OpenAIServer, Reply, lines_reply
 from tests.test_summary import DATA, chat_records
