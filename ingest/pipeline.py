@@ -1,7 +1,7 @@
 """The ingestion pipeline: discover -> hash -> parse (with redaction) -> chunk -> embed -> store.
 
 Incremental: a unit whose content hash matches what is stored is not parsed, chunked or embedded.
-A changed unit's records replace their old versions atomically (see ``kb.store``). Chunk texts whose
+A changed unit's records replace their old versions atomically (see ``kb.clients.store``). Chunk texts whose
 embedding is already in the store are not embedded again. ``prune`` removes records whose source
 files are gone.
 

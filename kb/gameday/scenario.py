@@ -229,7 +229,7 @@ def build_scenario(
 
 
 def _fit(items: list[T], text_of: Callable[[T], str], dropped: list[DroppedItem]) -> list[T]:
-    """The items whose text may be shown (``kb.guard.refusal``); the others added to ``dropped``."""
+    """The items whose text may be shown (``kb.generation.guard.refusal``); the others added to ``dropped``."""
     kept = []
     for item in items:
         why = refusal(text_of(item))

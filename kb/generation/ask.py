@@ -8,7 +8,7 @@
 3. Offline: choose the sentences of the top passages that answer best (word overlap weighted by rarity,
    plus similarity to the question, plus the section the question asks about: escalation for "who owns",
    root cause for "why", mitigation for "how did we fix"), each cited exactly. With an LLM: the model
-   answers from those passages and every sentence's citations are checked (``kb.grounding``).
+   answers from those passages and every sentence's citations are checked (``kb.generation.grounding``).
 
 A question about the latest occurrence ("how did we fix the last redis failover?") puts the past incidents
 that match its distinctive words newest first, so the answer comes from the most recent one.

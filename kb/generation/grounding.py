@@ -11,7 +11,7 @@ document. Whatever it produces goes through ``Evidence.check``:
 - a line resting only on passages that address instructions to an AI ("ignore previous instructions") is
   dropped: such text is data to report, never a source of steps. So is a line (extractive or written by a
   model) that itself speaks to an AI or carries live markup (raw HTML, a ``javascript:`` link); a model's
-  line may link only to http(s) addresses and may not embed images (``kb.guard``);
+  line may link only to http(s) addresses and may not embed images (``kb.generation.guard``);
 - a kept line whose commands delete, force or run a downloaded script carries ``cautions`` saying so.
 
 Lines that fail are dropped and listed with the reason (repair); when nothing is left the caller refuses

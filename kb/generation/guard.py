@@ -1,7 +1,7 @@
 """What document text may not become: a step, an answer or a clue that speaks to an AI, carries live markup,
 or runs a dangerous command without saying so.
 
-Every generator, extractive or LLM, passes its lines through these checks (``kb.grounding.Evidence`` calls
+Every generator, extractive or LLM, passes its lines through these checks (``kb.generation.grounding.Evidence`` calls
 them for drafts, answers and summaries; catch-up and game days call ``refusal`` themselves):
 
 - ``speaks_to_ai``: text addressed to an AI reading it (a prompt injection). Judged by meaning: each sentence

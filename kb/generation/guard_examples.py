@@ -1,4 +1,4 @@
-"""Labelled examples for ``kb.guard.speaks_to_ai``: sentences that address an AI reading them, and ordinary
+"""Labelled examples for ``kb.generation.guard.speaks_to_ai``: sentences that address an AI reading them, and ordinary
 text from runbooks, postmortems and incident chat (including imperatives such as "ignore", "print" and
 "disregard", and words such as "prompt", "model" and "instructions", used the ordinary way).
 

@@ -5,7 +5,7 @@ detection, "I'm IC" / "paging" is escalation, "maybe" / "suspect" a hypothesis, 
 back" actions, "recovering" mitigation, "resolved" resolution, "TODO" / "follow-up" action items) and
 builds the timeline and a postmortem template from the messages themselves. With an LLM, the model
 writes the prose sections on top of the same cited messages; the timeline and action items stay
-extractive. Either way every line cites message spans checked by ``kb.grounding``.
+extractive. Either way every line cites message spans checked by ``kb.generation.grounding``.
 """
 
 from __future__ import annotations

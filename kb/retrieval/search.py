@@ -1,7 +1,7 @@
 """Search that returns documents, not chunks: hybrid retrieval, grouped by record, with reasons.
 
 Two retrievers over the same chunks: dense (Chroma ANN on the embedding model's vectors) and keyword
-(BM25 with the SRE analyzer, ``kb.keyword``). Filters are applied inside each (Chroma ``where``, a BM25
+(BM25 with the SRE analyzer, ``kb.retrieval.keyword``). Filters are applied inside each (Chroma ``where``, a BM25
 weight mask). Each retriever's passages are grouped into documents (a document scores by its best
 passage), the two document rankings are fused by reciprocal rank (ties broken by the retrievers'
 standardized scores), and passages of versions that are being replaced are dropped. Each document says
