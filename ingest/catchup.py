@@ -2,10 +2,10 @@
 
 State per log (under ``<data dir>/catchup/``): how far the file was read, and the classified messages so
 far. A re-run reads from the start of the last message read (it may have grown continuation lines),
-classifies the new messages with the same cues as ``kb.summary``, and writes what happened so far (or
+classifies the new messages with the same cues as ``kb.generation.summary``, and writes what happened so far (or
 since a time): current status, actions taken, open questions, who is doing what, each line citing its
 message (character span in the redacted log). A message that speaks to an AI or carries markup is never a
-line: it is listed as dropped (``kb.guard``); a line with a dangerous command carries a caution.
+line: it is listed as dropped (``kb.generation.guard``); a line with a dangerous command carries a caution.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from pydantic import BaseModel
 from ingest.redaction.records import check_source_name
 from ingest.sources.base import ParseOptions, redact_text
 from ingest.sources.transcript import messages_of
-from kb.errors import ParseError
-from kb.guard import caution_note, cautions, prepare, refusal
-from kb.models import Citation, Kind, Record, Section
-from kb.settings import Settings
-from kb.summary import classify
+from kb.core.errors import ParseError
+from kb.core.models import Citation, Kind, Record, Section
+from kb.core.settings import Settings
+from kb.generation.guard import caution_note, cautions, prepare, refusal
+from kb.generation.summary import classify
 
 DOING = re.compile(r"\b(i'?m (?:on|looking|checking|taking|rolling|restarting|paging|working)|i'?ll |on it|"
                    r"looking (?:at|into)|taking (?:the|a) look|checking)\b", re.I)

@@ -11,7 +11,7 @@ import functools
 import re
 from collections.abc import Sequence
 
-from kb.models import Chunk, Record
+from kb.core.models import Chunk, Record
 
 _PARAGRAPH = re.compile(r"\n[ \t]*\n")
 # a list item starts at the newline just before it: the look-ahead does not cross lines, or each newline of

@@ -11,11 +11,11 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from ingest.pipeline import Ingestor, Progress
-from kb.embeddings import model_id
-from kb.evaluation import LabelledQuery, evaluate
-from kb.search import Mode, Query, open_searcher
-from kb.settings import Settings
-from kb.store import open_store
+from kb.clients.store import open_store
+from kb.core.settings import Settings
+from kb.retrieval.embeddings import model_id
+from kb.retrieval.evaluation import LabelledQuery, evaluate
+from kb.retrieval.search import Mode, Query, open_searcher
 
 MODES: tuple[Mode, ...] = ("hybrid", "bm25", "dense")
 

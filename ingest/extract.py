@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from kb.bounded import Refused, check_size, load_yaml
+from kb.core.bounded import Refused, check_size, load_yaml
 
 #: Heading words -> canonical section name. The first matching entry wins.
 SECTION_PATTERNS: tuple[tuple[str, str], ...] = (

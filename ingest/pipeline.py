@@ -1,7 +1,7 @@
 """The ingestion pipeline: discover -> hash -> parse (with redaction) -> chunk -> embed -> store.
 
 Incremental: a unit whose content hash matches what is stored is not parsed, chunked or embedded.
-A changed unit's records replace their old versions atomically (see ``kb.store``). Chunk texts whose
+A changed unit's records replace their old versions atomically (see ``kb.clients.store``). Chunk texts whose
 embedding is already in the store are not embedded again. ``prune`` removes records whose source
 files are gone.
 
@@ -25,12 +25,12 @@ from ingest.chunking import chunk_record, embedding_text
 from ingest.redaction.records import SecretInName
 from ingest.sources import Unit, discover, parse_unit, unit_hash
 from ingest.sources.base import ParseOptions
-from kb import runbooks
-from kb.errors import ParseError, ProposalError
-from kb.keyword import KeywordIndex
-from kb.models import Chunk, FileOutcome, IngestFailure, IngestReport, Kind, Record
-from kb.settings import Settings
-from kb.store import Store
+from kb.clients.store import Store
+from kb.core.errors import ParseError, ProposalError
+from kb.core.models import Chunk, FileOutcome, IngestFailure, IngestReport, Kind, Record
+from kb.core.settings import Settings
+from kb.retrieval.keyword import KeywordIndex
+from kb.runbooks import revisions as runbook_revisions
 
 WRITE_BATCH_CHUNKS = 200  # about 15 s of embedding with the default model on 2 cores: what a kill can lose
 WRITE_BATCH_FILES = 50
@@ -118,7 +118,7 @@ class Ingestor:
             by_path.setdefault(str(meta.get("source_path")), []).append({**meta, "id": rid})
         # sources replaced by an approved revision (see kb.runbooks) are not read again; only a record stored
         # from a runbook's revision file in the data directory counts (older stores kept any front matter's claim)
-        revisions = runbooks.revisions_dir(self.settings).resolve()
+        revisions = runbook_revisions.revisions_dir(self.settings).resolve()
         superseded = {
             str(meta["supersedes"]): rid
             for rid, meta in index.items()
@@ -131,7 +131,7 @@ class Ingestor:
             approved = ""  # what this file supersedes, when it is a verified approved revision
             if unit.path.parent == revisions:
                 try:
-                    approved = runbooks.verify_revision(self.settings, unit.path)
+                    approved = runbook_revisions.verify_revision(self.settings, unit.path)
                 except ProposalError as exc:
                     outcome.error = str(exc)
                     report.failed.append(IngestFailure(path=str(unit.path), error=str(exc)))
@@ -194,7 +194,7 @@ class Ingestor:
         # a store written before revisions were checked may hold an id that a file took over by claiming it
         # in its front matter: the source it took it from gets it back when ingested again (unless the
         # claiming file is read in the same run; then the source gets an id of its own)
-        revisions = runbooks.revisions_dir(self.settings).resolve()
+        revisions = runbook_revisions.revisions_dir(self.settings).resolve()
         reading = {str(item.unit.path) for item in pending}
         taken = {
             str(meta["supersedes"]): rid

@@ -1,7 +1,7 @@
 """Applying an approved runbook proposal: write the new revision, then index it in place of the old one.
 
 The proposal is read from the data directory's proposal store only, and what is written is the runbook's
-stored text plus the proposal's diff (``kb.runbooks.write_revision``). The revision file names the source
+stored text plus the proposal's diff (``kb.runbooks.revisions.write_revision``). The revision file names the source
 it supersedes in its front matter; ingest trusts that line only in this file, and only while its bytes are
 the revision recorded in the runbook's history, so it keeps the runbook's id and a later ``kb ingest`` of
 the original folder leaves the approved revision in place.
@@ -16,12 +16,13 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import BaseModel
 
 from ingest.pipeline import Ingestor
-from kb import runbooks
-from kb.errors import ProposalError
-from kb.keyword import KeywordIndex
-from kb.models import IngestReport, Kind, Revision
-from kb.settings import Settings
-from kb.store import Store
+from kb.clients.store import Store
+from kb.core.errors import ProposalError
+from kb.core.models import IngestReport, Kind, Revision
+from kb.core.settings import Settings
+from kb.retrieval.keyword import KeywordIndex
+from kb.runbooks.proposals import stored_proposal
+from kb.runbooks.revisions import history, write_revision
 
 
 class Applied(BaseModel):
@@ -49,7 +50,7 @@ def apply_proposal(
     ``proposal_ref`` is a proposal id or (with ``paths``) the path of a file in the proposal store.
     ``reviewed_diff``: the diff the person approving was shown; a stored proposal that differs is refused.
     """
-    proposal = runbooks.stored_proposal(settings, proposal_ref, paths=paths)
+    proposal = stored_proposal(settings, proposal_ref, paths=paths)
     if reviewed_diff is not None and proposal.diff != reviewed_diff:
         raise ProposalError(f"proposal {proposal.id} is not the one reviewed: its diff changed since; review it again")
     # one apply at a time, from the base check to the re-index: a second proposal against the same base
@@ -63,12 +64,12 @@ def apply_proposal(
         raise ProposalError("another proposal is being applied; try again when it is done") from exc
     try:
         current = store.get_record(proposal.runbook_id)
-        target = runbooks.write_revision(settings, proposal, current, now)
+        target = write_revision(settings, proposal, current, now)
         report = Ingestor(settings, store, embedding, keyword).run([target], kind=Kind.runbook)
     finally:
         lock.release()
     if report.failed:
         reason = report.failed[0].error
         raise ProposalError(f"{target}: the new revision was written but could not be indexed: {reason}")
-    revision = runbooks.history(settings, proposal.runbook_id)[-1]
+    revision = history(settings, proposal.runbook_id)[-1]
     return Applied(runbook_id=proposal.runbook_id, revision=revision, path=str(target), report=report)

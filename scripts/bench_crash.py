@@ -34,11 +34,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kb.doctor import check  # noqa: E402
-from kb.keyword import KeywordIndex  # noqa: E402
-from kb.search import keyword_dir  # noqa: E402
-from kb.settings import Settings  # noqa: E402
-from kb.store import Store, open_store  # noqa: E402
+from kb.clients.store import Store, open_store  # noqa: E402
+from kb.core.settings import Settings  # noqa: E402
+from kb.ops.doctor import check  # noqa: E402
+from kb.retrieval.keyword import KeywordIndex  # noqa: E402
+from kb.retrieval.search import keyword_dir  # noqa: E402
 from scripts.bench_ingest import generate  # noqa: E402
 
 FAKE_MODEL = "hashing-64"
@@ -47,8 +47,8 @@ FAKE_MODEL = "hashing-64"
 def child(data_dir: str, corpus: str, fake: bool) -> None:
     """One ingest, as `kb ingest` runs it; prints its counts as JSON."""
     from ingest.pipeline import Ingestor
-    from kb.embeddings import make_embedding, model_id
-    from kb.search import open_searcher
+    from kb.retrieval.embeddings import make_embedding, model_id
+    from kb.retrieval.search import open_searcher
 
     settings = Settings(data_dir=Path(data_dir), _env_file=None)  # type: ignore[call-arg]
     if fake:

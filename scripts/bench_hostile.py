@@ -59,7 +59,7 @@ def _pdf_parser() -> tuple[str, Callable[[str], Callable[[str], Any]]] | None:
     except Exception:  # the PDF maker needs its optional font setup
         return None
     from ingest.sources.pdf import page_texts
-    from kb.errors import ParseError
+    from kb.core.errors import ParseError
 
     def reader(text: str) -> Callable[[str], Any]:
         data = markdown_to_pdf("# Hostile\n\n" + text.replace("\n", "\n\n"))

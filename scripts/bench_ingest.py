@@ -20,9 +20,9 @@ from ingest.chunking import chunk_record, embedding_text
 from ingest.pipeline import Ingestor
 from ingest.sources import discover, parse_unit
 from ingest.sources.base import ParseOptions
-from kb.embeddings import make_embedding, model_id
-from kb.settings import Settings
-from kb.store import open_store
+from kb.clients.store import open_store
+from kb.core.settings import Settings
+from kb.retrieval.embeddings import make_embedding, model_id
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = [

@@ -28,10 +28,10 @@ from llama_index.core.base.embeddings.base import BaseEmbedding
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kb.models import Chunk, Kind, Record, Section  # noqa: E402
-from kb.search import Query, open_searcher  # noqa: E402
-from kb.settings import Settings  # noqa: E402
-from kb.store import open_store  # noqa: E402
+from kb.clients.store import open_store  # noqa: E402
+from kb.core.models import Chunk, Kind, Record, Section  # noqa: E402
+from kb.core.settings import Settings  # noqa: E402
+from kb.retrieval.search import Query, open_searcher  # noqa: E402
 
 WORDS = (
     "checkout payments orders kafka redis sentinel failover pgbouncer pool exhausted latency timeout deploy "
@@ -167,7 +167,7 @@ def peak_rss_mb() -> float:
 
 
 def real_query_embedding_ms() -> float:
-    from kb.embeddings import make_embedding
+    from kb.retrieval.embeddings import make_embedding
 
     emb = make_embedding(Settings(_env_file=None))  # type: ignore[call-arg]
     emb.get_query_embedding("warm up")

@@ -149,8 +149,8 @@ def bench_scale() -> ModuleType:
 
 def build_synthetic(base: Path, chunks: int) -> tuple[Path, float]:
     """bench_scale's synthetic documents and stand-in vectors, in a store labelled with the real model's id."""
-    from kb.embeddings import make_embedding, model_id
-    from kb.settings import Settings
+    from kb.core.settings import Settings
+    from kb.retrieval.embeddings import make_embedding, model_id
 
     real = make_embedding(Settings(_env_file=None))  # type: ignore[call-arg]
     real_class, real_name = real.class_name(), real.model_name

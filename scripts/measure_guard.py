@@ -1,4 +1,4 @@
-"""Measure the injection guard (kb.guard.speaks_to_ai) on text it was not tuned on.
+"""Measure the injection guard (kb.generation.guard.speaks_to_ai) on text it was not tuned on.
 
 - ordinary text: every sentence of the sample corpus (data/: runbooks, postmortems, chat logs), which has no
   injection in it, so each sentence flagged is a false positive;
@@ -15,7 +15,7 @@ import argparse
 import re
 from pathlib import Path
 
-from kb import guard
+from kb.generation import guard
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,10 +14,10 @@ from types import ModuleType
 import pytest
 
 from ingest.pipeline import Ingestor
-from kb.embeddings import model_id
-from kb.search import Searcher, open_searcher
-from kb.settings import Settings
-from kb.store import open_store
+from kb.clients.store import open_store
+from kb.core.settings import Settings
+from kb.retrieval.embeddings import model_id
+from kb.retrieval.search import Searcher, open_searcher
 from tests.fakes import HashingEmbedding
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,7 +102,7 @@ def pdfgen() -> ModuleType:
 
 @pytest.fixture(scope="session")
 def real_embedding():  # type: ignore[no-untyped-def]
-    from kb.embeddings import OnnxMiniLMEmbedding
+    from kb.retrieval.embeddings import OnnxMiniLMEmbedding
 
     return OnnxMiniLMEmbedding(threads=2)
 

@@ -16,12 +16,14 @@ from ingest import chunking, extract
 from ingest.redaction import redact
 from ingest.sources import markdown, slack, transcript
 from ingest.sources.base import ParseOptions
-from kb import ask, gameday, steps, summary
-from kb.alerts import AlertParseError, parse_alert
-from kb.analysis import analyze
-from kb.bounded import Refused
-from kb.errors import ParseError
-from kb.search import bounded_query, terms
+from kb.core.bounded import Refused
+from kb.core.errors import ParseError
+from kb.gameday.cues import ACTIONS, CATEGORIES
+from kb.generation import ask, summary
+from kb.retrieval.alerts import AlertParseError, parse_alert
+from kb.retrieval.search import bounded_query, terms
+from kb.text import steps
+from kb.text.analysis import analyze
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -102,8 +104,8 @@ def _steps(text: str) -> Any:
         len(steps.command_shapes(text)),
         steps.is_change(text),
         [bool(p.search(text)) for _, p in summary.CUES],
-        [bool(p.search(text)) for _, p, _ in gameday.CATEGORIES],
-        [bool(p.search(text)) for _, p in gameday.ACTIONS],
+        [bool(p.search(text)) for _, p, _ in CATEGORIES],
+        [bool(p.search(text)) for _, p in ACTIONS],
     )
 
 

@@ -22,9 +22,9 @@ from chromadb.api.models.Collection import Collection
 
 from ingest import pipeline
 from ingest.pipeline import Ingestor
-from kb.search import open_searcher
-from kb.settings import Settings
-from kb.store import Store, open_store
+from kb.clients.store import Store, open_store
+from kb.core.settings import Settings
+from kb.retrieval.search import open_searcher
 from tests.fakes import HashingEmbedding
 
 

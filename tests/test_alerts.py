@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from kb.alerts import AlertParseError, parse_alert
+from kb.retrieval.alerts import AlertParseError, parse_alert
 
 WEBHOOK = {
     "version": "4",

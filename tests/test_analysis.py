@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from kb.analysis import AnalyzerOptions, analyze
+from kb.text.analysis import AnalyzerOptions, analyze
 
 
 @pytest.mark.parametrize(

@@ -18,11 +18,12 @@ import pytest
 
 from ingest.pipeline import Ingestor
 from ingest.revisions import apply_proposal
-from kb import runbooks, unidiff
-from kb.errors import ProposalError
-from kb.models import RunbookProposal
-from kb.search import Searcher
-from kb.settings import Settings
+from kb.core.errors import ProposalError
+from kb.core.models import RunbookProposal
+from kb.core.settings import Settings
+from kb.retrieval.search import Query, Searcher
+from kb.runbooks import proposals, revisions, update
+from kb.text import unidiff
 from tests.conftest import fake_ingested
 from tests.test_runbooks import widget_corpus
 
@@ -68,7 +69,7 @@ def test_a_supersedes_line_in_an_ingested_file_takes_over_nothing(settings: Sett
     assert [f.status for f in again.files] == ["unchanged", "unchanged"]
     shown = store.get_record("widget-backlog")
     assert shown.text == original.text and shown.source_key == original.source_key
-    assert {h.record.id for h in searcher.search(runbooks.Query(text="widget queue backlog"))} >= {"widget-backlog"}
+    assert {h.record.id for h in searcher.search(Query(text="widget queue backlog"))} >= {"widget-backlog"}
 
 
 def test_no_takeover_when_the_claim_comes_in_the_same_run(settings: Settings, tmp_path: Path) -> None:
@@ -90,8 +91,8 @@ def test_a_store_hijacked_before_the_check_gives_the_id_back(settings: Settings,
     drop = hijacker(tmp_path / "drop", original.source_key)
     (drop / "widget-notes.md").rename(drop / "widget-backlog.md")
     with monkeypatch.context() as old:  # the old behaviour: the claim was believed
-        old.setattr(runbooks, "revisions_dir", lambda settings: drop)
-        old.setattr(runbooks, "verify_revision", lambda settings, path: original.source_key)
+        old.setattr(revisions, "revisions_dir", lambda settings: drop)
+        old.setattr(revisions, "verify_revision", lambda settings, path: original.source_key)
         ingest(settings, searcher, drop)
     hijacked = searcher.store.get_record("widget-backlog")
     assert EVIL in hijacked.text and hijacked.source_key != original.source_key  # the state such a store is in
@@ -113,7 +114,7 @@ def test_a_file_put_in_the_revisions_folder_by_hand_is_not_a_revision(settings: 
     corpus = widget_corpus(tmp_path / "corpus")
     searcher = fake_ingested(settings, corpus)
     original = searcher.store.get_record("widget-backlog")
-    forged = hijacker(runbooks.revisions_dir(settings), original.source_key) / "widget-notes.md"
+    forged = hijacker(revisions.revisions_dir(settings), original.source_key) / "widget-notes.md"
     forged = forged.rename(forged.with_name("widget-backlog.md"))  # where an approved revision would be
 
     report = ingest(settings, searcher, forged)
@@ -147,14 +148,14 @@ def test_a_second_revision_still_supersedes_the_original(settings: Settings, tmp
     apply(settings, searcher, proposal.id)
     current = searcher.store.get_record("widget-backlog")
     assert current.supersedes == original_key
-    old = runbooks.runbook_markdown(current)
+    old = revisions.runbook_markdown(current)
     new = old.rstrip("\n") + "\n2. Page the widget team if the backlog keeps growing.\n"
     second = RunbookProposal(
         runbook_id="widget-backlog", title=current.title, base_hash=current.content_hash,
         created=NOW + dt.timedelta(days=1), diff=unidiff.make(old, new, "widget-backlog.md"),
         old_markdown=old, new_markdown=new,
     )
-    runbooks._save_proposal(settings, second)
+    proposals.save_proposal(settings, second)
     assert apply(settings, searcher, second.id).revision.number == 3
     third = searcher.store.get_record("widget-backlog")
     assert third.supersedes == original_key and "Page the widget team" in third.text
@@ -169,8 +170,8 @@ def test_a_second_revision_still_supersedes_the_original(settings: Settings, tmp
 
 def proposed(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Searcher, RunbookProposal]:
     searcher = fake_ingested(settings, widget_corpus(tmp_path / "corpus"))
-    monkeypatch.setattr(runbooks, "RELEVANT", 0.2)  # the hashing fake's cosines are lower than the model's
-    proposal = runbooks.propose_update(settings, searcher, "widget-backlog", now=NOW)
+    monkeypatch.setattr(update, "RELEVANT", 0.2)  # the hashing fake's cosines are lower than the model's
+    proposal = update.propose_update(settings, searcher, "widget-backlog", now=NOW)
     assert proposal.diff and proposal.id and Path(proposal.path).exists()
     return searcher, proposal
 
@@ -188,14 +189,14 @@ def forge(proposal: RunbookProposal, **fields: str) -> None:
 
 def assert_unchanged(settings: Settings, searcher: Searcher, text: str) -> None:
     assert searcher.store.get_record("widget-backlog").text == text
-    assert runbooks.history(settings, "widget-backlog") == []
-    assert not (runbooks.revisions_dir(settings) / "widget-backlog.md").exists()
+    assert revisions.history(settings, "widget-backlog") == []
+    assert not (revisions.revisions_dir(settings) / "widget-backlog.md").exists()
 
 
 def test_apply_writes_exactly_the_base_plus_the_diff(settings: Settings, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     searcher, proposal = proposed(settings, tmp_path, monkeypatch)
-    base = runbooks.runbook_markdown(searcher.store.get_record("widget-backlog"))
+    base = revisions.runbook_markdown(searcher.store.get_record("widget-backlog"))
     applied = apply(settings, searcher, proposal.id)
     assert applied.revision.number == 2
     written = Path(applied.path).read_text()
@@ -203,7 +204,7 @@ def test_apply_writes_exactly_the_base_plus_the_diff(settings: Settings, tmp_pat
     expected = unidiff.apply(base, proposal.diff)
     assert expected == proposal.new_markdown
     assert written == expected.replace("\n---\n", "\n" + bookkeeping + "---\n", 1)
-    assert Path(runbooks.history(settings, "widget-backlog")[0].path).read_text() == base
+    assert Path(revisions.history(settings, "widget-backlog")[0].path).read_text() == base
 
 
 def test_a_proposal_whose_text_differs_from_its_diff_is_refused(settings: Settings, tmp_path: Path,
@@ -246,7 +247,7 @@ def test_only_proposals_in_the_store_are_applied(settings: Settings, tmp_path: P
     outside = tmp_path / "elsewhere" / f"{proposal.id}.json"
     outside.parent.mkdir()
     shutil.copy(proposal.path, outside)
-    link = runbooks.proposals_dir(settings) / "linked.json"
+    link = proposals.proposals_dir(settings) / "linked.json"
     link.symlink_to(outside)
     for ref in (str(outside), f"../elsewhere/{proposal.id}", f"../../{proposal.id}", "/etc/passwd", "linked.json",
                 "linked", str(link), "", "..", f"{proposal.id}/../{proposal.id}"):
@@ -282,10 +283,10 @@ def test_mcp_apply_takes_a_proposal_id_never_a_path(settings: Settings, tmp_path
     for ref in (proposal.path, str(tmp_path / "x.json"), f"../{proposal.id}"):
         with pytest.raises(ToolError, match="proposal id"):
             anyio.run(server.call_tool, "apply_runbook_proposal", {"proposal_id": ref})
-    assert runbooks.history(settings, "widget-backlog") == []
+    assert revisions.history(settings, "widget-backlog") == []
     result = anyio.run(server.call_tool, "apply_runbook_proposal", {"proposal_id": proposal.id})
     assert not getattr(result, "is_error", False)
-    assert runbooks.history(settings, "widget-backlog")[-1].number == 2
+    assert revisions.history(settings, "widget-backlog")[-1].number == 2
 
 
 # -- the diff applier ---------------------------------------------------------------------------------------
@@ -336,14 +337,14 @@ def test_two_proposals_against_one_base_applied_at_once_make_one_revision(
 
     searcher, first = proposed(settings, tmp_path, monkeypatch)
     current = searcher.store.get_record("widget-backlog")
-    old = runbooks.runbook_markdown(current)
+    old = revisions.runbook_markdown(current)
     new = old.rstrip("\n") + "\n2. Page the widget team.\n"
     second = RunbookProposal(
         runbook_id="widget-backlog", title=current.title, base_hash=current.content_hash,
         created=NOW + dt.timedelta(seconds=1), diff=unidiff.make(old, new, "widget-backlog.md"),
         old_markdown=old, new_markdown=new,
     )
-    runbooks._save_proposal(settings, second)
+    proposals.save_proposal(settings, second)
     outcomes: dict[str, str] = {}
 
     def run(proposal_id: str) -> None:
@@ -362,4 +363,4 @@ def test_two_proposals_against_one_base_applied_at_once_make_one_revision(
     # refused after the first one re-indexed, or while it still held the lock (a slow machine)
     assert len(refused) == 1 and re.search(r"changed since this proposal was made|another proposal is being applied",
                                            refused[0]), outcomes
-    assert [r.number for r in runbooks.history(settings, "widget-backlog")] == [1, 2]
+    assert [r.number for r in revisions.history(settings, "widget-backlog")] == [1, 2]

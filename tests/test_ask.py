@@ -11,13 +11,13 @@ import pytest
 
 from ingest.catchup import catch_up
 from ingest.sources.base import ParseOptions, redact_text
-from kb.ask import Conversation, ask, quote_parts, quoted
-from kb.embeddings import model_id
-from kb.errors import GroundingError
-from kb.openai_client import ChatModel
-from kb.search import Searcher, open_searcher
-from kb.settings import Settings
-from kb.store import open_store
+from kb.clients.openai_client import ChatModel
+from kb.clients.store import open_store
+from kb.core.errors import GroundingError
+from kb.core.settings import Settings
+from kb.generation.ask import Conversation, ask, quote_parts, quoted
+from kb.retrieval.embeddings import model_id
+from kb.retrieval.search import Searcher, open_searcher
 from tests.conftest import DATA, sample_store_copy
 from tests.openai_server import OpenAIServer, Reply, lines_reply, passages_of
 

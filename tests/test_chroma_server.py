@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import Ingestor
-from kb.embeddings import model_id
-from kb.errors import StoreError, StoreUnavailable
-from kb.keyword import KeywordIndex
-from kb.search import Query, Searcher
-from kb.settings import Settings
-from kb.store import open_store
+from kb.clients.store import open_store
+from kb.core.errors import StoreError, StoreUnavailable
+from kb.core.settings import Settings
+from kb.retrieval.embeddings import model_id
+from kb.retrieval.keyword import KeywordIndex
+from kb.retrieval.search import Query, Searcher
 from tests.conftest import free_port
 from tests.fakes import HashingEmbedding
 

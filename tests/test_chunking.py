@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from ingest.chunking import _heading_like, chunk_record
 from ingest.sources.markdown import sections_of
-from kb.models import Kind, Message, Record, Section
+from kb.core.models import Kind, Message, Record, Section
 
 
 def record(text: str, sections: list[Section] | None = None, messages: list[Message] | None = None) -> Record:

@@ -106,7 +106,7 @@ def test_dates_can_be_a_year_or_a_month() -> None:
 
 
 def test_month_range_fills_quiet_months() -> None:
-    from kb.insights import month_range
+    from kb.ops.insights import month_range
 
     assert month_range("2024-11", "2025-02") == ["2024-11", "2024-12", "2025-01", "2025-02"]
     assert month_range("2025-03", "2025-03") == ["2025-03"]

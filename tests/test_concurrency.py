@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import Ingestor
-from kb.keyword import KeywordIndex
-from kb.search import Query, Searcher
-from kb.settings import Settings
-from kb.store import open_store
+from kb.clients.store import open_store
+from kb.core.settings import Settings
+from kb.retrieval.keyword import KeywordIndex
+from kb.retrieval.search import Query, Searcher
 from tests.fakes import HashingEmbedding
 
 pytestmark = pytest.mark.slow

@@ -13,10 +13,10 @@ import pytest
 
 from ingest import pipeline
 from ingest.pipeline import Ingestor
-from kb.doctor import check
-from kb.search import open_searcher
-from kb.settings import Settings
-from kb.store import Store, open_store
+from kb.clients.store import Store, open_store
+from kb.core.settings import Settings
+from kb.ops.doctor import check
+from kb.retrieval.search import open_searcher
 from tests.conftest import ROOT
 from tests.fakes import HashingEmbedding
 from tests.test_doctor import small_corpus

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import Ingestor
-from kb.doctor import check
-from kb.keyword import KeywordIndex
-from kb.search import keyword_dir, open_searcher
-from kb.settings import Settings
-from kb.store import Store, open_store
+from kb.clients.store import Store, open_store
+from kb.core.settings import Settings
+from kb.ops.doctor import check
+from kb.retrieval.keyword import KeywordIndex
+from kb.retrieval.search import keyword_dir, open_searcher
 from tests.conftest import ROOT, copy_data
 from tests.fakes import HashingEmbedding
 from ui.cli.main import main

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from kb import embeddings
-from kb.errors import ConfigError, ModelIntegrityError
-from kb.settings import Settings
+from kb.core.errors import ConfigError, ModelIntegrityError
+from kb.core.settings import Settings
+from kb.retrieval import embeddings
 
 pytestmark = pytest.mark.slow
 

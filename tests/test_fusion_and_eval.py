@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from kb.evaluation import LabelledQuery, evaluate, scores
-from kb.models import Chunk, Hit
-from kb.search import _Doc, _group, fuse
+from kb.core.models import Chunk, Hit
+from kb.retrieval.evaluation import LabelledQuery, evaluate, scores
+from kb.retrieval.search import _Doc, _group, fuse
 
 
 def hit(record: str, score: float, n: int = 0) -> Hit:
@@ -78,8 +78,8 @@ def test_fuse_leaves_out_excluded_documents_and_ranks_by_score_for_one_retriever
 def test_newest_first_sorts_by_date_and_keeps_undated_documents_last_in_relevance_order() -> None:
     from datetime import date
 
-    from kb.models import Kind, RankedDocument, RecordSummary
-    from kb.search import newest_first
+    from kb.core.models import Kind, RankedDocument, RecordSummary
+    from kb.retrieval.search import newest_first
 
     def doc(rid: str, day: date | None) -> RankedDocument:
         return RankedDocument(record=RecordSummary(id=rid, kind=Kind.postmortem, title=rid, date=day), score=1.0)
@@ -102,6 +102,6 @@ def test_newest_first_sorts_by_date_and_keeps_undated_documents_last_in_relevanc
     ],
 )
 def test_questions_about_the_latest_occurrence_are_recognised(question: str, latest: bool) -> None:
-    from kb.ask import LATEST
+    from kb.generation.ask import LATEST
 
     assert bool(LATEST.search(question)) is latest

@@ -10,13 +10,15 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import Ingestor
-from kb import gameday
-from kb.errors import KBError
-from kb.gamemaster import NO_DATA, REFUSAL, GameMaster, save_session, sessions
-from kb.models import Scenario
-from kb.openai_client import ChatModel
-from kb.search import Searcher
-from kb.settings import Settings
+from kb.clients.openai_client import ChatModel
+from kb.core.errors import KBError
+from kb.core.models import Scenario
+from kb.core.settings import Settings
+from kb.gameday.cues import action_class
+from kb.gameday.master import NO_DATA, REFUSAL, GameMaster
+from kb.gameday.scenario import build_scenario, eligible, shown_sources
+from kb.gameday.store import ScenarioStore, edit_clue, refresh, save_session, sessions, stale_reasons
+from kb.retrieval.search import Searcher
 from tests.conftest import fake_sample
 from tests.openai_server import OpenAIServer, Reply, lines_reply, passages_of
 
@@ -36,10 +38,10 @@ def shingles(text: str, n: int = 8) -> set[tuple[str, ...]]:
 
 def test_every_sample_postmortem_gives_a_scenario_that_keeps_its_secret(kb_env) -> None:  # type: ignore[no-untyped-def]
     _settings, searcher, _ = kb_env
-    postmortems = gameday.eligible(searcher)
+    postmortems = eligible(searcher)
     assert len(postmortems) == 30
     for source in postmortems:
-        scenario = gameday.build_scenario(searcher, source, "hard")
+        scenario = build_scenario(searcher, source, "hard")
         secret = shingles(scenario.truth.cause_text)
         assert scenario.truth.root_cause and secret, source
         shown = [scenario.briefing, scenario.initial_page, *(c.text for c in scenario.clues)]
@@ -57,22 +59,22 @@ def test_every_sample_postmortem_gives_a_scenario_that_keeps_its_secret(kb_env) 
 
 def test_difficulty_changes_what_is_shown_and_adds_red_herrings(kb_env) -> None:  # type: ignore[no-untyped-def]
     _settings, searcher, _ = kb_env
-    easy = gameday.build_scenario(searcher, MIGRATION, "easy")
-    hard = gameday.build_scenario(searcher, MIGRATION, "hard")
+    easy = build_scenario(searcher, MIGRATION, "easy")
+    hard = build_scenario(searcher, MIGRATION, "hard")
     assert sum(c.trigger.up_front for c in easy.clues) == 2
     assert sum(c.trigger.up_front for c in hard.clues) == 0
     assert not any(c.red_herring for c in easy.clues)
     herrings = [c for c in hard.clues if c.red_herring]
     assert len(herrings) == 2 and all(c.citations[0].doc_id != MIGRATION for c in herrings)
     with pytest.raises(KBError, match="difficulty"):
-        gameday.build_scenario(searcher, MIGRATION, "impossible")
+        build_scenario(searcher, MIGRATION, "impossible")
     with pytest.raises(KBError, match="postmortems"):
-        gameday.build_scenario(searcher, "pgbouncer-pool-exhausted")
+        build_scenario(searcher, "pgbouncer-pool-exhausted")
 
 
 def test_a_solved_play_through(kb_env) -> None:  # type: ignore[no-untyped-def]
     _settings, searcher, _ = kb_env
-    scenario = gameday.build_scenario(searcher, MIGRATION, "medium")
+    scenario = build_scenario(searcher, MIGRATION, "medium")
     master = GameMaster(scenario)
     session = master.start("alex")
     assert "v5.14.0" in master.opening(session)  # the deploy is shown up front at medium
@@ -105,8 +107,8 @@ def test_a_solved_play_through(kb_env) -> None:  # type: ignore[no-untyped-def]
 
 def test_a_given_up_play_through_with_a_harmful_action(kb_env) -> None:  # type: ignore[no-untyped-def]
     _settings, searcher, _ = kb_env
-    source = f"{PGBOUNCER}-postmortem" if f"{PGBOUNCER}-postmortem" in gameday.eligible(searcher) else PGBOUNCER
-    scenario = gameday.build_scenario(searcher, source, "medium")
+    source = f"{PGBOUNCER}-postmortem" if f"{PGBOUNCER}-postmortem" in eligible(searcher) else PGBOUNCER
+    scenario = build_scenario(searcher, source, "medium")
     master = GameMaster(scenario)
     session = master.start("bo")
     t = master.play(session, "increase the pgbouncer pool size")
@@ -127,7 +129,7 @@ def test_a_given_up_play_through_with_a_harmful_action(kb_env) -> None:  # type:
 
 def test_staged_clues_come_out_after_their_turn_and_the_turn_limit_ends_it(kb_env) -> None:  # type: ignore[no-untyped-def]
     _settings, searcher, _ = kb_env
-    scenario = gameday.build_scenario(searcher, MIGRATION, "easy")
+    scenario = build_scenario(searcher, MIGRATION, "easy")
     staged = sorted((c for c in scenario.clues if c.trigger.after_turns), key=lambda c: c.trigger.after_turns or 0)
     master = GameMaster(scenario, turn_limit=staged[0].trigger.after_turns or 3)
     session = master.start("dee")
@@ -140,7 +142,7 @@ def test_staged_clues_come_out_after_their_turn_and_the_turn_limit_ends_it(kb_en
 
 def test_a_game_master_model_that_tries_to_leak_is_overruled(kb_env) -> None:  # type: ignore[no-untyped-def]
     _settings, searcher, _ = kb_env
-    scenario = gameday.build_scenario(searcher, MIGRATION, "medium")
+    scenario = build_scenario(searcher, MIGRATION, "medium")
     cause_sentence = "CREATE INDEX without CONCURRENTLY holds SHARE for the whole build. It blocks writes but not reads."
 
     def leaky(request: dict) -> str:  # type: ignore[type-arg]
@@ -171,28 +173,28 @@ def test_a_game_master_model_that_tries_to_leak_is_overruled(kb_env) -> None:  #
 
 def test_scenarios_are_saved_listed_marked_stale_refreshed_and_edited(kb_env, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     settings, searcher, data = kb_env
-    store = gameday.ScenarioStore(settings)
-    scenario = gameday.build_scenario(searcher, "2024-03-20-redis-cart-eviction", "medium")
+    store = ScenarioStore(settings)
+    scenario = build_scenario(searcher, "2024-03-20-redis-cart-eviction", "medium")
     store.save(scenario)
     assert [s.id for s in store.all()] == [scenario.id]
-    assert gameday.stale_reasons(searcher, scenario) == []
-    edited = gameday.edit_clue(store, scenario.id, 1, text="Cart pages are slow for some users.", after_turns=2)
+    assert stale_reasons(searcher, scenario) == []
+    edited = edit_clue(store, scenario.id, 1, text="Cart pages are slow for some users.", after_turns=2)
     assert edited.clues[0].text == "Cart pages are slow for some users."
     # a source changes: the scenario is stale; refresh keeps id, edits and creation time
     path = data / "postmortems" / "2024-03-20-redis-cart-eviction.md"
     path.write_text(path.read_text() + "\nOne more line written after the review.\n")
     Ingestor(settings, searcher.store, searcher.embedding, searcher.keyword).run([data])
-    assert any("changed" in r for r in gameday.stale_reasons(searcher, store.load(scenario.id)))
-    fresh = gameday.refresh(searcher, store, scenario.id)
+    assert any("changed" in r for r in stale_reasons(searcher, store.load(scenario.id)))
+    fresh = refresh(searcher, store, scenario.id)
     assert fresh.id == scenario.id and fresh.created == scenario.created and fresh.refreshed
     assert fresh.clues[0].text == "Cart pages are slow for some users." and fresh.clues[0].trigger.after_turns == 2
-    assert gameday.stale_reasons(searcher, fresh) == []
+    assert stale_reasons(searcher, fresh) == []
 
 
 def test_sessions_are_saved_with_transcript_and_score(kb_env) -> None:  # type: ignore[no-untyped-def]
     settings, searcher, _ = kb_env
-    store = gameday.ScenarioStore(settings)
-    scenario: Scenario = gameday.build_scenario(searcher, MIGRATION, "medium")
+    store = ScenarioStore(settings)
+    scenario: Scenario = build_scenario(searcher, MIGRATION, "medium")
     master = GameMaster(scenario)
     for name in ("fay", "gus"):
         session = master.start(name, now=dt.datetime(2026, 1, 1, 12, len(name), tzinfo=dt.UTC))
@@ -208,13 +210,13 @@ def test_sessions_are_saved_with_transcript_and_score(kb_env) -> None:  # type: 
 
 
 def test_actions_are_classified() -> None:
-    assert gameday.action_class("revert the last deploy") == "rollback"
-    assert gameday.action_class("kill the long running query") == "terminate"
-    assert gameday.action_class("bump the pool size") == "raise_limit"
-    assert gameday.action_class("fail over to the secondary provider") == "failover"
-    assert gameday.action_class("turn off the feature flag") == "disable"
-    assert gameday.action_class("page the database on-call") == "page"
-    assert gameday.action_class("what does the dashboard say") is None
+    assert action_class("revert the last deploy") == "rollback"
+    assert action_class("kill the long running query") == "terminate"
+    assert action_class("bump the pool size") == "raise_limit"
+    assert action_class("fail over to the secondary provider") == "failover"
+    assert action_class("turn off the feature flag") == "disable"
+    assert action_class("page the database on-call") == "page"
+    assert action_class("what does the dashboard say") is None
 
 
 FREE_DELIVERY = "2023-12-19-free-delivery-flag-full-rollout"
@@ -222,10 +224,10 @@ FREE_DELIVERY = "2023-12-19-free-delivery-flag-full-rollout"
 
 def test_a_harmful_action_named_by_its_setting_is_recognised_and_the_rubric_adds_up(kb_env) -> None:  # type: ignore[no-untyped-def]
     _settings, searcher, _ = kb_env
-    assert gameday.action_class("raise default_pool_size to 60") == "raise_limit"
-    assert gameday.action_class("bump max_connections") == "raise_limit"
+    assert action_class("raise default_pool_size to 60") == "raise_limit"
+    assert action_class("bump max_connections") == "raise_limit"
     source = f"{PGBOUNCER}-postmortem"
-    master = GameMaster(gameday.build_scenario(searcher, source, "medium"))
+    master = GameMaster(build_scenario(searcher, source, "medium"))
     session = master.start("di")
     t = master.play(session, "raise default_pool_size to 60")
     assert t.kind == "action" and any(m.startswith("harmful") for m in t.matched)
@@ -245,7 +247,7 @@ def test_a_harmful_action_named_by_its_setting_is_recognised_and_the_rubric_adds
 
 def test_no_alert_incident_starts_at_the_first_report_not_the_day_before(kb_env) -> None:  # type: ignore[no-untyped-def]
     _settings, searcher, _ = kb_env
-    scenario = gameday.build_scenario(searcher, FREE_DELIVERY, "medium")
+    scenario = build_scenario(searcher, FREE_DELIVERY, "medium")
     assert "2023-12-18" not in scenario.initial_page
     assert "sees" in scenario.initial_page and "something has just been reported" in scenario.briefing
     assert scenario.truth.time_to_mitigate == "1h 49m"  # 11:40 (first report) to 13:29 (impact ends)
@@ -261,17 +263,17 @@ def test_no_alert_incident_starts_at_the_first_report_not_the_day_before(kb_env)
 
 def test_a_pasted_query_result_answers_a_question_about_what_was_queried(kb_env) -> None:  # type: ignore[no-untyped-def]
     _settings, searcher, _ = kb_env
-    master = GameMaster(gameday.build_scenario(searcher, f"{PGBOUNCER}-postmortem", "medium"))
+    master = GameMaster(build_scenario(searcher, f"{PGBOUNCER}-postmortem", "medium"))
     t = master.play(master.start("fa"), "what does pg_stat_activity show?")
     assert "application_name" in t.answer and t.citations[0].section == "chat"
 
 
 def test_a_config_change_fix_a_tried_scale_out_and_nothing_after_the_fix(kb_env) -> None:  # type: ignore[no-untyped-def]
     _settings, searcher, _ = kb_env
-    assert gameday.action_class("raise max.poll.interval.ms to 600000") == "reconfigure"
-    assert gameday.action_class("12:14 Config change deployed: `max.poll.records=50`") == "reconfigure"
-    assert gameday.action_class("raise default_pool_size to 60") == "raise_limit"  # a limit stays a limit
-    scenario = gameday.build_scenario(searcher, "2023-06-18-kafka-lag-delayed-deliveries", "medium")
+    assert action_class("raise max.poll.interval.ms to 600000") == "reconfigure"
+    assert action_class("12:14 Config change deployed: `max.poll.records=50`") == "reconfigure"
+    assert action_class("raise default_pool_size to 60") == "raise_limit"  # a limit stays a limit
+    scenario = build_scenario(searcher, "2023-06-18-kafka-lag-delayed-deliveries", "medium")
     assert "max.poll.interval.ms=600000" in scenario.truth.mitigation  # the 12:14 config change fixed it
     # what the timeline says after the fix (12:23 group stable, lag falling) is never a clue
     assert not [c.text for c in scenario.clues if c.text.startswith(("12:23", "12:58"))]
@@ -285,20 +287,20 @@ def test_a_config_change_fix_a_tried_scale_out_and_nothing_after_the_fix(kb_env)
 
 def test_nothing_shown_during_play_names_the_postmortem(kb_env) -> None:  # type: ignore[no-untyped-def]
     _settings, searcher, _ = kb_env
-    scenario = gameday.build_scenario(searcher, MIGRATION, "medium")
+    scenario = build_scenario(searcher, MIGRATION, "medium")
     # the postmortem's id names the cause ("...-bad-migration"); the scenario's id does not carry it
     assert "migration" not in scenario.id and scenario.id.startswith("gd-2024-09-05-checkout-")
-    assert scenario.id == gameday.build_scenario(searcher, MIGRATION, "medium").id  # the same every time
+    assert scenario.id == build_scenario(searcher, MIGRATION, "medium").id  # the same every time
     master = GameMaster(scenario)
     session = master.start("di")
     turn = master.play(session, "what changed in the last hour?")
-    assert turn.citations and MIGRATION not in gameday.shown_sources(turn.citations)
-    assert gameday.shown_sources(turn.citations) in ("timeline", "chat", "impact", "timeline; chat", "chat; timeline")
+    assert turn.citations and MIGRATION not in shown_sources(turn.citations)
+    assert shown_sources(turn.citations) in ("timeline", "chat", "impact", "timeline; chat", "chat; timeline")
 
 
 def test_a_claim_without_i_think_is_a_hypothesis(kb_env) -> None:  # type: ignore[no-untyped-def]
     _settings, searcher, _ = kb_env
-    master = GameMaster(gameday.build_scenario(searcher, MIGRATION, "medium"))
+    master = GameMaster(build_scenario(searcher, MIGRATION, "medium"))
     session = master.start("di")
     claim = master.play(session, "the migration is holding a lock on orders")
     assert claim.kind == "hypothesis" and "diagnosed" in claim.matched

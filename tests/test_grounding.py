@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from kb.errors import GroundingError
-from kb.grounding import Evidence, GeneratedLine, References, indent_continuation, require_grounded
-from kb.models import Citation, DraftItem, Kind, Passage
-from kb.steps import clean_step, sentences, split_steps
+from kb.core.errors import GroundingError
+from kb.core.models import Citation, DraftItem, Kind, Passage
+from kb.generation.grounding import Evidence, GeneratedLine, References, indent_continuation, require_grounded
+from kb.text.steps import clean_step, sentences, split_steps
 
 TEXT = (
     "## Mitigation\n\n"
@@ -122,7 +122,7 @@ def test_references_number_citations_once_and_marks_avoid_breaking_code_fences()
 
 
 def test_table_rows_are_spans_read_with_their_column_names() -> None:
-    from kb.steps import table_rows
+    from kb.text.steps import table_rows
 
     text = (
         "Intro.\n\n| service | team | people |\n|---|:--:|---|\n| orders | Orders | - |\n"

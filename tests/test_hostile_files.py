@@ -16,7 +16,7 @@ from ingest.pipeline import Ingestor
 from ingest.sources import Unit, discover, markdown, parse_unit, unit_hash
 from ingest.sources.base import ParseOptions
 from ingest.uploads import MAX_ZIP_MEMBERS, save_uploads
-from kb.errors import ParseError
+from kb.core.errors import ParseError
 from tests.test_sources import make_slack_export, write
 
 OPTIONS = ParseOptions()
@@ -368,7 +368,7 @@ def test_front_matter_values_a_store_cannot_write_fail_nothing(fake_kb: Ingestor
 
 def test_a_chat_log_mixing_offsets_and_plain_times_reads_and_catches_up(tmp_path: Path) -> None:
     from ingest.catchup import catch_up
-    from kb.settings import Settings
+    from kb.core.settings import Settings
 
     log = write(
         tmp_path / "2024-13-45-outage.log",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingest.pipeline import Ingestor
-from kb.keyword import KeywordIndex
-from kb.search import Query, Searcher
+from kb.retrieval.keyword import KeywordIndex
+from kb.retrieval.search import Query, Searcher
 from tests.test_pipeline import write_pm
 
 

@@ -13,12 +13,12 @@ import socket
 
 import pytest
 
-from kb.errors import GroundingError, LLMBadOutput, LLMModelUnknown, LLMUnavailable
-from kb.openai_client import ChatModel
-from kb.runbooks import draft_runbook
-from kb.search import Searcher
-from kb.settings import Settings
-from kb.summary import summarize
+from kb.clients.openai_client import ChatModel
+from kb.core.errors import GroundingError, LLMBadOutput, LLMModelUnknown, LLMUnavailable
+from kb.core.settings import Settings
+from kb.generation.summary import summarize
+from kb.retrieval.search import Searcher
+from kb.runbooks.draft import draft_runbook
 from tests.conftest import fake_sample
 from tests.openai_server import OpenAIServer, Reply, lines_reply
 from tests.test_summary import DATA, chat_records

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from ingest.pipeline import Ingestor
 from ingest.sources import Unit, parse_unit
 from ingest.sources.base import ParseOptions
-from kb.errors import ParseError
-from kb.settings import Settings
+from kb.core.errors import ParseError
+from kb.core.settings import Settings
 from tests.test_sources import POSTMORTEM, encrypted
 
 

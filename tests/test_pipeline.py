@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import Ingestor
-from kb.embeddings import model_id
-from kb.errors import ModelMismatch, StoreBusy
-from kb.keyword import KeywordIndex
-from kb.search import Query, Searcher
-from kb.settings import Settings
-from kb.store import EF_CONSTRUCTION, EF_SEARCH, open_store
+from kb.clients.store import EF_CONSTRUCTION, EF_SEARCH, open_store
+from kb.core.errors import ModelMismatch, StoreBusy
+from kb.core.settings import Settings
+from kb.retrieval.embeddings import model_id
+from kb.retrieval.keyword import KeywordIndex
+from kb.retrieval.search import Query, Searcher
 from tests.fakes import HashingEmbedding
 
 PM = """---
@@ -134,14 +134,14 @@ def test_half_written_version_is_invisible_and_swept(fake_kb: Ingestor, corpus: 
     fake_kb.run([corpus])
     record = fake_kb.store.get_record("a")
     ghost = record.model_copy(update={"content_hash": "f" * 64, "text": "ghost text about checkout 502"})
-    from kb.models import Chunk
+    from kb.core.models import Chunk
 
     chunk = Chunk(id="a:ffffffffffff:0", record_id="a", section="summary", start=0, end=29, text=ghost.text)
     node_vec = fake_kb.embedding.get_text_embedding(ghost.text)
     # write the chunk as put_document does, but stop before the record commit
     from llama_index.core.schema import TextNode
 
-    from kb.store import chunk_metadata
+    from kb.clients.store import chunk_metadata
 
     fake_kb.store.vector_store.add(
         [TextNode(id_=chunk.id, text=chunk.text, embedding=node_vec, metadata=chunk_metadata(ghost, chunk, "h"))]
@@ -210,7 +210,7 @@ def test_files_of_unsupported_types_are_reported_as_skipped(fake_kb: Ingestor, c
 
 
 def test_dense_filters_by_ids_and_by_where_agree(fake_kb: Ingestor, corpus: Path) -> None:
-    from kb.search import FusionParams
+    from kb.retrieval.search import FusionParams
 
     fake_kb.run([corpus])
     index = KeywordIndex(fake_kb.store, None)

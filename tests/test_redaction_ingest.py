@@ -12,10 +12,10 @@ from ingest.pipeline import Ingestor
 from ingest.redaction.records import SecretInName
 from ingest.sources import Unit, parse_unit
 from ingest.sources.base import ParseOptions
-from kb.embeddings import model_id
-from kb.search import Query, open_searcher
-from kb.settings import Settings
-from kb.store import open_store
+from kb.clients.store import open_store
+from kb.core.settings import Settings
+from kb.retrieval.embeddings import model_id
+from kb.retrieval.search import Query, open_searcher
 from tests.fakes import HashingEmbedding
 
 CORPUS = Path(__file__).parent / "redaction"

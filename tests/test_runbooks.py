@@ -12,15 +12,20 @@ import pytest
 
 from ingest.pipeline import Ingestor
 from ingest.revisions import apply_proposal
-from kb import runbooks
-from kb.alerts import parse_alert
-from kb.errors import NotFound, ProposalError
-from kb.models import Kind
-from kb.runbooks import PHASES, draft_runbook, propose_update
-from kb.search import Searcher, open_searcher
-from kb.settings import Settings
-from kb.steps import command_shapes, similarity, terms_of
-from kb.store import open_store
+from kb.clients.store import open_store
+from kb.core.errors import NotFound, ProposalError
+from kb.core.models import Kind
+from kb.core.settings import Settings
+from kb.retrieval.alerts import parse_alert
+from kb.retrieval.search import Query, Searcher, open_searcher
+from kb.runbooks import update
+from kb.runbooks.candidates import DUPLICATE, HEADINGS, PHASES
+from kb.runbooks.draft import draft_runbook
+from kb.runbooks.proposals import load_proposal
+from kb.runbooks.revisions import history
+from kb.runbooks.stale import stale_runbooks
+from kb.runbooks.update import propose_update
+from kb.text.steps import command_shapes, similarity, terms_of
 from tests.conftest import fake_ingested, fake_sample
 from tests.fakes import HashingEmbedding
 
@@ -54,14 +59,14 @@ def test_offline_draft_is_cited_ordered_and_deduplicated(sample: Searcher, topic
     sections = [i.section for i in draft.items]
     assert sections == sorted(sections, key=PHASES.index)
     assert {"triage", "mitigation"} <= set(sections)
-    positions = [draft.markdown.index(f"## {h}") for h in runbooks.HEADINGS.values()]
+    positions = [draft.markdown.index(f"## {h}") for h in HEADINGS.values()]
     assert positions == sorted(positions)
     assert draft.markdown.index("## References") > positions[-1]
     for phase in PHASES:
         steps = [terms_of(i.text) for i in draft.items if i.section == phase]
         for a in range(len(steps)):
             for b in range(a + 1, len(steps)):
-                assert similarity(steps[a], steps[b]) < runbooks.DUPLICATE
+                assert similarity(steps[a], steps[b]) < DUPLICATE
 
 
 def test_steps_saying_the_same_thing_are_merged(settings: Settings, tmp_path: Path) -> None:
@@ -127,9 +132,9 @@ def test_update_proposal_apply_history_and_reingest(settings: Settings, tmp_path
     corpus = widget_corpus(tmp_path / "corpus")
     searcher = fake_ingested(settings, corpus)
     store, embedding = searcher.store, searcher.embedding
-    monkeypatch.setattr(runbooks, "RELEVANT", 0.2)  # the hashing fake's cosines are lower than the model's
+    monkeypatch.setattr(update, "RELEVANT", 0.2)  # the hashing fake's cosines are lower than the model's
 
-    stale = runbooks.stale_runbooks(searcher)
+    stale = stale_runbooks(searcher)
     assert [(s.runbook_id, s.incidents) for s in stale] == [("widget-backlog", 1)]
 
     now = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
@@ -162,11 +167,11 @@ def test_update_proposal_apply_history_and_reingest(settings: Settings, tmp_path
     assert written == proposal.new_markdown.replace("\n---\n", "\n" + extra, 1), written[:300]
     after = store.get_record("widget-backlog")
     assert "widgetctl drain" in after.text and after.date == dt.date(2026, 1, 2)
-    history = runbooks.history(settings, "widget-backlog")
-    assert [r.number for r in history] == [1, 2]
-    assert "widgetctl" not in Path(history[0].path).read_text()
+    saved = history(settings, "widget-backlog")
+    assert [r.number for r in saved] == [1, 2]
+    assert "widgetctl" not in Path(saved[0].path).read_text()
     # searchable under the same id, and the original file does not come back on the next ingest
-    hits = searcher.search(runbooks.Query(text="widgetctl drain broker", kinds=(Kind.runbook,)))
+    hits = searcher.search(Query(text="widgetctl drain broker", kinds=(Kind.runbook,)))
     assert hits and hits[0].record.id == "widget-backlog"
     report = Ingestor(settings, store, embedding, searcher.keyword).run([corpus])
     assert any(f.status == "superseded" for f in report.files)
@@ -175,7 +180,7 @@ def test_update_proposal_apply_history_and_reingest(settings: Settings, tmp_path
     # the same proposal cannot be applied twice, and the runbook is no longer stale
     with pytest.raises(ProposalError, match="already applied to 'widget-backlog' as revision 2"):
         apply_proposal(settings, store, embedding, searcher.keyword, proposal.path)
-    assert runbooks.stale_runbooks(searcher) == []
+    assert stale_runbooks(searcher) == []
     again = propose_update(settings, searcher, "widget-backlog", since=dt.date(2025, 1, 1))
     assert "widgetctl" not in "".join(line for line in again.diff.splitlines() if line.startswith("+"))
 
@@ -186,13 +191,13 @@ def test_update_of_a_non_runbook_and_bad_proposal_files(sample: Searcher, tmp_pa
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     with pytest.raises(ProposalError, match=r"bad\.json: not a runbook proposal \(the file: Invalid JSON"):
-        runbooks.load_proposal(bad)
+        load_proposal(bad)
     bad.write_text('{"a": 1}')  # the missing fields are named, without pydantic's links
     with pytest.raises(ProposalError, match=r"runbook_id: Field required; title: Field required") as caught:
-        runbooks.load_proposal(bad)
+        load_proposal(bad)
     assert "pydantic" not in str(caught.value)
     with pytest.raises(ProposalError, match="no such proposal"):
-        runbooks.load_proposal(tmp_path / "missing.json")
+        load_proposal(tmp_path / "missing.json")
 
 
 def test_a_runbook_that_already_tells_of_an_incident_is_not_stale_for_it(settings: Settings, tmp_path: Path) -> None:
@@ -200,7 +205,7 @@ def test_a_runbook_that_already_tells_of_an_incident_is_not_stale_for_it(setting
     runbook = corpus / "runbooks" / "widget-backlog.md"
     runbook.write_text(runbook.read_text() + "\n## References\n\n- Postmortem 2025-03-01: broker restart backlog.\n")
     searcher = fake_ingested(settings, corpus)
-    assert runbooks.stale_runbooks(searcher) == []
+    assert stale_runbooks(searcher) == []
 
 
 def test_a_command_in_another_namespace_is_the_same_command() -> None:

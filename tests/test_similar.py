@@ -3,10 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingest.pipeline import Ingestor
-from kb.analysis import analyze
-from kb.keyword import KeywordIndex
-from kb.search import Searcher, shared_terms
-from kb.similar import query_text, same_incident, similar
+from kb.retrieval.keyword import KeywordIndex
+from kb.retrieval.search import Searcher, shared_terms
+from kb.retrieval.similar import query_text, same_incident, similar
+from kb.text.analysis import analyze
 from tests.test_pipeline import write_pm
 
 

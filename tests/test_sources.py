@@ -12,8 +12,8 @@ from pypdf import PdfReader, PdfWriter
 
 from ingest.sources import Unit, discover, parse_unit
 from ingest.sources.base import ParseOptions
-from kb.errors import EmptyDocument, ParseError
-from kb.models import Kind
+from kb.core.errors import EmptyDocument, ParseError
+from kb.core.models import Kind
 
 POSTMORTEM = """---
 title: Checkout 502s after deploy

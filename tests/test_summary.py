@@ -8,8 +8,8 @@ import pytest
 
 from ingest.sources import discover, parse_unit
 from ingest.sources.base import ParseOptions
-from kb.models import Record
-from kb.summary import TEMPLATE, classify, summarize
+from kb.core.models import Record
+from kb.generation.summary import TEMPLATE, classify, summarize
 from tests.conftest import DATA
 
 CHATS = sorted(DATA.joinpath("chats").glob("*.txt")) + sorted(DATA.joinpath("slack").iterdir())

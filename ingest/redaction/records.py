@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ingest.redaction import Redaction, find, redact
-from kb.errors import ParseError
-from kb.models import Record
+from kb.core.errors import ParseError
+from kb.core.models import Record
 
 
 class SecretInName(ParseError):

@@ -14,8 +14,8 @@ from pathlib import Path
 from ingest.redaction.records import check_source_name, redact_record
 from ingest.sources import markdown, pdf, slack, text, transcript
 from ingest.sources.base import ParseOptions, content_hash, read_bytes
-from kb.errors import ParseError, UnsupportedFile
-from kb.models import Kind, Record
+from kb.core.errors import ParseError, UnsupportedFile
+from kb.core.models import Kind, Record
 
 Parser = Callable[[Path, ParseOptions], list[Record]]
 SUFFIXES = set(markdown.EXTENSIONS) | set(pdf.EXTENSIONS) | set(text.EXTENSIONS) | set(transcript.EXTENSIONS)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from ingest import extract
 from ingest.redaction import Redaction, redact
-from kb.errors import EmptyDocument, ParseError
-from kb.models import Kind, Record, Section
+from kb.core.errors import EmptyDocument, ParseError
+from kb.core.models import Kind, Record, Section
 
 #: Bump when parsing changes, so re-ingest re-parses files whose bytes did not change.
 PARSER_VERSION = "2"

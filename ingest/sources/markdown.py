@@ -17,9 +17,9 @@ from ingest.sources.base import (
     redact_text,
     slug,
 )
-from kb.bounded import Refused
-from kb.errors import ParseError
-from kb.models import Record, Section
+from kb.core.bounded import Refused
+from kb.core.errors import ParseError
+from kb.core.models import Record, Section
 
 EXTENSIONS = (".md", ".markdown", ".mdown")
 #: block structure only: sections need headings (and what is code, a list, a quote), never emphasis or links,

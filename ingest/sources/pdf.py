@@ -11,8 +11,8 @@ from pypdf.errors import FileNotDecryptedError
 
 from ingest.sources.base import ParseOptions, content_hash, read_bytes, redact_text
 from ingest.sources.text import record_from_text
-from kb.errors import EmptyDocument, ParseError
-from kb.models import Record
+from kb.core.errors import EmptyDocument, ParseError
+from kb.core.models import Record
 
 EXTENSIONS = (".pdf",)
 #: a postmortem is tens of pages; past this a PDF is refused before any page is read (pypdf caps

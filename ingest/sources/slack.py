@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ingest.sources.base import ParseOptions, content_hash, finish_record, redact_text, slug
-from kb.errors import EmptyDocument, ParseError
-from kb.models import Kind, Message, Record, Section
+from kb.core.errors import EmptyDocument, ParseError
+from kb.core.models import Kind, Message, Record, Section
 
 DAY_FILE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\.json$")
 

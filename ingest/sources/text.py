@@ -14,7 +14,7 @@ from ingest.sources.base import (
     redact_text,
     slug,
 )
-from kb.models import Record, Section
+from kb.core.models import Record, Section
 
 EXTENSIONS = (".txt", ".text", ".rst")
 

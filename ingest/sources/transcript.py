@@ -15,8 +15,8 @@ from ingest.sources.base import (
     redact_text,
     slug,
 )
-from kb.errors import ParseError
-from kb.models import Kind, Message, Record, Section
+from kb.core.errors import ParseError
+from kb.core.models import Kind, Message, Record, Section
 
 EXTENSIONS = (".txt", ".log", ".chat")
 LINE_RE = re.compile(r"^\[(?P<ts>[^\]\n]{4,40})\]\s+(?P<author>[^:\n]{1,60}?):\s?(?P<text>.*)$")

@@ -8,8 +8,8 @@ from datetime import datetime
 from pathlib import Path
 
 from ingest.catchup import catch_up
-from kb.ask import Answer, Conversation, ask
-from kb.models import Kind
+from kb.core.models import Kind
+from kb.generation.ask import Answer, Conversation, ask
 from ui.cli.context import Context
 from ui.cli.dates import since_date
 

@@ -12,12 +12,12 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import ValidationError
 
-from kb.embeddings import make_embedding, model_id
-from kb.errors import ConfigError
-from kb.openai_client import ChatModel
-from kb.search import Searcher, open_searcher
-from kb.settings import Settings
-from kb.store import Store, open_store
+from kb.clients.openai_client import ChatModel
+from kb.clients.store import Store, open_store
+from kb.core.errors import ConfigError
+from kb.core.settings import Settings
+from kb.retrieval.embeddings import make_embedding, model_id
+from kb.retrieval.search import Searcher, open_searcher
 
 
 class Context:

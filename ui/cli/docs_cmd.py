@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
-from kb.embeddings import model_id
+from kb.retrieval.embeddings import model_id
 from ui.cli.context import Context
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kb.doctor import check
+from kb.ops.doctor import check
 from ui.cli.context import Context
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.evaluate import MODES, run_eval
-from kb.evaluation import load_queries
+from kb.retrieval.evaluation import load_queries
 from ui.cli.context import Context
 from ui.cli.progress import progress_bars
 

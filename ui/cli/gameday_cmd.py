@@ -9,9 +9,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from kb import gameday
-from kb.errors import KBError, NotFound
-from kb.gamemaster import GameMaster, save_session, sessions
+from kb.core.errors import KBError, NotFound
+from kb.gameday.master import GameMaster
+from kb.gameday.scenario import DIFFICULTIES, build_scenario, eligible, shown_sources
+from kb.gameday.store import ScenarioStore, apply_edits, edit_clue, refresh, save_session, sessions, stale_reasons
 from ui.cli.context import Context
 
 HELP = """Game days: practise incident response on real past incidents (a "wheel of misfortune").
@@ -38,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     new.add_argument("--from", dest="source", metavar="ID", help="the postmortem to build it from")
     new.add_argument("--service", help="only incidents of this service")
     new.add_argument("--severity", help="only incidents of this severity, e.g. SEV2")
-    new.add_argument("--difficulty", choices=gameday.DIFFICULTIES, default="medium",
+    new.add_argument("--difficulty", choices=DIFFICULTIES, default="medium",
                      help="easy shows more up front; hard shows less and adds red herrings (default medium)")
     new.add_argument("--random", action="store_true", help="spin the wheel: a random eligible incident")
     new.add_argument("--seed", type=int, help="seed for --random (repeatable picks)")
@@ -86,7 +87,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ed.add_argument("--text", help="new wording")
     ed.add_argument("--keywords", help="comma-separated words that reveal it")
     ed.add_argument("--after-turns", type=int, help="reveal it anyway after this many turns")
-    ed.add_argument("--difficulty", choices=gameday.DIFFICULTIES, help="rebuild at this difficulty")
+    ed.add_argument("--difficulty", choices=DIFFICULTIES, help="rebuild at this difficulty")
     ed.set_defaults(run=run_edit)
     gd.set_defaults(run=lambda args, ctx: gd.print_help() or 2)
 
@@ -96,12 +97,12 @@ def run_new(args: argparse.Namespace, ctx: Context) -> int:
     if source is None:
         if not args.random:
             raise KBError("give --from ID, or --random to spin the wheel")
-        pool = gameday.eligible(ctx.searcher, args.service, args.severity)
+        pool = eligible(ctx.searcher, args.service, args.severity)
         if not pool:
             raise NotFound("no postmortem matches those filters")
         source = random.Random(args.seed).choice(pool)
-    scenario = gameday.build_scenario(ctx.searcher, source, args.difficulty)
-    path = gameday.ScenarioStore(ctx.settings).save(scenario)
+    scenario = build_scenario(ctx.searcher, source, args.difficulty)
+    path = ScenarioStore(ctx.settings).save(scenario)
     if ctx.json:
         data = scenario.public()
         if args.reveal:
@@ -116,8 +117,8 @@ def run_new(args: argparse.Namespace, ctx: Context) -> int:
 
 def run_list(args: argparse.Namespace, ctx: Context) -> int:
     rows: list[dict[str, Any]] = []
-    for scenario in gameday.ScenarioStore(ctx.settings).all():
-        reasons = gameday.stale_reasons(ctx.searcher, scenario)
+    for scenario in ScenarioStore(ctx.settings).all():
+        reasons = stale_reasons(ctx.searcher, scenario)
         rows.append({"id": scenario.id, "source_id": scenario.source_id, "difficulty": scenario.difficulty,
                      "services": scenario.services, "stale": bool(reasons), "why": reasons})
     if ctx.json:
@@ -132,7 +133,7 @@ def run_list(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_show(args: argparse.Namespace, ctx: Context) -> int:
-    scenario = gameday.ScenarioStore(ctx.settings).load(args.id)
+    scenario = ScenarioStore(ctx.settings).load(args.id)
     if ctx.json:
         data = scenario.public()
         if args.reveal:
@@ -157,7 +158,7 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_play(args: argparse.Namespace, ctx: Context) -> int:
-    store = gameday.ScenarioStore(ctx.settings)
+    store = ScenarioStore(ctx.settings)
     scenario = store.load(args.id)
     master = GameMaster(scenario, llm=ctx.llm, turn_limit=max(1, args.turn_limit))
     session = master.start(args.trainee)
@@ -178,7 +179,7 @@ def run_play(args: argparse.Namespace, ctx: Context) -> int:
             print(f"\n> {line.strip()}", file=out)
         print(turn.answer, file=out)
         if turn.citations:
-            print(f"  [source: {gameday.shown_sources(turn.citations)}]", file=out)
+            print(f"  [source: {shown_sources(turn.citations)}]", file=out)
     master.finish(session)
     save_session(store, session)
     if args.out:
@@ -191,7 +192,7 @@ def run_play(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_history(args: argparse.Namespace, ctx: Context) -> int:
-    past = sessions(gameday.ScenarioStore(ctx.settings))
+    past = sessions(ScenarioStore(ctx.settings))
     if ctx.json:
         ctx.print_json([{"id": s.id, "scenario_id": s.scenario_id, "trainee": s.trainee, "services": s.services,
                          "started": s.started.isoformat(), "outcome": s.outcome, "score": s.score,
@@ -219,20 +220,20 @@ def run_history(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_refresh(args: argparse.Namespace, ctx: Context) -> int:
-    scenario = gameday.refresh(ctx.searcher, gameday.ScenarioStore(ctx.settings), args.id)
+    scenario = refresh(ctx.searcher, ScenarioStore(ctx.settings), args.id)
     print(f"refreshed {scenario.id}: {len(scenario.clues)} clues ({len(scenario.edits)} edits kept)")
     return 0
 
 
 def run_edit(args: argparse.Namespace, ctx: Context) -> int:
-    store = gameday.ScenarioStore(ctx.settings)
+    store = ScenarioStore(ctx.settings)
     if args.difficulty:
         old = store.load(args.id)
-        rebuilt = gameday.build_scenario(ctx.searcher, old.source_id, args.difficulty, scenario_id=old.id)
+        rebuilt = build_scenario(ctx.searcher, old.source_id, args.difficulty, scenario_id=old.id)
         rebuilt.edits, rebuilt.created = old.edits, old.created
-        store.save(gameday.apply_edits(rebuilt))
+        store.save(apply_edits(rebuilt))
     keywords = [k.strip() for k in args.keywords.split(",")] if args.keywords else None
-    scenario = gameday.edit_clue(store, args.id, args.clue, text=args.text, keywords=keywords,
+    scenario = edit_clue(store, args.id, args.clue, text=args.text, keywords=keywords,
                                  after_turns=args.after_turns)
     print(f"edited clue {args.clue} of {scenario.id}")
     return 0

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ingest.pipeline import Ingestor
-from kb.models import IngestReport, Kind
+from kb.core.models import IngestReport, Kind
 from ui.cli.context import Context
 from ui.cli.progress import progress_bars
 

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from kb.errors import KBError
+from kb.core.errors import KBError
 from ui.cli import (
     ask_cmd,
     docs_cmd,

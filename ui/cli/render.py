@@ -6,8 +6,8 @@ import re
 import sys
 import textwrap
 
-from kb.models import RankedDocument
-from kb.search import terms
+from kb.core.models import RankedDocument
+from kb.retrieval.search import terms
 
 BOLD, DIM, YELLOW, CYAN, RESET = "\033[1m", "\033[2m", "\033[33m", "\033[36m", "\033[0m"
 

@@ -9,10 +9,13 @@ from pathlib import Path
 from ingest.revisions import apply_proposal
 from ingest.sources import discover, parse_unit
 from ingest.sources.base import ParseOptions
-from kb import runbooks
-from kb.errors import KBError, NotFound
-from kb.models import Draft, Kind, Record
-from kb.summary import summarize
+from kb.core.errors import KBError, NotFound
+from kb.core.models import Draft, Kind, Record
+from kb.generation.summary import summarize
+from kb.runbooks.draft import draft_runbook
+from kb.runbooks.revisions import history
+from kb.runbooks.stale import stale_runbooks
+from kb.runbooks.update import propose_update
 from ui.cli.context import Context
 from ui.cli.dates import since_date
 from ui.cli.search_cmd import read_alert
@@ -149,7 +152,7 @@ def run_draft(args: argparse.Namespace, ctx: Context) -> int:
     if not topic and alert is None:
         raise KBError("give a TOPIC or --alert FILE")
     stream = _Stream(ctx)
-    draft = runbooks.draft_runbook(
+    draft = draft_runbook(
         ctx.searcher, topic, alert=alert, service=args.service, llm=ctx.llm, on_text=stream
     )
     stream.done()
@@ -157,7 +160,7 @@ def run_draft(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_update(args: argparse.Namespace, ctx: Context) -> int:
-    proposal = runbooks.propose_update(ctx.settings, ctx.searcher, args.id, since=args.since, llm=ctx.llm)
+    proposal = propose_update(ctx.settings, ctx.searcher, args.id, since=args.since, llm=ctx.llm)
     if ctx.json:
         ctx.print_json(proposal.as_json())
         return 0
@@ -190,7 +193,7 @@ def run_apply(args: argparse.Namespace, ctx: Context) -> int:
 
 def run_history(args: argparse.Namespace, ctx: Context) -> int:
     record = ctx.store.get_record(args.id)
-    revisions = runbooks.history(ctx.settings, args.id)
+    revisions = history(ctx.settings, args.id)
     if ctx.json:
         ctx.print_json([r.model_dump(mode="json") for r in revisions])
         return 0
@@ -203,7 +206,7 @@ def run_history(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_stale(args: argparse.Namespace, ctx: Context) -> int:
-    stale = runbooks.stale_runbooks(ctx.searcher)
+    stale = stale_runbooks(ctx.searcher)
     if ctx.json:
         ctx.print_json([s.model_dump(mode="json") for s in stale])
         return 0

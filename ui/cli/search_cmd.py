@@ -7,11 +7,11 @@ import difflib
 import sys
 from pathlib import Path
 
-from kb.alerts import MAX_ALERT_BYTES, AlertQuery, parse_alert
-from kb.errors import KBError
-from kb.models import Kind
-from kb.search import Query, result_json
-from kb.similar import same_incident, similar
+from kb.core.errors import KBError
+from kb.core.models import Kind
+from kb.retrieval.alerts import MAX_ALERT_BYTES, AlertQuery, parse_alert
+from kb.retrieval.search import Query, result_json
+from kb.retrieval.similar import same_incident, similar
 from ui.cli import render
 from ui.cli.context import Context
 from ui.cli.dates import since_date, until_date

@@ -12,14 +12,14 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from kb import runbooks
-from kb.alerts import parse_alert
-from kb.errors import KBError
-from kb.models import Kind
-from kb.search import Query, Searcher, result_json
-from kb.settings import Settings
-from kb.similar import similar
-from kb.summary import summarize
+from kb.core.errors import KBError
+from kb.core.models import Kind
+from kb.core.settings import Settings
+from kb.generation.summary import summarize
+from kb.retrieval.alerts import parse_alert
+from kb.retrieval.search import Query, Searcher, result_json
+from kb.retrieval.similar import similar
+from kb.runbooks import draft, stale, update
 
 try:
     from mcp.server.mcpserver import MCPServer
@@ -119,7 +119,7 @@ def build_server(settings: Settings, searcher: Searcher, llm: Any = None, allow_
     @reported
     def draft_runbook(topic: str | None = None, alert: str | None = None, service: str | None = None) -> dict[str, Any]:
         parsed = parse_alert(alert, "the alert") if alert else None
-        return runbooks.draft_runbook(searcher, topic, alert=parsed, service=service, llm=llm).as_json()
+        return draft.draft_runbook(searcher, topic, alert=parsed, service=service, llm=llm).as_json()
 
     @server.tool(description="A postmortem draft (timeline, impact, action items...) of a stored chat log, "
                  "every line citing the message it comes from.")
@@ -131,14 +131,14 @@ def build_server(settings: Settings, searcher: Searcher, llm: Any = None, allow_
                  "most stale first.")
     @reported
     def list_stale_runbooks() -> list[dict[str, Any]]:
-        return [s.model_dump(mode="json") for s in runbooks.stale_runbooks(searcher)]
+        return [s.model_dump(mode="json") for s in stale.stale_runbooks(searcher)]
 
     @server.tool(description="Ask the knowledge base an on-call question. Returns a short answer whose every "
                  "line cites a passage (document id, section, character span), the sources and a confidence; "
                  "when nothing relevant is stored it says so and lists the closest documents.")
     @reported
     def ask_knowledge_base(question: str, kind: str | None = None, service: str | None = None) -> dict[str, Any]:
-        from kb.ask import ask
+        from kb.generation.ask import ask
 
         return ask(searcher, question, kinds=kinds(kind), services=(service,) if service else (), llm=llm).as_json()
 
@@ -153,7 +153,7 @@ def build_server(settings: Settings, searcher: Searcher, llm: Any = None, allow_
             from datetime import date
 
             when = date.fromisoformat(since) if since else None
-            return runbooks.propose_update(settings, searcher, id, since=when, llm=llm).as_json()
+            return update.propose_update(settings, searcher, id, since=when, llm=llm).as_json()
 
         @server.tool(description="Apply a saved runbook proposal, given its `proposal_id` (as "
                      "propose_runbook_update returned it; never a file path): the runbook's stored text plus the "

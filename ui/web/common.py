@@ -17,14 +17,14 @@ from typing import Any
 import streamlit as st
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from kb.ask import quote_parts
-from kb.embeddings import make_embedding, model_id
-from kb.errors import KBError
-from kb.guard import inert
-from kb.openai_client import ChatModel
-from kb.search import Searcher, open_searcher, terms
-from kb.settings import Settings
-from kb.store import Store, open_store
+from kb.clients.openai_client import ChatModel
+from kb.clients.store import Store, open_store
+from kb.core.errors import KBError
+from kb.core.settings import Settings
+from kb.generation.ask import quote_parts
+from kb.generation.guard import inert
+from kb.retrieval.embeddings import make_embedding, model_id
+from kb.retrieval.search import Searcher, open_searcher, terms
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from kb.ask import Conversation, ask
-from kb.guard import caution_note
+from kb.generation.ask import Conversation, ask
+from kb.generation.guard import caution_note
 from ui.web.common import PAGES, escape, resources, show_quote, shown_errors
 
 res = resources()

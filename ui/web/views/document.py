@@ -7,12 +7,13 @@ import re
 
 import streamlit as st
 
-from kb import gameday
-from kb.errors import KBError
-from kb.guard import inert
-from kb.models import Kind
-from kb.search import Query
-from kb.similar import same_incident, similar
+from kb.core.errors import KBError
+from kb.core.models import Kind
+from kb.gameday.scenario import build_scenario
+from kb.gameday.store import ScenarioStore
+from kb.generation.guard import inert
+from kb.retrieval.search import Query
+from kb.retrieval.similar import same_incident, similar
 from ui.web.common import PAGES, escape, open_document, resources, shown_errors
 
 res = resources()
@@ -49,8 +50,8 @@ with shown_errors():
         st.switch_page(PAGES["runbooks"])
     if record.kind == Kind.postmortem and actions[1].button("Build a game day from it", key="doc-gameday"):
         try:
-            scenario = gameday.build_scenario(res.searcher, record.id, "medium")
-            gameday.ScenarioStore(res.settings).save(scenario)
+            scenario = build_scenario(res.searcher, record.id, "medium")
+            ScenarioStore(res.settings).save(scenario)
             st.session_state["scenario_id"] = scenario.id
             st.session_state.pop("gd_session", None)
             st.switch_page(PAGES["gameday"])

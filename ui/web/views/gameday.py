@@ -6,15 +6,16 @@ import random
 
 import streamlit as st
 
-from kb import gameday
-from kb.errors import KBError
-from kb.gamemaster import GameMaster, save_session, sessions
-from kb.guard import inert
+from kb.core.errors import KBError
+from kb.gameday.master import GameMaster
+from kb.gameday.scenario import DIFFICULTIES, build_scenario, eligible, shown_sources
+from kb.gameday.store import ScenarioStore, refresh, save_session, sessions, stale_reasons
+from kb.generation.guard import inert
 from ui.web.common import escape, resources, shown_errors
 
 res = resources()
 st.title("Game day")
-store = gameday.ScenarioStore(res.settings)
+store = ScenarioStore(res.settings)
 
 with shown_errors():
     res.searcher.keyword.ensure_fresh()
@@ -26,8 +27,8 @@ with shown_errors():
         cols = st.columns(3)
         service = cols[0].selectbox("Service", ["", *services], key="gd_service")
         severity = cols[1].selectbox("Severity", ["", "SEV1", "SEV2", "SEV3"], key="gd_severity")
-        difficulty = cols[2].selectbox("Difficulty", gameday.DIFFICULTIES, index=1, key="gd_difficulty")
-        pool = gameday.eligible(res.searcher, service or None, severity or None)
+        difficulty = cols[2].selectbox("Difficulty", DIFFICULTIES, index=1, key="gd_difficulty")
+        pool = eligible(res.searcher, service or None, severity or None)
         source = st.selectbox("From incident", ["", *pool], key="gd_source")
         left, right = st.columns(2)
         build = left.button("Build from this incident", disabled=not source, key="gd-build")
@@ -35,7 +36,7 @@ with shown_errors():
         if build or spin:
             chosen = source if build else random.choice(pool)
             try:
-                scenario = gameday.build_scenario(res.searcher, chosen, difficulty)
+                scenario = build_scenario(res.searcher, chosen, difficulty)
                 store.save(scenario)
                 scenarios[scenario.id] = scenario
                 st.session_state["scenario_id"] = scenario.id
@@ -51,11 +52,11 @@ with shown_errors():
             st.session_state["scenario_id"] = scenario_id
             st.session_state.pop("gd_session", None)
         scenario = scenarios[scenario_id]
-        reasons = gameday.stale_reasons(res.searcher, scenario)
+        reasons = stale_reasons(res.searcher, scenario)
         if reasons:
             st.warning(inert("This scenario is stale: " + "; ".join(reasons)))
             if st.button("Refresh it", key="gd-refresh"):
-                scenario = gameday.refresh(res.searcher, store, scenario_id)
+                scenario = refresh(res.searcher, store, scenario_id)
         trainee = st.text_input("Your name", value=st.session_state.get("gd_trainee", "trainee"), key="gd_trainee")
         master = GameMaster(scenario, llm=res.llm)
         session = st.session_state.get("gd_session")
@@ -78,7 +79,7 @@ with shown_errors():
                 with st.chat_message("assistant"):
                     st.markdown(escape(turn.answer))
                     if turn.citations:
-                        st.caption("source: " + escape(gameday.shown_sources(turn.citations)))
+                        st.caption("source: " + escape(shown_sources(turn.citations)))
             if session.outcome is None:
                 controls = st.columns(2)
                 if controls[0].button("Hint (-5 points)", key="gd-hint"):

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from kb import insights, runbooks
+from kb.ops import insights
+from kb.runbooks.stale import stale_runbooks
 from ui.web.common import escape, resources, shown_errors
 
 res = resources()
@@ -44,7 +45,7 @@ with shown_errors():
             + escape(", ".join(mode.incidents))
         )
     st.subheader("Stale runbooks")
-    stale = runbooks.stale_runbooks(res.searcher)
+    stale = stale_runbooks(res.searcher)
     if stale:
         st.bar_chart(
             pd.DataFrame(

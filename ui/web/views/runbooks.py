@@ -6,11 +6,15 @@ from __future__ import annotations
 import streamlit as st
 
 from ingest.revisions import apply_proposal
-from kb import runbooks
-from kb.alerts import AlertParseError, parse_alert
-from kb.errors import KBError
-from kb.guard import caution_note, inert
-from kb.models import Kind
+from kb.core.errors import KBError
+from kb.core.models import Kind
+from kb.generation.guard import caution_note, inert
+from kb.retrieval.alerts import AlertParseError, parse_alert
+from kb.runbooks.draft import draft_runbook
+from kb.runbooks.proposals import proposal_file
+from kb.runbooks.revisions import history, runbook_markdown
+from kb.runbooks.stale import stale_runbooks
+from kb.runbooks.update import propose_update
 from ui.web.common import escape, open_document, resources, shown_errors
 
 res = resources()
@@ -20,7 +24,7 @@ with shown_errors():
     res.searcher.keyword.ensure_fresh()
     metas = res.searcher.keyword.record_meta
     books = sorted(rid for rid, m in metas.items() if m.get("kind") == Kind.runbook.value)
-    stale = {s.runbook_id: s for s in runbooks.stale_runbooks(res.searcher)} if books else {}
+    stale = {s.runbook_id: s for s in stale_runbooks(res.searcher)} if books else {}
 
     tab_list, tab_draft, tab_update = st.tabs(["All runbooks", "Draft a runbook", "Update a runbook"])
     with tab_list:
@@ -46,12 +50,12 @@ with shown_errors():
                 open_document(chosen)
             record = res.store.get_record(chosen)
             cols[1].download_button(
-                "Download Markdown", runbooks.runbook_markdown(record), f"{chosen}.md", key="rb-download"
+                "Download Markdown", runbook_markdown(record), f"{chosen}.md", key="rb-download"
             )
-            history = runbooks.history(res.settings, chosen)
-            if history:
+            revisions = history(res.settings, chosen)
+            if revisions:
                 st.markdown("**Revisions**")
-                for rev in history:
+                for rev in revisions:
                     st.markdown(f"- r{rev.number} · {rev.created:%Y-%m-%d %H:%M} · {escape(rev.note)}")
 
     with tab_draft:
@@ -78,7 +82,7 @@ with shown_errors():
                     streamed.append(piece)
                     box.code("".join(streamed)[-3000:], language="json")
 
-                draft = runbooks.draft_runbook(
+                draft = draft_runbook(
                     res.searcher, topic.strip() or None, alert=alert, service=service or None, llm=res.llm, on_text=show
                 )
                 box.empty()
@@ -108,7 +112,7 @@ with shown_errors():
             ),
         )
         if target and st.button("Propose an update", key="upd-go"):
-            st.session_state["proposal"] = runbooks.propose_update(res.settings, res.searcher, target, llm=res.llm)
+            st.session_state["proposal"] = propose_update(res.settings, res.searcher, target, llm=res.llm)
         proposal = st.session_state.get("proposal")
         if proposal is not None and proposal.runbook_id == target:
             if not proposal.diff:
@@ -144,6 +148,6 @@ with shown_errors():
                     except KBError as exc:
                         st.error(inert(str(exc)))
                 if buttons[1].button("Discard", key="upd-discard"):
-                    runbooks.proposal_file(res.settings, proposal.id, paths=False).unlink(missing_ok=True)
+                    proposal_file(res.settings, proposal.id, paths=False).unlink(missing_ok=True)
                     st.session_state.pop("proposal", None)
                     st.info("Proposal discarded; the runbook is unchanged.")

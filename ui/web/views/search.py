@@ -6,11 +6,11 @@ import datetime as dt
 
 import streamlit as st
 
-from kb.alerts import AlertParseError, parse_alert
-from kb.ask import quoted
-from kb.guard import inert
-from kb.models import Kind
-from kb.search import Query
+from kb.core.models import Kind
+from kb.generation.ask import quoted
+from kb.generation.guard import inert
+from kb.retrieval.alerts import AlertParseError, parse_alert
+from kb.retrieval.search import Query
 from ui.web.common import escape, highlight, open_document, resources, shown_errors
 
 st.title("Search past incidents")

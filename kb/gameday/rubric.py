@@ -1,0 +1,97 @@
+"""The rubric of a scenario: the mitigation that worked, the finding that preceded it, the communication
+(declaring, paging, telling support) and what made things worse, each cited, from the timeline and chat.
+"""
+
+from __future__ import annotations
+
+from kb.core.models import Record, RubricItem
+from kb.gameday.cues import ACTION_VERBS, ESCALATION, FINDING, WORSE, action_class
+from kb.gameday.timeline import cite
+from kb.text.steps import Span, clean_step, is_change, shorten, terms_of
+
+
+def build_rubric(record: Record, chat: Record | None, timeline: list[tuple[Span, str | None]], first: int,
+            recovery: int) -> list[RubricItem]:
+    items: list[RubricItem] = []
+    findings = [n for n in range(first, recovery) if FINDING.search(timeline[n][0].text)]
+    # the mitigation that worked: the actions between the last finding and recovery, with that finding
+    for n in range(max(first, min(findings[-1] + 1 if findings else recovery, recovery - 3)), recovery):
+        span, _ = timeline[n]
+        kind = action_class(span.text)
+        if kind in (None, "page", "declare", "communicate") or not ACTION_VERBS.search(span.text):
+            continue
+        context = timeline[n - 1][0].text if n > 0 else ""
+        items.append(
+            RubricItem(
+                id=f"mitigation-{len(items) + 1}",
+                kind="mitigation",
+                text=" ".join(clean_step(span.text).split()),
+                action=kind,
+                terms=sorted(terms_of(span.text + " " + context) - terms_of("runs run select the a")),
+                points=40,
+                citations=[cite(record, span, "timeline")],
+            )
+        )
+    # diagnosis: the finding that preceded the fix
+    for n in range(first, recovery):
+        span, _ = timeline[n]
+        if FINDING.search(span.text):
+            items.append(
+                RubricItem(
+                    id=f"diagnosis-{n}",
+                    kind="diagnosis",
+                    text=" ".join(clean_step(span.text).split()),
+                    terms=sorted(terms_of(span.text)),
+                    points=20,
+                    citations=[cite(record, span, "timeline")],
+                )
+            )
+    # communication: declaring, paging the owners, telling support / customers
+    for n in range(first, len(timeline)):
+        span, _ = timeline[n]
+        kind = action_class(span.text)
+        if kind in ("page", "declare", "communicate") and ESCALATION.search(span.text):
+            items.append(
+                RubricItem(
+                    id=f"communication-{kind}-{n}",
+                    kind="communication",
+                    text=" ".join(clean_step(span.text).split()),
+                    action=kind,
+                    points=10,
+                    citations=[cite(record, span, "timeline")],
+                )
+            )
+    # what hurt: the change a chat message says made it worse (the nearest change before that message, and
+    # the kind of action the responders discussed just before it)
+    if chat is not None:
+        done: set[int] = set()
+        for n, message in enumerate(chat.messages):
+            if not WORSE.search(message.text.split("\n", 1)[0]):
+                continue
+            window = [b for b in range(n - 1, max(-1, n - 7), -1) if b not in done]
+            changed = next((b for b in window if is_change(chat.messages[b].text) or action_class(
+                chat.messages[b].text.split("\n", 1)[0]) not in (None, "page", "declare", "communicate")), None)
+            if changed is None:
+                continue
+            kinds = [action_class(chat.messages[b].text.split("\n", 1)[0]) for b in window if b <= changed]
+            kind = next((k for k in kinds if k not in (None, "page", "declare", "communicate")), None)
+            if kind is None:
+                continue
+            done.update(b for b in window if b <= changed)
+            earlier = chat.messages[changed]
+            firsts = {b: chat.messages[b].text.split("\n", 1)[0] for b in window if changed - 2 <= b <= changed}
+            said = " ".join(firsts.values())
+            proposed = next((firsts[b] for b in sorted(firsts, reverse=True) if action_class(firsts[b]) == kind), said)
+            span = Span(earlier.start, message.end, chat.text[earlier.start : message.end])
+            items.append(
+                RubricItem(
+                    id=f"harmful-{changed}",
+                    kind="harmful",
+                    text=shorten(proposed, 200) + " -> " + " ".join(message.text.split("\n", 1)[0].split()),
+                    action=kind,
+                    terms=sorted(terms_of(said)),
+                    points=-20,
+                    citations=[cite(chat, span, "chat")],
+                )
+            )
+    return items

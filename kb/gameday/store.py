@@ -1,0 +1,145 @@
+"""Where scenarios and play sessions are kept (JSON files under ``<data dir>/gamedays``), and keeping
+scenarios current: why one no longer matches the knowledge base, rebuilding it with its edits, editing a clue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from kb.core.errors import KBError, NotFound
+from kb.core.models import Scenario, Session
+from kb.core.settings import Settings
+from kb.gameday.clues import related_postmortems
+from kb.gameday.scenario import build_scenario
+from kb.retrieval.search import Searcher
+from kb.text.steps import terms_of
+
+
+class ScenarioStore:
+    """Scenarios and play sessions as JSON files under ``<data dir>/gamedays``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.root = settings.data_dir / "gamedays"
+
+    @property
+    def scenarios_dir(self) -> Path:
+        return self.root / "scenarios"
+
+    @property
+    def sessions_dir(self) -> Path:
+        return self.root / "sessions"
+
+    def save(self, scenario: Scenario) -> Path:
+        self.scenarios_dir.mkdir(parents=True, exist_ok=True)
+        path = self.scenarios_dir / f"{scenario.id}.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(scenario.model_dump_json(indent=2), encoding="utf-8")
+        tmp.replace(path)
+        return path
+
+    def load(self, scenario_id: str) -> Scenario:
+        path = self.scenarios_dir / f"{scenario_id}.json"
+        if not path.exists():
+            raise NotFound(f"no game-day scenario '{scenario_id}' (see `kb gameday list`)")
+        try:
+            return Scenario.model_validate_json(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise KBError(f"{path}: not a readable scenario ({str(exc)[:200]})") from exc
+
+    def all(self) -> list[Scenario]:
+        if not self.scenarios_dir.exists():
+            return []
+        return [self.load(p.stem) for p in sorted(self.scenarios_dir.glob("*.json"))]
+
+
+def stale_reasons(searcher: Searcher, scenario: Scenario) -> list[str]:
+    """Why a scenario no longer matches the knowledge base (empty when it is current)."""
+    searcher.keyword.ensure_fresh()
+    metas = searcher.keyword.record_meta
+    reasons = []
+    for doc_id, digest in scenario.source_hashes.items():
+        meta = metas.get(doc_id)
+        if meta is None:
+            reasons.append(f"{doc_id} is no longer stored")
+        elif meta.get("content_hash") != digest:
+            reasons.append(f"{doc_id} changed")
+    if scenario.source_id in metas:
+        record = searcher.store.get_record(scenario.source_id)
+        new = sorted(set(related_postmortems(searcher, record)) - set(scenario.related_ids))
+        if new:
+            reasons.append(f"new related incidents: {', '.join(new[:3])}")
+    return reasons
+
+
+def apply_edits(scenario: Scenario) -> Scenario:
+    """Re-apply the game master's edits (clue wording, triggers) to the clues that still exist."""
+    for clue in scenario.clues:
+        edit = scenario.edits.get(clue.key)
+        if not edit:
+            continue
+        if isinstance(edit.get("text"), str):
+            clue.text = str(edit["text"])
+        keywords = edit.get("keywords")
+        if isinstance(keywords, list):
+            clue.trigger.keywords = [str(k) for k in keywords]
+        turns = edit.get("after_turns")
+        if isinstance(turns, int):
+            clue.trigger.after_turns = turns
+    return scenario
+
+
+def refresh(searcher: Searcher, scenarios: ScenarioStore, scenario_id: str) -> Scenario:
+    """Rebuild a scenario from its (changed) sources, keeping its id, difficulty, edits and history."""
+    old = scenarios.load(scenario_id)
+    new = build_scenario(searcher, old.source_id, old.difficulty, scenario_id=old.id)
+    new.edits = old.edits
+    new.created = old.created
+    new.refreshed = dt.datetime.now(dt.UTC)
+    apply_edits(new)
+    scenarios.save(new)
+    return new
+
+
+def edit_clue(
+    scenarios: ScenarioStore, scenario_id: str, number: int, text: str | None = None,
+    keywords: Sequence[str] | None = None, after_turns: int | None = None,
+) -> Scenario:
+    """Change clue ``number`` (1-based, as listed); the edit is kept across refreshes."""
+    scenario = scenarios.load(scenario_id)
+    if not 1 <= number <= len(scenario.clues):
+        raise KBError(f"scenario '{scenario_id}' has clues 1-{len(scenario.clues)}, not {number}")
+    clue = scenario.clues[number - 1]
+    edit: dict[str, Any] = dict(scenario.edits.get(clue.key, {}))
+    if text is not None:
+        edit["text"] = text
+    if keywords is not None:
+        edit["keywords"] = sorted({t for k in keywords for t in terms_of(k)})
+    if after_turns is not None:
+        edit["after_turns"] = after_turns
+    scenario.edits[clue.key] = edit
+    apply_edits(scenario)
+    scenarios.save(scenario)
+    return scenario
+
+
+def save_session(scenarios: ScenarioStore, session: Session) -> None:
+    scenarios.sessions_dir.mkdir(parents=True, exist_ok=True)
+    path = scenarios.sessions_dir / f"{session.id}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(session.model_dump_json(indent=2), encoding="utf-8")
+    tmp.replace(path)
+
+
+def sessions(scenarios: ScenarioStore) -> list[Session]:
+    if not scenarios.sessions_dir.exists():
+        return []
+    out = []
+    for path in sorted(scenarios.sessions_dir.glob("*.json")):
+        try:
+            out.append(Session.model_validate_json(path.read_text(encoding="utf-8")))
+        except ValueError:
+            continue  # a damaged file does not hide the others
+    return sorted(out, key=lambda s: s.started)

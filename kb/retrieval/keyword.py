@@ -1,0 +1,353 @@
+"""Keyword (BM25) search, and an in-memory view of the store's chunks and records for fast queries.
+
+Chroma keeps the vectors and texts; this index is derived from them: every chunk's text and place and
+every record's metadata, plus a bm25s index built with the SRE analyzer. It is rebuilt when the store's
+version stamp changes (any ingest, update or prune, by any process; checked at most once per
+``refresh_s``) and saved next to the embedded store (or in the local data directory in server mode), so
+a new query process loads it instead of re-reading and re-analysing every chunk. A snapshot is one
+consistent picture: a passage is used only when its content hash matches its record's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+
+from kb.clients.store import SearchFilters, Store
+from kb.core.models import Chunk
+from kb.text.analysis import DEFAULT, AnalyzerOptions, analyze, whole_term
+
+_WORD = re.compile(r"\S+")
+_NON_ALNUM = re.compile(r"[^a-z0-9]")
+
+FORMAT = 5  # bump whenever what is indexed or saved changes (index_text, analyzer code, file layout)
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+@dataclass
+class KeywordHit:
+    position: int
+    score: float
+
+
+def index_text(text: str, meta: dict[str, Any]) -> str:
+    """What BM25 sees for a chunk: its document title (twice: a title says what the whole document is
+    about, measured better than once or three times), its section heading, then the text."""
+    title = meta.get("title", "")
+    return "\n".join(str(x) for x in (title, title, meta.get("heading", ""), text) if x)
+
+
+class KeywordIndex:
+    """BM25 over every chunk of one store, and the chunks themselves, kept in step with the store."""
+
+    def __init__(
+        self,
+        store: Store,
+        directory: Path | None,
+        options: AnalyzerOptions = DEFAULT,
+        k1: float = 1.2,
+        b: float = 0.5,
+        refresh_s: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.directory = directory
+        self.options = options
+        self.k1, self.b = k1, b
+        self.refresh_s = refresh_s
+        self.version: str | None = None
+        self._checked = 0.0
+        self._lock = threading.Lock()
+        self._bm25: Any = None
+        self.chunk_ids: list[str] = []
+        self.texts: list[str] = []
+        self.places: list[tuple[str, str, int, int]] = []  # section, heading, start, end
+        self.record_of: np.ndarray = np.zeros(0, dtype=np.int32)
+        self.records: list[str] = []
+        self.record_meta: dict[str, dict[str, Any]] = {}
+        self.position: dict[str, int] = {}
+        self._columns: dict[str, np.ndarray] = {}
+        self._service_rows: dict[str, np.ndarray] = {}
+        self._service_keys: dict[str, str] = {}
+
+    # -- keeping in step --------------------------------------------------------------------
+
+    def ensure_fresh(self, force: bool = False) -> None:
+        """Load or rebuild when the store changed since this index was built."""
+        now = time.monotonic()
+        if not force and self.version is not None and now - self._checked < self.refresh_s:
+            return
+        current = self.store.version()
+        self._checked = now
+        if current == self.version:
+            return
+        with self._lock:
+            if current == self.version:
+                return
+            if not self._load(current):
+                self._build(current)
+                self._save()
+
+    def rebuild(self) -> None:
+        """Build from the store and save, whatever is saved (an index saved for the current version can still
+        be wrong: written by hand, or by a writer killed before it changed the version)."""
+        with self._lock:
+            self._build(self.store.version())
+            self._save()
+        self._checked = time.monotonic()
+
+    def _build(self, version: str) -> None:
+        record_meta = self.store.record_index()
+        corpus: list[list[str]] = []
+        chunk_ids: list[str] = []
+        texts: list[str] = []
+        places: list[tuple[str, str, int, int]] = []
+        record_of: list[int] = []
+        record_pos: dict[str, int] = {}
+        for cid, text, meta in self.store.iter_chunks():
+            rid = str(meta.get("record_id", ""))
+            current = record_meta.get(rid)
+            if current is None or current.get("content_hash") != meta.get("content_hash"):
+                continue  # an orphan or a version being replaced
+            record_of.append(record_pos.setdefault(rid, len(record_pos)))
+            chunk_ids.append(cid)
+            texts.append(text)
+            places.append(
+                (
+                    str(meta.get("section", "")),
+                    str(meta.get("heading", "")),
+                    int(meta.get("start", 0)),
+                    int(meta.get("end", 0)),
+                )
+            )
+            corpus.append(analyze(index_text(text, meta), self.options) or ["_"])
+        bm25 = None
+        if corpus:
+            bm25 = bm25s.BM25(k1=self.k1, b=self.b)
+            bm25.index(corpus, show_progress=False)
+        self._set(
+            version,
+            bm25,
+            chunk_ids,
+            texts,
+            places,
+            np.asarray(record_of, dtype=np.int32),
+            list(record_pos),
+            record_meta,
+        )
+
+    def _set(
+        self,
+        version: str,
+        bm25: Any,
+        chunk_ids: list[str],
+        texts: list[str],
+        places: list[tuple[str, str, int, int]],
+        record_of: np.ndarray,
+        records: list[str],
+        record_meta: dict[str, dict[str, Any]],
+    ) -> None:
+        self._bm25, self.chunk_ids, self.texts, self.places = bm25, chunk_ids, texts, places
+        self.record_of, self.records, self.record_meta = record_of, records, record_meta
+        self.position = {cid: i for i, cid in enumerate(chunk_ids)}
+        metas = [record_meta.get(rid, {}) for rid in records]
+        self._columns = {
+            "kind": np.array([str(m.get("kind", "")) for m in metas], dtype=object),
+            "severity": np.array([str(m.get("severity", "")) for m in metas], dtype=object),
+            "date_ord": np.array([int(m.get("date_ord") or 0) for m in metas], dtype=np.int64),
+        }
+        self._service_rows = {}
+        for row, meta in enumerate(metas):
+            for service in str(meta.get("services", "")).lower().split("|"):
+                if service:
+                    self._service_rows.setdefault(service, np.zeros(len(records), dtype=bool))[row] = True
+        # names of more than one part, by their whole-identifier index token (payments-gateway -> paymentsgateway)
+        self._service_keys = {
+            _NON_ALNUM.sub("", name): whole_term(name, self.options)
+            for name in self._service_rows
+            if _NON_ALNUM.search(name) and len(name) > 3
+        }
+        self.version = version
+
+    def _signature(self) -> dict[str, Any]:
+        return {"format": FORMAT, "version": self.version, "options": self.options.__dict__, "k1": self.k1, "b": self.b}
+
+    def _save(self) -> None:
+        if self.directory is None:
+            return
+        tmp = self.directory.with_name(self.directory.name + f".tmp{threading.get_ident()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        if self._bm25 is not None:
+            self._bm25.save(str(tmp / "bm25"))
+        np.save(tmp / "record_of.npy", self.record_of)
+        (tmp / "rows.json").write_text(
+            json.dumps(
+                {
+                    "chunk_ids": self.chunk_ids,
+                    "texts": self.texts,
+                    "places": self.places,
+                    "records": self.records,
+                    "record_meta": self.record_meta,
+                }
+            )
+        )
+        (tmp / "meta.json").write_text(json.dumps(self._signature()))
+        old = self.directory.with_name(self.directory.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        try:
+            if self.directory.exists():
+                self.directory.rename(old)
+            tmp.rename(self.directory)
+        except OSError:  # another process saved the same version at the same moment
+            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+
+    def saved_version(self) -> str | None:
+        """The store version the saved index was built from (None when nothing is saved)."""
+        if self.directory is None or not (self.directory / "meta.json").is_file():
+            return None
+        try:
+            return str(json.loads((self.directory / "meta.json").read_text()).get("version"))
+        except (OSError, ValueError):
+            return None
+
+    def _load(self, version: str) -> bool:
+        if self.directory is None or not (self.directory / "meta.json").is_file():
+            return False
+        try:
+            meta = json.loads((self.directory / "meta.json").read_text())
+            if meta != {**self._signature(), "version": version}:
+                return False
+            rows = json.loads((self.directory / "rows.json").read_text())
+            bm25 = bm25s.BM25.load(str(self.directory / "bm25")) if (self.directory / "bm25").exists() else None
+            record_of = np.load(self.directory / "record_of.npy")
+        except (OSError, ValueError, KeyError):
+            return False
+        places = [tuple(p) for p in rows["places"]]
+        self._set(
+            version,
+            bm25,
+            rows["chunk_ids"],
+            rows["texts"],
+            places,
+            record_of,  # type: ignore[arg-type]
+            rows["records"],
+            rows["record_meta"],
+        )
+        return True
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def chunk(self, position: int) -> Chunk:
+        section, heading, start, end = self.places[position]
+        return Chunk(
+            id=self.chunk_ids[position],
+            record_id=self.records[self.record_of[position]],
+            section=section,
+            heading=heading,
+            start=start,
+            end=end,
+            text=self.texts[position],
+        )
+
+    def known_values(self) -> dict[str, list[str]]:
+        """The services and severities that stored documents declare, sorted (for hints on filters)."""
+        self.ensure_fresh()
+        severities = {str(v) for v in self._columns["severity"]} if self.records else set()
+        return {"services": sorted(self._service_rows), "severities": sorted(v for v in severities if v)}
+
+    def passage_share(self, term: str) -> float:
+        """The share of passages whose index text holds an analysed term (0.0 when none does)."""
+        self.ensure_fresh()
+        bm25 = self._bm25
+        if bm25 is None or term not in bm25.vocab_dict:
+            return 0.0
+        column = bm25.vocab_dict[term]
+        indptr = bm25.scores["indptr"]
+        return float(indptr[column + 1] - indptr[column]) / max(1, int(bm25.scores["num_docs"]))
+
+    def rarity(self, term: str) -> float:
+        """How telling a term is: -log of its passage share (rarer than 0.2% of passages counts as 0.2%)."""
+        return -math.log(max(self.passage_share(term), 0.002))
+
+    def covered(self, words: set[str], found: set[str]) -> float:
+        """The share of the rarity of ``words`` that ``found`` holds (words that every passage uses carry
+        none: then 1.0 when ``found`` holds them all, else 0.0)."""
+        total = sum(self.rarity(w) for w in words)
+        if not total:
+            return 1.0 if words <= found else 0.0
+        return sum(self.rarity(w) for w in words & found) / total
+
+    def _mask(self, filters: SearchFilters | None) -> np.ndarray | None:
+        """1.0 for chunks whose record passes the filters, 0.0 otherwise (vectorised per record)."""
+        if filters is None or filters == SearchFilters():
+            return None
+        cols = self._columns
+        allowed = np.ones(len(self.records), dtype=bool)
+        if filters.kinds:
+            allowed &= np.isin(cols["kind"], list(filters.kinds))
+        if filters.severities:
+            allowed &= np.isin(cols["severity"], list(filters.severities))
+        if filters.since is not None:
+            allowed &= cols["date_ord"] >= filters.since
+        if filters.until is not None:
+            allowed &= cols["date_ord"] <= filters.until
+        if filters.services:
+            any_service = np.zeros(len(self.records), dtype=bool)
+            for service in filters.services:
+                any_service |= self._service_rows.get(service, np.zeros(len(self.records), dtype=bool))
+            allowed &= any_service
+        return allowed.astype(np.float32)[self.record_of]
+
+    def allowed_ids(self, filters: SearchFilters, limit: int) -> list[str] | None:
+        """Ids of the chunks passing the filters, or None when there are more than ``limit``."""
+        mask = self._mask(filters)
+        if mask is None:
+            return None
+        positions = np.flatnonzero(mask)
+        if len(positions) > limit:
+            return None
+        return [self.chunk_ids[i] for i in positions]
+
+    def service_tokens(self, text: str) -> list[str]:
+        """The index tokens of known service names that the text spells out in separate words ("payments
+        gateway", "orders db", "session cache" for payments-gateway, orders-db, session-cache), so a query
+        typed that way matches the name as the documents write it."""
+        if not self._service_keys:
+            return []
+        words = [w for w in (_NON_ALNUM.sub("", m.group(0).lower()) for m in _WORD.finditer(text)) if w]
+        found = []
+        for n in range(2, 5):
+            for i in range(len(words) - n + 1):
+                key = "".join(words[i : i + n])
+                if key in self._service_keys:
+                    found.append(self._service_keys[key])
+        return found
+
+    def search(self, text: str, k: int, filters: SearchFilters | None = None) -> list[KeywordHit]:
+        """The ``k`` best chunks for the text (only those passing the filters)."""
+        self.ensure_fresh()
+        if self._bm25 is None:
+            return []
+        tokens = analyze(text, self.options) + self.service_tokens(text)
+        tokens = [t for t in tokens if t in self._bm25.vocab_dict]
+        if not tokens:
+            return []
+        scores = self._bm25.get_scores(tokens, weight_mask=self._mask(filters))
+        n = min(k, int(np.count_nonzero(scores > 0)))
+        if n == 0:
+            return []
+        top = np.argpartition(-scores, n - 1)[:n]
+        top = top[np.argsort(-scores[top])]
+        return [KeywordHit(int(i), float(scores[i])) for i in top]

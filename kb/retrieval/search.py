@@ -1,0 +1,347 @@
+"""Search that returns documents, not chunks: hybrid retrieval, grouped by record, with reasons.
+
+Two retrievers over the same chunks: dense (Chroma ANN on the embedding model's vectors) and keyword
+(BM25 with the SRE analyzer, ``kb.retrieval.keyword``). Filters are applied inside each (Chroma ``where``, a BM25
+weight mask). Each retriever's passages are grouped into documents (a document scores by its best
+passage), the two document rankings are fused by reciprocal rank (ties broken by the retrievers'
+standardized scores), and passages of versions that are being replaced are dropped. Each document says
+why it matched: the services, alert names, error strings and query words its passages share.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+
+from kb.clients.store import SearchFilters, Store
+from kb.core.models import Hit, Kind, RankedDocument, RecordSummary
+from kb.core.settings import Settings
+from kb.retrieval.keyword import KeywordIndex
+from kb.text.analysis import STOPWORDS, analyze, whole_term
+
+Mode = Literal["hybrid", "bm25", "dense"]
+#: a search or a question reads this much of its text: a pasted alert or log excerpt fits, a pasted file is cut
+#: (the embedding model reads its first 256 tokens in any case), so analysing a query stays bounded
+MAX_QUERY_CHARS = 8_000
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9]|[A-Za-z0-9]")
+
+
+def terms(text: str) -> list[str]:
+    """Lowercase content words of a text, without stopwords (for highlighting and reasons)."""
+    return [t for t in (m.group(0).lower() for m in _TOKEN.finditer(text)) if t not in STOPWORDS and len(t) > 1]
+
+
+def bounded_query(text: str) -> str:
+    """The part of a query's text that is read: its first ``MAX_QUERY_CHARS`` characters."""
+    return text[:MAX_QUERY_CHARS]
+
+
+@dataclass(frozen=True)
+class Query:
+    """A search request."""
+
+    text: str
+    k: int = 10
+    kinds: tuple[Kind, ...] = ()
+    services: tuple[str, ...] = ()
+    severities: tuple[str, ...] = ()
+    since: date | None = None
+    until: date | None = None
+    exclude: tuple[str, ...] = ()  # record ids left out (a document's own id in "similar")
+    newest_first: bool = False  # the k best matches, shown newest first (undated documents last)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", bounded_query(self.text))
+
+    def filters(self) -> SearchFilters:
+        return SearchFilters(
+            kinds=tuple(k.value for k in self.kinds),
+            services=tuple(s.lower() for s in self.services),
+            severities=tuple(s.upper() for s in self.severities),
+            since=int(self.since.strftime("%Y%m%d")) if self.since else None,
+            until=int(self.until.strftime("%Y%m%d")) if self.until else None,
+        )
+
+
+@dataclass
+class FusionParams:
+    """How the two rankings are combined; defaults measured on the labelled sets (docs/retrieval.md)."""
+
+    rrf_k: float = 60.0
+    dense_weight: float = 1.0
+    bm25_weight: float = 1.0
+    candidates: int = 200  # passages fetched from each retriever
+    max_id_filter: int = 20_000  # filters matching fewer chunks are passed to Chroma as ids
+
+
+@dataclass
+class _Doc:
+    score: float = 0.0
+    hits: list[Hit] = field(default_factory=list)
+
+
+def _group(hits: list[Hit]) -> list[tuple[str, _Doc]]:
+    docs: dict[str, _Doc] = {}
+    for hit in hits:
+        doc = docs.setdefault(hit.chunk.record_id, _Doc(score=hit.score))
+        doc.score = max(doc.score, hit.score)
+        doc.hits.append(hit)
+    return sorted(docs.items(), key=lambda kv: -kv[1].score)
+
+
+def _standardized(ranking: list[tuple[str, _Doc]]) -> tuple[dict[str, float], float]:
+    """Each document's score in standard deviations from the ranking's mean, and the lowest such value
+    (for documents the ranking did not return)."""
+    values = [doc.score for _rid, doc in ranking]
+    if not values:
+        return {}, 0.0
+    mean = sum(values) / len(values)
+    std = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5 or 1.0
+    z = {rid: (doc.score - mean) / std for rid, doc in ranking}
+    return z, min(z.values())
+
+
+def fuse(
+    rankings: Sequence[tuple[float, list[tuple[str, _Doc]]]],
+    rrf_k: float = 60.0,
+    exclude: Sequence[str] = (),
+    reciprocal: bool = True,
+) -> list[tuple[str, float, list[Hit]]]:
+    """(record id, score, passages) best first from weighted document rankings.
+
+    With ``reciprocal``, reciprocal-rank fusion scaled so 1.0 means ranked first by every retriever;
+    otherwise the documents' own scores summed (one ranking: its order). Rank fusion ties often (first
+    in one ranking and second in the other, or the reverse); a tie is broken by the sum of the
+    documents' standardized retriever scores (each ranking's scores in standard deviations from its
+    mean), so the document the retrievers are more confident about comes first.
+    """
+    fused: dict[str, float] = {}
+    passages: dict[str, list[Hit]] = {}
+    evidence: dict[str, float] = {}
+    kept = [(weight, [(rid, doc) for rid, doc in ranking if rid not in exclude]) for weight, ranking in rankings]
+    for weight, ranking in kept:
+        for rank, (rid, doc) in enumerate(ranking, start=1):
+            score = weight / (rrf_k + rank) if reciprocal else doc.score
+            fused[rid] = fused.get(rid, 0.0) + score
+            passages.setdefault(rid, []).extend(doc.hits)
+    if reciprocal and kept:
+        best = sum(w for w, _r in kept) / (rrf_k + 1)
+        fused = {rid: score / best for rid, score in fused.items()}
+        for _weight, ranking in kept:
+            z, floor = _standardized(ranking)
+            for rid in fused:
+                evidence[rid] = evidence.get(rid, 0.0) + z.get(rid, floor)
+    ordered = sorted(fused, key=lambda rid: (-round(fused[rid], 9), -evidence.get(rid, 0.0)))
+    return [(rid, fused[rid], passages[rid]) for rid in ordered]
+
+
+class Searcher:
+    """Hybrid search over one store; holds the embedding model and the keyword index."""
+
+    def __init__(
+        self, store: Store, embedding: BaseEmbedding, keyword: KeywordIndex, params: FusionParams | None = None
+    ) -> None:
+        self.store = store
+        self.embedding = embedding
+        self.keyword = keyword
+        self.params = params or FusionParams()
+
+    def dense_hits(self, text: str, n: int, filters: SearchFilters) -> list[Hit]:
+        vector = self.embedding.get_query_embedding(text)
+        index = self.keyword
+        # a selective filter: search among the matching chunk ids, much faster than a `where` clause
+        within = index.allowed_ids(filters, self.params.max_id_filter) if filters != SearchFilters() else None
+        hits = []
+        for chunk_id, score in self.store.query(vector, n, filters, within):
+            position = index.position.get(chunk_id)
+            if position is not None:  # unknown: written after this snapshot; it joins on the next refresh
+                hits.append(Hit(chunk=index.chunk(position), score=score, retriever="dense"))
+        return hits
+
+    def keyword_hits(self, text: str, n: int, filters: SearchFilters) -> list[Hit]:
+        index = self.keyword
+        return [
+            Hit(chunk=index.chunk(h.position), score=h.score, retriever="bm25") for h in index.search(text, n, filters)
+        ]
+
+    def rank(self, query: Query, mode: Mode = "hybrid") -> list[tuple[str, float, list[Hit]]]:
+        """(record id, fused score, passages) best first."""
+        self.keyword.ensure_fresh()
+        filters = query.filters()
+        n = max(self.params.candidates, query.k * 10)
+        rankings: list[tuple[float, list[tuple[str, _Doc]]]] = []
+        if mode in ("hybrid", "dense"):
+            rankings.append((self.params.dense_weight, _group(self.dense_hits(query.text, n, filters))))
+        if mode in ("hybrid", "bm25"):
+            rankings.append((self.params.bm25_weight, _group(self.keyword_hits(query.text, n, filters))))
+        return fuse(rankings, self.params.rrf_k, query.exclude, reciprocal=mode == "hybrid")
+
+    def search(self, query: Query, mode: Mode = "hybrid", passages_per_doc: int = 3) -> list[RankedDocument]:
+        """The best ``query.k`` documents for the query, best first, with passages and reasons."""
+        if not query.text.strip():
+            return []
+        ranked = self.rank(query, mode)[: query.k]
+        metas = self.keyword.record_meta
+        results: list[RankedDocument] = []
+        for rid, score, hits in ranked:
+            meta = metas.get(rid)
+            if meta is None:
+                continue
+            shown = _best_passages(hits, passages_per_doc)
+            results.append(
+                RankedDocument(
+                    record=summary_of(rid, meta),
+                    score=score,
+                    hits=shown,
+                    why=why_matched(query.text, meta, hits, shown, self.keyword.passage_share),
+                )
+            )
+        if query.newest_first:
+            results = newest_first(results)
+        return results
+
+
+def newest_first(results: Sequence[RankedDocument]) -> list[RankedDocument]:
+    """The same documents, newest first; undated ones keep their relevance order after the dated ones."""
+    dated = sorted((d for d in results if d.record.date), key=lambda d: d.record.date or date.min, reverse=True)
+    return dated + [d for d in results if not d.record.date]
+
+
+def keyword_dir(settings: Settings) -> Path:
+    """Where the keyword index of the configured store is saved."""
+    if settings.chroma_url:
+        name = re.sub(r"[^A-Za-z0-9]+", "_", settings.chroma_url).strip("_")
+        return settings.data_dir / "keyword" / f"{name}-{settings.collection_prefix}"
+    return settings.data_dir / "keyword" / settings.collection_prefix
+
+
+def open_searcher(
+    settings: Settings, store: Store, embedding: BaseEmbedding, params: FusionParams | None = None
+) -> Searcher:
+    """A searcher whose keyword index is saved next to the store (or in the local data dir)."""
+    return Searcher(store, embedding, KeywordIndex(store, keyword_dir(settings)), params)
+
+
+def _best_passages(hits: Sequence[Hit], limit: int) -> list[Hit]:
+    """One entry per passage (a passage both retrievers found is marked 'hybrid'), best first."""
+    by_id: dict[str, Hit] = {}
+    order: list[str] = []
+    for hit in hits:
+        if hit.chunk.id in by_id:
+            by_id[hit.chunk.id] = by_id[hit.chunk.id].model_copy(update={"retriever": "hybrid"})
+            continue
+        by_id[hit.chunk.id] = hit
+        order.append(hit.chunk.id)
+    # dense hits come first in `hits` for each doc; keep retriever order, which is rank order
+    return [by_id[cid] for cid in order][:limit]
+
+
+def summary_of(record_id: str, meta: dict[str, Any]) -> RecordSummary:
+    date_ord = int(meta.get("date_ord") or 0)
+    when = date(date_ord // 10000, date_ord // 100 % 100, date_ord % 100) if date_ord else None
+    return RecordSummary(
+        id=record_id,
+        kind=Kind(str(meta.get("kind", "document"))),
+        title=str(meta.get("title", record_id)),
+        services=[s for s in str(meta.get("services", "")).split("|") if s],
+        severity=str(meta.get("severity") or "") or None,
+        date=when,
+        source_path=str(meta.get("source_path", "")),
+    )
+
+
+_NUMBERISH = re.compile(r"^[\d.,:/%-]+$")
+_STATUS = re.compile(r"^[1-5]\d\d$")
+
+
+def _telling(term: str) -> bool:
+    """Whether a shared word is worth naming: not a bare number, time or date (HTTP status codes are)."""
+    return not _NUMBERISH.match(term) or bool(_STATUS.match(term))
+
+
+def shared_terms(
+    query_text: str, passage_terms: set[str], rarity: Callable[[str], float] | None = None, limit: int = 8
+) -> list[str]:
+    """The query's words (as typed) that the passages hold: the whole word, or every part of an
+    identifier; bare numbers and times left out; the rarest in the corpus first when ``rarity`` (the share
+    of passages holding a term) is given."""
+    words = terms(query_text)
+    counts = Counter(words)
+    found: list[tuple[float, int, str]] = []
+    for n, word in enumerate(dict.fromkeys(words)):
+        tokens = analyze(word)
+        if not tokens or not _telling(word):
+            continue
+        if tokens[0] in passage_terms or set(tokens) <= passage_terms:
+            # weight: how often the query says it, times how rare it is (a long query's few repeated,
+            # specific words first; a short query's words keep their order)
+            weight = counts[word] * -math.log(max(rarity(tokens[0]), 1e-4)) if rarity else 0.0
+            found.append((-weight, n, word))
+    return [word for _, _, word in sorted(found)[:limit]]
+
+
+def why_matched(
+    query_text: str,
+    meta: dict[str, Any],
+    hits: Sequence[Hit],
+    shown: Sequence[Hit],
+    rarity: Callable[[str], float] | None = None,
+) -> list[str]:
+    """Human reasons: shared services, alert names, error strings, the words the shown passages share
+    (rarest first with ``rarity``), and where and by which retriever the document matched."""
+    reasons: list[str] = []
+    lowered = query_text.lower()
+    q_terms = set(analyze(query_text))
+    services = [s for s in str(meta.get("services", "")).split("|") if s and s.lower() in lowered]
+    if services:
+        reasons.append("same service: " + ", ".join(services))
+    alerts = [a for a in str(meta.get("alerts", "")).split("|") if a]
+    named = [a for a in alerts if a.lower() in lowered or (set(analyze(a)) - {whole_term(a)}) <= q_terms]
+    if named:
+        reasons.append("alert: " + ", ".join(named[:3]))
+    errors = [e for e in str(meta.get("errors", "")).split("|") if e and e.lower() in lowered]
+    if errors:
+        reasons.append("error: " + ", ".join(errors[:3]))
+    passage_terms = {t for h in shown for t in analyze(h.chunk.text)} | set(analyze(str(meta.get("title", ""))))
+    already = {x.lower() for x in (*services, *named, *errors)}
+    shared = [t for t in shared_terms(query_text, passage_terms, rarity, 8 + len(already)) if t not in already][:8]
+    if shared:
+        reasons.append("shares terms: " + ", ".join(shared[:8]))
+    retrievers = sorted({h.retriever for h in hits})
+    if hits:
+        sections = list(dict.fromkeys(h.chunk.section for h in hits))
+        reasons.append("matched in: " + ", ".join(sections[:4]) + f" ({' + '.join(retrievers)})")
+    return reasons
+
+
+def result_json(d: RankedDocument) -> dict[str, object]:
+    """One result as JSON (what `kb search --json` and the MCP tools return)."""
+    return {
+        "id": d.record.id,
+        "title": d.record.title,
+        "kind": d.record.kind.value,
+        "score": round(d.score, 4),
+        "services": d.record.services,
+        "severity": d.record.severity,
+        "date": d.record.date.isoformat() if d.record.date else None,
+        "why": d.why,
+        "passages": [
+            {
+                "text": h.chunk.text,
+                "section": h.chunk.section,
+                "start": h.chunk.start,
+                "end": h.chunk.end,
+                "score": round(h.score, 4),
+                "retriever": h.retriever,
+            }
+            for h in d.hits
+        ],
+    }

@@ -1,0 +1,231 @@
+"""The steps documents offer a runbook, by phase: a runbook's own sections, a postmortem's mitigation
+commands, symptoms and cautions, the commands responders ran in a chat log (unless the log says they made
+things worse). Steps that say the same thing are merged into one citing every source.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from kb.core.models import Citation, Kind, Passage, Record
+from kb.text.steps import (
+    CAUTION,
+    CHECK_FIRST,
+    NEGATIVE_OUTCOME,
+    RUNBOOK_MENTION,
+    Span,
+    clean_step,
+    containment,
+    has_command,
+    is_change,
+    sentences,
+    similarity,
+    split_steps,
+    terms_of,
+)
+
+#: The sections of a runbook, in the order a responder works through them.
+PHASES = ("overview", "symptoms", "triage", "diagnosis", "mitigation", "verification", "escalation")
+HEADINGS = {
+    "overview": "Overview",
+    "symptoms": "Symptoms / alerts",
+    "triage": "Triage",
+    "diagnosis": "Diagnosis",
+    "mitigation": "Mitigation",
+    "verification": "Verification",
+    "escalation": "Escalation",
+}
+#: Which document sections feed which runbook phase.
+RUNBOOK_PHASE = {p: p for p in PHASES} | {"summary": "overview"}
+POSTMORTEM_PHASE = {
+    "summary": "overview",
+    "detection": "symptoms",
+    "mitigation": "mitigation",
+    "resolution": "mitigation",
+}
+LIMITS = {
+    "overview": 2,
+    "symptoms": 6,
+    "triage": 6,
+    "diagnosis": 6,
+    "mitigation": 8,
+    "verification": 4,
+    "escalation": 4,
+}
+MAX_STEP_CHARS = 1500
+DUPLICATE = 0.5  # term Jaccard at which two steps count as the same step
+
+
+@dataclass
+class Candidate:
+    """A step found in a source document, before merging."""
+
+    phase: str
+    record: Record
+    span: Span
+    text: str
+    rank: int
+    caution: bool = False
+    terms: set[str] = field(default_factory=set)
+    merged: list[Candidate] = field(default_factory=list)
+
+    def passage(self) -> Passage:
+        return Passage(
+            id="",
+            doc_id=self.record.id,
+            title=self.record.title,
+            kind=self.record.kind,
+            section=section_at(self.record, self.span.start),
+            start=self.span.start,
+            end=self.span.end,
+            text=self.span.text,
+            date=self.record.date,
+        )
+
+    def citation(self) -> Citation:
+        return Citation(
+            doc_id=self.record.id,
+            section=section_at(self.record, self.span.start),
+            start=self.span.start,
+            end=self.span.end,
+            quote=self.span.text[:240],
+        )
+
+
+def section_at(record: Record, offset: int) -> str:
+    for section in record.sections:
+        if section.start <= offset < section.end:
+            return section.name
+    return "chat" if record.kind == Kind.chat else "body"
+
+
+# -- candidates from documents ----------------------------------------------------------------
+
+
+def _section_steps(record: Record, names: dict[str, str]) -> list[tuple[str, Span]]:
+    out: list[tuple[str, Span]] = []
+    for section in record.sections:
+        phase = names.get(section.name)
+        if phase is None:
+            continue
+        text = record.text[section.start : section.end]
+        steps = split_steps(text, section.start)
+        if phase == "overview":
+            steps = steps[:1]
+        out.extend((phase, s) for s in steps if len(s.text) <= MAX_STEP_CHARS or has_command(s.text))
+    return out
+
+
+_SHELL_LINE = re.compile(r"^[ \t]*(?:```)?\$ (.+)$", re.M)
+
+
+def _runbook_lead(text: str) -> int:
+    """Where the words after "... runbook: " start (0: none), as ``re.match(r".*?\\b(?:runbook|playbook)\\b
+    [^:]*:\\s*", text, re.I)`` would end, in one pass (that pattern rescans to the end from every mention)."""
+    mention = RUNBOOK_MENTION.search(text)
+    colon = text.find(":", mention.end()) if mention and "\n" not in text[: mention.start()] else -1
+    if colon < 0:
+        return 0
+    end = colon + 1
+    while end < len(text) and text[end].isspace():
+        end += 1
+    return end
+
+
+def _chat_steps(record: Record) -> list[tuple[str, Span, bool]]:
+    """Commands responders ran (the ``$ ...`` lines, not their output), as (phase, span, made things worse)."""
+    out: list[tuple[str, Span, bool]] = []
+    messages = record.messages
+    for n, message in enumerate(messages):
+        body = record.text[message.start : message.end]
+        later = " ".join(m.text.split("\n", 1)[0] for m in messages[n + 1 : n + 4])
+        worse = bool(NEGATIVE_OUTCOME.search(later))
+        for match in _SHELL_LINE.finditer(body):
+            start, end = message.start + match.start(1), message.start + match.end(1)
+            command = record.text[start:end]
+            out.append(("mitigation" if is_change(command) else "diagnosis", Span(start, end, command), worse))
+    return out
+
+
+def _postmortem_cautions(record: Record) -> list[tuple[str, Span, bool]]:
+    """Sentences of lessons / contributing factors (and action items about the runbook) that tell responders
+    what to check first or what not to do, as (phase, span, is a caution)."""
+    out = []
+    for section in record.sections:
+        if section.name not in ("lessons", "contributing_factors", "action_items"):
+            continue
+        for step in split_steps(record.text[section.start : section.end], section.start):
+            if section.name == "action_items" and not RUNBOOK_MENTION.search(step.text):
+                continue
+            for sentence in sentences(step):
+                text = sentence.text
+                lead = _runbook_lead(text)
+                if lead:  # "Update the X runbook: check ..." -> "check ..."
+                    sentence = Span(sentence.start + lead, sentence.end, text[lead:])
+                if CAUTION.search(sentence.text):
+                    out.append(("mitigation", sentence, True))
+                elif CHECK_FIRST.search(sentence.text):
+                    out.append(("triage", sentence, False))
+    return out
+
+
+def _show(text: str) -> str:
+    shown = clean_step(text)
+    return shown if len(shown) <= MAX_STEP_CHARS else shown[:MAX_STEP_CHARS].rstrip() + " ..."
+
+
+def candidates_of(record: Record, rank: int, query_terms: set[str]) -> list[Candidate]:
+    """The steps a document offers a runbook, with their phase."""
+    found: list[Candidate] = []
+
+    def add(phase: str, span: Span, caution: bool = False) -> None:
+        found.append(Candidate(phase, record, span, _show(span.text), rank, caution, terms_of(span.text)))
+
+    if record.kind == Kind.runbook:
+        for phase, span in _section_steps(record, RUNBOOK_PHASE):
+            add(phase, span)
+    elif record.kind == Kind.postmortem:
+        for phase, span in _section_steps(record, POSTMORTEM_PHASE):
+            if phase == "mitigation":
+                for sentence in sentences(span):
+                    if has_command(sentence.text) or is_change(sentence.text):
+                        add(phase, sentence)
+            elif phase == "symptoms":
+                add(phase, span)
+            elif phase == "overview":
+                first = sentences(span)[:2]
+                if first:
+                    add(phase, Span(first[0].start, first[-1].end, record.text[first[0].start : first[-1].end]))
+        for phase, span, caution in _postmortem_cautions(record):
+            add(phase, span, caution=caution)
+    elif record.kind == Kind.chat:
+        for phase, span, worse in _chat_steps(record):
+            if not worse:
+                add(phase, span)
+    if record.kind != Kind.runbook and query_terms:
+        # from incidents, keep what concerns the topic (or carries a command)
+        found = [
+            c
+            for c in found
+            if len(c.terms & query_terms) >= min(2, len(query_terms))
+            or (record.kind == Kind.postmortem and (has_command(c.span.text) or c.caution))
+        ]
+    return found
+
+
+def merge_duplicates(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """Steps that say the same thing become one step citing every source."""
+    kept: list[Candidate] = []
+    for cand in candidates:
+        for other in kept:
+            if other.phase == cand.phase and (
+                similarity(cand.terms, other.terms) >= DUPLICATE
+                or (min(len(cand.terms), len(other.terms)) >= 4 and containment(cand.terms, other.terms) >= 0.85)
+            ):
+                other.merged.append(cand)
+                break
+        else:
+            kept.append(cand)
+    return kept

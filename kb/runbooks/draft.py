@@ -1,0 +1,198 @@
+"""Cited runbook drafts: retrieve the runbooks, postmortems and chat logs about a topic or alert, take their
+steps (``kb.runbooks.candidates``), order them triage -> diagnosis -> mitigation -> verification ->
+escalation and cite each one. With an LLM, the model writes the steps from the same passages and its
+citations are checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from kb.clients.openai_client import ChatModel
+from kb.core.errors import KBError, NotFound
+from kb.core.models import Draft, DraftItem, DroppedItem, Kind, Record
+from kb.generation.grounding import Evidence, References, indent_continuation, require_grounded
+from kb.generation.guard import caution_note
+from kb.generation.prompting import ask_for_lines
+from kb.retrieval.alerts import AlertQuery
+from kb.retrieval.search import Query, Searcher
+from kb.runbooks.candidates import HEADINGS, LIMITS, PHASES, Candidate, candidates_of, merge_duplicates
+from kb.text.steps import terms_of
+
+
+@dataclass
+class _Sources:
+    records: list[Record]
+    scores: dict[str, float]
+
+
+def _retrieve(searcher: Searcher, text: str, service: str | None, k_docs: int) -> _Sources:
+    query = Query(
+        text=text,
+        k=max(10, k_docs * 2),
+        kinds=(Kind.runbook, Kind.postmortem, Kind.chat),
+        services=(service,) if service else (),
+    )
+    results = searcher.search(query)
+    if not results:
+        raise NotFound(f"nothing in the knowledge base about '{text[:80]}'" + (f" for {service}" if service else ""))
+    top = results[0].score
+    chosen = [r for r in results if r.score >= 0.4 * top][:k_docs]
+    records = [searcher.store.get_record(r.record.id) for r in chosen]
+    return _Sources(records, {r.record.id: r.score for r in chosen})
+
+
+#: words of a topic that say it is a runbook, not what it is about
+TOPIC_WORDS = terms_of("runbook playbook how to fix handle handling debug debugging troubleshoot troubleshooting")
+
+
+def _require_about(searcher: Searcher, topic: str, records: Sequence[Record], service: str | None) -> None:
+    """Refuse a topic the found documents are not about: words carrying at least half of its words'
+    rarity must appear in them ("zzqx", or "kafka consumer lag" among payments-gateway's documents)."""
+    words = terms_of(topic) - TOPIC_WORDS
+    found = set().union(*(terms_of(r.title + " " + r.text) for r in records)) if records else set()
+    if not words or searcher.keyword.covered(words, found) >= 0.5:
+        return
+    missing = sorted(words - found, key=lambda w: -searcher.keyword.rarity(w))
+    where = f" among {service}'s documents" if service else ""
+    raise NotFound(
+        f"nothing in the knowledge base is about '{topic[:80]}'{where}: the closest documents never mention "
+        + ", ".join(missing[:3])
+        + ("; try without --service" if service else "")
+    )
+
+
+def _alert_items(records: Sequence[Record], evidence: Evidence, wanted: Sequence[str]) -> list[DraftItem]:
+    items: list[DraftItem] = []
+    seen: set[str] = set()
+    names = list(wanted) + [a for r in records for a in r.alerts]
+    for name in names:
+        if name in seen:
+            continue
+        for record in records:
+            at = record.text.find(name)
+            citation = evidence.span_citation(record.id, at, at + len(name)) if at >= 0 else None
+            if citation is not None:
+                items.append(DraftItem(section="symptoms", text=f"Alert `{name}` fires.", citations=[citation]))
+                seen.add(name)
+                break
+        if len(items) >= 4:
+            break
+    return items
+
+
+def draft_runbook(
+    searcher: Searcher,
+    topic: str | None = None,
+    *,
+    alert: AlertQuery | None = None,
+    service: str | None = None,
+    llm: ChatModel | None = None,
+    on_text: Callable[[str], None] | None = None,
+    k_docs: int = 6,
+) -> Draft:
+    """A cited runbook draft for a topic or an alert."""
+    text = " ".join(x for x in (topic, alert.text if alert else None) if x).strip()
+    if not text:
+        raise KBError("a runbook draft needs a topic or an alert")
+    sources = _retrieve(searcher, text, service, k_docs)
+    if topic and not alert:
+        _require_about(searcher, topic, sources.records, service)
+    query_terms = terms_of(text)
+    candidates = [c for rank, r in enumerate(sources.records) for c in candidates_of(r, rank, query_terms)]
+    if not candidates:
+        raise NotFound(f"the documents about '{text[:80]}' hold no steps to build a runbook from")
+    evidence = Evidence.numbered([c.passage() for c in candidates])
+    title = f"Runbook draft: {topic or (alert.alertnames[0] if alert and alert.alertnames else text[:60])}"
+    dropped: list[DroppedItem] = []
+    if llm is None:
+        items = _extractive_items(candidates)
+        generator, model = "extractive", None
+    else:
+        reply = ask_for_lines(
+            llm, "runbook_draft", evidence, PHASES, on_text=on_text, topic=text, service=service or ""
+        )
+        items, dropped = evidence.check_generated(reply.lines, PHASES)
+        require_grounded(items, dropped, "runbook draft")
+        items.sort(key=lambda i: PHASES.index(i.section))
+        generator, model = "llm", llm.model
+    items = [*_alert_items(sources.records, evidence, alert.alertnames if alert else ()), *items]
+    items.sort(key=lambda i: PHASES.index(i.section))
+    items, bad = evidence.check_items(items)
+    dropped += bad
+    require_grounded(items, dropped, "runbook draft")
+    cited = list(dict.fromkeys(c.doc_id for i in items for c in i.citations))
+    return Draft(
+        title=title,
+        markdown=render_runbook(title, items, dropped, sources.records, generator, model),
+        generator=generator,
+        model=model,
+        items=items,
+        dropped=dropped,
+        sources=cited,
+    )
+
+
+def _extractive_items(candidates: list[Candidate]) -> list[DraftItem]:
+    # best sources first within each phase, then document order
+    overview_from = min((c.rank for c in candidates if c.phase == "overview"), default=-1)
+    candidates = [c for c in candidates if c.phase != "overview" or c.rank == overview_from]
+    ordered = sorted(candidates, key=lambda c: (PHASES.index(c.phase), c.caution is False, c.rank, c.span.start))
+    merged = merge_duplicates(ordered)
+    items: list[DraftItem] = []
+    counts: dict[str, int] = {}
+    for cand in merged:
+        if counts.get(cand.phase, 0) >= LIMITS[cand.phase] + (2 if cand.caution else 0):
+            continue
+        counts[cand.phase] = counts.get(cand.phase, 0) + 1
+        text = ("Caution: " + cand.text) if cand.caution else cand.text
+        citations = [cand.citation(), *(m.citation() for m in cand.merged)]
+        items.append(DraftItem(section=cand.phase, text=text, citations=list({c.start: c for c in citations}.values())))
+    return items
+
+
+def render_runbook(
+    title: str,
+    items: Sequence[DraftItem],
+    dropped: Sequence[DroppedItem],
+    records: Sequence[Record],
+    generator: str,
+    model: str | None,
+) -> str:
+    refs = References()
+    lines = [f"# {title}", ""]
+    if generator == "extractive":
+        lines += [
+            "> Assembled without an LLM from past runbooks, postmortems and chat logs: every step is quoted",
+            "> from the passage it cites. Review it before anyone follows it.",
+            "",
+        ]
+    else:
+        lines += [f"> Drafted by {model}; every step cites the passages it rests on (checked). Review before use.", ""]
+    for phase in PHASES:
+        chosen = [i for i in items if i.section == phase]
+        lines += [f"## {HEADINGS[phase]}", ""]
+        if not chosen:
+            lines += ["_No source covers this yet._", ""]
+            continue
+        numbered = phase in ("triage", "diagnosis", "mitigation", "verification")
+        for n, item in enumerate(chosen, start=1):
+            prefix = f"{n}. " if numbered else "- "
+            marks = " ".join(x for x in (refs.marks(item.citations), caution_note(item.cautions)) if x)
+            lines.append(indent_continuation(item.text.rstrip(), prefix, marks))
+        lines.append("")
+    if dropped:
+        lines += ["## Dropped as ungrounded", ""]
+        lines += [f"- {d.text[:160]!r}: {d.reason}" for d in dropped]
+        lines.append("")
+    titles = {r.id: r.title for r in records}
+    used = {c.doc_id for i in items for c in i.citations}
+    lines += ["## References", ""]
+    lines += [f"- {line}" for line in refs.lines(titles)]
+    lines += ["", "Drawn from:", ""]
+    for record in records:
+        if record.id in used:
+            when = f", {record.date}" if record.date else ""
+            lines.append(f"- `{record.id}` ({record.kind.value}{when}): {record.title}")
+    return "\n".join(lines).rstrip() + "\n"
