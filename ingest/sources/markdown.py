@@ -118,6 +118,8 @@ def sections_of(body: str) -> tuple[str | None, list[Section]]:
     title: str | None = None
     marks: list[tuple[str, str, int, int]] = []  # (name, heading, level, offset)
     for level, heading, line in headings:
+        if len(marks) == extract.MAX_SECTIONS:
+            break
         if level == 1 and title is None and not marks:
             title = heading
             continue
