@@ -53,6 +53,47 @@ class _Pending:
     hashes: dict[str, list[str]] = field(default_factory=dict)
 
 
+@dataclass
+class _StoredSources:
+    """What the store holds that decides whether a unit is read again."""
+
+    by_path: dict[str, list[dict[str, object]]]  # source path -> metadata of its stored records (with "id")
+    superseded: dict[str, str]  # a source replaced by an approved revision (its key: a file path) -> its id
+    revisions: Path  # the folder of approved revisions (resolved)
+
+
+def _fail(report: IngestReport, outcome: FileOutcome, path: str, error: str) -> None:
+    """Report one file as failed, with why."""
+    outcome.error = error
+    report.failed.append(IngestFailure(path=path, error=error))
+    report.files.append(outcome)
+
+
+def _skip_superseded(unit: Unit, stored: _StoredSources, outcome: FileOutcome, report: IngestReport) -> bool:
+    """A source replaced by an approved revision is not read again: reported as superseded."""
+    if str(unit.path) not in stored.superseded:
+        return False
+    outcome.status = "superseded"
+    outcome.records = [stored.superseded[str(unit.path)]]
+    report.unchanged += 1
+    report.files.append(outcome)
+    return True
+
+
+def _parse_if_changed(
+    unit: Unit, stored: list[dict[str, object]], options: ParseOptions, outcome: FileOutcome, report: IngestReport
+) -> list[Record] | None:
+    """The unit's records, or None when the store holds it unchanged by content hash (reported as such)."""
+    digest = unit_hash(unit, options)
+    if stored and all(m.get("content_hash") == digest for m in stored) and kind_matches(stored, options):
+        outcome.status = "unchanged"
+        outcome.records = [str(m["id"]) for m in stored]
+        report.unchanged += len(stored)
+        report.files.append(outcome)
+        return None
+    return parse_unit(unit, options)
+
+
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
@@ -113,6 +154,39 @@ class Ingestor:
         report: IngestReport,
         progress: Progress,
     ) -> list[_Pending]:
+        """Read every unit the store does not hold unchanged; each file's failure is reported for that file
+        alone: verify an approved revision -> skip a superseded source -> hash, and parse when changed."""
+        stored = self._stored_sources(index)
+        pending: list[_Pending] = []
+        for done, unit in enumerate(units, start=1):
+            progress("scan", done, len(units))
+            outcome = FileOutcome(path=str(unit.path), status="failed")
+            try:
+                approved = self._approved_revision(unit, stored.revisions)
+            except ProposalError as exc:
+                _fail(report, outcome, str(unit.path), str(exc))
+                continue
+            if _skip_superseded(unit, stored, outcome, report):
+                continue
+            try:
+                records = _parse_if_changed(unit, stored.by_path.get(str(unit.path), []), options, outcome, report)
+            except ParseError as exc:
+                if isinstance(exc, SecretInName):  # its path is shown with the secret replaced
+                    outcome.path = exc.path
+                _fail(report, outcome, exc.path, exc.reason)
+                continue
+            except Exception as exc:  # any other failure is this file's alone: the run goes on
+                _fail(report, outcome, str(unit.path), f"cannot parse: {type(exc).__name__}: {exc}")
+                continue
+            if records is None:  # unchanged
+                continue
+            for record in records:
+                record.supersedes = approved  # a 'supersedes:' line anywhere else is plain metadata
+            outcome.redactions = sum(r.redactions for r in records)
+            pending.append(_Pending(unit, outcome, records))
+        return pending
+
+    def _stored_sources(self, index: dict[str, dict[str, object]]) -> _StoredSources:
         by_path: dict[str, list[dict[str, object]]] = {}
         for rid, meta in index.items():
             by_path.setdefault(str(meta.get("source_path")), []).append({**meta, "id": rid})
@@ -124,53 +198,14 @@ class Ingestor:
             for rid, meta in index.items()
             if meta.get("supersedes") and str(meta.get("source_path")) == str(revisions / f"{rid}.md")
         }
-        pending: list[_Pending] = []
-        for done, unit in enumerate(units, start=1):
-            progress("scan", done, len(units))
-            outcome = FileOutcome(path=str(unit.path), status="failed")
-            approved = ""  # what this file supersedes, when it is a verified approved revision
-            if unit.path.parent == revisions:
-                try:
-                    approved = runbook_revisions.verify_revision(self.settings, unit.path)
-                except ProposalError as exc:
-                    outcome.error = str(exc)
-                    report.failed.append(IngestFailure(path=str(unit.path), error=str(exc)))
-                    report.files.append(outcome)
-                    continue
-            if str(unit.path) in superseded:
-                outcome.status = "superseded"
-                outcome.records = [superseded[str(unit.path)]]
-                report.unchanged += 1
-                report.files.append(outcome)
-                continue
-            stored = by_path.get(str(unit.path), [])
-            try:
-                digest = unit_hash(unit, options)
-                if stored and all(m.get("content_hash") == digest for m in stored) and kind_matches(stored, options):
-                    outcome.status = "unchanged"
-                    outcome.records = [str(m["id"]) for m in stored]
-                    report.unchanged += len(stored)
-                    report.files.append(outcome)
-                    continue
-                records = parse_unit(unit, options)
-            except ParseError as exc:
-                outcome.error = exc.reason
-                if isinstance(exc, SecretInName):  # its path is shown with the secret replaced
-                    outcome.path = exc.path
-                report.failed.append(IngestFailure(path=exc.path, error=exc.reason))
-                report.files.append(outcome)
-                continue
-            except Exception as exc:  # any other failure is this file's alone: the run goes on
-                reason = f"cannot parse: {type(exc).__name__}: {exc}"
-                outcome.error = reason
-                report.failed.append(IngestFailure(path=str(unit.path), error=reason))
-                report.files.append(outcome)
-                continue
-            for record in records:
-                record.supersedes = approved  # a 'supersedes:' line anywhere else is plain metadata
-            outcome.redactions = sum(r.redactions for r in records)
-            pending.append(_Pending(unit, outcome, records))
-        return pending
+        return _StoredSources(by_path, superseded, revisions)
+
+    def _approved_revision(self, unit: Unit, revisions: Path) -> str:
+        """What a file in the revisions folder supersedes, once verified as an approved revision (raises
+        ProposalError when it is not one); "" for any other file."""
+        if unit.path.parent != revisions:
+            return ""
+        return runbook_revisions.verify_revision(self.settings, unit.path)
 
     def _fill_services(self, pending: list[_Pending], options: ParseOptions) -> None:
         """Documents that name no services get the known services they mention."""

@@ -19,7 +19,8 @@ from kb.gameday.master import GameMaster
 from kb.gameday.scenario import build_scenario
 from kb.generation.ask import ask
 from kb.generation.grounding import Evidence, GeneratedLine
-from kb.generation.guard import cautions, markup, speaks_to_ai
+from kb.generation.guard import cautions, speaks_to_ai
+from kb.generation.markup import markup
 from kb.generation.prompting import delimit, render
 from kb.generation.summary import summarize
 from kb.retrieval.search import Searcher

@@ -1,6 +1,6 @@
 """Document text rendered as Markdown in the web UI fetches nothing: images and HTML are shown as text.
 
-Fast: ``kb.generation.guard.inert`` itself. Slow: every page rendered with AppTest over a store holding a document full
+Fast: ``kb.generation.markup.inert`` itself. Slow: every page rendered with AppTest over a store holding a document full
 of remote images, and every string the pages hand to a Markdown-rendering element checked."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.generation.guard import inert
+from kb.generation.markup import inert
 from tests.conftest import ROOT
 
 IMAGE = "http://127.0.0.1:9/pixel.png"

@@ -8,7 +8,7 @@ before parsing anything.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.redaction.records import check_source_name, redact_record
@@ -31,42 +31,39 @@ class Unit:
     refused: str | None = None
 
 
-def discover(paths: Iterable[Path]) -> tuple[list[Unit], list[Path]]:
-    """(units to ingest, files skipped for their extension). Hidden files and folders are skipped.
+@dataclass
+class _Found:
+    """What discovery has found so far: each unit once, in the order found, and the files skipped."""
 
-    Nothing outside a given folder is read: a symbolic link inside it is followed only when it resolves
-    inside the same folder (its unit then has the real path, so each file is read once); a link that leads
-    out of the folder, back into one of its own parents or into itself becomes a refused unit. A path the
-    user names directly is theirs to name and is resolved."""
-    units: list[Unit] = []
-    skipped: list[Path] = []
-    seen: set[Path] = set()
-    walked: set[Path] = set()
+    units: list[Unit] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)  # files of an unsupported type
+    seen: set[Path] = field(default_factory=set)  # paths of the units found
+    walked: set[Path] = field(default_factory=set)  # folders entered (a folder reached twice is walked once)
 
-    def add(unit: Unit) -> None:
-        if unit.path not in seen:
-            seen.add(unit.path)
-            units.append(unit)
+    def add(self, unit: Unit) -> None:
+        if unit.path not in self.seen:
+            self.seen.add(unit.path)
+            self.units.append(unit)
 
-    def entries(folder: Path) -> Iterator[Path]:
+    def entries(self, folder: Path) -> Iterator[Path]:
         try:
             return iter(sorted(folder.iterdir()))
         except OSError as exc:
-            add(Unit(folder, refused=f"cannot list the folder: {exc.strerror or exc}"))
+            self.add(Unit(folder, refused=f"cannot list the folder: {exc.strerror or exc}"))
             return iter(())
 
-    def visit(folder: Path, stack: list[Iterator[Path]]) -> None:
-        if folder in walked:
+    def visit(self, folder: Path, stack: list[Iterator[Path]]) -> None:
+        if folder in self.walked:
             return
-        walked.add(folder)
+        self.walked.add(folder)
         if slack.is_export(folder):
-            add(Unit(folder, slack_export=True))
+            self.add(Unit(folder, slack_export=True))
         else:
-            stack.append(entries(folder))
+            stack.append(self.entries(folder))
 
-    def walk(root: Path) -> None:
+    def walk(self, root: Path) -> None:
         stack: list[Iterator[Path]] = []
-        visit(root, stack)
+        self.visit(root, stack)
         while stack:  # a stack, not recursion: folders may nest deeper than Python's recursion limit
             child = next(stack[-1], None)
             if child is None:
@@ -77,29 +74,38 @@ def discover(paths: Iterable[Path]) -> tuple[list[Unit], list[Path]]:
             if child.is_symlink():
                 target, reason = follow_link(child, root)
                 if target is None:
-                    add(Unit(child, refused=reason))
+                    self.add(Unit(child, refused=reason))
                     continue
                 child = target
             if child.is_dir():
-                visit(child, stack)
+                self.visit(child, stack)
             elif child.suffix.lower() in SUFFIXES:
-                add(Unit(child))
+                self.add(Unit(child))
             elif child.is_file():
-                skipped.append(child)
+                self.skipped.append(child)
 
+
+def discover(paths: Iterable[Path]) -> tuple[list[Unit], list[Path]]:
+    """(units to ingest, files skipped for their extension). Hidden files and folders are skipped.
+
+    Nothing outside a given folder is read: a symbolic link inside it is followed only when it resolves
+    inside the same folder (its unit then has the real path, so each file is read once); a link that leads
+    out of the folder, back into one of its own parents or into itself becomes a refused unit. A path the
+    user names directly is theirs to name and is resolved."""
+    found = _Found()
     for raw in paths:
         try:
             path = raw.expanduser().resolve()
         except (OSError, RuntimeError):  # a loop of links (RuntimeError before Python 3.13)
-            add(Unit(raw, refused="a loop of symbolic links"))
+            found.add(Unit(raw, refused="a loop of symbolic links"))
             continue
         if path.is_dir():
-            walk(path)
+            found.walk(path)
         elif path.exists():
-            add(Unit(path))
+            found.add(Unit(path))
         else:
-            units.append(Unit(path))  # parsing reports "not found" for it
-    return units, skipped
+            found.units.append(Unit(path))  # parsing reports "not found" for it
+    return found.units, found.skipped
 
 
 def follow_link(link: Path, root: Path) -> tuple[Path | None, str]:

@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 import stat
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -177,8 +178,76 @@ def export_hash(path: Path, options: ParseOptions) -> str:
     return content_hash(digest.digest(), options)
 
 
+@dataclass
+class _Transcript:
+    """A channel's messages as one text, a line each (a reply indented under its thread)."""
+
+    text: str
+    messages: list[Message]  # each with its line's place in ``text``
+    redactions: int  # secrets and personal data replaced
+
+
+def _transcript(
+    ordered: list[dict[str, Any]], users: dict[str, str], channels: dict[str, str], options: ParseOptions
+) -> _Transcript:
+    lines: list[str] = []
+    messages: list[Message] = []
+    redactions = 0
+    offset = 0
+    for msg in ordered:
+        author = users.get(str(msg.get("user")), "") or str(msg.get("username") or msg.get("bot_id") or "unknown")
+        ts = message_time(msg["ts"])
+        redacted = redact_text(_plain(str(msg.get("text") or ""), users, channels), options)
+        redactions += redacted.total
+        is_reply = bool(msg.get("thread_ts") and msg.get("thread_ts") != msg["ts"])
+        prefix = "  ↳ " if is_reply else ""
+        line = f"{prefix}[{ts:%Y-%m-%d %H:%M:%S}] {author}: {redacted.text}"
+        messages.append(
+            Message(
+                ts=ts,
+                author=author,
+                text=redacted.text,
+                thread_ts=str(msg.get("thread_ts") or "") or None,
+                start=offset,
+                end=offset + len(line),
+            )
+        )
+        lines.append(line)
+        offset += len(line) + 1
+    return _Transcript("\n".join(lines), messages, redactions)
+
+
+def _channel_record(
+    path: Path, channel: dict[str, Any], transcript: _Transcript, data_hash: str, options: ParseOptions
+) -> Record:
+    """The chat record of one channel: its transcript, titled by its name and topic."""
+    name = str(channel["name"])
+    text = transcript.text
+    purpose: dict[str, Any] = channel["purpose"] if isinstance(channel.get("purpose"), dict) else {}
+    topic: dict[str, Any] = channel["topic"] if isinstance(channel.get("topic"), dict) else {}
+    record = finish_record(
+        path=path,
+        source_key=f"{path}#{name}",
+        record_id=slug(name),
+        fmt="slack",
+        data_hash=data_hash,
+        text=text,
+        sections=[Section(name="chat", heading=f"#{name}", start=0, end=len(text))],
+        front={"kind": (options.kind or Kind.chat).value},
+        title=f"#{name}" + (f": {topic.get('value')}" if topic.get("value") else ""),
+        redactions=transcript.redactions,
+        options=options,
+        default_kind=Kind.chat,
+    )
+    record.messages = transcript.messages
+    record.front_matter["purpose"] = str(purpose.get("value") or "")
+    record.date = transcript.messages[0].ts.date() if transcript.messages[0].ts else None
+    return record
+
+
 def parse(path: Path, options: ParseOptions) -> list[Record]:
-    """One chat record per channel of a Slack export folder."""
+    """One chat record per channel of a Slack export folder: each listed channel's day files are read, put in
+    thread order, written out as a transcript and made a record."""
     data_hash = export_hash(path, options)
     users = _users(path, options)
     channels_data = _channels(path, options)
@@ -188,59 +257,15 @@ def parse(path: Path, options: ParseOptions) -> list[Record]:
     for channel in channels_data:
         if not isinstance(channel, dict) or not channel.get("name"):
             continue
-        name = str(channel["name"])
-        folder = channel_folder(path, name)
+        folder = channel_folder(path, str(channel["name"]))
         if not folder.is_dir() or folder.resolve() in read:
             continue
         read.add(folder.resolve())
         ordered = _thread_order(_channel_messages(path, folder, options))
         if not ordered:
             continue
-        lines: list[str] = []
-        messages: list[Message] = []
-        redactions = 0
-        offset = 0
-        for msg in ordered:
-            author = users.get(str(msg.get("user")), "") or str(msg.get("username") or msg.get("bot_id") or "unknown")
-            ts = message_time(msg["ts"])
-            redacted = redact_text(_plain(str(msg.get("text") or ""), users, channel_names), options)
-            redactions += redacted.total
-            is_reply = bool(msg.get("thread_ts") and msg.get("thread_ts") != msg["ts"])
-            prefix = "  ↳ " if is_reply else ""
-            line = f"{prefix}[{ts:%Y-%m-%d %H:%M:%S}] {author}: {redacted.text}"
-            messages.append(
-                Message(
-                    ts=ts,
-                    author=author,
-                    text=redacted.text,
-                    thread_ts=str(msg.get("thread_ts") or "") or None,
-                    start=offset,
-                    end=offset + len(line),
-                )
-            )
-            lines.append(line)
-            offset += len(line) + 1
-        text = "\n".join(lines)
-        purpose: dict[str, Any] = channel["purpose"] if isinstance(channel.get("purpose"), dict) else {}
-        topic: dict[str, Any] = channel["topic"] if isinstance(channel.get("topic"), dict) else {}
-        record = finish_record(
-            path=path,
-            source_key=f"{path}#{name}",
-            record_id=slug(name),
-            fmt="slack",
-            data_hash=data_hash,
-            text=text,
-            sections=[Section(name="chat", heading=f"#{name}", start=0, end=len(text))],
-            front={"kind": (options.kind or Kind.chat).value},
-            title=f"#{name}" + (f": {topic.get('value')}" if topic.get("value") else ""),
-            redactions=redactions,
-            options=options,
-            default_kind=Kind.chat,
-        )
-        record.messages = messages
-        record.front_matter["purpose"] = str(purpose.get("value") or "")
-        record.date = messages[0].ts.date() if messages[0].ts else None
-        records.append(record)
+        transcript = _transcript(ordered, users, channel_names, options)
+        records.append(_channel_record(path, channel, transcript, data_hash, options))
     if not records:
         raise EmptyDocument(str(path), "Slack export has no channel with messages")
     return records

@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -89,13 +90,17 @@ def verify_revision(settings: Settings, path: Path) -> str:
     return str(front.get("supersedes") or "")
 
 
-def write_revision(
-    settings: Settings, proposal: RunbookProposal, current: Record, now: dt.datetime | None = None
-) -> Path:
-    """Save the stored base text plus the proposal's diff as the runbook's current file and as a numbered
-    revision; keep the previous one. Refuses a proposal made against another version of the runbook, one
-    whose diff does not apply exactly, and one whose stored new text is not base + diff (what a reviewer of
-    the diff approved). Returns the current file."""
+@dataclass(frozen=True)
+class _Checked:
+    """A proposal that passed every check: the runbook's stored text, and that text with the diff applied."""
+
+    base: str
+    new: str
+
+
+def _check_proposal(settings: Settings, proposal: RunbookProposal, current: Record) -> _Checked:
+    """Refuse a proposal made against another version of the runbook, one already applied, one whose diff does
+    not apply exactly, and one whose stored new text is not base + diff (what a reviewer of the diff approved)."""
     if not RUNBOOK_ID.fullmatch(proposal.runbook_id) or proposal.runbook_id != current.id:
         raise ProposalError(f"the proposal names '{proposal.runbook_id[:80]}', not a runbook id")
     if not proposal.diff:
@@ -122,29 +127,50 @@ def write_revision(
             f"the proposal's new text differs from base + its diff (what a reviewer of the diff approved); "
             f"refused. Run `kb runbook update {proposal.runbook_id}` again"
         )
+    return _Checked(base, new)
+
+
+def _history_from_base(folder: Path, revisions: list[Revision], base: str, current: Record, stamp: dt.datetime) -> None:
+    """A runbook revised for the first time keeps the version the proposal started from as revision 1."""
+    if revisions:
+        return
+    first = folder / "r0001.md"
+    first.write_text(base, encoding="utf-8")
+    revisions.append(
+        Revision(
+            number=1,
+            created=stamp,
+            path=str(first),
+            content_sha256=_sha(base),
+            note=f"as ingested from {current.source_path}",
+        )
+    )
+
+
+def _supersedes(current: Record, target: Path) -> str:
+    """The source a new revision supersedes: a runbook revised before keeps superseding the original source;
+    the first revision supersedes the ingested one."""
+    revised = Path(current.source_path) == target and current.front_matter.get("supersedes")
+    return current.supersedes or (str(current.front_matter["supersedes"]) if revised else current.source_key)
+
+
+def write_revision(
+    settings: Settings, proposal: RunbookProposal, current: Record, now: dt.datetime | None = None
+) -> Path:
+    """Save the stored base text plus the proposal's diff as the runbook's current file and as a numbered
+    revision; keep the previous one. Refuses a proposal made against another version of the runbook, one
+    whose diff does not apply exactly, and one whose stored new text is not base + diff (what a reviewer of
+    the diff approved). Returns the current file."""
+    checked = _check_proposal(settings, proposal, current)
     stamp = now or dt.datetime.now(dt.UTC)
     folder = history_dir(settings, proposal.runbook_id)
     folder.mkdir(parents=True, exist_ok=True)
     revisions = history(settings, proposal.runbook_id)
-    if not revisions:  # keep the version the proposal started from as revision 1
-        first = folder / "r0001.md"
-        first.write_text(base, encoding="utf-8")
-        revisions.append(
-            Revision(
-                number=1,
-                created=stamp,
-                path=str(first),
-                content_sha256=_sha(base),
-                note=f"as ingested from {current.source_path}",
-            )
-        )
+    _history_from_base(folder, revisions, checked.base, current, stamp)
     number = revisions[-1].number + 1
     snapshot = folder / f"r{number:04d}.md"
     target = revision_file(settings, proposal.runbook_id)
-    # a runbook revised before keeps superseding the original source; the first revision supersedes it
-    revised = Path(current.source_path) == target and current.front_matter.get("supersedes")
-    supersedes = current.supersedes or (str(current.front_matter["supersedes"]) if revised else current.source_key)
-    text = set_front_fields(new, {"supersedes": supersedes, "revision": number})
+    text = set_front_fields(checked.new, {"supersedes": _supersedes(current, target), "revision": number})
     snapshot.write_text(text, encoding="utf-8")
     revisions.append(
         Revision(

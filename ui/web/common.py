@@ -22,7 +22,7 @@ from kb.clients.store import Store, open_store
 from kb.core.errors import KBError
 from kb.core.settings import Settings
 from kb.generation.ask import quote_parts
-from kb.generation.guard import inert
+from kb.generation.markup import inert
 from kb.retrieval.embeddings import make_embedding, model_id
 from kb.retrieval.search import Searcher, open_searcher, terms
 

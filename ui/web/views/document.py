@@ -11,7 +11,7 @@ from kb.core.errors import KBError
 from kb.core.models import Kind
 from kb.gameday.scenario import build_scenario
 from kb.gameday.store import ScenarioStore
-from kb.generation.guard import inert
+from kb.generation.markup import inert
 from kb.retrieval.search import Query
 from kb.retrieval.similar import same_incident, similar
 from ui.web.common import PAGES, escape, open_document, resources, shown_errors

@@ -10,7 +10,7 @@ from kb.core.errors import KBError
 from kb.gameday.master import GameMaster
 from kb.gameday.scenario import DIFFICULTIES, build_scenario, eligible, shown_sources
 from kb.gameday.store import ScenarioStore, refresh, save_session, sessions, stale_reasons
-from kb.generation.guard import inert
+from kb.generation.markup import inert
 from ui.web.common import escape, resources, shown_errors
 
 res = resources()

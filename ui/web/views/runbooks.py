@@ -8,7 +8,8 @@ import streamlit as st
 from ingest.revisions import apply_proposal
 from kb.core.errors import KBError
 from kb.core.models import Kind
-from kb.generation.guard import caution_note, inert
+from kb.generation.guard import caution_note
+from kb.generation.markup import inert
 from kb.retrieval.alerts import AlertParseError, parse_alert
 from kb.runbooks.draft import draft_runbook
 from kb.runbooks.proposals import proposal_file

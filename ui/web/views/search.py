@@ -8,7 +8,7 @@ import streamlit as st
 
 from kb.core.models import Kind
 from kb.generation.ask import quoted
-from kb.generation.guard import inert
+from kb.generation.markup import inert
 from kb.retrieval.alerts import AlertParseError, parse_alert
 from kb.retrieval.search import Query
 from ui.web.common import escape, highlight, open_document, resources, shown_errors
