@@ -40,9 +40,6 @@ from kb.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SEVERITY_RANK = {"SEV1": 1, "SEV2": 2, "SEV3": 3, "SEV4": 4, "SEV5": 5}
-
-
 @dataclass(frozen=True)
 class SearchFilters:
     """Filters applied inside the store's query, not after it."""
@@ -244,12 +241,6 @@ class Store:
 
     def get_record(self, record_id: str) -> Record:
         return Record.model_validate_json(self.get_record_json(record_id))
-
-    def put_document(
-        self, record: Record, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], text_hashes: Sequence[str]
-    ) -> None:
-        """Store a record and its chunks so that readers see all of it or none of it."""
-        self.put_documents([(record, chunks, vectors, text_hashes)])
 
     def put_documents(
         self, items: Sequence[tuple[Record, Sequence[Chunk], Sequence[Sequence[float]], Sequence[str]]]
@@ -463,18 +454,6 @@ class Store:
             if len(ids) < page:
                 return
             offset += page
-
-
-def _chunk_from(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
-    return Chunk(
-        id=chunk_id,
-        record_id=str(meta.get("record_id", "")),
-        section=str(meta.get("section", "")),
-        heading=str(meta.get("heading", "")),
-        start=int(meta.get("start", 0)),
-        end=int(meta.get("end", 0)),
-        text=text,
-    )
 
 
 def open_store(settings: Settings, model_id: str) -> Store:
