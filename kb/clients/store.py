@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,18 @@ class SearchFilters:
 #: missed, varying with how the graph was built and loaded; 400 finds all but 0.02% (docs/retrieval.md).
 EF_SEARCH = 400
 EF_CONSTRUCTION = 200
+
+
+@contextlib.contextmanager
+def _translated(error: Callable[[Exception], StoreError]) -> Iterator[None]:
+    """The one place where a failure of Chroma (its own errors, or sqlite's or HTTP's under it) becomes the
+    project's error that ``error`` makes of it; the project's own store errors pass through unchanged."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except Exception as exc:
+        raise error(exc) from exc
 
 
 def service_key(service: str) -> str:
@@ -136,8 +148,9 @@ class Store:
         self.location = settings.store_location
         self._client = self._connect(settings)
         try:
-            self.max_batch = int(self._client.get_max_batch_size())
-        except Exception:  # older servers do not say; their documented floor
+            with self._failing("cannot read the batch size"):
+                self.max_batch = int(self._client.get_max_batch_size())
+        except StoreError:  # older servers do not say; their documented floor
             self.max_batch = 1000
         self.max_batch = max(1, min(self.max_batch, 2000))
         prefix = settings.collection_prefix
@@ -154,7 +167,8 @@ class Store:
             url = urlparse(settings.chroma_url)
             if not url.hostname:
                 raise StoreError(f"KB_CHROMA_URL={settings.chroma_url!r} is not a URL like http://host:8000")
-            try:
+            unreachable = f"Chroma server {settings.chroma_url} is unreachable"
+            with _translated(lambda exc: StoreUnavailable(f"{unreachable}: {exc}")):
                 client = chromadb.HttpClient(
                     host=url.hostname,
                     port=url.port or (443 if url.scheme == "https" else 8000),
@@ -162,30 +176,25 @@ class Store:
                     settings=chroma_settings,
                 )
                 client.heartbeat()
-            except Exception as exc:
-                raise StoreUnavailable(f"Chroma server {settings.chroma_url} is unreachable: {exc}") from exc
             return client
         path = settings.data_dir / "chroma"
         path.mkdir(parents=True, exist_ok=True)
-        try:
+        with _translated(lambda exc: StoreError(f"{path}: cannot open the embedded store: {exc}")):
             return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-        except Exception as exc:
-            raise StoreError(f"{path}: cannot open the embedded store: {exc}") from exc
 
     def _collection(self, name: str) -> Any:
-        try:
+        with self._failing(f"cannot open collection {name}"):
             collection = self._client.get_or_create_collection(
                 name,
                 metadata={"hnsw:space": "cosine", "embed_model": self.model_id},
                 configuration={"hnsw": {"space": "cosine", "ef_construction": EF_CONSTRUCTION, "ef_search": EF_SEARCH}},
             )
-        except Exception as exc:
-            raise self._wrap(exc, f"cannot open collection {name}") from exc
         hnsw = (getattr(collection, "configuration", None) or {}).get("hnsw") or {}
         if int(hnsw.get("ef_search") or EF_SEARCH) < EF_SEARCH:  # a store made before: search it as thoroughly
             try:
-                collection.modify(configuration={"hnsw": {"ef_search": EF_SEARCH}})
-            except Exception as exc:  # a server that cannot change it still answers, a little less exactly
+                with _translated(StoreError):
+                    collection.modify(configuration={"hnsw": {"ef_search": EF_SEARCH}})
+            except StoreError as exc:  # a server that cannot change it still answers, a little less exactly
                 log.warning("could not raise ef_search of %s: %s", name, exc)
         stored = (collection.metadata or {}).get("embed_model")
         if stored and stored != self.model_id:
@@ -199,6 +208,10 @@ class Store:
         if self.settings.chroma_url:
             return StoreUnavailable(f"{what}: Chroma server {self.settings.chroma_url}: {exc}")
         return StoreError(f"{what}: {exc}")
+
+    def _failing(self, what: str) -> contextlib.AbstractContextManager[None]:
+        """Chroma failures inside become a StoreError (StoreUnavailable for a server) saying ``what`` failed."""
+        return _translated(lambda exc: self._wrap(exc, what))
 
     @contextlib.contextmanager
     def write_lock(self) -> Iterator[None]:
@@ -231,10 +244,8 @@ class Store:
 
     def get_record_json(self, record_id: str) -> str:
         """A record's stored JSON, unparsed."""
-        try:
+        with self._failing("cannot read records"):
             got = self._records.get(ids=[record_id], include=["documents"])
-        except Exception as exc:
-            raise self._wrap(exc, "cannot read records") from exc
         if not got["ids"]:
             raise NotFound(f"no document with id '{record_id}'")
         return str(got["documents"][0])
@@ -270,7 +281,8 @@ class Store:
             rows.append((record, (mean / norm if norm > 0 else mean).tolist(), len(chunks)))
         if not rows:
             return
-        try:
+        paths = ", ".join(r.source_path for r, _v, _n in rows[:3])
+        with self._failing(f"cannot store {paths}"):
             self._begin_write()
             for lo in range(0, len(nodes), self.max_batch):
                 self.vector_store.add(nodes[lo : lo + self.max_batch])
@@ -290,21 +302,14 @@ class Store:
                 self._chunks.delete(
                     where={"$and": [{"record_id": record.id}, {"content_hash": {"$ne": record.content_hash}}]}
                 )
-        except StoreError:
-            raise
-        except Exception as exc:
-            paths = ", ".join(r.source_path for r, _v, _n in rows[:3])
-            raise self._wrap(exc, f"cannot store {paths}") from exc
 
     def delete_record(self, record_id: str) -> None:
         """Remove a record (the commit point first) and then its chunks."""
-        try:
+        with self._failing(f"cannot delete {record_id}"):
             self._begin_write()
             self._records.delete(ids=[record_id])
             self.bump_version()
             self._chunks.delete(where={"record_id": record_id})
-        except Exception as exc:
-            raise self._wrap(exc, f"cannot delete {record_id}") from exc
 
     def sweep_orphans(self) -> int:
         """Delete chunks whose record is gone or holds another version. Returns how many."""
@@ -335,10 +340,8 @@ class Store:
     def interrupted_write(self) -> bool:
         """Whether a write began and never changed the version stamp (its process was killed, or it is still
         running: only a holder of the write lock can tell these apart)."""
-        try:
+        with self._failing("cannot read the store version"):
             return bool(self._state.get(ids=["writing"], include=[])["ids"])
-        except Exception as exc:
-            raise self._wrap(exc, "cannot read the store version") from exc
 
     def finish_interrupted_write(self) -> bool:
         """Change the version stamp for a write that was cut short after its commit, so readers see what it
@@ -350,10 +353,8 @@ class Store:
 
     def version(self) -> str:
         """An opaque stamp that differs after every change; '' for a store never written to."""
-        try:
+        with self._failing("cannot read the store version"):
             got = self._state.get(ids=["version"], include=["documents"])
-        except Exception as exc:
-            raise self._wrap(exc, "cannot read the store version") from exc
         return str(got["documents"][0]) if got["ids"] else ""
 
     # -- reading chunks ---------------------------------------------------------------------
@@ -362,10 +363,8 @@ class Store:
         """Every stored chunk as (id, text, metadata), page by page."""
         offset = 0
         while True:
-            try:
+            with self._failing("cannot read chunks"):
                 got = self._chunks.get(include=["documents", "metadatas"], limit=page, offset=offset)
-            except Exception as exc:
-                raise self._wrap(exc, "cannot read chunks") from exc
             if not got["ids"]:
                 return
             for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
@@ -376,10 +375,8 @@ class Store:
 
     def record_vector(self, record_id: str) -> list[float]:
         """The mean vector of a record's chunks."""
-        try:
+        with self._failing("cannot read records"):
             got = self._records.get(ids=[record_id], include=["embeddings"])
-        except Exception as exc:
-            raise self._wrap(exc, "cannot read records") from exc
         if not got["ids"]:
             raise NotFound(f"no document with id '{record_id}'")
         return [float(x) for x in got["embeddings"][0]]
@@ -390,10 +387,8 @@ class Store:
         wanted = list(dict.fromkeys(text_hashes))
         for lo in range(0, len(wanted), 500):
             batch = wanted[lo : lo + 500]
-            try:
+            with self._failing("cannot read chunks"):
                 got = self._chunks.get(where={"text_hash": {"$in": batch}}, include=["embeddings", "metadatas"])
-            except Exception as exc:
-                raise self._wrap(exc, "cannot read chunks") from exc
             for meta, vector in zip(got["metadatas"], got["embeddings"], strict=True):
                 found.setdefault(str(meta["text_hash"]), [float(x) for x in vector])
         return found
@@ -412,41 +407,36 @@ class Store:
             return []
         where = None if within is not None else (filters.to_where() if filters else None)
         try:
-            got = self._chunks.query(
-                query_embeddings=[list(vector)],
-                n_results=k,
-                where=where,
-                ids=list(within) if within is not None else None,
-                include=["distances"],
-            )
-        except Exception as exc:
+            with self._failing("search failed"):
+                got = self._chunks.query(
+                    query_embeddings=[list(vector)],
+                    n_results=k,
+                    where=where,
+                    ids=list(within) if within is not None else None,
+                    include=["distances"],
+                )
+        except StoreError:
             if within is not None:  # ids from a snapshot older than the store: filter by metadata instead
                 return self.query(vector, k, filters, None)
-            raise self._wrap(exc, "search failed") from exc
+            raise
         return [(cid, 1.0 - float(d)) for cid, d in zip(got["ids"][0], got["distances"][0], strict=True)]
 
     # -- stats ------------------------------------------------------------------------------
 
     def count_chunks(self) -> int:
-        try:
+        with self._failing("cannot count chunks"):
             return int(self._chunks.count())
-        except Exception as exc:
-            raise self._wrap(exc, "cannot count chunks") from exc
 
     def count_records(self) -> int:
-        try:
+        with self._failing("cannot count records"):
             return int(self._records.count())
-        except Exception as exc:
-            raise self._wrap(exc, "cannot count records") from exc
 
     def _paged(self, collection: Any, include: list[str], page: int = 2000) -> Iterator[tuple[list[str], list[Any]]]:
         offset = 0
         key = include[0]
         while True:
-            try:
+            with self._failing("cannot read the store"):
                 got = collection.get(include=include, limit=page, offset=offset)
-            except Exception as exc:
-                raise self._wrap(exc, "cannot read the store") from exc
             ids = got["ids"]
             if not ids:
                 return
