@@ -46,7 +46,7 @@ def run_eval(
         ingest = Ingestor(local, store, embedding, searcher.keyword).run([corpus], progress=report)
         root = corpus.resolve()
         path_of = {
-            rid: str(Path(str(meta.get("source_path"))).relative_to(root)) for rid, meta in store.record_index().items()
+            rid: str(Path(meta.source_path).relative_to(root)) for rid, meta in store.record_index().items()
         }
         out: dict[str, Any] = {}
         for mode in MODES:

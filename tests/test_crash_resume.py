@@ -37,7 +37,7 @@ def opened(data_dir: Path) -> tuple[Settings, Store, HashingEmbedding]:
 
 def shape(store: Store) -> dict[str, tuple[str, int]]:
     """Every record's content hash and chunk count, as stored."""
-    return {rid: (str(m["content_hash"]), int(m["chunks"])) for rid, m in store.record_index().items()}
+    return {rid: (m.content_hash, m.chunks) for rid, m in store.record_index().items()}
 
 
 def test_a_kill_while_embedding_the_next_batch_keeps_the_first_and_the_rerun_embeds_only_the_rest(

@@ -21,8 +21,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -35,7 +36,7 @@ from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo,
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from kb.core.errors import ModelMismatch, NotFound, StoreBusy, StoreError, StoreUnavailable
-from kb.core.models import Chunk, Record
+from kb.core.models import Chunk, Kind, Record, RecordMeta
 from kb.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -93,9 +94,21 @@ def service_key(service: str) -> str:
     return "svc:" + service.strip().lower()
 
 
-def date_ord(record: Record) -> int:
-    """YYYYMMDD of the record's date, 0 when unknown."""
-    return int(record.date.strftime("%Y%m%d")) if record.date else 0
+def date_ord(day: date | None) -> int:
+    """A date as the store keeps it, so that filters can compare it: YYYYMMDD, 0 when unknown."""
+    return int(day.strftime("%Y%m%d")) if day else 0
+
+
+def _date_of(number: int) -> date | None:
+    return date(number // 10000, number // 100 % 100, number % 100) if number else None
+
+
+def _joined(values: Sequence[str]) -> str:
+    return "|".join(values)
+
+
+def _split(value: object) -> list[str]:
+    return [v for v in str(value or "").split("|") if v]
 
 
 def chunk_metadata(record: Record, chunk: Chunk, text_hash: str) -> dict[str, Any]:
@@ -111,8 +124,8 @@ def chunk_metadata(record: Record, chunk: Chunk, text_hash: str) -> dict[str, An
         "end": chunk.end,
         "text_hash": text_hash,
         "severity": record.severity or "",
-        "date_ord": date_ord(record),
-        "services": "|".join(record.services),
+        "date_ord": date_ord(record.date),
+        "services": _joined(record.services),
         "source_path": record.source_path,
     }
     for service in record.services:
@@ -120,23 +133,69 @@ def chunk_metadata(record: Record, chunk: Chunk, text_hash: str) -> dict[str, An
     return meta
 
 
-def record_metadata(record: Record, chunks: int) -> dict[str, Any]:
-    """The flat metadata stored with a record: what result lists show and filters need."""
+def record_meta(record: Record, chunks: int) -> RecordMeta:
+    """What the store keeps beside a record: what result lists show and filters need."""
+    return RecordMeta(
+        id=record.id,
+        kind=record.kind,
+        title=record.title,
+        source_key=record.source_key,
+        source_path=record.source_path,
+        content_hash=record.content_hash,
+        chunks=chunks,
+        redactions=record.redactions,
+        date=record.date,
+        services=record.services,
+        severity=record.severity,
+        alerts=record.alerts[:20],
+        errors=[e[:120] for e in record.error_strings[:20]],
+        supersedes=record.supersedes,  # set by ingest only for a verified revision (see ingest.pipeline)
+    )
+
+
+def encode_meta(meta: RecordMeta) -> dict[str, Any]:
+    """A record's metadata in the flat form Chroma keeps (its id is the entry's id, not part of it)."""
     return {
-        "kind": record.kind.value,
-        "title": record.title,
-        "source_key": record.source_key,
-        "source_path": record.source_path,
-        "content_hash": record.content_hash,
-        "chunks": chunks,
-        "redactions": record.redactions,
-        "date_ord": date_ord(record),
-        "services": "|".join(record.services),
-        "severity": record.severity or "",
-        "alerts": "|".join(record.alerts[:20]),
-        "errors": "|".join(e[:120] for e in record.error_strings[:20]),
-        "supersedes": record.supersedes,  # set by ingest only for a verified revision (see ingest.pipeline)
+        "kind": meta.kind.value,
+        "title": meta.title,
+        "source_key": meta.source_key,
+        "source_path": meta.source_path,
+        "content_hash": meta.content_hash,
+        "chunks": meta.chunks,
+        "redactions": meta.redactions,
+        "date_ord": date_ord(meta.date),
+        "services": _joined(meta.services),
+        "severity": meta.severity or "",
+        "alerts": _joined(meta.alerts),
+        "errors": _joined(meta.errors),
+        "supersedes": meta.supersedes,
     }
+
+
+def decode_meta(record_id: str, flat: Mapping[str, Any]) -> RecordMeta:
+    """A record's metadata from the flat form Chroma keeps (keys a store of an older version lacks get their
+    defaults)."""
+    return RecordMeta(
+        id=record_id,
+        kind=Kind(str(flat.get("kind") or Kind.document.value)),
+        title=str(flat.get("title", record_id)),
+        source_key=str(flat.get("source_key") or ""),
+        source_path=str(flat.get("source_path") or ""),
+        content_hash=str(flat.get("content_hash") or ""),
+        chunks=int(flat.get("chunks") or 0),
+        redactions=int(flat.get("redactions") or 0),
+        date=_date_of(int(flat.get("date_ord") or 0)),
+        services=_split(flat.get("services")),
+        severity=str(flat.get("severity") or "") or None,
+        alerts=_split(flat.get("alerts")),
+        errors=_split(flat.get("errors")),
+        supersedes=str(flat.get("supersedes") or ""),
+    )
+
+
+def record_metadata(record: Record, chunks: int) -> dict[str, Any]:
+    """The flat metadata stored with a record."""
+    return encode_meta(record_meta(record, chunks))
 
 
 class Store:
@@ -234,12 +293,12 @@ class Store:
 
     # -- records ----------------------------------------------------------------------------
 
-    def record_index(self) -> dict[str, dict[str, Any]]:
+    def record_index(self) -> dict[str, RecordMeta]:
         """Every stored record's metadata (id, source key, content hash, ...), by record id."""
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, RecordMeta] = {}
         for ids, metas in self._paged(self._records, include=["metadatas"]):
             for rid, meta in zip(ids, metas, strict=True):
-                out[rid] = dict(meta or {})
+                out[rid] = decode_meta(rid, meta or {})
         return out
 
     def get_record_json(self, record_id: str) -> str:
@@ -318,7 +377,7 @@ class Store:
         for ids, metas in self._paged(self._chunks, include=["metadatas"]):
             for cid, meta in zip(ids, metas, strict=True):
                 rec = index.get(str((meta or {}).get("record_id")))
-                if rec is None or rec.get("content_hash") != (meta or {}).get("content_hash"):
+                if rec is None or rec.content_hash != (meta or {}).get("content_hash"):
                     stale.append(cid)
         for lo in range(0, len(stale), self.max_batch):
             self._chunks.delete(ids=stale[lo : lo + self.max_batch])

@@ -86,6 +86,26 @@ class Chunk(BaseModel):
     text: str = Field(description="Record.text[start:end].")
 
 
+class RecordMeta(BaseModel):
+    """What the store keeps beside each record for filters, catalogs and result lists, typed. Chroma keeps it
+    flat (lists pipe-joined, the date as a YYYYMMDD number); only ``kb.clients.store`` knows that form."""
+
+    id: str = Field(description="The record's id.")
+    kind: Kind = Field(default=Kind.document, description="postmortem, runbook, chat or document.")
+    title: str = Field(default="", description="The record's title.")
+    source_key: str = Field(default="", description="Identity of the source: path, plus '#channel' for Slack.")
+    source_path: str = Field(default="", description="Absolute path of the file (or export folder) it came from.")
+    content_hash: str = Field(default="", description="The content hash of the stored version.")
+    chunks: int = Field(default=0, description="How many chunks the stored version has.")
+    redactions: int = Field(default=0, description="How many secrets were replaced by a marker.")
+    date: dt.date | None = Field(default=None, description="The record's date, when known.")
+    services: list[str] = Field(default_factory=list, description="Services the document concerns.")
+    severity: str | None = Field(default=None, description="Normalised severity, e.g. 'SEV2'.")
+    alerts: list[str] = Field(default_factory=list, description="Its first 20 alert names.")
+    errors: list[str] = Field(default_factory=list, description="Its first 20 error strings, 120 characters each.")
+    supersedes: str = Field(default="", description="Source key this approved runbook revision replaces, or ''.")
+
+
 class Hit(BaseModel):
     """A chunk a retriever returned for a query."""
 
