@@ -28,11 +28,14 @@ import shlex
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from html.parser import HTMLParser
-from typing import Any
+from typing import TYPE_CHECKING
 
 from markdown_it import MarkdownIt
 from markdown_it.common.html_blocks import block_names
 from markdown_it.token import Token
+
+if TYPE_CHECKING:
+    from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from kb.text.steps import CLI_NAMES
 
@@ -53,7 +56,7 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 class _Judge:
     """Labelled examples embedded once; a sentence's nearest neighbours on each side decide."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: BaseEmbedding) -> None:
         import numpy as np
 
         from kb.generation.guard_examples import INJECTIONS, ORDINARY
