@@ -10,9 +10,16 @@ from typing import Any
 import pytest
 
 from ingest.pipeline import Ingestor
-from kb.clients.store import decode_meta, encode_meta, open_store, record_metadata
+from kb.clients.store import (
+    chunk_metadata,
+    decode_chunk_meta,
+    decode_meta,
+    encode_meta,
+    open_store,
+    record_metadata,
+)
 from kb.core.errors import StoreError
-from kb.core.models import Kind, Record, RecordMeta
+from kb.core.models import Chunk, ChunkMeta, Kind, Record, RecordMeta
 from kb.core.settings import Settings
 from kb.retrieval.keyword import KeywordIndex
 from kb.retrieval.search import Query, Searcher
@@ -66,27 +73,59 @@ def test_empty_and_missing_values_decode_to_their_defaults() -> None:
     )
 
 
+RECORD = Record(
+    id="checkout",
+    kind=Kind.postmortem,
+    title=FLAT["title"],
+    source_path=FLAT["source_path"],
+    source_key=FLAT["source_key"],
+    format="markdown",
+    content_hash="abc123",
+    text="...",
+    services=["checkout", "payments-gateway"],
+    alerts=["KubePodCrashLooping", "HighErrorRate"],
+    error_strings=["502 Bad Gateway"],
+    severity="SEV2",
+    date=dt.date(2024, 9, 5),
+    redactions=1,
+)
+
+#: a chunk's metadata exactly as the store writes it to Chroma
+CHUNK_FLAT: dict[str, Any] = {
+    "record_id": "checkout",
+    "content_hash": "abc123",
+    "kind": "postmortem",
+    "title": "Checkout 502s after deploy",
+    "section": "root_cause",
+    "heading": "Root cause",
+    "start": 10,
+    "end": 80,
+    "text_hash": "t1",
+    "severity": "SEV2",
+    "date_ord": 20240905,
+    "services": "checkout|payments-gateway",
+    "source_path": "/data/postmortems/checkout.md",
+    "svc:checkout": 1,
+    "svc:payments-gateway": 1,
+}
+
+
 def test_a_record_is_stored_in_the_same_flat_form_as_before() -> None:
-    record = Record(
-        id="checkout",
-        kind=Kind.postmortem,
-        title=FLAT["title"],
-        source_path=FLAT["source_path"],
-        source_key=FLAT["source_key"],
-        format="markdown",
-        content_hash="abc123",
-        text="...",
-        services=["checkout", "payments-gateway"],
-        alerts=["KubePodCrashLooping", "HighErrorRate"],
-        error_strings=["502 Bad Gateway"],
-        severity="SEV2",
-        date=dt.date(2024, 9, 5),
-        redactions=1,
-    )
+    record = RECORD
     assert record_metadata(record, 4) == FLAT
     long = record.model_copy(update={"alerts": [f"A{i}" for i in range(30)], "error_strings": ["e" * 300]})
     flat = record_metadata(long, 4)
     assert flat["alerts"] == "|".join(f"A{i}" for i in range(20)) and flat["errors"] == "e" * 120
+
+
+def test_a_chunk_is_stored_in_the_same_flat_form_as_before_and_decodes() -> None:
+    chunk = Chunk(id="checkout:abc:0", record_id="checkout", section="root_cause", heading="Root cause", start=10,
+                  end=80, text="x" * 70)
+    assert chunk_metadata(RECORD, chunk, "t1") == CHUNK_FLAT
+    assert decode_chunk_meta(CHUNK_FLAT) == ChunkMeta(
+        record_id="checkout", content_hash="abc123", text_hash="t1", title="Checkout 502s after deploy",
+        section="root_cause", heading="Root cause", start=10, end=80,
+    )
 
 
 def test_a_store_written_in_the_flat_form_reads_and_searches(fake_kb: Ingestor, tmp_path: Path) -> None:

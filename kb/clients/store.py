@@ -36,7 +36,7 @@ from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo,
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from kb.core.errors import ModelMismatch, NotFound, StoreBusy, StoreError, StoreUnavailable
-from kb.core.models import Chunk, Kind, Record, RecordMeta
+from kb.core.models import Chunk, ChunkMeta, Kind, Record, RecordMeta
 from kb.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,20 @@ def chunk_metadata(record: Record, chunk: Chunk, text_hash: str) -> dict[str, An
     for service in record.services:
         meta[service_key(service)] = 1
     return meta
+
+
+def decode_chunk_meta(flat: Mapping[str, Any]) -> ChunkMeta:
+    """A chunk's place and version from the flat metadata Chroma keeps with it."""
+    return ChunkMeta(
+        record_id=str(flat.get("record_id", "")),
+        content_hash=str(flat.get("content_hash", "")),
+        text_hash=str(flat.get("text_hash", "")),
+        title=str(flat.get("title", "")),
+        section=str(flat.get("section", "")),
+        heading=str(flat.get("heading", "")),
+        start=int(flat.get("start", 0)),
+        end=int(flat.get("end", 0)),
+    )
 
 
 def record_meta(record: Record, chunks: int) -> RecordMeta:
@@ -418,7 +432,7 @@ class Store:
 
     # -- reading chunks ---------------------------------------------------------------------
 
-    def iter_chunks(self, page: int = 2000) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    def iter_chunks(self, page: int = 2000) -> Iterator[tuple[str, str, ChunkMeta]]:
         """Every stored chunk as (id, text, metadata), page by page."""
         offset = 0
         while True:
@@ -427,7 +441,7 @@ class Store:
             if not got["ids"]:
                 return
             for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-                yield cid, doc or "", dict(meta or {})
+                yield cid, doc or "", decode_chunk_meta(meta or {})
             if len(got["ids"]) < page:
                 return
             offset += page

@@ -106,6 +106,21 @@ class RecordMeta(BaseModel):
     supersedes: str = Field(default="", description="Source key this approved runbook revision replaces, or ''.")
 
 
+class ChunkMeta(BaseModel):
+    """What the store keeps beside each chunk and its readers use: its place and the version of its record.
+    (The store also copies its record's filter fields onto it, for Chroma's ``where``; read those through
+    ``RecordMeta``.) Decoded only by ``kb.clients.store``."""
+
+    record_id: str = Field(default="", description="Id of the record it belongs to.")
+    content_hash: str = Field(default="", description="Content hash of the record version it was cut from.")
+    text_hash: str = Field(default="", description="Hash of its text, to reuse its vector for the same text.")
+    title: str = Field(default="", description="Its record's title.")
+    section: str = Field(default="", description="Canonical name of the section it lies in.")
+    heading: str = Field(default="", description="That section's heading as written.")
+    start: int = Field(default=0, description="Offset of the first character in the record's text.")
+    end: int = Field(default=0, description="Offset one past the last character in the record's text.")
+
+
 class Hit(BaseModel):
     """A chunk a retriever returned for a query."""
 

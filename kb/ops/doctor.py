@@ -75,9 +75,9 @@ def _check(store: Store, keyword: KeywordIndex | None, repair: bool) -> DoctorRe
     current: dict[str, list[str]] = defaultdict(list)
     for cid, _text, chunk_meta in store.iter_chunks():
         report.chunks += 1
-        rid = str(chunk_meta.get("record_id", ""))
+        rid = chunk_meta.record_id
         rec = index.get(rid)
-        if rec is None or rec.content_hash != chunk_meta.get("content_hash"):
+        if rec is None or rec.content_hash != chunk_meta.content_hash:
             orphans.append(cid)
             continue
         current[rid].append(cid)

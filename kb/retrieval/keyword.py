@@ -25,7 +25,7 @@ import bm25s
 import numpy as np
 
 from kb.clients.store import SearchFilters, Store, date_ord, decode_meta, encode_meta
-from kb.core.models import Chunk, RecordMeta
+from kb.core.models import Chunk, ChunkMeta, RecordMeta
 from kb.text.analysis import DEFAULT, AnalyzerOptions, analyze, whole_term
 
 _WORD = re.compile(r"\S+")
@@ -41,11 +41,10 @@ class KeywordHit:
     score: float
 
 
-def index_text(text: str, meta: dict[str, Any]) -> str:
+def index_text(text: str, meta: ChunkMeta) -> str:
     """What BM25 sees for a chunk: its document title (twice: a title says what the whole document is
     about, measured better than once or three times), its section heading, then the text."""
-    title = meta.get("title", "")
-    return "\n".join(str(x) for x in (title, title, meta.get("heading", ""), text) if x)
+    return "\n".join(x for x in (meta.title, meta.title, meta.heading, text) if x)
 
 
 class KeywordIndex:
@@ -115,21 +114,14 @@ class KeywordIndex:
         record_of: list[int] = []
         record_pos: dict[str, int] = {}
         for cid, text, meta in self.store.iter_chunks():
-            rid = str(meta.get("record_id", ""))
+            rid = meta.record_id
             current = record_meta.get(rid)
-            if current is None or current.content_hash != meta.get("content_hash"):
+            if current is None or current.content_hash != meta.content_hash:
                 continue  # an orphan or a version being replaced
             record_of.append(record_pos.setdefault(rid, len(record_pos)))
             chunk_ids.append(cid)
             texts.append(text)
-            places.append(
-                (
-                    str(meta.get("section", "")),
-                    str(meta.get("heading", "")),
-                    int(meta.get("start", 0)),
-                    int(meta.get("end", 0)),
-                )
-            )
+            places.append((meta.section, meta.heading, meta.start, meta.end))
             corpus.append(analyze(index_text(text, meta), self.options) or ["_"])
         bm25 = None
         if corpus:
