@@ -13,8 +13,8 @@ from ingest.pipeline import Ingestor
 from kb.clients.store import (
     chunk_metadata,
     decode_chunk_meta,
-    decode_meta,
-    encode_meta,
+    decode_record_meta,
+    encode_record_meta,
     open_store,
     record_metadata,
 )
@@ -61,13 +61,13 @@ TYPED = RecordMeta(
 
 
 def test_the_flat_form_decodes_to_typed_fields_and_encodes_back_unchanged() -> None:
-    assert decode_meta("checkout", FLAT) == TYPED
-    assert encode_meta(TYPED) == FLAT
+    assert decode_record_meta("checkout", FLAT) == TYPED
+    assert encode_record_meta(TYPED) == FLAT
 
 
 def test_empty_and_missing_values_decode_to_their_defaults() -> None:
     older = {k: v for k, v in FLAT.items() if k not in ("supersedes", "errors")}  # keys a first store lacked
-    meta = decode_meta("x", {**older, "date_ord": 0, "services": "", "severity": "", "alerts": ""})
+    meta = decode_record_meta("x", {**older, "date_ord": 0, "services": "", "severity": "", "alerts": ""})
     assert (meta.date, meta.services, meta.severity, meta.alerts, meta.errors, meta.supersedes) == (
         None, [], None, [], [], ""
     )

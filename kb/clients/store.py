@@ -167,7 +167,7 @@ def record_meta(record: Record, chunks: int) -> RecordMeta:
     )
 
 
-def encode_meta(meta: RecordMeta) -> dict[str, Any]:
+def encode_record_meta(meta: RecordMeta) -> dict[str, Any]:
     """A record's metadata in the flat form Chroma keeps (its id is the entry's id, not part of it)."""
     return {
         "kind": meta.kind.value,
@@ -186,7 +186,7 @@ def encode_meta(meta: RecordMeta) -> dict[str, Any]:
     }
 
 
-def decode_meta(record_id: str, flat: Mapping[str, Any]) -> RecordMeta:
+def decode_record_meta(record_id: str, flat: Mapping[str, Any]) -> RecordMeta:
     """A record's metadata from the flat form Chroma keeps (keys a store of an older version lacks get their
     defaults)."""
     return RecordMeta(
@@ -209,7 +209,7 @@ def decode_meta(record_id: str, flat: Mapping[str, Any]) -> RecordMeta:
 
 def record_metadata(record: Record, chunks: int) -> dict[str, Any]:
     """The flat metadata stored with a record."""
-    return encode_meta(record_meta(record, chunks))
+    return encode_record_meta(record_meta(record, chunks))
 
 
 class Store:
@@ -312,7 +312,7 @@ class Store:
         out: dict[str, RecordMeta] = {}
         for ids, metas in self._paged(self._records, include=["metadatas"]):
             for rid, meta in zip(ids, metas, strict=True):
-                out[rid] = decode_meta(rid, meta or {})
+                out[rid] = decode_record_meta(rid, meta or {})
         return out
 
     def get_record_json(self, record_id: str) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 import bm25s
 import numpy as np
 
-from kb.clients.store import SearchFilters, Store, date_ord, decode_meta, encode_meta
+from kb.clients.store import SearchFilters, Store, date_ord, decode_record_meta, encode_record_meta
 from kb.core.models import Chunk, ChunkMeta, RecordMeta
 from kb.text.analysis import DEFAULT, AnalyzerOptions, analyze, whole_term
 
@@ -189,7 +189,7 @@ class KeywordIndex:
                     "texts": self.texts,
                     "places": self.places,
                     "records": self.records,
-                    "record_meta": {rid: encode_meta(m) for rid, m in self.record_meta.items()},
+                    "record_meta": {rid: encode_record_meta(m) for rid, m in self.record_meta.items()},
                 }
             )
         )
@@ -223,7 +223,7 @@ class KeywordIndex:
             rows = json.loads((self.directory / "rows.json").read_text())
             bm25 = bm25s.BM25.load(str(self.directory / "bm25")) if (self.directory / "bm25").exists() else None
             record_of = np.load(self.directory / "record_of.npy")
-            record_meta = {rid: decode_meta(rid, flat) for rid, flat in rows["record_meta"].items()}
+            record_meta = {rid: decode_record_meta(rid, flat) for rid, flat in rows["record_meta"].items()}
         except (OSError, ValueError, KeyError):
             return False
         places = [tuple(p) for p in rows["places"]]
