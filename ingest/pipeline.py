@@ -199,9 +199,7 @@ class Ingestor:
         taken = {
             meta.supersedes: rid
             for rid, meta in index.items()
-            if meta.supersedes
-            and meta.source_path != str(revisions / f"{rid}.md")
-            and meta.source_path not in reading
+            if meta.supersedes and meta.source_path != str(revisions / f"{rid}.md") and meta.source_path not in reading
         }
         for item in pending:
             for record in item.records:
@@ -327,9 +325,7 @@ class Ingestor:
             item.outcome.status = "updated" if any(r.id in index for r in item.records) else "added"
             report.files.append(item.outcome)
 
-    def _prune(
-        self, roots: list[Path], units: list[Unit], index: dict[str, RecordMeta], report: IngestReport
-    ) -> None:
+    def _prune(self, roots: list[Path], units: list[Unit], index: dict[str, RecordMeta], report: IngestReport) -> None:
         present = {str(u.path) for u in units if u.path.exists() and not u.refused}
         for rid, meta in index.items():
             source = Path(meta.source_path)

@@ -69,7 +69,12 @@ def test_empty_and_missing_values_decode_to_their_defaults() -> None:
     older = {k: v for k, v in FLAT.items() if k not in ("supersedes", "errors")}  # keys a first store lacked
     meta = decode_record_meta("x", {**older, "date_ord": 0, "services": "", "severity": "", "alerts": ""})
     assert (meta.date, meta.services, meta.severity, meta.alerts, meta.errors, meta.supersedes) == (
-        None, [], None, [], [], ""
+        None,
+        [],
+        None,
+        [],
+        [],
+        "",
     )
 
 
@@ -119,12 +124,25 @@ def test_a_record_is_stored_in_the_same_flat_form_as_before() -> None:
 
 
 def test_a_chunk_is_stored_in_the_same_flat_form_as_before_and_decodes() -> None:
-    chunk = Chunk(id="checkout:abc:0", record_id="checkout", section="root_cause", heading="Root cause", start=10,
-                  end=80, text="x" * 70)
+    chunk = Chunk(
+        id="checkout:abc:0",
+        record_id="checkout",
+        section="root_cause",
+        heading="Root cause",
+        start=10,
+        end=80,
+        text="x" * 70,
+    )
     assert chunk_metadata(RECORD, chunk, "t1") == CHUNK_FLAT
     assert decode_chunk_meta(CHUNK_FLAT) == ChunkMeta(
-        record_id="checkout", content_hash="abc123", text_hash="t1", title="Checkout 502s after deploy",
-        section="root_cause", heading="Root cause", start=10, end=80,
+        record_id="checkout",
+        content_hash="abc123",
+        text_hash="t1",
+        title="Checkout 502s after deploy",
+        section="root_cause",
+        heading="Root cause",
+        start=10,
+        end=80,
     )
 
 

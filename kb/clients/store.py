@@ -41,6 +41,7 @@ from kb.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class SearchFilters:
     """Filters applied inside the store's query, not after it."""

@@ -51,9 +51,7 @@ def incidents_for(searcher: Searcher, runbook: Record, since: dt.date | None) ->
     bar = CONCERNS * scores.get(runbook.id, max(scores.values(), default=0.0))
     main_alert = runbook.alerts[0] if runbook.alerts else None
     return [
-        rid
-        for rid, meta in related
-        if scores.get(rid, 0.0) >= bar > 0 or (main_alert and main_alert in meta.alerts)
+        rid for rid, meta in related if scores.get(rid, 0.0) >= bar > 0 or (main_alert and main_alert in meta.alerts)
     ]
 
 
