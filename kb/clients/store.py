@@ -49,8 +49,8 @@ class SearchFilters:
     kinds: tuple[str, ...] = ()
     services: tuple[str, ...] = ()
     severities: tuple[str, ...] = ()
-    since: int | None = None  # YYYYMMDD
-    until: int | None = None  # YYYYMMDD
+    since: date | None = None
+    until: date | None = None
 
     def to_where(self) -> dict[str, Any] | None:
         """The Chroma ``where`` clause for these filters."""
@@ -63,9 +63,9 @@ class SearchFilters:
         if self.severities:
             parts.append({"severity": {"$in": list(self.severities)}})
         if self.since is not None:
-            parts.append({"date_ord": {"$gte": self.since}})
+            parts.append({"date_ord": {"$gte": _date_ord(self.since)}})
         if self.until is not None:
-            parts.append({"date_ord": {"$lte": self.until}})
+            parts.append({"date_ord": {"$lte": _date_ord(self.until)}})
         if not parts:
             return None
         return parts[0] if len(parts) == 1 else {"$and": parts}
@@ -95,7 +95,7 @@ def service_key(service: str) -> str:
     return "svc:" + service.strip().lower()
 
 
-def date_ord(day: date | None) -> int:
+def _date_ord(day: date | None) -> int:
     """A date as the store keeps it, so that filters can compare it: YYYYMMDD, 0 when unknown."""
     return int(day.strftime("%Y%m%d")) if day else 0
 
@@ -125,7 +125,7 @@ def chunk_metadata(record: Record, chunk: Chunk, text_hash: str) -> dict[str, An
         "end": chunk.end,
         "text_hash": text_hash,
         "severity": record.severity or "",
-        "date_ord": date_ord(record.date),
+        "date_ord": _date_ord(record.date),
         "services": _joined(record.services),
         "source_path": record.source_path,
     }
@@ -178,7 +178,7 @@ def encode_record_meta(meta: RecordMeta) -> dict[str, Any]:
         "content_hash": meta.content_hash,
         "chunks": meta.chunks,
         "redactions": meta.redactions,
-        "date_ord": date_ord(meta.date),
+        "date_ord": _date_ord(meta.date),
         "services": _joined(meta.services),
         "severity": meta.severity or "",
         "alerts": _joined(meta.alerts),

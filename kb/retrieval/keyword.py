@@ -24,7 +24,7 @@ from typing import Any
 import bm25s
 import numpy as np
 
-from kb.clients.store import SearchFilters, Store, date_ord, decode_record_meta, encode_record_meta
+from kb.clients.store import SearchFilters, Store, decode_record_meta, encode_record_meta
 from kb.core.models import Chunk, ChunkMeta, RecordMeta
 from kb.text.analysis import DEFAULT, AnalyzerOptions, analyze, whole_term
 
@@ -156,7 +156,7 @@ class KeywordIndex:
         self._columns = {
             "kind": np.array([m.kind.value if m else "" for m in metas], dtype=object),
             "severity": np.array([(m.severity or "") if m else "" for m in metas], dtype=object),
-            "date_ord": np.array([date_ord(m.date) if m else 0 for m in metas], dtype=np.int64),
+            "day": np.array([m.date.toordinal() if m and m.date else 0 for m in metas], dtype=np.int64),
         }
         self._service_rows = {}
         for row, meta in enumerate(metas):
@@ -292,9 +292,9 @@ class KeywordIndex:
         if filters.severities:
             allowed &= np.isin(cols["severity"], list(filters.severities))
         if filters.since is not None:
-            allowed &= cols["date_ord"] >= filters.since
+            allowed &= cols["day"] >= filters.since.toordinal()
         if filters.until is not None:
-            allowed &= cols["date_ord"] <= filters.until
+            allowed &= cols["day"] <= filters.until.toordinal()
         if filters.services:
             any_service = np.zeros(len(self.records), dtype=bool)
             for service in filters.services:

@@ -21,7 +21,7 @@ from typing import Literal
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from kb.clients.store import SearchFilters, Store, date_ord
+from kb.clients.store import SearchFilters, Store
 from kb.core.models import Hit, Kind, RankedDocument, RecordMeta, RecordSummary
 from kb.core.settings import Settings
 from kb.retrieval.keyword import KeywordIndex
@@ -66,8 +66,8 @@ class Query:
             kinds=tuple(k.value for k in self.kinds),
             services=tuple(s.lower() for s in self.services),
             severities=tuple(s.upper() for s in self.severities),
-            since=date_ord(self.since) if self.since else None,
-            until=date_ord(self.until) if self.until else None,
+            since=self.since,
+            until=self.until,
         )
 
 
