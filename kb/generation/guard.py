@@ -34,10 +34,10 @@ from markdown_it import MarkdownIt
 from markdown_it.common.html_blocks import block_names
 from markdown_it.token import Token
 
+from kb.text.steps import CLI_NAMES
+
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
-
-from kb.text.steps import CLI_NAMES
 
 # -- instructions to an AI ------------------------------------------------------------------------------
 
