@@ -45,9 +45,7 @@ def run_eval(
         searcher = open_searcher(local, store, embedding)
         ingest = Ingestor(local, store, embedding, searcher.keyword).run([corpus], progress=report)
         root = corpus.resolve()
-        path_of = {
-            rid: str(Path(str(meta.get("source_path"))).relative_to(root)) for rid, meta in store.record_index().items()
-        }
+        path_of = {rid: str(Path(meta.source_path).relative_to(root)) for rid, meta in store.record_index().items()}
         out: dict[str, Any] = {}
         for mode in MODES:
             latencies: list[float] = []

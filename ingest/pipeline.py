@@ -27,7 +27,7 @@ from ingest.sources import Unit, discover, parse_unit, unit_hash
 from ingest.sources.base import ParseOptions
 from kb.clients.store import Store
 from kb.core.errors import ParseError, ProposalError
-from kb.core.models import Chunk, FileOutcome, IngestFailure, IngestReport, Kind, Record
+from kb.core.models import Chunk, FileOutcome, IngestFailure, IngestReport, Kind, Record, RecordMeta
 from kb.core.settings import Settings
 from kb.retrieval.keyword import KeywordIndex
 from kb.runbooks import revisions as runbook_revisions
@@ -57,7 +57,7 @@ class _Pending:
 class _StoredSources:
     """What the store holds that decides whether a unit is read again."""
 
-    by_path: dict[str, list[dict[str, object]]]  # source path -> metadata of its stored records (with "id")
+    by_path: dict[str, list[RecordMeta]]  # source path -> metadata of its stored records
     superseded: dict[str, str]  # a source replaced by an approved revision (its key: a file path) -> its id
     revisions: Path  # the folder of approved revisions (resolved)
 
@@ -81,13 +81,13 @@ def _skip_superseded(unit: Unit, stored: _StoredSources, outcome: FileOutcome, r
 
 
 def _parse_if_changed(
-    unit: Unit, stored: list[dict[str, object]], options: ParseOptions, outcome: FileOutcome, report: IngestReport
+    unit: Unit, stored: list[RecordMeta], options: ParseOptions, outcome: FileOutcome, report: IngestReport
 ) -> list[Record] | None:
     """The unit's records, or None when the store holds it unchanged by content hash (reported as such)."""
     digest = unit_hash(unit, options)
-    if stored and all(m.get("content_hash") == digest for m in stored) and kind_matches(stored, options):
+    if stored and all(m.content_hash == digest for m in stored) and kind_matches(stored, options):
         outcome.status = "unchanged"
-        outcome.records = [str(m["id"]) for m in stored]
+        outcome.records = [m.id for m in stored]
         report.unchanged += len(stored)
         report.files.append(outcome)
         return None
@@ -127,7 +127,7 @@ class Ingestor:
             self.store.finish_interrupted_write()  # a run killed after a commit: tell readers of it now
             self.store.sweep_orphans()  # chunks a killed run wrote for a batch it did not commit
             index = self.store.record_index()
-            known = {s for meta in index.values() for s in str(meta.get("services", "")).split("|") if s}
+            known = {s for meta in index.values() for s in meta.services}
             options = self.options(kind, known)
             units, skipped = discover(roots)
             report.skipped = [str(p) for p in skipped]
@@ -149,7 +149,7 @@ class Ingestor:
     def _scan(
         self,
         units: list[Unit],
-        index: dict[str, dict[str, object]],
+        index: dict[str, RecordMeta],
         options: ParseOptions,
         report: IngestReport,
         progress: Progress,
@@ -186,17 +186,17 @@ class Ingestor:
             pending.append(_Pending(unit, outcome, records))
         return pending
 
-    def _stored_sources(self, index: dict[str, dict[str, object]]) -> _StoredSources:
-        by_path: dict[str, list[dict[str, object]]] = {}
-        for rid, meta in index.items():
-            by_path.setdefault(str(meta.get("source_path")), []).append({**meta, "id": rid})
+    def _stored_sources(self, index: dict[str, RecordMeta]) -> _StoredSources:
+        by_path: dict[str, list[RecordMeta]] = {}
+        for meta in index.values():
+            by_path.setdefault(meta.source_path, []).append(meta)
         # sources replaced by an approved revision (see kb.runbooks) are not read again; only a record stored
         # from a runbook's revision file in the data directory counts (older stores kept any front matter's claim)
         revisions = runbook_revisions.revisions_dir(self.settings).resolve()
         superseded = {
-            str(meta["supersedes"]): rid
+            meta.supersedes: rid
             for rid, meta in index.items()
-            if meta.get("supersedes") and str(meta.get("source_path")) == str(revisions / f"{rid}.md")
+            if meta.supersedes and meta.source_path == str(revisions / f"{rid}.md")
         }
         return _StoredSources(by_path, superseded, revisions)
 
@@ -218,25 +218,23 @@ class Ingestor:
                 if not record.services:
                     record.services = extract.services_from_text(record.text, known)
 
-    def _assign_ids(self, pending: list[_Pending], index: dict[str, dict[str, object]]) -> None:
+    def _assign_ids(self, pending: list[_Pending], index: dict[str, RecordMeta]) -> None:
         """Keep a source's existing id; give a new source a free one: 'name', else 'name-KIND' (a postmortem
         named like its incident's chat log: 'name-postmortem'), else 'name-KIND-2', ...
 
         Only a verified approved revision (``record.supersedes``, set in ``_scan``) takes over the id of the
         source it supersedes, and only the id its file is named for."""
-        owner = {rid: str(meta.get("source_key")) for rid, meta in index.items()}
-        by_key = {str(meta.get("source_key")): rid for rid, meta in index.items()}
+        owner = {rid: meta.source_key for rid, meta in index.items()}
+        by_key = {meta.source_key: rid for rid, meta in index.items()}
         # a store written before revisions were checked may hold an id that a file took over by claiming it
         # in its front matter: the source it took it from gets it back when ingested again (unless the
         # claiming file is read in the same run; then the source gets an id of its own)
         revisions = runbook_revisions.revisions_dir(self.settings).resolve()
         reading = {str(item.unit.path) for item in pending}
         taken = {
-            str(meta["supersedes"]): rid
+            meta.supersedes: rid
             for rid, meta in index.items()
-            if meta.get("supersedes")
-            and str(meta.get("source_path")) != str(revisions / f"{rid}.md")
-            and str(meta.get("source_path")) not in reading
+            if meta.supersedes and meta.source_path != str(revisions / f"{rid}.md") and meta.source_path not in reading
         }
         for item in pending:
             for record in item.records:
@@ -296,7 +294,7 @@ class Ingestor:
         return vectors
 
     def _write(
-        self, pending: list[_Pending], index: dict[str, dict[str, object]], report: IngestReport, progress: Progress
+        self, pending: list[_Pending], index: dict[str, RecordMeta], report: IngestReport, progress: Progress
     ) -> None:
         """Chunk, embed and commit batch by batch: a batch of files is embedded, then committed (each record
         whole), then the next is embedded. A killed run loses at most the batch it was embedding; the next run
@@ -330,7 +328,7 @@ class Ingestor:
         self,
         batch: list[_Pending],
         vectors: dict[str, list[float]],
-        index: dict[str, dict[str, object]],
+        index: dict[str, RecordMeta],
         report: IngestReport,
     ) -> None:
         self.store.put_documents(
@@ -346,11 +344,11 @@ class Ingestor:
             ]
         )
         for item in batch:
-            previous = {rid for rid, meta in index.items() if str(meta.get("source_path")) == str(item.unit.path)}
+            previous = {rid for rid, meta in index.items() if meta.source_path == str(item.unit.path)}
             for record in item.records:
                 if record.id not in index:
                     report.added += 1
-                elif index[record.id].get("content_hash") != record.content_hash:
+                elif index[record.id].content_hash != record.content_hash:
                     report.updated += 1
                 else:
                     report.unchanged += 1
@@ -362,12 +360,10 @@ class Ingestor:
             item.outcome.status = "updated" if any(r.id in index for r in item.records) else "added"
             report.files.append(item.outcome)
 
-    def _prune(
-        self, roots: list[Path], units: list[Unit], index: dict[str, dict[str, object]], report: IngestReport
-    ) -> None:
+    def _prune(self, roots: list[Path], units: list[Unit], index: dict[str, RecordMeta], report: IngestReport) -> None:
         present = {str(u.path) for u in units if u.path.exists() and not u.refused}
         for rid, meta in index.items():
-            source = Path(str(meta.get("source_path", "")))
+            source = Path(meta.source_path)
             if str(source) in present:
                 continue
             if any(source == root or root in source.parents for root in roots):
@@ -376,6 +372,6 @@ class Ingestor:
                 report.files.append(FileOutcome(path=str(source), status="removed", records=[rid]))
 
 
-def kind_matches(stored: list[dict[str, object]], options: ParseOptions) -> bool:
+def kind_matches(stored: list[RecordMeta], options: ParseOptions) -> bool:
     """An explicit --kind that differs from what is stored forces a re-parse."""
-    return options.kind is None or all(m.get("kind") == options.kind.value for m in stored)
+    return options.kind is None or all(m.kind == options.kind for m in stored)

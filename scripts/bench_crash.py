@@ -90,7 +90,7 @@ def opened(data_dir: Path, model: str) -> tuple[Store, KeywordIndex]:
 
 
 def shape(store: Store) -> tuple[dict[str, tuple[str, int]], list[str]]:
-    records = {rid: (str(m["content_hash"]), int(m["chunks"])) for rid, m in store.record_index().items()}
+    records = {rid: (m.content_hash, m.chunks) for rid, m in store.record_index().items()}
     return records, sorted(cid for cid, _t, _m in store.iter_chunks())
 
 
@@ -135,8 +135,8 @@ def main() -> None:
             index = store.record_index()
             kept_records = len(index)
             kept = [m for _c, _t, m in store.iter_chunks()
-                    if index.get(str(m.get("record_id")), {}).get("content_hash") == m.get("content_hash")]
-            kept_chunks, kept_texts = len(kept), len({str(m.get("text_hash")) for m in kept})
+                    if (rec := index.get(m.record_id)) and rec.content_hash == m.content_hash]
+            kept_chunks, kept_texts = len(kept), len({m.text_hash for m in kept})
             del store, kw
             resume_s, resumed = ingest(data, corpus, args.fake)
             store, kw = opened(data, model)

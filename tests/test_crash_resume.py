@@ -37,7 +37,7 @@ def opened(data_dir: Path) -> tuple[Settings, Store, HashingEmbedding]:
 
 def shape(store: Store) -> dict[str, tuple[str, int]]:
     """Every record's content hash and chunk count, as stored."""
-    return {rid: (str(m["content_hash"]), int(m["chunks"])) for rid, m in store.record_index().items()}
+    return {rid: (m.content_hash, m.chunks) for rid, m in store.record_index().items()}
 
 
 def test_a_kill_while_embedding_the_next_batch_keeps_the_first_and_the_rerun_embeds_only_the_rest(
@@ -54,7 +54,7 @@ def test_a_kill_while_embedding_the_next_batch_keeps_the_first_and_the_rerun_emb
         assert store.get_record(rid).text  # each record is whole: doctor counts its chunks below
     doctor = check(store, searcher.keyword)
     assert doctor.problems == [] and doctor.healthy and doctor.records == 3
-    kept_texts = {str(meta["text_hash"]) for _cid, _t, meta in store.iter_chunks()}
+    kept_texts = {meta.text_hash for _cid, _t, meta in store.iter_chunks()}
     assert kept_texts
 
     monkeypatch.setattr(pipeline, "WRITE_BATCH_FILES", 3)

@@ -138,7 +138,7 @@ def test_half_written_version_is_invisible_and_swept(fake_kb: Ingestor, corpus: 
 
     chunk = Chunk(id="a:ffffffffffff:0", record_id="a", section="summary", start=0, end=29, text=ghost.text)
     node_vec = fake_kb.embedding.get_text_embedding(ghost.text)
-    # write the chunk as put_document does, but stop before the record commit
+    # write the chunk as put_documents does, but stop before the record commit
     from llama_index.core.schema import TextNode
 
     from kb.clients.store import chunk_metadata

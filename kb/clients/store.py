@@ -21,8 +21,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -35,12 +36,10 @@ from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo,
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from kb.core.errors import ModelMismatch, NotFound, StoreBusy, StoreError, StoreUnavailable
-from kb.core.models import Chunk, Record
+from kb.core.models import Chunk, ChunkMeta, Kind, Record, RecordMeta
 from kb.core.settings import Settings
 
 log = logging.getLogger(__name__)
-
-SEVERITY_RANK = {"SEV1": 1, "SEV2": 2, "SEV3": 3, "SEV4": 4, "SEV5": 5}
 
 
 @dataclass(frozen=True)
@@ -50,8 +49,8 @@ class SearchFilters:
     kinds: tuple[str, ...] = ()
     services: tuple[str, ...] = ()
     severities: tuple[str, ...] = ()
-    since: int | None = None  # YYYYMMDD
-    until: int | None = None  # YYYYMMDD
+    since: date | None = None
+    until: date | None = None
 
     def to_where(self) -> dict[str, Any] | None:
         """The Chroma ``where`` clause for these filters."""
@@ -64,9 +63,9 @@ class SearchFilters:
         if self.severities:
             parts.append({"severity": {"$in": list(self.severities)}})
         if self.since is not None:
-            parts.append({"date_ord": {"$gte": self.since}})
+            parts.append({"date_ord": {"$gte": _date_ord(self.since)}})
         if self.until is not None:
-            parts.append({"date_ord": {"$lte": self.until}})
+            parts.append({"date_ord": {"$lte": _date_ord(self.until)}})
         if not parts:
             return None
         return parts[0] if len(parts) == 1 else {"$and": parts}
@@ -79,14 +78,38 @@ EF_SEARCH = 400
 EF_CONSTRUCTION = 200
 
 
+@contextlib.contextmanager
+def _translated(error: Callable[[Exception], StoreError]) -> Iterator[None]:
+    """The one place where a failure of Chroma (its own errors, or sqlite's or HTTP's under it) becomes the
+    project's error that ``error`` makes of it; the project's own store errors pass through unchanged."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except Exception as exc:
+        raise error(exc) from exc
+
+
 def service_key(service: str) -> str:
     """The boolean metadata key that marks a chunk of a document about ``service``."""
     return "svc:" + service.strip().lower()
 
 
-def date_ord(record: Record) -> int:
-    """YYYYMMDD of the record's date, 0 when unknown."""
-    return int(record.date.strftime("%Y%m%d")) if record.date else 0
+def _date_ord(day: date | None) -> int:
+    """A date as the store keeps it, so that filters can compare it: YYYYMMDD, 0 when unknown."""
+    return int(day.strftime("%Y%m%d")) if day else 0
+
+
+def _date_of(number: int) -> date | None:
+    return date(number // 10000, number // 100 % 100, number % 100) if number else None
+
+
+def _joined(values: Sequence[str]) -> str:
+    return "|".join(values)
+
+
+def _split(value: object) -> list[str]:
+    return [v for v in str(value or "").split("|") if v]
 
 
 def chunk_metadata(record: Record, chunk: Chunk, text_hash: str) -> dict[str, Any]:
@@ -102,8 +125,8 @@ def chunk_metadata(record: Record, chunk: Chunk, text_hash: str) -> dict[str, An
         "end": chunk.end,
         "text_hash": text_hash,
         "severity": record.severity or "",
-        "date_ord": date_ord(record),
-        "services": "|".join(record.services),
+        "date_ord": _date_ord(record.date),
+        "services": _joined(record.services),
         "source_path": record.source_path,
     }
     for service in record.services:
@@ -111,23 +134,83 @@ def chunk_metadata(record: Record, chunk: Chunk, text_hash: str) -> dict[str, An
     return meta
 
 
-def record_metadata(record: Record, chunks: int) -> dict[str, Any]:
-    """The flat metadata stored with a record: what result lists show and filters need."""
+def decode_chunk_meta(flat: Mapping[str, Any]) -> ChunkMeta:
+    """A chunk's place and version from the flat metadata Chroma keeps with it."""
+    return ChunkMeta(
+        record_id=str(flat.get("record_id", "")),
+        content_hash=str(flat.get("content_hash", "")),
+        text_hash=str(flat.get("text_hash", "")),
+        title=str(flat.get("title", "")),
+        section=str(flat.get("section", "")),
+        heading=str(flat.get("heading", "")),
+        start=int(flat.get("start", 0)),
+        end=int(flat.get("end", 0)),
+    )
+
+
+def record_meta(record: Record, chunks: int) -> RecordMeta:
+    """What the store keeps beside a record: what result lists show and filters need."""
+    return RecordMeta(
+        id=record.id,
+        kind=record.kind,
+        title=record.title,
+        source_key=record.source_key,
+        source_path=record.source_path,
+        content_hash=record.content_hash,
+        chunks=chunks,
+        redactions=record.redactions,
+        date=record.date,
+        services=record.services,
+        severity=record.severity,
+        alerts=record.alerts[:20],
+        errors=[e[:120] for e in record.error_strings[:20]],
+        supersedes=record.supersedes,  # set by ingest only for a verified revision (see ingest.pipeline)
+    )
+
+
+def encode_record_meta(meta: RecordMeta) -> dict[str, Any]:
+    """A record's metadata in the flat form Chroma keeps (its id is the entry's id, not part of it)."""
     return {
-        "kind": record.kind.value,
-        "title": record.title,
-        "source_key": record.source_key,
-        "source_path": record.source_path,
-        "content_hash": record.content_hash,
-        "chunks": chunks,
-        "redactions": record.redactions,
-        "date_ord": date_ord(record),
-        "services": "|".join(record.services),
-        "severity": record.severity or "",
-        "alerts": "|".join(record.alerts[:20]),
-        "errors": "|".join(e[:120] for e in record.error_strings[:20]),
-        "supersedes": record.supersedes,  # set by ingest only for a verified revision (see ingest.pipeline)
+        "kind": meta.kind.value,
+        "title": meta.title,
+        "source_key": meta.source_key,
+        "source_path": meta.source_path,
+        "content_hash": meta.content_hash,
+        "chunks": meta.chunks,
+        "redactions": meta.redactions,
+        "date_ord": _date_ord(meta.date),
+        "services": _joined(meta.services),
+        "severity": meta.severity or "",
+        "alerts": _joined(meta.alerts),
+        "errors": _joined(meta.errors),
+        "supersedes": meta.supersedes,
     }
+
+
+def decode_record_meta(record_id: str, flat: Mapping[str, Any]) -> RecordMeta:
+    """A record's metadata from the flat form Chroma keeps (keys a store of an older version lacks get their
+    defaults)."""
+    return RecordMeta(
+        id=record_id,
+        kind=Kind(str(flat.get("kind") or Kind.document.value)),
+        title=str(flat.get("title", record_id)),
+        source_key=str(flat.get("source_key") or ""),
+        source_path=str(flat.get("source_path") or ""),
+        content_hash=str(flat.get("content_hash") or ""),
+        chunks=int(flat.get("chunks") or 0),
+        redactions=int(flat.get("redactions") or 0),
+        date=_date_of(int(flat.get("date_ord") or 0)),
+        services=_split(flat.get("services")),
+        severity=str(flat.get("severity") or "") or None,
+        alerts=_split(flat.get("alerts")),
+        errors=_split(flat.get("errors")),
+        supersedes=str(flat.get("supersedes") or ""),
+    )
+
+
+def record_metadata(record: Record, chunks: int) -> dict[str, Any]:
+    """The flat metadata stored with a record."""
+    return encode_record_meta(record_meta(record, chunks))
 
 
 class Store:
@@ -139,8 +222,9 @@ class Store:
         self.location = settings.store_location
         self._client = self._connect(settings)
         try:
-            self.max_batch = int(self._client.get_max_batch_size())
-        except Exception:  # older servers do not say; their documented floor
+            with self._failing("cannot read the batch size"):
+                self.max_batch = int(self._client.get_max_batch_size())
+        except StoreError:  # older servers do not say; their documented floor
             self.max_batch = 1000
         self.max_batch = max(1, min(self.max_batch, 2000))
         prefix = settings.collection_prefix
@@ -157,7 +241,8 @@ class Store:
             url = urlparse(settings.chroma_url)
             if not url.hostname:
                 raise StoreError(f"KB_CHROMA_URL={settings.chroma_url!r} is not a URL like http://host:8000")
-            try:
+            unreachable = f"Chroma server {settings.chroma_url} is unreachable"
+            with _translated(lambda exc: StoreUnavailable(f"{unreachable}: {exc}")):
                 client = chromadb.HttpClient(
                     host=url.hostname,
                     port=url.port or (443 if url.scheme == "https" else 8000),
@@ -165,30 +250,25 @@ class Store:
                     settings=chroma_settings,
                 )
                 client.heartbeat()
-            except Exception as exc:
-                raise StoreUnavailable(f"Chroma server {settings.chroma_url} is unreachable: {exc}") from exc
             return client
         path = settings.data_dir / "chroma"
         path.mkdir(parents=True, exist_ok=True)
-        try:
+        with _translated(lambda exc: StoreError(f"{path}: cannot open the embedded store: {exc}")):
             return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-        except Exception as exc:
-            raise StoreError(f"{path}: cannot open the embedded store: {exc}") from exc
 
     def _collection(self, name: str) -> Any:
-        try:
+        with self._failing(f"cannot open collection {name}"):
             collection = self._client.get_or_create_collection(
                 name,
                 metadata={"hnsw:space": "cosine", "embed_model": self.model_id},
                 configuration={"hnsw": {"space": "cosine", "ef_construction": EF_CONSTRUCTION, "ef_search": EF_SEARCH}},
             )
-        except Exception as exc:
-            raise self._wrap(exc, f"cannot open collection {name}") from exc
         hnsw = (getattr(collection, "configuration", None) or {}).get("hnsw") or {}
         if int(hnsw.get("ef_search") or EF_SEARCH) < EF_SEARCH:  # a store made before: search it as thoroughly
             try:
-                collection.modify(configuration={"hnsw": {"ef_search": EF_SEARCH}})
-            except Exception as exc:  # a server that cannot change it still answers, a little less exactly
+                with _translated(StoreError):
+                    collection.modify(configuration={"hnsw": {"ef_search": EF_SEARCH}})
+            except StoreError as exc:  # a server that cannot change it still answers, a little less exactly
                 log.warning("could not raise ef_search of %s: %s", name, exc)
         stored = (collection.metadata or {}).get("embed_model")
         if stored and stored != self.model_id:
@@ -202,6 +282,10 @@ class Store:
         if self.settings.chroma_url:
             return StoreUnavailable(f"{what}: Chroma server {self.settings.chroma_url}: {exc}")
         return StoreError(f"{what}: {exc}")
+
+    def _failing(self, what: str) -> contextlib.AbstractContextManager[None]:
+        """Chroma failures inside become a StoreError (StoreUnavailable for a server) saying ``what`` failed."""
+        return _translated(lambda exc: self._wrap(exc, what))
 
     @contextlib.contextmanager
     def write_lock(self) -> Iterator[None]:
@@ -224,32 +308,24 @@ class Store:
 
     # -- records ----------------------------------------------------------------------------
 
-    def record_index(self) -> dict[str, dict[str, Any]]:
+    def record_index(self) -> dict[str, RecordMeta]:
         """Every stored record's metadata (id, source key, content hash, ...), by record id."""
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, RecordMeta] = {}
         for ids, metas in self._paged(self._records, include=["metadatas"]):
             for rid, meta in zip(ids, metas, strict=True):
-                out[rid] = dict(meta or {})
+                out[rid] = decode_record_meta(rid, meta or {})
         return out
 
     def get_record_json(self, record_id: str) -> str:
         """A record's stored JSON, unparsed."""
-        try:
+        with self._failing("cannot read records"):
             got = self._records.get(ids=[record_id], include=["documents"])
-        except Exception as exc:
-            raise self._wrap(exc, "cannot read records") from exc
         if not got["ids"]:
             raise NotFound(f"no document with id '{record_id}'")
         return str(got["documents"][0])
 
     def get_record(self, record_id: str) -> Record:
         return Record.model_validate_json(self.get_record_json(record_id))
-
-    def put_document(
-        self, record: Record, chunks: Sequence[Chunk], vectors: Sequence[Sequence[float]], text_hashes: Sequence[str]
-    ) -> None:
-        """Store a record and its chunks so that readers see all of it or none of it."""
-        self.put_documents([(record, chunks, vectors, text_hashes)])
 
     def put_documents(
         self, items: Sequence[tuple[Record, Sequence[Chunk], Sequence[Sequence[float]], Sequence[str]]]
@@ -279,7 +355,8 @@ class Store:
             rows.append((record, (mean / norm if norm > 0 else mean).tolist(), len(chunks)))
         if not rows:
             return
-        try:
+        paths = ", ".join(r.source_path for r, _v, _n in rows[:3])
+        with self._failing(f"cannot store {paths}"):
             self._begin_write()
             for lo in range(0, len(nodes), self.max_batch):
                 self.vector_store.add(nodes[lo : lo + self.max_batch])
@@ -299,21 +376,14 @@ class Store:
                 self._chunks.delete(
                     where={"$and": [{"record_id": record.id}, {"content_hash": {"$ne": record.content_hash}}]}
                 )
-        except StoreError:
-            raise
-        except Exception as exc:
-            paths = ", ".join(r.source_path for r, _v, _n in rows[:3])
-            raise self._wrap(exc, f"cannot store {paths}") from exc
 
     def delete_record(self, record_id: str) -> None:
         """Remove a record (the commit point first) and then its chunks."""
-        try:
+        with self._failing(f"cannot delete {record_id}"):
             self._begin_write()
             self._records.delete(ids=[record_id])
             self.bump_version()
             self._chunks.delete(where={"record_id": record_id})
-        except Exception as exc:
-            raise self._wrap(exc, f"cannot delete {record_id}") from exc
 
     def sweep_orphans(self) -> int:
         """Delete chunks whose record is gone or holds another version. Returns how many."""
@@ -322,7 +392,7 @@ class Store:
         for ids, metas in self._paged(self._chunks, include=["metadatas"]):
             for cid, meta in zip(ids, metas, strict=True):
                 rec = index.get(str((meta or {}).get("record_id")))
-                if rec is None or rec.get("content_hash") != (meta or {}).get("content_hash"):
+                if rec is None or rec.content_hash != (meta or {}).get("content_hash"):
                     stale.append(cid)
         for lo in range(0, len(stale), self.max_batch):
             self._chunks.delete(ids=stale[lo : lo + self.max_batch])
@@ -344,10 +414,8 @@ class Store:
     def interrupted_write(self) -> bool:
         """Whether a write began and never changed the version stamp (its process was killed, or it is still
         running: only a holder of the write lock can tell these apart)."""
-        try:
+        with self._failing("cannot read the store version"):
             return bool(self._state.get(ids=["writing"], include=[])["ids"])
-        except Exception as exc:
-            raise self._wrap(exc, "cannot read the store version") from exc
 
     def finish_interrupted_write(self) -> bool:
         """Change the version stamp for a write that was cut short after its commit, so readers see what it
@@ -359,36 +427,30 @@ class Store:
 
     def version(self) -> str:
         """An opaque stamp that differs after every change; '' for a store never written to."""
-        try:
+        with self._failing("cannot read the store version"):
             got = self._state.get(ids=["version"], include=["documents"])
-        except Exception as exc:
-            raise self._wrap(exc, "cannot read the store version") from exc
         return str(got["documents"][0]) if got["ids"] else ""
 
     # -- reading chunks ---------------------------------------------------------------------
 
-    def iter_chunks(self, page: int = 2000) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    def iter_chunks(self, page: int = 2000) -> Iterator[tuple[str, str, ChunkMeta]]:
         """Every stored chunk as (id, text, metadata), page by page."""
         offset = 0
         while True:
-            try:
+            with self._failing("cannot read chunks"):
                 got = self._chunks.get(include=["documents", "metadatas"], limit=page, offset=offset)
-            except Exception as exc:
-                raise self._wrap(exc, "cannot read chunks") from exc
             if not got["ids"]:
                 return
             for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-                yield cid, doc or "", dict(meta or {})
+                yield cid, doc or "", decode_chunk_meta(meta or {})
             if len(got["ids"]) < page:
                 return
             offset += page
 
     def record_vector(self, record_id: str) -> list[float]:
         """The mean vector of a record's chunks."""
-        try:
+        with self._failing("cannot read records"):
             got = self._records.get(ids=[record_id], include=["embeddings"])
-        except Exception as exc:
-            raise self._wrap(exc, "cannot read records") from exc
         if not got["ids"]:
             raise NotFound(f"no document with id '{record_id}'")
         return [float(x) for x in got["embeddings"][0]]
@@ -399,10 +461,8 @@ class Store:
         wanted = list(dict.fromkeys(text_hashes))
         for lo in range(0, len(wanted), 500):
             batch = wanted[lo : lo + 500]
-            try:
+            with self._failing("cannot read chunks"):
                 got = self._chunks.get(where={"text_hash": {"$in": batch}}, include=["embeddings", "metadatas"])
-            except Exception as exc:
-                raise self._wrap(exc, "cannot read chunks") from exc
             for meta, vector in zip(got["metadatas"], got["embeddings"], strict=True):
                 found.setdefault(str(meta["text_hash"]), [float(x) for x in vector])
         return found
@@ -421,41 +481,36 @@ class Store:
             return []
         where = None if within is not None else (filters.to_where() if filters else None)
         try:
-            got = self._chunks.query(
-                query_embeddings=[list(vector)],
-                n_results=k,
-                where=where,
-                ids=list(within) if within is not None else None,
-                include=["distances"],
-            )
-        except Exception as exc:
+            with self._failing("search failed"):
+                got = self._chunks.query(
+                    query_embeddings=[list(vector)],
+                    n_results=k,
+                    where=where,
+                    ids=list(within) if within is not None else None,
+                    include=["distances"],
+                )
+        except StoreError:
             if within is not None:  # ids from a snapshot older than the store: filter by metadata instead
                 return self.query(vector, k, filters, None)
-            raise self._wrap(exc, "search failed") from exc
+            raise
         return [(cid, 1.0 - float(d)) for cid, d in zip(got["ids"][0], got["distances"][0], strict=True)]
 
     # -- stats ------------------------------------------------------------------------------
 
     def count_chunks(self) -> int:
-        try:
+        with self._failing("cannot count chunks"):
             return int(self._chunks.count())
-        except Exception as exc:
-            raise self._wrap(exc, "cannot count chunks") from exc
 
     def count_records(self) -> int:
-        try:
+        with self._failing("cannot count records"):
             return int(self._records.count())
-        except Exception as exc:
-            raise self._wrap(exc, "cannot count records") from exc
 
     def _paged(self, collection: Any, include: list[str], page: int = 2000) -> Iterator[tuple[list[str], list[Any]]]:
         offset = 0
         key = include[0]
         while True:
-            try:
+            with self._failing("cannot read the store"):
                 got = collection.get(include=include, limit=page, offset=offset)
-            except Exception as exc:
-                raise self._wrap(exc, "cannot read the store") from exc
             ids = got["ids"]
             if not ids:
                 return
@@ -463,18 +518,6 @@ class Store:
             if len(ids) < page:
                 return
             offset += page
-
-
-def _chunk_from(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
-    return Chunk(
-        id=chunk_id,
-        record_id=str(meta.get("record_id", "")),
-        section=str(meta.get("section", "")),
-        heading=str(meta.get("heading", "")),
-        start=int(meta.get("start", 0)),
-        end=int(meta.get("end", 0)),
-        text=text,
-    )
 
 
 def open_store(settings: Settings, model_id: str) -> Store:

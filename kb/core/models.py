@@ -86,6 +86,41 @@ class Chunk(BaseModel):
     text: str = Field(description="Record.text[start:end].")
 
 
+class RecordMeta(BaseModel):
+    """What the store keeps beside each record for filters, catalogs and result lists, typed. Chroma keeps it
+    flat (lists pipe-joined, the date as a YYYYMMDD number); only ``kb.clients.store`` knows that form."""
+
+    id: str = Field(description="The record's id.")
+    kind: Kind = Field(default=Kind.document, description="postmortem, runbook, chat or document.")
+    title: str = Field(default="", description="The record's title.")
+    source_key: str = Field(default="", description="Identity of the source: path, plus '#channel' for Slack.")
+    source_path: str = Field(default="", description="Absolute path of the file (or export folder) it came from.")
+    content_hash: str = Field(default="", description="The content hash of the stored version.")
+    chunks: int = Field(default=0, description="How many chunks the stored version has.")
+    redactions: int = Field(default=0, description="How many secrets were replaced by a marker.")
+    date: dt.date | None = Field(default=None, description="The record's date, when known.")
+    services: list[str] = Field(default_factory=list, description="Services the document concerns.")
+    severity: str | None = Field(default=None, description="Normalised severity, e.g. 'SEV2'.")
+    alerts: list[str] = Field(default_factory=list, description="Its first 20 alert names.")
+    errors: list[str] = Field(default_factory=list, description="Its first 20 error strings, 120 characters each.")
+    supersedes: str = Field(default="", description="Source key this approved runbook revision replaces, or ''.")
+
+
+class ChunkMeta(BaseModel):
+    """What the store keeps beside each chunk and its readers use: its place and the version of its record.
+    (The store also copies its record's filter fields onto it, for Chroma's ``where``; read those through
+    ``RecordMeta``.) Decoded only by ``kb.clients.store``."""
+
+    record_id: str = Field(default="", description="Id of the record it belongs to.")
+    content_hash: str = Field(default="", description="Content hash of the record version it was cut from.")
+    text_hash: str = Field(default="", description="Hash of its text, to reuse its vector for the same text.")
+    title: str = Field(default="", description="Its record's title.")
+    section: str = Field(default="", description="Canonical name of the section it lies in.")
+    heading: str = Field(default="", description="That section's heading as written.")
+    start: int = Field(default=0, description="Offset of the first character in the record's text.")
+    end: int = Field(default=0, description="Offset one past the last character in the record's text.")
+
+
 class Hit(BaseModel):
     """A chunk a retriever returned for a query."""
 

@@ -111,8 +111,8 @@ def related_postmortems(searcher: Searcher, record: Record) -> list[str]:
         rid
         for rid, meta in searcher.keyword.record_meta.items()
         if rid != record.id
-        and meta.get("kind") == Kind.postmortem.value
-        and services & {s.lower() for s in str(meta.get("services", "")).split("|") if s}
+        and meta.kind == Kind.postmortem
+        and services & {s.lower() for s in meta.services}
     )
 
 

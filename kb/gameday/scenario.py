@@ -74,7 +74,7 @@ def shown_sources(citations: Sequence[Citation]) -> str:
 
 def find_chat(searcher: Searcher, record: Record) -> str | None:
     """The chat log of the same incident: same day, sharing a service."""
-    chats = [rid for rid in same_incident(searcher, record) if searcher.keyword.record_meta[rid].get("kind") == "chat"]
+    chats = [rid for rid in same_incident(searcher, record) if searcher.keyword.record_meta[rid].kind == Kind.chat]
     return chats[0] if chats else None
 
 
@@ -93,7 +93,7 @@ def build_scenario(
     record = store.get_record(source_id)
     if record.kind != Kind.postmortem:
         postmortems = [rid for rid in same_incident(searcher, record)
-                       if searcher.keyword.record_meta[rid].get("kind") == Kind.postmortem.value]
+                       if searcher.keyword.record_meta[rid].kind == Kind.postmortem]
         hint = f" (the postmortem of the same incident is '{postmortems[0]}')" if postmortems else ""
         raise KBError(f"'{source_id}' is a {record.kind.value}; game days are built from postmortems{hint}")
     if not section_text(record, "root_cause").strip():
@@ -319,11 +319,11 @@ def eligible(searcher: Searcher, service: str | None = None, severity: str | Non
     searcher.keyword.ensure_fresh()
     out = []
     for rid, meta in sorted(searcher.keyword.record_meta.items()):
-        if meta.get("kind") != Kind.postmortem.value:
+        if meta.kind != Kind.postmortem:
             continue
-        if service and service.lower() not in {s.lower() for s in str(meta.get("services", "")).split("|")}:
+        if service and service.lower() not in {s.lower() for s in meta.services}:
             continue
-        if severity and str(meta.get("severity", "")).upper() != severity.upper():
+        if severity and (meta.severity or "").upper() != severity.upper():
             continue
         out.append(rid)
     return out

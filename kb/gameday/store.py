@@ -64,7 +64,7 @@ def stale_reasons(searcher: Searcher, scenario: Scenario) -> list[str]:
         meta = metas.get(doc_id)
         if meta is None:
             reasons.append(f"{doc_id} is no longer stored")
-        elif meta.get("content_hash") != digest:
+        elif meta.content_hash != digest:
             reasons.append(f"{doc_id} changed")
     if scenario.source_id in metas:
         record = searcher.store.get_record(scenario.source_id)

@@ -131,7 +131,7 @@ def ask(
     *,
     kinds: Sequence[Kind] = (),
     services: Sequence[str] = (),
-    since: object = None,
+    since: dt.date | None = None,
     llm: ChatModel | None = None,
     on_text: Callable[[str], None] | None = None,
     max_items: int = 4,
@@ -139,7 +139,7 @@ def ask(
     """Answer a question from the knowledge base, citing every line."""
     question = bounded_query(question)
     text, previous = _search_text(question, conversation)
-    query = Query(text=text, k=8, kinds=tuple(kinds), services=tuple(services), since=since)  # type: ignore[arg-type]
+    query = Query(text=text, k=8, kinds=tuple(kinds), services=tuple(services), since=since)
     results = searcher.search(query, passages_per_doc=4)
     on_day = _on_the_day(searcher, question, query) if not previous else []
     if on_day:  # "what happened on 2024-09-05?": that day's documents first, whatever else matches

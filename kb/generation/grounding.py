@@ -20,7 +20,6 @@ the whole output with ``GroundingError``.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, Field
@@ -51,10 +50,6 @@ class GeneratedDraft(BaseModel):
     lines: list[GeneratedLine] = Field(description="The lines of the document, in order.")
 
 
-def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip().lower()
-
-
 class Evidence:
     """The numbered passages given to one generation, and the check of what cites them."""
 
@@ -70,9 +65,6 @@ class Evidence:
 
     def __len__(self) -> int:
         return len(self.passages)
-
-    def doc_ids(self) -> list[str]:
-        return list(dict.fromkeys(p.doc_id for p in self.passages.values()))
 
     def citation(self, passage_id: str, quote: str | None = None) -> Citation | None:
         """A citation of a given passage, narrowed to ``quote`` when the quote is found in it."""

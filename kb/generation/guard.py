@@ -24,10 +24,13 @@ import re
 import shlex
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kb.generation.markup import markup
 from kb.text.steps import CLI_NAMES
+
+if TYPE_CHECKING:
+    from llama_index.core.base.embeddings.base import BaseEmbedding
 
 # -- instructions to an AI ------------------------------------------------------------------------------
 
@@ -49,7 +52,7 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+|[:;]\s+")
 class _Judge:
     """Labelled examples embedded once; a sentence's nearest neighbours on each side decide."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: BaseEmbedding) -> None:
         import numpy as np
 
         from kb.generation.guard_examples import INJECTIONS, ORDINARY

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from kb.clients.store import Store
 from kb.core.errors import KBError
-from kb.core.models import Record
+from kb.core.models import Record, RecordMeta
 from kb.retrieval.keyword import KeywordIndex
 
 
@@ -73,11 +73,11 @@ def _check(store: Store, keyword: KeywordIndex | None, repair: bool) -> DoctorRe
     numbers: dict[str, list[int]] = defaultdict(list)
     orphans: list[str] = []
     current: dict[str, list[str]] = defaultdict(list)
-    for cid, _text, meta in store.iter_chunks():
+    for cid, _text, chunk_meta in store.iter_chunks():
         report.chunks += 1
-        rid = str(meta.get("record_id", ""))
+        rid = chunk_meta.record_id
         rec = index.get(rid)
-        if rec is None or rec.get("content_hash") != meta.get("content_hash"):
+        if rec is None or rec.content_hash != chunk_meta.content_hash:
             orphans.append(cid)
             continue
         current[rid].append(cid)
@@ -101,7 +101,7 @@ def _check(store: Store, keyword: KeywordIndex | None, repair: bool) -> DoctorRe
             _broken(store, report, rid, meta, "unreadable-record", f"the record entry does not parse: {exc}", repair)
         else:
             have = sorted(numbers.get(rid, []))
-            want = int(meta.get("chunks") or 0)
+            want = meta.chunks
             if len(have) != len(set(have)):
                 _broken(store, report, rid, meta, "duplicate-chunks", f"chunk numbers repeat: {have}", repair)
             elif have != list(range(want)):
@@ -147,11 +147,11 @@ def _check_keyword(store: Store, keyword: KeywordIndex, report: DoctorReport, pr
         report.problems.append(Problem("stale-keyword-index", "keyword index", "rebuilt, but still differs"))
 
 
-def _broken(store: Store, report: DoctorReport, rid: str, meta: dict[str, object], kind: str, detail: str,
+def _broken(store: Store, report: DoctorReport, rid: str, meta: RecordMeta, kind: str, detail: str,
             repair: bool) -> None:
     problem = Problem(kind, rid, detail)
     report.problems.append(problem)
-    source = str(meta.get("source_path", ""))
+    source = meta.source_path
     if repair:
         store.delete_record(rid)
         problem.repaired = True

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from kb.core.models import Kind
+from kb.core.models import Kind, RecordMeta
 from kb.retrieval.search import Searcher
 
 #: Incidents whose document vectors are at least this close join one failure mode.
@@ -26,9 +26,9 @@ class FailureMode:
     services: list[str] = field(default_factory=list)
 
 
-def incidents(searcher: Searcher) -> dict[str, dict[str, Any]]:
+def incidents(searcher: Searcher) -> dict[str, RecordMeta]:
     searcher.keyword.ensure_fresh()
-    return {rid: m for rid, m in searcher.keyword.record_meta.items() if m.get("kind") == Kind.postmortem.value}
+    return {rid: m for rid, m in searcher.keyword.record_meta.items() if m.kind == Kind.postmortem}
 
 
 def month_range(first: str, last: str) -> list[str]:
@@ -45,17 +45,16 @@ def per_service_month(searcher: Searcher) -> list[dict[str, Any]]:
     """Rows of (month 'YYYY-MM', service, incidents)."""
     counts: Counter[tuple[str, str]] = Counter()
     for meta in incidents(searcher).values():
-        day = int(meta.get("date_ord") or 0)
-        if not day:
+        if meta.date is None:
             continue
-        month = f"{day // 10000:04d}-{day // 100 % 100:02d}"
-        for service in [s for s in str(meta.get("services", "")).split("|") if s] or ["(none)"]:
+        month = f"{meta.date.year:04d}-{meta.date.month:02d}"
+        for service in meta.services or ["(none)"]:
             counts[(month, service)] += 1
     return [{"month": m, "service": s, "incidents": n} for (m, s), n in sorted(counts.items())]
 
 
 def severity_mix(searcher: Searcher) -> dict[str, int]:
-    counts = Counter(str(m.get("severity") or "unknown") for m in incidents(searcher).values())
+    counts = Counter(m.severity or "unknown" for m in incidents(searcher).values())
     return dict(sorted(counts.items()))
 
 
@@ -114,8 +113,8 @@ def failure_modes(searcher: Searcher, threshold: float = CLUSTER_COSINE) -> list
         if len(members) < 2:
             continue
         names = [ids[i] for i in members]
-        services = Counter(s for n in names for s in str(metas[n].get("services", "")).split("|") if s)
-        alerts = Counter(a for n in names for a in str(metas[n].get("alerts", "")).split("|") if a)
+        services = Counter(s for n in names for s in metas[n].services)
+        alerts = Counter(a for n in names for a in metas[n].alerts)
         top = alerts.most_common(1)[0][0] if alerts else (services.most_common(1)[0][0] if services else names[0])
         modes.append(FailureMode(label=top, incidents=names, services=[s for s, _ in services.most_common(3)]))
     return sorted(modes, key=lambda m: -len(m.incidents))

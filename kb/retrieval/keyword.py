@@ -24,8 +24,8 @@ from typing import Any
 import bm25s
 import numpy as np
 
-from kb.clients.store import SearchFilters, Store
-from kb.core.models import Chunk
+from kb.clients.store import SearchFilters, Store, decode_record_meta, encode_record_meta
+from kb.core.models import Chunk, ChunkMeta, RecordMeta
 from kb.text.analysis import DEFAULT, AnalyzerOptions, analyze, whole_term
 
 _WORD = re.compile(r"\S+")
@@ -41,11 +41,10 @@ class KeywordHit:
     score: float
 
 
-def index_text(text: str, meta: dict[str, Any]) -> str:
+def index_text(text: str, meta: ChunkMeta) -> str:
     """What BM25 sees for a chunk: its document title (twice: a title says what the whole document is
     about, measured better than once or three times), its section heading, then the text."""
-    title = meta.get("title", "")
-    return "\n".join(str(x) for x in (title, title, meta.get("heading", ""), text) if x)
+    return "\n".join(x for x in (meta.title, meta.title, meta.heading, text) if x)
 
 
 class KeywordIndex:
@@ -74,7 +73,7 @@ class KeywordIndex:
         self.places: list[tuple[str, str, int, int]] = []  # section, heading, start, end
         self.record_of: np.ndarray = np.zeros(0, dtype=np.int32)
         self.records: list[str] = []
-        self.record_meta: dict[str, dict[str, Any]] = {}
+        self.record_meta: dict[str, RecordMeta] = {}
         self.position: dict[str, int] = {}
         self._columns: dict[str, np.ndarray] = {}
         self._service_rows: dict[str, np.ndarray] = {}
@@ -115,21 +114,14 @@ class KeywordIndex:
         record_of: list[int] = []
         record_pos: dict[str, int] = {}
         for cid, text, meta in self.store.iter_chunks():
-            rid = str(meta.get("record_id", ""))
+            rid = meta.record_id
             current = record_meta.get(rid)
-            if current is None or current.get("content_hash") != meta.get("content_hash"):
+            if current is None or current.content_hash != meta.content_hash:
                 continue  # an orphan or a version being replaced
             record_of.append(record_pos.setdefault(rid, len(record_pos)))
             chunk_ids.append(cid)
             texts.append(text)
-            places.append(
-                (
-                    str(meta.get("section", "")),
-                    str(meta.get("heading", "")),
-                    int(meta.get("start", 0)),
-                    int(meta.get("end", 0)),
-                )
-            )
+            places.append((meta.section, meta.heading, meta.start, meta.end))
             corpus.append(analyze(index_text(text, meta), self.options) or ["_"])
         bm25 = None
         if corpus:
@@ -155,22 +147,21 @@ class KeywordIndex:
         places: list[tuple[str, str, int, int]],
         record_of: np.ndarray,
         records: list[str],
-        record_meta: dict[str, dict[str, Any]],
+        record_meta: dict[str, RecordMeta],
     ) -> None:
         self._bm25, self.chunk_ids, self.texts, self.places = bm25, chunk_ids, texts, places
         self.record_of, self.records, self.record_meta = record_of, records, record_meta
         self.position = {cid: i for i, cid in enumerate(chunk_ids)}
-        metas = [record_meta.get(rid, {}) for rid in records]
+        metas = [record_meta.get(rid) for rid in records]
         self._columns = {
-            "kind": np.array([str(m.get("kind", "")) for m in metas], dtype=object),
-            "severity": np.array([str(m.get("severity", "")) for m in metas], dtype=object),
-            "date_ord": np.array([int(m.get("date_ord") or 0) for m in metas], dtype=np.int64),
+            "kind": np.array([m.kind.value if m else "" for m in metas], dtype=object),
+            "severity": np.array([(m.severity or "") if m else "" for m in metas], dtype=object),
+            "day": np.array([m.date.toordinal() if m and m.date else 0 for m in metas], dtype=np.int64),
         }
         self._service_rows = {}
         for row, meta in enumerate(metas):
-            for service in str(meta.get("services", "")).lower().split("|"):
-                if service:
-                    self._service_rows.setdefault(service, np.zeros(len(records), dtype=bool))[row] = True
+            for service in meta.services if meta else ():
+                self._service_rows.setdefault(service.lower(), np.zeros(len(records), dtype=bool))[row] = True
         # names of more than one part, by their whole-identifier index token (payments-gateway -> paymentsgateway)
         self._service_keys = {
             _NON_ALNUM.sub("", name): whole_term(name, self.options)
@@ -198,7 +189,7 @@ class KeywordIndex:
                     "texts": self.texts,
                     "places": self.places,
                     "records": self.records,
-                    "record_meta": self.record_meta,
+                    "record_meta": {rid: encode_record_meta(m) for rid, m in self.record_meta.items()},
                 }
             )
         )
@@ -232,6 +223,7 @@ class KeywordIndex:
             rows = json.loads((self.directory / "rows.json").read_text())
             bm25 = bm25s.BM25.load(str(self.directory / "bm25")) if (self.directory / "bm25").exists() else None
             record_of = np.load(self.directory / "record_of.npy")
+            record_meta = {rid: decode_record_meta(rid, flat) for rid, flat in rows["record_meta"].items()}
         except (OSError, ValueError, KeyError):
             return False
         places = [tuple(p) for p in rows["places"]]
@@ -243,7 +235,7 @@ class KeywordIndex:
             places,
             record_of,  # type: ignore[arg-type]
             rows["records"],
-            rows["record_meta"],
+            record_meta,
         )
         return True
 
@@ -300,9 +292,9 @@ class KeywordIndex:
         if filters.severities:
             allowed &= np.isin(cols["severity"], list(filters.severities))
         if filters.since is not None:
-            allowed &= cols["date_ord"] >= filters.since
+            allowed &= cols["day"] >= filters.since.toordinal()
         if filters.until is not None:
-            allowed &= cols["date_ord"] <= filters.until
+            allowed &= cols["day"] <= filters.until.toordinal()
         if filters.services:
             any_service = np.zeros(len(self.records), dtype=bool)
             for service in filters.services:

@@ -17,12 +17,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from kb.clients.store import SearchFilters, Store
-from kb.core.models import Hit, Kind, RankedDocument, RecordSummary
+from kb.core.models import Hit, Kind, RankedDocument, RecordMeta, RecordSummary
 from kb.core.settings import Settings
 from kb.retrieval.keyword import KeywordIndex
 from kb.text.analysis import STOPWORDS, analyze, whole_term
@@ -66,8 +66,8 @@ class Query:
             kinds=tuple(k.value for k in self.kinds),
             services=tuple(s.lower() for s in self.services),
             severities=tuple(s.upper() for s in self.severities),
-            since=int(self.since.strftime("%Y%m%d")) if self.since else None,
-            until=int(self.until.strftime("%Y%m%d")) if self.until else None,
+            since=self.since,
+            until=self.until,
         )
 
 
@@ -198,7 +198,7 @@ class Searcher:
             shown = _best_passages(hits, passages_per_doc)
             results.append(
                 RankedDocument(
-                    record=summary_of(rid, meta),
+                    record=summary_of(meta),
                     score=score,
                     hits=shown,
                     why=why_matched(query.text, meta, hits, shown, self.keyword.passage_share),
@@ -244,17 +244,15 @@ def _best_passages(hits: Sequence[Hit], limit: int) -> list[Hit]:
     return [by_id[cid] for cid in order][:limit]
 
 
-def summary_of(record_id: str, meta: dict[str, Any]) -> RecordSummary:
-    date_ord = int(meta.get("date_ord") or 0)
-    when = date(date_ord // 10000, date_ord // 100 % 100, date_ord % 100) if date_ord else None
+def summary_of(meta: RecordMeta) -> RecordSummary:
     return RecordSummary(
-        id=record_id,
-        kind=Kind(str(meta.get("kind", "document"))),
-        title=str(meta.get("title", record_id)),
-        services=[s for s in str(meta.get("services", "")).split("|") if s],
-        severity=str(meta.get("severity") or "") or None,
-        date=when,
-        source_path=str(meta.get("source_path", "")),
+        id=meta.id,
+        kind=meta.kind,
+        title=meta.title,
+        services=meta.services,
+        severity=meta.severity,
+        date=meta.date,
+        source_path=meta.source_path,
     )
 
 
@@ -290,7 +288,7 @@ def shared_terms(
 
 def why_matched(
     query_text: str,
-    meta: dict[str, Any],
+    meta: RecordMeta,
     hits: Sequence[Hit],
     shown: Sequence[Hit],
     rarity: Callable[[str], float] | None = None,
@@ -300,17 +298,16 @@ def why_matched(
     reasons: list[str] = []
     lowered = query_text.lower()
     q_terms = set(analyze(query_text))
-    services = [s for s in str(meta.get("services", "")).split("|") if s and s.lower() in lowered]
+    services = [s for s in meta.services if s.lower() in lowered]
     if services:
         reasons.append("same service: " + ", ".join(services))
-    alerts = [a for a in str(meta.get("alerts", "")).split("|") if a]
-    named = [a for a in alerts if a.lower() in lowered or (set(analyze(a)) - {whole_term(a)}) <= q_terms]
+    named = [a for a in meta.alerts if a.lower() in lowered or (set(analyze(a)) - {whole_term(a)}) <= q_terms]
     if named:
         reasons.append("alert: " + ", ".join(named[:3]))
-    errors = [e for e in str(meta.get("errors", "")).split("|") if e and e.lower() in lowered]
+    errors = [e for e in meta.errors if e.lower() in lowered]
     if errors:
         reasons.append("error: " + ", ".join(errors[:3]))
-    passage_terms = {t for h in shown for t in analyze(h.chunk.text)} | set(analyze(str(meta.get("title", ""))))
+    passage_terms = {t for h in shown for t in analyze(h.chunk.text)} | set(analyze(meta.title))
     already = {x.lower() for x in (*services, *named, *errors)}
     shared = [t for t in shared_terms(query_text, passage_terms, rarity, 8 + len(already)) if t not in already][:8]
     if shared:

@@ -32,17 +32,16 @@ def same_incident(searcher: Searcher, record: Record) -> list[str]:
     dated the same day that shares a service with it (its chat log, or its postmortem)."""
     if record.date is None or record.kind.value not in INCIDENT_KINDS:
         return []
-    day = int(record.date.strftime("%Y%m%d"))
     services = {s.lower() for s in record.services}
     searcher.keyword.ensure_fresh()
     found = []
     for rid, meta in searcher.keyword.record_meta.items():
-        kind = meta.get("kind")
+        kind = meta.kind.value
         if rid == record.id or kind not in INCIDENT_KINDS or kind == record.kind.value:
             continue
-        if int(meta.get("date_ord") or 0) != day:
+        if meta.date != record.date:
             continue
-        if services & {s.lower() for s in str(meta.get("services", "")).split("|") if s}:
+        if services & {s.lower() for s in meta.services}:
             found.append(rid)
     return sorted(found)
 

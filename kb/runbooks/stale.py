@@ -5,36 +5,32 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-from kb.core.models import Kind, Record, StaleRunbook
+from kb.core.models import Kind, Record, RecordMeta, StaleRunbook
 from kb.retrieval.search import Query, Searcher
 
 
 def related_incidents(
-    index: dict[str, dict[str, Any]], runbook: Record, since: dt.date | None
-) -> list[tuple[str, dict[str, Any]]]:
+    index: dict[str, RecordMeta], runbook: Record, since: dt.date | None
+) -> list[tuple[str, RecordMeta]]:
     """Postmortems and chat logs dated on or after ``since`` that share a service or an alert with the
     runbook and that it does not already cite (by id or by date, "Postmortem 2024-07-22"), newest first."""
     services = {s.lower() for s in runbook.services}
     alerts = set(runbook.alerts)
-    floor = int(since.strftime("%Y%m%d")) if since else 0
     out = []
     for rid, meta in index.items():
-        if meta.get("kind") not in (Kind.postmortem.value, Kind.chat.value):
+        if meta.kind not in (Kind.postmortem, Kind.chat):
             continue
-        when = int(meta.get("date_ord") or 0)
-        if when < floor or (since and not when):
+        when = meta.date
+        if since and (when is None or when < since):
             continue
-        theirs = {s.lower() for s in str(meta.get("services", "")).split("|") if s}
-        their_alerts = {a for a in str(meta.get("alerts", "")).split("|") if a}
-        if not (services & theirs or alerts & their_alerts):
+        theirs = {s.lower() for s in meta.services}
+        if not (services & theirs or alerts & set(meta.alerts)):
             continue
-        day = f"{when // 10000:04d}-{when // 100 % 100:02d}-{when % 100:02d}"
-        if rid in runbook.text or (when and day in runbook.text):
+        if rid in runbook.text or (when and f"{when.year:04d}-{when.month:02d}-{when.day:02d}" in runbook.text):
             continue  # the runbook already tells of this incident
         out.append((rid, meta))
-    return sorted(out, key=lambda kv: -int(kv[1].get("date_ord") or 0))
+    return sorted(out, key=lambda kv: (kv[1].date is not None, kv[1].date or dt.date.min), reverse=True)
 
 
 #: An incident concerns a runbook when keyword search for the runbook's title and main alert scores it at
@@ -55,9 +51,7 @@ def incidents_for(searcher: Searcher, runbook: Record, since: dt.date | None) ->
     bar = CONCERNS * scores.get(runbook.id, max(scores.values(), default=0.0))
     main_alert = runbook.alerts[0] if runbook.alerts else None
     return [
-        rid
-        for rid, meta in related
-        if scores.get(rid, 0.0) >= bar > 0 or (main_alert and main_alert in str(meta.get("alerts", "")).split("|"))
+        rid for rid, meta in related if scores.get(rid, 0.0) >= bar > 0 or (main_alert and main_alert in meta.alerts)
     ]
 
 
@@ -70,7 +64,7 @@ def stale_runbooks(searcher: Searcher) -> list[StaleRunbook]:
     index = searcher.keyword.record_meta
     out: list[StaleRunbook] = []
     for rid, meta in list(index.items()):
-        if meta.get("kind") != Kind.runbook.value:
+        if meta.kind != Kind.runbook:
             continue
         runbook = searcher.store.get_record(rid)
         if runbook.date is None:
@@ -78,10 +72,10 @@ def stale_runbooks(searcher: Searcher) -> list[StaleRunbook]:
         wanted = set(incidents_for(searcher, runbook, runbook.date))
         related = [(other, m) for other, m in related_incidents(index, runbook, runbook.date) if other in wanted]
         # a postmortem and the chat log of the same incident count once (same day)
-        days: dict[int, tuple[str, dict[str, Any]]] = {}
+        days: dict[dt.date, tuple[str, RecordMeta]] = {}
         for other, other_meta in related:
-            day = int(other_meta.get("date_ord") or 0)
-            if day not in days or other_meta.get("kind") == Kind.postmortem.value:
+            day = other_meta.date  # dated: related_incidents since a date leaves undated ones out
+            if day is not None and (day not in days or other_meta.kind == Kind.postmortem):
                 days[day] = (other, other_meta)
         if not days:
             continue
@@ -94,7 +88,7 @@ def stale_runbooks(searcher: Searcher) -> list[StaleRunbook]:
                 last_changed=runbook.date,
                 incidents=len(days),
                 newest_incident=newest_id,
-                newest_date=dt.date(newest_day // 10000, newest_day // 100 % 100, newest_day % 100),
+                newest_date=newest_day,
                 incident_ids=[days[d][0] for d in sorted(days, reverse=True)],
             )
         )

@@ -220,7 +220,6 @@ NEGATIVE_OUTCOME = re.compile(
 )
 CAUTION = re.compile(r"(?:^|: )(never|do not|don't|must not|avoid)\b", re.I)
 CHECK_FIRST = re.compile(r"(?:^|: )(before\b|always\b|check\b|first,|the first (?:step|question)\b)", re.I)
-PRESCRIPTIVE = re.compile(r"\b(always|never|first (?:step|question)|must|should|check|look at|before)\b", re.I)
 RUNBOOK_MENTION = re.compile(r"\b(runbook|playbook)\b", re.I)
 
 

@@ -72,8 +72,13 @@ def _show(ctx: Context, answer: Answer) -> None:
 
 
 def run_ask(args: argparse.Namespace, ctx: Context) -> int:
-    filters = {"kinds": [Kind(k) for k in args.kind or ()], "services": args.service or (), "since": args.since}
+    kinds = [Kind(k) for k in args.kind or ()]
     conversation = Conversation()
+
+    def answer_to(question: str) -> Answer:
+        return ask(ctx.searcher, question, conversation, llm=ctx.llm, kinds=kinds, services=args.service or (),
+                   since=args.since)
+
     if args.chat:
         print("Ask away (empty line or Ctrl-D to stop).", file=sys.stderr)
         while True:
@@ -82,14 +87,13 @@ def run_ask(args: argparse.Namespace, ctx: Context) -> int:
             line = sys.stdin.readline()
             if not line.strip():
                 return 0
-            _show(ctx, ask(ctx.searcher, line.strip(), conversation, llm=ctx.llm, **filters))  # type: ignore[arg-type]
+            _show(ctx, answer_to(line.strip()))
             print()
     question = " ".join(args.question).strip()
     if not question:
         print("kb: give a QUESTION, or --chat", file=sys.stderr)
         return 2
-    answer = ask(ctx.searcher, question, conversation, llm=ctx.llm, **filters)  # type: ignore[arg-type]
-    _show(ctx, answer)
+    _show(ctx, answer_to(question))
     return 0
 
 

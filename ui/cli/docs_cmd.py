@@ -61,14 +61,14 @@ def show(args: argparse.Namespace, ctx: Context) -> int:
 
 def stats(args: argparse.Namespace, ctx: Context) -> int:
     records = ctx.store.record_index().values()
-    kinds = Counter(str(m.get("kind")) for m in records)
-    services = Counter(s for m in records for s in str(m.get("services", "")).split("|") if s)
+    kinds = Counter(m.kind.value for m in records)
+    services = Counter(s for m in records for s in m.services)
     data = {
         "documents": len(records),
         "chunks": ctx.store.count_chunks(),
         "by_kind": dict(sorted(kinds.items())),
         "by_service": dict(services.most_common()),
-        "redactions": sum(int(m.get("redactions") or 0) for m in records),
+        "redactions": sum(m.redactions for m in records),
         "store": ctx.settings.store_location,
         "store_mode": "server" if ctx.settings.chroma_url else "embedded",
         "embedding_model": model_id(ctx.embedding),

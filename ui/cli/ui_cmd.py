@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ui.cli.context import Context
+
 APP = Path(__file__).resolve().parent.parent / "web" / "app.py"
 
 
@@ -37,7 +39,7 @@ def command(args: argparse.Namespace) -> list[str]:
     ]
 
 
-def run(args: argparse.Namespace, ctx: object) -> int:
+def run(args: argparse.Namespace, ctx: Context) -> int:
     env = dict(os.environ)
     if getattr(args, "data_dir", None):
         env["KB_DATA_DIR"] = str(Path(args.data_dir).expanduser().resolve())

@@ -3,6 +3,7 @@ incidents, and actions (draft a runbook, build a game day)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import streamlit as st
@@ -22,14 +23,14 @@ st.title("Incident / document")
 with shown_errors():
     res.searcher.keyword.ensure_fresh()
     metas = res.searcher.keyword.record_meta
-    ids = sorted(metas, key=lambda i: (-(int(metas[i].get("date_ord") or 0)), i))
+    ids = sorted(metas, key=lambda i: (-(metas[i].date or dt.date.min).toordinal(), i))
     if not ids:
         st.info("No documents yet: add some on the Ingest page.")
         st.stop()
     # the document opened in this session, else the one the address names (a bookmark or a shared link)
     wanted = st.session_state.get("doc_id") or st.query_params.get("id")
     index = ids.index(wanted) if wanted in ids else 0
-    doc_id = st.selectbox("Document", ids, index=index, format_func=lambda i: f"{i} — {metas[i].get('title', '')}")
+    doc_id = st.selectbox("Document", ids, index=index, format_func=lambda i: f"{i} — {metas[i].title}")
     st.session_state["doc_id"] = doc_id
     st.query_params["id"] = doc_id  # the address names the document, so it can be bookmarked and shared
     record = res.store.get_record(doc_id)

@@ -23,7 +23,7 @@ with shown_errors():
     scenarios = {s.id: s for s in store.all()}
 
     with st.expander("New scenario", expanded=not scenarios):
-        services = sorted({s for m in metas.values() for s in str(m.get("services", "")).split("|") if s})
+        services = sorted({s for m in metas.values() for s in m.services})
         cols = st.columns(3)
         service = cols[0].selectbox("Service", ["", *services], key="gd_service")
         severity = cols[1].selectbox("Severity", ["", "SEV1", "SEV2", "SEV3"], key="gd_severity")

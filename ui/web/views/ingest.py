@@ -71,7 +71,7 @@ with shown_errors():
     st.subheader("Index")
     res.searcher.keyword.ensure_fresh()
     metas = res.searcher.keyword.record_meta
-    kinds = Counter(str(m.get("kind")) for m in metas.values())
+    kinds = Counter(m.kind.value for m in metas.values())
     cols = st.columns(4)
     cols[0].metric("Documents", len(metas))
     cols[1].metric("Passages", len(res.searcher.keyword.chunk_ids))

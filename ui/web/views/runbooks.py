@@ -24,7 +24,7 @@ st.title("Runbooks")
 with shown_errors():
     res.searcher.keyword.ensure_fresh()
     metas = res.searcher.keyword.record_meta
-    books = sorted(rid for rid, m in metas.items() if m.get("kind") == Kind.runbook.value)
+    books = sorted(rid for rid, m in metas.items() if m.kind == Kind.runbook)
     stale = {s.runbook_id: s for s in stale_runbooks(res.searcher)} if books else {}
 
     tab_list, tab_draft, tab_update = st.tabs(["All runbooks", "Draft a runbook", "Update a runbook"])
@@ -35,7 +35,7 @@ with shown_errors():
             [
                 {
                     "runbook": rid,
-                    "title": metas[rid].get("title", ""),
+                    "title": metas[rid].title,
                     "incidents since last change": stale[rid].incidents if rid in stale else 0,
                     "newest incident": str(stale[rid].newest_date or "") if rid in stale else "",
                 }
@@ -66,7 +66,7 @@ with shown_errors():
             key="draft_topic_input",
         )
         alert_text = st.text_area("…or paste an alert (optional)", key="draft_alert", height=80)
-        services = sorted({s for m in metas.values() for s in str(m.get("services", "")).split("|") if s})
+        services = sorted({s for m in metas.values() for s in m.services})
         service = st.selectbox("Service (optional)", ["", *services], key="draft_service")
         if st.button("Draft", type="primary", key="draft-go"):
             alert = None

@@ -28,8 +28,8 @@ with shown_errors():
         height=110,
         placeholder="checkout 502 errors after a deploy",
     )
-    services = sorted({s for m in metas.values() for s in str(m.get("services", "")).split("|") if s})
-    severities = sorted({str(m.get("severity")) for m in metas.values() if m.get("severity")})
+    services = sorted({s for m in metas.values() for s in m.services})
+    severities = sorted({m.severity for m in metas.values() if m.severity})
     c1, c2, c3, c4 = st.columns([2, 2, 1.5, 2])  # severity chips (SEV1) need room to show
     kinds = c1.multiselect("Kind", [k.value for k in Kind], key="search_kinds")
     chosen_services = c2.multiselect("Service", services, key="search_services")
