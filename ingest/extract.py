@@ -262,7 +262,7 @@ def plain_sections(text: str, start: int = 0) -> list[tuple[str, str, int, int]]
         # 'Key: value' lines are metadata, not headings
         if ":" in stripped:
             continue
-        name = canonical_section(stripped)
+        name: str = canonical_section(stripped)
         if name != SectionName.other or match.group(1):
             marks.append((name, stripped, match.start()))
     sections: list[tuple[str, str, int, int]] = []

@@ -123,7 +123,7 @@ def sections_of(body: str) -> tuple[str | None, list[Section]]:
         if level == 1 and title is None and not marks:
             title = heading
             continue
-        name = canonical_section(heading)
+        name: str = canonical_section(heading)
         if name == SectionName.other and marks and level > marks[-1][2]:
             parents = [m for m in marks if m[2] < level]
             if parents:
