@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, computed_field
 
-from kb.core.enums import ActionKind, Outcome, RubricKind
+from kb.core.enums import ActionKind, Generator, Outcome, RubricKind
 
 
 class Kind(StrEnum):
@@ -220,7 +220,7 @@ class Draft(BaseModel):
 
     title: str
     markdown: str = Field(description="The whole draft as Markdown, with a references list.")
-    generator: str = Field(description="'extractive' (no LLM) or 'llm'.")
+    generator: Generator = Field(description="'extractive' (no LLM) or 'llm'.")
     model: str | None = Field(default=None, description="The LLM's name when one was used.")
     items: list[DraftItem] = Field(default_factory=list)
     dropped: list[DroppedItem] = Field(default_factory=list, description="Lines removed as ungrounded.")
@@ -254,7 +254,7 @@ class RunbookProposal(BaseModel):
     base_hash: str = Field(description="Content hash of the runbook version the proposal was made against.")
     since: dt.date | None = Field(default=None, description="Incidents from this date on were considered.")
     created: dt.datetime
-    generator: str = "extractive"
+    generator: Generator = Generator.extractive
     diff: str = Field(description="Unified diff from the current text to the proposed text.")
     hunks: list[ProposalHunk] = Field(default_factory=list)
     items: list[DraftItem] = Field(default_factory=list, description="The changes, each with its citations.")
