@@ -11,6 +11,7 @@ import functools
 import re
 from collections.abc import Sequence
 
+from kb.core.enums import SectionName
 from kb.core.models import Chunk, Record
 
 _PARAGRAPH = re.compile(r"\n[ \t]*\n")
@@ -133,7 +134,9 @@ def chunk_spans(
 
 def chunk_record(record: Record, max_words: int) -> list[Chunk]:
     """The chunks of a record; ids carry a prefix of its content hash."""
-    sections = [(s.name, s.heading, s.start, s.end) for s in record.sections] or [("body", "", 0, len(record.text))]
+    sections = [(s.name, s.heading, s.start, s.end) for s in record.sections] or [
+        (SectionName.body, "", 0, len(record.text))
+    ]
     boundaries = [(m.start, m.end) for m in record.messages]
     spans = chunk_spans(record.text, sections, max_words, boundaries)
     return [

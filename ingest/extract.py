@@ -10,63 +10,8 @@ from typing import Any
 import yaml
 
 from kb.core.bounded import Refused, check_size, load_yaml
-
-#: Heading words -> canonical section name. The first matching entry wins.
-SECTION_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("summary", r"summary|overview of the incident|tl;?dr|executive summary|what happened"),
-    ("impact", r"impact|customer impact|user impact"),
-    ("detection", r"detection|how (it was|we) detected|discovery"),
-    ("timeline", r"timeline|chronology|sequence of events"),
-    ("root_cause", r"root ?causes?|cause|why it happened|technical analysis|analysis"),
-    ("contributing_factors", r"contributing factors?|what went wrong|trigger"),
-    ("resolution", r"resolution|remediation|recovery|fix|how (it was|we) fixed"),
-    ("mitigation", r"mitigation|mitigations?|immediate actions?|workaround|roll ?back|rollback|steps|procedure"),
-    ("action_items", r"action items?|follow[- ]?ups?|next steps|corrective actions?|todo"),
-    ("lessons", r"lessons?( learned)?|what went well|learnings|takeaways|retrospective"),
-    ("overview", r"overview|about|purpose|description|context|background"),
-    ("symptoms", r"symptoms?|alerts?|symptoms? ?/ ?alerts?|signals|when to use"),
-    ("triage", r"triage|first steps|initial response|quick checks|checks"),
-    ("diagnosis", r"diagnos[ie]s|investigation|troubleshooting|debugging|identify"),
-    ("verification", r"verification|verify|validation|how to verify|confirm"),
-    ("escalation", r"escalation|escalate|who to (call|page)|who owns|whom to page|contacts?|ownership|paging"),
-    ("references", r"references?|related|links|see also|related incidents"),
-)
-#: one pattern, each section name a group, tried in the order above: one scan per heading, not one per name
-_SECTION_RE = re.compile(
-    r"(?:\d+[.)]\s*+)?(?:" + "|".join(rf"(?P<{name}>(?:{pat})\b)" for name, pat in SECTION_PATTERNS) + ")",
-    re.I,
-)
-_HEADING_MARKUP = re.compile(r"[*_`#:]+")
-
-POSTMORTEM_SECTIONS = {
-    "impact",
-    "timeline",
-    "root_cause",
-    "contributing_factors",
-    "action_items",
-    "lessons",
-    "detection",
-}
-RUNBOOK_SECTIONS = {"symptoms", "triage", "diagnosis", "verification", "escalation"}
-
-
-_TIME_ZONE_SUFFIX = re.compile(r"\((?:utc|[A-Z]{2,4})\)$", re.I)
-
-
-def canonical_section(heading: str) -> str:
-    """The canonical name of a heading ('Root Cause Analysis' -> 'root_cause'), or 'other'."""
-    # documents repeat their headings (a chat log's lines are all candidates): each is judged once
-    return _cached_section(heading) if len(heading) <= 200 else _section_of(heading)
-
-
-def _section_of(heading: str) -> str:
-    text = _HEADING_MARKUP.sub(" ", heading).strip()
-    text = _TIME_ZONE_SUFFIX.sub("", text).strip()  # "Timeline (UTC)": anchored at "(", so linear
-    match = _SECTION_RE.match(text)
-    return match.lastgroup or "other" if match else "other"
-
-
-_cached_section = functools.lru_cache(maxsize=4096)(_section_of)
+from kb.core.enums import SectionName
+from kb.text.sections import canonical_section
 
 FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
 
@@ -323,14 +268,14 @@ def plain_sections(text: str, start: int = 0) -> list[tuple[str, str, int, int]]
         # 'Key: value' lines are metadata, not headings
         if ":" in stripped:
             continue
-        name = canonical_section(stripped)
-        if name != "other" or match.group(1):
+        name: str = canonical_section(stripped)
+        if name != SectionName.other or match.group(1):
             marks.append((name, stripped, match.start()))
     sections: list[tuple[str, str, int, int]] = []
     if not marks or marks[0][2] > start:
         first = marks[0][2] if marks else len(text)
         if text[start:first].strip():
-            sections.append(("body", "", start, first))
+            sections.append((SectionName.body, "", start, first))
     for i, (name, heading, pos) in enumerate(marks):
         end = marks[i + 1][2] if i + 1 < len(marks) else len(text)
         sections.append((name, heading, pos, end))

@@ -24,6 +24,7 @@ from kb.retrieval.alerts import AlertParseError, parse_alert
 from kb.retrieval.search import bounded_query, terms
 from kb.text import steps
 from kb.text.analysis import analyze
+from kb.text.sections import canonical_section
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,7 +55,7 @@ def _metadata(text: str) -> Any:
         extract.date_from_text(text),
         extract.services_from_text(text, {"checkout", "orders-db", "payments"}),
         extract.meta_line(text, "owner", "title", "duration"),
-        extract.canonical_section(text),
+        canonical_section(text),
     )
 
 

@@ -3,16 +3,17 @@ from __future__ import annotations
 from datetime import date
 
 from ingest import extract
+from kb.text import sections
 
 
 def test_section_names_are_recognised_in_many_spellings() -> None:
-    assert extract.canonical_section("Root Cause Analysis") == "root_cause"
-    assert extract.canonical_section("Timeline (UTC)") == "timeline"
-    assert extract.canonical_section("3. Action items") == "action_items"
-    assert extract.canonical_section("Symptoms / Alerts") == "symptoms"
-    assert extract.canonical_section("Who to call") == "escalation"
-    assert extract.canonical_section("Lessons learned") == "lessons"
-    assert extract.canonical_section("Cake recipes") == "other"
+    assert sections.canonical_section("Root Cause Analysis") == "root_cause"
+    assert sections.canonical_section("Timeline (UTC)") == "timeline"
+    assert sections.canonical_section("3. Action items") == "action_items"
+    assert sections.canonical_section("Symptoms / Alerts") == "symptoms"
+    assert sections.canonical_section("Who to call") == "escalation"
+    assert sections.canonical_section("Lessons learned") == "lessons"
+    assert sections.canonical_section("Cake recipes") == "other"
 
 
 def test_severity_is_normalised() -> None:

@@ -12,11 +12,12 @@ import pytest
 from ingest.pipeline import Ingestor
 from kb.clients.openai_client import ChatModel
 from kb.core.errors import KBError
-from kb.core.models import Scenario
+from kb.core.models import Scenario, Session
 from kb.core.settings import Settings
 from kb.gameday.cues import action_class
 from kb.gameday.master import NO_DATA, REFUSAL, GameMaster
 from kb.gameday.scenario import build_scenario, eligible, shown_sources
+from kb.gameday.scoring import POINTS, points
 from kb.gameday.store import ScenarioStore, edit_clue, refresh, save_session, sessions, stale_reasons
 from kb.retrieval.search import Searcher
 from tests.conftest import fake_sample
@@ -243,6 +244,26 @@ def test_a_harmful_action_named_by_its_setting_is_recognised_and_the_rubric_adds
     assert sum(earned) == session.score, rubric_rows  # the points shown add up to the score
     assert sum(1 for r in rubric_rows if re.search(r"\| \+40 \|$", r)) == 1  # one mitigation counts
     assert f"**{session.score}**" in rubric_rows[-1]
+
+
+def test_the_points_a_rubric_item_shows_are_the_points_it_scores(kb_env) -> None:  # type: ignore[no-untyped-def]
+    _settings, searcher, _ = kb_env
+    scenario = build_scenario(searcher, f"{PGBOUNCER}-postmortem", "medium")
+    rubric = scenario.truth.rubric
+    assert {"mitigation", "diagnosis", "communication", "harmful"} <= {i.kind for i in rubric}
+    for item in rubric:  # matched alone, an item earns what it shows
+        session = Session(id="s", scenario_id=scenario.id, trainee="t", started=dt.datetime.now(dt.UTC),
+                          matched=[item.id])
+        assert points(scenario, session)[item.id] == item.points == POINTS[item.kind], item.id
+    # what `kb gameday show --reveal --json` prints and what is saved
+    shown = scenario.truth.model_dump(mode="json")["rubric"]
+    assert [(i["kind"], i["points"]) for i in shown] == [(i.kind, POINTS[i.kind]) for i in rubric]
+    assert {"diagnosis": 30, "harmful": -15}.items() <= {i["kind"]: i["points"] for i in shown}.items()
+    # a scenario saved with other points shows the points scoring uses
+    saved = json.loads(scenario.model_dump_json())
+    for item in saved["truth"]["rubric"]:
+        item["points"] = 20
+    assert [i.points for i in Scenario.model_validate(saved).truth.rubric] == [POINTS[i.kind] for i in rubric]
 
 
 def test_no_alert_incident_starts_at_the_first_report_not_the_day_before(kb_env) -> None:  # type: ignore[no-untyped-def]

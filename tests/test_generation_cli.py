@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from kb.gameday.scoring import POINTS
 from tests.conftest import ROOT, sample_store_copy
 from tests.openai_server import OpenAIServer, Reply, grounded
 
@@ -173,6 +174,8 @@ def test_gameday_through_the_cli(store: Path, tmp_path: Path) -> None:
     assert "truth" not in scenario and scenario["clues"] and all(c["citations"] for c in scenario["clues"])
     revealed = json.loads(kb(store, "gameday", "show", scenario["id"], "--reveal", "--json").stdout)
     assert "CONCURRENTLY" in revealed["truth"]["root_cause"]
+    rubric = revealed["truth"]["rubric"]  # the points shown are the points scored
+    assert rubric and all(i["points"] == POINTS[i["kind"]] for i in rubric)
     wheel = kb(store, "gameday", "new", "--random", "--seed", "7", "--service", "checkout", "--difficulty", "hard")
     assert wheel.returncode == 0 and "built gd-" in wheel.stdout
     listed = json.loads(kb(store, "gameday", "list", "--json").stdout)

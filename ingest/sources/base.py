@@ -17,6 +17,7 @@ from ingest import extract
 from ingest.redaction import Redaction, redact
 from kb.core.errors import EmptyDocument, ParseError
 from kb.core.models import Kind, Record, Section
+from kb.text.sections import POSTMORTEM_SECTIONS, RUNBOOK_SECTIONS
 
 #: Bump when parsing changes, so re-ingest re-parses files whose bytes did not change.
 PARSER_VERSION = "2"
@@ -119,7 +120,7 @@ def detect_kind(
     if parts & {"chats", "chat", "slack", "transcripts", "chatlogs"}:
         return Kind.chat
     names = {s.name for s in sections}
-    pm, rb = len(names & extract.POSTMORTEM_SECTIONS), len(names & extract.RUNBOOK_SECTIONS)
+    pm, rb = len(names & POSTMORTEM_SECTIONS), len(names & RUNBOOK_SECTIONS)
     if pm >= 2 and pm >= rb:
         return Kind.postmortem
     if rb >= 2:

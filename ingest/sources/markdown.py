@@ -18,8 +18,10 @@ from ingest.sources.base import (
     slug,
 )
 from kb.core.bounded import Refused
+from kb.core.enums import SectionName
 from kb.core.errors import ParseError
 from kb.core.models import Record, Section
+from kb.text.sections import canonical_section
 
 EXTENSIONS = (".md", ".markdown", ".mdown")
 #: block structure only: sections need headings (and what is code, a list, a quote), never emphasis or links,
@@ -123,8 +125,8 @@ def sections_of(body: str) -> tuple[str | None, list[Section]]:
         if level == 1 and title is None and not marks:
             title = heading
             continue
-        name = extract.canonical_section(heading)
-        if name == "other" and marks and level > marks[-1][2]:
+        name: str = canonical_section(heading)
+        if name == SectionName.other and marks and level > marks[-1][2]:
             parents = [m for m in marks if m[2] < level]
             if parents:
                 name = parents[-1][0]
@@ -132,7 +134,7 @@ def sections_of(body: str) -> tuple[str | None, list[Section]]:
     sections: list[Section] = []
     first = marks[0][3] if marks else len(body)
     if body[:first].strip():
-        sections.append(Section(name="body", heading=title or "", start=0, end=first))
+        sections.append(Section(name=SectionName.body, heading=title or "", start=0, end=first))
     for i, (name, heading, _level, offset) in enumerate(marks):
         end = marks[i + 1][3] if i + 1 < len(marks) else len(body)
         sections.append(Section(name=name, heading=heading, start=offset, end=end))

@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
+
+from kb.core.enums import ActionKind, Generator, Outcome, RubricKind
 
 
 class Kind(StrEnum):
@@ -253,7 +255,7 @@ class Draft(BaseModel):
 
     title: str
     markdown: str = Field(description="The whole draft as Markdown, with a references list.")
-    generator: str = Field(description="'extractive' (no LLM) or 'llm'.")
+    generator: Generator = Field(description="'extractive' (no LLM) or 'llm'.")
     model: str | None = Field(default=None, description="The LLM's name when one was used.")
     items: list[DraftItem] = Field(default_factory=list)
     dropped: list[DroppedItem] = Field(default_factory=list, description="Lines removed as ungrounded.")
@@ -287,7 +289,7 @@ class RunbookProposal(BaseModel):
     base_hash: str = Field(description="Content hash of the runbook version the proposal was made against.")
     since: dt.date | None = Field(default=None, description="Incidents from this date on were considered.")
     created: dt.datetime
-    generator: str = "extractive"
+    generator: Generator = Generator.extractive
     diff: str = Field(description="Unified diff from the current text to the proposed text.")
     hunks: list[ProposalHunk] = Field(default_factory=list)
     items: list[DraftItem] = Field(default_factory=list, description="The changes, each with its citations.")
@@ -346,7 +348,7 @@ class Trigger(BaseModel):
 
     keywords: list[str] = Field(default_factory=list, description="Analysed terms; asking about any reveals it.")
     after_turns: int | None = Field(default=None, description="Reveal it anyway after this many turns.")
-    on_action: str | None = Field(default=None, description="Revealed as the outcome of this kind of action.")
+    on_action: ActionKind | None = Field(default=None, description="Revealed as the outcome of this kind of action.")
     up_front: bool = Field(default=False, description="Shown with the briefing.")
 
 
@@ -361,16 +363,34 @@ class Clue(BaseModel):
     red_herring: bool = Field(default=False, description="From another incident (answer key only).")
 
 
+#: What a rubric item of each kind is worth when it counts; the score adds efficiency and hints to these
+#: (``kb.gameday.scoring.POINTS``).
+RUBRIC_POINTS: dict[str, int] = {
+    RubricKind.mitigation: 40,
+    RubricKind.diagnosis: 30,
+    RubricKind.communication: 10,
+    RubricKind.harmful: -15,
+}
+
+
 class RubricItem(BaseModel):
     """Something the trainee should do (or not do), and how it is recognised."""
 
     id: str
-    kind: str = Field(description="diagnosis, mitigation, communication or harmful.")
+    kind: RubricKind = Field(description="diagnosis, mitigation, communication or harmful.")
     text: str = Field(description="What the responders did (or what hurt).")
-    action: str | None = Field(default=None, description="Action class that matches it (rollback, terminate, ...).")
+    action: ActionKind | None = Field(
+        default=None, description="Action class that matches it (rollback, terminate, ...)."
+    )
     terms: list[str] = Field(default_factory=list, description="Terms that must be shared to match.")
-    points: int = 0
     citations: list[Citation] = Field(default_factory=list)
+
+    @computed_field(  # type: ignore[prop-decorator]
+        description="What it is worth when it counts: its kind's RUBRIC_POINTS, as scoring counts it."
+    )
+    @property
+    def points(self) -> int:
+        return RUBRIC_POINTS[self.kind]
 
 
 class Truth(BaseModel):
@@ -461,7 +481,7 @@ class Session(BaseModel):
     revealed: list[str] = Field(default_factory=list)
     hints_used: int = 0
     matched: list[str] = Field(default_factory=list)
-    outcome: str | None = Field(default=None, description="mitigated, gave up or turn limit; None while playing.")
+    outcome: Outcome | None = Field(default=None, description="mitigated, gave up or turn limit; None while playing.")
     score: int | None = None
     debrief: str | None = None
     services: list[str] = Field(default_factory=list)

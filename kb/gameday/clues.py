@@ -10,8 +10,9 @@ import hashlib
 import random
 import re
 
+from kb.core.enums import ActionKind, SectionName
 from kb.core.models import Citation, Clue, Kind, Record, Trigger
-from kb.gameday.cues import ACTION_VERBS, ESCALATION, FINDING, action_class, category_of
+from kb.gameday.cues import ACTION_VERBS, ESCALATION, FINDING, TELLING, action_class, category_of
 from kb.gameday.leak import LeakGuard
 from kb.gameday.timeline import TIME, cite, timeline_of
 from kb.generation.guard import refusal
@@ -40,12 +41,13 @@ def chat_clues(chat: Record, guard: LeakGuard, until: dt.datetime | None) -> lis
         if guard.leaks(body) or NEGATIVE_OUTCOME.search(body) or is_change(body.split("\n", 1)[0]) or action_class(
             body.split("\n", 1)[0]
         ) in (
-            "rollback", "terminate", "restart", "failover", "disable", "raise_limit",
+            ActionKind.rollback, ActionKind.terminate, ActionKind.restart, ActionKind.failover, ActionKind.disable,
+            ActionKind.raise_limit,
         ):
             continue
         span = Span(message.start, message.end, body)
         category, extra = category_of(body)
-        citation = cite(chat, span, "chat")
+        citation = cite(chat, span, SectionName.chat)
         clues.append(
             Clue(
                 key=clue_key(citation),
@@ -78,7 +80,7 @@ def outcome_clues(record: Record, timeline: list[tuple[Span, str | None]], first
         # what was done is said first ("Scaling X from 12 to 18 tried; ... Reverted 11:58" is a scale-out)
         lead = re.split(r"[;.](?:\s|$)", span.text, maxsplit=1)[0]
         kind = (action_class(lead) or action_class(span.text)) if ACTION_VERBS.search(span.text) else None
-        if kind in (None, "page", "declare", "communicate"):
+        if kind is None or kind in TELLING:
             n += 1
             continue
         last = n
@@ -91,7 +93,7 @@ def outcome_clues(record: Record, timeline: list[tuple[Span, str | None]], first
             last = after
         end = timeline[last][0].end
         joined = Span(span.start, end, record.text[span.start : end])
-        citation = cite(record, joined, "timeline")
+        citation = cite(record, joined, SectionName.timeline)
         clues.append(
             Clue(
                 key=clue_key(citation),
@@ -129,7 +131,7 @@ def red_herrings(searcher: Searcher, record: Record, count: int, rng: random.Ran
                 continue
             text = TIME.sub("", " ".join(clean_step(span.text).split()))
             category, extra = category_of(span.text)
-            citation = cite(other, span, "timeline")
+            citation = cite(other, span, SectionName.timeline)
             out.append(Clue(key=clue_key(citation), text=text, category=category,
                             trigger=Trigger(keywords=clue_keywords(span.text, extra)), citations=[citation],
                             red_herring=True))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from kb.core.bounded import Cue, linear
+from kb.core.enums import ActionKind
 
 RECOVERY = re.compile(
     r"\b(recover(?:s|ed|ing)?|resolve[sd]?|back to normal|drains?|flow again|mitigated|errors? (?:drop|fall)|"
@@ -39,35 +40,39 @@ CATEGORIES: tuple[tuple[str, Cue, tuple[str, ...]], ...] = (
 
 # -- actions -------------------------------------------------------------------------------------
 
-ACTIONS: tuple[tuple[str, Cue], ...] = (
-    ("rollback", linear(r"\b(roll(?:ing|s|ed)? ?back|rollback|revert|undo (?:the )?(?:deploy|release|change)|"
+ACTIONS: tuple[tuple[ActionKind, Cue], ...] = (
+    (ActionKind.rollback, linear(r"\b(roll(?:ing|s|ed)? ?back|rollback|revert|undo (?:the )?(?:deploy|release|change)|"
                             r"downgrade|go back to the previous|previous version)")),
-    ("terminate", linear(r"\b(terminat\w*|kill\w*|cancel\w*|abort\w*|pg_cancel_backend|pg_terminate_backend|"
+    (ActionKind.terminate, linear(r"\b(terminat\w*|kill\w*|cancel\w*|abort\w*|pg_cancel_backend|pg_terminate_backend|"
                              r"stop (?:the )?(?:query|index|build|migration|session))")),
-    ("raise_limit", linear(r"\b(rais\w*|increas\w*|bump\w*|grow\w*|doubl\w*|more)\b.*(?:\b|_)(pool|limit|size|"
+    (ActionKind.raise_limit, linear(r"\b(rais\w*|increas\w*|bump\w*|grow\w*|doubl\w*|more)\b.*(?:\b|_)(pool|limit|size|"
                                r"connections|max_connections|quota|memory|heap|timeout)")),
     # a setting changed to fix it ("config change deployed: max.poll.records=50", "raise max.poll.interval.ms")
-    ("reconfigure", linear(r"\b(config(?:uration)? change|reconfigur\w*|tun(?:e|ed|es|ing)\b|"
+    (ActionKind.reconfigure, linear(r"\b(config(?:uration)? change|reconfigur\w*|tun(?:e|ed|es|ing)\b|"
                                r"(?:rais|increas|lower|reduc|decreas)\w* (?:the )?`?\w+\.[\w.]+)")),
-    ("restart", linear(r"\b(restart\w*|bounce|recycle|reboot\w*|rollout restart|delete (?:the )?pods?)")),
-    ("scale", linear(r"\b(scal\w+ (?:up|out|to|`?[\w.-]+`? (?:from|to) \d)|"
+    (ActionKind.restart, linear(r"\b(restart\w*|bounce|recycle|reboot\w*|rollout restart|delete (?:the )?pods?)")),
+    (ActionKind.scale, linear(r"\b(scal\w+ (?:up|out|to|`?[\w.-]+`? (?:from|to) \d)|"
                          r"add (?:more )?(?:replicas|pods|nodes|capacity)|more (?:replicas|pods|workers))")),
-    ("failover", linear(r"\b(fail ?over|switch (?:over )?to|promot\w+|move traffic|force[- ]open|"
+    (ActionKind.failover, linear(r"\b(fail ?over|switch (?:over )?to|promot\w+|move traffic|force[- ]open|"
                             r"secondary provider|backup provider)")),
-    ("disable", linear(r"\b(disabl\w*|turn(?:s|ing|ed)? off|switch(?:es|ing|ed)? off|kill switch|flag off|"
+    (ActionKind.disable, linear(r"\b(disabl\w*|turn(?:s|ing|ed)? off|switch(?:es|ing|ed)? off|kill switch|flag off|"
                            r"flip (?:the )?flag)")),
-    ("pause", linear(r"\b(pause|suspend|stop (?:the )?(?:job|cron\w*|consumer|sync))")),
-    ("flush", linear(r"\b(flush|purge|evict|clear (?:the )?cache)")),
-    ("delete", linear(r"\b(delet\w*|remov\w*|drop(?:ping|ped)?)\b")),
-    ("page", linear(r"\b(page|paging|escalat\w*|pull in|loop in|bring in|call (?:the )?\w+)")),
-    ("declare", linear(r"\b(declar\w*|open (?:an )?incident|incident channel|sev ?\d|i'?m ic|"
+    (ActionKind.pause, linear(r"\b(pause|suspend|stop (?:the )?(?:job|cron\w*|consumer|sync))")),
+    (ActionKind.flush, linear(r"\b(flush|purge|evict|clear (?:the )?cache)")),
+    (ActionKind.delete, linear(r"\b(delet\w*|remov\w*|drop(?:ping|ped)?)\b")),
+    (ActionKind.page, linear(r"\b(page|paging|escalat\w*|pull in|loop in|bring in|call (?:the )?\w+)")),
+    (ActionKind.declare, linear(r"\b(declar\w*|open (?:an )?incident|incident channel|sev ?\d|i'?m ic|"
                            r"incident commander)")),
-    ("communicate", linear(r"\b(status ?page|tell support|notify|update (?:the )?(?:customers|support|"
+    (ActionKind.communicate, linear(r"\b(status ?page|tell support|notify|update (?:the )?(?:customers|support|"
                                r"stakeholders))")),
 )
 
 
-def action_class(text: str) -> str | None:
+#: actions that tell people (paging, declaring, a status page) rather than change a system
+TELLING = (ActionKind.page, ActionKind.declare, ActionKind.communicate)
+
+
+def action_class(text: str) -> ActionKind | None:
     """The kind of action a sentence describes (first match wins, most specific first)."""
     for name, pattern in ACTIONS:
         if pattern.search(text):

@@ -7,11 +7,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from kb.core.enums import SectionName
 from kb.core.models import Record
 from kb.gameday.timeline import section_text
 from kb.text.steps import terms_of
 
-CAUSE_SECTIONS = ("root_cause", "contributing_factors")
+CAUSE_SECTIONS = (SectionName.root_cause, SectionName.contributing_factors)
 
 
 #: A word is specific to the cause when at most this share of all passages use it ("exclusive", "ndots").
@@ -32,7 +33,8 @@ class LeakGuard:
     @classmethod
     def for_record(cls, record: Record, share: Callable[[str], float] | None = None) -> LeakGuard:
         cause = section_text(record, *CAUSE_SECTIONS)
-        visible = section_text(record, "detection", "impact") + " " + " ".join(record.alerts + record.services)
+        visible = section_text(record, SectionName.detection, SectionName.impact)
+        visible += " " + " ".join(record.alerts + record.services)
         specific = terms_of(cause + " " + record.title) - terms_of(visible)
         return cls(cause, {t for t in specific if share is None or share(t) <= RARE})
 

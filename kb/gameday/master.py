@@ -23,9 +23,10 @@ import re
 from collections.abc import Sequence
 
 from kb.clients.openai_client import ChatModel
+from kb.core.enums import ActionKind, Outcome, RubricKind
 from kb.core.errors import KBError, LLMError
 from kb.core.models import Citation, Clue, Passage, RubricItem, Scenario, Session, Turn
-from kb.gameday.cues import CATEGORIES, action_class
+from kb.gameday.cues import CATEGORIES, TELLING, action_class
 from kb.gameday.leak import LeakGuard
 from kb.gameday.scoring import POINTS, TURN_LIMIT, debrief, score
 from kb.generation.grounding import Evidence
@@ -60,7 +61,7 @@ CATEGORY_WORDS = {name: words for name, _pattern, words in CATEGORIES}
 SPECIFIC_WORDS = {"cpu", "memori", "latenc", "rate", "error", "except", "lag"}
 
 
-def _matches(item: RubricItem, text: str, kind: str | None) -> bool:
+def _matches(item: RubricItem, text: str, kind: ActionKind | None) -> bool:
     if item.action and kind != item.action:
         return False
     if not item.terms:
@@ -130,7 +131,7 @@ class GameMaster:
         session.turns.append(turn)
         session.matched += [m for m in turn.matched if m not in session.matched]
         if session.outcome is None and n >= self.turn_limit:
-            session.outcome = "turn limit"
+            session.outcome = Outcome.turn_limit
         return turn
 
     def _answer(self, session: Session, text: str, n: int) -> Turn:
@@ -141,7 +142,7 @@ class GameMaster:
         if not text:
             return turn("question", "Ask a question, state a hypothesis, or take an action.")
         if END.match(text):
-            session.outcome = "gave up"
+            session.outcome = Outcome.gave_up
             return turn("end", "Game over. Here is the debrief.")
         if HINT.match(text):
             if session.hints_used >= len(self.scenario.hints):
@@ -153,7 +154,8 @@ class GameMaster:
         if ASKS_ANSWER.search(text) and not hypothesis:
             return turn("refused", REFUSAL)
         if hypothesis:
-            matched = [i.id for i in self.scenario.truth.rubric if i.kind == "diagnosis" and self._close(i, text)]
+            matched = [i.id for i in self.scenario.truth.rubric
+                       if i.kind == RubricKind.diagnosis and self._close(i, text)]
             if len(terms_of(text) & self.cause_terms) >= 2 and "diagnosed" not in session.matched:
                 matched.append("diagnosed")
             clue = self._best_clue(session, text)
@@ -192,21 +194,22 @@ class GameMaster:
         shared = terms_of(text) & set(item.terms)
         return len(shared) >= 2
 
-    def _act(self, session: Session, text: str, kind: str, turn):  # type: ignore[no-untyped-def]
+    def _act(self, session: Session, text: str, kind: ActionKind, turn):  # type: ignore[no-untyped-def]
         rubric = self.scenario.truth.rubric
         for item in rubric:
-            if item.kind == "mitigation" and _matches(item, text, kind):
-                session.outcome = "mitigated"
+            if item.kind == RubricKind.mitigation and _matches(item, text, kind):
+                session.outcome = Outcome.mitigated
                 return turn("action", "That works: it is what ended the real incident. Here is the debrief.",
                             item.citations, matched=[item.id])
         for item in rubric:
-            if item.kind == "harmful" and _matches(item, text, kind):
+            if item.kind == RubricKind.harmful and _matches(item, text, kind):
                 return turn(
                     "action",
                     f"In the real incident that made things worse: {item.text}",
                     item.citations, matched=[item.id],
                 )
-        comms = [i for i in rubric if i.kind == "communication" and i.action == kind and i.id not in session.matched]
+        comms = [i for i in rubric
+                 if i.kind == RubricKind.communication and i.action == kind and i.id not in session.matched]
         if comms:
             item = max(comms, key=lambda i: len(terms_of(text) & terms_of(i.text)))
             return turn("action", f"Done. (In the real incident: {item.text})", item.citations, matched=[item.id])
@@ -214,13 +217,13 @@ class GameMaster:
             if clue.trigger.on_action == kind:
                 self._reveal(session, clue)
                 return turn("action", f"You do it. What happened: {clue.text}", clue.citations, revealed=[clue.key])
-        if kind in ("page", "declare", "communicate"):
+        if kind in TELLING:
             return turn("action", "Done.")
         return turn("action", "You do it. " + NO_DATA + " Nothing in the evidence says it changed anything.")
 
     def _question(self, session: Session, text: str, turn):  # type: ignore[no-untyped-def]
         matched = [i.id for i in self.scenario.truth.rubric
-                   if i.kind == "diagnosis" and self._close(i, text) and i.id not in session.matched]
+                   if i.kind == RubricKind.diagnosis and self._close(i, text) and i.id not in session.matched]
         clue = self._best_clue(session, text)
         if clue is None and matched:  # the right check: show what the responders found with it
             item = next(i for i in self.scenario.truth.rubric if i.id == matched[0])
@@ -288,7 +291,7 @@ class GameMaster:
     def finish(self, session: Session) -> Session:
         """Score the session and write its debrief."""
         if session.outcome is None:
-            session.outcome = "gave up"
+            session.outcome = Outcome.gave_up
         session.score = score(self.scenario, session, self.turn_limit)
         session.debrief = debrief(self.scenario, session, self.turn_limit)
         return session

@@ -4,32 +4,44 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+from kb.core.enums import RubricKind, SectionName
 from kb.core.models import Record, RubricItem
-from kb.gameday.cues import ACTION_VERBS, ESCALATION, FINDING, WORSE, action_class
+from kb.gameday.cues import ACTION_VERBS, ESCALATION, FINDING, TELLING, WORSE, action_class
 from kb.gameday.timeline import cite
 from kb.text.steps import Span, clean_step, is_change, shorten, terms_of
 
 
+@dataclass
+class Rubric:
+    """The rubric items, and where in the timeline the responders' findings are."""
+
+    items: list[RubricItem] = field(default_factory=list)
+    #: the timeline index of each diagnosis item's finding, in item order
+    findings: list[int] = field(default_factory=list)
+
+
 def build_rubric(record: Record, chat: Record | None, timeline: list[tuple[Span, str | None]], first: int,
-            recovery: int) -> list[RubricItem]:
-    items: list[RubricItem] = []
+            recovery: int) -> Rubric:
+    rubric = Rubric()
+    items = rubric.items
     findings = [n for n in range(first, recovery) if FINDING.search(timeline[n][0].text)]
     # the mitigation that worked: the actions between the last finding and recovery, with that finding
     for n in range(max(first, min(findings[-1] + 1 if findings else recovery, recovery - 3)), recovery):
         span, _ = timeline[n]
         kind = action_class(span.text)
-        if kind in (None, "page", "declare", "communicate") or not ACTION_VERBS.search(span.text):
+        if kind is None or kind in TELLING or not ACTION_VERBS.search(span.text):
             continue
         context = timeline[n - 1][0].text if n > 0 else ""
         items.append(
             RubricItem(
                 id=f"mitigation-{len(items) + 1}",
-                kind="mitigation",
+                kind=RubricKind.mitigation,
                 text=" ".join(clean_step(span.text).split()),
                 action=kind,
                 terms=sorted(terms_of(span.text + " " + context) - terms_of("runs run select the a")),
-                points=40,
-                citations=[cite(record, span, "timeline")],
+                citations=[cite(record, span, SectionName.timeline)],
             )
         )
     # diagnosis: the finding that preceded the fix
@@ -39,26 +51,25 @@ def build_rubric(record: Record, chat: Record | None, timeline: list[tuple[Span,
             items.append(
                 RubricItem(
                     id=f"diagnosis-{n}",
-                    kind="diagnosis",
+                    kind=RubricKind.diagnosis,
                     text=" ".join(clean_step(span.text).split()),
                     terms=sorted(terms_of(span.text)),
-                    points=20,
-                    citations=[cite(record, span, "timeline")],
+                    citations=[cite(record, span, SectionName.timeline)],
                 )
             )
+            rubric.findings.append(n)
     # communication: declaring, paging the owners, telling support / customers
     for n in range(first, len(timeline)):
         span, _ = timeline[n]
         kind = action_class(span.text)
-        if kind in ("page", "declare", "communicate") and ESCALATION.search(span.text):
+        if kind in TELLING and ESCALATION.search(span.text):
             items.append(
                 RubricItem(
                     id=f"communication-{kind}-{n}",
-                    kind="communication",
+                    kind=RubricKind.communication,
                     text=" ".join(clean_step(span.text).split()),
                     action=kind,
-                    points=10,
-                    citations=[cite(record, span, "timeline")],
+                    citations=[cite(record, span, SectionName.timeline)],
                 )
             )
     # what hurt: the change a chat message says made it worse (the nearest change before that message, and
@@ -70,11 +81,11 @@ def build_rubric(record: Record, chat: Record | None, timeline: list[tuple[Span,
                 continue
             window = [b for b in range(n - 1, max(-1, n - 7), -1) if b not in done]
             changed = next((b for b in window if is_change(chat.messages[b].text) or action_class(
-                chat.messages[b].text.split("\n", 1)[0]) not in (None, "page", "declare", "communicate")), None)
+                chat.messages[b].text.split("\n", 1)[0]) not in (None, *TELLING)), None)
             if changed is None:
                 continue
             kinds = [action_class(chat.messages[b].text.split("\n", 1)[0]) for b in window if b <= changed]
-            kind = next((k for k in kinds if k not in (None, "page", "declare", "communicate")), None)
+            kind = next((k for k in kinds if k is not None and k not in TELLING), None)
             if kind is None:
                 continue
             done.update(b for b in window if b <= changed)
@@ -86,12 +97,11 @@ def build_rubric(record: Record, chat: Record | None, timeline: list[tuple[Span,
             items.append(
                 RubricItem(
                     id=f"harmful-{changed}",
-                    kind="harmful",
+                    kind=RubricKind.harmful,
                     text=shorten(proposed, 200) + " -> " + " ".join(message.text.split("\n", 1)[0].split()),
                     action=kind,
                     terms=sorted(terms_of(said)),
-                    points=-20,
-                    citations=[cite(chat, span, "chat")],
+                    citations=[cite(chat, span, SectionName.chat)],
                 )
             )
-    return items
+    return rubric

@@ -28,6 +28,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from kb.core.enums import RubricKind, SectionName
 from kb.core.errors import KBError
 from kb.core.models import Citation, Clue, DraftItem, DroppedItem, Kind, Record, Scenario, Trigger, Truth
 from kb.gameday.clues import chat_clues, clue_key, clue_keywords, outcome_clues, red_herrings, related_postmortems
@@ -96,7 +97,7 @@ def build_scenario(
                        if searcher.keyword.record_meta[rid].kind == Kind.postmortem]
         hint = f" (the postmortem of the same incident is '{postmortems[0]}')" if postmortems else ""
         raise KBError(f"'{source_id}' is a {record.kind.value}; game days are built from postmortems{hint}")
-    if not section_text(record, "root_cause").strip():
+    if not section_text(record, SectionName.root_cause).strip():
         raise KBError(f"'{source_id}' has no root cause section to build an answer key from")
     searcher.keyword.ensure_fresh()
     guard = LeakGuard.for_record(record, searcher.keyword.passage_share)
@@ -115,7 +116,7 @@ def build_scenario(
         if guard.leaks(span.text) or FINDING.search(span.text):
             continue
         category, extra = category_of(span.text)
-        citation = cite(record, span, "timeline")
+        citation = cite(record, span, SectionName.timeline)
         clues.append(
             Clue(
                 key=clue_key(citation),
@@ -125,7 +126,7 @@ def build_scenario(
                 citations=[citation],
             )
         )
-    for span, section in section_spans(record, "impact"):
+    for span, section in section_spans(record, SectionName.impact):
         if not guard.leaks(span.text) and not ACTION_VERBS.search(span.text):
             citation = cite(record, span, section)
             clues.append(
@@ -137,10 +138,10 @@ def build_scenario(
                     citations=[citation],
                 )
             )
-    rubric = build_rubric(record, chat, timeline, first, recovery)
+    built = build_rubric(record, chat, timeline, first, recovery)
+    rubric = built.items
     # chat output counts as evidence until the responders' last finding before the fix
-    findings = [int(i.id.split("-")[1]) for i in rubric if i.kind == "diagnosis"]
-    cutoff = max(findings) if findings else recovery
+    cutoff = max(built.findings) if built.findings else recovery
     until = None
     cut_time = timeline[cutoff][1] if cutoff < len(timeline) else None
     if chat is not None and record.date and cut_time:
@@ -148,7 +149,7 @@ def build_scenario(
         until = dt.datetime.combine(record.date, dt.time(int(hh), int(mm))) + dt.timedelta(minutes=1)
     if chat is not None:
         clues += chat_clues(chat, guard, until)
-    fixes = {i.action for i in rubric if i.kind == "mitigation"}
+    fixes = {i.action for i in rubric if i.kind == RubricKind.mitigation}
     clues += [c for c in outcome_clues(record, timeline, first, recovery) if c.trigger.on_action not in fixes]
 
     up_front, every, herrings = LEVELS[difficulty]
@@ -163,19 +164,19 @@ def build_scenario(
 
     initial, initial_cites = _initial_page(record, chat, timeline, first, guard)
     truth = Truth(
-        root_cause=_body(section_text(record, "root_cause")),
+        root_cause=_body(section_text(record, SectionName.root_cause)),
         cause_text=section_text(record, *CAUSE_SECTIONS),
         cause_terms=sorted(guard.cause_only),
         contributing_factors=[
-            " ".join(clean_step(s.text).split()) for s, _ in section_spans(record, "contributing_factors")
+            " ".join(clean_step(s.text).split()) for s, _ in section_spans(record, SectionName.contributing_factors)
         ],
-        mitigation=" ".join(i.text for i in rubric if i.kind == "mitigation")
-        or " ".join(clean_step(s.text) for s, _ in section_spans(record, "resolution")[:2]),
+        mitigation=" ".join(i.text for i in rubric if i.kind == RubricKind.mitigation)
+        or " ".join(clean_step(s.text) for s, _ in section_spans(record, SectionName.resolution)[:2]),
         time_to_mitigate=time_to_mitigate(timeline, first, recovery),
         impact_duration=record.duration,
         timeline=[
-            DraftItem(section="timeline", text=" ".join(clean_step(s.text).split()), time=when,
-                      citations=[cite(record, s, "timeline")])
+            DraftItem(section=SectionName.timeline, text=" ".join(clean_step(s.text).split()), time=when,
+                      citations=[cite(record, s, SectionName.timeline)])
             for s, when in timeline
         ],
         rubric=rubric,
@@ -241,7 +242,7 @@ def _fit(items: list[T], text_of: Callable[[T], str], dropped: list[DroppedItem]
 
 
 def _role(record: Record) -> str:
-    detection = section_text(record, "detection")
+    detection = section_text(record, SectionName.detection)
     match = re.search(r"\bpag(?:ed|ing|es)\s+`?([a-z][\w-]*-?oncall|sre-primary|[a-z]+-primary)`?", detection)
     return f"the on-call engineer ({match.group(1)})" if match else "the on-call engineer"
 
@@ -258,11 +259,11 @@ def _initial_page(
                 at = chat.text.find(line, message.start)
                 span = Span(at, at + len(line), line)
                 when = message.ts.strftime("%H:%M UTC") if message.ts else ""
-                candidates.append((f"{when} {line}".strip(), [cite(chat, span, "chat")]))
+                candidates.append((f"{when} {line}".strip(), [cite(chat, span, SectionName.chat)]))
                 break
     if timeline:
         span = timeline[first][0]
-        candidates.append((" ".join(clean_step(span.text).split()), [cite(record, span, "timeline")]))
+        candidates.append((" ".join(clean_step(span.text).split()), [cite(record, span, SectionName.timeline)]))
     for text, cites in candidates:
         if not guard.leaks(text) and refusal(text) is None:
             return text, cites
@@ -271,7 +272,7 @@ def _initial_page(
 
 
 def _helpful_runbooks(searcher: Searcher, record: Record) -> list[str]:
-    text = " ".join([*record.alerts[:2], section_text(record, "detection")[:600]])
+    text = " ".join([*record.alerts[:2], section_text(record, SectionName.detection)[:600]])
     if not text.strip():
         return []
     return [d.record.id for d in searcher.search(Query(text=text, k=3, kinds=(Kind.runbook,)))]
@@ -283,7 +284,7 @@ def _hints(searcher: Searcher, truth: Truth, record: Record) -> list[DraftItem]:
     for rid in truth.runbooks[:1]:
         runbook = searcher.store.get_record(rid)
         for section in runbook.sections:
-            if section.name in ("triage", "diagnosis"):
+            if section.name in (SectionName.triage, SectionName.diagnosis):
                 steps = [s for s in split_steps(runbook.text[section.start : section.end], section.start)
                          if refusal(s.text) is None]  # never an injected or markup line as a hint
                 if steps:
@@ -300,7 +301,7 @@ def _hints(searcher: Searcher, truth: Truth, record: Record) -> list[DraftItem]:
                     break
     guard = LeakGuard.for_record(record, searcher.keyword.passage_share)
     for item in truth.rubric:
-        if item.kind == "diagnosis":
+        if item.kind == RubricKind.diagnosis:
             first_sentence = sentences(Span(0, len(item.text), item.text))[0].text
             words = first_sentence.split()
             vague = " ".join(words[: max(4, len(words) // 2)]) + " ..."

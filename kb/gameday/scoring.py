@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import re
 
-from kb.core.models import Scenario, Session, Truth
+from kb.core.enums import RubricKind
+from kb.core.models import RUBRIC_POINTS, Scenario, Session, Truth
 from kb.text.steps import shorten
 
 TURN_LIMIT = 30
 
 
-POINTS = {"mitigation": 40, "diagnosis": 30, "communication": 10, "efficiency": 10, "hint": -5, "harmful": -15}
+#: the rubric's points (one table: ``RubricItem.points`` shows the same), then getting there fast and each hint
+POINTS: dict[str, int] = {**RUBRIC_POINTS, "efficiency": 10, "hint": -5}
 
 
 def _first_turn(session: Session, predicate) -> int | None:  # type: ignore[no-untyped-def]
@@ -25,22 +27,22 @@ def points(scenario: Scenario, session: Session, turn_limit: int = TURN_LIMIT) -
     rubric = {i.id: i for i in scenario.truth.rubric}
     matched = [rubric[m] for m in dict.fromkeys(session.matched) if m in rubric]
     earned: dict[str, int] = {}
-    mitigation = next((i for i in matched if i.kind == "mitigation"), None)
+    mitigation = next((i for i in matched if i.kind == RubricKind.mitigation), None)
     if mitigation is not None:
-        earned[mitigation.id] = POINTS["mitigation"]
+        earned[mitigation.id] = mitigation.points
         turns = len(session.turns)
         late = max(0, turns - 5) * POINTS["efficiency"] // max(1, turn_limit // 2)
         earned["efficiency"] = max(0, POINTS["efficiency"] - late)
-    diagnosis = next((i for i in matched if i.kind == "diagnosis"), None)
+    diagnosis = next((i for i in matched if i.kind == RubricKind.diagnosis), None)
     if diagnosis is not None:
-        earned[diagnosis.id] = POINTS["diagnosis"]
+        earned[diagnosis.id] = diagnosis.points
     elif "diagnosed" in session.matched:
-        earned["diagnosed"] = POINTS["diagnosis"]
-    for item in [i for i in matched if i.kind == "communication"][:2]:
-        earned[item.id] = POINTS["communication"]
+        earned["diagnosed"] = POINTS[RubricKind.diagnosis]
+    for item in [i for i in matched if i.kind == RubricKind.communication][:2]:
+        earned[item.id] = item.points
     for item in matched:
-        if item.kind == "harmful":
-            earned[item.id] = POINTS["harmful"]
+        if item.kind == RubricKind.harmful:
+            earned[item.id] = item.points
     if session.hints_used:
         earned["hints"] = POINTS["hint"] * session.hints_used
     return earned
@@ -69,8 +71,8 @@ def debrief(scenario: Scenario, session: Session, turn_limit: int = TURN_LIMIT) 
     rubric = {i.id: i for i in truth.rubric}
     got = set(session.matched)
     diagnosed = _first_turn(session, lambda t: "diagnosed" in t.matched or any(
-        rubric.get(m) is not None and rubric[m].kind == "diagnosis" for m in t.matched))
-    mitigated = _first_turn(session, lambda t: any(rubric.get(m) is not None and rubric[m].kind == "mitigation"
+        rubric.get(m) is not None and rubric[m].kind == RubricKind.diagnosis for m in t.matched))
+    mitigated = _first_turn(session, lambda t: any(rubric.get(m) is not None and rubric[m].kind == RubricKind.mitigation
                                                    for m in t.matched))
     lines = [
         f"# Debrief: {scenario.title}",
@@ -89,21 +91,21 @@ def debrief(scenario: Scenario, session: Session, turn_limit: int = TURN_LIMIT) 
     earned = points(scenario, session, turn_limit)
     for item in truth.rubric:
         hit = item.id in got
-        if item.kind == "harmful":
+        if item.kind == RubricKind.harmful:
             mark = "✗ did" if hit else "✓ avoided"
         else:
             mark = "✓" if hit else "✗ missed"
         counted = {rubric[i].kind for i in earned if i in rubric}
-        if not hit and item.kind in ("mitigation", "diagnosis") and item.kind in counted:
+        if not hit and item.kind in (RubricKind.mitigation, RubricKind.diagnosis) and item.kind in counted:
             mark, shown = "·", f"0 (one {item.kind} counts)"
         elif item.id in earned:
             shown = f"{earned[item.id]:+d}"
         elif hit:
             shown = "0 (counted once)"
-        elif item.kind == "harmful":
+        elif item.kind == RubricKind.harmful:
             shown = "0"
         else:
-            shown = f"0 (worth {POINTS.get(item.kind, 0):+d})"
+            shown = f"0 (worth {item.points:+d})"
         lines.append(f"| {mark} | {item.kind} | {_cell(item.text)} | {shown} |")
     if "diagnosed" in got:
         shown = f"{earned['diagnosed']:+d}" if "diagnosed" in earned else "0 (counted once)"

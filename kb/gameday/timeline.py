@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from kb.core.enums import SectionName
 from kb.core.models import Citation, Record
 from kb.gameday.cues import RECOVERY
 from kb.text.steps import Span, split_steps
@@ -38,7 +39,7 @@ def section_spans(record: Record, name: str) -> list[tuple[Span, str]]:
 
 
 def timeline_of(record: Record) -> list[tuple[Span, str | None]]:
-    return [(span, _when(span.text)) for span, _ in section_spans(record, "timeline")]
+    return [(span, _when(span.text)) for span, _ in section_spans(record, SectionName.timeline)]
 
 
 NOTICED = re.compile(r"\b(notice[sd]?|sees?|saw|spots?|spotted|reports?|reported|detect(?:s|ed)?|"

@@ -27,6 +27,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from kb.clients.openai_client import ChatModel
+from kb.core.enums import Generator, SectionName
 from kb.core.models import Citation, DraftItem, DroppedItem, Kind, Passage, RankedDocument
 from kb.generation.grounding import Evidence, require_grounded
 from kb.generation.guard import caution_note
@@ -42,16 +43,20 @@ MIN_COVERAGE = 0.5
 STRONG_COSINE = 0.50  # close enough to count even when the question's rare words are phrased differently
 FOLLOW_UP = re.compile(r"^\s*(and|also|what about|how about|then|so)\b|\b(it|that|this|they|them|those|the same)\b",
                        re.I)
-INTENTS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
+INTENTS: tuple[tuple[re.Pattern[str], tuple[SectionName, ...]], ...] = (
     # who led or was paged in an incident: its timeline says (before "who owns", which asks for escalation)
     (re.compile(r"\b(incident commander|IC)\b|\bwho (?:was|were) (?:paged|on[- ]?call)\b", re.I),
-     ("timeline", "detection")),
-    (re.compile(r"\b(who|owns?|owner|on-?call|page|escalat\w*|contact)\b", re.I), ("escalation", "overview")),
-    (re.compile(r"\b(why|root cause|caused?|because)\b", re.I), ("root_cause", "contributing_factors", "summary")),
+     (SectionName.timeline, SectionName.detection)),
+    (re.compile(r"\b(who|owns?|owner|on-?call|page|escalat\w*|contact)\b", re.I),
+     (SectionName.escalation, SectionName.overview)),
+    (re.compile(r"\b(why|root cause|caused?|because)\b", re.I),
+     (SectionName.root_cause, SectionName.contributing_factors, SectionName.summary)),
     (re.compile(r"\b(how did we (?:fix|resolve|mitigate)|fix(?:ed)?|resolv\w*|mitigat\w*|recover\w*)\b", re.I),
-     ("resolution", "mitigation", "lessons")),
-    (re.compile(r"\b(has|have|did|ever|before|again|last time|happened)\b", re.I), ("summary", "impact")),
-    (re.compile(r"\b(how (?:do|to|can)|steps?|check|runbook)\b", re.I), ("triage", "diagnosis", "mitigation")),
+     (SectionName.resolution, SectionName.mitigation, SectionName.lessons)),
+    (re.compile(r"\b(has|have|did|ever|before|again|last time|happened)\b", re.I),
+     (SectionName.summary, SectionName.impact)),
+    (re.compile(r"\b(how (?:do|to|can)|steps?|check|runbook)\b", re.I),
+     (SectionName.triage, SectionName.diagnosis, SectionName.mitigation)),
 )
 #: "the last / latest / most recent X", but not "the last 10 minutes" or "the last few days"
 LATEST = re.compile(
@@ -75,7 +80,7 @@ class Answer(BaseModel):
 
     question: str
     answer: str = Field(description="The answer as text, one line per item, or the not-found message.")
-    generator: str = Field(description="'extractive', 'llm' or 'none' (nothing relevant found).")
+    generator: Generator = Field(description="'extractive', 'llm' or 'none' (nothing relevant found).")
     items: list[DraftItem] = Field(default_factory=list)
     dropped: list[DroppedItem] = Field(default_factory=list)
     sources: list[str] = Field(default_factory=list)
@@ -174,7 +179,7 @@ def ask(
             message += f" The best match never mentions {', '.join(dict.fromkeys(words)) or absent}."
         if closest:
             message += " Closest documents: " + "; ".join(f"{c['id']} ({c['title']})" for c in closest)
-        answer = Answer(question=question, answer=message, generator="none", confidence=confidence, found=False,
+        answer = Answer(question=question, answer=message, generator=Generator.none, confidence=confidence, found=False,
                         closest=closest)
         if conversation is not None:
             conversation.turns.append(answer)
@@ -194,24 +199,24 @@ def ask(
     for c in candidates:  # an incident of another year than the question names answers it only if nothing else does
         if years and c.passage.date and str(c.passage.date.year) not in years:
             c.penalty = 0.15
-        if c.section == "references" and not wants_references:  # a pointer to a document is not its content
+        if c.section == SectionName.references and not wants_references:  # a pointer to a document is not its content
             c.penalty += 0.1
     evidence = Evidence.numbered([c.passage for c in candidates])
     dropped: list[DroppedItem] = []
     if llm is None:
         items = _choose(asked, candidates, q_vec, searcher, max_items)
-        generator = "extractive"
+        generator = Generator.extractive
     else:
         reply = ask_for_lines(llm, "ask", evidence, ["answer"], on_text=on_text, question=question)
         items, dropped = evidence.check_generated(reply.lines, ["answer"])
         require_grounded(items, dropped, "answer")
-        generator = "llm"
+        generator = Generator.llm
     items, bad = evidence.check_items(items)
     dropped += bad
     require_grounded(items, dropped, "answer")
     sources = list(dict.fromkeys(c.doc_id for i in items for c in i.citations))
     lines = [f"{i.text}\n{caution_note(i.cautions)}" if i.cautions else i.text for i in items]
-    if generator == "extractive":
+    if generator == Generator.extractive:
         lines.append("(No LLM used: these are the passages that answer best, quoted.)")
     answer = Answer(question=question, answer="\n".join(lines), generator=generator, items=items, dropped=dropped,
                     sources=sources, confidence=confidence, newest_first=latest)
@@ -443,7 +448,7 @@ def _ownership_rows(searcher: Searcher, question: str, top: list[RankedDocument]
     """For "who owns X?": the rows of ownership and escalation tables in the runbooks that name X, even when
     the question's own results are other runbooks about X (ownership tables live in one process runbook)."""
     wanted = _wanted_sections(question)
-    if not wanted or wanted[0] != "escalation":
+    if not wanted or wanted[0] != SectionName.escalation:
         return []
     extra = searcher.search(dataclasses.replace(query, text=f"{question} owner team on-call escalation", k=5,
                                                 kinds=(Kind.runbook,)), passages_per_doc=4)

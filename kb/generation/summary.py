@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from kb.clients.openai_client import ChatModel
 from kb.core.bounded import Cue, linear
+from kb.core.enums import Generator, Phase, SectionName
 from kb.core.errors import KBError
 from kb.core.models import Citation, Draft, DraftItem, DroppedItem, Kind, Message, Passage, Record
 from kb.generation.grounding import Evidence, References, require_grounded
@@ -23,30 +24,30 @@ from kb.generation.guard import caution_note
 from kb.generation.prompting import ask_for_lines
 
 #: message kind -> cue; the first that matches wins, so order matters.
-CUES: tuple[tuple[str, Cue], ...] = (
+CUES: tuple[tuple[Phase, Cue], ...] = (
     (
-        "resolution",
+        Phase.resolution,
         linear(r"\b(resolved|all clear|closing (?:the )?(?:incident|channel)|incident (?:is )?over|"
                    r"standing down|stand down|marking (?:it )?resolved|\[RESOLVED\])"),
     ),
     (
-        "mitigation",
+        Phase.mitigation,
         linear(r"\b(mitigated|recover(?:ing|ed)|back to normal|error rate (?:is )?(?:down|dropping|back)|"
                    r"errors? (?:are )?(?:dropping|going down|gone)|looks (?:better|healthy|good now)|"
                    r"draining|catching up|is stable|green again)\b"),
     ),
     (
-        "detection",
+        Phase.detection,
         linear(r"(\[FIRING|\bTriggered\b|\bpaged\b|\bnoticed\b|\bseeing (?:errors|5xx|timeouts)|"
                    r"\balert(?:ing)? (?:fired|firing)\b|\bcustomers? (?:report|say|are reporting))"),
     ),
     (
-        "escalation",
+        Phase.escalation,
         linear(r"\b(I'?m IC|incident commander|declar(?:e|ing) (?:a )?SEV|paging|escalat\w*|pull(?:ing)? in|"
                    r"looping in|page (?:the )?\w+|bringing in|@here|@channel)\b"),
     ),
     (
-        "action",
+        Phase.action,
         # a shell prompt ("$ ") or a database prompt ("orders=# SELECT ...") is something run
         linear(r"(^\$ |\n[^\S\n]*\$ |^\w+=[#>] |\n[^\S\n]*\w+=[#>] |"
                    r"\b(roll(?:ing|ed)? ?back|reverted|revert(?:ing)?|restart(?:ing|ed)?|"
@@ -56,7 +57,7 @@ CUES: tuple[tuple[str, Cue], ...] = (
                    r"cancel(?:ling|led)?)\b)"),
     ),
     (
-        "hypothesis",
+        Phase.hypothesis,
         linear(r"\b(maybe|might be|could be|i think|suspect|looks like|my guess|hypothesis|"
                    r"probably|is it (?:the|a)|theory|seems like)\b"),
     ),
@@ -95,7 +96,7 @@ class Fact:
     """One classified message: what it is, and the span of its first line in the record's text."""
 
     message: Message
-    kind: str | None
+    kind: Phase | None
     action_item: bool
     impact: bool
     fault: bool
@@ -134,8 +135,8 @@ def classify(record: Record) -> list[Fact]:
         body = message.text
         first_line = body.split("\n", 1)[0]
         # pasted output and quoted text (continuation lines) do not decide the kind, commands do
-        kind = next((name for name, cue in CUES if cue.search(body if name == "action" else first_line)), None)
-        if kind == "hypothesis" and message.author.lower() in BOTS:
+        kind = next((name for name, cue in CUES if cue.search(body if name == Phase.action else first_line)), None)
+        if kind == Phase.hypothesis and message.author.lower() in BOTS:
             kind = None
         start, end, text = _first_line_span(record, message)
         facts.append(
@@ -159,9 +160,8 @@ def _when(message: Message) -> str:
 
 
 def _cite(record: Record, fact: Fact) -> Citation:
-    return Citation(
-        doc_id=record.id, section="chat", start=fact.start, end=fact.end, quote=record.text[fact.start : fact.end][:240]
-    )
+    return Citation(doc_id=record.id, section=SectionName.chat, start=fact.start, end=fact.end,
+                    quote=record.text[fact.start : fact.end][:240])
 
 
 def _duration(minutes: float) -> str:
@@ -176,9 +176,9 @@ def _extractive_prose(record: Record, facts: list[Fact]) -> list[DraftItem]:
         for fact in chosen[:limit]:
             items.append(DraftItem(section=section, text=fact.text, citations=[_cite(record, fact)]))
 
-    detections = [f for f in facts if f.kind == "detection"]
-    recovered = [f for f in facts if f.kind in ("mitigation", "resolution")]
-    resolved = [f for f in facts if f.kind == "resolution"]
+    detections = [f for f in facts if f.kind == Phase.detection]
+    recovered = [f for f in facts if f.kind in (Phase.mitigation, Phase.resolution)]
+    resolved = [f for f in facts if f.kind == Phase.resolution]
     first = detections[0] if detections else (facts[0] if facts else None)
     last = resolved[0] if resolved else (recovered[-1] if recovered else None)
     if first is not None:
@@ -193,16 +193,16 @@ def _extractive_prose(record: Record, facts: list[Fact]) -> list[DraftItem]:
                 parts.append(f"{_duration(span)} apart")
         items.append(DraftItem(section="summary", text="; ".join(parts) + ".", citations=cites))
     first_alert = facts.index(first) if first is not None else len(facts)
-    first_fix = next((n for n, f in enumerate(facts) if f.kind in ("mitigation", "resolution")), len(facts))
+    first_fix = next((n for n, f in enumerate(facts) if f.kind in (Phase.mitigation, Phase.resolution)), len(facts))
     # what led up to it: change messages before the first signal, and ones during the response that
     # name a time before it ("I merged #3187 at 16:02")
     leadup = [f for n, f in enumerate(facts[:first_fix]) if f.leadup and f is not first
               and (n <= first_alert or _names_earlier_time(f, first))]
     add("leadup", leadup, 3)
-    add("fault", [f for f in facts if f.fault and f.kind not in ("detection",)], 3)
+    add("fault", [f for f in facts if f.fault and f.kind != Phase.detection], 3)
     add("impact", [f for f in facts if f.impact], 4)
     add("detection", detections, 3)
-    add("response", [f for f in facts if f.kind in ("escalation", "hypothesis", "action")], 6)
+    add("response", [f for f in facts if f.kind in (Phase.escalation, Phase.hypothesis, Phase.action)], 6)
     add("recovery", recovered, 4)
     return items
 
@@ -235,7 +235,7 @@ def _names_earlier_time(fact: Fact, first: Fact | None) -> bool:
 def _action_items(record: Record, facts: list[Fact]) -> list[DraftItem]:
     """Messages that say what to do later: explicit cues anywhere, promises ("I'll add ...") once the
     incident is mitigated."""
-    fixed = next((n for n, f in enumerate(facts) if f.kind in ("mitigation", "resolution")), len(facts))
+    fixed = next((n for n, f in enumerate(facts) if f.kind in (Phase.mitigation, Phase.resolution)), len(facts))
     chosen = [f for n, f in enumerate(facts) if f.action_item or (
         n > fixed and f.message.author.lower() not in BOTS and FOLLOW_UP.search(f.message.text))]
     return [
@@ -252,7 +252,7 @@ def chat_evidence(record: Record, facts: list[Fact]) -> Evidence:
             doc_id=record.id,
             title=record.title,
             kind=record.kind,
-            section="chat",
+            section=SectionName.chat,
             start=f.message.start,
             end=f.message.end,
             text=record.text[f.message.start : f.message.end],
@@ -273,7 +273,7 @@ def summarize(
     timeline = _timeline(record, facts)
     actions = _action_items(record, facts)
     dropped: list[DroppedItem] = []
-    generator, model = "extractive", None
+    generator, model = Generator.extractive, None
     if llm is None:
         prose = _extractive_prose(record, facts)
     else:
@@ -284,7 +284,7 @@ def summarize(
         reply = ask_for_lines(llm, "summary", facts_evidence, PROSE_SECTIONS, on_text=on_text, title=record.title)
         prose, dropped = facts_evidence.check_generated(reply.lines, PROSE_SECTIONS)
         require_grounded(prose, dropped, "incident summary")
-        generator, model = "llm", llm.model
+        generator, model = Generator.llm, llm.model
     items, bad = evidence.check_items([*prose, *timeline, *actions])  # every citation resolves
     dropped += bad
     require_grounded(items, dropped, "incident summary")
@@ -301,11 +301,16 @@ def summarize(
 
 
 def render(
-    title: str, record: Record, items: list[DraftItem], dropped: list[DroppedItem], generator: str, model: str | None
+    title: str,
+    record: Record,
+    items: list[DraftItem],
+    dropped: list[DroppedItem],
+    generator: Generator,
+    model: str | None,
 ) -> str:
     refs = References()
     lines = [f"# {title}", ""]
-    if generator == "extractive":
+    if generator == Generator.extractive:
         lines += [
             "> Drafted without an LLM: every line is quoted from the chat log and cites the message it comes",
             "> from. Review and rewrite before publishing.",

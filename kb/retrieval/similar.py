@@ -13,12 +13,21 @@ import re
 
 import numpy as np
 
+from kb.core.enums import SectionName
 from kb.core.models import Kind, RankedDocument, Record
 from kb.retrieval.search import Query, Searcher
 
 INCIDENT_KINDS = (Kind.postmortem.value, Kind.chat.value)
 CHAT_TITLE = re.compile(r"^chat log \d{4}-\d{2}-\d{2}:\s*", re.I)
-QUERY_SECTIONS = ("summary", "symptoms", "impact", "detection", "root_cause", "contributing_factors", "body")
+QUERY_SECTIONS = (
+    SectionName.summary,
+    SectionName.symptoms,
+    SectionName.impact,
+    SectionName.detection,
+    SectionName.root_cause,
+    SectionName.contributing_factors,
+    SectionName.body,
+)
 DUPLICATE_COSINE = 0.95
 QUERY_WORDS = 220
 

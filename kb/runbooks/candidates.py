@@ -9,6 +9,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from kb.core.enums import SectionName
 from kb.core.models import Citation, Kind, Passage, Record
 from kb.text.steps import (
     CAUTION,
@@ -27,32 +28,40 @@ from kb.text.steps import (
 )
 
 #: The sections of a runbook, in the order a responder works through them.
-PHASES = ("overview", "symptoms", "triage", "diagnosis", "mitigation", "verification", "escalation")
-HEADINGS = {
-    "overview": "Overview",
-    "symptoms": "Symptoms / alerts",
-    "triage": "Triage",
-    "diagnosis": "Diagnosis",
-    "mitigation": "Mitigation",
-    "verification": "Verification",
-    "escalation": "Escalation",
+PHASES = (
+    SectionName.overview,
+    SectionName.symptoms,
+    SectionName.triage,
+    SectionName.diagnosis,
+    SectionName.mitigation,
+    SectionName.verification,
+    SectionName.escalation,
+)
+HEADINGS: dict[str, str] = {
+    SectionName.overview: "Overview",
+    SectionName.symptoms: "Symptoms / alerts",
+    SectionName.triage: "Triage",
+    SectionName.diagnosis: "Diagnosis",
+    SectionName.mitigation: "Mitigation",
+    SectionName.verification: "Verification",
+    SectionName.escalation: "Escalation",
 }
 #: Which document sections feed which runbook phase.
-RUNBOOK_PHASE = {p: p for p in PHASES} | {"summary": "overview"}
-POSTMORTEM_PHASE = {
-    "summary": "overview",
-    "detection": "symptoms",
-    "mitigation": "mitigation",
-    "resolution": "mitigation",
+RUNBOOK_PHASE: dict[str, SectionName] = {**{p: p for p in PHASES}, SectionName.summary: SectionName.overview}
+POSTMORTEM_PHASE: dict[str, SectionName] = {
+    SectionName.summary: SectionName.overview,
+    SectionName.detection: SectionName.symptoms,
+    SectionName.mitigation: SectionName.mitigation,
+    SectionName.resolution: SectionName.mitigation,
 }
-LIMITS = {
-    "overview": 2,
-    "symptoms": 6,
-    "triage": 6,
-    "diagnosis": 6,
-    "mitigation": 8,
-    "verification": 4,
-    "escalation": 4,
+LIMITS: dict[str, int] = {
+    SectionName.overview: 2,
+    SectionName.symptoms: 6,
+    SectionName.triage: 6,
+    SectionName.diagnosis: 6,
+    SectionName.mitigation: 8,
+    SectionName.verification: 4,
+    SectionName.escalation: 4,
 }
 MAX_STEP_CHARS = 1500
 DUPLICATE = 0.5  # term Jaccard at which two steps count as the same step
@@ -98,13 +107,13 @@ def section_at(record: Record, offset: int) -> str:
     for section in record.sections:
         if section.start <= offset < section.end:
             return section.name
-    return "chat" if record.kind == Kind.chat else "body"
+    return SectionName.chat if record.kind == Kind.chat else SectionName.body
 
 
 # -- candidates from documents ----------------------------------------------------------------
 
 
-def _section_steps(record: Record, names: dict[str, str]) -> list[tuple[str, Span]]:
+def _section_steps(record: Record, names: dict[str, SectionName]) -> list[tuple[str, Span]]:
     out: list[tuple[str, Span]] = []
     for section in record.sections:
         phase = names.get(section.name)
@@ -112,7 +121,7 @@ def _section_steps(record: Record, names: dict[str, str]) -> list[tuple[str, Spa
             continue
         text = record.text[section.start : section.end]
         steps = split_steps(text, section.start)
-        if phase == "overview":
+        if phase == SectionName.overview:
             steps = steps[:1]
         out.extend((phase, s) for s in steps if len(s.text) <= MAX_STEP_CHARS or has_command(s.text))
     return out
@@ -145,19 +154,20 @@ def _chat_steps(record: Record) -> list[tuple[str, Span, bool]]:
         for match in _SHELL_LINE.finditer(body):
             start, end = message.start + match.start(1), message.start + match.end(1)
             command = record.text[start:end]
-            out.append(("mitigation" if is_change(command) else "diagnosis", Span(start, end, command), worse))
+            phase = SectionName.mitigation if is_change(command) else SectionName.diagnosis
+            out.append((phase, Span(start, end, command), worse))
     return out
 
 
 def _postmortem_cautions(record: Record) -> list[tuple[str, Span, bool]]:
     """Sentences of lessons / contributing factors (and action items about the runbook) that tell responders
     what to check first or what not to do, as (phase, span, is a caution)."""
-    out = []
+    out: list[tuple[str, Span, bool]] = []
     for section in record.sections:
-        if section.name not in ("lessons", "contributing_factors", "action_items"):
+        if section.name not in (SectionName.lessons, SectionName.contributing_factors, SectionName.action_items):
             continue
         for step in split_steps(record.text[section.start : section.end], section.start):
-            if section.name == "action_items" and not RUNBOOK_MENTION.search(step.text):
+            if section.name == SectionName.action_items and not RUNBOOK_MENTION.search(step.text):
                 continue
             for sentence in sentences(step):
                 text = sentence.text
@@ -165,9 +175,9 @@ def _postmortem_cautions(record: Record) -> list[tuple[str, Span, bool]]:
                 if lead:  # "Update the X runbook: check ..." -> "check ..."
                     sentence = Span(sentence.start + lead, sentence.end, text[lead:])
                 if CAUTION.search(sentence.text):
-                    out.append(("mitigation", sentence, True))
+                    out.append((SectionName.mitigation, sentence, True))
                 elif CHECK_FIRST.search(sentence.text):
-                    out.append(("triage", sentence, False))
+                    out.append((SectionName.triage, sentence, False))
     return out
 
 
@@ -188,13 +198,13 @@ def candidates_of(record: Record, rank: int, query_terms: set[str]) -> list[Cand
             add(phase, span)
     elif record.kind == Kind.postmortem:
         for phase, span in _section_steps(record, POSTMORTEM_PHASE):
-            if phase == "mitigation":
+            if phase == SectionName.mitigation:
                 for sentence in sentences(span):
                     if has_command(sentence.text) or is_change(sentence.text):
                         add(phase, sentence)
-            elif phase == "symptoms":
+            elif phase == SectionName.symptoms:
                 add(phase, span)
-            elif phase == "overview":
+            elif phase == SectionName.overview:
                 first = sentences(span)[:2]
                 if first:
                     add(phase, Span(first[0].start, first[-1].end, record.text[first[0].start : first[-1].end]))

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from kb.clients.openai_client import ChatModel
+from kb.core.enums import Generator, SectionName
 from kb.core.errors import KBError, NotFound
 from kb.core.models import Draft, DraftItem, DroppedItem, Kind, Record
 from kb.generation.grounding import Evidence, References, indent_continuation, require_grounded
@@ -44,6 +45,8 @@ def _retrieve(searcher: Searcher, text: str, service: str | None, k_docs: int) -
 
 
 #: words of a topic that say it is a runbook, not what it is about
+#: phases whose steps are done in order, so numbered
+NUMBERED = (SectionName.triage, SectionName.diagnosis, SectionName.mitigation, SectionName.verification)
 TOPIC_WORDS = terms_of("runbook playbook how to fix handle handling debug debugging troubleshoot troubleshooting")
 
 
@@ -74,7 +77,9 @@ def _alert_items(records: Sequence[Record], evidence: Evidence, wanted: Sequence
             at = record.text.find(name)
             citation = evidence.span_citation(record.id, at, at + len(name)) if at >= 0 else None
             if citation is not None:
-                items.append(DraftItem(section="symptoms", text=f"Alert `{name}` fires.", citations=[citation]))
+                items.append(
+                    DraftItem(section=SectionName.symptoms, text=f"Alert `{name}` fires.", citations=[citation])
+                )
                 seen.add(name)
                 break
         if len(items) >= 4:
@@ -108,7 +113,7 @@ def draft_runbook(
     dropped: list[DroppedItem] = []
     if llm is None:
         items = _extractive_items(candidates)
-        generator, model = "extractive", None
+        generator, model = Generator.extractive, None
     else:
         reply = ask_for_lines(
             llm, "runbook_draft", evidence, PHASES, on_text=on_text, topic=text, service=service or ""
@@ -116,7 +121,7 @@ def draft_runbook(
         items, dropped = evidence.check_generated(reply.lines, PHASES)
         require_grounded(items, dropped, "runbook draft")
         items.sort(key=lambda i: PHASES.index(i.section))
-        generator, model = "llm", llm.model
+        generator, model = Generator.llm, llm.model
     items = [*_alert_items(sources.records, evidence, alert.alertnames if alert else ()), *items]
     items.sort(key=lambda i: PHASES.index(i.section))
     items, bad = evidence.check_items(items)
@@ -136,8 +141,8 @@ def draft_runbook(
 
 def _extractive_items(candidates: list[Candidate]) -> list[DraftItem]:
     # best sources first within each phase, then document order
-    overview_from = min((c.rank for c in candidates if c.phase == "overview"), default=-1)
-    candidates = [c for c in candidates if c.phase != "overview" or c.rank == overview_from]
+    overview_from = min((c.rank for c in candidates if c.phase == SectionName.overview), default=-1)
+    candidates = [c for c in candidates if c.phase != SectionName.overview or c.rank == overview_from]
     ordered = sorted(candidates, key=lambda c: (PHASES.index(c.phase), c.caution is False, c.rank, c.span.start))
     merged = merge_duplicates(ordered)
     items: list[DraftItem] = []
@@ -157,12 +162,12 @@ def render_runbook(
     items: Sequence[DraftItem],
     dropped: Sequence[DroppedItem],
     records: Sequence[Record],
-    generator: str,
+    generator: Generator,
     model: str | None,
 ) -> str:
     refs = References()
     lines = [f"# {title}", ""]
-    if generator == "extractive":
+    if generator == Generator.extractive:
         lines += [
             "> Assembled without an LLM from past runbooks, postmortems and chat logs: every step is quoted",
             "> from the passage it cites. Review it before anyone follows it.",
@@ -176,7 +181,7 @@ def render_runbook(
         if not chosen:
             lines += ["_No source covers this yet._", ""]
             continue
-        numbered = phase in ("triage", "diagnosis", "mitigation", "verification")
+        numbered = phase in NUMBERED
         for n, item in enumerate(chosen, start=1):
             prefix = f"{n}. " if numbered else "- "
             marks = " ".join(x for x in (refs.marks(item.citations), caution_note(item.cautions)) if x)

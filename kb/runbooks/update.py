@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from kb.clients.openai_client import ChatModel
+from kb.core.enums import Generator, SectionName
 from kb.core.errors import KBError
 from kb.core.models import DraftItem, DroppedItem, Kind, ProposalHunk, Record, RunbookProposal
 from kb.core.settings import Settings
@@ -50,12 +51,13 @@ def _update_candidates(searcher: Searcher, runbook: Record, incidents: Sequence[
     """What responders did or learned about the runbook's failure mode that it does not already say."""
     steps = _runbook_steps(runbook)
     commands = command_shapes(runbook.text)
-    about = [runbook.text[s.start : s.end] for s in runbook.sections if s.name in ("overview", "symptoms")]
+    about = [runbook.text[s.start : s.end] for s in runbook.sections
+             if s.name in (SectionName.overview, SectionName.symptoms)]
     profile_text = " ".join([runbook.title, *about])[:2000]
     found: list[Candidate] = []
     for rank, record in enumerate(incidents):
         for cand in candidates_of(record, rank, set()):
-            if cand.phase in ("overview", "symptoms"):
+            if cand.phase in (SectionName.overview, SectionName.symptoms):
                 continue
             bar = COVERED_COMMAND if has_command(cand.span.text) else COVERED
             if any(containment(cand.terms, step) >= bar for step in steps):
@@ -89,20 +91,27 @@ def _reviewed_on(markdown: str, day: dt.date) -> str:
     return "---\n" + block + "---\n" + markdown[match.end() :]
 
 
+#: where a phase's new lines go when the runbook has no section of that phase
+FALLBACK_SECTIONS: dict[str, tuple[SectionName, ...]] = {
+    SectionName.triage: (SectionName.diagnosis,),
+    SectionName.diagnosis: (SectionName.triage,),
+}
+
+
 def _insert(body: str, runbook: Record, additions: dict[str, list[str]]) -> str:
     """The body with each phase's new lines appended to the end of that phase's section (or a new one)."""
     inserts: list[tuple[int, str]] = []
     for phase, lines in additions.items():
         block = "\n".join(lines) + "\n"
         target = next((s for s in reversed(runbook.sections) if s.name == phase), None)
-        for fallback in {"triage": ("diagnosis",), "diagnosis": ("triage",), "verification": ()}.get(phase, ()):
+        for fallback in FALLBACK_SECTIONS.get(phase, ()):
             target = target or next((s for s in reversed(runbook.sections) if s.name == fallback), None)
         if target is not None:
             end = target.end
             prefix = "" if body[:end].endswith("\n\n") else ("\n" if body[:end].endswith("\n") else "\n\n")
             inserts.append((end, prefix + block + ("\n" if end < len(body) else "")))
         else:
-            refs = next((s for s in runbook.sections if s.name == "references"), None)
+            refs = next((s for s in runbook.sections if s.name == SectionName.references), None)
             at = refs.start if refs else len(body)
             inserts.append((at, f"## {HEADINGS[phase]}\n\n{block}\n"))
     for at, text in sorted(inserts, key=lambda x: -x[0]):
@@ -128,12 +137,12 @@ def propose_update(
     candidates = _update_candidates(searcher, runbook, incidents)
     evidence = Evidence.numbered([c.passage() for c in candidates])
     dropped: list[DroppedItem] = []
-    generator = "extractive"
+    generator = Generator.extractive
     if candidates and llm is not None:
         reply = ask_for_lines(llm, "runbook_update", evidence, PHASES[2:], title=runbook.title)
         items, dropped = evidence.check_generated(reply.lines, PHASES[2:])
         require_grounded(items, dropped, "runbook update")
-        generator = "llm"
+        generator = Generator.llm
     else:
         items = [
             DraftItem(

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ingest.catchup import catch_up
+from kb.core.enums import Generator
 from kb.core.models import Kind
 from kb.generation.ask import Answer, Conversation, ask
 from ui.cli.context import Context
@@ -66,7 +67,7 @@ def _show(ctx: Context, answer: Answer) -> None:
             print(f"   ⚠ CAUTION: {'; '.join(item.cautions)}; check before running.")
     if answer.newest_first:
         print("(the latest matching incidents first, as the question asks)")
-    if answer.generator == "extractive":
+    if answer.generator == Generator.extractive:
         print("(no LLM used: the passages that answer best, quoted)")
     print(f"sources: {', '.join(answer.sources)}   confidence {answer.confidence:.2f}")
 

@@ -9,6 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from kb.core.enums import Outcome
 from kb.core.errors import KBError, NotFound
 from kb.gameday.master import GameMaster
 from kb.gameday.scenario import DIFFICULTIES, build_scenario, eligible, shown_sources
@@ -170,7 +171,7 @@ def run_play(args: argparse.Namespace, ctx: Context) -> int:
             print("\n> ", end="", file=out, flush=True)
         line = sys.stdin.readline()
         if not line:
-            session.outcome = "gave up"
+            session.outcome = Outcome.gave_up
             break
         if not line.strip():
             continue

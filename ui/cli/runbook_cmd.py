@@ -9,6 +9,7 @@ from pathlib import Path
 from ingest.revisions import apply_proposal
 from ingest.sources import discover, parse_unit
 from ingest.sources.base import ParseOptions
+from kb.core.enums import Generator
 from kb.core.errors import KBError, NotFound
 from kb.core.models import Draft, Kind, Record
 from kb.generation.summary import summarize
@@ -141,7 +142,7 @@ def _emit(ctx: Context, draft: Draft, out: str | None) -> int:
         print(draft.markdown, end="")
     if draft.dropped:
         print(f"kb: {len(draft.dropped)} ungrounded lines were dropped (listed in the output)", file=sys.stderr)
-    if draft.generator == "extractive" and not ctx.json:
+    if draft.generator == Generator.extractive and not ctx.json:
         print("kb: no LLM used (extractive draft)", file=sys.stderr)
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from kb.core.enums import Generator
 from kb.generation.ask import Conversation, ask
 from kb.generation.guard import caution_note
 from ui.web.common import PAGES, escape, resources, show_quote, shown_errors
@@ -26,7 +27,7 @@ with shown_errors():
                     left.warning(escape(caution_note(item.cautions).replace("**", "")))
             if answer.newest_first:
                 left.caption("The latest matching incidents first, as the question asks.")
-            if answer.generator == "extractive":
+            if answer.generator == Generator.extractive:
                 left.caption("No LLM used: the passages that answer best, quoted.")
             right.caption(f"confidence {answer.confidence:.2f}")
             for item in answer.items:

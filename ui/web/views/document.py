@@ -8,6 +8,7 @@ import re
 
 import streamlit as st
 
+from kb.core.enums import SectionName
 from kb.core.errors import KBError
 from kb.core.models import Kind
 from kb.gameday.scenario import build_scenario
@@ -82,11 +83,11 @@ with shown_errors():
                 if not body.strip():
                     continue
                 with st.expander(inert(section.heading or section.name),
-                                 expanded=section.name in ("summary", "overview")):
+                                 expanded=section.name in (SectionName.summary, SectionName.overview)):
                     # Markdown from documents, rendered with images and HTML shown as text
                     st.markdown(inert(body))
     with tabs[1]:
-        timeline = [s for s in record.sections if s.name == "timeline"]
+        timeline = [s for s in record.sections if s.name == SectionName.timeline]
         if timeline:
             st.markdown(inert(record.text[timeline[0].start : timeline[0].end]))
         elif record.messages:

@@ -6,6 +6,7 @@ import random
 
 import streamlit as st
 
+from kb.core.enums import Outcome
 from kb.core.errors import KBError
 from kb.gameday.master import GameMaster
 from kb.gameday.scenario import DIFFICULTIES, build_scenario, eligible, shown_sources
@@ -96,7 +97,7 @@ with shown_errors():
                 if session.score is None:
                     master.finish(session)
                     save_session(store, session)
-                shown = st.success if session.outcome == "mitigated" else st.warning  # giving up is not a win
+                shown = st.success if session.outcome == Outcome.mitigated else st.warning  # giving up is not a win
                 shown(f"{session.outcome}: score {session.score}/100")
                 st.markdown(inert(session.debrief or ""))
                 st.download_button("Download the debrief", session.debrief or "", f"{session.id}.md", key="gd-download")

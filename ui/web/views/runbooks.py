@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ingest.revisions import apply_proposal
+from kb.core.enums import Generator
 from kb.core.errors import KBError
 from kb.core.models import Kind
 from kb.generation.guard import caution_note
@@ -91,7 +92,7 @@ with shown_errors():
         shown = st.session_state.get("draft")
         if shown is not None:
             draft = shown
-            if draft.generator == "extractive":
+            if draft.generator == Generator.extractive:
                 st.caption("Assembled without an LLM: every step is quoted from its source.")
             else:
                 st.caption(f"Written by {draft.model}; every step's citations were checked.")

@@ -1,0 +1,98 @@
+"""The product's vocabularies, one enum each. Every one is a ``StrEnum``: a member is the string it
+stands for (``SectionName.mitigation == "mitigation"``), so stored records, JSON output and printed text
+read exactly as the bare strings did.
+
+- ``SectionName``: the canonical section names of a document (their heading patterns: ``kb.text.sections``)
+- ``Phase``: what a chat message shows of the incident's course (detection, escalation, ..., resolution)
+- ``ActionKind``: the kinds of action a game-day trainee or a responder takes (``kb.gameday.cues.ACTIONS``)
+- ``RubricKind``: what a game-day rubric item rewards or punishes
+- ``Outcome``: how a game-day session ended
+- ``Generator``: what wrote a generated answer, draft or proposal
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class SectionName(StrEnum):
+    """The canonical name of a section, whatever its heading says ('Root Cause Analysis' -> root_cause)."""
+
+    # postmortems
+    summary = "summary"
+    impact = "impact"
+    detection = "detection"
+    timeline = "timeline"
+    root_cause = "root_cause"
+    contributing_factors = "contributing_factors"
+    resolution = "resolution"
+    mitigation = "mitigation"
+    action_items = "action_items"
+    lessons = "lessons"
+    # runbooks
+    overview = "overview"
+    symptoms = "symptoms"
+    triage = "triage"
+    diagnosis = "diagnosis"
+    verification = "verification"
+    escalation = "escalation"
+    references = "references"
+    # not a known heading
+    other = "other"
+    body = "body"  # text before any heading, or a document without headings
+    chat = "chat"  # the whole of a chat log
+
+
+class Phase(StrEnum):
+    """What a chat message shows of the incident's course (``kb.generation.summary`` classifies them)."""
+
+    detection = "detection"
+    escalation = "escalation"
+    hypothesis = "hypothesis"
+    action = "action"
+    mitigation = "mitigation"
+    resolution = "resolution"
+
+
+class ActionKind(StrEnum):
+    """A kind of action taken during an incident, most specific first (``kb.gameday.cues.ACTIONS``)."""
+
+    rollback = "rollback"
+    terminate = "terminate"
+    raise_limit = "raise_limit"
+    reconfigure = "reconfigure"
+    restart = "restart"
+    scale = "scale"
+    failover = "failover"
+    disable = "disable"
+    pause = "pause"
+    flush = "flush"
+    delete = "delete"
+    page = "page"
+    declare = "declare"
+    communicate = "communicate"
+
+
+class RubricKind(StrEnum):
+    """What a game-day rubric item rewards (or, for harmful, punishes)."""
+
+    mitigation = "mitigation"
+    diagnosis = "diagnosis"
+    communication = "communication"
+    harmful = "harmful"
+
+
+class Outcome(StrEnum):
+    """How a game-day session ended."""
+
+    mitigated = "mitigated"
+    gave_up = "gave up"
+    turn_limit = "turn limit"
+
+
+class Generator(StrEnum):
+    """What wrote a generated answer, draft or proposal."""
+
+    extractive = "extractive"  # no LLM: lines taken from the sources themselves
+    llm = "llm"
+    none = "none"  # nothing relevant was found, nothing was generated
