@@ -72,8 +72,8 @@ def test_a_document_is_split_at_its_first_thousand_headings_and_keeps_the_rest_o
     from ingest.sources.markdown import sections_of
 
     text = "".join(f"## Step {i}\nrun step {i}\n" for i in range(1500))
-    for sections in ([(n, h, s, e) for n, h, s, e in extract.plain_sections(text)],
+    for found in ([(n, h, s, e) for n, h, s, e in extract.plain_sections(text)],
                      [(s.name, s.heading, s.start, s.end) for s in sections_of(text)[1]]):
-        assert len(sections) == extract.MAX_SECTIONS
-        assert sections[-1][1] == f"Step {extract.MAX_SECTIONS - 1}"
-        assert sections[-1][3] == len(text)  # the text after the last heading read stays in the last section
+        assert len(found) == extract.MAX_SECTIONS
+        assert found[-1][1] == f"Step {extract.MAX_SECTIONS - 1}"
+        assert found[-1][3] == len(text)  # the text after the last heading read stays in the last section
