@@ -82,13 +82,13 @@ def run_ask(args: argparse.Namespace, ctx: Context) -> int:
             line = sys.stdin.readline()
             if not line.strip():
                 return 0
-            _show(ctx, ask(ctx.searcher, line.strip(), conversation, llm=ctx.llm, **filters))  # type: ignore[arg-type]
+            _show(ctx, ask(ctx.kb, line.strip(), conversation, llm=ctx.kb.llm, **filters))  # type: ignore[arg-type]
             print()
     question = " ".join(args.question).strip()
     if not question:
         print("kb: give a QUESTION, or --chat", file=sys.stderr)
         return 2
-    answer = ask(ctx.searcher, question, conversation, llm=ctx.llm, **filters)  # type: ignore[arg-type]
+    answer = ask(ctx.kb, question, conversation, llm=ctx.kb.llm, **filters)  # type: ignore[arg-type]
     _show(ctx, answer)
     return 0
 
