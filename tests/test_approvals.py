@@ -178,7 +178,7 @@ def proposed(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def apply(settings: Settings, searcher: KnowledgeBase, ref: str, **kwargs):  # type: ignore[no-untyped-def]
-    return apply_proposal(settings, searcher.store, searcher.embedding, searcher.keyword, ref, now=NOW, **kwargs)
+    return apply_proposal(searcher, ref, now=NOW, **kwargs)
 
 
 def forge(proposal: RunbookProposal, **fields: str) -> None:

@@ -160,7 +160,7 @@ def test_update_proposal_apply_history_and_reingest(settings: Settings, tmp_path
     before = store.get_record("widget-backlog")
     assert "widgetctl" not in before.text  # nothing is written before apply
 
-    applied = apply_proposal(settings, store, embedding, searcher.keyword, proposal.id, now=now)
+    applied = apply_proposal(searcher, proposal.id, now=now)
     assert applied.revision.number == 2
     # the file written is the approved text plus two bookkeeping lines in its front matter, nothing reformatted
     written = Path(applied.path).read_text()
@@ -180,7 +180,7 @@ def test_update_proposal_apply_history_and_reingest(settings: Settings, tmp_path
     assert store.count_records() == 2
     # the same proposal cannot be applied twice, and the runbook is no longer stale
     with pytest.raises(ProposalError, match="already applied to 'widget-backlog' as revision 2"):
-        apply_proposal(settings, store, embedding, searcher.keyword, proposal.path)
+        apply_proposal(searcher, proposal.path)
     assert stale_runbooks(searcher) == []
     again = propose_update(settings, searcher, "widget-backlog", since=dt.date(2025, 1, 1))
     assert "widgetctl" not in "".join(line for line in again.diff.splitlines() if line.startswith("+"))

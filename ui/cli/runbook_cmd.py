@@ -183,7 +183,7 @@ def run_update(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_apply(args: argparse.Namespace, ctx: Context) -> int:
-    applied = apply_proposal(ctx.settings, ctx.kb.store, ctx.kb.embedding, ctx.kb.keyword, args.proposal)
+    applied = apply_proposal(ctx.kb, args.proposal)
     if ctx.json:
         ctx.print_json(applied.model_dump(mode="json"))
     else:

@@ -159,7 +159,7 @@ def build_server(kb: KnowledgeBase, allow_writes: bool = False) -> MCPServer:
                      "the diff.")
         @reported
         def apply_runbook_proposal(proposal_id: str) -> dict[str, Any]:
-            applied = apply_proposal(settings, kb.store, kb.embedding, kb.keyword, proposal_id, paths=False)
+            applied = apply_proposal(kb, proposal_id, paths=False)
             return json.loads(applied.model_dump_json())
 
     return server

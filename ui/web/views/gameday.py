@@ -18,10 +18,10 @@ st.title("Game day")
 store = ScenarioStore(res.settings)
 
 with shown_errors():
+    services = res.services()
     scenarios = {s.id: s for s in store.all()}
 
     with st.expander("New scenario", expanded=not scenarios):
-        services = res.services()
         cols = st.columns(3)
         service = cols[0].selectbox("Service", ["", *services], key="gd_service")
         severity = cols[1].selectbox("Severity", ["", "SEV1", "SEV2", "SEV3"], key="gd_severity")

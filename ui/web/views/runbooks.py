@@ -137,7 +137,7 @@ with shown_errors():
                 if buttons[0].button("Approve and save a new revision", type="primary", key="upd-approve"):
                     try:
                         applied = apply_proposal(  # the stored proposal, as long as it is the diff shown here
-                            res.settings, res.store, res.embedding, res.keyword, proposal.id,
+                            res, proposal.id,
                             paths=False, reviewed_diff=proposal.diff,
                         )
                         st.session_state.pop("proposal", None)
