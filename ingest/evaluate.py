@@ -11,11 +11,10 @@ from typing import Any
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
 from ingest.pipeline import Ingestor, Progress
-from kb.clients.store import open_store
 from kb.core.settings import Settings
-from kb.retrieval.embeddings import model_id
+from kb.knowledge import open_kb
 from kb.retrieval.evaluation import LabelledQuery, evaluate
-from kb.retrieval.search import Mode, Query, open_searcher
+from kb.retrieval.search import Mode, Query
 
 MODES: tuple[Mode, ...] = ("hybrid", "bm25", "dense")
 
@@ -41,9 +40,9 @@ def run_eval(
     with tempfile.TemporaryDirectory(prefix="kb-eval-") as tmp:
         data_dir = store_dir or Path(tmp)
         local = settings.model_copy(update={"data_dir": data_dir, "chroma_url": None})
-        store = open_store(local, model_id(embedding))
-        searcher = open_searcher(local, store, embedding)
-        ingest = Ingestor(local, store, embedding, searcher.keyword).run([corpus], progress=report)
+        kb = open_kb(local, llm=False, embedding=embedding)
+        ingest = Ingestor.into(kb).run([corpus], progress=report)
+        store, searcher = kb.store, kb.searcher
         root = corpus.resolve()
         path_of = {rid: str(Path(meta.source_path).relative_to(root)) for rid, meta in store.record_index().items()}
         out: dict[str, Any] = {}

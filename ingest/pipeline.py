@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
@@ -31,6 +32,9 @@ from kb.core.models import Chunk, FileOutcome, IngestFailure, IngestReport, Kind
 from kb.core.settings import Settings
 from kb.retrieval.keyword import KeywordIndex
 from kb.runbooks import revisions as runbook_revisions
+
+if TYPE_CHECKING:
+    from kb.knowledge import KnowledgeBase
 
 WRITE_BATCH_CHUNKS = 200  # about 15 s of embedding with the default model on 2 cores: what a kill can lose
 WRITE_BATCH_FILES = 50
@@ -108,6 +112,11 @@ class Ingestor:
         self.store = store
         self.embedding = embedding
         self.keyword = keyword
+
+    @classmethod
+    def into(cls, kb: KnowledgeBase) -> Ingestor:
+        """An ingestor into a knowledge base's store, keeping its keyword index in step."""
+        return cls(kb.settings, kb.store, kb.embedding, kb.keyword)
 
     def options(self, kind: Kind | None, known_services: set[str]) -> ParseOptions:
         return ParseOptions(

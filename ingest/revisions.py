@@ -10,19 +10,19 @@ the original folder leaves the approved revision in place.
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from filelock import FileLock, Timeout
-from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import BaseModel
 
 from ingest.pipeline import Ingestor
-from kb.clients.store import Store
 from kb.core.errors import ProposalError
 from kb.core.models import IngestReport, Kind, Revision
-from kb.core.settings import Settings
-from kb.retrieval.keyword import KeywordIndex
 from kb.runbooks.proposals import stored_proposal
 from kb.runbooks.revisions import history, write_revision
+
+if TYPE_CHECKING:
+    from kb.knowledge import KnowledgeBase
 
 
 class Applied(BaseModel):
@@ -35,10 +35,7 @@ class Applied(BaseModel):
 
 
 def apply_proposal(
-    settings: Settings,
-    store: Store,
-    embedding: BaseEmbedding,
-    keyword: KeywordIndex | None,
+    kb: KnowledgeBase,
     proposal_ref: str,
     now: dt.datetime | None = None,
     *,
@@ -50,6 +47,7 @@ def apply_proposal(
     ``proposal_ref`` is a proposal id or (with ``paths``) the path of a file in the proposal store.
     ``reviewed_diff``: the diff the person approving was shown; a stored proposal that differs is refused.
     """
+    settings = kb.settings
     proposal = stored_proposal(settings, proposal_ref, paths=paths)
     if reviewed_diff is not None and proposal.diff != reviewed_diff:
         raise ProposalError(f"proposal {proposal.id} is not the one reviewed: its diff changed since; review it again")
@@ -63,9 +61,9 @@ def apply_proposal(
     except Timeout as exc:
         raise ProposalError("another proposal is being applied; try again when it is done") from exc
     try:
-        current = store.get_record(proposal.runbook_id)
+        current = kb.record(proposal.runbook_id)
         target = write_revision(settings, proposal, current, now)
-        report = Ingestor(settings, store, embedding, keyword).run([target], kind=Kind.runbook)
+        report = Ingestor.into(kb).run([target], kind=Kind.runbook)
     finally:
         lock.release()
     if report.failed:

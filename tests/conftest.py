@@ -16,8 +16,8 @@ import pytest
 from ingest.pipeline import Ingestor
 from kb.clients.store import open_store
 from kb.core.settings import Settings
+from kb.knowledge import KnowledgeBase
 from kb.retrieval.embeddings import model_id
-from kb.retrieval.search import Searcher, open_searcher
 from tests.fakes import HashingEmbedding
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,18 +112,17 @@ def copy_data(dest: Path) -> Path:
     return dest
 
 
-def fake_ingested(settings: Settings, *paths: Path) -> Searcher:
-    """``paths`` ingested into the configured store with the hashing embedding (fast, no model); a searcher."""
-    embedding = HashingEmbedding()
-    store = open_store(settings, "hashing-64")
-    searcher = open_searcher(settings, store, embedding)
-    Ingestor(settings, store, embedding, searcher.keyword).run(list(paths))
-    return searcher
+def fake_ingested(settings: Settings, *paths: Path) -> KnowledgeBase:
+    """``paths`` ingested into the configured store with the hashing embedding (fast, no model); the knowledge
+    base over it."""
+    kb = KnowledgeBase(settings, embedding=HashingEmbedding(), store=open_store(settings, "hashing-64"))
+    Ingestor(settings, kb.store, kb.embedding, kb.keyword).run(list(paths))
+    return kb
 
 
-def fake_sample(base: Path) -> tuple[Settings, Searcher, Path]:
-    """A private copy of data/ under ``base`` ingested with the hashing embedding: the settings, a searcher
-    over the store, and the data copy."""
+def fake_sample(base: Path) -> tuple[Settings, KnowledgeBase, Path]:
+    """A private copy of data/ under ``base`` ingested with the hashing embedding: the settings, the knowledge
+    base over the store, and the data copy."""
     settings = Settings(data_dir=base / "kb", _env_file=None)  # type: ignore[call-arg]
     data = copy_data(base / "data")
     return settings, fake_ingested(settings, data), data

@@ -21,7 +21,8 @@ from ingest.revisions import apply_proposal
 from kb.core.errors import ProposalError
 from kb.core.models import RunbookProposal
 from kb.core.settings import Settings
-from kb.retrieval.search import Query, Searcher
+from kb.knowledge import KnowledgeBase
+from kb.retrieval.search import Query
 from kb.runbooks import proposals, revisions, update
 from kb.text import unidiff
 from tests.conftest import fake_ingested
@@ -41,7 +42,7 @@ def hijacker(folder: Path, target: str) -> Path:
     return folder
 
 
-def ingest(settings: Settings, searcher: Searcher, *paths: Path):  # type: ignore[no-untyped-def]
+def ingest(settings: Settings, searcher: KnowledgeBase, *paths: Path):  # type: ignore[no-untyped-def]
     return Ingestor(settings, searcher.store, searcher.embedding, searcher.keyword).run(list(paths))
 
 
@@ -168,7 +169,7 @@ def test_a_second_revision_still_supersedes_the_original(settings: Settings, tmp
 # -- item 2: apply writes base + the reviewed diff, from the proposal store only ---------------------------
 
 
-def proposed(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Searcher, RunbookProposal]:
+def proposed(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[KnowledgeBase, RunbookProposal]:
     searcher = fake_ingested(settings, widget_corpus(tmp_path / "corpus"))
     monkeypatch.setattr(update, "RELEVANT", 0.2)  # the hashing fake's cosines are lower than the model's
     proposal = update.propose_update(settings, searcher, "widget-backlog", now=NOW)
@@ -176,8 +177,8 @@ def proposed(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     return searcher, proposal
 
 
-def apply(settings: Settings, searcher: Searcher, ref: str, **kwargs):  # type: ignore[no-untyped-def]
-    return apply_proposal(settings, searcher.store, searcher.embedding, searcher.keyword, ref, now=NOW, **kwargs)
+def apply(settings: Settings, searcher: KnowledgeBase, ref: str, **kwargs):  # type: ignore[no-untyped-def]
+    return apply_proposal(searcher, ref, now=NOW, **kwargs)
 
 
 def forge(proposal: RunbookProposal, **fields: str) -> None:
@@ -187,7 +188,7 @@ def forge(proposal: RunbookProposal, **fields: str) -> None:
     path.write_text(json.dumps(data))
 
 
-def assert_unchanged(settings: Settings, searcher: Searcher, text: str) -> None:
+def assert_unchanged(settings: Settings, searcher: KnowledgeBase, text: str) -> None:
     assert searcher.store.get_record("widget-backlog").text == text
     assert revisions.history(settings, "widget-backlog") == []
     assert not (revisions.revisions_dir(settings) / "widget-backlog.md").exists()
@@ -277,7 +278,7 @@ def test_mcp_apply_takes_a_proposal_id_never_a_path(settings: Settings, tmp_path
     from ui.mcp.server import build_server
 
     searcher, proposal = proposed(settings, tmp_path, monkeypatch)
-    server = build_server(settings, searcher, allow_writes=True)
+    server = build_server(searcher, allow_writes=True)
     tools = {t.name: t for t in anyio.run(server.list_tools)}
     assert set(tools["apply_runbook_proposal"].input_schema["properties"]) == {"proposal_id"}
     for ref in (proposal.path, str(tmp_path / "x.json"), f"../{proposal.id}"):

@@ -12,12 +12,10 @@ import pytest
 from ingest.catchup import catch_up
 from ingest.sources.base import ParseOptions, redact_text
 from kb.clients.openai_client import ChatModel
-from kb.clients.store import open_store
 from kb.core.errors import GroundingError
 from kb.core.settings import Settings
 from kb.generation.ask import Conversation, ask, quote_parts, quoted
-from kb.retrieval.embeddings import model_id
-from kb.retrieval.search import Searcher, open_searcher
+from kb.knowledge import KnowledgeBase, open_kb
 from tests.conftest import DATA, sample_store_copy
 from tests.openai_server import OpenAIServer, Reply, lines_reply, passages_of
 
@@ -45,13 +43,13 @@ UNANSWERABLE = ["what is our parental leave policy?", "how do I renew the office
 
 
 @pytest.fixture(scope="module")
-def searcher(pristine_sample_store: Path, tmp_path_factory: pytest.TempPathFactory, real_embedding) -> Searcher:  # type: ignore[no-untyped-def]
+def searcher(pristine_sample_store: Path, tmp_path_factory: pytest.TempPathFactory, real_embedding) -> KnowledgeBase:  # type: ignore[no-untyped-def]
     copy = sample_store_copy(pristine_sample_store, tmp_path_factory.mktemp("ask") / "store")
     settings = Settings(data_dir=copy, _env_file=None)  # type: ignore[call-arg]
-    return open_searcher(settings, open_store(settings, model_id(real_embedding)), real_embedding)
+    return open_kb(settings, embedding=real_embedding)
 
 
-def resolves(searcher: Searcher, answer) -> None:  # type: ignore[no-untyped-def]
+def resolves(searcher: KnowledgeBase, answer) -> None:  # type: ignore[no-untyped-def]
     for item in answer.items:
         assert item.citations
         for c in item.citations:
@@ -60,7 +58,7 @@ def resolves(searcher: Searcher, answer) -> None:  # type: ignore[no-untyped-def
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("question", "expected"), QUESTIONS, ids=[q for q, _ in QUESTIONS])
-def test_ten_questions_get_cited_answers(searcher: Searcher, question: str, expected: set[str]) -> None:
+def test_ten_questions_get_cited_answers(searcher: KnowledgeBase, question: str, expected: set[str]) -> None:
     answer = ask(searcher, question)
     assert answer.found and answer.generator == "extractive", answer.answer
     assert 1 <= len(answer.items) <= 4
@@ -80,14 +78,14 @@ def test_ten_questions_get_cited_answers(searcher: Searcher, question: str, expe
 
 @pytest.mark.slow
 @pytest.mark.parametrize("question", UNANSWERABLE)
-def test_questions_the_corpus_cannot_answer_say_so(searcher: Searcher, question: str) -> None:
+def test_questions_the_corpus_cannot_answer_say_so(searcher: KnowledgeBase, question: str) -> None:
     answer = ask(searcher, question)
     assert not answer.found and answer.generator == "none" and answer.items == []
     assert answer.answer.startswith("Not in the knowledge base") and answer.closest
 
 
 @pytest.mark.slow
-def test_not_found_says_why_a_word_or_a_year_is_missing(searcher: Searcher) -> None:
+def test_not_found_says_why_a_word_or_a_year_is_missing(searcher: KnowledgeBase) -> None:
     # the corpus has CoreDNS incidents (2023, 2024) but none in 2022, and never mentions a warehouse
     dns = ask(searcher, "what was the root cause of the 2022 DNS outage?")
     assert not dns.found and "No matching document is dated 2022" in dns.answer
@@ -101,7 +99,7 @@ def test_not_found_says_why_a_word_or_a_year_is_missing(searcher: Searcher) -> N
 
 
 @pytest.mark.slow
-def test_a_question_about_the_last_occurrence_answers_from_the_newest_incident(searcher: Searcher) -> None:
+def test_a_question_about_the_last_occurrence_answers_from_the_newest_incident(searcher: KnowledgeBase) -> None:
     answer = ask(searcher, "how did we fix the last redis failover?")
     assert answer.newest_first and answer.found
     # two redis failovers are stored (2023-04-21 and 2025-01-08): the answer quotes only the newer one
@@ -116,7 +114,7 @@ def test_a_question_about_the_last_occurrence_answers_from_the_newest_incident(s
 
 
 @pytest.mark.slow
-def test_an_ownership_table_row_is_quoted_with_its_column_names(searcher: Searcher) -> None:
+def test_an_ownership_table_row_is_quoted_with_its_column_names(searcher: KnowledgeBase) -> None:
     answer = ask(searcher, "who owns search?")
     rows = [i for i in answer.items if i.citations[0].doc_id == "incident-command-and-escalation"]
     assert rows and rows[0].text.startswith("service: catalog-search, search-es; owning team: Search")
@@ -125,7 +123,7 @@ def test_an_ownership_table_row_is_quoted_with_its_column_names(searcher: Search
 
 
 @pytest.mark.slow
-def test_a_follow_up_resolves_against_the_previous_turn(searcher: Searcher) -> None:
+def test_a_follow_up_resolves_against_the_previous_turn(searcher: KnowledgeBase) -> None:
     conversation = Conversation()
     first = ask(searcher, "how did we fix the last redis failover?", conversation)
     second = ask(searcher, "and what was the root cause?", conversation)
@@ -137,7 +135,7 @@ def test_a_follow_up_resolves_against_the_previous_turn(searcher: Searcher) -> N
 
 
 @pytest.mark.slow
-def test_the_llm_path_drops_citations_to_passages_it_was_not_given(searcher: Searcher) -> None:
+def test_the_llm_path_drops_citations_to_passages_it_was_not_given(searcher: KnowledgeBase) -> None:
     def respond(request: dict) -> str:  # type: ignore[type-arg]
         pid, text = next(iter(passages_of(request).items()))
         return lines_reply([
@@ -203,7 +201,7 @@ def test_a_quoted_passage_keeps_code_chat_and_list_lines() -> None:
 
 
 @pytest.mark.slow
-def test_a_year_in_the_question_prefers_that_years_incidents(searcher: Searcher) -> None:
+def test_a_year_in_the_question_prefers_that_years_incidents(searcher: KnowledgeBase) -> None:
     dns = ask(searcher, "what was the root cause of the 2024 DNS outage?")
     assert dns.found and dns.items[0].citations[0].doc_id == "2024-10-17-coredns-configmap-typo"
     logout = ask(searcher, "why did users get logged out in january 2025?")
@@ -212,7 +210,7 @@ def test_a_year_in_the_question_prefers_that_years_incidents(searcher: Searcher)
 
 
 @pytest.mark.slow
-def test_quotes_start_with_their_own_words(searcher: Searcher) -> None:
+def test_quotes_start_with_their_own_words(searcher: KnowledgeBase) -> None:
     # a PDF's plain "Root cause" heading line is not quoted as part of the sentence under it
     dns = ask(searcher, "what was the root cause of the 2024 DNS outage?")
     assert not any(i.text.lower().startswith("root cause") for i in dns.items)
@@ -222,7 +220,7 @@ def test_quotes_start_with_their_own_words(searcher: Searcher) -> None:
 
 
 @pytest.mark.slow
-def test_a_day_in_the_question_answers_from_that_days_documents(searcher: Searcher) -> None:
+def test_a_day_in_the_question_answers_from_that_days_documents(searcher: KnowledgeBase) -> None:
     answer = ask(searcher, "what happened on 2024-09-05?")
     assert answer.found and {c.doc_id for i in answer.items for c in i.citations} <= {
         "2024-09-05-checkout-rollback-bad-migration", "2024-09-05-checkout-bad-migration"}
@@ -230,7 +228,7 @@ def test_a_day_in_the_question_answers_from_that_days_documents(searcher: Search
 
 
 @pytest.mark.slow
-def test_who_led_an_incident_and_references_are_pointers(searcher: Searcher) -> None:
+def test_who_led_an_incident_and_references_are_pointers(searcher: KnowledgeBase) -> None:
     ic = ask(searcher, "who was the incident commander during the black friday kafka lag?")
     assert ic.found and "incident commander" in ic.items[0].text and ic.items[0].citations[0].section == "timeline"
     # a runbook's "Postmortem 2024-11-29: ..." line points at the incident; it answers only a question for such links
@@ -239,7 +237,7 @@ def test_who_led_an_incident_and_references_are_pointers(searcher: Searcher) -> 
 
 
 @pytest.mark.slow
-def test_who_owns_reads_the_ownership_table_even_when_search_finds_other_runbooks(searcher: Searcher) -> None:
+def test_who_owns_reads_the_ownership_table_even_when_search_finds_other_runbooks(searcher: KnowledgeBase) -> None:
     owner = ask(searcher, "who owns the payments-gateway?")
     assert owner.found and "owning team: Payments" in owner.items[0].text
     assert owner.items[0].citations[0].doc_id == "incident-command-and-escalation"

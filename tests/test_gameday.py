@@ -19,7 +19,7 @@ from kb.gameday.master import NO_DATA, REFUSAL, GameMaster
 from kb.gameday.scenario import build_scenario, eligible, shown_sources
 from kb.gameday.scoring import POINTS, points
 from kb.gameday.store import ScenarioStore, edit_clue, refresh, save_session, sessions, stale_reasons
-from kb.retrieval.search import Searcher
+from kb.knowledge import KnowledgeBase
 from tests.conftest import fake_sample
 from tests.openai_server import OpenAIServer, Reply, lines_reply, passages_of
 
@@ -28,7 +28,7 @@ PGBOUNCER = "2026-01-21-pgbouncer-idle-in-transaction"
 
 
 @pytest.fixture(scope="module")
-def kb_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Searcher, Path]:
+def kb_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, KnowledgeBase, Path]:
     return fake_sample(tmp_path_factory.mktemp("gameday"))
 
 

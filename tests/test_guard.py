@@ -23,7 +23,7 @@ from kb.generation.guard import cautions, speaks_to_ai
 from kb.generation.markup import markup
 from kb.generation.prompting import delimit, render
 from kb.generation.summary import summarize
-from kb.retrieval.search import Searcher
+from kb.knowledge import KnowledgeBase
 from kb.runbooks.draft import draft_runbook
 from tests.conftest import ROOT, fake_ingested
 
@@ -111,7 +111,7 @@ HOSTILE = (INJECTION, "<script", "<img", "javascript:")
 
 
 @pytest.fixture(scope="module")
-def planted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Searcher, Path]:
+def planted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, KnowledgeBase, Path]:
     base = tmp_path_factory.mktemp("planted")
     corpus = base / "corpus"
     for sub, name, text in (("runbooks", "orders-queue-stuck.md", RUNBOOK),

@@ -17,7 +17,7 @@ from kb.clients.openai_client import ChatModel
 from kb.core.errors import GroundingError, LLMBadOutput, LLMModelUnknown, LLMUnavailable
 from kb.core.settings import Settings
 from kb.generation.summary import summarize
-from kb.retrieval.search import Searcher
+from kb.knowledge import KnowledgeBase
 from kb.runbooks.draft import draft_runbook
 from tests.conftest import fake_sample
 from tests.openai_server import OpenAIServer, Reply, lines_reply
@@ -28,7 +28,7 @@ TOPIC = "pgbouncer pool exhausted, clients waiting"
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Searcher:
+def sample(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
     return fake_sample(tmp_path_factory.mktemp("llm"))[1]
 
 
@@ -58,7 +58,7 @@ def grounded_reply(first_request_passages: dict[str, str]) -> str:
     return lines_reply(lines)
 
 
-def run_twice_for_passages(sample: Searcher, script_after: list[Reply]) -> tuple[object, OpenAIServer]:
+def run_twice_for_passages(sample: KnowledgeBase, script_after: list[Reply]) -> tuple[object, OpenAIServer]:
     """Learn the passages with a first (refused) call, then run the real script with lines citing them."""
     with OpenAIServer([Reply(content=lines_reply([]))]) as probe:
         with pytest.raises(GroundingError):
@@ -72,7 +72,7 @@ def run_twice_for_passages(sample: Searcher, script_after: list[Reply]) -> tuple
     return draft, server
 
 
-def test_a_grounded_answer_becomes_a_cited_llm_draft(sample: Searcher) -> None:
+def test_a_grounded_answer_becomes_a_cited_llm_draft(sample: KnowledgeBase) -> None:
     draft, server = run_twice_for_passages(sample, [Reply(content="GOOD")])
     assert draft.generator == "llm" and draft.model == "test-model"  # type: ignore[attr-defined]
     assert draft.dropped == []  # type: ignore[attr-defined]
@@ -88,7 +88,7 @@ def test_a_grounded_answer_becomes_a_cited_llm_draft(sample: Searcher) -> None:
             assert sample.store.get_record(c.doc_id).text[c.start : c.end].startswith(c.quote)
 
 
-def test_citations_to_passages_it_was_not_given_are_dropped_and_listed(sample: Searcher) -> None:
+def test_citations_to_passages_it_was_not_given_are_dropped_and_listed(sample: KnowledgeBase) -> None:
     with OpenAIServer([Reply(content=lines_reply([]))]) as probe:
         with pytest.raises(GroundingError):
             draft_runbook(sample, TOPIC, llm=model(probe))
@@ -106,27 +106,27 @@ def test_citations_to_passages_it_was_not_given_are_dropped_and_listed(sample: S
     assert "## Dropped as ungrounded" in draft.markdown
 
 
-def test_a_reply_with_nothing_grounded_is_refused(sample: Searcher) -> None:
+def test_a_reply_with_nothing_grounded_is_refused(sample: KnowledgeBase) -> None:
     junk = lines_reply([{"section": "mitigation", "text": "Reboot everything", "cites": ["P4242"]}])
     with OpenAIServer([Reply(content=junk)]) as server, pytest.raises(GroundingError, match="refused") as info:
         draft_runbook(sample, TOPIC, llm=model(server))
     assert info.value.dropped
 
 
-def test_malformed_json_is_sent_back_once_then_fixed(sample: Searcher) -> None:
+def test_malformed_json_is_sent_back_once_then_fixed(sample: KnowledgeBase) -> None:
     draft, server = run_twice_for_passages(sample, [Reply(content='{"lines": [oops'), Reply(content="GOOD")])
     assert len(server.requests) == 2
     assert "not valid JSON" in server.requests[1]["messages"][-1]["content"]
     assert draft.items  # type: ignore[attr-defined]
 
 
-def test_malformed_json_twice_is_a_clear_error(sample: Searcher) -> None:
+def test_malformed_json_twice_is_a_clear_error(sample: KnowledgeBase) -> None:
     with OpenAIServer([Reply(content="Sure! Here is your runbook: step one, step two.")]) as server:
         with pytest.raises(LLMBadOutput, match="did not return valid JSON"):
             draft_runbook(sample, TOPIC, llm=model(server))
 
 
-def test_json_in_a_fenced_block_is_read(sample: Searcher) -> None:
+def test_json_in_a_fenced_block_is_read(sample: KnowledgeBase) -> None:
     with OpenAIServer([Reply(content=lines_reply([]))]) as probe:
         with pytest.raises(GroundingError):
             draft_runbook(sample, TOPIC, llm=model(probe))
@@ -136,14 +136,14 @@ def test_json_in_a_fenced_block_is_read(sample: Searcher) -> None:
         assert draft_runbook(sample, TOPIC, llm=model(server)).generator == "llm"
 
 
-def test_429_is_retried_with_backoff(sample: Searcher) -> None:
+def test_429_is_retried_with_backoff(sample: KnowledgeBase) -> None:
     draft, server = run_twice_for_passages(
         sample, [Reply(status=429, error="slow down", headers={"retry-after-ms": "20"}), Reply(content="GOOD")]
     )
     assert len(server.requests) == 2 and draft.generator == "llm"  # type: ignore[attr-defined]
 
 
-def test_server_without_structured_output_gets_json_in_text(sample: Searcher) -> None:
+def test_server_without_structured_output_gets_json_in_text(sample: KnowledgeBase) -> None:
     with OpenAIServer([Reply(content=lines_reply([]))]) as probe:
         with pytest.raises(GroundingError):
             draft_runbook(sample, TOPIC, llm=model(probe))
@@ -156,20 +156,20 @@ def test_server_without_structured_output_gets_json_in_text(sample: Searcher) ->
     assert '"lines"' in server.requests[1]["messages"][0]["content"]  # the schema is in the prompt
 
 
-def test_timeout_is_a_clear_error(sample: Searcher) -> None:
+def test_timeout_is_a_clear_error(sample: KnowledgeBase) -> None:
     with OpenAIServer([Reply(content=lines_reply([]), delay_s=3)]) as server:
         with pytest.raises(LLMUnavailable, match="did not answer in time"):
             draft_runbook(sample, TOPIC, llm=model(server, llm_timeout_s=0.5, llm_max_retries=0))
 
 
-def test_unknown_model_is_a_clear_error(sample: Searcher) -> None:
+def test_unknown_model_is_a_clear_error(sample: KnowledgeBase) -> None:
     with OpenAIServer([Reply(content="{}")], model="served-model") as server:
         with pytest.raises(LLMModelUnknown, match="does not know the model 'test-model'"):
             draft_runbook(sample, TOPIC, llm=model(server, llm_model="test-model"))
 
 
 def test_unreachable_server_is_a_clear_error_without_the_key(
-    sample: Searcher, caplog: pytest.LogCaptureFixture
+    sample: KnowledgeBase, caplog: pytest.LogCaptureFixture
 ) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -185,14 +185,14 @@ def test_unreachable_server_is_a_clear_error_without_the_key(
     assert SECRET not in repr(settings) and SECRET not in settings.llm_label
 
 
-def test_the_key_is_sent_to_the_server_but_never_logged(sample: Searcher, caplog: pytest.LogCaptureFixture) -> None:
+def test_the_key_is_sent_to_the_server_but_never_logged(sample: KnowledgeBase, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     draft, server = run_twice_for_passages(sample, [Reply(content="GOOD")])
     assert {k.lower(): v for k, v in server.headers_seen[0].items()}["authorization"] == f"Bearer {SECRET}"
     assert SECRET not in caplog.text and SECRET not in draft.markdown  # type: ignore[attr-defined]
 
 
-def test_streaming_reports_text_as_it_arrives(sample: Searcher) -> None:
+def test_streaming_reports_text_as_it_arrives(sample: KnowledgeBase) -> None:
     with OpenAIServer([Reply(content=lines_reply([]))]) as probe:
         with pytest.raises(GroundingError):
             draft_runbook(sample, TOPIC, llm=model(probe))

@@ -16,8 +16,9 @@ from kb.clients.store import open_store
 from kb.core.errors import NotFound, ProposalError
 from kb.core.models import Kind
 from kb.core.settings import Settings
+from kb.knowledge import KnowledgeBase
 from kb.retrieval.alerts import parse_alert
-from kb.retrieval.search import Query, Searcher, open_searcher
+from kb.retrieval.search import Query
 from kb.runbooks import update
 from kb.runbooks.candidates import DUPLICATE, HEADINGS, PHASES
 from kb.runbooks.draft import draft_runbook
@@ -31,11 +32,11 @@ from tests.fakes import HashingEmbedding
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Searcher:
+def sample(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
     return fake_sample(tmp_path_factory.mktemp("sample"))[1]
 
 
-def assert_grounded(searcher: Searcher, draft) -> None:  # type: ignore[no-untyped-def]
+def assert_grounded(searcher: KnowledgeBase, draft) -> None:  # type: ignore[no-untyped-def]
     for item in draft.items:
         assert item.citations, item.text
         for c in item.citations:
@@ -51,7 +52,7 @@ def assert_grounded(searcher: Searcher, draft) -> None:  # type: ignore[no-untyp
         ("elasticsearch disk watermark, indices read-only", "elasticsearch-disk-watermark"),
     ],
 )
-def test_offline_draft_is_cited_ordered_and_deduplicated(sample: Searcher, topic: str, expect_doc: str) -> None:
+def test_offline_draft_is_cited_ordered_and_deduplicated(sample: KnowledgeBase, topic: str, expect_doc: str) -> None:
     draft = draft_runbook(sample, topic)
     assert draft.generator == "extractive" and "without an LLM" in draft.markdown
     assert expect_doc in draft.sources
@@ -85,7 +86,7 @@ def test_steps_saying_the_same_thing_are_merged(settings: Settings, tmp_path: Pa
     assert {c.doc_id for c in drains[0].citations} == {"widget-a", "widget-b"}
 
 
-def test_draft_from_an_alert_names_it(sample: Searcher) -> None:
+def test_draft_from_an_alert_names_it(sample: KnowledgeBase) -> None:
     alert = parse_alert(json.dumps({"labels": {"alertname": "PgBouncerPoolExhausted", "namespace": "data"},
                                     "annotations": {"summary": "PgBouncer pool has waiting clients"}}))
     draft = draft_runbook(sample, alert=alert)
@@ -97,10 +98,10 @@ def test_draft_from_an_alert_names_it(sample: Searcher) -> None:
 def test_unknown_topic_says_so(settings: Settings) -> None:
     store = open_store(settings, "hashing-64")
     with pytest.raises(NotFound, match="nothing in the knowledge base"):
-        draft_runbook(open_searcher(settings, store, HashingEmbedding()), "anything")
+        draft_runbook(KnowledgeBase(settings, embedding=HashingEmbedding(), store=store), "anything")
 
 
-def test_a_topic_no_document_is_about_is_refused(sample: Searcher) -> None:
+def test_a_topic_no_document_is_about_is_refused(sample: KnowledgeBase) -> None:
     # search always returns its closest documents; a draft from them would be about something else
     with pytest.raises(NotFound, match="never mention zzqx"):
         draft_runbook(sample, "zzqx")
@@ -159,7 +160,7 @@ def test_update_proposal_apply_history_and_reingest(settings: Settings, tmp_path
     before = store.get_record("widget-backlog")
     assert "widgetctl" not in before.text  # nothing is written before apply
 
-    applied = apply_proposal(settings, store, embedding, searcher.keyword, proposal.id, now=now)
+    applied = apply_proposal(searcher, proposal.id, now=now)
     assert applied.revision.number == 2
     # the file written is the approved text plus two bookkeeping lines in its front matter, nothing reformatted
     written = Path(applied.path).read_text()
@@ -179,13 +180,13 @@ def test_update_proposal_apply_history_and_reingest(settings: Settings, tmp_path
     assert store.count_records() == 2
     # the same proposal cannot be applied twice, and the runbook is no longer stale
     with pytest.raises(ProposalError, match="already applied to 'widget-backlog' as revision 2"):
-        apply_proposal(settings, store, embedding, searcher.keyword, proposal.path)
+        apply_proposal(searcher, proposal.path)
     assert stale_runbooks(searcher) == []
     again = propose_update(settings, searcher, "widget-backlog", since=dt.date(2025, 1, 1))
     assert "widgetctl" not in "".join(line for line in again.diff.splitlines() if line.startswith("+"))
 
 
-def test_update_of_a_non_runbook_and_bad_proposal_files(sample: Searcher, tmp_path: Path) -> None:
+def test_update_of_a_non_runbook_and_bad_proposal_files(sample: KnowledgeBase, tmp_path: Path) -> None:
     with pytest.raises(Exception, match="not a runbook"):
         propose_update(Settings(data_dir=tmp_path, _env_file=None), sample, "2023-03-09-orders-db-connection-exhaustion")  # type: ignore[call-arg]
     bad = tmp_path / "bad.json"

@@ -3,8 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingest.pipeline import Ingestor
-from kb.retrieval.keyword import KeywordIndex
-from kb.retrieval.search import Searcher, shared_terms
+from kb.knowledge import KnowledgeBase
+from kb.retrieval.search import shared_terms
 from kb.retrieval.similar import query_text, same_incident, similar
 from kb.text.analysis import analyze
 from tests.test_pipeline import write_pm
@@ -40,7 +40,7 @@ def test_similar_excludes_itself_and_collapses_copies(fake_kb: Ingestor, tmp_pat
     )
     write_pm(docs, "kafka.md", "Kafka lag", "kafka", "consumer lag delayed deliveries", "rebalance storm")
     fake_kb.run([tmp_path / "docs"])
-    searcher = Searcher(fake_kb.store, fake_kb.embedding, KeywordIndex(fake_kb.store, None))
+    searcher = KnowledgeBase(fake_kb.settings, embedding=fake_kb.embedding, store=fake_kb.store)
 
     from_2023 = similar(searcher, "redis-2023", k=3)
     ids = [d.record.id for d in from_2023]
@@ -82,7 +82,7 @@ def test_the_same_incident_in_another_form_is_left_out(fake_kb: Ingestor, tmp_pa
         encoding="utf-8",
     )
     fake_kb.run([docs])
-    searcher = Searcher(fake_kb.store, fake_kb.embedding, KeywordIndex(fake_kb.store, None))
+    searcher = KnowledgeBase(fake_kb.settings, embedding=fake_kb.embedding, store=fake_kb.store)
     chat = searcher.store.get_record("2025-01-08-session-cache")
     assert same_incident(searcher, chat) == ["redis-2025"]
     assert same_incident(searcher, searcher.store.get_record("redis-2025")) == ["2025-01-08-session-cache"]

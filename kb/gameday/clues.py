@@ -16,7 +16,7 @@ from kb.gameday.cues import ACTION_VERBS, ESCALATION, FINDING, TELLING, action_c
 from kb.gameday.leak import LeakGuard
 from kb.gameday.timeline import TIME, cite, timeline_of
 from kb.generation.guard import refusal
-from kb.retrieval.search import Searcher
+from kb.retrieval.corpus import Corpus
 from kb.text.steps import NEGATIVE_OUTCOME, Span, clean_step, is_change, terms_of
 
 
@@ -107,25 +107,25 @@ def outcome_clues(record: Record, timeline: list[tuple[Span, str | None]], first
     return clues
 
 
-def related_postmortems(searcher: Searcher, record: Record) -> list[str]:
+def related_postmortems(corpus: Corpus, record: Record) -> list[str]:
     services = {s.lower() for s in record.services}
     return sorted(
         rid
-        for rid, meta in searcher.keyword.record_meta.items()
+        for rid, meta in corpus.record_metas().items()
         if rid != record.id
         and meta.kind == Kind.postmortem
         and services & {s.lower() for s in meta.services}
     )
 
 
-def red_herrings(searcher: Searcher, record: Record, count: int, rng: random.Random) -> list[Clue]:
+def red_herrings(corpus: Corpus, record: Record, count: int, rng: random.Random) -> list[Clue]:
     """Real observations from other incidents of the same services: plausible and beside the point."""
-    others = related_postmortems(searcher, record)
+    others = related_postmortems(corpus, record)
     rng.shuffle(others)
     out: list[Clue] = []
-    guard = LeakGuard.for_record(record, searcher.keyword.passage_share)
+    guard = LeakGuard.for_record(record, corpus.passage_share)
     for other_id in others:
-        other = searcher.store.get_record(other_id)
+        other = corpus.record(other_id)
         for span, when in timeline_of(other)[:4]:
             if ACTION_VERBS.search(span.text) or guard.leaks(span.text) or not when or refusal(span.text):
                 continue

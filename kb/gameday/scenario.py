@@ -45,7 +45,8 @@ from kb.gameday.timeline import (
     timeline_of,
 )
 from kb.generation.guard import refusal
-from kb.retrieval.search import Query, Searcher
+from kb.retrieval.corpus import Corpus
+from kb.retrieval.search import Query
 from kb.retrieval.similar import same_incident
 from kb.text.steps import Span, clean_step, sentences, shorten, split_steps
 
@@ -73,14 +74,14 @@ def shown_sources(citations: Sequence[Citation]) -> str:
     return "; ".join(dict.fromkeys(c.section.replace("_", " ") for c in citations))
 
 
-def find_chat(searcher: Searcher, record: Record) -> str | None:
+def find_chat(corpus: Corpus, record: Record) -> str | None:
     """The chat log of the same incident: same day, sharing a service."""
-    chats = [rid for rid in same_incident(searcher, record) if searcher.keyword.record_meta[rid].kind == Kind.chat]
+    chats = [rid for rid in same_incident(corpus, record) if corpus.record_metas()[rid].kind == Kind.chat]
     return chats[0] if chats else None
 
 
 def build_scenario(
-    searcher: Searcher,
+    corpus: Corpus,
     source_id: str,
     difficulty: str = "medium",
     scenario_id: str | None = None,
@@ -90,19 +91,17 @@ def build_scenario(
     """A scenario from a stored postmortem."""
     if difficulty not in DIFFICULTIES:
         raise KBError(f"difficulty must be one of {', '.join(DIFFICULTIES)}, not '{difficulty}'")
-    store = searcher.store
-    record = store.get_record(source_id)
+    record = corpus.record(source_id)
     if record.kind != Kind.postmortem:
-        postmortems = [rid for rid in same_incident(searcher, record)
-                       if searcher.keyword.record_meta[rid].kind == Kind.postmortem]
+        postmortems = [rid for rid in same_incident(corpus, record)
+                       if corpus.record_metas()[rid].kind == Kind.postmortem]
         hint = f" (the postmortem of the same incident is '{postmortems[0]}')" if postmortems else ""
         raise KBError(f"'{source_id}' is a {record.kind.value}; game days are built from postmortems{hint}")
     if not section_text(record, SectionName.root_cause).strip():
         raise KBError(f"'{source_id}' has no root cause section to build an answer key from")
-    searcher.keyword.ensure_fresh()
-    guard = LeakGuard.for_record(record, searcher.keyword.passage_share)
-    chat_id = find_chat(searcher, record)
-    chat = store.get_record(chat_id) if chat_id else None
+    guard = LeakGuard.for_record(record, corpus.passage_share)
+    chat_id = find_chat(corpus, record)
+    chat = corpus.record(chat_id) if chat_id else None
     timeline = timeline_of(record)
     first = first_page_index(timeline, record.date)
     recovery = recovery_index(timeline, first + 1)
@@ -160,7 +159,7 @@ def build_scenario(
         else:
             clue.trigger.after_turns = every * (n - up_front + 1)
     if herrings:
-        clues += red_herrings(searcher, record, herrings, rng or random.Random(source_id))
+        clues += red_herrings(corpus, record, herrings, rng or random.Random(source_id))
 
     initial, initial_cites = _initial_page(record, chat, timeline, first, guard)
     truth = Truth(
@@ -187,7 +186,7 @@ def build_scenario(
             for s in record.sections
             if s.name in CAUSE_SECTIONS
         ],
-        runbooks=_helpful_runbooks(searcher, record),
+        runbooks=_helpful_runbooks(corpus, record),
     )
     role = _role(record)
     services = ", ".join(record.services) or "the affected services"
@@ -204,7 +203,7 @@ def build_scenario(
     # text that speaks to an AI or carries markup is never shown to a trainee: listed as dropped instead
     dropped: list[DroppedItem] = []
     clues = _fit(clues, lambda c: c.text, dropped)
-    hints = _fit(_hints(searcher, truth, record), lambda h: h.text, dropped)
+    hints = _fit(_hints(corpus, truth, record), lambda h: h.text, dropped)
     truth.timeline = _fit(truth.timeline, lambda t: t.text, dropped)
     sources = {record.id: record.content_hash} | ({chat.id: chat.content_hash} if chat else {})
     stamp = now or dt.datetime.now(dt.UTC)
@@ -224,7 +223,7 @@ def build_scenario(
         truth=truth,
         dropped=dropped,
         source_hashes=sources,
-        related_ids=related_postmortems(searcher, record),
+        related_ids=related_postmortems(corpus, record),
         created=stamp,
     )
 
@@ -271,18 +270,18 @@ def _initial_page(
     return f"[FIRING] {alert}", []
 
 
-def _helpful_runbooks(searcher: Searcher, record: Record) -> list[str]:
+def _helpful_runbooks(corpus: Corpus, record: Record) -> list[str]:
     text = " ".join([*record.alerts[:2], section_text(record, SectionName.detection)[:600]])
     if not text.strip():
         return []
-    return [d.record.id for d in searcher.search(Query(text=text, k=3, kinds=(Kind.runbook,)))]
+    return [d.record.id for d in corpus.search(Query(text=text, k=3, kinds=(Kind.runbook,)))]
 
 
-def _hints(searcher: Searcher, truth: Truth, record: Record) -> list[DraftItem]:
+def _hints(corpus: Corpus, truth: Truth, record: Record) -> list[DraftItem]:
     """From general to specific: the runbook for the alert, then the responders' diagnostic finding."""
     hints: list[DraftItem] = []
     for rid in truth.runbooks[:1]:
-        runbook = searcher.store.get_record(rid)
+        runbook = corpus.record(rid)
         for section in runbook.sections:
             if section.name in (SectionName.triage, SectionName.diagnosis):
                 steps = [s for s in split_steps(runbook.text[section.start : section.end], section.start)
@@ -299,7 +298,7 @@ def _hints(searcher: Searcher, truth: Truth, record: Record) -> list[DraftItem]:
                         )
                     )
                     break
-    guard = LeakGuard.for_record(record, searcher.keyword.passage_share)
+    guard = LeakGuard.for_record(record, corpus.passage_share)
     for item in truth.rubric:
         if item.kind == RubricKind.diagnosis:
             first_sentence = sentences(Span(0, len(item.text), item.text))[0].text
@@ -315,11 +314,10 @@ def _hints(searcher: Searcher, truth: Truth, record: Record) -> list[DraftItem]:
     return hints
 
 
-def eligible(searcher: Searcher, service: str | None = None, severity: str | None = None) -> list[str]:
+def eligible(corpus: Corpus, service: str | None = None, severity: str | None = None) -> list[str]:
     """Postmortems a scenario can be built from, under the filters."""
-    searcher.keyword.ensure_fresh()
     out = []
-    for rid, meta in sorted(searcher.keyword.record_meta.items()):
+    for rid, meta in sorted(corpus.record_metas().items()):
         if meta.kind != Kind.postmortem:
             continue
         if service and service.lower() not in {s.lower() for s in meta.services}:

@@ -14,7 +14,7 @@ from kb.core.models import Scenario, Session
 from kb.core.settings import Settings
 from kb.gameday.clues import related_postmortems
 from kb.gameday.scenario import build_scenario
-from kb.retrieval.search import Searcher
+from kb.retrieval.corpus import Corpus
 from kb.text.steps import terms_of
 
 
@@ -55,10 +55,9 @@ class ScenarioStore:
         return [self.load(p.stem) for p in sorted(self.scenarios_dir.glob("*.json"))]
 
 
-def stale_reasons(searcher: Searcher, scenario: Scenario) -> list[str]:
+def stale_reasons(corpus: Corpus, scenario: Scenario) -> list[str]:
     """Why a scenario no longer matches the knowledge base (empty when it is current)."""
-    searcher.keyword.ensure_fresh()
-    metas = searcher.keyword.record_meta
+    metas = corpus.record_metas()
     reasons = []
     for doc_id, digest in scenario.source_hashes.items():
         meta = metas.get(doc_id)
@@ -67,8 +66,8 @@ def stale_reasons(searcher: Searcher, scenario: Scenario) -> list[str]:
         elif meta.content_hash != digest:
             reasons.append(f"{doc_id} changed")
     if scenario.source_id in metas:
-        record = searcher.store.get_record(scenario.source_id)
-        new = sorted(set(related_postmortems(searcher, record)) - set(scenario.related_ids))
+        record = corpus.record(scenario.source_id)
+        new = sorted(set(related_postmortems(corpus, record)) - set(scenario.related_ids))
         if new:
             reasons.append(f"new related incidents: {', '.join(new[:3])}")
     return reasons
@@ -91,10 +90,10 @@ def apply_edits(scenario: Scenario) -> Scenario:
     return scenario
 
 
-def refresh(searcher: Searcher, scenarios: ScenarioStore, scenario_id: str) -> Scenario:
+def refresh(corpus: Corpus, scenarios: ScenarioStore, scenario_id: str) -> Scenario:
     """Rebuild a scenario from its (changed) sources, keeping its id, difficulty, edits and history."""
     old = scenarios.load(scenario_id)
-    new = build_scenario(searcher, old.source_id, old.difficulty, scenario_id=old.id)
+    new = build_scenario(corpus, old.source_id, old.difficulty, scenario_id=old.id)
     new.edits = old.edits
     new.created = old.created
     new.refreshed = dt.datetime.now(dt.UTC)

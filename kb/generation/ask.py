@@ -1,6 +1,6 @@
 """Ask the knowledge base: cited answers to on-call questions, with follow-ups.
 
-1. Retrieve with the hybrid searcher (a follow-up question is searched together with the previous one,
+1. Retrieve with hybrid search (a follow-up question is searched together with the previous one,
    and the previous answer's sources come first).
 2. Decide whether the knowledge base knows: the best passage's cosine similarity to the question (the
    dense retriever's own score) and the share of the question's distinctive words that the top passages
@@ -32,7 +32,8 @@ from kb.core.models import Citation, DraftItem, DroppedItem, Kind, Passage, Rank
 from kb.generation.grounding import Evidence, require_grounded
 from kb.generation.guard import caution_note
 from kb.generation.prompting import ask_for_lines
-from kb.retrieval.search import Query, Searcher, bounded_query, newest_first
+from kb.retrieval.corpus import Corpus
+from kb.retrieval.search import Query, bounded_query, newest_first
 from kb.text.steps import CHAT_STAMP, CLI_NAMES, Span, sentences, split_steps, table_rows, terms_of
 
 #: Below this cosine between the question and the best passage, and with few of the question's distinctive
@@ -130,7 +131,7 @@ def _cosine_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def ask(
-    searcher: Searcher,
+    corpus: Corpus,
     question: str,
     conversation: Conversation | None = None,
     *,
@@ -145,8 +146,8 @@ def ask(
     question = bounded_query(question)
     text, previous = _search_text(question, conversation)
     query = Query(text=text, k=8, kinds=tuple(kinds), services=tuple(services), since=since)
-    results = searcher.search(query, passages_per_doc=4)
-    on_day = _on_the_day(searcher, question, query) if not previous else []
+    results = corpus.search(query, passages_per_doc=4)
+    on_day = _on_the_day(corpus, question, query) if not previous else []
     if on_day:  # "what happened on 2024-09-05?": that day's documents first, whatever else matches
         day_ids = {d.record.id for d in on_day}
         results = on_day + [d for d in results if d.record.id not in day_ids]
@@ -154,16 +155,15 @@ def ask(
         results.sort(key=lambda d: (d.record.id not in previous, -d.score))
     latest = bool(LATEST.search(question)) and not previous
     if latest:
-        results, latest = _latest_first(searcher, question, results)
-    embedding = searcher.embedding
-    q_vec = np.asarray([embedding.get_query_embedding(question if not previous else text)], dtype=np.float32)
-    confidence, coverage = _confidence(searcher, question, results, q_vec)
+        results, latest = _latest_first(corpus, question, results)
+    q_vec = np.asarray([corpus.embed_query(question if not previous else text)], dtype=np.float32)
+    confidence, coverage = _confidence(corpus, question, results, q_vec)
     # a content word no stored passage uses ("mainframe") means the question is about something else, unless
     # the passages are close anyway; a year no matching document is dated in means that incident is not stored
-    unknown = sorted(w for w in terms_of(question) - QUESTION_WORDS if searcher.keyword.passage_share(w) == 0)
+    unknown = sorted(w for w in terms_of(question) - QUESTION_WORDS if corpus.passage_share(w) == 0)
     years = set(YEAR.findall(question))
     missing_years = sorted(years - {str(d.record.date.year) for d in results if d.record.date})
-    absent = _rarest_absent(searcher, question, results)
+    absent = _rarest_absent(corpus, question, results)
     close = confidence >= MIN_COSINE and coverage >= MIN_COVERAGE and not unknown and not absent
     known = (confidence >= STRONG_COSINE or close or bool(on_day)) and (not years or missing_years != sorted(years))
     if not results or not known:
@@ -188,13 +188,13 @@ def ask(
     if on_day:  # the day's documents answer, with undated ones (runbooks), not other days' incidents
         top = [d for d in top if d in on_day or not d.record.date]
     elif years:  # "in january 2025": the incidents of that year about the question answer it, not other years'
-        about = _about(searcher, question)
+        about = _about(corpus, question)
         dated = [d for d in top if d.record.date and str(d.record.date.year) in years and about(d)]
         top = [d for d in top if d in dated or not d.record.date] if dated else top
     asked = LATEST.sub(" ", question) if latest else question  # "last" is not a word to find in the answer
-    candidates = _candidate_sentences(searcher, asked, top[:5])
-    candidates += _intent_sentences(searcher, asked, top[:3], {c.passage.start for c in candidates})
-    candidates += _ownership_rows(searcher, asked, top[:5], query)
+    candidates = _candidate_sentences(corpus, asked, top[:5])
+    candidates += _intent_sentences(corpus, asked, top[:3], {c.passage.start for c in candidates})
+    candidates += _ownership_rows(corpus, asked, top[:5], query)
     wants_references = bool(REFERENCES_ASKED.search(question))
     for c in candidates:  # an incident of another year than the question names answers it only if nothing else does
         if years and c.passage.date and str(c.passage.date.year) not in years:
@@ -204,7 +204,7 @@ def ask(
     evidence = Evidence.numbered([c.passage for c in candidates])
     dropped: list[DroppedItem] = []
     if llm is None:
-        items = _choose(asked, candidates, q_vec, searcher, max_items)
+        items = _choose(asked, candidates, q_vec, corpus, max_items)
         generator = Generator.extractive
     else:
         reply = ask_for_lines(llm, "ask", evidence, ["answer"], on_text=on_text, question=question)
@@ -226,14 +226,14 @@ def ask(
 
 
 def _confidence(
-    searcher: Searcher, question: str, results: list[RankedDocument], q_vec: np.ndarray
+    corpus: Corpus, question: str, results: list[RankedDocument], q_vec: np.ndarray
 ) -> tuple[float, float]:
     if not results:
         return 0.0, 0.0
     texts = [h.chunk.text for d in results[:3] for h in d.hits[:2]]
-    vectors = np.asarray(searcher.embedding.get_text_embedding_batch(texts), dtype=np.float32)
+    vectors = np.asarray(corpus.embed_texts(texts), dtype=np.float32)
     best = float(_cosine_matrix(q_vec, vectors).max()) if len(texts) else 0.0
-    rare = _distinctive(searcher, question)
+    rare = _distinctive(corpus, question)
     found = terms_of(" ".join(texts) + " " + " ".join(d.record.title for d in results[:3]))
     coverage = len(rare & found) / max(1, len(rare))
     return max(0.0, min(1.0, best)), coverage
@@ -297,10 +297,10 @@ def quote_parts(text: str) -> list[tuple[str | None, str]]:
     return [(lang, body) for lang, body in parts if body.strip()]
 
 
-def _rarest_absent(searcher: Searcher, question: str, results: list[RankedDocument]) -> str | None:
+def _rarest_absent(corpus: Corpus, question: str, results: list[RankedDocument]) -> str | None:
     """A rare content word of the question (under 1% of passages use it: a name such as "AWS" in "the AWS
     TAM's phone number") that the best result never uses, the rarest such; else None."""
-    shares = {w: searcher.keyword.passage_share(w) for w in terms_of(LATEST.sub(" ", question)) - QUESTION_WORDS}
+    shares = {w: corpus.passage_share(w) for w in terms_of(LATEST.sub(" ", question)) - QUESTION_WORDS}
     rare = {w: v for w, v in shares.items() if 0 < v < 0.01}
     if not rare or not results:
         return None
@@ -310,13 +310,13 @@ def _rarest_absent(searcher: Searcher, question: str, results: list[RankedDocume
     return missing[0][1] if missing else None
 
 
-def _distinctive(searcher: Searcher, text: str) -> set[str]:
+def _distinctive(corpus: Corpus, text: str) -> set[str]:
     """The text's words that at most a fifth of all passages use (all its words if none is that rare)."""
     words = terms_of(text)
-    return {w for w in words if searcher.keyword.passage_share(w) < 0.2} or words
+    return {w for w in words if corpus.passage_share(w) < 0.2} or words
 
 
-def _on_the_day(searcher: Searcher, question: str, query: Query) -> list[RankedDocument]:
+def _on_the_day(corpus: Corpus, question: str, query: Query) -> list[RankedDocument]:
     """The documents dated on a day the question names (2024-09-05), best match first; [] when it names
     none or nothing is dated then."""
     days: set[dt.date] = set()
@@ -325,11 +325,11 @@ def _on_the_day(searcher: Searcher, question: str, query: Query) -> list[RankedD
             days.add(dt.date.fromisoformat(text))
     if not days:
         return []
-    found = searcher.search(dataclasses.replace(query, since=min(days), until=max(days)), passages_per_doc=4)
+    found = corpus.search(dataclasses.replace(query, since=min(days), until=max(days)), passages_per_doc=4)
     return [d for d in found if d.record.date in days]
 
 
-def _about(searcher: Searcher, question: str) -> Callable[[RankedDocument], bool]:
+def _about(corpus: Corpus, question: str) -> Callable[[RankedDocument], bool]:
     """Whether a result is about what the question asks: its title and passages hold words that carry at
     least 60% of the rarity of the question's content words (question phrasing, recency words, months and
     years aside: the document's date carries those)."""
@@ -337,18 +337,18 @@ def _about(searcher: Searcher, question: str) -> Callable[[RankedDocument], bool
 
     def about(doc: RankedDocument) -> bool:
         found = terms_of(doc.record.title + " " + " ".join(h.chunk.text for h in doc.hits))
-        return bool(words) and searcher.keyword.covered(words, found) >= 0.6
+        return bool(words) and corpus.covered(words, found) >= 0.6
 
     return about
 
 
 def _latest_first(
-    searcher: Searcher, question: str, results: list[RankedDocument]
+    corpus: Corpus, question: str, results: list[RankedDocument]
 ) -> tuple[list[RankedDocument], bool]:
     """The dated incidents about what the question asks (holding words that carry at least 60% of its
     content words' rarity, question phrasing and recency words aside), newest first and ahead of the other
     results; False when there are none."""
-    about = _about(searcher, question)
+    about = _about(corpus, question)
     matching = [d for d in results if d.record.kind in INCIDENT_KINDS and d.record.date and about(d)]
     if not matching:
         return results, False
@@ -385,7 +385,7 @@ def _heading_length(text: str, line_start: bool = True) -> int:
     return match.end()
 
 
-def _candidate_sentences(searcher: Searcher, question: str, results: list[RankedDocument]) -> list[_Candidate]:
+def _candidate_sentences(corpus: Corpus, question: str, results: list[RankedDocument]) -> list[_Candidate]:
     out: list[_Candidate] = []
     for rank, doc in enumerate(results):
         for hit in doc.hits:
@@ -410,7 +410,7 @@ def _candidate_sentences(searcher: Searcher, question: str, results: list[Ranked
                             rank,
                         )
                     )
-        out += _table_row_candidates(searcher, doc, rank)
+        out += _table_row_candidates(corpus, doc, rank)
     seen: set[tuple[str, int]] = set()
     unique = []
     for c in out:
@@ -421,13 +421,13 @@ def _candidate_sentences(searcher: Searcher, question: str, results: list[Ranked
     return unique[:80]
 
 
-def _table_row_candidates(searcher: Searcher, doc: RankedDocument, rank: int) -> list[_Candidate]:
+def _table_row_candidates(corpus: Corpus, doc: RankedDocument, rank: int) -> list[_Candidate]:
     """The rows of the tables the matched passages touch ("| payments-gateway | Payments | ... |"), each read
     with its column names; tables are cut across passages, so rows are read from the whole record."""
     spans = [(h.chunk.start, h.chunk.end, h.chunk.section) for h in doc.hits]
     if not any("|" in h.chunk.text for h in doc.hits):
         return []
-    record = searcher.store.get_record(doc.record.id)
+    record = corpus.record(doc.record.id)
     out = []
     for row in table_rows(record.text):
         section = next((name for start, end, name in spans if start <= row.span.start < end), None)
@@ -444,33 +444,33 @@ def _wanted_sections(question: str) -> tuple[str, ...]:
     return next((sections for pattern, sections in INTENTS if pattern.search(question)), ())
 
 
-def _ownership_rows(searcher: Searcher, question: str, top: list[RankedDocument], query: Query) -> list[_Candidate]:
+def _ownership_rows(corpus: Corpus, question: str, top: list[RankedDocument], query: Query) -> list[_Candidate]:
     """For "who owns X?": the rows of ownership and escalation tables in the runbooks that name X, even when
     the question's own results are other runbooks about X (ownership tables live in one process runbook)."""
     wanted = _wanted_sections(question)
     if not wanted or wanted[0] != SectionName.escalation:
         return []
-    extra = searcher.search(dataclasses.replace(query, text=f"{question} owner team on-call escalation", k=5,
+    extra = corpus.search(dataclasses.replace(query, text=f"{question} owner team on-call escalation", k=5,
                                                 kinds=(Kind.runbook,)), passages_per_doc=4)
     shown = {d.record.id for d in top}
-    words = _distinctive(searcher, question) - QUESTION_WORDS
+    words = _distinctive(corpus, question) - QUESTION_WORDS
     out = []
     for doc in extra:
         if doc.record.id in shown:
             continue
-        out += [c for c in _table_row_candidates(searcher, doc, len(top)) if words & terms_of(c.passage.text)]
+        out += [c for c in _table_row_candidates(corpus, doc, len(top)) if words & terms_of(c.passage.text)]
     return out
 
 
 def _intent_sentences(
-    searcher: Searcher, question: str, results: list[RankedDocument], seen: set[int]
+    corpus: Corpus, question: str, results: list[RankedDocument], seen: set[int]
 ) -> list[_Candidate]:
     """Sentences of the sections the question asks about ("who owns" -> escalation), from the top documents,
     even when search matched another part of them."""
     wanted = _wanted_sections(question)
     out: list[_Candidate] = []
     for rank, doc in enumerate(results):
-        record = searcher.store.get_record(doc.record.id)
+        record = corpus.record(doc.record.id)
         names = {section.name for section in record.sections}
         # the first of the asked-about sections that the document has ("how did we fix": resolution, else
         # mitigation), so a postmortem that tells its fix under another heading still answers
@@ -491,14 +491,14 @@ def _intent_sentences(
     return out[:30]
 
 
-def _choose(question: str, candidates: list[_Candidate], q_vec: np.ndarray, searcher: Searcher,
+def _choose(question: str, candidates: list[_Candidate], q_vec: np.ndarray, corpus: Corpus,
             max_items: int) -> list[DraftItem]:
     if not candidates:
         return []
     wanted_sections = _wanted_sections(question)
     words = terms_of(question)
-    weights = {w: searcher.keyword.rarity(w) for w in words}
-    vectors = np.asarray(searcher.embedding.get_text_embedding_batch([c.shown or c.passage.text for c in candidates]),
+    weights = {w: corpus.rarity(w) for w in words}
+    vectors = np.asarray(corpus.embed_texts([c.shown or c.passage.text for c in candidates]),
                          dtype=np.float32)
     sims = _cosine_matrix(q_vec, vectors)[0]
     total = sum(weights.values()) or 1.0

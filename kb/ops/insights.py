@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from kb.core.models import Kind, RecordMeta
-from kb.retrieval.search import Searcher
+from kb.retrieval.corpus import Corpus
 
 #: Incidents whose document vectors are at least this close join one failure mode.
 CLUSTER_COSINE = 0.75
@@ -26,9 +26,8 @@ class FailureMode:
     services: list[str] = field(default_factory=list)
 
 
-def incidents(searcher: Searcher) -> dict[str, RecordMeta]:
-    searcher.keyword.ensure_fresh()
-    return {rid: m for rid, m in searcher.keyword.record_meta.items() if m.kind == Kind.postmortem}
+def incidents(corpus: Corpus) -> dict[str, RecordMeta]:
+    return {rid: m for rid, m in corpus.record_metas().items() if m.kind == Kind.postmortem}
 
 
 def month_range(first: str, last: str) -> list[str]:
@@ -41,10 +40,10 @@ def month_range(first: str, last: str) -> list[str]:
     return out
 
 
-def per_service_month(searcher: Searcher) -> list[dict[str, Any]]:
+def per_service_month(corpus: Corpus) -> list[dict[str, Any]]:
     """Rows of (month 'YYYY-MM', service, incidents)."""
     counts: Counter[tuple[str, str]] = Counter()
-    for meta in incidents(searcher).values():
+    for meta in incidents(corpus).values():
         if meta.date is None:
             continue
         month = f"{meta.date.year:04d}-{meta.date.month:02d}"
@@ -53,8 +52,8 @@ def per_service_month(searcher: Searcher) -> list[dict[str, Any]]:
     return [{"month": m, "service": s, "incidents": n} for (m, s), n in sorted(counts.items())]
 
 
-def severity_mix(searcher: Searcher) -> dict[str, int]:
-    counts = Counter(m.severity or "unknown" for m in incidents(searcher).values())
+def severity_mix(corpus: Corpus) -> dict[str, int]:
+    counts = Counter(m.severity or "unknown" for m in incidents(corpus).values())
     return dict(sorted(counts.items()))
 
 
@@ -73,23 +72,23 @@ def minutes(duration: str | None) -> int | None:
         return None
 
 
-def time_to_mitigate(searcher: Searcher) -> list[dict[str, Any]]:
+def time_to_mitigate(corpus: Corpus) -> list[dict[str, Any]]:
     """Incidents with a known duration: id, date, minutes, severity."""
     rows = []
-    for rid in sorted(incidents(searcher)):
-        record = searcher.store.get_record(rid)
+    for rid in sorted(incidents(corpus)):
+        record = corpus.record(rid)
         value = minutes(record.duration)
         if value is not None:
             rows.append({"incident": rid, "date": record.date, "minutes": value, "severity": record.severity or ""})
     return rows
 
 
-def failure_modes(searcher: Searcher, threshold: float = CLUSTER_COSINE) -> list[FailureMode]:
+def failure_modes(corpus: Corpus, threshold: float = CLUSTER_COSINE) -> list[FailureMode]:
     """Groups of two or more incidents whose document vectors are close (single linkage), largest first."""
-    ids = sorted(incidents(searcher))
+    ids = sorted(incidents(corpus))
     if len(ids) < 2:
         return []
-    vectors = np.asarray([searcher.store.record_vector(rid) for rid in ids], dtype=np.float32)
+    vectors = np.asarray([corpus.record_vector(rid) for rid in ids], dtype=np.float32)
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
     sims = vectors @ vectors.T
     parent = list(range(len(ids)))
@@ -107,7 +106,7 @@ def failure_modes(searcher: Searcher, threshold: float = CLUSTER_COSINE) -> list
     groups: dict[int, list[int]] = {}
     for i in range(len(ids)):
         groups.setdefault(root(i), []).append(i)
-    metas = searcher.keyword.record_meta
+    metas = corpus.record_metas()
     modes = []
     for members in groups.values():
         if len(members) < 2:

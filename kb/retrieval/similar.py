@@ -15,7 +15,8 @@ import numpy as np
 
 from kb.core.enums import SectionName
 from kb.core.models import Kind, RankedDocument, Record
-from kb.retrieval.search import Query, Searcher
+from kb.retrieval.corpus import Corpus
+from kb.retrieval.search import Query
 
 INCIDENT_KINDS = (Kind.postmortem.value, Kind.chat.value)
 CHAT_TITLE = re.compile(r"^chat log \d{4}-\d{2}-\d{2}:\s*", re.I)
@@ -36,15 +37,14 @@ def _norm_title(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", title.lower()).strip()
 
 
-def same_incident(searcher: Searcher, record: Record) -> list[str]:
+def same_incident(corpus: Corpus, record: Record) -> list[str]:
     """The other documents of the same incident as ``record``: a postmortem or chat log of another kind
     dated the same day that shares a service with it (its chat log, or its postmortem)."""
     if record.date is None or record.kind.value not in INCIDENT_KINDS:
         return []
     services = {s.lower() for s in record.services}
-    searcher.keyword.ensure_fresh()
     found = []
-    for rid, meta in searcher.keyword.record_meta.items():
+    for rid, meta in corpus.record_metas().items():
         kind = meta.kind.value
         if rid == record.id or kind not in INCIDENT_KINDS or kind == record.kind.value:
             continue
@@ -77,17 +77,16 @@ def query_text(record: Record) -> str:
 
 
 def similar(
-    searcher: Searcher, record_id: str, k: int = 5, kinds: tuple[Kind, ...] = (Kind.postmortem, Kind.chat)
+    corpus: Corpus, record_id: str, k: int = 5, kinds: tuple[Kind, ...] = (Kind.postmortem, Kind.chat)
 ) -> list[RankedDocument]:
     """The ``k`` documents most like ``record_id``, best first, copies collapsed."""
-    store = searcher.store
-    record = store.get_record(record_id)
-    source_vec = np.asarray(store.record_vector(record_id))
-    left_out = (record_id, *same_incident(searcher, record))
-    candidates = searcher.search(Query(text=query_text(record), k=k * 3 + 3, kinds=kinds, exclude=left_out))
+    record = corpus.record(record_id)
+    source_vec = np.asarray(corpus.record_vector(record_id))
+    left_out = (record_id, *same_incident(corpus, record))
+    candidates = corpus.search(Query(text=query_text(record), k=k * 3 + 3, kinds=kinds, exclude=left_out))
     kept: list[tuple[RankedDocument, np.ndarray]] = []
     for doc in candidates:
-        vec = np.asarray(store.record_vector(doc.record.id))
+        vec = np.asarray(corpus.record_vector(doc.record.id))
         if _norm_title(doc.record.title) == _norm_title(record.title) or float(vec @ source_vec) >= DUPLICATE_COSINE:
             continue  # a copy of the document itself
         twin = next(

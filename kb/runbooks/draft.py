@@ -17,7 +17,8 @@ from kb.generation.grounding import Evidence, References, indent_continuation, r
 from kb.generation.guard import caution_note
 from kb.generation.prompting import ask_for_lines
 from kb.retrieval.alerts import AlertQuery
-from kb.retrieval.search import Query, Searcher
+from kb.retrieval.corpus import Corpus
+from kb.retrieval.search import Query
 from kb.runbooks.candidates import HEADINGS, LIMITS, PHASES, Candidate, candidates_of, merge_duplicates
 from kb.text.steps import terms_of
 
@@ -28,19 +29,19 @@ class _Sources:
     scores: dict[str, float]
 
 
-def _retrieve(searcher: Searcher, text: str, service: str | None, k_docs: int) -> _Sources:
+def _retrieve(corpus: Corpus, text: str, service: str | None, k_docs: int) -> _Sources:
     query = Query(
         text=text,
         k=max(10, k_docs * 2),
         kinds=(Kind.runbook, Kind.postmortem, Kind.chat),
         services=(service,) if service else (),
     )
-    results = searcher.search(query)
+    results = corpus.search(query)
     if not results:
         raise NotFound(f"nothing in the knowledge base about '{text[:80]}'" + (f" for {service}" if service else ""))
     top = results[0].score
     chosen = [r for r in results if r.score >= 0.4 * top][:k_docs]
-    records = [searcher.store.get_record(r.record.id) for r in chosen]
+    records = [corpus.record(r.record.id) for r in chosen]
     return _Sources(records, {r.record.id: r.score for r in chosen})
 
 
@@ -50,14 +51,14 @@ NUMBERED = (SectionName.triage, SectionName.diagnosis, SectionName.mitigation, S
 TOPIC_WORDS = terms_of("runbook playbook how to fix handle handling debug debugging troubleshoot troubleshooting")
 
 
-def _require_about(searcher: Searcher, topic: str, records: Sequence[Record], service: str | None) -> None:
+def _require_about(corpus: Corpus, topic: str, records: Sequence[Record], service: str | None) -> None:
     """Refuse a topic the found documents are not about: words carrying at least half of its words'
     rarity must appear in them ("zzqx", or "kafka consumer lag" among payments-gateway's documents)."""
     words = terms_of(topic) - TOPIC_WORDS
     found = set().union(*(terms_of(r.title + " " + r.text) for r in records)) if records else set()
-    if not words or searcher.keyword.covered(words, found) >= 0.5:
+    if not words or corpus.covered(words, found) >= 0.5:
         return
-    missing = sorted(words - found, key=lambda w: -searcher.keyword.rarity(w))
+    missing = sorted(words - found, key=lambda w: -corpus.rarity(w))
     where = f" among {service}'s documents" if service else ""
     raise NotFound(
         f"nothing in the knowledge base is about '{topic[:80]}'{where}: the closest documents never mention "
@@ -88,7 +89,7 @@ def _alert_items(records: Sequence[Record], evidence: Evidence, wanted: Sequence
 
 
 def draft_runbook(
-    searcher: Searcher,
+    corpus: Corpus,
     topic: str | None = None,
     *,
     alert: AlertQuery | None = None,
@@ -101,9 +102,9 @@ def draft_runbook(
     text = " ".join(x for x in (topic, alert.text if alert else None) if x).strip()
     if not text:
         raise KBError("a runbook draft needs a topic or an alert")
-    sources = _retrieve(searcher, text, service, k_docs)
+    sources = _retrieve(corpus, text, service, k_docs)
     if topic and not alert:
-        _require_about(searcher, topic, sources.records, service)
+        _require_about(corpus, topic, sources.records, service)
     query_terms = terms_of(text)
     candidates = [c for rank, r in enumerate(sources.records) for c in candidates_of(r, rank, query_terms)]
     if not candidates:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import datetime as dt
 
 from kb.core.models import Kind, Record, RecordMeta, StaleRunbook
-from kb.retrieval.search import Query, Searcher
+from kb.retrieval.corpus import Corpus
+from kb.retrieval.search import Query
 
 
 def related_incidents(
@@ -38,16 +39,15 @@ def related_incidents(
 CONCERNS = 0.4
 
 
-def incidents_for(searcher: Searcher, runbook: Record, since: dt.date | None) -> list[str]:
+def incidents_for(corpus: Corpus, runbook: Record, since: dt.date | None) -> list[str]:
     """Incidents since ``since`` that concern the runbook, newest first: they share a service or an alert with
     it, and either fired its main (first) alert or keyword search for its title and main alert finds them
     nearly as well as the runbook itself."""
-    searcher.keyword.ensure_fresh()
-    related = related_incidents(searcher.keyword.record_meta, runbook, since)
+    related = related_incidents(corpus.record_metas(), runbook, since)
     if not related:
         return []
     query = Query(text=" ".join([runbook.title, *runbook.alerts[:1]]), k=50)
-    scores = {d.record.id: d.score for d in searcher.search(query, mode="bm25", passages_per_doc=1)}
+    scores = {d.record.id: d.score for d in corpus.search(query, mode="bm25", passages_per_doc=1)}
     bar = CONCERNS * scores.get(runbook.id, max(scores.values(), default=0.0))
     main_alert = runbook.alerts[0] if runbook.alerts else None
     return [
@@ -58,18 +58,17 @@ def incidents_for(searcher: Searcher, runbook: Record, since: dt.date | None) ->
 # -- staleness ---------------------------------------------------------------------------------
 
 
-def stale_runbooks(searcher: Searcher) -> list[StaleRunbook]:
+def stale_runbooks(corpus: Corpus) -> list[StaleRunbook]:
     """Runbooks with incidents about their services or alerts since they last changed, most stale first."""
-    searcher.keyword.ensure_fresh()
-    index = searcher.keyword.record_meta
+    index = corpus.record_metas()
     out: list[StaleRunbook] = []
     for rid, meta in list(index.items()):
         if meta.kind != Kind.runbook:
             continue
-        runbook = searcher.store.get_record(rid)
+        runbook = corpus.record(rid)
         if runbook.date is None:
             continue
-        wanted = set(incidents_for(searcher, runbook, runbook.date))
+        wanted = set(incidents_for(corpus, runbook, runbook.date))
         related = [(other, m) for other, m in related_incidents(index, runbook, runbook.date) if other in wanted]
         # a postmortem and the chat log of the same incident count once (same day)
         days: dict[dt.date, tuple[str, RecordMeta]] = {}

@@ -18,7 +18,7 @@ from kb.core.settings import Settings
 from kb.generation.grounding import Evidence, indent_continuation, require_grounded
 from kb.generation.guard import caution_note
 from kb.generation.prompting import ask_for_lines
-from kb.retrieval.search import Searcher
+from kb.retrieval.corpus import Corpus
 from kb.runbooks.candidates import HEADINGS, PHASES, Candidate, candidates_of, merge_duplicates
 from kb.runbooks.proposals import save_proposal
 from kb.runbooks.revisions import runbook_markdown
@@ -47,7 +47,7 @@ def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
     return float(va @ vb) / denom if denom else 0.0
 
 
-def _update_candidates(searcher: Searcher, runbook: Record, incidents: Sequence[Record]) -> list[Candidate]:
+def _update_candidates(corpus: Corpus, runbook: Record, incidents: Sequence[Record]) -> list[Candidate]:
     """What responders did or learned about the runbook's failure mode that it does not already say."""
     steps = _runbook_steps(runbook)
     commands = command_shapes(runbook.text)
@@ -68,9 +68,8 @@ def _update_candidates(searcher: Searcher, runbook: Record, incidents: Sequence[
             found.append(cand)
     if not found:
         return []
-    embedding = searcher.embedding
-    profile = embedding.get_text_embedding(profile_text)
-    vectors = embedding.get_text_embedding_batch([f"{c.record.title}\n{c.text[:1000]}" for c in found])
+    profile = corpus.embed_text(profile_text)
+    vectors = corpus.embed_texts([f"{c.record.title}\n{c.text[:1000]}" for c in found])
     found = [c for c, v in zip(found, vectors, strict=True) if _cosine(profile, v) >= RELEVANT]
     ordered = sorted(found, key=lambda c: (c.rank, PHASES.index(c.phase), c.span.start))
     return merge_duplicates(ordered)[:8]
@@ -121,20 +120,19 @@ def _insert(body: str, runbook: Record, additions: dict[str, list[str]]) -> str:
 
 def propose_update(
     settings: Settings,
-    searcher: Searcher,
+    corpus: Corpus,
     runbook_id: str,
     since: dt.date | None = None,
     llm: ChatModel | None = None,
     now: dt.datetime | None = None,
 ) -> RunbookProposal:
     """A cited proposal to bring a runbook up to date with recent incidents (saved, not applied)."""
-    store = searcher.store
-    runbook = store.get_record(runbook_id)
+    runbook = corpus.record(runbook_id)
     if runbook.kind != Kind.runbook:
         raise KBError(f"'{runbook_id}' is a {runbook.kind.value}, not a runbook")
     since = since or runbook.date
-    incidents = [store.get_record(rid) for rid in incidents_for(searcher, runbook, since)]
-    candidates = _update_candidates(searcher, runbook, incidents)
+    incidents = [corpus.record(rid) for rid in incidents_for(corpus, runbook, since)]
+    candidates = _update_candidates(corpus, runbook, incidents)
     evidence = Evidence.numbered([c.passage() for c in candidates])
     dropped: list[DroppedItem] = []
     generator = Generator.extractive

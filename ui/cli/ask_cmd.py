@@ -77,7 +77,7 @@ def run_ask(args: argparse.Namespace, ctx: Context) -> int:
     conversation = Conversation()
 
     def answer_to(question: str) -> Answer:
-        return ask(ctx.searcher, question, conversation, llm=ctx.llm, kinds=kinds, services=args.service or (),
+        return ask(ctx.kb, question, conversation, llm=ctx.kb.llm, kinds=kinds, services=args.service or (),
                    since=args.since)
 
     if args.chat:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections import Counter
 
-from kb.retrieval.embeddings import model_id
 from ui.cli.context import Context
 
 
@@ -25,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def show(args: argparse.Namespace, ctx: Context) -> int:
-    record = ctx.store.get_record(args.id)
+    record = ctx.kb.record(args.id)
     if ctx.json:
         ctx.print_json(record.model_dump(mode="json"))
         return 0
@@ -60,18 +58,17 @@ def show(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def stats(args: argparse.Namespace, ctx: Context) -> int:
-    records = ctx.store.record_index().values()
-    kinds = Counter(m.kind.value for m in records)
-    services = Counter(s for m in records for s in m.services)
+    st = ctx.kb.statistics()
+    kinds, services = st.kinds, st.services
     data = {
-        "documents": len(records),
-        "chunks": ctx.store.count_chunks(),
+        "documents": st.documents,
+        "chunks": st.chunks,
         "by_kind": dict(sorted(kinds.items())),
         "by_service": dict(services.most_common()),
-        "redactions": sum(m.redactions for m in records),
-        "store": ctx.settings.store_location,
-        "store_mode": "server" if ctx.settings.chroma_url else "embedded",
-        "embedding_model": model_id(ctx.embedding),
+        "redactions": st.redactions,
+        "store": st.store,
+        "store_mode": st.store_mode,
+        "embedding_model": st.embedding_model,
     }
     if ctx.json:
         ctx.print_json(data)

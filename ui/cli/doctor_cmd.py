@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from kb.ops.doctor import check
 from ui.cli.context import Context
 
 
@@ -23,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    report = check(ctx.store, ctx.searcher.keyword, repair=args.repair)
+    report = ctx.kb.check(repair=args.repair)
     if ctx.json:
         ctx.print_json(report.as_json())
     else:

@@ -56,7 +56,7 @@ def table(result: dict[str, Any], k: int) -> str:
 def run(args: argparse.Namespace, ctx: Context) -> int:
     queries = load_queries(args.queries)
     with progress_bars(ctx.interactive) as progress:
-        result = run_eval(ctx.settings, ctx.embedding, args.corpus, queries, args.k, args.store, progress)
+        result = run_eval(ctx.settings, ctx.kb.embedding, args.corpus, queries, args.k, args.store, progress)
     if ctx.json:
         ctx.print_json({key: value for key, value in result.items() if key != "failed"})
     else:

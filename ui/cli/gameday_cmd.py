@@ -12,7 +12,7 @@ from typing import Any
 from kb.core.enums import Outcome
 from kb.core.errors import KBError, NotFound
 from kb.gameday.master import GameMaster
-from kb.gameday.scenario import DIFFICULTIES, build_scenario, eligible, shown_sources
+from kb.gameday.scenario import DIFFICULTIES, build_scenario, shown_sources
 from kb.gameday.store import ScenarioStore, apply_edits, edit_clue, refresh, save_session, sessions, stale_reasons
 from ui.cli.context import Context
 
@@ -98,11 +98,11 @@ def run_new(args: argparse.Namespace, ctx: Context) -> int:
     if source is None:
         if not args.random:
             raise KBError("give --from ID, or --random to spin the wheel")
-        pool = eligible(ctx.searcher, args.service, args.severity)
+        pool = ctx.kb.eligible(args.service, args.severity)
         if not pool:
             raise NotFound("no postmortem matches those filters")
         source = random.Random(args.seed).choice(pool)
-    scenario = build_scenario(ctx.searcher, source, args.difficulty)
+    scenario = build_scenario(ctx.kb, source, args.difficulty)
     path = ScenarioStore(ctx.settings).save(scenario)
     if ctx.json:
         data = scenario.public()
@@ -119,7 +119,7 @@ def run_new(args: argparse.Namespace, ctx: Context) -> int:
 def run_list(args: argparse.Namespace, ctx: Context) -> int:
     rows: list[dict[str, Any]] = []
     for scenario in ScenarioStore(ctx.settings).all():
-        reasons = stale_reasons(ctx.searcher, scenario)
+        reasons = stale_reasons(ctx.kb, scenario)
         rows.append({"id": scenario.id, "source_id": scenario.source_id, "difficulty": scenario.difficulty,
                      "services": scenario.services, "stale": bool(reasons), "why": reasons})
     if ctx.json:
@@ -161,7 +161,7 @@ def run_show(args: argparse.Namespace, ctx: Context) -> int:
 def run_play(args: argparse.Namespace, ctx: Context) -> int:
     store = ScenarioStore(ctx.settings)
     scenario = store.load(args.id)
-    master = GameMaster(scenario, llm=ctx.llm, turn_limit=max(1, args.turn_limit))
+    master = GameMaster(scenario, llm=ctx.kb.llm, turn_limit=max(1, args.turn_limit))
     session = master.start(args.trainee)
     interactive = sys.stdin.isatty()
     out = sys.stderr if ctx.json else sys.stdout
@@ -221,7 +221,7 @@ def run_history(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_refresh(args: argparse.Namespace, ctx: Context) -> int:
-    scenario = refresh(ctx.searcher, ScenarioStore(ctx.settings), args.id)
+    scenario = refresh(ctx.kb, ScenarioStore(ctx.settings), args.id)
     print(f"refreshed {scenario.id}: {len(scenario.clues)} clues ({len(scenario.edits)} edits kept)")
     return 0
 
@@ -230,7 +230,7 @@ def run_edit(args: argparse.Namespace, ctx: Context) -> int:
     store = ScenarioStore(ctx.settings)
     if args.difficulty:
         old = store.load(args.id)
-        rebuilt = build_scenario(ctx.searcher, old.source_id, args.difficulty, scenario_id=old.id)
+        rebuilt = build_scenario(ctx.kb, old.source_id, args.difficulty, scenario_id=old.id)
         rebuilt.edits, rebuilt.created = old.edits, old.created
         store.save(apply_edits(rebuilt))
     keywords = [k.strip() for k in args.keywords.split(",")] if args.keywords else None

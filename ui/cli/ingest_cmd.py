@@ -47,7 +47,7 @@ def summary_text(report: IngestReport) -> str:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    ingestor = Ingestor(ctx.settings, ctx.store, ctx.embedding, ctx.searcher.keyword)
+    ingestor = Ingestor.into(ctx.kb)
     kind = Kind(args.kind) if args.kind else None
     with progress_bars(ctx.interactive) as progress:
         report = ingestor.run(args.paths, kind=kind, prune=args.prune, progress=progress)

@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from ui.mcp.server import build_server
 
-    server = build_server(ctx.settings, ctx.searcher, llm=ctx.llm, allow_writes=args.allow_writes)
+    server = build_server(ctx.kb, allow_writes=args.allow_writes)
     if args.transport == "stdio":
         server.run("stdio")
     else:

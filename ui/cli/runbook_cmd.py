@@ -119,7 +119,7 @@ class _Stream:
     """Shows that an LLM is writing (characters so far) on an interactive terminal."""
 
     def __init__(self, ctx: Context) -> None:
-        self.on = ctx.interactive and ctx.llm is not None
+        self.on = ctx.interactive and ctx.kb.llm is not None
         self.count = 0
 
     def __call__(self, text: str) -> None:
@@ -154,14 +154,14 @@ def run_draft(args: argparse.Namespace, ctx: Context) -> int:
         raise KBError("give a TOPIC or --alert FILE")
     stream = _Stream(ctx)
     draft = draft_runbook(
-        ctx.searcher, topic, alert=alert, service=args.service, llm=ctx.llm, on_text=stream
+        ctx.kb, topic, alert=alert, service=args.service, llm=ctx.kb.llm, on_text=stream
     )
     stream.done()
     return _emit(ctx, draft, args.out)
 
 
 def run_update(args: argparse.Namespace, ctx: Context) -> int:
-    proposal = propose_update(ctx.settings, ctx.searcher, args.id, since=args.since, llm=ctx.llm)
+    proposal = propose_update(ctx.settings, ctx.kb, args.id, since=args.since, llm=ctx.kb.llm)
     if ctx.json:
         ctx.print_json(proposal.as_json())
         return 0
@@ -184,7 +184,7 @@ def run_update(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_apply(args: argparse.Namespace, ctx: Context) -> int:
-    applied = apply_proposal(ctx.settings, ctx.store, ctx.embedding, ctx.searcher.keyword, args.proposal)
+    applied = apply_proposal(ctx.kb, args.proposal)
     if ctx.json:
         ctx.print_json(applied.model_dump(mode="json"))
     else:
@@ -193,7 +193,7 @@ def run_apply(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_history(args: argparse.Namespace, ctx: Context) -> int:
-    record = ctx.store.get_record(args.id)
+    record = ctx.kb.record(args.id)
     revisions = history(ctx.settings, args.id)
     if ctx.json:
         ctx.print_json([r.model_dump(mode="json") for r in revisions])
@@ -207,7 +207,7 @@ def run_history(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_stale(args: argparse.Namespace, ctx: Context) -> int:
-    stale = stale_runbooks(ctx.searcher)
+    stale = stale_runbooks(ctx.kb)
     if ctx.json:
         ctx.print_json([s.model_dump(mode="json") for s in stale])
         return 0
@@ -248,8 +248,8 @@ def run_summarize(args: argparse.Namespace, ctx: Context) -> int:
     path = Path(args.chat).expanduser()
     if not path.exists() and ("/" in args.chat or path.suffix in (".txt", ".json", ".md", ".log", ".zip")):
         raise NotFound(f"{args.chat}: no such file or folder (give a chat log's path or a stored chat id)")
-    record = _chat_from_path(ctx, path, args.channel) if path.exists() else ctx.store.get_record(args.chat)
+    record = _chat_from_path(ctx, path, args.channel) if path.exists() else ctx.kb.record(args.chat)
     stream = _Stream(ctx)
-    draft = summarize(record, llm=ctx.llm, on_text=stream)
+    draft = summarize(record, llm=ctx.kb.llm, on_text=stream)
     stream.done()
     return _emit(ctx, draft, args.out)

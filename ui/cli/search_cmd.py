@@ -11,7 +11,6 @@ from kb.core.errors import KBError
 from kb.core.models import Kind
 from kb.retrieval.alerts import MAX_ALERT_BYTES, AlertQuery, parse_alert
 from kb.retrieval.search import Query, result_json
-from kb.retrieval.similar import same_incident, similar
 from ui.cli import render
 from ui.cli.context import Context
 from ui.cli.dates import since_date, until_date
@@ -50,7 +49,7 @@ def _positive(value: str) -> int:
 
 def filter_hints(ctx: Context, services: list[str], severities: list[str]) -> list[str]:
     """Warnings for filter values that no stored document has, with the closest known ones."""
-    known = ctx.searcher.keyword.known_values()
+    known = ctx.kb.known_values()
     hints: list[str] = []
     for label, asked, have, norm in (
         ("service", services, known["services"], str.lower),
@@ -130,8 +129,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         until=args.until,
         newest_first=args.newest,
     )
-    docs = ctx.searcher.search(query, mode=args.mode)
-    if not docs and ctx.store.count_records() == 0:
+    docs = ctx.kb.search(query, mode=args.mode)
+    if not docs and ctx.kb.is_empty():
         print(
             f"kb: the knowledge base at {ctx.settings.store_location} is empty: run `kb ingest PATH` first",
             file=sys.stderr,
@@ -164,11 +163,11 @@ def register_similar(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
 
 def run_similar(args: argparse.Namespace, ctx: Context) -> int:
     kinds = tuple(Kind(k) for k in args.kind) if args.kind else (Kind.postmortem, Kind.chat)
-    docs = similar(ctx.searcher, args.id, args.k, kinds)
+    docs = ctx.kb.similar(args.id, args.k, kinds)
     if ctx.json:
         ctx.print_json([as_json(d) for d in docs])
     else:
-        same = same_incident(ctx.searcher, ctx.store.get_record(args.id))
+        same = ctx.kb.same_incident(ctx.kb.record(args.id))
         if same:
             print(f"left out, the same incident: {', '.join(same)}\n")
         print(render.results(docs, ""))

@@ -14,11 +14,10 @@ from typing import Any, TypeVar, cast
 
 from kb.core.errors import KBError
 from kb.core.models import Kind
-from kb.core.settings import Settings
 from kb.generation.summary import summarize
+from kb.knowledge import KnowledgeBase
 from kb.retrieval.alerts import parse_alert
-from kb.retrieval.search import Query, Searcher, result_json
-from kb.retrieval.similar import similar
+from kb.retrieval.search import Query, result_json
 from kb.runbooks import draft, stale, update
 
 try:
@@ -48,10 +47,10 @@ def reported(func: F) -> F:
     return cast(F, wrapper)
 
 
-def build_server(settings: Settings, searcher: Searcher, llm: Any = None, allow_writes: bool = False) -> MCPServer:
-    """An MCP server whose tools use this searcher (and LLM, when one is configured)."""
+def build_server(kb: KnowledgeBase, allow_writes: bool = False) -> MCPServer:
+    """An MCP server whose tools use this knowledge base (and its LLM, when one is configured)."""
     server: MCPServer = MCPServer(name="incident-kb", instructions=INSTRUCTIONS)
-    store = searcher.store
+    settings, llm = kb.load().settings, kb.llm  # the store and model open now, not at the first call
 
     def kinds(kind: str | None) -> tuple[Kind, ...]:
         return (Kind(kind),) if kind else ()
@@ -82,7 +81,7 @@ def build_server(settings: Settings, searcher: Searcher, llm: Any = None, allow_
             until=date.fromisoformat(until) if until else None,
             newest_first=newest_first,
         )
-        return [result_json(d) for d in searcher.search(q)]
+        return [result_json(d) for d in kb.search(q)]
 
     @server.tool(description="Find the runbooks (and past incidents) for a firing alert. `alert` is an "
                  "Alertmanager webhook payload or a Prometheus alert (labels + annotations), as JSON or YAML "
@@ -90,20 +89,19 @@ def build_server(settings: Settings, searcher: Searcher, llm: Any = None, allow_
     @reported
     def find_runbook_for_alert(alert: str, k: int = 3) -> dict[str, Any]:
         parsed = parse_alert(alert, "the alert")
-        runbook_hits = searcher.search(Query(text=parsed.text, k=max(1, k), kinds=(Kind.runbook,)))
-        incident_hits = searcher.search(Query(text=parsed.text, k=max(1, k), kinds=(Kind.postmortem,)))
+        found = kb.search_alert(parsed, max(1, k))
         return {
             "alerts": parsed.alertnames,
             "query": parsed.text,
-            "runbooks": [result_json(d) for d in runbook_hits],
-            "past_incidents": [result_json(d) for d in incident_hits],
+            "runbooks": [result_json(d) for d in found.runbooks],
+            "past_incidents": [result_json(d) for d in found.incidents],
         }
 
     @server.tool(description="One document by id: metadata, sections and full text (offsets in citations "
                  "point into `text`).")
     @reported
     def get_document(id: str) -> dict[str, Any]:
-        record = store.get_record(id)
+        record = kb.record(id)
         data = record.model_dump(mode="json", exclude={"front_matter"})
         data["messages"] = data["messages"][:500]
         return data
@@ -112,26 +110,26 @@ def build_server(settings: Settings, searcher: Searcher, llm: Any = None, allow_
                  "without the document itself or copies of it.")
     @reported
     def similar_incidents(id: str, k: int = 5) -> list[dict[str, Any]]:
-        return [result_json(d) for d in similar(searcher, id, max(1, k), (Kind.postmortem, Kind.chat))]
+        return [result_json(d) for d in kb.similar(id, max(1, k), (Kind.postmortem, Kind.chat))]
 
     @server.tool(description="Draft a runbook for a topic or an alert from what worked in past incidents. "
                  "Every step cites its source passage; ungrounded steps are dropped and listed.")
     @reported
     def draft_runbook(topic: str | None = None, alert: str | None = None, service: str | None = None) -> dict[str, Any]:
         parsed = parse_alert(alert, "the alert") if alert else None
-        return draft.draft_runbook(searcher, topic, alert=parsed, service=service, llm=llm).as_json()
+        return draft.draft_runbook(kb, topic, alert=parsed, service=service, llm=llm).as_json()
 
     @server.tool(description="A postmortem draft (timeline, impact, action items...) of a stored chat log, "
                  "every line citing the message it comes from.")
     @reported
     def summarize_chat_log(id: str) -> dict[str, Any]:
-        return summarize(store.get_record(id), llm=llm).as_json()
+        return summarize(kb.record(id), llm=llm).as_json()
 
     @server.tool(description="Runbooks whose services or alerts had incidents since the runbook last changed, "
                  "most stale first.")
     @reported
     def list_stale_runbooks() -> list[dict[str, Any]]:
-        return [s.model_dump(mode="json") for s in stale.stale_runbooks(searcher)]
+        return [s.model_dump(mode="json") for s in stale.stale_runbooks(kb)]
 
     @server.tool(description="Ask the knowledge base an on-call question. Returns a short answer whose every "
                  "line cites a passage (document id, section, character span), the sources and a confidence; "
@@ -140,7 +138,7 @@ def build_server(settings: Settings, searcher: Searcher, llm: Any = None, allow_
     def ask_knowledge_base(question: str, kind: str | None = None, service: str | None = None) -> dict[str, Any]:
         from kb.generation.ask import ask
 
-        return ask(searcher, question, kinds=kinds(kind), services=(service,) if service else (), llm=llm).as_json()
+        return ask(kb, question, kinds=kinds(kind), services=(service,) if service else (), llm=llm).as_json()
 
     if allow_writes:
         from ingest.revisions import apply_proposal
@@ -153,7 +151,7 @@ def build_server(settings: Settings, searcher: Searcher, llm: Any = None, allow_
             from datetime import date
 
             when = date.fromisoformat(since) if since else None
-            return update.propose_update(settings, searcher, id, since=when, llm=llm).as_json()
+            return update.propose_update(settings, kb, id, since=when, llm=llm).as_json()
 
         @server.tool(description="Apply a saved runbook proposal, given its `proposal_id` (as "
                      "propose_runbook_update returned it; never a file path): the runbook's stored text plus the "
@@ -161,7 +159,7 @@ def build_server(settings: Settings, searcher: Searcher, llm: Any = None, allow_
                      "the diff.")
         @reported
         def apply_runbook_proposal(proposal_id: str) -> dict[str, Any]:
-            applied = apply_proposal(settings, store, searcher.embedding, searcher.keyword, proposal_id, paths=False)
+            applied = apply_proposal(kb, proposal_id, paths=False)
             return json.loads(applied.model_dump_json())
 
     return server

@@ -1,4 +1,4 @@
-"""What every page shares: the store, model and BM25 index loaded once per process, the sidebar, and
+"""What every page shares: the knowledge base opened once per process, the sidebar, and
 helpers that show document text as text.
 
 Every string from a document, a generator or an error that reaches an element rendering Markdown (bodies,
@@ -11,48 +11,33 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
-from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from kb.clients.openai_client import ChatModel
-from kb.clients.store import Store, open_store
 from kb.core.errors import KBError
 from kb.core.settings import Settings
 from kb.generation.ask import quote_parts
 from kb.generation.markup import inert
-from kb.retrieval.embeddings import make_embedding, model_id
-from kb.retrieval.search import Searcher, open_searcher, terms
+from kb.knowledge import KnowledgeBase, open_kb
+from kb.retrieval.search import terms
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
 
-@dataclass
-class Resources:
-    settings: Settings
-    embedding: BaseEmbedding
-    store: Store
-    searcher: Searcher
-    llm: ChatModel | None
-
-
-def resources() -> Resources:
-    """The store, model and keyword index of the configured knowledge base, loaded once per process."""
+def resources() -> KnowledgeBase:
+    """The configured knowledge base, loaded once per process."""
     settings = Settings()
     return _load(settings.model_dump_json())
 
 
 @st.cache_resource(show_spinner="Loading the knowledge base...")
-def _load(settings_json: str) -> Resources:
-    """Built once per server process (and per configuration), shared by every session and rerun."""
-    settings = Settings()
-    embedding = make_embedding(settings)
-    store = open_store(settings, model_id(embedding))
-    searcher = open_searcher(settings, store, embedding)
-    llm = ChatModel(settings) if settings.llm_enabled else None
-    return Resources(settings, embedding, store, searcher, llm)
+def _load(settings_json: str) -> KnowledgeBase:
+    """Opened once per server process (and per configuration), shared by every session and rerun: the model
+    and the store now, under the spinner, and the LLM client."""
+    kb = open_kb(Settings()).load()
+    _ = kb.llm
+    return kb
 
 
 def escape(text: str) -> str:
@@ -79,12 +64,12 @@ def highlight(text: str, query: str) -> str:
     return pattern.sub(lambda m: f"**{m.group(0)}**", safe)
 
 
-def sidebar(res: Resources) -> None:
+def sidebar(res: KnowledgeBase) -> None:
     s = res.settings
     with st.sidebar:
         st.caption("Knowledge base")
         for label, value in (
-            ("Embedding model", model_id(res.embedding)),
+            ("Embedding model", res.model_id),
             ("Store", s.store_location),
             ("LLM", s.llm_label),
         ):

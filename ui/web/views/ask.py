@@ -38,7 +38,7 @@ with shown_errors():
                 st.switch_page(PAGES["runbooks"])
     question = st.chat_input("How did we fix the last Redis failover?", key="ask_input")
     if question:
-        ask(res.searcher, question, conversation, llm=res.llm)
+        ask(res, question, conversation, llm=res.llm)
         st.rerun()
     if conversation.turns and st.button("New conversation", key="ask-reset"):
         st.session_state["ask_conversation"] = Conversation()

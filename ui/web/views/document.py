@@ -15,15 +15,13 @@ from kb.gameday.scenario import build_scenario
 from kb.gameday.store import ScenarioStore
 from kb.generation.markup import inert
 from kb.retrieval.search import Query
-from kb.retrieval.similar import same_incident, similar
 from ui.web.common import PAGES, escape, open_document, resources, shown_errors
 
 res = resources()
 st.title("Incident / document")
 
 with shown_errors():
-    res.searcher.keyword.ensure_fresh()
-    metas = res.searcher.keyword.record_meta
+    metas = res.record_metas()
     ids = sorted(metas, key=lambda i: (-(metas[i].date or dt.date.min).toordinal(), i))
     if not ids:
         st.info("No documents yet: add some on the Ingest page.")
@@ -34,7 +32,7 @@ with shown_errors():
     doc_id = st.selectbox("Document", ids, index=index, format_func=lambda i: f"{i} — {metas[i].title}")
     st.session_state["doc_id"] = doc_id
     st.query_params["id"] = doc_id  # the address names the document, so it can be bookmarked and shared
-    record = res.store.get_record(doc_id)
+    record = res.record(doc_id)
 
     st.header(escape(record.title))
     facts = st.columns(4)
@@ -52,7 +50,7 @@ with shown_errors():
         st.switch_page(PAGES["runbooks"])
     if record.kind == Kind.postmortem and actions[1].button("Build a game day from it", key="doc-gameday"):
         try:
-            scenario = build_scenario(res.searcher, record.id, "medium")
+            scenario = build_scenario(res, record.id, "medium")
             ScenarioStore(res.settings).save(scenario)
             st.session_state["scenario_id"] = scenario.id
             st.session_state.pop("gd_session", None)
@@ -101,19 +99,19 @@ with shown_errors():
         else:
             st.caption("No timeline in this document.")
     with tabs[2]:
-        for other in same_incident(res.searcher, record):
+        for other in res.same_incident(record):
             label = "Chat log" if record.kind == Kind.postmortem else "Postmortem"
             if st.button(inert(f"{label} of the same incident: {other}"), key=f"doc-same-{other}"):
                 open_document(other)
         text = " ".join([*record.alerts[:3], record.title])
-        runbooks = res.searcher.search(Query(text=text, k=3, kinds=(Kind.runbook,))) if text.strip() else []
+        runbooks = res.search(Query(text=text, k=3, kinds=(Kind.runbook,))) if text.strip() else []
         for doc in runbooks:
             if doc.record.id != record.id and st.button(inert(f"Runbook: {doc.record.title}"),
                                                        key=f"doc-rb-{doc.record.id}"):
                 open_document(doc.record.id)
     with tabs[3]:
         if record.kind in (Kind.postmortem, Kind.chat):
-            for doc in similar(res.searcher, record.id, 5, (Kind.postmortem, Kind.chat)):
+            for doc in res.similar(record.id, 5, (Kind.postmortem, Kind.chat)):
                 cols = st.columns([6, 1])
                 cols[0].markdown(f"**{escape(doc.record.title)}**  \n{escape('; '.join(doc.why[:2]))}")
                 if cols[1].button("Open", key=f"sim-{doc.record.id}"):

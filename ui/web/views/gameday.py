@@ -9,7 +9,7 @@ import streamlit as st
 from kb.core.enums import Outcome
 from kb.core.errors import KBError
 from kb.gameday.master import GameMaster
-from kb.gameday.scenario import DIFFICULTIES, build_scenario, eligible, shown_sources
+from kb.gameday.scenario import DIFFICULTIES, build_scenario, shown_sources
 from kb.gameday.store import ScenarioStore, refresh, save_session, sessions, stale_reasons
 from kb.generation.markup import inert
 from ui.web.common import escape, resources, shown_errors
@@ -19,17 +19,15 @@ st.title("Game day")
 store = ScenarioStore(res.settings)
 
 with shown_errors():
-    res.searcher.keyword.ensure_fresh()
-    metas = res.searcher.keyword.record_meta
+    services = res.services()
     scenarios = {s.id: s for s in store.all()}
 
     with st.expander("New scenario", expanded=not scenarios):
-        services = sorted({s for m in metas.values() for s in m.services})
         cols = st.columns(3)
         service = cols[0].selectbox("Service", ["", *services], key="gd_service")
         severity = cols[1].selectbox("Severity", ["", "SEV1", "SEV2", "SEV3"], key="gd_severity")
         difficulty = cols[2].selectbox("Difficulty", DIFFICULTIES, index=1, key="gd_difficulty")
-        pool = eligible(res.searcher, service or None, severity or None)
+        pool = res.eligible(service or None, severity or None)
         source = st.selectbox("From incident", ["", *pool], key="gd_source")
         left, right = st.columns(2)
         build = left.button("Build from this incident", disabled=not source, key="gd-build")
@@ -37,7 +35,7 @@ with shown_errors():
         if build or spin:
             chosen = source if build else random.choice(pool)
             try:
-                scenario = build_scenario(res.searcher, chosen, difficulty)
+                scenario = build_scenario(res, chosen, difficulty)
                 store.save(scenario)
                 scenarios[scenario.id] = scenario
                 st.session_state["scenario_id"] = scenario.id
@@ -53,11 +51,11 @@ with shown_errors():
             st.session_state["scenario_id"] = scenario_id
             st.session_state.pop("gd_session", None)
         scenario = scenarios[scenario_id]
-        reasons = stale_reasons(res.searcher, scenario)
+        reasons = stale_reasons(res, scenario)
         if reasons:
             st.warning(inert("This scenario is stale: " + "; ".join(reasons)))
             if st.button("Refresh it", key="gd-refresh"):
-                scenario = refresh(res.searcher, store, scenario_id)
+                scenario = refresh(res, store, scenario_id)
         trainee = st.text_input("Your name", value=st.session_state.get("gd_trainee", "trainee"), key="gd_trainee")
         master = GameMaster(scenario, llm=res.llm)
         session = st.session_state.get("gd_session")

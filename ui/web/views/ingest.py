@@ -38,9 +38,7 @@ with shown_errors():
             def progress(stage: str, done: int, total: int) -> None:
                 bar.progress(min(1.0, done / max(1, total)), text=f"{STAGES.get(stage, stage)} {done}/{total}")
 
-            report = Ingestor(res.settings, res.store, res.embedding, res.searcher.keyword).run(
-                [batch], progress=progress
-            )
+            report = Ingestor.into(res).run([batch], progress=progress)
             bar.progress(1.0, text=f"Done in {report.seconds:.1f}s")
             st.session_state["ingest_report"] = report
     last = st.session_state.get("ingest_report")
@@ -69,14 +67,13 @@ with shown_errors():
             st.error(f"{escape(failure.path.rsplit('/', 1)[-1])}: {escape(failure.error)}")
 
     st.subheader("Index")
-    res.searcher.keyword.ensure_fresh()
-    metas = res.searcher.keyword.record_meta
+    metas = res.record_metas()
     kinds = Counter(m.kind.value for m in metas.values())
     cols = st.columns(4)
     cols[0].metric("Documents", len(metas))
-    cols[1].metric("Passages", len(res.searcher.keyword.chunk_ids))
+    cols[1].metric("Passages", res.passage_count())
     cols[2].metric("Postmortems", kinds.get("postmortem", 0))
     cols[3].metric("Runbooks", kinds.get("runbook", 0))
     if st.button("Re-index keyword search", key="reindex"):
-        res.searcher.keyword.ensure_fresh(force=True)
+        res.reload()
         st.success("Keyword index checked against the store.")

@@ -14,7 +14,7 @@ res = resources()
 st.title("Insights")
 
 with shown_errors():
-    rows = insights.per_service_month(res.searcher)
+    rows = insights.per_service_month(res)
     if not rows:
         st.info("No dated postmortems yet.")
         st.stop()
@@ -26,17 +26,17 @@ with shown_errors():
     left, right = st.columns(2)
     with left:
         st.subheader("Severity mix")
-        mix = insights.severity_mix(res.searcher)
+        mix = insights.severity_mix(res)
         st.bar_chart(pd.DataFrame({"incidents": list(mix.values())}, index=list(mix.keys())))
     with right:
         st.subheader("Time to mitigate (minutes)")
-        ttm = insights.time_to_mitigate(res.searcher)
+        ttm = insights.time_to_mitigate(res)
         if ttm:
             st.scatter_chart(pd.DataFrame(ttm), x="date", y="minutes", color="severity")
         else:
             st.caption("No durations recorded.")
     st.subheader("Recurring failure modes")
-    modes = insights.failure_modes(res.searcher)
+    modes = insights.failure_modes(res)
     if not modes:
         st.caption("No groups of similar incidents yet.")
     for mode in modes:
@@ -45,7 +45,7 @@ with shown_errors():
             + escape(", ".join(mode.incidents))
         )
     st.subheader("Stale runbooks")
-    stale = stale_runbooks(res.searcher)
+    stale = stale_runbooks(res)
     if stale:
         st.bar_chart(
             pd.DataFrame(

@@ -23,10 +23,9 @@ res = resources()
 st.title("Runbooks")
 
 with shown_errors():
-    res.searcher.keyword.ensure_fresh()
-    metas = res.searcher.keyword.record_meta
-    books = sorted(rid for rid, m in metas.items() if m.kind == Kind.runbook)
-    stale = {s.runbook_id: s for s in stale_runbooks(res.searcher)} if books else {}
+    metas = res.record_metas()
+    books = res.ids_of(Kind.runbook)
+    stale = {s.runbook_id: s for s in stale_runbooks(res)} if books else {}
 
     tab_list, tab_draft, tab_update = st.tabs(["All runbooks", "Draft a runbook", "Update a runbook"])
     with tab_list:
@@ -50,7 +49,7 @@ with shown_errors():
             cols = st.columns(3)
             if cols[0].button("Show", key="rb-show"):
                 open_document(chosen)
-            record = res.store.get_record(chosen)
+            record = res.record(chosen)
             cols[1].download_button(
                 "Download Markdown", runbook_markdown(record), f"{chosen}.md", key="rb-download"
             )
@@ -67,7 +66,7 @@ with shown_errors():
             key="draft_topic_input",
         )
         alert_text = st.text_area("…or paste an alert (optional)", key="draft_alert", height=80)
-        services = sorted({s for m in metas.values() for s in m.services})
+        services = res.services()
         service = st.selectbox("Service (optional)", ["", *services], key="draft_service")
         if st.button("Draft", type="primary", key="draft-go"):
             alert = None
@@ -85,7 +84,7 @@ with shown_errors():
                     box.code("".join(streamed)[-3000:], language="json")
 
                 draft = draft_runbook(
-                    res.searcher, topic.strip() or None, alert=alert, service=service or None, llm=res.llm, on_text=show
+                    res, topic.strip() or None, alert=alert, service=service or None, llm=res.llm, on_text=show
                 )
                 box.empty()
                 st.session_state["draft"] = draft
@@ -114,7 +113,7 @@ with shown_errors():
             ),
         )
         if target and st.button("Propose an update", key="upd-go"):
-            st.session_state["proposal"] = propose_update(res.settings, res.searcher, target, llm=res.llm)
+            st.session_state["proposal"] = propose_update(res.settings, res, target, llm=res.llm)
         proposal = st.session_state.get("proposal")
         if proposal is not None and proposal.runbook_id == target:
             if not proposal.diff:
@@ -140,7 +139,7 @@ with shown_errors():
                 if buttons[0].button("Approve and save a new revision", type="primary", key="upd-approve"):
                     try:
                         applied = apply_proposal(  # the stored proposal, as long as it is the diff shown here
-                            res.settings, res.store, res.embedding, res.searcher.keyword, proposal.id,
+                            res, proposal.id,
                             paths=False, reviewed_diff=proposal.diff,
                         )
                         st.session_state.pop("proposal", None)

@@ -15,12 +15,9 @@ from ui.web.common import escape, highlight, open_document, resources, shown_err
 
 st.title("Search past incidents")
 res = resources()
-searcher = res.searcher
 
 with shown_errors():
-    searcher.keyword.ensure_fresh()
-    metas = searcher.keyword.record_meta
-    if not metas:
+    if not res.record_metas():
         st.info("The knowledge base is empty. Add postmortems, runbooks and chat logs on the Ingest page.")
     text = st.text_area(
         "Symptoms, an error message, or a pasted alert (Alertmanager / Prometheus, JSON or YAML)",
@@ -28,8 +25,8 @@ with shown_errors():
         height=110,
         placeholder="checkout 502 errors after a deploy",
     )
-    services = sorted({s for m in metas.values() for s in m.services})
-    severities = sorted({m.severity for m in metas.values() if m.severity})
+    services = res.services()
+    severities = res.severities()
     c1, c2, c3, c4 = st.columns([2, 2, 1.5, 2])  # severity chips (SEV1) need room to show
     kinds = c1.multiselect("Kind", [k.value for k in Kind], key="search_kinds")
     chosen_services = c2.multiselect("Service", services, key="search_services")
@@ -63,7 +60,7 @@ with shown_errors():
             until=until,
             newest_first=newest,
         )
-        results = searcher.search(query)
+        results = res.search(query)
         if note:
             st.caption(inert(note))
         if not results:
