@@ -20,6 +20,7 @@ from ingest.sources.base import (
 from kb.core.bounded import Refused
 from kb.core.errors import ParseError
 from kb.core.models import Record, Section
+from kb.text.front_matter import FRONT_MATTER_RE, split_front_matter
 
 EXTENSIONS = (".md", ".markdown", ".mdown")
 #: block structure only: sections need headings (and what is code, a list, a quote), never emphasis or links,
@@ -143,7 +144,7 @@ def parse(path: Path, options: ParseOptions) -> list[Record]:
     raw = decode_text(path, data)
     redacted = redact_text(raw, options)
     try:
-        front, body_start = extract.split_front_matter(redacted.text)
+        front, body_start = split_front_matter(redacted.text)
     except Refused as exc:
         raise ParseError(str(path), str(exc)) from exc
     body = redacted.text[body_start:]
@@ -162,6 +163,6 @@ def parse(path: Path, options: ParseOptions) -> list[Record]:
         options=options,
     )
     if front:
-        block = extract.FRONT_MATTER_RE.match(redacted.text)
+        block = FRONT_MATTER_RE.match(redacted.text)
         record.front_matter_text = block.group(1).replace("\r\n", "\n") + "\n" if block else ""
     return [record]
