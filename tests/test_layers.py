@@ -9,7 +9,7 @@ top of a file or inside a function, points down this list, never up:
     kb.generation        guard, grounding, prompting, ask, summary
     kb.retrieval         embeddings, keyword, search, alerts, similar, evaluation
     kb.text              analysis, steps, front matter, unified diffs
-    kb.clients           the Chroma store, the OpenAI client
+    kb.clients           the Chroma store, the OpenAI client, whole-file writes
     kb.core              models, errors, settings, bounded loading   imports nothing of the project
 
 A module may import its own package freely; kb/__init__.py sits above every kb package, and no kb package

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from kb.clients.files import write_atomic
 from kb.core.errors import KBError, NotFound
 from kb.core.models import Scenario, Session
 from kb.core.settings import Settings
@@ -35,9 +36,7 @@ class ScenarioStore:
     def save(self, scenario: Scenario) -> Path:
         self.scenarios_dir.mkdir(parents=True, exist_ok=True)
         path = self.scenarios_dir / f"{scenario.id}.json"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(scenario.model_dump_json(indent=2), encoding="utf-8")
-        tmp.replace(path)
+        write_atomic(path, scenario.model_dump_json(indent=2))
         return path
 
     def load(self, scenario_id: str) -> Scenario:
@@ -128,9 +127,7 @@ def edit_clue(
 def save_session(scenarios: ScenarioStore, session: Session) -> None:
     scenarios.sessions_dir.mkdir(parents=True, exist_ok=True)
     path = scenarios.sessions_dir / f"{session.id}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(session.model_dump_json(indent=2), encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, session.model_dump_json(indent=2))
 
 
 def sessions(scenarios: ScenarioStore) -> list[Session]:
