@@ -5,7 +5,9 @@ scenarios current: why one no longer matches the knowledge base, rebuilding it w
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -90,13 +92,17 @@ def apply_edits(scenario: Scenario) -> Scenario:
     return scenario
 
 
-def refresh(searcher: Searcher, scenarios: ScenarioStore, scenario_id: str) -> Scenario:
-    """Rebuild a scenario from its (changed) sources, keeping its id, difficulty, edits and history."""
+def refresh(
+    searcher: Searcher, scenarios: ScenarioStore, scenario_id: str, difficulty: str | None = None
+) -> Scenario:
+    """Rebuild a scenario from its (changed) sources, keeping its id, difficulty, edits and history; with
+    ``difficulty``, rebuild it at that difficulty instead (a change, not marked as a refresh)."""
     old = scenarios.load(scenario_id)
-    new = build_scenario(searcher, old.source_id, old.difficulty, scenario_id=old.id)
+    new = build_scenario(searcher, old.source_id, difficulty or old.difficulty, scenario_id=old.id)
     new.edits = old.edits
     new.created = old.created
-    new.refreshed = dt.datetime.now(dt.UTC)
+    if difficulty is None:
+        new.refreshed = dt.datetime.now(dt.UTC)
     apply_edits(new)
     scenarios.save(new)
     return new
@@ -140,3 +146,29 @@ def sessions(scenarios: ScenarioStore) -> list[Session]:
         except ValueError:
             continue  # a damaged file does not hide the others
     return sorted(out, key=lambda s: s.started)
+
+
+@dataclass(frozen=True)
+class Average:
+    """The mean score of a group of scored sessions."""
+
+    score: float
+    sessions: int
+
+
+def averages(past: Sequence[Session]) -> tuple[dict[str, Average], dict[str, Average]]:
+    """The mean score per trainee and per service (a session counts for each of its services), over the
+    sessions that were scored, by name."""
+    by_trainee: dict[str, list[int]] = defaultdict(list)
+    by_service: dict[str, list[int]] = defaultdict(list)
+    for s in past:
+        if s.score is None:
+            continue
+        by_trainee[s.trainee].append(s.score)
+        for service in s.services:
+            by_service[service].append(s.score)
+
+    def mean(groups: dict[str, list[int]]) -> dict[str, Average]:
+        return {name: Average(sum(v) / len(v), len(v)) for name, v in sorted(groups.items())}
+
+    return mean(by_trainee), mean(by_service)

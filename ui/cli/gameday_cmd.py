@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from kb.core.errors import KBError, NotFound
 from kb.gameday.master import GameMaster
 from kb.gameday.scenario import DIFFICULTIES, build_scenario, eligible, shown_sources
-from kb.gameday.store import ScenarioStore, apply_edits, edit_clue, refresh, save_session, sessions, stale_reasons
+from kb.gameday.store import ScenarioStore, averages, edit_clue, refresh, save_session, sessions, stale_reasons
 from ui.cli.context import Context
 
 HELP = """Game days: practise incident response on real past incidents (a "wheel of misfortune").
@@ -204,18 +203,11 @@ def run_history(args: argparse.Namespace, ctx: Context) -> int:
     for s in past:
         print(f"{s.started:%Y-%m-%d %H:%M}  {s.trainee:12} {s.score if s.score is not None else '-':>3}  "
               f"{s.outcome or '-':10} {s.scenario_id}")
-    by_trainee: dict[str, list[int]] = defaultdict(list)
-    by_service: dict[str, list[int]] = defaultdict(list)
-    for s in past:
-        if s.score is None:
-            continue
-        by_trainee[s.trainee].append(s.score)
-        for service in s.services:
-            by_service[service].append(s.score)
+    by_trainee, by_service = averages(past)
     print("\naverage score per trainee: " + ", ".join(
-        f"{t} {sum(v) / len(v):.0f} ({len(v)})" for t, v in sorted(by_trainee.items())))
+        f"{t} {a.score:.0f} ({a.sessions})" for t, a in by_trainee.items()))
     print("average score per service: " + ", ".join(
-        f"{t} {sum(v) / len(v):.0f} ({len(v)})" for t, v in sorted(by_service.items())))
+        f"{t} {a.score:.0f} ({a.sessions})" for t, a in by_service.items()))
     return 0
 
 
@@ -228,10 +220,7 @@ def run_refresh(args: argparse.Namespace, ctx: Context) -> int:
 def run_edit(args: argparse.Namespace, ctx: Context) -> int:
     store = ScenarioStore(ctx.settings)
     if args.difficulty:
-        old = store.load(args.id)
-        rebuilt = build_scenario(ctx.searcher, old.source_id, args.difficulty, scenario_id=old.id)
-        rebuilt.edits, rebuilt.created = old.edits, old.created
-        store.save(apply_edits(rebuilt))
+        refresh(ctx.searcher, store, args.id, difficulty=args.difficulty)
     keywords = [k.strip() for k in args.keywords.split(",")] if args.keywords else None
     scenario = edit_clue(store, args.id, args.clue, text=args.text, keywords=keywords,
                                  after_turns=args.after_turns)

@@ -8,7 +8,7 @@ import streamlit as st
 
 from kb.core.errors import KBError
 from kb.gameday.master import GameMaster
-from kb.gameday.scenario import DIFFICULTIES, build_scenario, eligible, shown_sources
+from kb.gameday.scenario import DIFFICULTIES, SEVERITIES, build_scenario, eligible, shown_sources
 from kb.gameday.store import ScenarioStore, refresh, save_session, sessions, stale_reasons
 from kb.generation.guard import inert
 from ui.web.common import escape, resources, shown_errors
@@ -26,7 +26,7 @@ with shown_errors():
         services = sorted({s for m in metas.values() for s in str(m.get("services", "")).split("|") if s})
         cols = st.columns(3)
         service = cols[0].selectbox("Service", ["", *services], key="gd_service")
-        severity = cols[1].selectbox("Severity", ["", "SEV1", "SEV2", "SEV3"], key="gd_severity")
+        severity = cols[1].selectbox("Severity", ["", *SEVERITIES], key="gd_severity")
         difficulty = cols[2].selectbox("Difficulty", DIFFICULTIES, index=1, key="gd_difficulty")
         pool = eligible(res.searcher, service or None, severity or None)
         source = st.selectbox("From incident", ["", *pool], key="gd_source")
