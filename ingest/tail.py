@@ -106,9 +106,17 @@ def read_chat(settings: Settings, path: Path) -> ChatSoFar:
         state.messages = everything[:-1]
     store_path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(store_path, state.model_dump_json())
-    record = Record(id=slug(path.stem), kind=Kind.chat, title=path.name, source_path=str(path),
-                    source_key=str(path), format="transcript",
-                    content_hash=hashlib.sha256(so_far.encode("utf-8", "surrogatepass")).hexdigest(), text=so_far,
-                    sections=[Section(name="chat", heading="", start=0, end=len(so_far))], messages=everything)
+    record = Record(
+        id=slug(path.stem),
+        kind=Kind.chat,
+        title=path.name,
+        source_path=str(path),
+        source_key=str(path),
+        format="transcript",
+        content_hash=hashlib.sha256(so_far.encode("utf-8", "surrogatepass")).hexdigest(),
+        text=so_far,
+        sections=[Section(name="chat", heading="", start=0, end=len(so_far))],
+        messages=everything,
+    )
     # the re-read last message is not new
     return ChatSoFar(record, max(0, len(everything) - before - (1 if before else 0)))

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, Field, field_serializer
+
 from kb.clients.files import write_atomic
 from kb.core.errors import KBError, NotFound
 from kb.core.models import Scenario, Session
@@ -73,6 +75,27 @@ def stale_reasons(searcher: Searcher, scenario: Scenario) -> list[str]:
         if new:
             reasons.append(f"new related incidents: {', '.join(new[:3])}")
     return reasons
+
+
+class ScenarioStatus(BaseModel):
+    """A saved scenario as the list of scenarios shows it."""
+
+    id: str
+    source_id: str
+    difficulty: str
+    services: list[str]
+    stale: bool
+    why: list[str] = Field(description="Why it is stale (see ``stale_reasons``); empty when it is current.")
+
+
+def statuses(searcher: Searcher, scenarios: ScenarioStore) -> list[ScenarioStatus]:
+    """Every saved scenario, marked stale when its sources changed or new related incidents were stored."""
+    out = []
+    for scenario in scenarios.all():
+        reasons = stale_reasons(searcher, scenario)
+        out.append(ScenarioStatus(id=scenario.id, source_id=scenario.source_id, difficulty=scenario.difficulty,
+                                  services=scenario.services, stale=bool(reasons), why=reasons))
+    return out
 
 
 def apply_edits(scenario: Scenario) -> Scenario:
@@ -146,6 +169,30 @@ def sessions(scenarios: ScenarioStore) -> list[Session]:
         except ValueError:
             continue  # a damaged file does not hide the others
     return sorted(out, key=lambda s: s.started)
+
+
+class PastSession(BaseModel):
+    """A finished session as the history lists it."""
+
+    id: str
+    scenario_id: str
+    trainee: str
+    services: list[str]
+    started: dt.datetime
+    outcome: str | None
+    score: int | None
+    turns: int
+    hints: int
+
+    @classmethod
+    def of(cls, session: Session) -> PastSession:
+        return cls(id=session.id, scenario_id=session.scenario_id, trainee=session.trainee, services=session.services,
+                   started=session.started, outcome=session.outcome, score=session.score, turns=len(session.turns),
+                   hints=session.hints_used)
+
+    @field_serializer("started")
+    def _isoformat(self, started: dt.datetime) -> str:
+        return started.isoformat()  # "+00:00", as the history always printed it
 
 
 @dataclass(frozen=True)

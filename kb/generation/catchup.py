@@ -20,8 +20,11 @@ from kb.core.models import Citation, DraftItem, DroppedItem, Record
 from kb.generation.guard import caution_note, cautions, prepare, refusal
 from kb.generation.summary import BOTS, Fact, classify
 
-DOING = re.compile(r"\b(i'?m (?:on|looking|checking|taking|rolling|restarting|paging|working)|i'?ll |on it|"
-                   r"looking (?:at|into)|taking (?:the|a) look|checking)\b", re.I)
+DOING = re.compile(
+    r"\b(i'?m (?:on|looking|checking|taking|rolling|restarting|paging|working)|i'?ll |on it|"
+    r"looking (?:at|into)|taking (?:the|a) look|checking)\b",
+    re.I,
+)
 SECTIONS = ("status", "actions taken", "open questions", "who is doing what")
 STATUS = {"resolution": "resolved", "mitigation": "mitigating", "detection": "ongoing"}
 
@@ -37,14 +40,21 @@ class CatchUp(BaseModel):
 
     @property
     def markdown(self) -> str:
-        out = [f"# Catch-up: {Path(self.path).name}", "",
-               f"{self.total_messages} messages ({self.new_messages} new since the last catch-up). "
-               "Every line quotes its message.", ""]
+        out = [
+            f"# Catch-up: {Path(self.path).name}",
+            "",
+            f"{self.total_messages} messages ({self.new_messages} new since the last catch-up). "
+            "Every line quotes its message.",
+            "",
+        ]
         for section in SECTIONS:
             out += [f"## {section.capitalize()}", ""]
-            out += [f"- {i.text} [{i.citations[0].start}-{i.citations[0].end}]"
-                    + (f" {caution_note(i.cautions)}" if i.cautions else "")
-                    for i in self.items if i.section == section] or ["- nothing yet"]
+            out += [
+                f"- {i.text} [{i.citations[0].start}-{i.citations[0].end}]"
+                + (f" {caution_note(i.cautions)}" if i.cautions else "")
+                for i in self.items
+                if i.section == section
+            ] or ["- nothing yet"]
             out.append("")
         if self.dropped:
             out += ["## Dropped", ""]

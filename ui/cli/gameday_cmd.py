@@ -6,12 +6,20 @@ import argparse
 import random
 import sys
 from pathlib import Path
-from typing import Any
 
 from kb.core.errors import KBError, NotFound
 from kb.gameday.master import GameMaster
 from kb.gameday.scenario import DIFFICULTIES, build_scenario, eligible, shown_sources
-from kb.gameday.store import ScenarioStore, averages, edit_clue, refresh, save_session, sessions, stale_reasons
+from kb.gameday.store import (
+    PastSession,
+    ScenarioStore,
+    averages,
+    edit_clue,
+    refresh,
+    save_session,
+    sessions,
+    statuses,
+)
 from ui.cli.context import Context
 
 HELP = """Game days: practise incident response on real past incidents (a "wheel of misfortune").
@@ -115,19 +123,15 @@ def run_new(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_list(args: argparse.Namespace, ctx: Context) -> int:
-    rows: list[dict[str, Any]] = []
-    for scenario in ScenarioStore(ctx.settings).all():
-        reasons = stale_reasons(ctx.searcher, scenario)
-        rows.append({"id": scenario.id, "source_id": scenario.source_id, "difficulty": scenario.difficulty,
-                     "services": scenario.services, "stale": bool(reasons), "why": reasons})
+    rows = statuses(ctx.searcher, ScenarioStore(ctx.settings))
     if ctx.json:
-        ctx.print_json(rows)
+        ctx.print_json([r.model_dump() for r in rows])
     elif not rows:
         print("no scenarios yet: kb gameday new --random")
     else:
         for r in rows:
-            mark = "  STALE: " + "; ".join(r["why"]) if r["stale"] else ""
-            print(f"{r['id']:60} {r['difficulty']:7} {', '.join(r['services'])}{mark}")
+            mark = "  STALE: " + "; ".join(r.why) if r.stale else ""
+            print(f"{r.id:60} {r.difficulty:7} {', '.join(r.services)}{mark}")
     return 0
 
 
@@ -193,9 +197,7 @@ def run_play(args: argparse.Namespace, ctx: Context) -> int:
 def run_history(args: argparse.Namespace, ctx: Context) -> int:
     past = sessions(ScenarioStore(ctx.settings))
     if ctx.json:
-        ctx.print_json([{"id": s.id, "scenario_id": s.scenario_id, "trainee": s.trainee, "services": s.services,
-                         "started": s.started.isoformat(), "outcome": s.outcome, "score": s.score,
-                         "turns": len(s.turns), "hints": s.hints_used} for s in past])
+        ctx.print_json([PastSession.of(s).model_dump(mode="json") for s in past])
         return 0
     if not past:
         print("no sessions yet: kb gameday play ID")
