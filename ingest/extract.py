@@ -7,35 +7,8 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-import yaml
-
-from kb.core.bounded import Refused, check_size, load_yaml
 from kb.core.enums import SectionName
 from kb.text.sections import canonical_section
-
-FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
-
-
-#: front matter is a few lines of metadata; more than this is not read
-MAX_FRONT_MATTER_BYTES = 64 * 1024
-
-
-def split_front_matter(text: str) -> tuple[dict[str, Any], int]:
-    """(front matter as a dict, offset where the body starts). Broken YAML counts as no front matter;
-    front matter too large, too deep or using YAML aliases raises ``bounded.Refused``."""
-    match = FRONT_MATTER_RE.match(text)
-    if not match:
-        return {}, 0
-    check_size(match.group(1), MAX_FRONT_MATTER_BYTES, "the front matter")
-    try:
-        data = load_yaml(match.group(1), "the front matter")
-    except Refused:  # aliases, nesting: the file is refused with the reason
-        raise
-    except (yaml.YAMLError, ValueError, OverflowError, RecursionError):  # 2024-02-30, 5000 digits
-        return {}, 0
-    if not isinstance(data, dict):
-        return {}, 0
-    return {str(k).lower(): v for k, v in data.items()}, match.end()
 
 
 def as_list(value: Any) -> list[str]:

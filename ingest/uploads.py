@@ -13,6 +13,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from kb.clients.files import write_atomic
+
 SUPPORTED = {".md", ".markdown", ".pdf", ".txt", ".log", ".json"}
 MAX_ZIP_MEMBERS = 5000
 
@@ -79,7 +81,7 @@ def save_uploads(
         if earlier is not None and len(saved.files) > before:
             received[digest] = str(written.relative_to(earlier))
     if earlier is not None and received:
-        (earlier / RECEIVED).write_text(json.dumps(received, indent=1), encoding="utf-8")
+        write_atomic(earlier / RECEIVED, json.dumps(received, indent=1))
     return saved
 
 
@@ -96,22 +98,12 @@ def _save_one(folder: Path, raw_name: str, data: bytes, max_bytes: int, saved: S
         saved.refused.append((raw_name, "not a supported type (Markdown, PDF, text, Slack export JSON or a zip)"))
     else:
         try:
-            _write_whole(path, data)
+            write_atomic(path, data)
         except OSError as exc:
             saved.refused.append((raw_name, f"cannot save it: {exc.strerror or exc}"))
         else:
             saved.files.append(path)
     return path
-
-
-def _write_whole(path: Path, data: bytes) -> None:
-    """Write under a hidden name (ingest skips it), then rename: a file is there whole or not at all."""
-    part = path.with_name(f".{path.name}.part")
-    try:
-        part.write_bytes(data)
-        part.replace(path)
-    finally:
-        part.unlink(missing_ok=True)
 
 
 #: a member that unpacks to more than this many times its packed size (and to over BOMB_FLOOR bytes) makes

@@ -24,6 +24,7 @@ from kb.retrieval.alerts import AlertParseError, parse_alert
 from kb.retrieval.search import bounded_query, terms
 from kb.text import steps
 from kb.text.analysis import analyze
+from kb.text.front_matter import split_front_matter
 from kb.text.sections import canonical_section
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _front_matter(text: str) -> Any:
     try:
-        return extract.split_front_matter("---\n" + text + "\n---\nbody\n")
+        return split_front_matter("---\n" + text + "\n---\nbody\n")
     except Refused as exc:
         return str(exc)
 

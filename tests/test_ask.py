@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from ingest.catchup import catch_up
 from ingest.sources.base import ParseOptions, redact_text
+from ingest.tail import read_chat
 from kb.clients.openai_client import ChatModel
 from kb.core.errors import GroundingError
 from kb.core.settings import Settings
 from kb.generation.ask import Conversation, ask, quote_parts, quoted
+from kb.generation.catchup import CatchUp, catch_up
 from kb.knowledge import KnowledgeBase, open_kb
 from tests.conftest import DATA, sample_store_copy
 from tests.openai_server import OpenAIServer, Reply, lines_reply, passages_of
@@ -156,29 +157,34 @@ def test_the_llm_path_drops_citations_to_passages_it_was_not_given(searcher: Kno
             ask(searcher, "how did we fix the last redis failover?", llm=llm)
 
 
+def caught_up(settings: Settings, log: Path, since: str | None = None) -> CatchUp:
+    chat = read_chat(settings, log)
+    return catch_up(chat.record, chat.new_messages, since=since)
+
+
 def test_catch_up_on_a_growing_log_reads_only_the_new_part(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "kb", _env_file=None)  # type: ignore[call-arg]
     lines = (DATA / "chats" / "2026-01-21-pgbouncer-idle-in-transaction.txt").read_text().splitlines(keepends=True)
     log = tmp_path / "2026-01-21-live.txt"
     log.write_text("".join(lines[:12]))
-    first = catch_up(settings, log)
+    first = caught_up(settings, log)
     assert first.new_messages == first.total_messages > 0
-    status = [t for s, t, _c in first.lines if s == "status"]
+    status = [i.text for i in first.items if i.section == "status"]
     assert any("ongoing" in t for t in status)
     state = json.loads(next((settings.data_dir / "catchup").glob("*.json")).read_text())
     assert 0 < state["byte_offset"] < log.stat().st_size  # stops at the last message, which may still grow
     with log.open("a") as f:
         f.write("".join(lines[12:]))
-    second = catch_up(settings, log)
+    second = caught_up(settings, log)
     assert second.total_messages > first.total_messages
     assert second.new_messages == second.total_messages - first.total_messages + 1 or second.new_messages > 0
     full = redact_text(log.read_text(), ParseOptions()).text  # citations point into the redacted log
-    for _section, _text, c in second.lines:
+    for c in (i.citations[0] for i in second.items):
         assert full[c.start : c.end].startswith(c.quote[:60].split("\n")[0][:40])
-    assert any("resolved" in t for s, t, _c in second.lines if s == "status")
-    assert [t for s, t, _c in second.lines if s == "actions taken"]
-    since = catch_up(settings, log, since="10:40")
-    assert all(t.startswith(("10:4", "10:5", "11:", "15:")) for s, t, _c in since.lines if s == "actions taken")
+    assert any("resolved" in i.text for i in second.items if i.section == "status")
+    assert [i.text for i in second.items if i.section == "actions taken"]
+    since = caught_up(settings, log, since="10:40")
+    assert all(i.text.startswith(("10:4", "10:5", "11:", "15:")) for i in since.items if i.section == "actions taken")
 
 
 def test_a_quoted_passage_keeps_code_chat_and_list_lines() -> None:

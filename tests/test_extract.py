@@ -4,6 +4,7 @@ from datetime import date
 
 from ingest import extract
 from kb.text import sections
+from kb.text.front_matter import split_front_matter
 
 
 def test_section_names_are_recognised_in_many_spellings() -> None:
@@ -25,9 +26,9 @@ def test_severity_is_normalised() -> None:
 
 
 def test_front_matter_and_broken_front_matter() -> None:
-    front, start = extract.split_front_matter("---\ntitle: X\nservices: [a, b]\n---\n# X\n")
+    front, start = split_front_matter("---\ntitle: X\nservices: [a, b]\n---\n# X\n")
     assert front["services"] == ["a", "b"] and start > 0
-    assert extract.split_front_matter("---\ntitle: [unclosed\n---\n# X\n") == ({}, 0)
+    assert split_front_matter("---\ntitle: [unclosed\n---\n# X\n") == ({}, 0)
 
 
 def test_alerts_errors_and_services_come_from_text() -> None:

@@ -12,12 +12,13 @@ from pathlib import Path
 import anyio
 import pytest
 
-from ingest.catchup import catch_up
+from ingest.tail import read_chat
 from kb.core.models import Citation, DraftItem, Passage
 from kb.core.settings import Settings
 from kb.gameday.master import GameMaster
 from kb.gameday.scenario import build_scenario
 from kb.generation.ask import ask
+from kb.generation.catchup import catch_up
 from kb.generation.grounding import Evidence, GeneratedLine
 from kb.generation.guard import cautions, speaks_to_ai
 from kb.generation.markup import markup
@@ -274,8 +275,9 @@ def test_a_summary_and_a_catch_up_leave_injected_messages_out(planted) -> None: 
     assert not hostile_in([i.text for i in summary.items])
     assert any(INJECTION[:40] in d.text for d in summary.dropped)
     assert any(i.cautions for i in summary.items if DELETE in i.text)
-    caught = catch_up(settings, corpus / "chats" / "2025-03-01-orders-queue-chat.txt")
-    assert not hostile_in([t for _s, t, _c in caught.lines])
+    log = read_chat(settings, corpus / "chats" / "2025-03-01-orders-queue-chat.txt")
+    caught = catch_up(log.record, log.new_messages)
+    assert not hostile_in([i.text for i in caught.items])
     assert any(INJECTION[:40] in d["text"] for d in caught.as_json()["dropped"])  # type: ignore[index, union-attr]
     assert "CAUTION" in caught.markdown
 

@@ -367,8 +367,9 @@ def test_front_matter_values_a_store_cannot_write_fail_nothing(fake_kb: Ingestor
 
 
 def test_a_chat_log_mixing_offsets_and_plain_times_reads_and_catches_up(tmp_path: Path) -> None:
-    from ingest.catchup import catch_up
+    from ingest.tail import read_chat
     from kb.core.settings import Settings
+    from kb.generation.catchup import catch_up
 
     log = write(
         tmp_path / "2024-13-45-outage.log",
@@ -377,7 +378,8 @@ def test_a_chat_log_mixing_offsets_and_plain_times_reads_and_catches_up(tmp_path
     (record,) = parse_unit(Unit(log), OPTIONS)
     assert [m.ts.isoformat() for m in record.messages if m.ts] == ["2024-01-01T10:00:00", "2024-01-01T10:05:00"]
     settings = Settings(data_dir=tmp_path / "kb", _env_file=None)  # type: ignore[call-arg]
-    assert catch_up(settings, log, since="10:01").total_messages == 2
+    chat = read_chat(settings, log)
+    assert catch_up(chat.record, chat.new_messages, since="10:01").total_messages == 2
 
 
 def test_a_channel_listed_twice_is_read_once(fake_kb: Ingestor, tmp_path: Path) -> None:

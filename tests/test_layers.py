@@ -7,10 +7,10 @@ top of a file or inside a function, points down this list, never up:
     kb.ops               doctor, insights                  may import any kb package below
     kb.gameday           scenarios, game master, scoring
     kb.runbooks          drafts, proposals, revisions, staleness
-    kb.generation        guard, grounding, prompting, ask, summary
-    kb.retrieval         embeddings, keyword, search, alerts, similar, evaluation
+    kb.generation        guard, grounding, prompting, ask, summary, catch-up
+    kb.retrieval         embeddings, keyword, search, alerts, filters, similar, evaluation
     kb.text              analysis, steps, front matter, unified diffs
-    kb.clients           the Chroma store, the OpenAI client
+    kb.clients           the Chroma store, the OpenAI client, whole-file writes
     kb.core              models, errors, settings, bounded loading   imports nothing of the project
 
 A module may import its own package freely; kb/__init__.py sits above every kb package, and no kb package

@@ -207,13 +207,13 @@ def test_a_slack_channel_named_after_a_secret_is_refused(tmp_path: Path) -> None
 
 
 def test_catch_up_refuses_a_log_named_after_a_secret(tmp_path: Path) -> None:
-    from ingest.catchup import catch_up
+    from ingest.tail import read_chat
 
     log = tmp_path / f"incident-{GH}.log"
     log.write_text("[2024-05-14 13:07:12] elena: seeing 502s\n[2024-05-14 13:08:00] marco: on it\n")
     settings = Settings(data_dir=tmp_path / "kb", _env_file=None)  # type: ignore[call-arg]
     with pytest.raises(SecretInName):
-        catch_up(settings, log)
+        read_chat(settings, log)
     assert not (tmp_path / "kb").exists() or GH.encode() not in b"".join(
         p.read_bytes() for p in (tmp_path / "kb").rglob("*") if p.is_file()
     )

@@ -21,6 +21,7 @@ from kb.core.bounded import Refused
 from kb.core.enums import SectionName
 from kb.core.errors import ParseError
 from kb.core.models import Record, Section
+from kb.text.front_matter import FRONT_MATTER_RE, split_front_matter
 from kb.text.sections import canonical_section
 
 EXTENSIONS = (".md", ".markdown", ".mdown")
@@ -147,7 +148,7 @@ def parse(path: Path, options: ParseOptions) -> list[Record]:
     raw = decode_text(path, data)
     redacted = redact_text(raw, options)
     try:
-        front, body_start = extract.split_front_matter(redacted.text)
+        front, body_start = split_front_matter(redacted.text)
     except Refused as exc:
         raise ParseError(str(path), str(exc)) from exc
     body = redacted.text[body_start:]
@@ -166,6 +167,6 @@ def parse(path: Path, options: ParseOptions) -> list[Record]:
         options=options,
     )
     if front:
-        block = extract.FRONT_MATTER_RE.match(redacted.text)
+        block = FRONT_MATTER_RE.match(redacted.text)
         record.front_matter_text = block.group(1).replace("\r\n", "\n") + "\n" if block else ""
     return [record]

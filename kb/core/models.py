@@ -446,12 +446,15 @@ class Scenario(BaseModel):
             "services": self.services,
             "briefing": self.briefing,
             "initial_page": self.initial_page,
-            "clues": [
-                {
-                    "text": c.text,
-                    "trigger": c.trigger.model_dump(exclude_none=True),
-                    "citations": [x.model_dump(exclude={"quote"}) for x in c.citations],
-                }
+            "clues": [  # no quotes of the sources, nothing of the answer key
+                c.model_dump(
+                    include={
+                        "text": True,
+                        "trigger": True,
+                        "citations": {"__all__": {"doc_id", "section", "start", "end"}},
+                    },
+                    exclude_none=True,
+                )
                 for c in self.clues
             ],
         }

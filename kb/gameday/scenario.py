@@ -52,6 +52,8 @@ from kb.text.steps import Span, clean_step, sentences, shorten, split_steps
 
 T = TypeVar("T")
 DIFFICULTIES = ("easy", "medium", "hard")
+#: the severities a game day offers to pick incidents by
+SEVERITIES = ("SEV1", "SEV2", "SEV3")
 LEVELS = {"easy": (2, 3, 0), "medium": (1, 4, 1), "hard": (0, 6, 2)}  # up front, reveal every N turns, herrings
 
 

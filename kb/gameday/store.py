@@ -5,10 +5,15 @@ scenarios current: why one no longer matches the knowledge base, rebuilding it w
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, Field, field_serializer
+
+from kb.clients.files import write_atomic
 from kb.core.errors import KBError, NotFound
 from kb.core.models import Scenario, Session
 from kb.core.settings import Settings
@@ -35,9 +40,7 @@ class ScenarioStore:
     def save(self, scenario: Scenario) -> Path:
         self.scenarios_dir.mkdir(parents=True, exist_ok=True)
         path = self.scenarios_dir / f"{scenario.id}.json"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(scenario.model_dump_json(indent=2), encoding="utf-8")
-        tmp.replace(path)
+        write_atomic(path, scenario.model_dump_json(indent=2))
         return path
 
     def load(self, scenario_id: str) -> Scenario:
@@ -73,6 +76,27 @@ def stale_reasons(corpus: Corpus, scenario: Scenario) -> list[str]:
     return reasons
 
 
+class ScenarioStatus(BaseModel):
+    """A saved scenario as the list of scenarios shows it."""
+
+    id: str
+    source_id: str
+    difficulty: str
+    services: list[str]
+    stale: bool
+    why: list[str] = Field(description="Why it is stale (see ``stale_reasons``); empty when it is current.")
+
+
+def statuses(corpus: Corpus, scenarios: ScenarioStore) -> list[ScenarioStatus]:
+    """Every saved scenario, marked stale when its sources changed or new related incidents were stored."""
+    out = []
+    for scenario in scenarios.all():
+        reasons = stale_reasons(corpus, scenario)
+        out.append(ScenarioStatus(id=scenario.id, source_id=scenario.source_id, difficulty=scenario.difficulty,
+                                  services=scenario.services, stale=bool(reasons), why=reasons))
+    return out
+
+
 def apply_edits(scenario: Scenario) -> Scenario:
     """Re-apply the game master's edits (clue wording, triggers) to the clues that still exist."""
     for clue in scenario.clues:
@@ -90,13 +114,17 @@ def apply_edits(scenario: Scenario) -> Scenario:
     return scenario
 
 
-def refresh(corpus: Corpus, scenarios: ScenarioStore, scenario_id: str) -> Scenario:
-    """Rebuild a scenario from its (changed) sources, keeping its id, difficulty, edits and history."""
+def refresh(
+    corpus: Corpus, scenarios: ScenarioStore, scenario_id: str, difficulty: str | None = None
+) -> Scenario:
+    """Rebuild a scenario from its (changed) sources, keeping its id, difficulty, edits and history; with
+    ``difficulty``, rebuild it at that difficulty instead (a change, not marked as a refresh)."""
     old = scenarios.load(scenario_id)
-    new = build_scenario(corpus, old.source_id, old.difficulty, scenario_id=old.id)
+    new = build_scenario(corpus, old.source_id, difficulty or old.difficulty, scenario_id=old.id)
     new.edits = old.edits
     new.created = old.created
-    new.refreshed = dt.datetime.now(dt.UTC)
+    if difficulty is None:
+        new.refreshed = dt.datetime.now(dt.UTC)
     apply_edits(new)
     scenarios.save(new)
     return new
@@ -127,9 +155,7 @@ def edit_clue(
 def save_session(scenarios: ScenarioStore, session: Session) -> None:
     scenarios.sessions_dir.mkdir(parents=True, exist_ok=True)
     path = scenarios.sessions_dir / f"{session.id}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(session.model_dump_json(indent=2), encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, session.model_dump_json(indent=2))
 
 
 def sessions(scenarios: ScenarioStore) -> list[Session]:
@@ -142,3 +168,53 @@ def sessions(scenarios: ScenarioStore) -> list[Session]:
         except ValueError:
             continue  # a damaged file does not hide the others
     return sorted(out, key=lambda s: s.started)
+
+
+class PastSession(BaseModel):
+    """A finished session as the history lists it."""
+
+    id: str
+    scenario_id: str
+    trainee: str
+    services: list[str]
+    started: dt.datetime
+    outcome: str | None
+    score: int | None
+    turns: int
+    hints: int
+
+    @classmethod
+    def of(cls, session: Session) -> PastSession:
+        return cls(id=session.id, scenario_id=session.scenario_id, trainee=session.trainee, services=session.services,
+                   started=session.started, outcome=session.outcome, score=session.score, turns=len(session.turns),
+                   hints=session.hints_used)
+
+    @field_serializer("started")
+    def _isoformat(self, started: dt.datetime) -> str:
+        return started.isoformat()  # "+00:00", as the history always printed it
+
+
+@dataclass(frozen=True)
+class Average:
+    """The mean score of a group of scored sessions."""
+
+    score: float
+    sessions: int
+
+
+def averages(past: Sequence[Session]) -> tuple[dict[str, Average], dict[str, Average]]:
+    """The mean score per trainee and per service (a session counts for each of its services), over the
+    sessions that were scored, by name."""
+    by_trainee: dict[str, list[int]] = defaultdict(list)
+    by_service: dict[str, list[int]] = defaultdict(list)
+    for s in past:
+        if s.score is None:
+            continue
+        by_trainee[s.trainee].append(s.score)
+        for service in s.services:
+            by_service[service].append(s.score)
+
+    def mean(groups: dict[str, list[int]]) -> dict[str, Average]:
+        return {name: Average(sum(v) / len(v), len(v)) for name, v in sorted(groups.items())}
+
+    return mean(by_trainee), mean(by_service)

@@ -95,8 +95,7 @@ class Answer(BaseModel):
         return {
             "answer": self.answer,
             "generator": self.generator,
-            "items": [{"text": i.text, "citations": [c.model_dump() for c in i.citations], "cautions": i.cautions}
-                      for i in self.items],
+            "items": [i.model_dump(include={"text", "citations", "cautions"}) for i in self.items],
             "dropped": [d.model_dump() for d in self.dropped],
             "sources": self.sources,
             "confidence": round(self.confidence, 3),

@@ -44,6 +44,17 @@ USEFUL_LABELS = (
 TEXT_ANNOTATIONS = ("summary", "description", "message", "title")
 
 
+#: how pasted text that is meant as an alert begins: a JSON payload or list, or the top-level keys of an
+#: Alertmanager webhook, an alert or an alerting rule in YAML
+ALERT_STARTS = ("{", "[", "alerts:", "labels:", "groups:", "- labels", "receiver:")
+
+
+def looks_like_alert(text: str) -> bool:
+    """Whether pasted text is meant as an alert (to be read by ``parse_alert``) rather than free text."""
+    text = text.strip()
+    return text.startswith(ALERT_STARTS) or ("labels:" in text and "annotations:" in text)
+
+
 class AlertParseError(KBError):
     """The pasted text is not an alert we can read."""
 

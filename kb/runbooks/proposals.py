@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from kb.clients.files import write_atomic
 from kb.core.errors import ProposalError
 from kb.core.models import RunbookProposal
 from kb.core.settings import Settings
@@ -28,7 +29,7 @@ def save_proposal(settings: Settings, proposal: RunbookProposal) -> Path:
     path = folder / f"{proposal.runbook_id}-{proposal.created.strftime('%Y%m%dT%H%M%S')}.json"
     proposal.path = str(path)
     proposal.id = path.stem
-    path.write_text(proposal.model_dump_json(indent=2), encoding="utf-8")
+    write_atomic(path, proposal.model_dump_json(indent=2))
     return path
 
 

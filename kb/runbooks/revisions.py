@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from kb.clients.files import write_atomic
 from kb.core.errors import ProposalError
 from kb.core.models import Record, Revision, RunbookProposal
 from kb.core.settings import Settings
@@ -183,10 +184,6 @@ def write_revision(
         )
     )
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".md.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(target)
-    (folder / "history.json").write_text(
-        json.dumps([r.model_dump(mode="json") for r in revisions], indent=2), encoding="utf-8"
-    )
+    write_atomic(target, text)
+    write_atomic(folder / "history.json", json.dumps([r.model_dump(mode="json") for r in revisions], indent=2))
     return target

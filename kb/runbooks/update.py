@@ -5,7 +5,6 @@ says; what it lacks becomes a cited, unified-diff proposal saved in the data dir
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,7 +23,7 @@ from kb.runbooks.proposals import save_proposal
 from kb.runbooks.revisions import runbook_markdown
 from kb.runbooks.stale import incidents_for
 from kb.text import unidiff
-from kb.text.front_matter import split_front
+from kb.text.front_matter import set_front_fields, split_front
 from kb.text.steps import command_shapes, containment, has_command, split_steps, terms_of
 
 COVERED = 0.6  # share of a candidate's terms a runbook step must have to count as already covering it
@@ -73,21 +72,6 @@ def _update_candidates(corpus: Corpus, runbook: Record, incidents: Sequence[Reco
     found = [c for c, v in zip(found, vectors, strict=True) if _cosine(profile, v) >= RELEVANT]
     ordered = sorted(found, key=lambda c: (c.rank, PHASES.index(c.phase), c.span.start))
     return merge_duplicates(ordered)[:8]
-
-
-def _reviewed_on(markdown: str, day: dt.date) -> str:
-    """The Markdown with its front matter's ``last_reviewed`` set to ``day``, changing only that line (or
-    adding it at the end of the front matter)."""
-    match = re.match(r"^---\s*\n(.*?\n)---\s*\n", markdown, re.S)
-    if not match:
-        return markdown
-    block = match.group(1)
-    line = f"last_reviewed: {day.isoformat()}"
-    if re.search(r"^last_reviewed:.*$", block, re.M):
-        block = re.sub(r"^last_reviewed:.*$", line, block, count=1, flags=re.M)
-    else:
-        block += line + "\n"
-    return "---\n" + block + "---\n" + markdown[match.end() :]
 
 
 #: where a phase's new lines go when the runbook has no section of that phase
@@ -165,7 +149,7 @@ def propose_update(
     if additions:
         new = old[: len(old) - len(body)] + _insert(body, runbook, additions)
         if front:
-            new = _reviewed_on(new, stamp.date())
+            new = set_front_fields(new, {"last_reviewed": stamp.date()})
     diff = unidiff.make(old, new, f"{runbook_id}.md")
     proposal = RunbookProposal(
         runbook_id=runbook_id,

@@ -7,10 +7,11 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from ingest.catchup import catch_up
+from ingest.tail import read_chat
 from kb.core.enums import Generator
 from kb.core.models import Kind
 from kb.generation.ask import Answer, Conversation, ask
+from kb.generation.catchup import catch_up
 from ui.cli.context import Context
 from ui.cli.dates import since_date
 
@@ -111,7 +112,8 @@ def _since(value: str) -> datetime | str:
 
 
 def run_catchup(args: argparse.Namespace, ctx: Context) -> int:
-    result = catch_up(ctx.settings, Path(args.chat), since=args.since)
+    chat = read_chat(ctx.settings, Path(args.chat))
+    result = catch_up(chat.record, chat.new_messages, since=args.since)
     if ctx.json:
         ctx.print_json(result.as_json())
     else:

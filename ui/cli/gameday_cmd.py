@@ -5,15 +5,22 @@ from __future__ import annotations
 import argparse
 import random
 import sys
-from collections import defaultdict
 from pathlib import Path
-from typing import Any
 
 from kb.core.enums import Outcome
 from kb.core.errors import KBError, NotFound
 from kb.gameday.master import GameMaster
 from kb.gameday.scenario import DIFFICULTIES, build_scenario, shown_sources
-from kb.gameday.store import ScenarioStore, apply_edits, edit_clue, refresh, save_session, sessions, stale_reasons
+from kb.gameday.store import (
+    PastSession,
+    ScenarioStore,
+    averages,
+    edit_clue,
+    refresh,
+    save_session,
+    sessions,
+    statuses,
+)
 from ui.cli.context import Context
 
 HELP = """Game days: practise incident response on real past incidents (a "wheel of misfortune").
@@ -117,19 +124,15 @@ def run_new(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_list(args: argparse.Namespace, ctx: Context) -> int:
-    rows: list[dict[str, Any]] = []
-    for scenario in ScenarioStore(ctx.settings).all():
-        reasons = stale_reasons(ctx.kb, scenario)
-        rows.append({"id": scenario.id, "source_id": scenario.source_id, "difficulty": scenario.difficulty,
-                     "services": scenario.services, "stale": bool(reasons), "why": reasons})
+    rows = statuses(ctx.kb, ScenarioStore(ctx.settings))
     if ctx.json:
-        ctx.print_json(rows)
+        ctx.print_json([r.model_dump() for r in rows])
     elif not rows:
         print("no scenarios yet: kb gameday new --random")
     else:
         for r in rows:
-            mark = "  STALE: " + "; ".join(r["why"]) if r["stale"] else ""
-            print(f"{r['id']:60} {r['difficulty']:7} {', '.join(r['services'])}{mark}")
+            mark = "  STALE: " + "; ".join(r.why) if r.stale else ""
+            print(f"{r.id:60} {r.difficulty:7} {', '.join(r.services)}{mark}")
     return 0
 
 
@@ -195,9 +198,7 @@ def run_play(args: argparse.Namespace, ctx: Context) -> int:
 def run_history(args: argparse.Namespace, ctx: Context) -> int:
     past = sessions(ScenarioStore(ctx.settings))
     if ctx.json:
-        ctx.print_json([{"id": s.id, "scenario_id": s.scenario_id, "trainee": s.trainee, "services": s.services,
-                         "started": s.started.isoformat(), "outcome": s.outcome, "score": s.score,
-                         "turns": len(s.turns), "hints": s.hints_used} for s in past])
+        ctx.print_json([PastSession.of(s).model_dump(mode="json") for s in past])
         return 0
     if not past:
         print("no sessions yet: kb gameday play ID")
@@ -205,18 +206,11 @@ def run_history(args: argparse.Namespace, ctx: Context) -> int:
     for s in past:
         print(f"{s.started:%Y-%m-%d %H:%M}  {s.trainee:12} {s.score if s.score is not None else '-':>3}  "
               f"{s.outcome or '-':10} {s.scenario_id}")
-    by_trainee: dict[str, list[int]] = defaultdict(list)
-    by_service: dict[str, list[int]] = defaultdict(list)
-    for s in past:
-        if s.score is None:
-            continue
-        by_trainee[s.trainee].append(s.score)
-        for service in s.services:
-            by_service[service].append(s.score)
+    by_trainee, by_service = averages(past)
     print("\naverage score per trainee: " + ", ".join(
-        f"{t} {sum(v) / len(v):.0f} ({len(v)})" for t, v in sorted(by_trainee.items())))
+        f"{t} {a.score:.0f} ({a.sessions})" for t, a in by_trainee.items()))
     print("average score per service: " + ", ".join(
-        f"{t} {sum(v) / len(v):.0f} ({len(v)})" for t, v in sorted(by_service.items())))
+        f"{t} {a.score:.0f} ({a.sessions})" for t, a in by_service.items()))
     return 0
 
 
@@ -229,10 +223,7 @@ def run_refresh(args: argparse.Namespace, ctx: Context) -> int:
 def run_edit(args: argparse.Namespace, ctx: Context) -> int:
     store = ScenarioStore(ctx.settings)
     if args.difficulty:
-        old = store.load(args.id)
-        rebuilt = build_scenario(ctx.kb, old.source_id, args.difficulty, scenario_id=old.id)
-        rebuilt.edits, rebuilt.created = old.edits, old.created
-        store.save(apply_edits(rebuilt))
+        refresh(ctx.kb, store, args.id, difficulty=args.difficulty)
     keywords = [k.strip() for k in args.keywords.split(",")] if args.keywords else None
     scenario = edit_clue(store, args.id, args.clue, text=args.text, keywords=keywords,
                                  after_turns=args.after_turns)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import sys
 from pathlib import Path
 
 from kb.core.errors import KBError
 from kb.core.models import Kind
 from kb.retrieval.alerts import MAX_ALERT_BYTES, AlertQuery, parse_alert
+from kb.retrieval.filters import filter_hints
 from kb.retrieval.search import Query, result_json
 from ui.cli import render
 from ui.cli.context import Context
@@ -45,27 +45,6 @@ def _positive(value: str) -> int:
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
     return number
-
-
-def filter_hints(ctx: Context, services: list[str], severities: list[str]) -> list[str]:
-    """Warnings for filter values that no stored document has, with the closest known ones."""
-    known = ctx.kb.known_values()
-    hints: list[str] = []
-    for label, asked, have, norm in (
-        ("service", services, known["services"], str.lower),
-        ("severity", severities, known["severities"], str.upper),
-    ):
-        for value in asked:
-            if norm(value) in have or not have:
-                continue
-            close = difflib.get_close_matches(norm(value), have, n=3, cutoff=0.6)
-            if close:
-                offer = f"did you mean {', '.join(close)}?"
-            else:
-                more = f", ... ({len(have)} in all)" if len(have) > 30 else ""
-                offer = "known: " + ", ".join(have[:30]) + more
-            hints.append(f"no stored document has {label} {value!r}; {offer}")
-    return hints
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -115,7 +94,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         raise KBError("nothing to search for: give a QUERY or --alert FILE")
     if args.since and args.until and args.since > args.until:
         raise KBError(f"--since {args.since} is after --until {args.until}: no date can match")
-    for hint in filter_hints(ctx, args.service or [], args.severity or []):
+    for hint in filter_hints(ctx.kb.known_values(), args.service or [], args.severity or []):
         print(f"kb: {hint}", file=sys.stderr)
     if args.alert and not ctx.json:
         print(f"query from the alert: {text}\n")

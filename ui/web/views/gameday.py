@@ -9,7 +9,7 @@ import streamlit as st
 from kb.core.enums import Outcome
 from kb.core.errors import KBError
 from kb.gameday.master import GameMaster
-from kb.gameday.scenario import DIFFICULTIES, build_scenario, shown_sources
+from kb.gameday.scenario import DIFFICULTIES, SEVERITIES, build_scenario, shown_sources
 from kb.gameday.store import ScenarioStore, refresh, save_session, sessions, stale_reasons
 from kb.generation.markup import inert
 from ui.web.common import escape, resources, shown_errors
@@ -25,7 +25,7 @@ with shown_errors():
     with st.expander("New scenario", expanded=not scenarios):
         cols = st.columns(3)
         service = cols[0].selectbox("Service", ["", *services], key="gd_service")
-        severity = cols[1].selectbox("Severity", ["", "SEV1", "SEV2", "SEV3"], key="gd_severity")
+        severity = cols[1].selectbox("Severity", ["", *SEVERITIES], key="gd_severity")
         difficulty = cols[2].selectbox("Difficulty", DIFFICULTIES, index=1, key="gd_difficulty")
         pool = res.eligible(service or None, severity or None)
         source = st.selectbox("From incident", ["", *pool], key="gd_source")

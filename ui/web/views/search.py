@@ -9,7 +9,7 @@ import streamlit as st
 from kb.core.models import Kind
 from kb.generation.ask import quoted
 from kb.generation.markup import inert
-from kb.retrieval.alerts import AlertParseError, parse_alert
+from kb.retrieval.alerts import AlertParseError, looks_like_alert, parse_alert
 from kb.retrieval.search import Query
 from ui.web.common import escape, highlight, open_document, resources, shown_errors
 
@@ -38,9 +38,7 @@ with shown_errors():
 
     query_text = text.strip()
     note = None
-    if query_text.startswith(("{", "[", "alerts:", "labels:", "groups:", "- labels", "receiver:")) or (
-        "labels:" in query_text and "annotations:" in query_text
-    ):
+    if looks_like_alert(query_text):
         try:
             alert = parse_alert(query_text, "the pasted alert")
             note = f"Searching with the alert: {', '.join(alert.alertnames) or 'unnamed'}"
