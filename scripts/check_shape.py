@@ -26,7 +26,7 @@ MAX_FUNCTION_LINES = 60
 
 #: (module path, enclosing function) -> why a broad except is right there
 BROAD_EXCEPT: dict[tuple[str, str], str] = {
-    ("kb/clients/store.py", "store_errors"): "the store's one wrapper: any Chroma, sqlite or HTTP failure becomes a "
+    ("kb/clients/store.py", "_translated"): "the store's one wrapper: any Chroma, sqlite or HTTP failure becomes a "
     "StoreError naming the operation",
     ("ingest/pipeline.py", "_scan"): "one file's failure, whatever it is, is reported for that file and the run "
     "goes on",
