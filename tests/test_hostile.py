@@ -124,3 +124,13 @@ def test_every_parser_finishes_on_runs_of_what_its_patterns_care_about(pieces: l
             raise AssertionError(f"{name} raised {exc.kind}: {exc} on {pieces!r}") from None
         except AssertionError as exc:
             raise AssertionError(f"{name}: {exc} on {pieces!r}") from None
+
+
+def test_a_text_of_many_paragraphs_yields_its_first_steps_only() -> None:
+    from kb.text import steps
+
+    text = "".join(f"step {i}\n\n" for i in range(steps.MAX_STEPS + 500))
+    found = steps.split_steps(text, base=7)
+    assert len(found) == steps.MAX_STEPS
+    assert found[0] == steps.Span(7, 7 + len("step 0"), "step 0")
+    assert found[-1].text == f"step {steps.MAX_STEPS - 1}"

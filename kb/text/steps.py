@@ -45,15 +45,24 @@ def _lines(text: str, base: int) -> list[tuple[int, str]]:
     return out
 
 
+#: the most steps read from one text: a procedure has tens; a 1 MB text of one-line paragraphs has 250,000,
+#: which took over a second to cut and that no draft reads
+MAX_STEPS = 2000
+
+
 def split_steps(text: str, base: int = 0) -> list[Span]:
     """Top-level list items (with their indented lines and the code block right after them), and
-    paragraphs, as spans. Headings and blank lines separate; tables are left out."""
+    paragraphs, as spans, the first ``MAX_STEPS`` of them. Headings and blank lines separate; tables are
+    left out."""
     steps: list[tuple[int, int]] = []
     current: list[int] | None = None  # [start, end]
     in_fence = False
     after_blank = False
     offset = base
     for raw in text.splitlines(keepends=True):
+        if len(steps) == MAX_STEPS:
+            current = None
+            break
         line = raw.rstrip("\n")
         start, end, offset = offset, offset + len(line), offset + len(raw)
         stripped = line.lstrip()
