@@ -10,9 +10,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from kb.clients.openai_client import ChatModel
+from kb.core.drafts import ProposalHunk, RunbookProposal
 from kb.core.enums import Generator, SectionName
 from kb.core.errors import KBError
-from kb.core.models import DraftItem, DroppedItem, Kind, ProposalHunk, Record, RunbookProposal
+from kb.core.models import DraftItem, DroppedItem, Kind, Record
 from kb.core.settings import Settings
 from kb.generation.grounding import Evidence, indent_continuation, require_grounded
 from kb.generation.guard import caution_note

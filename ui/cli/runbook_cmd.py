@@ -9,9 +9,10 @@ from pathlib import Path
 from ingest.revisions import apply_proposal
 from ingest.sources import discover, parse_unit
 from ingest.sources.base import ParseOptions
+from kb.core.drafts import Draft
 from kb.core.enums import Generator
 from kb.core.errors import KBError, NotFound
-from kb.core.models import Draft, Kind, Record
+from kb.core.models import Kind, Record
 from kb.generation.summary import summarize
 from kb.runbooks.draft import draft_runbook
 from kb.runbooks.revisions import history
