@@ -28,7 +28,8 @@ from ingest.sources import Unit, discover, parse_unit, unit_hash
 from ingest.sources.base import ParseOptions
 from kb.clients.store import Store
 from kb.core.errors import ParseError, ProposalError
-from kb.core.models import Chunk, FileOutcome, IngestFailure, IngestReport, Kind, Record, RecordMeta
+from kb.core.models import Chunk, Kind, Record, RecordMeta
+from kb.core.reports import FileOutcome, IngestFailure, IngestReport
 from kb.core.settings import Settings
 from kb.retrieval.keyword import KeywordIndex
 from kb.runbooks import revisions as runbook_revisions

@@ -16,8 +16,10 @@ from filelock import FileLock, Timeout
 from pydantic import BaseModel
 
 from ingest.pipeline import Ingestor
+from kb.core.drafts import Revision
 from kb.core.errors import ProposalError
-from kb.core.models import IngestReport, Kind, Revision
+from kb.core.models import Kind
+from kb.core.reports import IngestReport
 from kb.runbooks.proposals import stored_proposal
 from kb.runbooks.revisions import history, write_revision
 

@@ -18,8 +18,8 @@ import pytest
 
 from ingest.pipeline import Ingestor
 from ingest.revisions import apply_proposal
+from kb.core.drafts import RunbookProposal
 from kb.core.errors import ProposalError
-from kb.core.models import RunbookProposal
 from kb.core.settings import Settings
 from kb.knowledge import KnowledgeBase
 from kb.retrieval.search import Query

@@ -141,7 +141,7 @@ def test_half_written_version_is_invisible_and_swept(fake_kb: Ingestor, corpus: 
     # write the chunk as put_documents does, but stop before the record commit
     from llama_index.core.schema import TextNode
 
-    from kb.clients.store import chunk_metadata
+    from kb.clients.store_meta import chunk_metadata
 
     fake_kb.store.vector_store.add(
         [TextNode(id_=chunk.id, text=chunk.text, embedding=node_vec, metadata=chunk_metadata(ghost, chunk, "h"))]

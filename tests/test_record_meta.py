@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from ingest.pipeline import Ingestor
-from kb.clients.store import (
+from kb.clients.store import open_store
+from kb.clients.store_meta import (
     chunk_metadata,
     decode_chunk_meta,
     decode_record_meta,
     encode_record_meta,
-    open_store,
     record_metadata,
 )
 from kb.core.errors import StoreError

@@ -1,7 +1,9 @@
-"""The records the whole product passes around: documents, chunks, hits and ranked results.
+"""The records the whole product passes around: documents, chunks, hits, ranked results, citations and
+game-day scenarios.
 
 Every object a shell shows or a later step consumes is one of these pydantic models, so the
-JSON a script reads (``--json``) is the model's own serialisation.
+JSON a script reads (``--json``) is the model's own serialisation. The documents generation hands back
+(drafts, runbook proposals, revisions) are in ``kb.core.drafts``; an ingest run's report in ``kb.core.reports``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, computed_field
 
-from kb.core.enums import ActionKind, Generator, Outcome, RubricKind
+from kb.core.enums import ActionKind, Outcome, RubricKind
 
 
 class Kind(StrEnum):
@@ -152,53 +154,6 @@ class RankedDocument(BaseModel):
     why: list[str] = Field(default_factory=list, description="Reasons it matched, for people.")
 
 
-class IngestFailure(BaseModel):
-    """A file that could not be ingested, and why."""
-
-    path: str
-    error: str
-
-
-class FileOutcome(BaseModel):
-    """What ingest did with one source file."""
-
-    path: str
-    status: str = Field(description="added, updated, unchanged, superseded (by a runbook revision), removed or failed.")
-    records: list[str] = Field(default_factory=list, description="Record ids it produced.")
-    chunks: int = 0
-    redactions: int = 0
-    error: str | None = None
-
-
-class IngestReport(BaseModel):
-    """The summary of one ingest run."""
-
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    removed: int = 0
-    failed: list[IngestFailure] = Field(default_factory=list)
-    redacted: int = 0
-    embedded_chunks: int = Field(default=0, description="Chunks that needed a new embedding.")
-    reused_embeddings: int = Field(default=0, description="Chunks whose embedding was reused.")
-    files: list[FileOutcome] = Field(default_factory=list)
-    skipped: list[str] = Field(default_factory=list, description="Files not read: not a supported type.")
-    seconds: float = 0.0
-
-    def summary(self) -> dict[str, object]:
-        """What `kb ingest --json` prints: the counts, then one entry per file."""
-        return {
-            "added": self.added,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "removed": self.removed,
-            "failed": [f.model_dump() for f in self.failed],
-            "redacted": self.redacted,
-            "files": [f.model_dump(exclude_none=True) for f in self.files],
-            "skipped": self.skipped,
-        }
-
-
 # -- grounded generation ---------------------------------------------------------------------
 
 
@@ -248,96 +203,6 @@ class DroppedItem(BaseModel):
 
     text: str
     reason: str
-
-
-class Draft(BaseModel):
-    """A generated document: a runbook draft or an incident summary."""
-
-    title: str
-    markdown: str = Field(description="The whole draft as Markdown, with a references list.")
-    generator: Generator = Field(description="'extractive' (no LLM) or 'llm'.")
-    model: str | None = Field(default=None, description="The LLM's name when one was used.")
-    items: list[DraftItem] = Field(default_factory=list)
-    dropped: list[DroppedItem] = Field(default_factory=list, description="Lines removed as ungrounded.")
-    sources: list[str] = Field(default_factory=list, description="Ids of the documents it drew from.")
-
-    def as_json(self) -> dict[str, object]:
-        """The documented ``--json`` shape."""
-        return {
-            "title": self.title,
-            "markdown": self.markdown,
-            "generator": self.generator,
-            "model": self.model,
-            "items": [i.model_dump(exclude_none=True) for i in self.items],
-            "dropped": [d.model_dump() for d in self.dropped],
-            "sources": self.sources,
-        }
-
-
-class ProposalHunk(BaseModel):
-    """One hunk of a proposed runbook change with the sources behind it."""
-
-    text: str = Field(description="The hunk in unified-diff form.")
-    citations: list[Citation] = Field(default_factory=list)
-
-
-class RunbookProposal(BaseModel):
-    """A proposed new revision of a runbook, waiting for a person to approve it."""
-
-    runbook_id: str
-    title: str
-    base_hash: str = Field(description="Content hash of the runbook version the proposal was made against.")
-    since: dt.date | None = Field(default=None, description="Incidents from this date on were considered.")
-    created: dt.datetime
-    generator: Generator = Generator.extractive
-    diff: str = Field(description="Unified diff from the current text to the proposed text.")
-    hunks: list[ProposalHunk] = Field(default_factory=list)
-    items: list[DraftItem] = Field(default_factory=list, description="The changes, each with its citations.")
-    dropped: list[DroppedItem] = Field(default_factory=list)
-    sources: list[str] = Field(default_factory=list, description="Incidents and chats the changes come from.")
-    old_markdown: str
-    new_markdown: str
-    path: str = Field(default="", description="Where the proposal is saved.")
-    id: str = Field(
-        default="",
-        description="The proposal's id in the data directory's proposal store (its file name without .json); "
-        "set from the file it was saved to or read from, never from the file's content.",
-    )
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "runbook_id": self.runbook_id,
-            "diff": self.diff,
-            "hunks": [h.model_dump() for h in self.hunks],
-            "proposal_id": self.id,
-            "proposal": self.path,
-            "generator": self.generator,
-            "sources": self.sources,
-            "dropped": [d.model_dump() for d in self.dropped],
-        }
-
-
-class Revision(BaseModel):
-    """One saved revision of a runbook."""
-
-    number: int
-    created: dt.datetime
-    path: str = Field(description="The Markdown file of this revision.")
-    proposal: str | None = Field(default=None, description="The proposal it was applied from.")
-    content_sha256: str
-    note: str = ""
-
-
-class StaleRunbook(BaseModel):
-    """A runbook with incidents about its services since it last changed."""
-
-    runbook_id: str
-    title: str
-    last_changed: dt.date | None
-    incidents: int
-    newest_incident: str | None = None
-    newest_date: dt.date | None = None
-    incident_ids: list[str] = Field(default_factory=list)
 
 
 # -- game days ---------------------------------------------------------------------------------

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 from kb.clients.openai_client import ChatModel
 from kb.core.bounded import Cue, linear
+from kb.core.drafts import Draft
 from kb.core.enums import Generator, Phase, SectionName
 from kb.core.errors import KBError
-from kb.core.models import Citation, Draft, DraftItem, DroppedItem, Kind, Message, Passage, Record
+from kb.core.models import Citation, DraftItem, DroppedItem, Kind, Message, Passage, Record
 from kb.generation.grounding import Evidence, References, require_grounded
 from kb.generation.guard import caution_note
 from kb.generation.prompting import ask_for_lines

@@ -24,7 +24,8 @@ from typing import Any
 import bm25s
 import numpy as np
 
-from kb.clients.store import SearchFilters, Store, decode_record_meta, encode_record_meta
+from kb.clients.store import Store
+from kb.clients.store_meta import SearchFilters, decode_record_meta, encode_record_meta
 from kb.core.models import Chunk, ChunkMeta, RecordMeta
 from kb.text.analysis import DEFAULT, AnalyzerOptions, analyze, whole_term
 

@@ -21,7 +21,8 @@ from typing import Literal
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from kb.clients.store import SearchFilters, Store
+from kb.clients.store import Store
+from kb.clients.store_meta import SearchFilters
 from kb.core.models import Hit, Kind, RankedDocument, RecordMeta, RecordSummary
 from kb.core.settings import Settings
 from kb.retrieval.keyword import KeywordIndex

@@ -10,9 +10,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from kb.clients.openai_client import ChatModel
+from kb.core.drafts import Draft
 from kb.core.enums import Generator, SectionName
 from kb.core.errors import KBError, NotFound
-from kb.core.models import Draft, DraftItem, DroppedItem, Kind, Record
+from kb.core.models import DraftItem, DroppedItem, Kind, Record
 from kb.generation.grounding import Evidence, References, indent_continuation, require_grounded
 from kb.generation.guard import caution_note
 from kb.generation.prompting import ask_for_lines

@@ -9,8 +9,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from kb.clients.files import write_atomic
+from kb.core.drafts import RunbookProposal
 from kb.core.errors import ProposalError
-from kb.core.models import RunbookProposal
 from kb.core.settings import Settings
 
 #: What a proposal id looks like (syntax only): ids name files, so no separators or dots.

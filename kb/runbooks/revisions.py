@@ -16,8 +16,9 @@ from pathlib import Path
 import yaml
 
 from kb.clients.files import write_atomic
+from kb.core.drafts import Revision, RunbookProposal
 from kb.core.errors import ProposalError
-from kb.core.models import Record, Revision, RunbookProposal
+from kb.core.models import Record
 from kb.core.settings import Settings
 from kb.text import unidiff
 from kb.text.front_matter import set_front_fields, split_front

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from kb.core.models import Kind, Record, RecordMeta, StaleRunbook
+from kb.core.drafts import StaleRunbook
+from kb.core.models import Kind, Record, RecordMeta
 from kb.retrieval.corpus import Corpus
 from kb.retrieval.search import Query
 

@@ -10,9 +10,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from kb.clients.openai_client import ChatModel
+from kb.core.drafts import ProposalHunk, RunbookProposal
 from kb.core.enums import Generator, SectionName
 from kb.core.errors import KBError
-from kb.core.models import DraftItem, DroppedItem, Kind, ProposalHunk, Record, RunbookProposal
+from kb.core.models import DraftItem, DroppedItem, Kind, Record
 from kb.core.settings import Settings
 from kb.generation.grounding import Evidence, indent_continuation, require_grounded
 from kb.generation.guard import caution_note
@@ -117,39 +118,10 @@ def propose_update(
     since = since or runbook.date
     incidents = [corpus.record(rid) for rid in incidents_for(corpus, runbook, since)]
     candidates = _update_candidates(corpus, runbook, incidents)
-    evidence = Evidence.numbered([c.passage() for c in candidates])
-    dropped: list[DroppedItem] = []
-    generator = Generator.extractive
-    if candidates and llm is not None:
-        reply = ask_for_lines(llm, "runbook_update", evidence, PHASES[2:], title=runbook.title)
-        items, dropped = evidence.check_generated(reply.lines, PHASES[2:])
-        require_grounded(items, dropped, "runbook update")
-        generator = Generator.llm
-    else:
-        items = [
-            DraftItem(
-                section=c.phase,
-                text=("Caution: " if c.caution else "") + c.text,
-                citations=[c.citation(), *(m.citation() for m in c.merged)],
-            )
-            for c in candidates
-        ]
-    items, bad = evidence.check_items(items)
-    dropped += bad
+    items, dropped, generator = _proposed_items(runbook, candidates, llm)
     stamp = now or dt.datetime.now(dt.UTC)
     old = runbook_markdown(runbook)
-    front, body = split_front(old)
-    additions: dict[str, list[str]] = {}
-    for item in items:
-        sources = ", ".join(dict.fromkeys(f"{c.doc_id} ({c.section})" for c in item.citations))
-        line = indent_continuation(item.text, "- ", " ".join(x for x in (f"_(learned from {sources})_",
-                                                                           caution_note(item.cautions)) if x))
-        additions.setdefault(item.section, []).append(line)
-    new = old
-    if additions:
-        new = old[: len(old) - len(body)] + _insert(body, runbook, additions)
-        if front:
-            new = set_front_fields(new, {"last_reviewed": stamp.date()})
+    new = _revised_markdown(old, runbook, items, stamp.date())
     diff = unidiff.make(old, new, f"{runbook_id}.md")
     proposal = RunbookProposal(
         runbook_id=runbook_id,
@@ -169,6 +141,48 @@ def propose_update(
     if items:
         proposal.path = str(save_proposal(settings, proposal))
     return proposal
+
+
+def _proposed_items(
+    runbook: Record, candidates: Sequence[Candidate], llm: ChatModel | None
+) -> tuple[list[DraftItem], list[DroppedItem], Generator]:
+    """The proposal's cited lines (written by the LLM when there is one), those dropped, and who wrote them."""
+    evidence = Evidence.numbered([c.passage() for c in candidates])
+    dropped: list[DroppedItem] = []
+    generator = Generator.extractive
+    if candidates and llm is not None:
+        reply = ask_for_lines(llm, "runbook_update", evidence, PHASES[2:], title=runbook.title)
+        items, dropped = evidence.check_generated(reply.lines, PHASES[2:])
+        require_grounded(items, dropped, "runbook update")
+        generator = Generator.llm
+    else:
+        items = [
+            DraftItem(
+                section=c.phase,
+                text=("Caution: " if c.caution else "") + c.text,
+                citations=[c.citation(), *(m.citation() for m in c.merged)],
+            )
+            for c in candidates
+        ]
+    items, bad = evidence.check_items(items)
+    return items, dropped + bad, generator
+
+
+def _revised_markdown(old: str, runbook: Record, items: Sequence[DraftItem], reviewed: dt.date) -> str:
+    """The runbook's Markdown with each item added under its phase (and last_reviewed set), or unchanged."""
+    front, body = split_front(old)
+    additions: dict[str, list[str]] = {}
+    for item in items:
+        sources = ", ".join(dict.fromkeys(f"{c.doc_id} ({c.section})" for c in item.citations))
+        line = indent_continuation(item.text, "- ", " ".join(x for x in (f"_(learned from {sources})_",
+                                                                           caution_note(item.cautions)) if x))
+        additions.setdefault(item.section, []).append(line)
+    if not additions:
+        return old
+    new = old[: len(old) - len(body)] + _insert(body, runbook, additions)
+    if front:
+        new = set_front_fields(new, {"last_reviewed": reviewed})
+    return new
 
 
 def _hunks(diff_lines: Sequence[str], items: Sequence[DraftItem]) -> list[ProposalHunk]:

@@ -41,6 +41,36 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     gd = sub.add_parser("gameday", help="practice incidents built from real ones", description=HELP,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     gsub = gd.add_subparsers(dest="gameday_command", metavar="ACTION")
+    _add_new(gsub)
+
+    ls = gsub.add_parser("list", help="saved scenarios, marking stale ones",
+                         description="Saved scenarios; stale ones changed sources or have new related incidents.")
+    ls.add_argument("--json", action="store_true", help="print as JSON")
+    ls.set_defaults(run=run_list)
+
+    show = gsub.add_parser("show", help="one scenario", description="Show a scenario (the answer key with --reveal).")
+    show.add_argument("id")
+    show.add_argument("--reveal", action="store_true", help="include the answer key")
+    show.add_argument("--json", action="store_true", help="print as JSON")
+    show.set_defaults(run=run_show)
+
+    _add_play(gsub)
+
+    hist = gsub.add_parser("history", help="past sessions and scores",
+                           description="Past sessions with their scores, and averages per trainee and service.")
+    hist.add_argument("--json", action="store_true", help="print as JSON")
+    hist.set_defaults(run=run_history)
+
+    ref = gsub.add_parser("refresh", help="rebuild a stale scenario (keeps its id, edits and history)",
+                          description="Rebuild a scenario from its current sources.")
+    ref.add_argument("id")
+    ref.set_defaults(run=run_refresh)
+
+    _add_edit(gsub)
+    gd.set_defaults(run=lambda args, ctx: gd.print_help() or 2)
+
+
+def _add_new(gsub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     new = gsub.add_parser("new", help="build a scenario from a postmortem (or a random one)",
                           description="Build and save a scenario. Without --from, --random picks an eligible "
                           "postmortem under the filters.")
@@ -55,17 +85,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     new.add_argument("--json", action="store_true", help="print the scenario as JSON")
     new.set_defaults(run=run_new)
 
-    ls = gsub.add_parser("list", help="saved scenarios, marking stale ones",
-                         description="Saved scenarios; stale ones changed sources or have new related incidents.")
-    ls.add_argument("--json", action="store_true", help="print as JSON")
-    ls.set_defaults(run=run_list)
 
-    show = gsub.add_parser("show", help="one scenario", description="Show a scenario (the answer key with --reveal).")
-    show.add_argument("id")
-    show.add_argument("--reveal", action="store_true", help="include the answer key")
-    show.add_argument("--json", action="store_true", help="print as JSON")
-    show.set_defaults(run=run_show)
-
+def _add_play(gsub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     play = gsub.add_parser("play", help="play a scenario in the terminal",
                            description="An interactive session: ask questions, state hypotheses, take actions; "
                            "`hint` for a hint, `end` to finish. Reads standard input, so it can be scripted.")
@@ -77,16 +98,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     play.add_argument("--no-llm", action="store_true", help="answer from the evidence only, even with an LLM")
     play.set_defaults(run=run_play)
 
-    hist = gsub.add_parser("history", help="past sessions and scores",
-                           description="Past sessions with their scores, and averages per trainee and service.")
-    hist.add_argument("--json", action="store_true", help="print as JSON")
-    hist.set_defaults(run=run_history)
 
-    ref = gsub.add_parser("refresh", help="rebuild a stale scenario (keeps its id, edits and history)",
-                          description="Rebuild a scenario from its current sources.")
-    ref.add_argument("id")
-    ref.set_defaults(run=run_refresh)
-
+def _add_edit(gsub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ed = gsub.add_parser("edit", help="change a clue's wording or trigger",
                          description="Game-master edits to clue N (as `kb gameday show --reveal` numbers them); "
                          "kept across refreshes while the clue still exists.")
@@ -97,7 +110,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ed.add_argument("--after-turns", type=int, help="reveal it anyway after this many turns")
     ed.add_argument("--difficulty", choices=DIFFICULTIES, help="rebuild at this difficulty")
     ed.set_defaults(run=run_edit)
-    gd.set_defaults(run=lambda args, ctx: gd.print_help() or 2)
 
 
 def run_new(args: argparse.Namespace, ctx: Context) -> int:

@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 
 from ingest.pipeline import Ingestor
-from kb.core.models import IngestReport, Kind
+from kb.core.models import Kind
+from kb.core.reports import IngestReport
 from ui.cli.context import Context
 from ui.cli.progress import progress_bars
 

@@ -9,9 +9,10 @@ from pathlib import Path
 from ingest.revisions import apply_proposal
 from ingest.sources import discover, parse_unit
 from ingest.sources.base import ParseOptions
+from kb.core.drafts import Draft
 from kb.core.enums import Generator
 from kb.core.errors import KBError, NotFound
-from kb.core.models import Draft, Kind, Record
+from kb.core.models import Kind, Record
 from kb.generation.summary import summarize
 from kb.runbooks.draft import draft_runbook
 from kb.runbooks.revisions import history
@@ -47,6 +48,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     rsub = rb.add_subparsers(dest="runbook_command", metavar="ACTION")
+    for add in (_add_draft, _add_update, _add_apply, _add_history, _add_stale):
+        add(rsub)
+    rb.set_defaults(run=lambda args, ctx: rb.print_help() or 2)
+    _add_summarize(sub)
+
+
+def _add_draft(rsub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     d = rsub.add_parser("draft", help="draft a runbook for a topic or an alert", description="Draft a cited runbook.")
     d.add_argument("topic", nargs="*", help="what the runbook is for: symptoms, alert, failure mode")
     d.add_argument("--alert", metavar="FILE", help="draft it for this alert (JSON/YAML file, or - for stdin)")
@@ -56,6 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     _llm_flag(d)
     d.set_defaults(run=run_draft)
 
+
+def _add_update(rsub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     u = rsub.add_parser(
         "update",
         help="propose changes from incidents since the last revision",
@@ -69,6 +79,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     _llm_flag(u)
     u.set_defaults(run=run_update)
 
+
+def _add_apply(rsub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     a = rsub.add_parser(
         "apply",
         help="approve a proposal: write the new revision and re-index it",
@@ -85,11 +97,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     a.add_argument("--json", action="store_true", help="print the result as JSON")
     a.set_defaults(run=run_apply)
 
+
+def _add_history(rsub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     h = rsub.add_parser("history", help="revisions of a runbook", description="Saved revisions, oldest first.")
     h.add_argument("id", help="runbook id")
     h.add_argument("--json", action="store_true", help="print as JSON")
     h.set_defaults(run=run_history)
 
+
+def _add_stale(rsub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     s = rsub.add_parser(
         "stale",
         help="runbooks with incidents since they last changed",
@@ -98,8 +114,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     s.add_argument("--json", action="store_true", help="print as JSON")
     s.set_defaults(run=run_stale)
-    rb.set_defaults(run=lambda args, ctx: rb.print_help() or 2)
 
+
+def _add_summarize(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sm = sub.add_parser(
         "summarize",
         help="postmortem draft from a chat log",

@@ -12,8 +12,10 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
+from kb.clients.openai_client import ChatModel
 from kb.core.errors import KBError
 from kb.core.models import Kind
+from kb.core.settings import Settings
 from kb.generation.summary import summarize
 from kb.knowledge import KnowledgeBase
 from kb.retrieval.alerts import parse_alert
@@ -51,9 +53,20 @@ def build_server(kb: KnowledgeBase, allow_writes: bool = False) -> MCPServer:
     """An MCP server whose tools use this knowledge base (and its LLM, when one is configured)."""
     server: MCPServer = MCPServer(name="incident-kb", instructions=INSTRUCTIONS)
     settings, llm = kb.load().settings, kb.llm  # the store and model open now, not at the first call
+    _search_tools(server, kb)
+    _document_tools(server, kb)
+    _generation_tools(server, kb, llm)
+    if allow_writes:
+        _write_tools(server, kb, settings, llm)
+    return server
 
-    def kinds(kind: str | None) -> tuple[Kind, ...]:
-        return (Kind(kind),) if kind else ()
+
+def _kinds(kind: str | None) -> tuple[Kind, ...]:
+    return (Kind(kind),) if kind else ()
+
+
+def _search_tools(server: MCPServer, kb: KnowledgeBase) -> None:
+    """search_incidents and find_runbook_for_alert."""
 
     @server.tool(description="Search past incidents, runbooks and chat logs by symptoms, error text or alert "
                  "text. Returns documents best first (or, with newest_first, the best k newest first), each with "
@@ -74,7 +87,7 @@ def build_server(kb: KnowledgeBase, allow_writes: bool = False) -> MCPServer:
         q = Query(
             text=query,
             k=max(1, min(k, 50)),
-            kinds=kinds(kind),
+            kinds=_kinds(kind),
             services=(service,) if service else (),
             severities=(severity,) if severity else (),
             since=date.fromisoformat(since) if since else None,
@@ -97,6 +110,10 @@ def build_server(kb: KnowledgeBase, allow_writes: bool = False) -> MCPServer:
             "past_incidents": [result_json(d) for d in found.incidents],
         }
 
+
+def _document_tools(server: MCPServer, kb: KnowledgeBase) -> None:
+    """get_document and similar_incidents."""
+
     @server.tool(description="One document by id: metadata, sections and full text (offsets in citations "
                  "point into `text`).")
     @reported
@@ -111,6 +128,10 @@ def build_server(kb: KnowledgeBase, allow_writes: bool = False) -> MCPServer:
     @reported
     def similar_incidents(id: str, k: int = 5) -> list[dict[str, Any]]:
         return [result_json(d) for d in kb.similar(id, max(1, k), (Kind.postmortem, Kind.chat))]
+
+
+def _generation_tools(server: MCPServer, kb: KnowledgeBase, llm: ChatModel | None) -> None:
+    """draft_runbook, summarize_chat_log, list_stale_runbooks and ask_knowledge_base."""
 
     @server.tool(description="Draft a runbook for a topic or an alert from what worked in past incidents. "
                  "Every step cites its source passage; ungrounded steps are dropped and listed.")
@@ -138,28 +159,28 @@ def build_server(kb: KnowledgeBase, allow_writes: bool = False) -> MCPServer:
     def ask_knowledge_base(question: str, kind: str | None = None, service: str | None = None) -> dict[str, Any]:
         from kb.generation.ask import ask
 
-        return ask(kb, question, kinds=kinds(kind), services=(service,) if service else (), llm=llm).as_json()
+        return ask(kb, question, kinds=_kinds(kind), services=(service,) if service else (), llm=llm).as_json()
 
-    if allow_writes:
-        from ingest.revisions import apply_proposal
 
-        @server.tool(description="Propose an update to a runbook from incidents since its last revision: a "
-                     "cited unified diff, saved in the proposal store under `proposal_id` (nothing changes until "
-                     "it is applied).")
-        @reported
-        def propose_runbook_update(id: str, since: str | None = None) -> dict[str, Any]:
-            from datetime import date
+def _write_tools(server: MCPServer, kb: KnowledgeBase, settings: Settings, llm: ChatModel | None) -> None:
+    """propose_runbook_update and apply_runbook_proposal: only with --allow-writes."""
+    from ingest.revisions import apply_proposal
 
-            when = date.fromisoformat(since) if since else None
-            return update.propose_update(settings, kb, id, since=when, llm=llm).as_json()
+    @server.tool(description="Propose an update to a runbook from incidents since its last revision: a "
+                 "cited unified diff, saved in the proposal store under `proposal_id` (nothing changes until "
+                 "it is applied).")
+    @reported
+    def propose_runbook_update(id: str, since: str | None = None) -> dict[str, Any]:
+        from datetime import date
 
-        @server.tool(description="Apply a saved runbook proposal, given its `proposal_id` (as "
-                     "propose_runbook_update returned it; never a file path): the runbook's stored text plus the "
-                     "proposal's diff becomes a new revision, re-indexed. Only do this when a person has approved "
-                     "the diff.")
-        @reported
-        def apply_runbook_proposal(proposal_id: str) -> dict[str, Any]:
-            applied = apply_proposal(kb, proposal_id, paths=False)
-            return json.loads(applied.model_dump_json())
+        when = date.fromisoformat(since) if since else None
+        return update.propose_update(settings, kb, id, since=when, llm=llm).as_json()
 
-    return server
+    @server.tool(description="Apply a saved runbook proposal, given its `proposal_id` (as "
+                 "propose_runbook_update returned it; never a file path): the runbook's stored text plus the "
+                 "proposal's diff becomes a new revision, re-indexed. Only do this when a person has approved "
+                 "the diff.")
+    @reported
+    def apply_runbook_proposal(proposal_id: str) -> dict[str, Any]:
+        applied = apply_proposal(kb, proposal_id, paths=False)
+        return json.loads(applied.model_dump_json())
