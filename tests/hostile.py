@@ -19,7 +19,7 @@ from ingest.sources.base import ParseOptions
 from kb.core.bounded import Refused
 from kb.core.errors import ParseError
 from kb.gameday.cues import ACTIONS, CATEGORIES
-from kb.generation import ask, summary
+from kb.generation import candidates, question, quoting, summary
 from kb.retrieval.alerts import AlertParseError, parse_alert
 from kb.retrieval.search import bounded_query, terms
 from kb.text import steps
@@ -85,13 +85,13 @@ def _query(text: str) -> Any:
     text = bounded_query(text)
     return (
         len(terms(text)),
-        [bool(p.search(text)) for p, _ in ask.INTENTS],
-        bool(ask.FOLLOW_UP.search(text)),
-        bool(ask.LATEST.search(text)),
-        bool(ask.REFERENCES_ASKED.search(text)),
-        ask.quoted(quote)[:10],
-        len(ask.quote_parts(ask.quoted(quote))),
-        ask._heading_length(quote),
+        [bool(p.search(text)) for p, _ in question.INTENTS],
+        bool(question.FOLLOW_UP.search(text)),
+        bool(question.LATEST.search(text)),
+        bool(question.REFERENCES_ASKED.search(text)),
+        quoting.quoted(quote)[:10],
+        len(quoting.quote_parts(quoting.quoted(quote))),
+        candidates.heading_length(quote),
     )
 
 

@@ -14,8 +14,9 @@ from ingest.tail import read_chat
 from kb.clients.openai_client import ChatModel
 from kb.core.errors import GroundingError
 from kb.core.settings import Settings
-from kb.generation.ask import Conversation, ask, quote_parts, quoted
+from kb.generation.ask import Conversation, ask
 from kb.generation.catchup import CatchUp, catch_up
+from kb.generation.quoting import quote_parts, quoted
 from kb.knowledge import KnowledgeBase, open_kb
 from tests.conftest import DATA, sample_store_copy
 from tests.openai_server import OpenAIServer, Reply, lines_reply, passages_of

@@ -102,6 +102,6 @@ def test_newest_first_sorts_by_date_and_keeps_undated_documents_last_in_relevanc
     ],
 )
 def test_questions_about_the_latest_occurrence_are_recognised(question: str, latest: bool) -> None:
-    from kb.generation.ask import LATEST
+    from kb.generation.question import LATEST
 
     assert bool(LATEST.search(question)) is latest

@@ -26,11 +26,23 @@ import hashlib
 import random
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 from kb.core.enums import RubricKind, SectionName
 from kb.core.errors import KBError
-from kb.core.models import Citation, Clue, DraftItem, DroppedItem, Kind, Record, Scenario, Trigger, Truth
+from kb.core.models import (
+    Citation,
+    Clue,
+    DraftItem,
+    DroppedItem,
+    Kind,
+    Record,
+    RubricItem,
+    Scenario,
+    Trigger,
+    Truth,
+)
 from kb.gameday.clues import chat_clues, clue_key, clue_keywords, outcome_clues, red_herrings, related_postmortems
 from kb.gameday.cues import ACTION_VERBS, ESCALATION, FINDING, category_of
 from kb.gameday.leak import CAUSE_SECTIONS, LeakGuard
@@ -82,6 +94,18 @@ def find_chat(corpus: Corpus, record: Record) -> str | None:
     return chats[0] if chats else None
 
 
+@dataclass
+class _Incident:
+    """The postmortem a scenario is built from, its chat log, and where its timeline's page and recovery are."""
+
+    record: Record
+    chat: Record | None
+    guard: LeakGuard
+    timeline: list[tuple[Span, str | None]]
+    first: int  # the timeline index of the first page
+    recovery: int  # the timeline index of the recovery
+
+
 def build_scenario(
     corpus: Corpus,
     source_id: str,
@@ -93,6 +117,48 @@ def build_scenario(
     """A scenario from a stored postmortem."""
     if difficulty not in DIFFICULTIES:
         raise KBError(f"difficulty must be one of {', '.join(DIFFICULTIES)}, not '{difficulty}'")
+    incident = _incident(corpus, source_id)
+    record, chat = incident.record, incident.chat
+    clues = _observations(incident)
+    built = build_rubric(record, chat, incident.timeline, incident.first, incident.recovery)
+    if chat is not None:
+        clues += chat_clues(chat, incident.guard, _evidence_until(incident, built.findings))
+    fixes = {i.action for i in built.items if i.kind == RubricKind.mitigation}
+    clues += [c for c in outcome_clues(record, incident.timeline, incident.first, incident.recovery)
+              if c.trigger.on_action not in fixes]
+    clues = _schedule(corpus, record, clues, difficulty, rng or random.Random(source_id))
+    initial, initial_cites = _initial_page(record, chat, incident.timeline, incident.first, incident.guard)
+    truth = _truth(corpus, incident, built.items)
+    services = ", ".join(record.services) or "the affected services"
+    # text that speaks to an AI or carries markup is never shown to a trainee: listed as dropped instead
+    dropped: list[DroppedItem] = []
+    clues = _fit(clues, lambda c: c.text, dropped)
+    hints = _fit(_hints(corpus, truth, record), lambda h: h.text, dropped)
+    truth.timeline = _fit(truth.timeline, lambda t: t.text, dropped)
+    sources = {record.id: record.content_hash} | ({chat.id: chat.content_hash} if chat else {})
+    return Scenario(
+        id=scenario_id or scenario_name(record, difficulty),
+        source_id=record.id,
+        chat_id=chat.id if chat else None,
+        title=f"Game day: {services} ({record.severity or 'incident'}, {record.date or 'undated'})",
+        services=record.services,
+        severity=record.severity,
+        difficulty=difficulty,
+        briefing=_briefing(incident, services),
+        initial_page=initial,
+        initial_citations=initial_cites,
+        clues=clues,
+        hints=hints,
+        truth=truth,
+        dropped=dropped,
+        source_hashes=sources,
+        related_ids=related_postmortems(corpus, record),
+        created=now or dt.datetime.now(dt.UTC),
+    )
+
+
+def _incident(corpus: Corpus, source_id: str) -> _Incident:
+    """The stored postmortem with a root cause, its chat log, and its timeline; KBError for anything else."""
     record = corpus.record(source_id)
     if record.kind != Kind.postmortem:
         postmortems = [rid for rid in same_incident(corpus, record)
@@ -106,13 +172,16 @@ def build_scenario(
     chat = corpus.record(chat_id) if chat_id else None
     timeline = timeline_of(record)
     first = first_page_index(timeline, record.date)
-    recovery = recovery_index(timeline, first + 1)
+    return _Incident(record, chat, guard, timeline, first, recovery_index(timeline, first + 1))
 
+
+def _observations(incident: _Incident) -> list[Clue]:
+    """Observations before the page (what changed) and until the fix (what it looked like), and the impact."""
+    record, guard, timeline = incident.record, incident.guard, incident.timeline
     clues: list[Clue] = []
-    # observations before the page (what changed) and until the fix (what it looked like)
-    for n in range(0, recovery):
+    for n in range(0, incident.recovery):
         span = timeline[n][0]
-        if (ACTION_VERBS.search(span.text) or ESCALATION.search(span.text)) and n >= first:
+        if (ACTION_VERBS.search(span.text) or ESCALATION.search(span.text)) and n >= incident.first:
             continue  # responders' actions become outcomes or rubric items, not clues
         if guard.leaks(span.text) or FINDING.search(span.text):
             continue
@@ -139,20 +208,23 @@ def build_scenario(
                     citations=[citation],
                 )
             )
-    built = build_rubric(record, chat, timeline, first, recovery)
-    rubric = built.items
-    # chat output counts as evidence until the responders' last finding before the fix
-    cutoff = max(built.findings) if built.findings else recovery
-    until = None
-    cut_time = timeline[cutoff][1] if cutoff < len(timeline) else None
-    if chat is not None and record.date and cut_time:
-        hh, mm = cut_time.split()[-1].split(":")
-        until = dt.datetime.combine(record.date, dt.time(int(hh), int(mm))) + dt.timedelta(minutes=1)
-    if chat is not None:
-        clues += chat_clues(chat, guard, until)
-    fixes = {i.action for i in rubric if i.kind == RubricKind.mitigation}
-    clues += [c for c in outcome_clues(record, timeline, first, recovery) if c.trigger.on_action not in fixes]
+    return clues
 
+
+def _evidence_until(incident: _Incident, findings: list[int]) -> dt.datetime | None:
+    """Chat output counts as evidence until the responders' last finding before the fix (a minute after it)."""
+    record, timeline = incident.record, incident.timeline
+    cutoff = max(findings) if findings else incident.recovery
+    cut_time = timeline[cutoff][1] if cutoff < len(timeline) else None
+    if incident.chat is None or not record.date or not cut_time:
+        return None
+    hh, mm = cut_time.split()[-1].split(":")
+    return dt.datetime.combine(record.date, dt.time(int(hh), int(mm))) + dt.timedelta(minutes=1)
+
+
+def _schedule(corpus: Corpus, record: Record, clues: list[Clue], difficulty: str,
+              rng: random.Random) -> list[Clue]:
+    """When each observation is revealed (up front or after some turns), and red herrings as hard as asked."""
     up_front, every, herrings = LEVELS[difficulty]
     observation = [c for c in clues if c.category != "outcome"]
     for n, clue in enumerate(observation):
@@ -161,19 +233,23 @@ def build_scenario(
         else:
             clue.trigger.after_turns = every * (n - up_front + 1)
     if herrings:
-        clues += red_herrings(corpus, record, herrings, rng or random.Random(source_id))
+        clues += red_herrings(corpus, record, herrings, rng)
+    return clues
 
-    initial, initial_cites = _initial_page(record, chat, timeline, first, guard)
-    truth = Truth(
+
+def _truth(corpus: Corpus, incident: _Incident, rubric: list[RubricItem]) -> Truth:
+    """The answer key: root cause, contributing factors, the mitigation that worked, the real timeline."""
+    record, timeline = incident.record, incident.timeline
+    return Truth(
         root_cause=_body(section_text(record, SectionName.root_cause)),
         cause_text=section_text(record, *CAUSE_SECTIONS),
-        cause_terms=sorted(guard.cause_only),
+        cause_terms=sorted(incident.guard.cause_only),
         contributing_factors=[
             " ".join(clean_step(s.text).split()) for s, _ in section_spans(record, SectionName.contributing_factors)
         ],
         mitigation=" ".join(i.text for i in rubric if i.kind == RubricKind.mitigation)
         or " ".join(clean_step(s.text) for s, _ in section_spans(record, SectionName.resolution)[:2]),
-        time_to_mitigate=time_to_mitigate(timeline, first, recovery),
+        time_to_mitigate=time_to_mitigate(timeline, incident.first, incident.recovery),
         impact_duration=record.duration,
         timeline=[
             DraftItem(section=SectionName.timeline, text=" ".join(clean_step(s.text).split()), time=when,
@@ -190,43 +266,22 @@ def build_scenario(
         ],
         runbooks=_helpful_runbooks(corpus, record),
     )
+
+
+def _briefing(incident: _Incident, services: str) -> str:
+    """What the trainee is told at the start: their role, the services, the day, and how to play."""
+    record, timeline = incident.record, incident.timeline
     role = _role(record)
-    services = ", ".join(record.services) or "the affected services"
     when = record.date.strftime("%A %Y-%m-%d") if record.date else "a working day"
-    paged = bool(timeline) and re.search(r"\b(fires?|fired|pages?|paged|alert)\b", timeline[first][0].text, re.I)
+    paged = bool(timeline) and re.search(r"\b(fires?|fired|pages?|paged|alert)\b", timeline[incident.first][0].text,
+                                         re.I)
     how_it_starts = "you have just been paged" if paged or not timeline else "something has just been reported"
-    briefing = (
+    return (
         f"You are {role} for {services}. It is {when}; {how_it_starts}.\n"
         "Work the incident as you would for real: ask for data (\"show me the error logs\", \"what changed in "
         "the last hour?\", \"what does the dashboard say?\"), say what you think is going on, and take actions "
         "(\"roll back the deploy\", \"page the database on-call\"). The game master answers only from what was "
         "really observed. Type `hint` for a hint (it costs points) and `end` to finish."
-    )
-    # text that speaks to an AI or carries markup is never shown to a trainee: listed as dropped instead
-    dropped: list[DroppedItem] = []
-    clues = _fit(clues, lambda c: c.text, dropped)
-    hints = _fit(_hints(corpus, truth, record), lambda h: h.text, dropped)
-    truth.timeline = _fit(truth.timeline, lambda t: t.text, dropped)
-    sources = {record.id: record.content_hash} | ({chat.id: chat.content_hash} if chat else {})
-    stamp = now or dt.datetime.now(dt.UTC)
-    return Scenario(
-        id=scenario_id or scenario_name(record, difficulty),
-        source_id=record.id,
-        chat_id=chat.id if chat else None,
-        title=f"Game day: {services} ({record.severity or 'incident'}, {record.date or 'undated'})",
-        services=record.services,
-        severity=record.severity,
-        difficulty=difficulty,
-        briefing=briefing,
-        initial_page=initial,
-        initial_citations=initial_cites,
-        clues=clues,
-        hints=hints,
-        truth=truth,
-        dropped=dropped,
-        source_hashes=sources,
-        related_ids=related_postmortems(corpus, record),
-        created=stamp,
     )
 
 

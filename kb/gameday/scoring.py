@@ -67,14 +67,22 @@ def _cell(text: str, width: int = 110) -> str:
 
 def debrief(scenario: Scenario, session: Session, turn_limit: int = TURN_LIMIT) -> str:
     """The debrief as Markdown: score, rubric, the trainee's path next to the real timeline, the answer."""
+    lines = _summary_lines(scenario, session)
+    lines += _rubric_table(scenario, session, turn_limit)
+    lines += _path_lines(scenario, session)
+    lines += _answer_lines(scenario)
+    return "\n".join(lines) + "\n"
+
+
+def _summary_lines(scenario: Scenario, session: Session) -> list[str]:
+    """The heading and the trainee's outcome, score, pace and hints, next to the real responders' pace."""
     truth = scenario.truth
     rubric = {i.id: i for i in truth.rubric}
-    got = set(session.matched)
     diagnosed = _first_turn(session, lambda t: "diagnosed" in t.matched or any(
         rubric.get(m) is not None and rubric[m].kind == RubricKind.diagnosis for m in t.matched))
     mitigated = _first_turn(session, lambda t: any(rubric.get(m) is not None and rubric[m].kind == RubricKind.mitigation
                                                    for m in t.matched))
-    lines = [
+    return [
         f"# Debrief: {scenario.title}",
         "",
         f"- trainee: {session.trainee}",
@@ -83,19 +91,23 @@ def debrief(scenario: Scenario, session: Session, turn_limit: int = TURN_LIMIT) 
         f"{mitigated or '-'}; hints used: {session.hints_used}",
         _real_pace(truth),
         "",
-        "## Rubric",
-        "",
-        "| | kind | what | points |",
-        "|---|---|---|---|",
     ]
+
+
+def _rubric_table(scenario: Scenario, session: Session, turn_limit: int) -> list[str]:
+    """The rubric as a table: each item met, missed or avoided, with the points it earned, and the total."""
+    truth = scenario.truth
+    rubric = {i.id: i for i in truth.rubric}
+    got = set(session.matched)
+    lines = ["## Rubric", "", "| | kind | what | points |", "|---|---|---|---|"]
     earned = points(scenario, session, turn_limit)
+    counted = {rubric[i].kind for i in earned if i in rubric}
     for item in truth.rubric:
         hit = item.id in got
         if item.kind == RubricKind.harmful:
             mark = "✗ did" if hit else "✓ avoided"
         else:
             mark = "✓" if hit else "✗ missed"
-        counted = {rubric[i].kind for i in earned if i in rubric}
         if not hit and item.kind in (RubricKind.mitigation, RubricKind.diagnosis) and item.kind in counted:
             mark, shown = "·", f"0 (one {item.kind} counts)"
         elif item.id in earned:
@@ -115,14 +127,25 @@ def debrief(scenario: Scenario, session: Session, turn_limit: int = TURN_LIMIT) 
     if "hints" in earned:
         lines.append(f"| | hints | {session.hints_used} used | {earned['hints']:+d} |")
     lines.append(f"| | **total** | (kept between 0 and 100) | **{session.score}** |")
-    lines += ["", "## Your path next to what really happened", "", "| turn | you | game master |", "|---|---|---|"]
+    return lines
+
+
+def _path_lines(scenario: Scenario, session: Session) -> list[str]:
+    """The trainee's turns next to the game master's answers, then the real timeline."""
+    lines = ["", "## Your path next to what really happened", "", "| turn | you | game master |", "|---|---|---|"]
     for t in session.turns:
         said = _cell(t.trainee, 80)
         answer = _cell(t.answer.split("\n")[0], 90)
         lines.append(f"| {t.n} ({t.kind}) | {said} | {answer} |")
     lines += ["", "The real timeline:", ""]
-    lines += [f"- {item.text}" for item in truth.timeline]
-    lines += ["", "## Root cause", "", truth.root_cause.strip(), ""]
+    lines += [f"- {item.text}" for item in scenario.truth.timeline]
+    return lines
+
+
+def _answer_lines(scenario: Scenario) -> list[str]:
+    """The answer: root cause, contributing factors, what fixed it, and the sources."""
+    truth = scenario.truth
+    lines = ["", "## Root cause", "", truth.root_cause.strip(), ""]
     if truth.contributing_factors:
         repeated = re.search(r"contributing factors", truth.root_cause, re.I)
         heading = "Also contributing" if repeated else "Contributing factors"
@@ -133,4 +156,4 @@ def debrief(scenario: Scenario, session: Session, turn_limit: int = TURN_LIMIT) 
         lines.append(f"- chat log: `{scenario.chat_id}`")
     if truth.runbooks:
         lines.append("- runbooks that would have helped: " + ", ".join(f"`{r}`" for r in truth.runbooks))
-    return "\n".join(lines) + "\n"
+    return lines

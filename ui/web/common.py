@@ -17,8 +17,8 @@ import streamlit as st
 
 from kb.core.errors import KBError
 from kb.core.settings import Settings
-from kb.generation.ask import quote_parts
 from kb.generation.markup import inert
+from kb.generation.quoting import quote_parts
 from kb.knowledge import KnowledgeBase, open_kb
 from kb.retrieval.search import terms
 

@@ -7,8 +7,8 @@ import datetime as dt
 import streamlit as st
 
 from kb.core.models import Kind
-from kb.generation.ask import quoted
 from kb.generation.markup import inert
+from kb.generation.quoting import quoted
 from kb.retrieval.alerts import AlertParseError, looks_like_alert, parse_alert
 from kb.retrieval.search import Query
 from ui.web.common import escape, highlight, open_document, resources, shown_errors

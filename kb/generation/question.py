@@ -1,0 +1,147 @@
+"""What a question asks, read from its words: follow-ups, the sections it wants, the latest occurrence, a
+day or a year, and how well the best passages match it (``kb.generation.ask`` uses these)."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import re
+from collections.abc import Callable
+
+import numpy as np
+
+from kb.core.enums import SectionName
+from kb.core.models import Kind, RankedDocument
+from kb.retrieval.corpus import Corpus
+from kb.retrieval.search import Query, newest_first
+from kb.text.steps import terms_of
+
+FOLLOW_UP = re.compile(r"^\s*(and|also|what about|how about|then|so)\b|\b(it|that|this|they|them|those|the same)\b",
+                       re.I)
+INTENTS: tuple[tuple[re.Pattern[str], tuple[SectionName, ...]], ...] = (
+    # who led or was paged in an incident: its timeline says (before "who owns", which asks for escalation)
+    (re.compile(r"\b(incident commander|IC)\b|\bwho (?:was|were) (?:paged|on[- ]?call)\b", re.I),
+     (SectionName.timeline, SectionName.detection)),
+    (re.compile(r"\b(who|owns?|owner|on-?call|page|escalat\w*|contact)\b", re.I),
+     (SectionName.escalation, SectionName.overview)),
+    (re.compile(r"\b(why|root cause|caused?|because)\b", re.I),
+     (SectionName.root_cause, SectionName.contributing_factors, SectionName.summary)),
+    (re.compile(r"\b(how did we (?:fix|resolve|mitigate)|fix(?:ed)?|resolv\w*|mitigat\w*|recover\w*)\b", re.I),
+     (SectionName.resolution, SectionName.mitigation, SectionName.lessons)),
+    (re.compile(r"\b(has|have|did|ever|before|again|last time|happened)\b", re.I),
+     (SectionName.summary, SectionName.impact)),
+    (re.compile(r"\b(how (?:do|to|can)|steps?|check|runbook)\b", re.I),
+     (SectionName.triage, SectionName.diagnosis, SectionName.mitigation)),
+)
+#: "the last / latest / most recent X", but not "the last 10 minutes" or "the last few days"
+LATEST = re.compile(
+    r"\b(?:last|latest|most recent|newest|previous|recent)\b"
+    r"(?!\s+(?:\d|few\b|couple\b|(?:second|minute|hour|day|week|month|quarter|year)s?\b))",
+    re.I,
+)
+INCIDENT_KINDS = (Kind.postmortem, Kind.chat)
+YEAR = re.compile(r"\b(19[89]\d|20\d\d)\b")
+REFERENCES_ASKED = re.compile(r"\b(which|what|list)\b.*\b(postmortems?|incidents|references|related|links?)\b", re.I)
+DAY = re.compile(r"\b(\d{4}-\d\d-\d\d)\b")
+MONTH = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b", re.I)
+#: how a question is phrased, not what it is about
+QUESTION_WORDS = terms_of("what when where which how did does do we our us happened happen time times fixed fix "
+                          "resolved resolve mitigated mitigate handled handle dealt deal go went why root cause caused "
+                          "get got")
+
+
+
+def cosine_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-9)
+    b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-9)
+    return a @ b.T
+
+
+
+def match_strength(
+    corpus: Corpus, question: str, results: list[RankedDocument], q_vec: np.ndarray
+) -> tuple[float, float]:
+    if not results:
+        return 0.0, 0.0
+    texts = [h.chunk.text for d in results[:3] for h in d.hits[:2]]
+    vectors = np.asarray(corpus.embed_texts(texts), dtype=np.float32)
+    best = float(cosine_matrix(q_vec, vectors).max()) if len(texts) else 0.0
+    rare = distinctive(corpus, question)
+    found = terms_of(" ".join(texts) + " " + " ".join(d.record.title for d in results[:3]))
+    coverage = len(rare & found) / max(1, len(rare))
+    return max(0.0, min(1.0, best)), coverage
+
+
+
+def rarest_absent(corpus: Corpus, question: str, results: list[RankedDocument]) -> str | None:
+    """A rare content word of the question (under 1% of passages use it: a name such as "AWS" in "the AWS
+    TAM's phone number") that the best result never uses, the rarest such; else None."""
+    shares = {w: corpus.passage_share(w) for w in terms_of(LATEST.sub(" ", question)) - QUESTION_WORDS}
+    rare = {w: v for w, v in shares.items() if 0 < v < 0.01}
+    if not rare or not results:
+        return None
+    best = results[0]
+    shown = terms_of(best.record.title + " " + " ".join(h.chunk.text for h in best.hits))
+    missing = sorted((v, w) for w, v in rare.items() if w not in shown)
+    return missing[0][1] if missing else None
+
+
+def distinctive(corpus: Corpus, text: str) -> set[str]:
+    """The text's words that at most a fifth of all passages use (all its words if none is that rare)."""
+    words = terms_of(text)
+    return {w for w in words if corpus.passage_share(w) < 0.2} or words
+
+
+def on_the_day(corpus: Corpus, question: str, query: Query) -> list[RankedDocument]:
+    """The documents dated on a day the question names (2024-09-05), best match first; [] when it names
+    none or nothing is dated then."""
+    days: set[dt.date] = set()
+    for text in DAY.findall(question):
+        with contextlib.suppress(ValueError):
+            days.add(dt.date.fromisoformat(text))
+    if not days:
+        return []
+    found = corpus.search(dataclasses.replace(query, since=min(days), until=max(days)), passages_per_doc=4)
+    return [d for d in found if d.record.date in days]
+
+
+def is_about(corpus: Corpus, question: str) -> Callable[[RankedDocument], bool]:
+    """Whether a result is about what the question asks: its title and passages hold words that carry at
+    least 60% of the rarity of the question's content words (question phrasing, recency words, months and
+    years aside: the document's date carries those)."""
+    words = terms_of(MONTH.sub(" ", YEAR.sub(" ", LATEST.sub(" ", question)))) - QUESTION_WORDS
+
+    def about(doc: RankedDocument) -> bool:
+        found = terms_of(doc.record.title + " " + " ".join(h.chunk.text for h in doc.hits))
+        return bool(words) and corpus.covered(words, found) >= 0.6
+
+    return about
+
+
+def latest_first(
+    corpus: Corpus, question: str, results: list[RankedDocument]
+) -> tuple[list[RankedDocument], bool]:
+    """The dated incidents about what the question asks (holding words that carry at least 60% of its
+    content words' rarity, question phrasing and recency words aside), newest first and ahead of the other
+    results; False when there are none."""
+    about = is_about(corpus, question)
+    matching = [d for d in results if d.record.kind in INCIDENT_KINDS and d.record.date and about(d)]
+    if not matching:
+        return results, False
+    ordered = newest_first(matching)
+    return ordered + [d for d in results if d not in ordered], True
+
+
+def latest_incident(results: list[RankedDocument]) -> list[RankedDocument]:
+    """The documents of the newest incident (its postmortem and chat log share a date) at the head of
+    ``results`` as ordered by ``latest_first``."""
+    day = results[0].record.date
+    return [d for d in results if d.record.kind in INCIDENT_KINDS and d.record.date == day] or results[:1]
+
+
+
+def wanted_sections(question: str) -> tuple[str, ...]:
+    """The sections the question asks about, most wanted first ("who owns" -> escalation, overview)."""
+    return next((sections for pattern, sections in INTENTS if pattern.search(question)), ())
+
