@@ -423,3 +423,9 @@ def test_the_web_pages_show_cautions_and_no_injected_step(planted_store: Path, m
     assert any("CAUTION" in str(w.value) for w in at.warning)
     shown = [str(m.value).replace("\\", "") for m in at.markdown]
     assert not hostile_in(shown)
+
+
+def test_a_colon_inside_code_does_not_cut_a_step_into_clauses() -> None:
+    step = ("As per step 1, remove the `enableAdminAPI: true` flag (this will bounce prometheus, causing an outage "
+            "of a few minutes)")
+    assert not speaks_to_ai(step)

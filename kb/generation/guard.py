@@ -82,10 +82,17 @@ def _judge() -> _Judge | None:
         return None
 
 
+_CODE_SPAN = re.compile(r"`[^`\n]*+`")
+
+
 def _sentences(text: str) -> list[str]:
     out: list[str] = []
     pos = 0
-    for match in [*_SENTENCE.finditer(text[: MAX_SENTENCES * MAX_SENTENCE_CHARS * 4]), None]:
+    head = text[: MAX_SENTENCES * MAX_SENTENCE_CHARS * 4]
+    # a colon inside code (`enableAdminAPI: true`) is syntax, not the end of a clause: cut where the text
+    # with its code spans blanked out has a sentence or clause end
+    blanked = _CODE_SPAN.sub(lambda m: "`" + "x" * (len(m.group()) - 2) + "`", head)
+    for match in [*_SENTENCE.finditer(blanked), None]:
         end = match.start() if match else len(text)
         piece = text[pos:end].strip(" -*>#`0123456789.)\t")
         pos = match.end() if match else len(text)
