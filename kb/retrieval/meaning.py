@@ -1,0 +1,169 @@
+"""Classify short texts by what they say: the bundled embedding model against folders of labelled examples.
+
+A task is a folder under ``kb/retrieval/examples/`` (``sections``, ``cues``, ...); each ``LABEL.txt`` file in
+it holds one example a line (blank lines and lines starting with ``#`` are skipped). A text takes the label
+whose nearest examples are closest to it, or none when no label is close enough or two labels are too close
+to call. Examples are written from many teams' documents, not from one sample: a new kind of wording is
+taught by adding an example line, never by a pattern.
+
+Every task keeps a held-out split (one example in five, chosen by a hash of the example, so the split is
+stable as examples are added): ``accuracy`` classifies the held-out examples with a classifier built from
+the rest, which is the figure ``scripts/label_accuracy.py`` prints.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+
+EXAMPLES_DIR = Path(__file__).with_name("examples")
+#: how many nearest examples of a label are averaged into its score
+NEIGHBOURS = 3
+#: one example in this many is held out for measuring accuracy
+HOLD_OUT_EVERY = 5
+#: the model reads 256 word pieces; more characters than this only cost time
+MAX_TEXT_CHARS = 1000
+#: texts already embedded in this process (bounded: cleared when full)
+_MAX_CACHED = 16384
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a text was judged to be."""
+
+    label: str | None  #: the winning label, or None when nothing was close enough or the call too close
+    score: float  #: the winning label's similarity (mean cosine of its nearest examples)
+    margin: float  #: how far ahead of the runner-up label it is
+    scores: dict[str, float]  #: every label's similarity, for explanations and tests
+
+
+def held_out(example: str) -> bool:
+    """Is this example in the held-out split? Stable across runs and machines."""
+    return int(hashlib.sha1(example.encode()).hexdigest(), 16) % HOLD_OUT_EVERY == 0  # noqa: S324 - a split, not security
+
+
+def load_examples(task: str, root: Path = EXAMPLES_DIR) -> dict[str, list[str]]:
+    """The labelled examples of a task: label -> example lines, in file order."""
+    folder = root / task
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no labelled examples for task '{task}'")
+    out: dict[str, list[str]] = {}
+    for path in sorted(folder.glob("*.txt")):
+        lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+        out[path.stem] = [line for line in lines if line and not line.startswith("#")]
+    return out
+
+
+class Classifier:
+    """Nearest labelled examples decide; labels are the file names of the task's folder."""
+
+    def __init__(
+        self,
+        examples: dict[str, list[str]],
+        model: BaseEmbedding,
+        min_score: float = 0.0,
+        min_margin: float = 0.0,
+        neighbours: int = NEIGHBOURS,
+    ) -> None:
+        import numpy as np
+
+        self.np = np
+        self.model = model
+        self.min_score = min_score
+        self.min_margin = min_margin
+        self.neighbours = neighbours
+        self.labels = [label for label, lines in examples.items() if lines]
+        self.vectors = {label: np.array(self._embed(examples[label])) for label in self.labels}
+
+    def _embed(self, texts: Sequence[str]) -> list[Any]:
+        clipped = [t[:MAX_TEXT_CHARS] for t in texts]
+        todo = [t for t in dict.fromkeys(clipped) if t not in _CACHE]
+        if todo:
+            if len(_CACHE) + len(todo) > _MAX_CACHED:
+                _CACHE.clear()
+            _CACHE.update(zip(todo, self.model.get_text_embedding_batch(todo), strict=True))
+        return [_CACHE[t] for t in clipped]
+
+    def scores(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        """Every label's similarity for each text."""
+        if not texts:
+            return []
+        vectors = self.np.array(self._embed(texts))
+        per_label = {}
+        for label in self.labels:
+            sims = vectors @ self.vectors[label].T
+            k = min(self.neighbours, sims.shape[1])
+            per_label[label] = self.np.sort(sims, axis=1)[:, -k:].mean(axis=1)
+        return [{label: float(per_label[label][i]) for label in self.labels} for i in range(len(texts))]
+
+    def classify(self, texts: Sequence[str]) -> list[Verdict]:
+        """The verdict for each text, in one batch of the model."""
+        out = []
+        for scores in self.scores(texts):
+            ranked = sorted(scores.items(), key=lambda item: -item[1])
+            best, score = ranked[0]
+            margin = score - ranked[1][1] if len(ranked) > 1 else score
+            known = score >= self.min_score and margin >= self.min_margin
+            out.append(Verdict(best if known else None, score, margin, scores))
+        return out
+
+    def classify_one(self, text: str) -> Verdict:
+        return self.classify([text])[0]
+
+
+_CACHE: dict[str, Any] = {}
+
+
+def bundled_model() -> BaseEmbedding:
+    """The bundled embedding model, shared with every other user in this process."""
+    from kb.retrieval.embeddings import OnnxMiniLMEmbedding
+
+    return OnnxMiniLMEmbedding.shared()
+
+
+@lru_cache(maxsize=16)
+def classifier(task: str, min_score: float = 0.0, min_margin: float = 0.0) -> Classifier:
+    """The classifier of a task, built from all its examples with the bundled model (once per process)."""
+    return Classifier(load_examples(task), bundled_model(), min_score, min_margin)
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """A task's accuracy on its held-out split."""
+
+    task: str
+    train: int  #: examples the classifier was built from
+    tested: int  #: held-out examples classified
+    correct: int
+    per_label: dict[str, tuple[int, int]]  #: label -> (correct, tested)
+    confusions: list[tuple[str, str, str]]  #: (example, expected, got) for each miss
+
+    @property
+    def ratio(self) -> float:
+        return self.correct / self.tested if self.tested else 0.0
+
+
+def accuracy(task: str, model: BaseEmbedding | None = None, root: Path = EXAMPLES_DIR) -> Accuracy:
+    """Build a classifier from the training split and classify the held-out split."""
+    examples = load_examples(task, root)
+    train = {label: [e for e in lines if not held_out(e)] for label, lines in examples.items()}
+    test = [(e, label) for label, lines in examples.items() for e in lines if held_out(e)]
+    judge = Classifier(train, model or bundled_model())
+    verdicts = judge.classify([e for e, _ in test])
+    per_label: dict[str, tuple[int, int]] = {}
+    confusions = []
+    for (example, expected), verdict in zip(test, verdicts, strict=True):
+        ok, n = per_label.get(expected, (0, 0))
+        hit = verdict.label == expected
+        per_label[expected] = (ok + hit, n + 1)
+        if not hit:
+            confusions.append((example, expected, verdict.label or "-"))
+    correct = sum(ok for ok, _ in per_label.values())
+    return Accuracy(task, sum(map(len, train.values())), len(test), correct, per_label, confusions)
