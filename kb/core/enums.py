@@ -7,6 +7,7 @@ read exactly as the bare strings did.
 - ``ActionKind``: the kinds of action a game-day trainee or a responder takes (``kb.gameday.cues.ACTIONS``)
 - ``RubricKind``: what a game-day rubric item rewards or punishes
 - ``Outcome``: how a game-day session ended
+- ``MessageKind``: what a chat message or timeline line does in an incident (``kb.retrieval.cues``)
 - ``Generator``: what wrote a generated answer, draft or proposal
 """
 
@@ -96,3 +97,16 @@ class Generator(StrEnum):
     extractive = "extractive"  # no LLM: lines taken from the sources themselves
     llm = "llm"
     none = "none"  # nothing relevant was found, nothing was generated
+
+
+class MessageKind(StrEnum):
+    """What a chat message, timeline entry or step does in an incident, judged by meaning (kb.retrieval.cues)."""
+
+    report = "report"  #: the first sign: an alert fires, a user or customer reports a problem
+    observation = "observation"  #: what someone sees: a graph, a log line, an error count
+    hypothesis = "hypothesis"  #: a guess at the cause, not yet confirmed
+    decision = "decision"  #: a choice of what to do next ("let's roll back", "we will fail over")
+    action = "action"  #: a change made to a system (restart, roll back, scale, edit a setting)
+    made_worse = "made_worse"  #: an action that did not help or made things worse
+    recovery = "recovery"  #: the statement that things are back to normal
+    action_item = "action_item"  #: follow-up work for after the incident
