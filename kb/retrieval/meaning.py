@@ -83,13 +83,15 @@ class Classifier:
         self.vectors = {label: np.array(self._embed(examples[label])) for label in self.labels}
 
     def _embed(self, texts: Sequence[str]) -> list[Any]:
+        model = self.model.model_name  # one cache for every model in the process: keyed by model and text
         clipped = [t[:MAX_TEXT_CHARS] for t in texts]
-        todo = [t for t in dict.fromkeys(clipped) if t not in _CACHE]
+        todo = [t for t in dict.fromkeys(clipped) if (model, t) not in _CACHE]
         if todo:
             if len(_CACHE) + len(todo) > _MAX_CACHED:
                 _CACHE.clear()
-            _CACHE.update(zip(todo, self.model.get_text_embedding_batch(todo), strict=True))
-        return [_CACHE[t] for t in clipped]
+            vectors = self.model.get_text_embedding_batch(todo)
+            _CACHE.update(((model, t), v) for t, v in zip(todo, vectors, strict=True))
+        return [_CACHE[model, t] for t in clipped]
 
     def scores(self, texts: Sequence[str]) -> list[dict[str, float]]:
         """Every label's similarity for each text."""
@@ -118,7 +120,7 @@ class Classifier:
         return self.classify([text])[0]
 
 
-_CACHE: dict[str, Any] = {}
+_CACHE: dict[tuple[str, str], Any] = {}
 
 
 def bundled_model() -> BaseEmbedding:

@@ -1,0 +1,65 @@
+"""The meaning classifier: labelled example folders, nearest examples decide, a stable held-out split."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kb.retrieval.meaning import Classifier, accuracy, held_out, load_examples
+from tests.fakes import HashingEmbedding
+
+
+def _write(root: Path) -> Path:
+    task = root / "weather"
+    task.mkdir(parents=True)
+    (task / "rain.txt").write_text("# wet days\nrain falls all day\nheavy rain and wet streets\n\nrain again\n")
+    (task / "sun.txt").write_text("sun shines bright\nclear sky and sun\nwarm sun all afternoon\n")
+    (task / "empty.txt").write_text("# nothing yet\n")
+    return root
+
+
+def test_examples_load_one_a_line_without_comments_or_blanks(tmp_path: Path) -> None:
+    examples = load_examples("weather", _write(tmp_path))
+    assert examples["rain"] == ["rain falls all day", "heavy rain and wet streets", "rain again"]
+    assert examples["empty"] == []
+
+
+def test_missing_task_names_the_folder(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="nope"):
+        load_examples("nope", tmp_path)
+
+
+def test_nearest_examples_decide_and_a_far_text_gets_no_label(tmp_path: Path) -> None:
+    judge = Classifier(load_examples("weather", _write(tmp_path)), HashingEmbedding(), min_score=0.2)
+    rain, sun, neither = judge.classify(["the rain will not stop", "sun is out", "quarterly revenue report"])
+    assert rain.label == "rain" and sun.label == "sun"
+    assert neither.label is None and neither.score < 0.2
+    assert set(rain.scores) == {"rain", "sun"}  # a label without examples takes no part
+    assert rain.margin > 0
+
+
+def test_a_call_too_close_to_make_gets_no_label(tmp_path: Path) -> None:
+    judge = Classifier(load_examples("weather", _write(tmp_path)), HashingEmbedding(), min_margin=0.5)
+    assert judge.classify_one("rain and sun").label is None
+
+
+def test_held_out_split_is_stable_and_about_one_in_five() -> None:
+    lines = [f"example line number {i}" for i in range(2000)]
+    share = sum(map(held_out, lines)) / len(lines)
+    assert 0.15 < share < 0.25
+    assert [held_out(x) for x in lines[:50]] == [held_out(x) for x in lines[:50]]
+
+
+def test_accuracy_classifies_only_held_out_examples_with_the_rest(tmp_path: Path) -> None:
+    root = tmp_path
+    task = root / "colours"
+    task.mkdir()
+    reds = [f"red crimson scarlet shade {i}" for i in range(30)]
+    blues = [f"blue navy azure shade {i}" for i in range(30)]
+    (task / "red.txt").write_text("\n".join(reds))
+    (task / "blue.txt").write_text("\n".join(blues))
+    result = accuracy("colours", HashingEmbedding(), root)
+    tested = [x for x in reds + blues if held_out(x)]
+    assert result.tested == len(tested) and result.train == 60 - len(tested)
+    assert result.correct == result.tested and result.ratio == 1.0
