@@ -261,14 +261,14 @@ def services_from_text(text: str, known: set[str], title: str = "") -> list[str]
         return declared
     lowered = text.lower()
     code = split_code(lowered)[1]
-    heading = title.lower()
+    heading = re.sub(r"[-_]+", " ", title.lower())  # 'session cache' in a title made from a file name
     repeated = max(REPEATED, len(lowered) // 3000)  # about one in 500 words of a long document
     counts: dict[str, int] = {}
     for name in matchable_services(known):
         hits = _mentions(name, lowered)
         if not hits:
             continue
-        named = _mentions(name, heading) > 0
+        named = _mentions(re.sub(r"[-_]+", " ", name.lower()), heading) > 0
         if named or hits >= repeated or _mentions(name, code) or _in_identifier(name, lowered):
             counts[name] = hits
     return [n for n, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:6]]

@@ -55,7 +55,7 @@ def report(name: str, records: list[Record], show: int) -> dict[str, int]:
     """Print the figures of one set; return them."""
     per_service = Counter(s for r in records for s in dict.fromkeys(x.lower() for x in r.services))
     with_services = sum(bool(r.services) for r in records)
-    stem_titles = sum(r.title == Path(r.source_path).stem for r in records)
+    stem_titles = sum(r.title == Path(r.source_path).stem and bool(re.search(r"[-_.]", r.title)) for r in records)
     long_titles = [r for r in records if len(r.title) > 90]
     dated = sum(r.date is not None for r in records)
     named = [r for r in records if NAME_DATE.search(Path(r.source_path).name)]
@@ -65,7 +65,7 @@ def report(name: str, records: list[Record], show: int) -> dict[str, int]:
         "with services": with_services,
         "distinct services": len(per_service),
         "most common service's documents": per_service.most_common(1)[0][1] if per_service else 0,
-        "titles = raw file name": stem_titles,
+        "titles = raw file name (a-b_c)": stem_titles,
         "titles over 90 chars": len(long_titles),
         "dated": dated,
         "date in file name but none stored": undated_named,
