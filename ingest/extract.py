@@ -237,10 +237,15 @@ def _mentions(name: str, text: str) -> int:
     return len(re.findall(rf"(?<![\w-]){re.escape(name.lower())}(?![\w-])", text))
 
 
-def _in_identifier(name: str, text: str) -> bool:
-    """``name`` as a host or resource name: 'orders-db.svc', 'checkout:8080', 'app=checkout', '/checkout/'."""
+def _in_identifier(name: str, text: str, code: str) -> bool:
+    """``name`` as a host or resource name ('orders-db.svc', 'checkout:8080', 'app=checkout', '/checkout/') or,
+    in a command, as a flag's value ('-n checkout', '--service=checkout'); not a command's verb ('git checkout')."""
     word = re.escape(name.lower())
-    return re.search(rf"(?:[=/]{word}(?![\w-])|(?<![\w.-]){word}(?:\.[a-z]|:\d|/))", text) is not None
+    end = r"(?=[\s/.:\"'`),]|$)"
+    as_host = rf"[=/]{word}{end}|(?<![\w.-]){word}(?:\.[a-z]|:\d|/)"
+    if re.search(as_host, text, re.M) is not None:
+        return True
+    return re.search(rf"(?<!\S)--?[a-z][\w-]*[ =]{word}{end}", code, re.M) is not None
 
 
 def declared_services(text: str) -> list[str]:
@@ -254,8 +259,9 @@ def declared_services(text: str) -> list[str]:
 
 def services_from_text(text: str, known: set[str], title: str = "") -> list[str]:
     """Services from a 'Services:' line, else known service names the document gives strong evidence of:
-    named in its title, in its commands or host names, or at least REPEATED times. A name is never taken
-    only because another document declared it and this one uses the word once. Most mentions first."""
+    named in its title, as a host or resource name or a command's argument, or at least REPEATED times. A
+    name is never taken only because another document declared it and this one uses the word once. Most
+    mentions first, ties by name."""
     declared = declared_services(text)
     if declared or not known:
         return declared
@@ -269,7 +275,7 @@ def services_from_text(text: str, known: set[str], title: str = "") -> list[str]
         if not hits:
             continue
         named = _mentions(re.sub(r"[-_]+", " ", name.lower()), heading) > 0
-        if named or hits >= repeated or _mentions(name, code) or _in_identifier(name, lowered):
+        if named or hits >= repeated or _in_identifier(name, lowered, code):
             counts[name] = hits
     return [n for n, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:6]]
 

@@ -76,6 +76,10 @@ def test_a_name_another_document_declared_needs_strong_evidence_here() -> None:
     assert extract.services_from_text(in_command, known) == ["orders-db"]
     as_host = "Requests to checkout.prod.example timed out for a while."
     assert extract.services_from_text(as_host, known) == ["checkout"]
+    as_argument = "Pods restarted.\n\n```\nkubectl -n checkout rollout restart deploy/api\n```\n"
+    assert extract.services_from_text(as_argument, known) == ["checkout"]
+    as_verb = "Fix the chart.\n\n```\ngit checkout -b fix-chart\n```\n"
+    assert extract.services_from_text(as_verb, known) == []
 
 
 def test_service_ties_are_ordered_by_name_whatever_the_hash_seed() -> None:
