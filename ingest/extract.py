@@ -187,7 +187,10 @@ def matchable_services(known: set[str]) -> set[str]:
     return {s for s in known if len(s) > 2 and s.lower() not in GENERIC_SERVICE_WORDS}
 
 
-SERVICE_LINE_KEYS = ("services", "service", "affected services", "affected service", "systems", "components")
+SERVICE_LINE_KEYS = (
+    "services", "service", "affected services", "affected service", "systems", "components", "component",
+    "affected components", "affected component",
+)
 
 
 def _drop_notes(line: str) -> str:
@@ -202,21 +205,104 @@ def _drop_notes(line: str) -> str:
     return "".join(kept)
 
 
-def services_from_text(text: str, known: set[str]) -> list[str]:
-    """Services from a 'Services:' line, else known service names mentioned in the text."""
-    line = meta_line(text, *SERVICE_LINE_KEYS)
-    if line:
-        line = _drop_notes(line)  # "inventory (all services in prod-eu-1)": a note, not a name
-        return [s.strip(" `*") for s in re.split(r"[,;/]| and ", line) if s.strip(" `*")][:12]
-    if not known:
+_CODE_SPAN = re.compile(r"`[^`\n]+`")
+
+
+def split_code(text: str) -> tuple[str, str]:
+    """(the text outside fenced code blocks, the text of code spans and fenced blocks), in one pass over the
+    lines: a "service:" key in a manifest is not the document's declaration, and commands and host names
+    are written in code."""
+    prose: list[str] = []
+    code: list[str] = []
+    fence = ""
+    for line in text.split("\n"):
+        mark = line.lstrip()[:3]
+        if fence and mark == fence:
+            fence = ""
+        elif not fence and mark in ("```", "~~~"):
+            fence = mark
+        elif fence:
+            code.append(line)
+        else:
+            prose.append(line)
+            code.extend(_CODE_SPAN.findall(line))
+    return "\n".join(prose), "\n".join(code)
+
+
+#: a name mentioned this often in a document's own text is what it is about
+REPEATED = 3
+
+
+def _mentions(name: str, text: str) -> int:
+    return len(re.findall(rf"(?<![\w-]){re.escape(name.lower())}(?![\w-])", text))
+
+
+def _in_identifier(name: str, text: str, code: str) -> bool:
+    """``name`` as a host or resource name ('orders-db.svc', 'checkout:8080', 'app=checkout', '/checkout/') or,
+    in a command, as a flag's value ('-n checkout', '--service=checkout'); not a command's verb ('git checkout')."""
+    word = re.escape(name.lower())
+    end = r"(?=[\s/.:\"'`),]|$)"
+    as_host = rf"[=/]{word}{end}|(?<![\w.-]){word}(?:\.[a-z]|:\d|/)"
+    if re.search(as_host, text, re.M) is not None:
+        return True
+    return re.search(rf"(?<!\S)--?[a-z][\w-]*[ =]{word}{end}", code, re.M) is not None
+
+
+def declared_services(text: str) -> list[str]:
+    """Services the document declares on a 'Services:' / 'Component:' line of its own (not in a code block)."""
+    line = meta_line(split_code(text[:8000])[0], *SERVICE_LINE_KEYS)
+    if not line:
         return []
+    line = _drop_notes(line)  # "inventory (all services in prod-eu-1)": a note, not a name
+    return [s.strip(" `*") for s in re.split(r"[,;/]| and ", line) if s.strip(" `*")][:12]
+
+
+def services_from_text(text: str, known: set[str], title: str = "") -> list[str]:
+    """Services from a 'Services:' line, else known service names the document gives strong evidence of:
+    named in its title, as a host or resource name or a command's argument, or at least REPEATED times. A
+    name is never taken only because another document declared it and this one uses the word once. Most
+    mentions first, ties by name."""
+    declared = declared_services(text)
+    if declared or not known:
+        return declared
     lowered = text.lower()
-    counts = {}
+    code = split_code(lowered)[1]
+    heading = re.sub(r"[-_]+", " ", title.lower())  # 'session cache' in a title made from a file name
+    repeated = max(REPEATED, len(lowered) // 3000)  # about one in 500 words of a long document
+    counts: dict[str, int] = {}
     for name in matchable_services(known):
-        hits = len(re.findall(rf"(?<![\w-]){re.escape(name.lower())}(?![\w-])", lowered))
-        if hits:
+        hits = _mentions(name, lowered)
+        if not hits:
+            continue
+        named = _mentions(re.sub(r"[-_]+", " ", name.lower()), heading) > 0
+        if named or hits >= repeated or _in_identifier(name, lowered, code):
             counts[name] = hits
-    return [n for n, _ in sorted(counts.items(), key=lambda kv: -kv[1])[:6]]
+    return [n for n, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:6]]
+
+
+_NAME_DATE = re.compile(r"(?<!\d)(20\d\d)([-_.]?)(0[1-9]|1[0-2])\2(0[1-9]|[12]\d|3[01])(?!\d)")
+
+
+def date_from_name(name: str) -> date | None:
+    """The date a file name holds: '2024-03-05-foo.md', 'incident_20240305.txt', 'prow-2019-05-30.md'."""
+    match = _NAME_DATE.search(name)
+    if not match:
+        return None
+    try:
+        return date(int(match.group(1)), int(match.group(3)), int(match.group(4)))
+    except ValueError:
+        return None
+
+
+def title_from_name(name: str) -> str:
+    """A file name made readable: '2024-03-05_db-failover.txt' -> 'Db failover (2024-03-05)'."""
+    stem = name.rsplit(".", 1)[0] if "." in name.strip(".") else name
+    when = date_from_name(stem)
+    words = " ".join(_NAME_DATE.sub(" ", stem).replace("_", " ").replace("-", " ").split())
+    if not words:
+        return stem
+    words = words[0].upper() + words[1:]
+    return f"{words} ({when.isoformat()})" if when else words
 
 
 #: a document is split at its first this many headings; the text after the last stays in its section (a file

@@ -218,7 +218,8 @@ class Ingestor:
         return runbook_revisions.verify_revision(self.settings, unit.path)
 
     def _fill_services(self, pending: list[_Pending], options: ParseOptions) -> None:
-        """Documents that name no services get the known services they mention."""
+        """Documents that declare no services get the known services they give strong evidence of (named in
+        the title, in commands or host names, or repeatedly: ``extract.services_from_text``)."""
         known = set(options.known_services)
         for item in pending:
             for record in item.records:
@@ -226,7 +227,7 @@ class Ingestor:
         for item in pending:
             for record in item.records:
                 if not record.services:
-                    record.services = extract.services_from_text(record.text, known)
+                    record.services = extract.services_from_text(record.text, known, record.title)
 
     def _assign_ids(self, pending: list[_Pending], index: dict[str, RecordMeta]) -> None:
         """Keep a source's existing id; give a new source a free one: 'name', else 'name-KIND' (a postmortem

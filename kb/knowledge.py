@@ -135,10 +135,11 @@ class KnowledgeBase:
         )
 
     def similar(
-        self, record_id: str, k: int = 5, kinds: tuple[Kind, ...] = (Kind.postmortem, Kind.chat)
+        self, record_id: str, k: int = 5, kinds: tuple[Kind, ...] = (Kind.postmortem, Kind.chat), covering: int = 0
     ) -> list[RankedDocument]:
-        """The ``k`` documents most like ``record_id``, best first, copies and the same incident left out."""
-        return similar(self, record_id, k, kinds)
+        """The ``k`` documents most like ``record_id``, best first, copies and the same incident left out; with
+        ``covering``, that many runbooks that cover it follow (``relation='covering runbook'``)."""
+        return similar(self, record_id, k, kinds, covering)
 
     # -- documents ----------------------------------------------------------------------------
 

@@ -46,11 +46,8 @@ def test_alerts_errors_and_services_come_from_text() -> None:
     assert extract.services_from_text("Services: CoreDNS, inventory (all services, prod-eu-1)\n", set()) == [
         "CoreDNS", "inventory"]
     assert extract.services_from_text(
-        "the checkout pods and checkout again, cart once", {"checkout", "cart", "auth"}
-    ) == [
-        "checkout",
-        "cart",
-    ]
+        "the checkout pods, checkout again and checkout once more; cart once", {"checkout", "cart", "auth"}
+    ) == ["checkout"]  # named three times: strong evidence; once in passing: none
 
 
 def test_dates() -> None:
@@ -66,7 +63,44 @@ def test_plain_sections_find_heading_lines() -> None:
 
 def test_generic_words_in_service_lists_are_not_matched_in_other_texts() -> None:
     known = {"all", "platform", "checkout"}
-    assert extract.services_from_text("all hands: the platform team fixed checkout", known) == ["checkout"]
+    text = "all hands: the platform team fixed checkout"
+    assert extract.services_from_text(text, known, title="Checkout down") == ["checkout"]
+
+
+def test_a_name_another_document_declared_needs_strong_evidence_here() -> None:
+    known = {"Monitoring", "orders-db", "checkout", "auth"}
+    passing = "We added monitoring for the queue and paged the owner. Auth was fine."
+    assert extract.services_from_text(passing, known) == []
+    assert extract.services_from_text(passing, known, title="Monitoring gaps in the queue") == ["Monitoring"]
+    in_command = "Connections piled up.\n\n```\npsql -h orders-db.internal -c 'select 1'\n```\n"
+    assert extract.services_from_text(in_command, known) == ["orders-db"]
+    as_host = "Requests to checkout.prod.example timed out for a while."
+    assert extract.services_from_text(as_host, known) == ["checkout"]
+    as_argument = "Pods restarted.\n\n```\nkubectl -n checkout rollout restart deploy/api\n```\n"
+    assert extract.services_from_text(as_argument, known) == ["checkout"]
+    as_verb = "Fix the chart.\n\n```\ngit checkout -b fix-chart\n```\n"
+    assert extract.services_from_text(as_verb, known) == []
+
+
+def test_service_ties_are_ordered_by_name_whatever_the_hash_seed() -> None:
+    known = {"zeta", "alpha", "mid"}
+    text = "zeta alpha mid " * 3
+    assert extract.services_from_text(text, known) == ["alpha", "mid", "zeta"]
+
+
+def test_a_service_key_in_a_code_block_is_not_the_documents_declaration() -> None:
+    text = "# Restart the operator\n\n```yaml\nmetadata:\n  service: some-operator-svc\n```\n"
+    assert extract.declared_services(text) == []
+    assert extract.declared_services("Component: billing, ledger\n") == ["billing", "ledger"]
+
+
+def test_dates_and_titles_from_file_names() -> None:
+    assert extract.date_from_name("2024-03-05-foo.md") == date(2024, 3, 5)
+    assert extract.date_from_name("incident_20240305.txt") == date(2024, 3, 5)
+    assert extract.date_from_name("prow-2019-05-30.md") == date(2019, 5, 30)
+    assert extract.date_from_name("build-12345678.txt") is None and extract.date_from_name("2024-02-30.md") is None
+    assert extract.title_from_name("2024-03-05_db-failover.txt") == "Db failover (2024-03-05)"
+    assert extract.title_from_name("notes.pdf") == "Notes"
 
 
 def test_a_document_is_split_at_its_first_thousand_headings_and_keeps_the_rest_of_its_text() -> None:

@@ -240,3 +240,20 @@ def test_vector_collections_are_searched_thoroughly(settings: Settings) -> None:
     store._client.create_collection(name, metadata={"hnsw:space": "cosine", "embed_model": "hashing-64"})
     assert store._client.get_collection(name).configuration["hnsw"]["ef_search"] < EF_SEARCH
     assert open_store(settings, "hashing-64")._chunks.configuration["hnsw"]["ef_search"] == EF_SEARCH
+
+
+def test_a_declared_service_is_not_stamped_on_documents_that_use_the_word_in_passing(
+    fake_kb: Ingestor, tmp_path: Path
+) -> None:
+    docs = tmp_path / "docs"
+    write_pm(docs / "postmortems", "mon.md", "Alert routing broke", "Monitoring", "alerts were lost", "a bad route")
+    (docs / "runbooks").mkdir()
+    (docs / "runbooks" / "disk.md").write_text(
+        "# Disk full on the build nodes\n\nCheck the monitoring dashboard, then clean the cache.\n", encoding="utf-8"
+    )
+    (docs / "runbooks" / "alerts.md").write_text(
+        "# Monitoring stack restarts\n\nRestart the collector.\n", encoding="utf-8"
+    )
+    fake_kb.run([docs])
+    assert fake_kb.store.get_record("disk").services == []
+    assert fake_kb.store.get_record("alerts").services == ["Monitoring"]  # named in its own title

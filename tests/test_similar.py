@@ -3,9 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ingest.pipeline import Ingestor
+from kb.core.models import Kind
 from kb.knowledge import KnowledgeBase
 from kb.retrieval.search import shared_terms
-from kb.retrieval.similar import query_text, same_incident, similar
+from kb.retrieval.similar import passages, query_text, same_incident, similar
 from kb.text.analysis import analyze
 from tests.test_pipeline import write_pm
 
@@ -102,3 +103,63 @@ def test_reasons_name_whole_words_not_numbers_or_stray_parts() -> None:
         "envoy",
         "checkout",
     ]
+
+
+def _runbook(folder: Path, name: str, title: str, body: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(f"# {title}\n\n## Symptoms\n{body}\n\n## Mitigation\n{body}\n", encoding="utf-8")
+
+
+def test_the_runbooks_that_cover_an_incident_come_with_it_marked_as_such(fake_kb: Ingestor, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    write_pm(
+        docs / "postmortems",
+        "redis-2023.md",
+        "Sentinel failover logged users out",
+        "session-cache",
+        "users logged out after a redis sentinel failover READONLY errors",
+        "clients pinned to the old primary after the failover",
+    )
+    write_pm(
+        docs / "postmortems",
+        "redis-2025.md",
+        "Sentinel failover again",
+        "session-cache",
+        "READONLY errors and logouts after redis sentinel failover during an upgrade",
+        "stale connections to the old primary",
+    )
+    write_pm(docs / "postmortems", "kafka.md", "Kafka lag", "kafka", "consumer lag delayed deliveries", "rebalance storm")
+    _runbook(
+        docs / "runbooks",
+        "sentinel.md",
+        "Redis sentinel failover",
+        "READONLY errors after a sentinel failover: clients pinned to the old primary; restart the clients",
+    )
+    _runbook(docs / "runbooks", "lag.md", "Kafka consumer lag", "consumer lag grows; add partitions, rebalance")
+    fake_kb.run([docs])
+    kb = KnowledgeBase(fake_kb.settings, embedding=fake_kb.embedding, store=fake_kb.store)
+
+    mixed = similar(kb, "redis-2023", k=3, kinds=(Kind.postmortem, Kind.runbook))
+    assert [(d.record.id, d.relation) for d in mixed[:2]] == [
+        ("redis-2025", "similar incident"),
+        ("sentinel", "covering runbook"),  # second: a runbook is not crowded out by incident reports
+    ]
+    assert "a runbook that covers this incident" in mixed[1].why
+
+    default = similar(kb, "redis-2023", k=2, covering=1)
+    assert [d.record.kind for d in default[:-1]] == [Kind.postmortem] * (len(default) - 1)
+    assert (default[-1].record.id, default[-1].relation) == ("sentinel", "covering runbook")
+    assert "sentinel" not in [d.record.id for d in similar(kb, "redis-2023", k=2)]  # not asked for
+
+
+def test_passages_are_cut_at_paragraphs_and_list_items() -> None:
+    from kb.core.models import Record, Section
+
+    words = " ".join(f"w{i}" for i in range(60))
+    text = f"{words}\n- first item {words}\n\nlast paragraph"
+    record = Record(
+        id="x", kind=Kind.postmortem, title="x", source_path="x.md", source_key="x.md", format="markdown",
+        content_hash="h", text=text, sections=[Section(name="body", heading="", start=0, end=len(text))],
+    )
+    found = passages(record)
+    assert len(found) == 2 and found[0].endswith("first item " + words) and found[1] == "last paragraph"

@@ -88,6 +88,20 @@ def test_markdown_without_front_matter_takes_title_and_metadata_from_text(tmp_pa
     assert str(rec.date) == "2023-04-21"
 
 
+def test_plain_text_title_is_a_heading_line_else_the_file_name(tmp_path: Path) -> None:
+    wrapped = (
+        "During the nightly batch the primary database ran out of connections and the\n"
+        "api returned errors for forty minutes until the pool was resized.\n\nRoot cause\nA leak.\n"
+    )
+    rec = one(write(tmp_path / "postmortems" / "incident_20240305-db-pool.txt", wrapped))
+    assert rec.title == "Incident db pool (2024-03-05)"  # never a cut first paragraph
+    assert str(rec.date) == "2024-03-05"  # the text names no date: the file name does
+    headed = "Database pool exhausted\n\nThe pool ran out.\nDate: 2023-01-02\n"
+    rec = one(write(tmp_path / "postmortems" / "2024-03-05-pool.txt", headed))
+    assert rec.title == "Database pool exhausted"
+    assert str(rec.date) == "2023-01-02"  # the text's own date wins over the file name's
+
+
 def test_runbook_kind_from_sections_and_override(tmp_path: Path) -> None:
     text = "# Fix it\n## Symptoms\nx\n## Triage\ny\n## Diagnosis\nz\n## Verification\nw\n"
     path = write(tmp_path / "misc" / "fix.md", text)

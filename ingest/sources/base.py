@@ -165,9 +165,9 @@ def finish_record(
     if not text.strip():
         raise EmptyDocument(str(path), "no text to index")
     kind = detect_kind(path, front, sections, options, default_kind)
-    services = extract.as_list(front.get("services") or front.get("service")) or extract.services_from_text(
-        text, options.known_services
-    )
+    title = (str(front.get("title")) if front.get("title") else None) or title or extract.title_from_name(path.name)
+    declared = front.get("services") or front.get("service") or front.get("components") or front.get("component")
+    services = extract.as_list(declared) or extract.services_from_text(text, options.known_services, title)
     alerts = extract.as_list(front.get("alerts") or front.get("alert"))
     for name in extract.alerts_from_text(text):
         if name not in alerts:
@@ -177,13 +177,13 @@ def finish_record(
     )
     when = extract.parse_date(
         front.get("date") or front.get("last_reviewed") or front.get("updated")
-    ) or extract.date_from_text(text)
+    ) or extract.date_from_text(text) or extract.date_from_name(path.name)
     owner = front.get("owner") or extract.meta_line(text, "owner", "author", "incident commander")
     duration = front.get("duration") or extract.meta_line(text, "duration", "time to mitigate")
     return Record(
         id=record_id,
         kind=kind,
-        title=(str(front.get("title")) if front.get("title") else None) or title or path.stem,
+        title=title,
         source_path=str(path),
         source_key=source_key,
         format=fmt,

@@ -19,12 +19,21 @@ from kb.core.models import Record, Section
 EXTENSIONS = (".txt", ".text", ".rst")
 
 
+#: a first line longer than this is a paragraph, not a title
+MAX_TITLE = 150
+
+
 def title_line(text: str) -> str | None:
-    for line in text.splitlines():
-        line = line.strip(" #=*-\t")
-        if line:
-            return line[:200]
-    return None
+    """The first line when it reads as a heading: short, not ending a sentence or running on into a
+    lowercase continuation line (a PDF's wrapped first paragraph). None otherwise: the file name is used."""
+    lines = text.lstrip().split("\n", 2)
+    first = lines[0].strip(" #=*-\t") if lines else ""
+    if not first or len(first) > MAX_TITLE or first.endswith((".", ",", ";")) or len(first.split()) > 20:
+        return None
+    following = lines[1].strip() if len(lines) > 1 else ""
+    if following[:1].islower():
+        return None  # the first line of a wrapped paragraph
+    return first
 
 
 def text_sections(text: str) -> list[Section]:

@@ -152,6 +152,11 @@ class RankedDocument(BaseModel):
     score: float = Field(description="The document's score: its best passage's score.")
     hits: list[Hit] = Field(default_factory=list, description="Matching passages, best first.")
     why: list[str] = Field(default_factory=list, description="Reasons it matched, for people.")
+    relation: str = Field(
+        default="",
+        description="How it relates to the document it was found for (`kb similar`): 'similar incident' or "
+        "'covering runbook' (a runbook whose content covers the incident's symptoms, cause or fix).",
+    )
 
 
 # -- grounded generation ---------------------------------------------------------------------

@@ -1,10 +1,17 @@
-"""Past incidents most like a given one, from its symptoms and root cause.
+"""Past incidents most like a given one, and the runbooks that cover it.
 
-The document's own symptom-side sections (summary, symptoms, impact, detection, root cause, contributing
-factors), or a chat log's messages without their timestamps and names, become the query. The document
-itself, copies of it (the PDF and the Markdown of one postmortem: same title, or nearly the same
-vector) and the other documents of the same incident (its postmortem or chat log: same day, a shared
-service) are left out; copies among the results are collapsed into one entry.
+Candidates are ranked by two views of the incident fused by reciprocal rank: the whole document (the
+cosine of its mean vector with each candidate's, the query of its title and symptom and cause sections)
+and its passages (each ~70-word passage of its summary, cause and resolution, or of a chat log's
+messages, searched on its own: a runbook that covers the fix matches the resolution passage even when
+the rest of the report reads nothing like a runbook). The document itself, copies of it (the PDF and the
+Markdown of one postmortem: same title, or nearly the same vector) and the other documents of the same
+incident (its postmortem or chat log: same day, a shared service) are left out; copies among the
+results are collapsed into one entry.
+
+Runbooks are ranked on their own (they are written unlike incident reports, so in one list the reports
+would crowd them out); the best COVERING that are close enough to the incident take the second and
+fourth places, marked ``relation='covering runbook'``; the incidents are marked 'similar incident'.
 """
 
 from __future__ import annotations
@@ -31,6 +38,21 @@ QUERY_SECTIONS = (
 )
 DUPLICATE_COSINE = 0.95
 QUERY_WORDS = 220
+#: the sections whose passages are searched on their own: what happened, why, and what fixed it
+PASSAGE_SECTIONS = (*QUERY_SECTIONS, SectionName.resolution, SectionName.mitigation)
+PASSAGE_WORDS = 70
+MAX_PASSAGES = 12
+#: documents each search returns: the pool the whole-document vectors rank
+POOL = 60
+#: covering runbooks placed among the results, at these places (0-based) of the list
+COVERING = 2
+COVERING_PLACES = (1, 3)
+#: a runbook covers the incident only when its mean vector is at least this share as close to the
+#: incident's as the closest similar incident's (an unrelated runbook is far below it)
+COVERING_SHARE = 0.7
+RRF_K = 60
+SIMILAR_INCIDENT = "similar incident"
+COVERING_RUNBOOK = "covering runbook"
 
 
 def _norm_title(title: str) -> str:
@@ -76,18 +98,84 @@ def query_text(record: Record) -> str:
     return " ".join(words[:QUERY_WORDS])
 
 
-def similar(
-    corpus: Corpus, record_id: str, k: int = 5, kinds: tuple[Kind, ...] = (Kind.postmortem, Kind.chat)
-) -> list[RankedDocument]:
-    """The ``k`` documents most like ``record_id``, best first, copies collapsed."""
-    record = corpus.record(record_id)
-    source_vec = np.asarray(corpus.record_vector(record_id))
-    left_out = (record_id, *same_incident(corpus, record))
-    candidates = corpus.search(Query(text=query_text(record), k=k * 3 + 3, kinds=kinds, exclude=left_out))
+def _blocks(text: str) -> list[str]:
+    """Paragraphs and list items: a blank line or a line opening a list item ends a block."""
+    blocks: list[list[str]] = [[]]
+    for line in text.split("\n"):
+        head = line.lstrip()
+        item = head[:2] in ("- ", "* ", "+ ") or head.split(".", 1)[0].isdigit()
+        if not head or item:
+            blocks.append([])
+        blocks[-1].append(line)
+    return ["\n".join(b) for b in blocks if "".join(b).strip()]
+
+
+def passages(record: Record) -> list[str]:
+    """The incident's text in passages of about PASSAGE_WORDS words, cut at paragraph and list-item ends:
+    its summary, cause and resolution sections when it names them, else all of it; a chat log's messages."""
+    if record.kind == Kind.chat and record.messages:
+        blocks = [m.text for m in record.messages]
+    else:
+        chosen = [s for s in record.sections if s.name in PASSAGE_SECTIONS]
+        spans = [(s.start, s.end) for s in chosen] or [(0, len(record.text))]
+        blocks = [b for start, end in spans for b in _blocks(record.text[start:end])]
+    found: list[str] = []
+    words: list[str] = []
+    for block in blocks:
+        words += block.split()
+        if len(words) >= PASSAGE_WORDS:
+            found.append(" ".join(words[: PASSAGE_WORDS * 2]))
+            words = []
+    if words:
+        found.append(" ".join(words))
+    if len(found) > MAX_PASSAGES:  # spread over the whole text
+        step = len(found) / MAX_PASSAGES
+        found = [found[int(i * step)] for i in range(MAX_PASSAGES)]
+    return found
+
+
+def _fused(rankings: list[tuple[list[str], float]]) -> dict[str, float]:
+    """Reciprocal-rank fusion of weighted rankings."""
+    scores: dict[str, float] = {}
+    for ranking, weight in rankings:
+        for rank, rid in enumerate(ranking):
+            scores[rid] = scores.get(rid, 0.0) + weight / (RRF_K + rank + 1)
+    return scores
+
+
+def _candidates(
+    corpus: Corpus, record: Record, kinds: tuple[Kind, ...], left_out: tuple[str, ...]
+) -> tuple[dict[str, RankedDocument], dict[str, float], dict[str, np.ndarray]]:
+    """Every document the whole query or a passage finds, its fused score and its mean vector."""
+    found: dict[str, RankedDocument] = {}
+    passage_runs: list[list[str]] = []
+    texts = passages(record)
+    for text in texts:
+        docs = corpus.search(Query(text=text, k=POOL, kinds=kinds, exclude=left_out))
+        passage_runs.append([d.record.id for d in docs])
+        for doc in docs:
+            found.setdefault(doc.record.id, doc)
+    whole = corpus.search(Query(text=query_text(record), k=POOL, kinds=kinds, exclude=left_out))
+    for doc in whole:
+        found[doc.record.id] = doc  # its passages and reasons are the ones of the whole query
+    source = np.asarray(corpus.record_vector(record.id))
+    vectors = {rid: np.asarray(corpus.record_vector(rid)) for rid in found}
+    by_vector = sorted(found, key=lambda rid: -float(vectors[rid] @ source))
+    passage_scores = _fused([(run, 1.0) for run in passage_runs])
+    by_passage = sorted(passage_scores, key=lambda rid: -passage_scores[rid])
+    scores = _fused([(by_vector, 1.0), (by_passage, 1.0)])
+    return found, scores, vectors
+
+
+def _distinct(
+    record: Record, ranked: list[RankedDocument], vectors: dict[str, np.ndarray], source: np.ndarray, k: int
+) -> list[tuple[RankedDocument, float]]:
+    """The first ``k`` documents that are not copies of the record or of one kept before (a copy's id is
+    named in the reasons of the one kept), each with its cosine to the record."""
     kept: list[tuple[RankedDocument, np.ndarray]] = []
-    for doc in candidates:
-        vec = np.asarray(corpus.record_vector(doc.record.id))
-        if _norm_title(doc.record.title) == _norm_title(record.title) or float(vec @ source_vec) >= DUPLICATE_COSINE:
+    for doc in ranked:
+        vec = vectors[doc.record.id]
+        if _norm_title(doc.record.title) == _norm_title(record.title) or float(vec @ source) >= DUPLICATE_COSINE:
             continue  # a copy of the document itself
         twin = next(
             (
@@ -103,4 +191,40 @@ def similar(
         kept.append((doc, vec))
         if len(kept) == k:
             break
-    return [doc for doc, _ in kept]
+    return [(doc, float(vec @ source)) for doc, vec in kept]
+
+
+def similar(
+    corpus: Corpus,
+    record_id: str,
+    k: int = 5,
+    kinds: tuple[Kind, ...] = (Kind.postmortem, Kind.chat),
+    covering: int = 0,
+) -> list[RankedDocument]:
+    """The ``k`` documents most like ``record_id``, best first, copies collapsed. When ``kinds`` holds
+    runbooks, the best COVERING runbooks that cover the incident take the second and fourth places; with
+    ``covering``, that many covering runbooks follow the ``k`` incidents (runbooks not asked for in ``kinds``)."""
+    record = corpus.record(record_id)
+    source = np.asarray(corpus.record_vector(record_id))
+    left_out = (record_id, *same_incident(corpus, record))
+    wanted_runbooks = Kind.runbook in kinds
+    search_kinds = kinds if wanted_runbooks or not covering else (*kinds, Kind.runbook)
+    found, scores, vectors = _candidates(corpus, record, search_kinds, left_out)
+    ranked = sorted(found.values(), key=lambda d: -scores[d.record.id])
+    # runbooks are ranked on their own: incident reports, written alike, would crowd them out of one list
+    incidents = _distinct(record, [d for d in ranked if d.record.kind != Kind.runbook], vectors, source, k)
+    runbooks = _distinct(record, [d for d in ranked if d.record.kind == Kind.runbook], vectors, source, k)
+    best = max((cos for _, cos in incidents), default=0.0)
+    covers = [doc for doc, cos in runbooks if cos >= COVERING_SHARE * best][: COVERING if wanted_runbooks else covering]
+    for doc, _ in incidents:
+        doc.relation = SIMILAR_INCIDENT if doc.record.kind != Kind.document else ""
+    for doc in covers:
+        doc.relation = COVERING_RUNBOOK
+        doc.why.insert(0, "a runbook that covers this incident")
+    if not wanted_runbooks:
+        return [doc for doc, _ in incidents] + covers
+    merged = [doc for doc, _ in incidents]
+    for place, doc in zip(COVERING_PLACES, covers, strict=False):
+        merged.insert(min(place, len(merged)), doc)
+    rest = [doc for doc, _ in runbooks if doc not in covers]
+    return (merged + rest)[:k]

@@ -39,9 +39,8 @@ def results(docs: list[RankedDocument], query: str) -> str:
     lines: list[str] = []
     for n, doc in enumerate(docs, start=1):
         rec = doc.record
-        meta = " · ".join(
-            x for x in (rec.kind.value, rec.severity or "", str(rec.date or ""), ", ".join(rec.services[:4])) if x
-        )
+        fields = (doc.relation, rec.kind.value, rec.severity or "", str(rec.date or ""), ", ".join(rec.services[:4]))
+        meta = " · ".join(x for x in fields if x)
         title = f"{BOLD}{rec.title}{RESET}" if c else rec.title
         lines.append(f"{n}. {title}  [{rec.id}]  score {doc.score:.3f}")
         lines.append(f"   {DIM if c else ''}{meta}{RESET if c else ''}")

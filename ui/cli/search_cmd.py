@@ -11,6 +11,7 @@ from kb.core.models import Kind
 from kb.retrieval.alerts import MAX_ALERT_BYTES, AlertQuery, parse_alert
 from kb.retrieval.filters import filter_hints
 from kb.retrieval.search import Query, result_json
+from kb.retrieval.similar import COVERING
 from ui.cli import render
 from ui.cli.context import Context
 from ui.cli.dates import since_date, until_date
@@ -125,8 +126,10 @@ def register_similar(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     p = sub.add_parser(
         "similar",
         help="past incidents most like a given one",
-        description="Past incidents (postmortems and chat logs) most like document ID, from its symptoms and "
-        "root cause; the document itself and copies of it are left out.",
+        description="Past incidents (postmortems and chat logs) most like document ID, from its symptoms, cause "
+        "and fix, and the runbooks that cover it (marked 'covering runbook'); the document itself, copies of it "
+        "and the other documents of the same incident are left out. With --kind runbook, covering runbooks are "
+        "placed second and fourth among the results.",
     )
     p.add_argument("id", help="document id")
     p.add_argument("-k", type=_positive, default=5, help="how many (default 5)")
@@ -134,7 +137,7 @@ def register_similar(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
         "--kind",
         action="append",
         choices=[k.value for k in Kind],
-        help="kinds to return (default: postmortem and chat)",
+        help="kinds to return (default: postmortem and chat, then the runbooks that cover the incident)",
     )
     p.add_argument("--json", action="store_true", help="print results as JSON")
     p.set_defaults(run=run_similar)
@@ -142,9 +145,9 @@ def register_similar(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
 
 def run_similar(args: argparse.Namespace, ctx: Context) -> int:
     kinds = tuple(Kind(k) for k in args.kind) if args.kind else (Kind.postmortem, Kind.chat)
-    docs = ctx.kb.similar(args.id, args.k, kinds)
+    docs = ctx.kb.similar(args.id, args.k, kinds, covering=0 if args.kind else COVERING)
     if ctx.json:
-        ctx.print_json([as_json(d) for d in docs])
+        ctx.print_json([{**as_json(d), "relation": d.relation} for d in docs])
     else:
         same = ctx.kb.same_incident(ctx.kb.record(args.id))
         if same:
