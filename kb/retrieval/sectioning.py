@@ -104,6 +104,8 @@ class HeadingWeighted:
         self.np = np
         self.model = model
         self.weight = weight
+        #: what the classifier's embedding cache knows it by: not the plain model's vectors
+        self.model_name = f"{model.model_name}+heading*{weight}"
 
     def get_text_embedding_batch(self, texts: list[str], **_: Any) -> list[Any]:
         heads = [t.split(": ", 1)[0] for t in texts]
