@@ -41,6 +41,11 @@ class Course:
     record: Record
     harmful: list[tuple[Span, Span]] = field(default_factory=list)  #: (the action, what says it made it worse)
     fixes: list[Span] = field(default_factory=list)  #: the action just before things came back
+    undone: list[Span] = field(default_factory=list)  #: the undo right after "that made it worse, revert"
+
+    def not_advised(self) -> list[Span]:
+        """The entries whose actions a runbook must not advise: what made things worse, and its undo."""
+        return [a for a, _w in self.harmful] + self.undone
 
 
 def entries(record: Record) -> list[Span]:
@@ -89,9 +94,14 @@ def _kind_of(whole: Verdict, clauses: Sequence[Verdict]) -> str | None:
     return None if whole.label in (MessageKind.made_worse, MessageKind.recovery) else whole.label
 
 
-def _is_action(verdict: Verdict, said: str) -> bool:
-    """Did this entry do something: it runs a command (a shell line or a code block), or reads as an action."""
-    return bool(COMMAND_LINE.search(said)) or "```" in said or (
+def _runs(entry: str) -> bool:
+    """Does this entry run a command: a shell line (also right after its speaker) or a code block?"""
+    return bool(COMMAND_LINE.search(entry) or COMMAND_LINE.search(_said(entry))) or "```" in entry
+
+
+def _is_action(verdict: Verdict, entry: str) -> bool:
+    """Did this entry do something: it runs a command, or reads as an action."""
+    return _runs(entry) or (
         verdict.label == MessageKind.action and verdict.margin >= ACTION_MARGIN
     )
 
@@ -114,17 +124,21 @@ def course_of(record: Record) -> Course:
             continue
         before = [j for j in range(i - 1, max(-1, i - 1 - LOOK_BACK), -1) if kinds[j] != MessageKind.made_worse]
         # what was run (a command) before what was said to be done
-        ran = [j for j in before if COMMAND_LINE.search(said[j]) or "```" in said[j]]
-        acted = ran or [j for j in before if _is_action(verdicts[j], said[j])]
+        ran = [j for j in before if _runs(found[j].text)]
+        acted = ran or [j for j in before if _is_action(verdicts[j], found[j].text)]
         if acted:
             course.harmful.append((found[acted[0]], found[i]))
             harmful_at.add(acted[0])
+            undo = i + 1 if i + 1 < len(found) and _is_action(verdicts[i + 1], found[i + 1].text) else None
+            if undo is not None:
+                course.undone.append(found[undo])
+                harmful_at.add(undo)
     for i, kind in enumerate(kinds):
         if kind != MessageKind.recovery:
             continue
         back = range(i - 1, max(-1, i - 1 - LOOK_BACK), -1)
         fix = next((j for j in back if j not in harmful_at and kinds[j] not in (MessageKind.made_worse,
-                    MessageKind.recovery) and _is_action(verdicts[j], said[j])), None)
+                    MessageKind.recovery) and _is_action(verdicts[j], found[j].text)), None)
         if fix is not None and not any(_near(found[fix], worse) for _action, worse in course.harmful):
             course.fixes.append(found[fix])
             break

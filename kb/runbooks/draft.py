@@ -110,7 +110,7 @@ def draft_runbook(
     query_terms = terms_of(text)
     records = _about_topic(corpus, text, sources.records)
     found = courses(records)
-    harmful = {r.id: [a for c in found if c.record.id == r.id for a, _w in c.harmful] for r in records}
+    harmful = {c.record.id: c.not_advised() for c in found}
     candidates = [
         c for rank, r in enumerate(records) for c in candidates_of(r, rank, query_terms, harmful.get(r.id, []))
     ]
