@@ -35,7 +35,8 @@ def _kb(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KB_", "OPENAI_"))}
     env.update(KB_DATA_DIR=str(data_dir), PYTHONPATH=str(REPO[0]))
     return subprocess.run(
-        [sys.executable, "-m", "ui.cli.main", *args], capture_output=True, text=True, env=env, check=False
+        [sys.executable, "-m", "ui.cli.main", *args], capture_output=True, text=True, env=env, check=False,
+        cwd=REPO[0],  # `python -m` puts the working directory first on the path
     )
 
 
