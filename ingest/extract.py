@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from kb.core.enums import SectionName
-from kb.text.sections import canonical_section
+from kb.retrieval.sectioning import clean_heading, exact_names, name_sections
 
 
 def as_list(value: Any) -> list[str]:
@@ -312,11 +312,13 @@ _PLAIN_HEADING = re.compile(r"(?m)^[ \t]*(#{1,6}[ \t]+)?([^\n]{2,60})[ \t]*$")
 
 
 def plain_sections(text: str, start: int = 0) -> list[tuple[str, str, int, int]]:
-    """Sections of plain text (PDF, .txt): a short line that is a known heading starts a section.
+    """Sections of plain text (PDF, .txt): a short line that is a known heading (or a Markdown heading) starts
+    a section, named by what it and its opening say (``kb.retrieval.sectioning``, one batch).
 
-    Returns (canonical name, heading, start, end) with offsets into ``text``.
+    Returns (section name, heading, start, end) with offsets into ``text``.
     """
-    marks: list[tuple[str, str, int]] = []
+    known = exact_names()
+    marks: list[tuple[str, int, int]] = []  # (heading, start, end of its line)
     for match in _PLAIN_HEADING.finditer(text, start):
         if len(marks) == MAX_SECTIONS:
             break
@@ -327,15 +329,15 @@ def plain_sections(text: str, start: int = 0) -> list[tuple[str, str, int, int]]
         # 'Key: value' lines are metadata, not headings
         if ":" in stripped:
             continue
-        name: str = canonical_section(stripped)
-        if name != SectionName.other or match.group(1):
-            marks.append((name, stripped, match.start()))
+        if match.group(1) or clean_heading(stripped).casefold() in known:
+            marks.append((stripped, match.start(), match.end()))
+    ends = [marks[i + 1][1] if i + 1 < len(marks) else len(text) for i in range(len(marks))]
+    names = name_sections([(h, text[line_end:end]) for (h, _s, line_end), end in zip(marks, ends, strict=True)])
     sections: list[tuple[str, str, int, int]] = []
-    if not marks or marks[0][2] > start:
-        first = marks[0][2] if marks else len(text)
+    if not marks or marks[0][1] > start:
+        first = marks[0][1] if marks else len(text)
         if text[start:first].strip():
             sections.append((SectionName.body, "", start, first))
-    for i, (name, heading, pos) in enumerate(marks):
-        end = marks[i + 1][2] if i + 1 < len(marks) else len(text)
+    for name, (heading, pos, _line_end), end in zip(names, marks, ends, strict=True):
         sections.append((name, heading, pos, end))
     return sections

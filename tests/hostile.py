@@ -22,10 +22,10 @@ from kb.gameday.cues import ACTIONS, CATEGORIES
 from kb.generation import candidates, question, quoting, summary
 from kb.retrieval.alerts import AlertParseError, parse_alert
 from kb.retrieval.search import bounded_query, terms
+from kb.retrieval.sectioning import clean_heading, opening
 from kb.text import steps
 from kb.text.analysis import analyze
 from kb.text.front_matter import split_front_matter
-from kb.text.sections import canonical_section
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,7 +56,8 @@ def _metadata(text: str) -> Any:
         extract.date_from_text(text),
         extract.services_from_text(text, {"checkout", "orders-db", "payments"}),
         extract.meta_line(text, "owner", "title", "duration"),
-        canonical_section(text),
+        clean_heading(text),
+        opening(text),
     )
 
 

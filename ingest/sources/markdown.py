@@ -21,8 +21,8 @@ from kb.core.bounded import Refused
 from kb.core.enums import SectionName
 from kb.core.errors import ParseError
 from kb.core.models import Record, Section
+from kb.retrieval.sectioning import name_sections
 from kb.text.front_matter import FRONT_MATTER_RE, split_front_matter
-from kb.text.sections import canonical_section
 
 EXTENSIONS = (".md", ".markdown", ".mdown")
 #: block structure only: sections need headings (and what is code, a list, a quote), never emphasis or links,
@@ -114,32 +114,67 @@ def scanned_headings(body: str) -> list[Heading]:
     return found
 
 
+#: a bold label that opens a line ("**Resolution**:", "- **Time to repair**: 2h", "**Root cause:**", a bold
+#: line alone): a field of a document that has no heading for it, made a section with its label as heading
+_BOLD_LABEL = re.compile(r" {0,3}(?:[-*+][ \t]+)?\*\*([^*\n]{2,60}?)(?::\*\*|\*\*[ \t]*(?::|$))")
+#: the level given to a bold label: below every heading, so a label that names nothing inherits its heading's name
+LABEL_LEVEL = 7
+
+
+def bold_labels(body: str) -> list[Heading]:
+    """(LABEL_LEVEL, label, line index) of each bold label opening a line outside fenced code."""
+    found: list[Heading] = []
+    fence: str | None = None
+    for index, line in enumerate(body.split("\n")):
+        if fence is not None:
+            if line.strip().startswith(fence):
+                fence = None
+            continue
+        opening = _FENCE.match(line)
+        if opening:
+            fence = opening.group(1)
+            continue
+        label = _BOLD_LABEL.match(line)
+        if label:
+            found.append((LABEL_LEVEL, label.group(1).strip().rstrip(":").strip(), index))
+    return found
+
+
 def sections_of(body: str) -> tuple[str | None, list[Section]]:
-    """(title from the first level-1 heading, sections split at every other heading)."""
+    """(title from the first level-1 heading, sections split at every other heading and bold label), each
+    named by what its heading and opening say (``kb.retrieval.sectioning``, one batch per document)."""
     lines = _line_offsets(body)
     headings = scanned_headings(body) if len(lines) > MAX_PARSER_LINES else _parsed_headings(body)
+    if len(lines) <= MAX_PARSER_LINES:
+        headings = sorted([*headings, *bold_labels(body)], key=lambda h: h[2])
     title: str | None = None
-    marks: list[tuple[str, str, int, int]] = []  # (name, heading, level, offset)
+    marks: list[tuple[str, int, int, int]] = []  # (heading, level, offset, line)
     for level, heading, line in headings:
         if len(marks) == extract.MAX_SECTIONS:
             break
         if level == 1 and title is None and not marks:
             title = heading
             continue
-        name: str = canonical_section(heading)
-        if name == SectionName.other and marks and level > marks[-1][2]:
-            parents = [m for m in marks if m[2] < level]
-            if parents:
-                name = parents[-1][0]
-        marks.append((name, heading, level, lines[min(line, len(lines) - 1)]))
+        marks.append((heading, level, lines[min(line, len(lines) - 1)], line))
+    ends = [marks[i + 1][2] if i + 1 < len(marks) else len(body) for i in range(len(marks))]
+    bodies = [_body_after(body, lines, line, lv, end) for (_h, lv, _o, line), end in zip(marks, ends, strict=True)]
+    names = name_sections([(mark[0], text) for mark, text in zip(marks, bodies, strict=True)], [m[1] for m in marks])
     sections: list[Section] = []
-    first = marks[0][3] if marks else len(body)
+    first = marks[0][2] if marks else len(body)
     if body[:first].strip():
         sections.append(Section(name=SectionName.body, heading=title or "", start=0, end=first))
-    for i, (name, heading, _level, offset) in enumerate(marks):
-        end = marks[i + 1][3] if i + 1 < len(marks) else len(body)
-        sections.append(Section(name=name, heading=heading, start=offset, end=end))
+    for kind, (heading, _lv, offset, _line), end in zip(names, marks, ends, strict=True):
+        sections.append(Section(name=kind, heading=heading, start=offset, end=end))
     return title, sections
+
+
+def _body_after(body: str, lines: list[int], line: int, level: int, end: int) -> str:
+    """The text a heading introduces: after its line (after the label, for a bold label)."""
+    start = lines[min(line, len(lines) - 1)]
+    if level == LABEL_LEVEL:
+        label = _BOLD_LABEL.match(body, start)
+        return body[label.end() if label else start : end]
+    return body[lines[min(line + 1, len(lines) - 1)] : end]
 
 
 def parse(path: Path, options: ParseOptions) -> list[Record]:

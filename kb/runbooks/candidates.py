@@ -14,7 +14,7 @@ from kb.core.models import Citation, Kind, Passage, Record
 from kb.text.steps import (
     CAUTION,
     CHECK_FIRST,
-    NEGATIVE_OUTCOME,
+    LINK,
     RUNBOOK_MENTION,
     Span,
     clean_step,
@@ -47,7 +47,12 @@ HEADINGS: dict[str, str] = {
     SectionName.escalation: "Escalation",
 }
 #: Which document sections feed which runbook phase.
-RUNBOOK_PHASE: dict[str, SectionName] = {**{p: p for p in PHASES}, SectionName.summary: SectionName.overview}
+RUNBOOK_PHASE: dict[str, SectionName] = {
+    **{p: p for p in PHASES},
+    SectionName.summary: SectionName.overview,
+    SectionName.detection: SectionName.symptoms,
+    SectionName.resolution: SectionName.mitigation,
+}
 POSTMORTEM_PHASE: dict[str, SectionName] = {
     SectionName.summary: SectionName.overview,
     SectionName.detection: SectionName.symptoms,
@@ -79,6 +84,9 @@ class Candidate:
     caution: bool = False
     terms: set[str] = field(default_factory=set)
     merged: list[Candidate] = field(default_factory=list)
+    fix: bool = False  #: the action an incident recovered right after: first in its phase
+    whole: bool = False  #: a block of the best runbook's own procedure: shown whole, never cut or dropped
+    harmful: bool = False  #: an incident says doing this made things worse: shown as a caution, in its place
 
     def passage(self) -> Passage:
         return Passage(
@@ -113,6 +121,15 @@ def section_at(record: Record, offset: int) -> str:
 # -- candidates from documents ----------------------------------------------------------------
 
 
+def is_step(text: str) -> bool:
+    """Can this block be shown as a step? Not a bare link or image, and not a lead-in: a line ending in ':'
+    that introduces a list (its items are the steps), unless a code block follows it in the same block."""
+    words = LINK.sub(" ", text).strip(" \t\n-*+>.:|")
+    if len(words.split()) < 2 and "```" not in text:
+        return False
+    return "```" in text or not text.rstrip().endswith(":")
+
+
 def _section_steps(record: Record, names: dict[str, SectionName]) -> list[tuple[str, Span]]:
     out: list[tuple[str, Span]] = []
     for section in record.sections:
@@ -123,7 +140,8 @@ def _section_steps(record: Record, names: dict[str, SectionName]) -> list[tuple[
         steps = split_steps(text, section.start)
         if phase == SectionName.overview:
             steps = steps[:1]
-        out.extend((phase, s) for s in steps if len(s.text) <= MAX_STEP_CHARS or has_command(s.text))
+        fits = (s for s in steps if len(s.text) <= MAX_STEP_CHARS or has_command(s.text))
+        out.extend((phase, s) for s in fits if is_step(s.text))
     return out
 
 
@@ -143,19 +161,16 @@ def _runbook_lead(text: str) -> int:
     return end
 
 
-def _chat_steps(record: Record) -> list[tuple[str, Span, bool]]:
-    """Commands responders ran (the ``$ ...`` lines, not their output), as (phase, span, made things worse)."""
-    out: list[tuple[str, Span, bool]] = []
-    messages = record.messages
-    for n, message in enumerate(messages):
+def _chat_steps(record: Record) -> list[tuple[str, Span]]:
+    """Commands responders ran (the ``$ ...`` lines, not their output), as (phase, span)."""
+    out: list[tuple[str, Span]] = []
+    for message in record.messages:
         body = record.text[message.start : message.end]
-        later = " ".join(m.text.split("\n", 1)[0] for m in messages[n + 1 : n + 4])
-        worse = bool(NEGATIVE_OUTCOME.search(later))
         for match in _SHELL_LINE.finditer(body):
             start, end = message.start + match.start(1), message.start + match.end(1)
             command = record.text[start:end]
             phase = SectionName.mitigation if is_change(command) else SectionName.diagnosis
-            out.append((phase, Span(start, end, command), worse))
+            out.append((phase, Span(start, end, command)))
     return out
 
 
@@ -181,17 +196,20 @@ def _postmortem_cautions(record: Record) -> list[tuple[str, Span, bool]]:
     return out
 
 
-def _show(text: str) -> str:
+def show_step(text: str) -> str:
     shown = clean_step(text)
     return shown if len(shown) <= MAX_STEP_CHARS else shown[:MAX_STEP_CHARS].rstrip() + " ..."
 
 
-def candidates_of(record: Record, rank: int, query_terms: set[str]) -> list[Candidate]:
-    """The steps a document offers a runbook, with their phase."""
+def candidates_of(
+    record: Record, rank: int, query_terms: set[str], harmful: Sequence[Span] = ()
+) -> list[Candidate]:
+    """The steps a document offers a runbook, with their phase (a chat log's commands that its course says
+    made things worse, ``harmful``, are not offered)."""
     found: list[Candidate] = []
 
     def add(phase: str, span: Span, caution: bool = False) -> None:
-        found.append(Candidate(phase, record, span, _show(span.text), rank, caution, terms_of(span.text)))
+        found.append(Candidate(phase, record, span, show_step(span.text), rank, caution, terms_of(span.text)))
 
     if record.kind == Kind.runbook:
         for phase, span in _section_steps(record, RUNBOOK_PHASE):
@@ -211,8 +229,8 @@ def candidates_of(record: Record, rank: int, query_terms: set[str]) -> list[Cand
         for phase, span, caution in _postmortem_cautions(record):
             add(phase, span, caution=caution)
     elif record.kind == Kind.chat:
-        for phase, span, worse in _chat_steps(record):
-            if not worse:
+        for phase, span in _chat_steps(record):
+            if not any(a.start <= span.start < a.end for a in harmful):
                 add(phase, span)
     if record.kind != Kind.runbook and query_terms:
         # from incidents, keep what concerns the topic (or carries a command)

@@ -21,7 +21,8 @@ from kb.retrieval.alerts import AlertQuery
 from kb.retrieval.corpus import Corpus
 from kb.retrieval.search import Query
 from kb.runbooks.candidates import HEADINGS, LIMITS, PHASES, Candidate, candidates_of, merge_duplicates
-from kb.text.steps import terms_of
+from kb.runbooks.course import advise, cosine, courses, qualified
+from kb.text.steps import clean_step, terms_of
 
 
 @dataclass
@@ -107,14 +108,22 @@ def draft_runbook(
     if topic and not alert:
         _require_about(corpus, topic, sources.records, service)
     query_terms = terms_of(text)
-    candidates = [c for rank, r in enumerate(sources.records) for c in candidates_of(r, rank, query_terms)]
+    records = _about_topic(corpus, text, sources.records)
+    found = courses(records)
+    harmful = {c.record.id: c.not_advised() for c in found}
+    candidates = [
+        c for rank, r in enumerate(records) for c in candidates_of(r, rank, query_terms, harmful.get(r.id, []))
+    ]
     if not candidates:
         raise NotFound(f"the documents about '{text[:80]}' hold no steps to build a runbook from")
-    evidence = Evidence.numbered([c.passage() for c in candidates])
+    _keep_whole(candidates)
+    candidates = advise(corpus, found, candidates)
+    passages = [c.passage() for c in candidates] + [m.passage() for c in candidates for m in c.merged]
+    evidence = Evidence.numbered(passages)
     title = f"Runbook draft: {topic or (alert.alertnames[0] if alert and alert.alertnames else text[:60])}"
     dropped: list[DroppedItem] = []
     if llm is None:
-        items = _extractive_items(candidates)
+        items = _extractive_items(corpus, candidates)
         generator, model = Generator.extractive, None
     else:
         reply = ask_for_lines(
@@ -124,7 +133,7 @@ def draft_runbook(
         require_grounded(items, dropped, "runbook draft")
         items.sort(key=lambda i: PHASES.index(i.section))
         generator, model = Generator.llm, llm.model
-    items = [*_alert_items(sources.records, evidence, alert.alertnames if alert else ()), *items]
+    items = [*_alert_items(records, evidence, alert.alertnames if alert else ()), *items]
     items.sort(key=lambda i: PHASES.index(i.section))
     items, bad = evidence.check_items(items)
     dropped += bad
@@ -132,7 +141,7 @@ def draft_runbook(
     cited = list(dict.fromkeys(c.doc_id for i in items for c in i.citations))
     return Draft(
         title=title,
-        markdown=render_runbook(title, items, dropped, sources.records, generator, model),
+        markdown=render_runbook(title, items, dropped, records, generator, model),
         generator=generator,
         model=model,
         items=items,
@@ -141,22 +150,74 @@ def draft_runbook(
     )
 
 
-def _extractive_items(candidates: list[Candidate]) -> list[DraftItem]:
-    # best sources first within each phase, then document order
+#: a document is about the topic when its title and opening are within this of the closest one's similarity
+RELATED_MARGIN = 0.15
+
+
+def _opening(record: Record) -> str:
+    about = [record.text[s.start : s.end] for s in record.sections
+             if s.name in (SectionName.overview, SectionName.summary, SectionName.symptoms, SectionName.body)]
+    return (" ".join(about) or record.text)[:600]
+
+
+def _about_topic(corpus: Corpus, text: str, records: Sequence[Record]) -> list[Record]:
+    """The documents about the topic's service and failure, by meaning: those whose title and opening are
+    nearly as close to the topic as the closest document's (a Redis runbook does not feed a Postgres draft)."""
+    if len(records) < 2:
+        return list(records)
+    vectors = corpus.embed_texts([text, *(f"{r.title}\n{_opening(r)}" for r in records)])
+    sims = [cosine(vectors[0], v) for v in vectors[1:]]
+    best = max(sims)
+    return [r for r, sim in zip(records, sims, strict=True) if sim >= best - RELATED_MARGIN]
+
+
+def _keep_whole(candidates: Sequence[Candidate]) -> None:
+    """The best runbook's own blocks are kept whole, with their commands, and never dropped for room."""
+    best = min((c.rank for c in candidates if c.record.kind == Kind.runbook), default=None)
+    for cand in candidates:
+        if cand.rank == best and cand.record.kind == Kind.runbook:
+            cand.whole = True
+            cand.text = clean_step(cand.span.text)
+
+
+def _extractive_items(corpus: Corpus, candidates: list[Candidate]) -> list[DraftItem]:
+    # the fix that worked first, then the best runbook's own procedure in its order, then other sources by rank
     overview_from = min((c.rank for c in candidates if c.phase == SectionName.overview), default=-1)
     candidates = [c for c in candidates if c.phase != SectionName.overview or c.rank == overview_from]
-    ordered = sorted(candidates, key=lambda c: (PHASES.index(c.phase), c.caution is False, c.rank, c.span.start))
+    ordered = sorted(candidates, key=lambda c: (PHASES.index(c.phase), not c.fix, not c.whole, c.rank, c.span.start))
     merged = merge_duplicates(ordered)
-    items: list[DraftItem] = []
+    chosen: list[Candidate] = []
     counts: dict[str, int] = {}
     for cand in merged:
-        if counts.get(cand.phase, 0) >= LIMITS[cand.phase] + (2 if cand.caution else 0):
+        if not cand.whole and counts.get(cand.phase, 0) >= LIMITS[cand.phase] + (2 if cand.caution else 0):
             continue
         counts[cand.phase] = counts.get(cand.phase, 0) + 1
+        chosen.append(cand)
+    items: list[DraftItem] = []
+    for cand in _cautions_first(corpus, chosen):
         text = ("Caution: " + cand.text) if cand.caution else cand.text
         citations = [cand.citation(), *(m.citation() for m in cand.merged)]
         items.append(DraftItem(section=cand.phase, text=text, citations=list({c.start: c for c in citations}.values())))
     return items
+
+
+def _cautions_first(corpus: Corpus, chosen: list[Candidate]) -> list[Candidate]:
+    """Each caution placed right before the step it qualifies (the step of its phase closest to it in
+    meaning), or first in its phase; a step turned into a caution stays where it was."""
+    steps = [c for c in chosen if not c.caution or c.harmful]
+    cautions = [c for c in chosen if c.caution and not c.harmful]
+    if not cautions:
+        return steps
+    vectors = corpus.embed_texts([c.text[:600] for c in [*cautions, *steps]])
+    near = dict(zip(map(id, [*cautions, *steps]), vectors, strict=True))
+    for caution in cautions:
+        same = [s for s in steps if s.phase == caution.phase and not s.fix and not s.caution]
+        at = qualified(near[id(caution)], [near[id(s)] for s in same])
+        target = same[at] if at is not None else next((s for s in steps if s.phase == caution.phase and not s.fix),
+                                                      None)
+        target = target or next((s for s in steps if PHASES.index(s.phase) > PHASES.index(caution.phase)), None)
+        steps.insert(steps.index(target) if target is not None else len(steps), caution)
+    return steps
 
 
 def render_runbook(

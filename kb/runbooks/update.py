@@ -20,6 +20,7 @@ from kb.generation.guard import caution_note
 from kb.generation.prompting import ask_for_lines
 from kb.retrieval.corpus import Corpus
 from kb.runbooks.candidates import HEADINGS, PHASES, Candidate, candidates_of, merge_duplicates
+from kb.runbooks.course import courses, qualified
 from kb.runbooks.proposals import save_proposal
 from kb.runbooks.revisions import runbook_markdown
 from kb.runbooks.stale import incidents_for
@@ -55,8 +56,9 @@ def _update_candidates(corpus: Corpus, runbook: Record, incidents: Sequence[Reco
              if s.name in (SectionName.overview, SectionName.symptoms)]
     profile_text = " ".join([runbook.title, *about])[:2000]
     found: list[Candidate] = []
+    not_advised = {c.record.id: c.not_advised() for c in courses(incidents)}
     for rank, record in enumerate(incidents):
-        for cand in candidates_of(record, rank, set()):
+        for cand in candidates_of(record, rank, set(), not_advised.get(record.id, [])):
             if cand.phase in (SectionName.overview, SectionName.symptoms):
                 continue
             bar = COVERED_COMMAND if has_command(cand.span.text) else COVERED
@@ -82,9 +84,27 @@ FALLBACK_SECTIONS: dict[str, tuple[SectionName, ...]] = {
 }
 
 
-def _insert(body: str, runbook: Record, additions: dict[str, list[str]]) -> str:
-    """The body with each phase's new lines appended to the end of that phase's section (or a new one)."""
-    inserts: list[tuple[int, str]] = []
+def _caution_places(corpus: Corpus, runbook: Record, items: Sequence[DraftItem]) -> dict[int, int]:
+    """Where each caution goes (item index -> offset in the runbook's text): right before the first step of its
+    phase's section that it qualifies (related in meaning), so it is read before that step, never after."""
+    places: dict[int, int] = {}
+    cautions = [(n, i) for n, i in enumerate(items) if i.text.startswith("Caution:")]
+    for n, item in cautions:
+        section = next((s for s in runbook.sections if s.name == item.section), None)
+        steps = split_steps(runbook.text[section.start : section.end], section.start) if section else []
+        if not steps:
+            continue
+        vectors = corpus.embed_texts([item.text, *(s.text[:600] for s in steps)])
+        at = qualified(vectors[0], vectors[1:])
+        if at is not None:
+            places[n] = steps[at].start
+    return places
+
+
+def _insert(body: str, runbook: Record, additions: dict[str, list[str]], before: dict[int, str] | None = None) -> str:
+    """The body with each phase's new lines appended to the end of that phase's section (or a new one), and
+    each line of ``before`` (offset -> line) placed right before the step at that offset."""
+    inserts: list[tuple[int, str]] = [(at, lines + "\n") for at, lines in (before or {}).items()]
     for phase, lines in additions.items():
         block = "\n".join(lines) + "\n"
         target = next((s for s in reversed(runbook.sections) if s.name == phase), None)
@@ -121,7 +141,7 @@ def propose_update(
     items, dropped, generator = _proposed_items(runbook, candidates, llm)
     stamp = now or dt.datetime.now(dt.UTC)
     old = runbook_markdown(runbook)
-    new = _revised_markdown(old, runbook, items, stamp.date())
+    new = _revised_markdown(old, runbook, items, stamp.date(), _caution_places(corpus, runbook, items))
     diff = unidiff.make(old, new, f"{runbook_id}.md")
     proposal = RunbookProposal(
         runbook_id=runbook_id,
@@ -168,18 +188,25 @@ def _proposed_items(
     return items, dropped + bad, generator
 
 
-def _revised_markdown(old: str, runbook: Record, items: Sequence[DraftItem], reviewed: dt.date) -> str:
-    """The runbook's Markdown with each item added under its phase (and last_reviewed set), or unchanged."""
+def _revised_markdown(
+    old: str, runbook: Record, items: Sequence[DraftItem], reviewed: dt.date, places: dict[int, int] | None = None
+) -> str:
+    """The runbook's Markdown with each item added under its phase (and last_reviewed set), or unchanged; a
+    caution with a place goes right before the step it qualifies."""
     front, body = split_front(old)
     additions: dict[str, list[str]] = {}
-    for item in items:
+    before: dict[int, str] = {}
+    for n, item in enumerate(items):
         sources = ", ".join(dict.fromkeys(f"{c.doc_id} ({c.section})" for c in item.citations))
         line = indent_continuation(item.text, "- ", " ".join(x for x in (f"_(learned from {sources})_",
                                                                            caution_note(item.cautions)) if x))
-        additions.setdefault(item.section, []).append(line)
-    if not additions:
+        if places and n in places:
+            before[places[n]] = before.get(places[n], "") + line + "\n"
+        else:
+            additions.setdefault(item.section, []).append(line)
+    if not additions and not before:
         return old
-    new = old[: len(old) - len(body)] + _insert(body, runbook, additions)
+    new = old[: len(old) - len(body)] + _insert(body, runbook, additions, before)
     if front:
         new = set_front_fields(new, {"last_reviewed": reviewed})
     return new

@@ -16,6 +16,8 @@ from kb.text.analysis import analyze
 _LIST_ITEM = re.compile(r"^ ?(?:\d+[.)]|[-*+])\s+(?:\[[ xX]\]\s+)?")  # top level; nested items stay inside
 _HEADING = re.compile(r"^ {0,3}#{1,6}\s")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
+#: a Markdown link or image, its text in group 1 (syntax: "[text](url)", "![alt](src)")
+LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)")
 #: where a chat message starts: "[2025-01-08 10:22:45] name: ..."
 CHAT_STAMP = r"\[\d{4}-\d\d-\d\d[ T]"
 #: command-line tools whose lines are commands to run, not prose
