@@ -124,7 +124,7 @@ def _fixes(incident: Incident, to_resolution: list[list[float]]) -> list[int]:
     after = range(incident.first + 1, len(incident.timeline))
     if incident.resolution:
         closeness = {n: max(to_resolution[n], default=0.0) for n in after if incident.timeline[n][1]
-                     and incident.kinds[n] not in (MessageKind.report, MessageKind.hypothesis)}
+                     and incident.kinds[n] not in (MessageKind.report, MessageKind.hypothesis, MessageKind.recovery)}
         best = max(closeness.values(), default=0.0)
         if best >= FIX_CLOSE:
             return [n for n, c in closeness.items() if c >= best - FIX_SPREAD]

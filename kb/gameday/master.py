@@ -26,7 +26,7 @@ from kb.clients.openai_client import ChatModel
 from kb.core.enums import ActionKind, Outcome, RubricKind
 from kb.core.errors import KBError, LLMError
 from kb.core.models import Citation, Clue, Passage, Scenario, Session, Turn
-from kb.gameday.cues import ASKS_FOR, SAME_ACTION, TELLING, action_class, similarity, turn_kind
+from kb.gameday.cues import ASKS_FOR, SAME_ACTION, TELLING, action_class, closeness, similarity, turn_kind
 from kb.gameday.incident import body_sentences
 from kb.gameday.leak import LeakGuard
 from kb.gameday.scoring import POINTS, TURN_LIMIT, debrief, score
@@ -162,8 +162,7 @@ class GameMaster:
         fixes = [i for i in rubric if i.kind == RubricKind.mitigation]
         harms = [i for i in rubric if i.kind == RubricKind.harmful]
         outcomes = [c for c in self.scenario.clues if c.trigger.on_action]
-        close = similarity([text], [*(i.text for i in fixes), *(i.text.split(" -> ")[0] for i in harms),
-                                    *(c.text for c in outcomes)])[0]
+        close = closeness(text, [*(i.text for i in fixes), *(i.text for i in harms), *(c.text for c in outcomes)])
         to_fix, to_harm = close[: len(fixes)], close[len(fixes) : len(fixes) + len(harms)]
         to_outcome = close[len(fixes) + len(harms) :]
         best_fix, best_harm = max(to_fix, default=0.0), max(to_harm, default=0.0)
@@ -184,9 +183,9 @@ class GameMaster:
                             matched=[comms[0].id])
             return turn("action", "Done.")
         if outcomes:
-            closeness, k = max(zip(to_outcome, range(len(outcomes)), strict=True))
+            near, k = max(zip(to_outcome, range(len(outcomes)), strict=True))
             clue = outcomes[k]
-            if closeness >= SAME_OUTCOME or (kind is not None and clue.trigger.on_action == kind):
+            if near >= SAME_OUTCOME or (kind is not None and clue.trigger.on_action == kind):
                 self._reveal(session, clue)
                 return turn("action", f"You do it. What happened: {clue.text}", clue.citations, revealed=[clue.key])
         return turn("action", "You do it. " + NO_DATA + " Nothing in the evidence says it changed anything.")
@@ -217,11 +216,11 @@ class GameMaster:
             return None
         close = similarity([text], [c.text for c in clues])[0]
         ranked = []
-        for clue, closeness in zip(clues, close, strict=True):
+        for clue, near in zip(clues, close, strict=True):
             fits = asked is not None and clue.category == asked
-            if not fits and closeness < ANSWERS:
+            if not fits and near < ANSWERS:
                 continue
-            score = closeness + (0.5 if fits else 0.0) + (0.1 if clue.key not in session.revealed else 0.0)
+            score = near + (0.5 if fits else 0.0) + (0.1 if clue.key not in session.revealed else 0.0)
             ranked.append((score - (0.2 if clue.red_herring else 0.0), clue.key, clue))
         return max(ranked)[2] if ranked else None
 
