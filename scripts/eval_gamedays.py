@@ -41,7 +41,8 @@ from kb.text.steps import terms_of
 QUESTIONS = ("what do the dashboards say?", "what changed recently?", "what changed in the last hour?",
              "show me the logs")
 BOILERPLATE = terms_of("You are the on-call engineer for the affected services It is just been paged something "
-                       "has reported Work incident as you would for real")
+                       "has reported Work incident as you would for real Game day SEV1 SEV2 SEV3 Monday Tuesday "
+                       "Wednesday Thursday Friday Saturday Sunday working undated")
 
 
 def _section(record: Record, *names: str) -> str:

@@ -14,6 +14,7 @@ Every function takes a batch, so one model call serves many lines.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -85,10 +86,11 @@ def closeness(text: str, others: Sequence[str]) -> list[float]:
     pieces: list[str] = []
     owner: list[int] = []
     for k, other in enumerate(others):
-        said = plain(other.split(" -> ")[0])
-        parts = [s.text for s in sentences(Span(0, len(said), said))] or [said]
-        for part in [said, *parts[:4]] if len(parts) > 1 else [said]:
-            pieces.append(part)
+        said = " ".join(HANDLE.sub("", plain(other.split(" -> ")[0])).split())
+        parts = [s.text for s in sentences(Span(0, len(said), said))][:4] or [said]
+        clauses = [c for part in parts for c in CLAUSE.split(part) if len(c.split()) >= 3]
+        for piece in dict.fromkeys([said, *parts, *clauses[:8]]):
+            pieces.append(piece)
             owner.append(k)
     best = [0.0] * len(others)
     for k, sim in zip(owner, similarity([text], pieces)[0] if pieces else [], strict=True):
@@ -96,6 +98,9 @@ def closeness(text: str, others: Sequence[str]) -> list[float]:
     return best
 
 
+#: syntax only: a chat handle ("@alice"), and where a sentence splits into clauses
+HANDLE = re.compile(r"(?<!\w)@[\w-]+")
+CLAUSE = re.compile(r"[,;:]\s+|\s+(?:and|which|so|then|but)\s+")
 PARAPHRASES = Path(__file__).with_name("paraphrases.tsv")
 
 

@@ -26,7 +26,7 @@ FIX_SPREAD = 0.08
 #: an entry at least this close in meaning to the Resolution section can be the fix it describes
 FIX_CLOSE = 0.45
 #: a page needs this many words besides its time to be a report a trainee can start from
-PAGE_WORDS = 3
+PAGE_WORDS = 2
 
 
 @dataclass
@@ -114,8 +114,13 @@ def read_incident(corpus: Corpus, source_id: str) -> Incident:
 
 def _first_paragraph(text: str) -> str:
     """A section's lead: its first paragraph of prose (what was done), before any later fix or follow-up."""
-    body = re.sub(r"^\s*#{1,6} [^\n]*\n", "", text.strip()).strip()
-    return re.split(r"\n\s*\n", body, maxsplit=1)[0] if body else ""
+    body = re.sub(r"^\s*#{1,6} [^\n]*(?:\n|$)", "", re.sub(r"```.*?```", "\n", text, flags=re.S).strip()).strip()
+    if body:
+        return re.split(r"\n\s*\n", body, maxsplit=1)[0]
+    # a section that is only commands: the commands say what was done
+    code = [line.strip() for block in re.findall(r"```[^\n]*\n(.*?)```", text, flags=re.S)
+            for line in block.splitlines() if line.strip()]
+    return ". ".join(code[:3])
 
 
 def _fixes(incident: Incident, to_resolution: list[list[float]]) -> list[int]:

@@ -165,13 +165,13 @@ class GameMaster:
         close = closeness(text, [*(i.text for i in fixes), *(i.text for i in harms), *(c.text for c in outcomes)])
         to_fix, to_harm = close[: len(fixes)], close[len(fixes) : len(fixes) + len(harms)]
         to_outcome = close[len(fixes) + len(harms) :]
-        best_fix, best_harm = max(to_fix, default=0.0), max(to_harm, default=0.0)
+        best_fix, best_harm = round(max(to_fix, default=0.0), 2), round(max(to_harm, default=0.0), 2)
         if best_harm >= SAME_ACTION and best_harm > best_fix:
-            item = harms[to_harm.index(best_harm)]
+            item = harms[to_harm.index(max(to_harm))]
             return turn("action", f"In the real incident that made things worse: {item.text}", item.citations,
                         matched=[item.id])
         if best_fix >= SAME_ACTION:
-            item = fixes[to_fix.index(best_fix)]
+            item = fixes[to_fix.index(max(to_fix))]
             session.outcome = Outcome.mitigated
             return turn("action", "That works: it is what ended the real incident. Here is the debrief.",
                         item.citations, matched=[item.id])

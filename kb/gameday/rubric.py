@@ -9,10 +9,14 @@ from dataclasses import dataclass, field
 
 from kb.core.enums import MessageKind, RubricKind, SectionName
 from kb.core.models import Citation, Record, RubricItem
-from kb.gameday.cues import ACTING, TELLING, action_kinds, line_kinds
+from kb.gameday.cues import ACTING, TELLING, action_kinds
 from kb.gameday.incident import Incident
 from kb.gameday.timeline import cite
+from kb.retrieval.cues import judge
 from kb.text.steps import Span, shorten, terms_of
+
+#: a chat message says it made things worse only when that kind wins by this margin
+CLEAR = 0.05
 
 
 @dataclass
@@ -27,12 +31,14 @@ class Rubric:
 def build_rubric(incident: Incident) -> Rubric:
     """The rubric: the fix, the findings before it, the communication and what made things worse."""
     rubric = Rubric(findings=list(incident.findings))
+    when = incident.timeline[incident.fix][1] if incident.fix < len(incident.timeline) else None
+    until = when.split()[-1] if when else None
     rubric.items += _mitigations(incident)
     rubric.items += _diagnoses(incident)
     rubric.items += _communication(incident)
     rubric.items += _harmful_timeline(incident)
     if incident.chat is not None:
-        rubric.items += _harmful_chat(incident.chat)
+        rubric.items += _harmful_chat(incident.chat, until)
     return rubric
 
 
@@ -97,11 +103,12 @@ def _harmful_timeline(incident: Incident) -> list[RubricItem]:
     return items
 
 
-def _harmful_chat(chat: Record) -> list[RubricItem]:
-    """What hurt, from the chat: the action a responder took just before a message saying it made things
-    worse."""
-    firsts = [m.text.split("\n", 1)[0] for m in chat.messages]
-    kinds = line_kinds(firsts)
+def _harmful_chat(chat: Record, until: str | None) -> list[RubricItem]:
+    """What hurt, from the chat before the fix (``until``, "HH:MM"): the action a responder took just before a
+    message that clearly says it made things worse."""
+    messages = [m for m in chat.messages if until is None or m.ts is None or m.ts.strftime("%H:%M") < until]
+    firsts = [m.text.split("\n", 1)[0] for m in messages]
+    kinds = [MessageKind(v.label) if v.label and v.margin >= CLEAR else None for v in judge(firsts)]
     actions = action_kinds(firsts)
     items: list[RubricItem] = []
     done: set[int] = set()
@@ -113,7 +120,7 @@ def _harmful_chat(chat: Record) -> list[RubricItem]:
         if acted is None:
             continue
         done.update(range(acted, n))
-        earlier, message = chat.messages[acted], chat.messages[n]
+        earlier, message = messages[acted], messages[n]
         span = Span(earlier.start, message.end, chat.text[earlier.start : message.end])
         items.append(RubricItem(id=f"harmful-{acted}", kind=RubricKind.harmful,
                                 text=shorten(firsts[acted], 200) + " -> " + " ".join(firsts[n].split()),
