@@ -34,9 +34,20 @@ ASKS_FOR = {"ask_changes": "deploy", "ask_dashboard": "dashboard", "ask_logs": "
 SAME_ACTION = 0.48
 
 
+#: a kind that decides where an incident ends (recovery) must win by this margin
+CLEAR = 0.04
+
+
 def line_kinds(texts: Sequence[str]) -> list[MessageKind | None]:
-    """What each line does in the incident (None when no kind is close enough)."""
-    return message_cues.kinds(list(texts)) if texts else []
+    """What each line does in the incident (None when no kind is close enough); a recovery only when it is
+    clearly one (a line that only leans towards it would end the scenario early)."""
+    if not texts:
+        return []
+    out: list[MessageKind | None] = []
+    for verdict in message_cues.judge(list(texts)):
+        kind = MessageKind(verdict.label) if verdict.label else None
+        out.append(None if kind == MessageKind.recovery and verdict.margin < CLEAR else kind)
+    return out
 
 
 def evidence_kinds(texts: Sequence[str]) -> list[str]:

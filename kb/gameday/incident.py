@@ -24,7 +24,7 @@ STATES_CAUSE = 0.62
 #: an action this much less close to the Resolution than the closest one is not part of the fix
 FIX_SPREAD = 0.08
 #: an entry at least this close in meaning to the Resolution section can be the fix it describes
-FIX_CLOSE = 0.45
+FIX_CLOSE = 0.4
 #: a page needs this many words besides its time to be a report a trainee can start from
 PAGE_WORDS = 2
 
@@ -83,12 +83,12 @@ def read_incident(corpus: Corpus, source_id: str) -> Incident:
     missing = []
     cause = body_sentences(section_text(record, SectionName.root_cause))
     if not cause:
-        missing.append("a root cause section to build an answer key from")
+        missing.append("no root cause section to build an answer key from")
     timeline = timeline_of(record)
     if not any(when for _span, when in timeline):
-        missing.append("a timeline whose entries have times")
+        missing.append("no timeline whose entries have times")
     if missing:
-        raise KBError(f"'{source_id}' cannot make a fair game day: it has no " + "; no ".join(missing))
+        raise KBError(f"'{source_id}' cannot make a fair game day: " + "; ".join(missing))
     texts = [plain(s.text) for s, _ in timeline]
     kinds, evidence = line_kinds(texts), evidence_kinds(texts)
     first = first_page_index(timeline, kinds, evidence, record.date)
@@ -136,6 +136,8 @@ def _fixes(incident: Incident, to_resolution: list[list[float]]) -> list[int]:
     back = recovery_index(incident.kinds, incident.first + 1)
     acted = [n for n in range(incident.first + 1, back)
              if incident.kinds[n] in ACTING and incident.actions[n] not in TELLING]
+    if not acted and incident.first + 1 < back < len(incident.timeline):
+        return [back - 1]  # the entry just before things were back
     return acted[-1:]
 
 

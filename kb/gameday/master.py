@@ -45,7 +45,7 @@ REFUSAL = (
 #: a hypothesis this close in meaning to a sentence of the root cause names the cause
 NAMES_CAUSE = 0.6
 #: a question this close in meaning to a clue is answered by it, whatever kind of evidence it asked for
-ANSWERS = 0.45
+ANSWERS = 0.4
 #: a player's action this close to an action responders took without fixing it gets that outcome
 SAME_OUTCOME = 0.5
 
@@ -124,12 +124,13 @@ class GameMaster:
             session.outcome = Outcome.gave_up
             return turn("end", "Game over. Here is the debrief.")
         if HINT.match(text):
-            if session.hints_used >= len(self.scenario.hints):
-                return turn("hint", "No more hints.")
-            hint = self.scenario.hints[session.hints_used]
-            session.hints_used += 1
-            return turn("hint", f"Hint ({POINTS['hint']} points): {hint.text}", hint.citations)
+            return self._hint(session, turn)
         said = turn_kind(text)
+        if said == "end":
+            session.outcome = Outcome.gave_up
+            return turn("end", "Game over. Here is the debrief.")
+        if said == "hint":
+            return self._hint(session, turn)
         if said == "ask_cause":
             return turn("refused", REFUSAL)
         if said == "hypothesis":
@@ -137,6 +138,13 @@ class GameMaster:
         if said == "action":
             return self._act(session, text, action_class(text), turn)
         return self._question(session, text, said, turn)
+
+    def _hint(self, session: Session, turn):  # type: ignore[no-untyped-def]
+        if session.hints_used >= len(self.scenario.hints):
+            return turn("hint", "No more hints.")
+        hint = self.scenario.hints[session.hints_used]
+        session.hints_used += 1
+        return turn("hint", f"Hint ({POINTS['hint']} points): {hint.text}", hint.citations)
 
     def _hypothesis(self, session: Session, text: str, turn):  # type: ignore[no-untyped-def]
         """A claim about what is going on: matched to the findings and the cause by meaning."""
