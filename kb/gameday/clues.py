@@ -49,7 +49,7 @@ def chat_clues(chat: Record, guard: LeakGuard, until: dt.datetime | None) -> lis
     kinds, evidence = line_kinds(firsts), evidence_kinds([body for _m, body in pasted])
     clues = []
     for (message, body), kind, category in zip(pasted, kinds, evidence, strict=True):
-        if kind in NOT_EVIDENCE or kind == MessageKind.report:
+        if kind in NOT_EVIDENCE:
             continue
         citation = cite(chat, Span(message.start, message.end, body), SectionName.chat)
         clues.append(Clue(key=clue_key(citation), text=clean_step(body)[:1200], category=category,

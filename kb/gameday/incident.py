@@ -20,7 +20,7 @@ from kb.retrieval.similar import same_incident
 from kb.text.steps import Span, clean_step, sentences
 
 #: an entry this close in meaning (cosine) to a sentence of the root cause states the cause
-STATES_CAUSE = 0.62
+STATES_CAUSE = 0.55
 #: an action this much less close to the Resolution than the closest one is not part of the fix
 FIX_SPREAD = 0.08
 #: an entry at least this close in meaning to the Resolution section can be the fix it describes

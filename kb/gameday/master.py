@@ -43,7 +43,7 @@ REFUSAL = (
     "What would you check next?"
 )
 #: a hypothesis this close in meaning to a sentence of the root cause names the cause
-NAMES_CAUSE = 0.6
+NAMES_CAUSE = 0.5
 #: a question this close in meaning to a clue is answered by it, whatever kind of evidence it asked for
 ANSWERS = 0.4
 #: a player's action this close to an action responders took without fixing it gets that outcome
