@@ -53,11 +53,12 @@ def _post_fix(record: Record, ref: dict, chat: Record | None):  # type: ignore[n
     """A predicate: does a citation point at the fix or after it?"""
     quote = ref.get("fix_quote")
     at = record.text.find(quote) if quote else -1
+    at = record.text.rfind("\n", 0, at) + 1 if at >= 0 else -1  # the start of the fix's own entry
     chat_at = dt.datetime.fromisoformat(ref["fix_chat"]) if ref.get("fix_chat") else None
 
     def after(c) -> bool:  # type: ignore[no-untyped-def]
         if c.doc_id == record.id and at >= 0 and c.section == "timeline":
-            return c.start >= at - 40
+            return c.end > at
         if chat is not None and c.doc_id == chat.id and chat_at is not None:
             return any(m.ts is not None and m.ts.replace(tzinfo=None) >= chat_at and m.start <= c.start < m.end + 1
                        for m in chat.messages)

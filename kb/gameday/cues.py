@@ -111,7 +111,7 @@ def closeness(text: str, others: Sequence[str]) -> list[float]:
 
 #: syntax only: a chat handle ("@alice"), and where a sentence splits into clauses
 HANDLE = re.compile(r"(?<!\w)@[\w-]+")
-CLAUSE = re.compile(r"[,;:]\s+|\s+(?:and|which|so|then|but)\s+")
+CLAUSE = re.compile(r"[,;:]\s+|\s+(?:and|which|so|then|but|that|is)\s+")
 PARAPHRASES = Path(__file__).with_name("paraphrases.tsv")
 
 

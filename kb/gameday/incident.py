@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from kb.core.enums import ActionKind, MessageKind, SectionName
 from kb.core.errors import KBError
 from kb.core.models import Kind, Record
-from kb.gameday.cues import ACTING, TELLING, action_kinds, evidence_kinds, line_kinds, similarity
+from kb.gameday.cues import ACTING, CLAUSE, TELLING, action_kinds, evidence_kinds, line_kinds, similarity
 from kb.gameday.leak import LeakGuard
 from kb.gameday.timeline import first_page_index, plain, recovery_index, section_text, timeline_of
 from kb.retrieval.corpus import Corpus
@@ -68,8 +68,18 @@ def body_sentences(text: str) -> list[str]:
     return out
 
 
-def _stated(sims: list[list[float]], n: int) -> float:
-    return max(sims[n], default=0.0)
+def _states_cause(texts: list[str], cause: list[str]) -> list[bool]:
+    """Whether each entry, or one of its clauses ("X determines the root cause is Y"), says what a sentence
+    of the root cause says."""
+    pieces, owner = [], []
+    for n, text in enumerate(texts):
+        for piece in dict.fromkeys([text, *(c for c in CLAUSE.split(text) if len(c.split()) >= 2)]):
+            pieces.append(piece)
+            owner.append(n)
+    out = [False] * len(texts)
+    for n, row in zip(owner, similarity(pieces, cause), strict=True):
+        out[n] = out[n] or max(row, default=0.0) >= STATES_CAUSE
+    return out
 
 
 def read_incident(corpus: Corpus, source_id: str) -> Incident:
@@ -95,10 +105,9 @@ def read_incident(corpus: Corpus, source_id: str) -> Incident:
     resolution = body_sentences(_first_paragraph(section_text(record, SectionName.resolution, SectionName.mitigation)))
     incident = Incident(record, _chat(corpus, record), LeakGuard.for_record(record, corpus.passage_share), timeline,
                         kinds, action_kinds(texts), evidence, first, len(timeline), resolution=resolution)
-    sims = similarity(texts, [*cause, *resolution])
-    incident.states_cause = [_stated([row[: len(cause)] for row in sims], n) >= STATES_CAUSE
-                             for n in range(len(texts))]
-    incident.fixes = _fixes(incident, [row[len(cause) :] for row in sims])
+    sims = similarity(texts, resolution)
+    incident.states_cause = _states_cause(texts, cause)
+    incident.fixes = _fixes(incident, sims)
     incident.recovery = recovery_index(kinds, incident.fix + 1) if incident.fixes else recovery_index(kinds, first + 1)
     if not incident.fixes and not resolution:
         raise KBError(f"'{source_id}' cannot make a fair game day: no fix can be identified (no Resolution or "
