@@ -1,6 +1,7 @@
 """Clues of a scenario: the output responders pasted into the chat before the fix, what happened when they
 acted without fixing it (outcomes), and red herrings (real observations from other incidents of the same
-services). Each cites its source and is revealed by its keywords, an action or after some turns.
+services). Each cites its source and is revealed when asked for, on an action or after some turns. Nothing
+from the fix on, and nothing that states the cause, becomes a clue.
 """
 
 from __future__ import annotations
@@ -10,53 +11,49 @@ import hashlib
 import random
 import re
 
-from kb.core.enums import ActionKind, SectionName
+from kb.core.enums import MessageKind, SectionName
 from kb.core.models import Citation, Clue, Kind, Record, Trigger
-from kb.gameday.cues import ACTION_VERBS, ESCALATION, FINDING, TELLING, action_class, category_of
+from kb.gameday.cues import ACTING, TELLING, evidence_kinds, line_kinds
+from kb.gameday.incident import Incident
 from kb.gameday.leak import LeakGuard
-from kb.gameday.timeline import TIME, cite, timeline_of
+from kb.gameday.timeline import TIME, cite, plain, timeline_of
 from kb.generation.guard import refusal
 from kb.retrieval.corpus import Corpus
-from kb.text.steps import NEGATIVE_OUTCOME, Span, clean_step, is_change, terms_of
+from kb.text.steps import Span, clean_step, terms_of
+
+#: kinds of line that are not evidence a trainee may see before the end
+NOT_EVIDENCE = (*ACTING, MessageKind.made_worse, MessageKind.recovery, MessageKind.hypothesis,
+                MessageKind.action_item)
 
 
 def clue_key(citation: Citation) -> str:
     return hashlib.sha256(f"{citation.doc_id}|{citation.quote}".encode()).hexdigest()[:12]
 
 
-def clue_keywords(text: str, extra: set[str]) -> list[str]:
+def clue_keywords(text: str, extra: set[str] | None = None) -> list[str]:
     words = {t for t in terms_of(text) if not t.isdigit() and len(t) > 2}
-    return sorted(words | extra)
+    return sorted(words | (extra or set()))
 
 
 def chat_clues(chat: Record, guard: LeakGuard, until: dt.datetime | None) -> list[Clue]:
-    """Output responders pasted into the chat before the incident was mitigated (logs, query results)."""
-    clues = []
+    """Output responders pasted into the chat before the fix began (logs, query results), not actions,
+    guesses or anything that states the cause."""
+    pasted = []
     for message in chat.messages:
-        if until and message.ts and message.ts >= until:
+        if until is None or (message.ts and message.ts >= until):
             break
         body = chat.text[message.start : message.end]
-        if "\n" not in body or message.author.lower() in ("alertmanager", "pagerduty"):
+        if "\n" in body and not guard.leaks(body):
+            pasted.append((message, body))
+    firsts = [body.split("\n", 1)[0] for _m, body in pasted]
+    kinds, evidence = line_kinds(firsts), evidence_kinds([body for _m, body in pasted])
+    clues = []
+    for (message, body), kind, category in zip(pasted, kinds, evidence, strict=True):
+        if kind in NOT_EVIDENCE:
             continue
-        if guard.leaks(body) or NEGATIVE_OUTCOME.search(body) or is_change(body.split("\n", 1)[0]) or action_class(
-            body.split("\n", 1)[0]
-        ) in (
-            ActionKind.rollback, ActionKind.terminate, ActionKind.restart, ActionKind.failover, ActionKind.disable,
-            ActionKind.raise_limit,
-        ):
-            continue
-        span = Span(message.start, message.end, body)
-        category, extra = category_of(body)
-        citation = cite(chat, span, SectionName.chat)
-        clues.append(
-            Clue(
-                key=clue_key(citation),
-                text=clean_step(body)[:1200],
-                category=category,
-                trigger=Trigger(keywords=clue_keywords(asked_with(body), extra)),
-                citations=[citation],
-            )
-        )
+        citation = cite(chat, Span(message.start, message.end, body), SectionName.chat)
+        clues.append(Clue(key=clue_key(citation), text=clean_step(body)[:1200], category=category,
+                          trigger=Trigger(keywords=clue_keywords(asked_with(body))), citations=[citation]))
     return clues[:6]
 
 
@@ -70,40 +67,26 @@ def asked_with(body: str) -> str:
     return " ".join([first, *(line for line in rest if PROMPT_LINE.match(line))])
 
 
-def outcome_clues(record: Record, timeline: list[tuple[Span, str | None]], first: int, recovery: int) -> list[Clue]:
-    """What happened when responders acted before the fix: a run of entries about one kind of action
-    (asked for, done, finished) and the observation after it."""
+def outcome_clues(incident: Incident) -> list[Clue]:
+    """What happened when responders acted before the fix: the action and what was seen right after it."""
     clues = []
-    n = first
-    while n < recovery - 1:
-        span, _ = timeline[n]
-        # what was done is said first ("Scaling X from 12 to 18 tried; ... Reverted 11:58" is a scale-out)
-        lead = re.split(r"[;.](?:\s|$)", span.text, maxsplit=1)[0]
-        kind = (action_class(lead) or action_class(span.text)) if ACTION_VERBS.search(span.text) else None
-        if kind is None or kind in TELLING:
-            n += 1
+    for n in range(incident.first + 1, incident.fix):
+        kind = incident.actions[n]
+        if incident.kinds[n] not in ACTING or kind is None or kind in TELLING:
             continue
         last = n
-        while last + 1 < recovery - 1 and action_class(timeline[last + 1][0].text) == kind:
-            last += 1
-        after = last + 1
-        following = timeline[after][0].text if after < len(timeline) else ""
-        acted = ACTION_VERBS.search(following) or ESCALATION.search(following) or FINDING.search(following)
-        if following and not acted:
+        after = n + 1
+        if after < incident.fix and incident.kinds[after] in (MessageKind.observation, MessageKind.made_worse) \
+                and not incident.states_cause[after]:
             last = after
-        end = timeline[last][0].end
-        joined = Span(span.start, end, record.text[span.start : end])
-        citation = cite(record, joined, SectionName.timeline)
-        clues.append(
-            Clue(
-                key=clue_key(citation),
-                text=" ".join(clean_step(joined.text).split()),
-                category="outcome",
-                trigger=Trigger(on_action=kind, keywords=clue_keywords(span.text, set())),
-                citations=[citation],
-            )
-        )
-        n = last + 1
+        if incident.guard.leaks(incident.text(n)) or incident.states_cause[n]:
+            continue
+        start, end = incident.timeline[n][0].start, incident.timeline[last][0].end
+        joined = Span(start, end, incident.record.text[start:end])
+        citation = cite(incident.record, joined, SectionName.timeline)
+        clues.append(Clue(key=clue_key(citation), text=" ".join(clean_step(joined.text).split()), category="outcome",
+                          trigger=Trigger(on_action=kind, keywords=clue_keywords(incident.text(n))),
+                          citations=[citation]))
     return clues
 
 
@@ -124,16 +107,17 @@ def red_herrings(corpus: Corpus, record: Record, count: int, rng: random.Random)
     rng.shuffle(others)
     out: list[Clue] = []
     guard = LeakGuard.for_record(record, corpus.passage_share)
-    for other_id in others:
+    for other_id in others[: count * 3]:
         other = corpus.record(other_id)
-        for span, when in timeline_of(other)[:4]:
-            if ACTION_VERBS.search(span.text) or guard.leaks(span.text) or not when or refusal(span.text):
+        entries = [(s, w) for s, w in timeline_of(other)[:4] if w and not guard.leaks(s.text) and not refusal(s.text)]
+        texts = [plain(s.text) for s, _w in entries]
+        for (span, _when), kind, category in zip(entries, line_kinds(texts), evidence_kinds(texts), strict=True):
+            if kind not in (MessageKind.observation, MessageKind.report):
                 continue
             text = TIME.sub("", " ".join(clean_step(span.text).split()))
-            category, extra = category_of(span.text)
             citation = cite(other, span, SectionName.timeline)
             out.append(Clue(key=clue_key(citation), text=text, category=category,
-                            trigger=Trigger(keywords=clue_keywords(span.text, extra)), citations=[citation],
+                            trigger=Trigger(keywords=clue_keywords(span.text)), citations=[citation],
                             red_herring=True))
             break
         if len(out) >= count:

@@ -1,87 +1,132 @@
-"""The words and patterns a game day reads an incident's timeline and chat with: what counts as recovery,
-an action (and which kind: roll back, terminate, restart, ...), a finding, an escalation, an action that
-made things worse, and the kind of evidence a line is (deploy, alert, customer, logs, dashboard).
+"""How a game day reads an incident's lines and a player's turns, by meaning (the bundled embedding model
+against labelled examples, ``kb.retrieval.meaning``), never by their wording:
+
+- what a timeline entry or chat message does (report, observation, action, recovery, ...): the shared
+  vocabulary of ``kb.retrieval.cues``;
+- the kind of evidence a line is (``evidence``: deploy, alert, customer, logs, dashboard, other);
+- the kind of action a line or a player's order is (``actions``: ``ActionKind``);
+- what a player's turn is (``gm_turns``: a question for a kind of evidence, a hypothesis, an action, or a
+  request for the answer);
+- how close two texts are in meaning (a player's proposal against the fix that really worked).
+
+Every function takes a batch, so one model call serves many lines.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from pathlib import Path
 
-from kb.core.bounded import Cue, linear
-from kb.core.enums import ActionKind
-
-RECOVERY = re.compile(
-    r"\b(recover(?:s|ed|ing)?|resolve[sd]?|back to normal|drains?|flow again|mitigated|errors? (?:drop|fall)|"
-    r"back under|returns? to|stabili[sz]e|\bstable\b|down to \d|drops? to \d|impact ends|impact ended|healthy again)",
-    re.I,
-)
-ACTION_VERBS = re.compile(
-    r"(?<![\w.-])(roll\w* back|rollback|revert\w*|restart\w*|scal(?:es|ed|ing) |terminat\w*|kill\w*|cancel\w*|"
-    r"runs? `|ran `|fail\w* over|promot\w*|disabl\w*|turn\w* off|rais\w*|increas\w*|delet\w*|drop(?:s|ped)|"
-    r"flush\w*|paus\w*|suspend\w*|switch\w*|cordon\w*|drain\w* the node|edit\w*|sets? `|lower\w*|"
-    r"re-?driv\w*|apply|applie[sd]|config(?:uration)? change|reconfigur\w*)",
-    re.I,
-)
-WORSE = re.compile(r"\b(made (?:it|things) worse|did(?:n't| not) help|no effect|did(?:n't| not) work)\b", re.I)
-FINDING = re.compile(r"(?<![\w.-])(finds?|found|identif\w+|spots?|notices?|confirms?|traces?|links? it)(?![\w-])", re.I)
-ESCALATION = re.compile(r"\b(pages?|paged|declares?|incident commander|opens? #|status page|escalat\w+)\b", re.I)
-CATEGORIES: tuple[tuple[str, Cue, tuple[str, ...]], ...] = (
-    ("deploy", linear(r"\b(deploy|sync|release|v\d+\.\d+|rollout|config push|migration|merged)"),
-     ("deploy", "chang", "releas", "rollout", "sync", "version")),
-    ("alert", linear(r"\b(fires?|fired|FIRING|pages?|paged|alert)"), ("alert", "page", "fire")),
-    ("customer", linear(r"\b(customers?|support|contacts|users? (?:report|say))"),
-     ("custom", "support", "user", "report", "ticket")),
-    ("logs", linear(r"((?-i:\bERROR\b|\bFATAL\b)|\berror:|\blogs?\b|\bexception|\{\"level\")"),
-     ("log", "error", "except", "messag")),
-    ("dashboard", linear(r"(\bp\d\d\b|latency|error rate|(?:^|\D)\d+%|cl_waiting|cpu|memory|lag|queue|rps)"),
-     ("dashboard", "metric", "graph", "latenc", "rate", "grafana", "cpu", "memori")),
-)
-
-
-# -- actions -------------------------------------------------------------------------------------
-
-ACTIONS: tuple[tuple[ActionKind, Cue], ...] = (
-    (ActionKind.rollback, linear(r"\b(roll(?:ing|s|ed)? ?back|rollback|revert|undo (?:the )?(?:deploy|release|change)|"
-                            r"downgrade|go back to the previous|previous version)")),
-    (ActionKind.terminate, linear(r"\b(terminat\w*|kill\w*|cancel\w*|abort\w*|pg_cancel_backend|pg_terminate_backend|"
-                             r"stop (?:the )?(?:query|index|build|migration|session))")),
-    (ActionKind.raise_limit, linear(r"\b(rais\w*|increas\w*|bump\w*|grow\w*|doubl\w*|more)\b.*(?:\b|_)(pool|limit|size|"
-                               r"connections|max_connections|quota|memory|heap|timeout)")),
-    # a setting changed to fix it ("config change deployed: max.poll.records=50", "raise max.poll.interval.ms")
-    (ActionKind.reconfigure, linear(r"\b(config(?:uration)? change|reconfigur\w*|tun(?:e|ed|es|ing)\b|"
-                               r"(?:rais|increas|lower|reduc|decreas)\w* (?:the )?`?\w+\.[\w.]+)")),
-    (ActionKind.restart, linear(r"\b(restart\w*|bounce|recycle|reboot\w*|rollout restart|delete (?:the )?pods?)")),
-    (ActionKind.scale, linear(r"\b(scal\w+ (?:up|out|to|`?[\w.-]+`? (?:from|to) \d)|"
-                         r"add (?:more )?(?:replicas|pods|nodes|capacity)|more (?:replicas|pods|workers))")),
-    (ActionKind.failover, linear(r"\b(fail ?over|switch (?:over )?to|promot\w+|move traffic|force[- ]open|"
-                            r"secondary provider|backup provider)")),
-    (ActionKind.disable, linear(r"\b(disabl\w*|turn(?:s|ing|ed)? off|switch(?:es|ing|ed)? off|kill switch|flag off|"
-                           r"flip (?:the )?flag)")),
-    (ActionKind.pause, linear(r"\b(pause|suspend|stop (?:the )?(?:job|cron\w*|consumer|sync))")),
-    (ActionKind.flush, linear(r"\b(flush|purge|evict|clear (?:the )?cache)")),
-    (ActionKind.delete, linear(r"\b(delet\w*|remov\w*|drop(?:ping|ped)?)\b")),
-    (ActionKind.page, linear(r"\b(page|paging|escalat\w*|pull in|loop in|bring in|call (?:the )?\w+)")),
-    (ActionKind.declare, linear(r"\b(declar\w*|open (?:an )?incident|incident channel|sev ?\d|i'?m ic|"
-                           r"incident commander)")),
-    (ActionKind.communicate, linear(r"\b(status ?page|tell support|notify|update (?:the )?(?:customers|support|"
-                               r"stakeholders))")),
-)
-
+from kb.core.enums import ActionKind, MessageKind
+from kb.retrieval import cues as message_cues
+from kb.retrieval.meaning import bundled_model, classifier
 
 #: actions that tell people (paging, declaring, a status page) rather than change a system
 TELLING = (ActionKind.page, ActionKind.declare, ActionKind.communicate)
+#: kinds of line a responder acts with
+ACTING = (MessageKind.action, MessageKind.decision)
+#: the kind of evidence each question asks for (``gm_turns`` label -> ``evidence`` label)
+ASKS_FOR = {"ask_changes": "deploy", "ask_dashboard": "dashboard", "ask_logs": "logs", "ask_alerts": "alert",
+            "ask_customers": "customer"}
+#: a player's proposal this close in meaning (cosine of the bundled model) to the fix proposes the fix;
+#: calibrated on kb/gameday/paraphrases.tsv (``calibrate``; scripts/eval_gamedays.py --calibrate prints it)
+SAME_ACTION = 0.48
+
+
+#: a kind that decides where an incident ends (recovery) must win by this margin
+CLEAR = 0.04
+
+
+def line_kinds(texts: Sequence[str]) -> list[MessageKind | None]:
+    """What each line does in the incident (None when no kind is close enough); a recovery only when it is
+    clearly one (a line that only leans towards it would end the scenario early)."""
+    if not texts:
+        return []
+    out: list[MessageKind | None] = []
+    for verdict in message_cues.judge(list(texts)):
+        kind = MessageKind(verdict.label) if verdict.label else None
+        out.append(None if kind == MessageKind.recovery and verdict.margin < CLEAR else kind)
+    return out
+
+
+def evidence_kinds(texts: Sequence[str]) -> list[str]:
+    """The kind of evidence each line is: deploy, alert, customer, logs, dashboard, or other."""
+    if not texts:
+        return []
+    return [v.label or "other" for v in classifier("evidence").classify(list(texts))]
+
+
+def action_kinds(texts: Sequence[str]) -> list[ActionKind | None]:
+    """The kind of action each line describes or orders."""
+    if not texts:
+        return []
+    return [ActionKind(v.label) if v.label else None for v in classifier("actions").classify(list(texts))]
 
 
 def action_class(text: str) -> ActionKind | None:
-    """The kind of action a sentence describes (first match wins, most specific first)."""
-    for name, pattern in ACTIONS:
-        if pattern.search(text):
-            return name
-    return None
+    """The kind of action one sentence describes."""
+    return action_kinds([text])[0]
 
 
-def category_of(text: str) -> tuple[str, set[str]]:
-    for name, pattern, words in CATEGORIES:
-        if pattern.search(text):
-            return name, set(words)
-    return "symptom", set()
+def turn_kind(text: str) -> str:
+    """What a player's turn is: ``ask_*`` (a question, for a kind of evidence), ``hypothesis``, ``action``."""
+    verdict = classifier("gm_turns").classify_one(text)
+    return verdict.label or "ask_other"
+
+
+def similarity(texts: Sequence[str], others: Sequence[str]) -> list[list[float]]:
+    """Cosine similarity in meaning of each text to each other text (one batch of the model)."""
+    if not texts or not others:
+        return [[0.0] * len(others) for _ in texts]
+    import numpy as np
+
+    vectors = bundled_model().get_text_embedding_batch([t[:1000] for t in [*texts, *others]])
+    matrix = np.array(vectors, dtype=float)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True) + 1e-12
+    sims = matrix[: len(texts)] @ matrix[len(texts) :].T
+    return [[float(x) for x in row] for row in sims]
+
+
+def closeness(text: str, others: Sequence[str]) -> list[float]:
+    """How close a player's words are to each other text: the closest of its sentences (a Resolution
+    paragraph says the fix in one sentence and its effect in the next)."""
+    from kb.gameday.timeline import plain
+    from kb.text.steps import Span, sentences
+
+    pieces: list[str] = []
+    owner: list[int] = []
+    for k, other in enumerate(others):
+        said = " ".join(HANDLE.sub("", plain(other.split(" -> ")[0])).split())
+        parts = [s.text for s in sentences(Span(0, len(said), said))][:4] or [said]
+        clauses = [c for part in parts for c in CLAUSE.split(part) if len(c.split()) >= 3]
+        for piece in dict.fromkeys([said, *parts, *clauses[:8]]):
+            pieces.append(piece)
+            owner.append(k)
+    best = [0.0] * len(others)
+    for k, sim in zip(owner, similarity([text], pieces)[0] if pieces else [], strict=True):
+        best[k] = max(best[k], sim)
+    return best
+
+
+#: syntax only: a chat handle ("@alice"), and where a sentence splits into clauses
+HANDLE = re.compile(r"(?<!\w)@[\w-]+")
+CLAUSE = re.compile(r"[,;:]\s+|\s+(?:and|which|so|then|but|that|is)\s+")
+PARAPHRASES = Path(__file__).with_name("paraphrases.tsv")
+
+
+def calibrate(path: Path = PARAPHRASES) -> tuple[float, float, int]:
+    """The threshold on ``closeness`` that best tells a fix said in other words from a different action, on
+    the labelled pairs in ``paraphrases.tsv``: (threshold, accuracy at it, pairs). Accepting a wrong action
+    as the fix costs twice as much as missing a paraphrase; among equal costs the higher threshold wins."""
+    rows = [line.split("\t") for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")]
+    scored = [(closeness(proposed, [fix])[0], label.strip() == "same") for fix, proposed, label in rows]
+    best: tuple[float, float, float] = (float("inf"), SAME_ACTION, 0.0)
+    for cut in sorted({round(s, 2) for s, _same in scored}):
+        missed = sum(s < cut for s, same in scored if same)
+        wrong = sum(s >= cut for s, same in scored if not same)
+        cost = missed + 2 * wrong
+        if cost <= best[0]:
+            best = (cost, cut, 1 - (missed + wrong) / len(scored))
+    return best[1], best[2], len(scored)

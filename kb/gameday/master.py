@@ -25,48 +25,29 @@ from collections.abc import Sequence
 from kb.clients.openai_client import ChatModel
 from kb.core.enums import ActionKind, Outcome, RubricKind
 from kb.core.errors import KBError, LLMError
-from kb.core.models import Citation, Clue, Passage, RubricItem, Scenario, Session, Turn
-from kb.gameday.cues import CATEGORIES, TELLING, action_class
+from kb.core.models import Citation, Clue, Passage, Scenario, Session, Turn
+from kb.gameday.cues import ASKS_FOR, SAME_ACTION, TELLING, action_class, closeness, similarity, turn_kind
+from kb.gameday.incident import body_sentences
 from kb.gameday.leak import LeakGuard
 from kb.gameday.scoring import POINTS, TURN_LIMIT, debrief, score
 from kb.generation.grounding import Evidence
 from kb.generation.guard import refusal
 from kb.generation.prompting import ask_for_lines
-from kb.text.steps import terms_of
 
-HINT = re.compile(r"^\s*(hint|/hint|give me a hint|i'?m stuck|help me)\b", re.I)
-END = re.compile(r"^\s*(end|/end|quit|exit|i give up|give up|stop the game)\b", re.I)
-ASKS_ANSWER = re.compile(
-    r"\b(root ?cause|what caused|what is the cause|cause of (?:this|the incident)|tell me the answer|"
-    r"what (?:really )?happened|what went wrong|what was the fix|how (?:was|did) (?:it|they) (?:get )?fix|"
-    r"give me the answer|spoil)",
-    re.I,
-)
-HYPOTHESIS = re.compile(
-    r"^\s*(i think|i suspect|maybe|my (?:guess|hypothesis|theory)|hypothesis|probably|it (?:could|might|must) "
-    r"be|it'?s (?:probably|likely)|looks like|i bet|suspect)",
-    re.I,
-)
-STATEMENT = re.compile(r"\b(is|are|was|were|because|caus\w*|due to|hold(?:s|ing)?|block(?:s|ing|ed)?|"
-                       r"lock(?:s|ed)?|leak\w*|stuck|exhaust\w*|saturat\w*|starv\w*)\b", re.I)
-IMPERATIVE = re.compile(r"^\s*(?:(?:i(?:'ll| will| would)|let'?s|we should|please|ok(?:ay)?,?)\s+)?", re.I)
+#: a player's commands (syntax, not meaning): ask for a hint, end the game
+HINT = re.compile(r"^\s*/?hint\b", re.I)
+END = re.compile(r"^\s*/?(?:end|quit|exit)\s*$", re.I)
 NO_DATA = "No data for that in this incident."
 REFUSAL = (
     "That is what you are here to find out; the root cause is revealed in the debrief. "
     "What would you check next?"
 )
-
-
-CATEGORY_WORDS = {name: words for name, _pattern, words in CATEGORIES}
-SPECIFIC_WORDS = {"cpu", "memori", "latenc", "rate", "error", "except", "lag"}
-
-
-def _matches(item: RubricItem, text: str, kind: ActionKind | None) -> bool:
-    if item.action and kind != item.action:
-        return False
-    if not item.terms:
-        return True
-    return bool(terms_of(text) & set(item.terms) - {"run", "runs", "job", "the"})
+#: a hypothesis this close in meaning to a sentence of the root cause names the cause
+NAMES_CAUSE = 0.5
+#: a question this close in meaning to a clue is answered by it, whatever kind of evidence it asked for
+ANSWERS = 0.4
+#: a player's action this close to an action responders took without fixing it gets that outcome
+SAME_OUTCOME = 0.5
 
 
 class GameMaster:
@@ -85,10 +66,8 @@ class GameMaster:
         self.turn_limit = turn_limit
         self.guard = LeakGuard(scenario.truth.cause_text or scenario.truth.root_cause, set(scenario.truth.cause_terms))
         self.clues = {c.key: c for c in scenario.clues}
-        # words of the cause that the trainee was not already given (services, the page, the briefing)
-        self.cause_terms = terms_of(scenario.truth.root_cause) - terms_of(
-            " ".join([scenario.briefing, scenario.initial_page, *scenario.services])
-        )
+        # the root cause's sentences, which a hypothesis is held against
+        self.cause_sentences = body_sentences(scenario.truth.root_cause)[:12]
 
     # -- session ------------------------------------------------------------------------------
 
@@ -145,117 +124,113 @@ class GameMaster:
             session.outcome = Outcome.gave_up
             return turn("end", "Game over. Here is the debrief.")
         if HINT.match(text):
-            if session.hints_used >= len(self.scenario.hints):
-                return turn("hint", "No more hints.")
-            hint = self.scenario.hints[session.hints_used]
-            session.hints_used += 1
-            return turn("hint", f"Hint ({POINTS['hint']} points): {hint.text}", hint.citations)
-        hypothesis = bool(HYPOTHESIS.match(text)) or self._is_statement(text)
-        if ASKS_ANSWER.search(text) and not hypothesis:
+            return self._hint(session, turn)
+        said = turn_kind(text)
+        if said == "end":
+            session.outcome = Outcome.gave_up
+            return turn("end", "Game over. Here is the debrief.")
+        if said == "hint":
+            return self._hint(session, turn)
+        if said == "ask_cause":
             return turn("refused", REFUSAL)
-        if hypothesis:
-            matched = [i.id for i in self.scenario.truth.rubric
-                       if i.kind == RubricKind.diagnosis and self._close(i, text)]
-            if len(terms_of(text) & self.cause_terms) >= 2 and "diagnosed" not in session.matched:
-                matched.append("diagnosed")
-            clue = self._best_clue(session, text)
-            answer = "Noted. How would you confirm it, and what would you do?"
-            cites: list[Citation] = []
-            revealed: list[str] = []
-            if clue is not None:
-                answer += f"\n\nWhat the evidence shows: {clue.text}"
-                cites, revealed = clue.citations, [clue.key]
-                self._reveal(session, clue)
-            return turn("hypothesis", answer, cites, matched=matched, revealed=revealed)
-        kind = action_class(IMPERATIVE.sub("", text, count=1))
-        if kind is not None and self._is_action(text):
-            return self._act(session, text, kind, turn)
-        return self._question(session, text, turn)
+        if said == "hypothesis":
+            return self._hypothesis(session, text, turn)
+        if said == "action":
+            return self._act(session, text, action_class(text), turn)
+        return self._question(session, text, said, turn)
 
-    @staticmethod
-    def _is_statement(text: str) -> bool:
-        """A claim about what is going on ("the migration is holding a lock on orders"), said without "I
-        think": not a question, not an action, and saying something is, holds or causes something."""
-        stripped = IMPERATIVE.sub("", text, count=1).strip()
-        if stripped.endswith("?") or action_class(stripped) is not None:
-            return False
-        if re.match(r"^(what|which|who|when|where|why|how|is|are|was|were|did|does|do|can|could|show|check|look|"
-                    r"any|has|have|tell|give|let|get|find|list|open|read)\b", stripped, re.I):
-            return False
-        return bool(STATEMENT.search(stripped))
+    def _hint(self, session: Session, turn):  # type: ignore[no-untyped-def]
+        if session.hints_used >= len(self.scenario.hints):
+            return turn("hint", "No more hints.")
+        hint = self.scenario.hints[session.hints_used]
+        session.hints_used += 1
+        return turn("hint", f"Hint ({POINTS['hint']} points): {hint.text}", hint.citations)
 
-    @staticmethod
-    def _is_action(text: str) -> bool:
-        stripped = IMPERATIVE.sub("", text, count=1)
-        return not re.match(r"^(what|which|who|when|where|why|how|is|are|was|were|did|does|do|can|could|show|"
-                            r"any|has|have)\b", stripped, re.I)
+    def _hypothesis(self, session: Session, text: str, turn):  # type: ignore[no-untyped-def]
+        """A claim about what is going on: matched to the findings and the cause by meaning."""
+        diagnoses = [i for i in self.scenario.truth.rubric if i.kind == RubricKind.diagnosis]
+        closeness = similarity([text], [i.text for i in diagnoses] + self.cause_sentences)[0]
+        matched = [i.id for i, c in zip(diagnoses, closeness, strict=False) if c >= NAMES_CAUSE]
+        if max(closeness[len(diagnoses) :], default=0.0) >= NAMES_CAUSE and "diagnosed" not in session.matched:
+            matched.append("diagnosed")
+        clue = self._best_clue(session, text, None)
+        answer = "Noted. How would you confirm it, and what would you do?"
+        cites: list[Citation] = []
+        revealed: list[str] = []
+        if clue is not None:
+            answer += f"\n\nWhat the evidence shows: {clue.text}"
+            cites, revealed = clue.citations, [clue.key]
+            self._reveal(session, clue)
+        return turn("hypothesis", answer, cites, matched=matched, revealed=revealed)
 
-    def _close(self, item: RubricItem, text: str) -> bool:
-        shared = terms_of(text) & set(item.terms)
-        return len(shared) >= 2
-
-    def _act(self, session: Session, text: str, kind: ActionKind, turn):  # type: ignore[no-untyped-def]
+    def _act(self, session: Session, text: str, kind: ActionKind | None, turn):  # type: ignore[no-untyped-def]
+        """An action: the fix ends the game, a harmful step shows what it did, an action responders took
+        without effect shows its outcome; all recognised by meaning, whatever the wording."""
         rubric = self.scenario.truth.rubric
-        for item in rubric:
-            if item.kind == RubricKind.mitigation and _matches(item, text, kind):
-                session.outcome = Outcome.mitigated
-                return turn("action", "That works: it is what ended the real incident. Here is the debrief.",
-                            item.citations, matched=[item.id])
-        for item in rubric:
-            if item.kind == RubricKind.harmful and _matches(item, text, kind):
-                return turn(
-                    "action",
-                    f"In the real incident that made things worse: {item.text}",
-                    item.citations, matched=[item.id],
-                )
-        comms = [i for i in rubric
-                 if i.kind == RubricKind.communication and i.action == kind and i.id not in session.matched]
-        if comms:
-            item = max(comms, key=lambda i: len(terms_of(text) & terms_of(i.text)))
-            return turn("action", f"Done. (In the real incident: {item.text})", item.citations, matched=[item.id])
-        for clue in self.scenario.clues:
-            if clue.trigger.on_action == kind:
+        fixes = [i for i in rubric if i.kind == RubricKind.mitigation]
+        harms = [i for i in rubric if i.kind == RubricKind.harmful]
+        outcomes = [c for c in self.scenario.clues if c.trigger.on_action]
+        close = closeness(text, [*(i.text for i in fixes), *(i.text for i in harms), *(c.text for c in outcomes)])
+        to_fix, to_harm = close[: len(fixes)], close[len(fixes) : len(fixes) + len(harms)]
+        to_outcome = close[len(fixes) + len(harms) :]
+        best_fix, best_harm = round(max(to_fix, default=0.0), 2), round(max(to_harm, default=0.0), 2)
+        if best_harm >= SAME_ACTION and best_harm > best_fix:
+            item = harms[to_harm.index(max(to_harm))]
+            return turn("action", f"In the real incident that made things worse: {item.text}", item.citations,
+                        matched=[item.id])
+        if best_fix >= SAME_ACTION:
+            item = fixes[to_fix.index(max(to_fix))]
+            session.outcome = Outcome.mitigated
+            return turn("action", "That works: it is what ended the real incident. Here is the debrief.",
+                        item.citations, matched=[item.id])
+        if kind in TELLING:
+            comms = [i for i in rubric if i.kind == RubricKind.communication and i.action == kind
+                     and i.id not in session.matched]
+            if comms:
+                return turn("action", f"Done. (In the real incident: {comms[0].text})", comms[0].citations,
+                            matched=[comms[0].id])
+            return turn("action", "Done.")
+        if outcomes:
+            near, k = max(zip(to_outcome, range(len(outcomes)), strict=True))
+            clue = outcomes[k]
+            if near >= SAME_OUTCOME or (kind is not None and clue.trigger.on_action == kind):
                 self._reveal(session, clue)
                 return turn("action", f"You do it. What happened: {clue.text}", clue.citations, revealed=[clue.key])
-        if kind in TELLING:
-            return turn("action", "Done.")
         return turn("action", "You do it. " + NO_DATA + " Nothing in the evidence says it changed anything.")
 
-    def _question(self, session: Session, text: str, turn):  # type: ignore[no-untyped-def]
-        matched = [i.id for i in self.scenario.truth.rubric
-                   if i.kind == RubricKind.diagnosis and self._close(i, text) and i.id not in session.matched]
-        clue = self._best_clue(session, text)
-        if clue is None and matched:  # the right check: show what the responders found with it
-            item = next(i for i in self.scenario.truth.rubric if i.id == matched[0])
-            if not self.guard.repeats(item.text):
-                return turn("question", item.text, item.citations, matched=matched)
+    def _question(self, session: Session, text: str, said: str, turn):  # type: ignore[no-untyped-def]
+        clue = self._best_clue(session, text, ASKS_FOR.get(said))
         if clue is None:
-            return turn("question", NO_DATA, matched=matched)
+            diagnoses = [i for i in self.scenario.truth.rubric
+                         if i.kind == RubricKind.diagnosis and i.id not in session.matched]
+            close = similarity([text], [i.text for i in diagnoses])[0]
+            best = max(close, default=0.0)
+            if best >= ANSWERS:  # the right check: show what the responders found with it
+                item = diagnoses[close.index(best)]
+                if not self.guard.repeats(item.text):
+                    return turn("question", item.text, item.citations, matched=[item.id])
+            return turn("question", NO_DATA)
         self._reveal(session, clue)
         answer, citations = clue.text, clue.citations
         if self.llm is not None:
             answer, citations = self._phrase(text, clue)
-        return turn("question", answer, citations, matched=matched, revealed=[clue.key])
+        return turn("question", answer, citations, revealed=[clue.key])
 
-    def _best_clue(self, session: Session, text: str) -> Clue | None:
-        words = terms_of(text)
-        best, best_score = None, 0.0
-        for clue in self.scenario.clues:
-            if clue.trigger.on_action:
+    def _best_clue(self, session: Session, text: str, asked: str | None) -> Clue | None:
+        """The clue that answers a question best: of the kind of evidence asked for when there is one, else
+        the closest in meaning when it is close enough; unseen clues first, red herrings last."""
+        clues = [c for c in self.scenario.clues if not c.trigger.on_action]
+        if not clues:
+            return None
+        close = similarity([text], [c.text for c in clues])[0]
+        ranked = []
+        for clue, near in zip(clues, close, strict=True):
+            fits = asked is not None and clue.category == asked
+            if not fits and near < ANSWERS:
                 continue
-            # a clue's category words stand for the kind of evidence ("dashboard", "logs"); a specific
-            # metric ("cpu", "latency") only answers a question when the clue itself shows it
-            shows = terms_of(clue.text)
-            if words & SPECIFIC_WORDS and not words & SPECIFIC_WORDS & shows:
-                continue  # asked for a metric this clue does not show
-            keys = {w for w in clue.trigger.keywords if w not in SPECIFIC_WORDS or w in shows}
-            kind_words = {w for w in keys if w in CATEGORY_WORDS.get(clue.category, ())}
-            shared = words & keys
-            score = len(shared) + len(words & kind_words) + (0.5 if clue.key not in session.revealed else 0.0)
-            score -= 0.75 if clue.red_herring else 0.0
-            if shared and score > best_score:
-                best, best_score = clue, score
-        return best
+            score = near + (0.5 if fits else 0.0) + (0.1 if clue.key not in session.revealed else 0.0)
+            ranked.append((score - (0.2 if clue.red_herring else 0.0), clue.key, clue))
+        return max(ranked)[2] if ranked else None
 
     def _reveal(self, session: Session, clue: Clue) -> None:
         if clue.key not in session.revealed:

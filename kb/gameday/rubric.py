@@ -1,16 +1,22 @@
-"""The rubric of a scenario: the mitigation that worked, the finding that preceded it, the communication
-(declaring, paging, telling support) and what made things worse, each cited, from the timeline and chat.
+"""The rubric of a scenario: the fix that worked (the timeline's fix actions and the Resolution section's own
+words), the findings that stated the cause before it, the communication (declaring, paging, telling people,
+said by a responder, not a system's log line) and what made things worse, each cited.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kb.core.enums import RubricKind, SectionName
-from kb.core.models import Record, RubricItem
-from kb.gameday.cues import ACTION_VERBS, ESCALATION, FINDING, TELLING, WORSE, action_class
+from kb.core.enums import MessageKind, RubricKind, SectionName
+from kb.core.models import Citation, Record, RubricItem
+from kb.gameday.cues import ACTING, TELLING, action_kinds
+from kb.gameday.incident import Incident
 from kb.gameday.timeline import cite
-from kb.text.steps import Span, clean_step, is_change, shorten, terms_of
+from kb.retrieval.cues import judge
+from kb.text.steps import Span, shorten, terms_of
+
+#: a chat message says it made things worse only when that kind wins by this margin
+CLEAR = 0.05
 
 
 @dataclass
@@ -22,115 +28,102 @@ class Rubric:
     findings: list[int] = field(default_factory=list)
 
 
-def build_rubric(record: Record, chat: Record | None, timeline: list[tuple[Span, str | None]], first: int,
-            recovery: int) -> Rubric:
-    """The rubric: the mitigation that worked, the findings before it, the communication and, from the chat,
-    what made things worse."""
-    rubric = Rubric()
-    rubric.items += _mitigations(record, timeline, first, recovery)
-    diagnoses, rubric.findings = _diagnoses(record, timeline, first, recovery)
-    rubric.items += diagnoses
-    rubric.items += _communication(record, timeline, first)
-    if chat is not None:
-        rubric.items += _harmful(chat)
+def build_rubric(incident: Incident) -> Rubric:
+    """The rubric: the fix, the findings before it, the communication and what made things worse."""
+    rubric = Rubric(findings=list(incident.findings))
+    when = incident.timeline[incident.fix][1] if incident.fix < len(incident.timeline) else None
+    until = when.split()[-1] if when else None
+    rubric.items += _mitigations(incident)
+    rubric.items += _diagnoses(incident)
+    rubric.items += _communication(incident)
+    rubric.items += _harmful_timeline(incident)
+    if incident.chat is not None:
+        rubric.items += _harmful_chat(incident.chat, until)
     return rubric
 
 
-def _mitigations(record: Record, timeline: list[tuple[Span, str | None]], first: int,
-                 recovery: int) -> list[RubricItem]:
-    """The mitigation that worked: the actions between the last finding and recovery, with that finding."""
+def _mitigations(incident: Incident) -> list[RubricItem]:
+    """The fix: each timeline entry of it, and the Resolution section's sentences that say what was done."""
+    record = incident.record
+    items = [
+        RubricItem(id=f"mitigation-{k + 1}", kind=RubricKind.mitigation, text=incident.text(n),
+                   action=incident.actions[n], terms=sorted(terms_of(incident.text(n))),
+                   citations=[cite(record, incident.timeline[n][0], SectionName.timeline)])
+        for k, n in enumerate(incident.fixes)
+    ]
+    if incident.resolution:
+        said = " ".join(incident.resolution[:3])
+        section = next((s for s in record.sections if s.name in (SectionName.resolution, SectionName.mitigation)),
+                       None)
+        cites = [Citation(doc_id=record.id, section=section.name, start=section.start, end=section.end,
+                          quote=record.text[section.start : section.end][:240])] if section else []
+        items.append(RubricItem(id="mitigation-resolution", kind=RubricKind.mitigation, text=shorten(said, 600),
+                                terms=sorted(terms_of(said)), citations=cites))
+    return items
+
+
+def _diagnoses(incident: Incident) -> list[RubricItem]:
+    """Diagnosis: the entries before the fix that state the cause."""
+    return [
+        RubricItem(id=f"diagnosis-{n}", kind=RubricKind.diagnosis, text=incident.text(n),
+                   terms=sorted(terms_of(incident.text(n))),
+                   citations=[cite(incident.record, incident.timeline[n][0], SectionName.timeline)])
+        for n in incident.findings
+    ]
+
+
+def _communication(incident: Incident) -> list[RubricItem]:
+    """Communication: a responder declaring, paging the owners or telling people (not an alert paging)."""
     items: list[RubricItem] = []
-    findings = [n for n in range(first, recovery) if FINDING.search(timeline[n][0].text)]
-    for n in range(max(first, min(findings[-1] + 1 if findings else recovery, recovery - 3)), recovery):
-        span, _ = timeline[n]
-        kind = action_class(span.text)
-        if kind is None or kind in TELLING or not ACTION_VERBS.search(span.text):
+    for n in range(incident.first, len(incident.timeline)):
+        kind = incident.actions[n]
+        if kind in TELLING and incident.kinds[n] in ACTING:
+            items.append(RubricItem(id=f"communication-{kind}-{n}", kind=RubricKind.communication,
+                                    text=incident.text(n), action=kind,
+                                    citations=[cite(incident.record, incident.timeline[n][0], SectionName.timeline)]))
+    return items
+
+
+def _harmful_timeline(incident: Incident) -> list[RubricItem]:
+    """What hurt, from the timeline: the action just before an entry that says it made things worse."""
+    items: list[RubricItem] = []
+    for n in range(incident.first + 1, incident.fix):
+        if incident.kinds[n] != MessageKind.made_worse:
             continue
-        context = timeline[n - 1][0].text if n > 0 else ""
-        items.append(
-            RubricItem(
-                id=f"mitigation-{len(items) + 1}",
-                kind=RubricKind.mitigation,
-                text=" ".join(clean_step(span.text).split()),
-                action=kind,
-                terms=sorted(terms_of(span.text + " " + context) - terms_of("runs run select the a")),
-                citations=[cite(record, span, SectionName.timeline)],
-            )
-        )
+        acted = next((b for b in range(n - 1, incident.first - 1, -1) if incident.kinds[b] in ACTING
+                      and incident.actions[b] not in TELLING), None)
+        if acted is None:
+            continue
+        span = Span(incident.timeline[acted][0].start, incident.timeline[n][0].end,
+                    incident.record.text[incident.timeline[acted][0].start : incident.timeline[n][0].end])
+        items.append(RubricItem(id=f"harmful-{acted}", kind=RubricKind.harmful,
+                                text=incident.text(acted) + " -> " + incident.text(n), action=incident.actions[acted],
+                                terms=sorted(terms_of(incident.text(acted))),
+                                citations=[cite(incident.record, span, SectionName.timeline)]))
     return items
 
 
-def _diagnoses(record: Record, timeline: list[tuple[Span, str | None]], first: int,
-               recovery: int) -> tuple[list[RubricItem], list[int]]:
-    """Diagnosis: the findings that preceded the fix, and their timeline indexes."""
-    items: list[RubricItem] = []
-    findings: list[int] = []
-    for n in range(first, recovery):
-        span, _ = timeline[n]
-        if FINDING.search(span.text):
-            items.append(
-                RubricItem(
-                    id=f"diagnosis-{n}",
-                    kind=RubricKind.diagnosis,
-                    text=" ".join(clean_step(span.text).split()),
-                    terms=sorted(terms_of(span.text)),
-                    citations=[cite(record, span, SectionName.timeline)],
-                )
-            )
-            findings.append(n)
-    return items, findings
-
-
-def _communication(record: Record, timeline: list[tuple[Span, str | None]], first: int) -> list[RubricItem]:
-    """Communication: declaring, paging the owners, telling support / customers."""
-    items: list[RubricItem] = []
-    for n in range(first, len(timeline)):
-        span, _ = timeline[n]
-        kind = action_class(span.text)
-        if kind in TELLING and ESCALATION.search(span.text):
-            items.append(
-                RubricItem(
-                    id=f"communication-{kind}-{n}",
-                    kind=RubricKind.communication,
-                    text=" ".join(clean_step(span.text).split()),
-                    action=kind,
-                    citations=[cite(record, span, SectionName.timeline)],
-                )
-            )
-    return items
-
-
-def _harmful(chat: Record) -> list[RubricItem]:
-    """What hurt: the change a chat message says made it worse (the nearest change before that message, and
-    the kind of action the responders discussed just before it)."""
+def _harmful_chat(chat: Record, until: str | None) -> list[RubricItem]:
+    """What hurt, from the chat before the fix (``until``, "HH:MM"): the action a responder took just before a
+    message that clearly says it made things worse."""
+    messages = [m for m in chat.messages if until is None or m.ts is None or m.ts.strftime("%H:%M") < until]
+    firsts = [m.text.split("\n", 1)[0] for m in messages]
+    kinds = [MessageKind(v.label) if v.label and v.margin >= CLEAR else None for v in judge(firsts)]
+    actions = action_kinds(firsts)
     items: list[RubricItem] = []
     done: set[int] = set()
-    for n, message in enumerate(chat.messages):
-        if not WORSE.search(message.text.split("\n", 1)[0]):
+    for n, kind in enumerate(kinds):
+        if kind != MessageKind.made_worse:
             continue
-        window = [b for b in range(n - 1, max(-1, n - 7), -1) if b not in done]
-        changed = next((b for b in window if is_change(chat.messages[b].text) or action_class(
-            chat.messages[b].text.split("\n", 1)[0]) not in (None, *TELLING)), None)
-        if changed is None:
+        acted = next((b for b in range(n - 1, max(-1, n - 7), -1) if b not in done and kinds[b] in ACTING
+                      and actions[b] not in TELLING), None)
+        if acted is None:
             continue
-        kinds = [action_class(chat.messages[b].text.split("\n", 1)[0]) for b in window if b <= changed]
-        kind = next((k for k in kinds if k is not None and k not in TELLING), None)
-        if kind is None:
-            continue
-        done.update(b for b in window if b <= changed)
-        earlier = chat.messages[changed]
-        firsts = {b: chat.messages[b].text.split("\n", 1)[0] for b in window if changed - 2 <= b <= changed}
-        said = " ".join(firsts.values())
-        proposed = next((firsts[b] for b in sorted(firsts, reverse=True) if action_class(firsts[b]) == kind), said)
+        done.update(range(acted, n))
+        earlier, message = messages[acted], messages[n]
         span = Span(earlier.start, message.end, chat.text[earlier.start : message.end])
-        items.append(
-            RubricItem(
-                id=f"harmful-{changed}",
-                kind=RubricKind.harmful,
-                text=shorten(proposed, 200) + " -> " + " ".join(message.text.split("\n", 1)[0].split()),
-                action=kind,
-                terms=sorted(terms_of(said)),
-                citations=[cite(chat, span, SectionName.chat)],
-            )
-        )
+        items.append(RubricItem(id=f"harmful-{acted}", kind=RubricKind.harmful,
+                                text=shorten(firsts[acted], 200) + " -> " + " ".join(firsts[n].split()),
+                                action=actions[acted], terms=sorted(terms_of(firsts[acted])),
+                                citations=[cite(chat, span, SectionName.chat)]))
     return items

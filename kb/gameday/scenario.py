@@ -26,10 +26,9 @@ import hashlib
 import random
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
-from kb.core.enums import RubricKind, SectionName
+from kb.core.enums import MessageKind, RubricKind, SectionName
 from kb.core.errors import KBError
 from kb.core.models import (
     Citation,
@@ -43,24 +42,24 @@ from kb.core.models import (
     Trigger,
     Truth,
 )
-from kb.gameday.clues import chat_clues, clue_key, clue_keywords, outcome_clues, red_herrings, related_postmortems
-from kb.gameday.cues import ACTION_VERBS, ESCALATION, FINDING, category_of
+from kb.gameday.clues import (
+    NOT_EVIDENCE,
+    chat_clues,
+    clue_key,
+    clue_keywords,
+    outcome_clues,
+    red_herrings,
+    related_postmortems,
+)
+from kb.gameday.cues import line_kinds
+from kb.gameday.incident import Incident, read_incident
 from kb.gameday.leak import CAUSE_SECTIONS, LeakGuard
 from kb.gameday.rubric import build_rubric
-from kb.gameday.timeline import (
-    cite,
-    first_page_index,
-    recovery_index,
-    section_spans,
-    section_text,
-    time_to_mitigate,
-    timeline_of,
-)
+from kb.gameday.timeline import TIME, cite, section_spans, section_text, time_to_mitigate
 from kb.generation.guard import refusal
 from kb.retrieval.corpus import Corpus
 from kb.retrieval.search import Query
-from kb.retrieval.similar import same_incident
-from kb.text.steps import Span, clean_step, sentences, shorten, split_steps
+from kb.text.steps import Span, clean_step, sentences, shorten, split_steps, terms_of
 
 T = TypeVar("T")
 DIFFICULTIES = ("easy", "medium", "hard")
@@ -74,36 +73,28 @@ def _body(text: str) -> str:
     return re.sub(r"^\s*#{1,6} [^\n]*\n", "", text).strip()
 
 
-def scenario_name(record: Record, difficulty: str) -> str:
-    """A scenario's id: its date, first service and difficulty, and a short hash of the postmortem. Not the
-    postmortem's own id, which often names the cause ("...-bad-migration")."""
-    service = re.sub(r"[^a-z0-9]+", "-", (record.services[:1] or ["incident"])[0].lower()).strip("-") or "incident"
+def scenario_name(record: Record, difficulty: str, services: Sequence[str] = ()) -> str:
+    """A scenario's id: its date, first shown service and difficulty, and a short hash of the postmortem. Not
+    the postmortem's own id, which often names the cause ("...-bad-migration")."""
+    service = re.sub(r"[^a-z0-9]+", "-", (list(services)[:1] or ["incident"])[0].lower()).strip("-") or "incident"
     digest = hashlib.sha256(record.id.encode()).hexdigest()[:6]
     return f"gd-{record.date or 'undated'}-{service}-{digest}-{difficulty}"
+
+
+def shown_services(incident: Incident) -> list[str]:
+    """The services the trainee is told about: those the impact, detection or first report name, and none
+    whose words belong to the cause only."""
+    record = incident.record
+    seen = terms_of(" ".join([section_text(record, SectionName.impact, SectionName.detection),
+                              incident.text(incident.first), *record.alerts]))
+    return [s for s in record.services
+            if terms_of(s) and terms_of(s) <= seen and not terms_of(s) & incident.guard.cause_only]
 
 
 def shown_sources(citations: Sequence[Citation]) -> str:
     """Where a game-master answer comes from, as the trainee sees it during play: the kinds of record
     (timeline, chat, impact), not document ids, which can name the cause; the debrief names them."""
     return "; ".join(dict.fromkeys(c.section.replace("_", " ") for c in citations))
-
-
-def find_chat(corpus: Corpus, record: Record) -> str | None:
-    """The chat log of the same incident: same day, sharing a service."""
-    chats = [rid for rid in same_incident(corpus, record) if corpus.record_metas()[rid].kind == Kind.chat]
-    return chats[0] if chats else None
-
-
-@dataclass
-class _Incident:
-    """The postmortem a scenario is built from, its chat log, and where its timeline's page and recovery are."""
-
-    record: Record
-    chat: Record | None
-    guard: LeakGuard
-    timeline: list[tuple[Span, str | None]]
-    first: int  # the timeline index of the first page
-    recovery: int  # the timeline index of the recovery
 
 
 def build_scenario(
@@ -114,22 +105,21 @@ def build_scenario(
     rng: random.Random | None = None,
     now: dt.datetime | None = None,
 ) -> Scenario:
-    """A scenario from a stored postmortem."""
+    """A scenario from a stored postmortem; KBError saying what is missing when it cannot make a fair one."""
     if difficulty not in DIFFICULTIES:
         raise KBError(f"difficulty must be one of {', '.join(DIFFICULTIES)}, not '{difficulty}'")
-    incident = _incident(corpus, source_id)
+    incident = read_incident(corpus, source_id)
     record, chat = incident.record, incident.chat
     clues = _observations(incident)
-    built = build_rubric(record, chat, incident.timeline, incident.first, incident.recovery)
+    built = build_rubric(incident)
     if chat is not None:
-        clues += chat_clues(chat, incident.guard, _evidence_until(incident, built.findings))
-    fixes = {i.action for i in built.items if i.kind == RubricKind.mitigation}
-    clues += [c for c in outcome_clues(record, incident.timeline, incident.first, incident.recovery)
-              if c.trigger.on_action not in fixes]
+        clues += chat_clues(chat, incident.guard, _evidence_until(incident))
+    clues += outcome_clues(incident)
     clues = _schedule(corpus, record, clues, difficulty, rng or random.Random(source_id))
-    initial, initial_cites = _initial_page(record, chat, incident.timeline, incident.first, incident.guard)
+    initial, initial_cites = _initial_page(incident)
     truth = _truth(corpus, incident, built.items)
-    services = ", ".join(record.services) or "the affected services"
+    shown = shown_services(incident)
+    services = ", ".join(shown) or "the affected services"
     # text that speaks to an AI or carries markup is never shown to a trainee: listed as dropped instead
     dropped: list[DroppedItem] = []
     clues = _fit(clues, lambda c: c.text, dropped)
@@ -137,11 +127,11 @@ def build_scenario(
     truth.timeline = _fit(truth.timeline, lambda t: t.text, dropped)
     sources = {record.id: record.content_hash} | ({chat.id: chat.content_hash} if chat else {})
     return Scenario(
-        id=scenario_id or scenario_name(record, difficulty),
+        id=scenario_id or scenario_name(record, difficulty, shown),
         source_id=record.id,
         chat_id=chat.id if chat else None,
         title=f"Game day: {services} ({record.severity or 'incident'}, {record.date or 'undated'})",
-        services=record.services,
+        services=shown,
         severity=record.severity,
         difficulty=difficulty,
         briefing=_briefing(incident, services),
@@ -157,69 +147,43 @@ def build_scenario(
     )
 
 
-def _incident(corpus: Corpus, source_id: str) -> _Incident:
-    """The stored postmortem with a root cause, its chat log, and its timeline; KBError for anything else."""
-    record = corpus.record(source_id)
-    if record.kind != Kind.postmortem:
-        postmortems = [rid for rid in same_incident(corpus, record)
-                       if corpus.record_metas()[rid].kind == Kind.postmortem]
-        hint = f" (the postmortem of the same incident is '{postmortems[0]}')" if postmortems else ""
-        raise KBError(f"'{source_id}' is a {record.kind.value}; game days are built from postmortems{hint}")
-    if not section_text(record, SectionName.root_cause).strip():
-        raise KBError(f"'{source_id}' has no root cause section to build an answer key from")
-    guard = LeakGuard.for_record(record, corpus.passage_share)
-    chat_id = find_chat(corpus, record)
-    chat = corpus.record(chat_id) if chat_id else None
-    timeline = timeline_of(record)
-    first = first_page_index(timeline, record.date)
-    return _Incident(record, chat, guard, timeline, first, recovery_index(timeline, first + 1))
-
-
-def _observations(incident: _Incident) -> list[Clue]:
-    """Observations before the page (what changed) and until the fix (what it looked like), and the impact."""
-    record, guard, timeline = incident.record, incident.guard, incident.timeline
+def _observations(incident: Incident) -> list[Clue]:
+    """What changed before the report and what it looked like until the fix began, and the impact; never an
+    action, a guess, the recovery or an entry that states the cause."""
+    record, guard = incident.record, incident.guard
     clues: list[Clue] = []
-    for n in range(0, incident.recovery):
-        span = timeline[n][0]
-        if (ACTION_VERBS.search(span.text) or ESCALATION.search(span.text)) and n >= incident.first:
+    for n in range(0, incident.fix):
+        text = incident.text(n)
+        if n == incident.first or not incident.timeline[n][1]:
+            continue  # the page is shown as the page; an untimed line heads a day or notes a zone
+        if n > incident.first and incident.kinds[n] in NOT_EVIDENCE:
             continue  # responders' actions become outcomes or rubric items, not clues
-        if guard.leaks(span.text) or FINDING.search(span.text):
+        if guard.leaks(text) or incident.states_cause[n] or len(TIME.sub("", text).split()) < 3:
             continue
-        category, extra = category_of(span.text)
-        citation = cite(record, span, SectionName.timeline)
-        clues.append(
-            Clue(
-                key=clue_key(citation),
-                text=" ".join(clean_step(span.text).split()),
-                category=category,
-                trigger=Trigger(keywords=clue_keywords(span.text, extra)),
-                citations=[citation],
-            )
-        )
-    for span, section in section_spans(record, SectionName.impact):
-        if not guard.leaks(span.text) and not ACTION_VERBS.search(span.text):
-            citation = cite(record, span, section)
-            clues.append(
-                Clue(
-                    key=clue_key(citation),
-                    text=" ".join(clean_step(span.text).split()),
-                    category="customer",
-                    trigger=Trigger(keywords=clue_keywords(span.text, {"impact", "custom", "user", "support"})),
-                    citations=[citation],
-                )
-            )
+        citation = cite(record, incident.timeline[n][0], SectionName.timeline)
+        clues.append(Clue(key=clue_key(citation), text=text, category=incident.evidence[n],
+                          trigger=Trigger(keywords=clue_keywords(text)), citations=[citation]))
+    later = {when.split()[-1] for _s, when in incident.timeline[incident.fix :] if when}
+    spans = [span for span, _section in section_spans(record, SectionName.impact)]
+    texts = [" ".join(clean_step(s.text).split()) for s in spans]
+    for span, text, kind in zip(spans, texts, line_kinds(texts), strict=True):
+        mentions_later = any(t in text or t.lstrip("0") in text for t in later)
+        if guard.leaks(text) or kind in NOT_EVIDENCE or mentions_later or len(text.split()) < 3:
+            continue
+        citation = cite(record, span, SectionName.impact)
+        clues.append(Clue(key=clue_key(citation), text=text, category="customer",
+                          trigger=Trigger(keywords=clue_keywords(text)), citations=[citation]))
     return clues
 
 
-def _evidence_until(incident: _Incident, findings: list[int]) -> dt.datetime | None:
-    """Chat output counts as evidence until the responders' last finding before the fix (a minute after it)."""
+def _evidence_until(incident: Incident) -> dt.datetime | None:
+    """Chat output counts as evidence until the fix began (None when that time is not known)."""
     record, timeline = incident.record, incident.timeline
-    cutoff = max(findings) if findings else incident.recovery
-    cut_time = timeline[cutoff][1] if cutoff < len(timeline) else None
+    cut_time = timeline[incident.fix][1] if incident.fix < len(timeline) else None
     if incident.chat is None or not record.date or not cut_time:
         return None
     hh, mm = cut_time.split()[-1].split(":")
-    return dt.datetime.combine(record.date, dt.time(int(hh), int(mm))) + dt.timedelta(minutes=1)
+    return dt.datetime.combine(record.date, dt.time(int(hh), int(mm)))
 
 
 def _schedule(corpus: Corpus, record: Record, clues: list[Clue], difficulty: str,
@@ -237,7 +201,7 @@ def _schedule(corpus: Corpus, record: Record, clues: list[Clue], difficulty: str
     return clues
 
 
-def _truth(corpus: Corpus, incident: _Incident, rubric: list[RubricItem]) -> Truth:
+def _truth(corpus: Corpus, incident: Incident, rubric: list[RubricItem]) -> Truth:
     """The answer key: root cause, contributing factors, the mitigation that worked, the real timeline."""
     record, timeline = incident.record, incident.timeline
     return Truth(
@@ -247,8 +211,7 @@ def _truth(corpus: Corpus, incident: _Incident, rubric: list[RubricItem]) -> Tru
         contributing_factors=[
             " ".join(clean_step(s.text).split()) for s, _ in section_spans(record, SectionName.contributing_factors)
         ],
-        mitigation=" ".join(i.text for i in rubric if i.kind == RubricKind.mitigation)
-        or " ".join(clean_step(s.text) for s, _ in section_spans(record, SectionName.resolution)[:2]),
+        mitigation=" ".join(i.text for i in rubric if i.kind == RubricKind.mitigation),
         time_to_mitigate=time_to_mitigate(timeline, incident.first, incident.recovery),
         impact_duration=record.duration,
         timeline=[
@@ -268,14 +231,13 @@ def _truth(corpus: Corpus, incident: _Incident, rubric: list[RubricItem]) -> Tru
     )
 
 
-def _briefing(incident: _Incident, services: str) -> str:
+def _briefing(incident: Incident, services: str) -> str:
     """What the trainee is told at the start: their role, the services, the day, and how to play."""
-    record, timeline = incident.record, incident.timeline
+    record = incident.record
     role = _role(record)
     when = record.date.strftime("%A %Y-%m-%d") if record.date else "a working day"
-    paged = bool(timeline) and re.search(r"\b(fires?|fired|pages?|paged|alert)\b", timeline[incident.first][0].text,
-                                         re.I)
-    how_it_starts = "you have just been paged" if paged or not timeline else "something has just been reported"
+    paged = incident.evidence[incident.first] == "alert"
+    how_it_starts = "you have just been paged" if paged else "something has just been reported"
     return (
         f"You are {role} for {services}. It is {when}; {how_it_starts}.\n"
         "Work the incident as you would for real: ask for data (\"show me the error logs\", \"what changed in "
@@ -303,28 +265,28 @@ def _role(record: Record) -> str:
     return f"the on-call engineer ({match.group(1)})" if match else "the on-call engineer"
 
 
-def _initial_page(
-    record: Record, chat: Record | None, timeline: list[tuple[Span, str | None]], first: int, guard: LeakGuard
-) -> tuple[str, list[Citation]]:
-    """The first alert as it fired: from the chat log, else the timeline, else the alert's name."""
+def _initial_page(incident: Incident) -> tuple[str, list[Citation]]:
+    """The first report as it came: the chat's first report (an alert as it fired, a user's message) up to
+    the timeline's, else the timeline's first report."""
+    record, chat, guard = incident.record, incident.chat, incident.guard
     candidates: list[tuple[str, list[Citation]]] = []
     if chat is not None:
-        for message in chat.messages:
-            if "FIRING" in message.text or message.author.lower() in ("alertmanager", "pagerduty"):
-                line = message.text.split("\n", 1)[0]
+        firsts = [m.text.split("\n", 1)[0] for m in chat.messages[:40]]
+        for message, line, kind in zip(chat.messages, firsts, line_kinds(firsts), strict=False):
+            if kind == MessageKind.report:
                 at = chat.text.find(line, message.start)
-                span = Span(at, at + len(line), line)
                 when = message.ts.strftime("%H:%M UTC") if message.ts else ""
-                candidates.append((f"{when} {line}".strip(), [cite(chat, span, SectionName.chat)]))
+                candidates.append((f"{when} {line}".strip(), [cite(chat, Span(at, at + len(line), line),
+                                                                   SectionName.chat)]))
                 break
-    if timeline:
-        span = timeline[first][0]
-        candidates.append((" ".join(clean_step(span.text).split()), [cite(record, span, SectionName.timeline)]))
+    span = incident.timeline[incident.first][0]
+    candidates.append((incident.text(incident.first), [cite(record, span, SectionName.timeline)]))
     for text, cites in candidates:
         if not guard.leaks(text) and refusal(text) is None:
             return text, cites
-    alert = record.alerts[0] if record.alerts else "an alert on " + (", ".join(record.services) or "production")
-    return f"[FIRING] {alert}", []
+    alert = record.alerts[0] if record.alerts else "a problem on " + (", ".join(shown_services(incident))
+                                                                       or "production")
+    return f"Reported: {alert}", []
 
 
 def _helpful_runbooks(corpus: Corpus, record: Record) -> list[str]:

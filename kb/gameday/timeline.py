@@ -1,5 +1,7 @@
 """An incident postmortem read as a game day needs it: its sections as spans, its timeline entries with their
-times, where responders learned of the incident and where it recovered, and citations of those spans.
+times, and where the incident was first reported, where the fix began and where it recovered. What an entry
+does (a report, an action, the recovery) is judged by meaning (``kb.gameday.cues``); a regular expression
+reads only the time an entry starts with.
 """
 
 from __future__ import annotations
@@ -7,19 +9,31 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from kb.core.enums import SectionName
+from kb.core.enums import MessageKind, SectionName
 from kb.core.models import Citation, Record
-from kb.gameday.cues import RECOVERY
-from kb.text.steps import Span, split_steps
+from kb.text.steps import Span, clean_step, split_steps
 
+#: a timeline entry's leading time: "- 09:08 -", "* [08:47]", "- [03-26 02:50]", "- 4:49 AM PST:", "**16:30**"
 TIME = re.compile(
-    r"^\s*(?:[-*]\s*)?(?:\*\*)?(?:(\d{4}-\d{2}-\d{2})\s+)?(\d{1,2}:\d{2})(?::\d{2})?(?:\*\*)?\s*(?:UTC)?(?:\s*[-–—:]\s*|\s+)"
+    r"^\s*(?:[-*]\s*)?(?:\*\*)?\[?(?:(\d{4}-\d{2}-\d{2})[ T]+|\d{1,2}[-/]\d{1,2}\s+)?(\d{1,2}):(\d{2})(?::\d{2})?"
+    r"\s*([AaPp]\.?[Mm]\.?)?\]?(?:\*\*)?\s*(?:UTC|[A-Z]{1,2}[SD]?T|Z)?\]?(?:\s*[-–—:]\s*|\s+)"
 )
 
 
 def _when(text: str) -> str | None:
+    """The entry's time as "HH:MM" (24-hour), with its ISO date in front when the entry gives one."""
     match = TIME.match(text)
-    return (f"{match.group(1)} {match.group(2)}" if match.group(1) else match.group(2)) if match else None
+    if not match:
+        return None
+    date, hour, minute, half = match.group(1), int(match.group(2)), match.group(3), match.group(4)
+    if half and half[0].lower() == "p" and hour < 12:
+        hour += 12
+    elif half and half[0].lower() == "a" and hour == 12:
+        hour = 0
+    if hour > 23:
+        return None
+    clock = f"{hour:02d}:{minute}"
+    return f"{date} {clock}" if date else clock
 
 
 def cite(record: Record, span: Span, section: str) -> Citation:
@@ -39,21 +53,23 @@ def section_spans(record: Record, name: str) -> list[tuple[Span, str]]:
 
 
 def timeline_of(record: Record) -> list[tuple[Span, str | None]]:
+    """The timeline's entries and their times; lines without a time that only head a day or a note are kept."""
     return [(span, _when(span.text)) for span, _ in section_spans(record, SectionName.timeline)]
 
 
-NOTICED = re.compile(r"\b(notice[sd]?|sees?|saw|spots?|spotted|reports?|reported|detect(?:s|ed)?|"
-                     r"complain\w*|opens? #inc|posts? in)\b", re.I)
-
-
-def first_page_index(timeline: list[tuple[Span, str | None]], day: dt.date | None = None) -> int:
-    """The timeline entry where responders learned of the incident: the first alert or page, else the first
-    time someone noticed or reported it, else the first entry of the incident's own day."""
-    for pattern in (re.compile(r"\b(fires?|fired|pages?|paged|alert)\b", re.I), NOTICED):
-        for n, (span, _time) in enumerate(timeline):
-            if pattern.search(span.text) and not _before(_time, day):
-                return n
-    return next((n for n, (_span, when) in enumerate(timeline) if not _before(when, day)), 0)
+def first_page_index(timeline: list[tuple[Span, str | None]], kinds: list[MessageKind | None],
+                     evidence: list[str], day: dt.date | None = None) -> int:
+    """The entry where responders learned of the incident: the first timed entry that is a report (an alert
+    firing, a page, a user's report), else the first timed observation, else the first timed entry."""
+    timed = [n for n, (_span, when) in enumerate(timeline) if when and not _before(when, day)]
+    reported = (MessageKind.report, None, MessageKind.observation, MessageKind.made_worse)
+    for n in timed:
+        if kinds[n] == MessageKind.report or (evidence[n] in ("alert", "customer") and kinds[n] in reported):
+            return n
+    found = next((n for n in timed if kinds[n] == MessageKind.observation), None)
+    if found is not None:
+        return found
+    return timed[0] if timed else 0
 
 
 def _before(when: str | None, day: dt.date | None) -> bool:
@@ -66,11 +82,9 @@ def _before(when: str | None, day: dt.date | None) -> bool:
         return False
 
 
-def recovery_index(timeline: list[tuple[Span, str | None]], start: int) -> int:
-    for n in range(start, len(timeline)):
-        if RECOVERY.search(timeline[n][0].text) and not re.search(r"\bunchanged\b|\bnot\b", timeline[n][0].text):
-            return n
-    return len(timeline)
+def recovery_index(kinds: list[MessageKind | None], start: int) -> int:
+    """The first entry from ``start`` that says things are back (the length of the timeline when none does)."""
+    return next((n for n in range(start, len(kinds)) if kinds[n] == MessageKind.recovery), len(kinds))
 
 
 def time_to_mitigate(timeline: list[tuple[Span, str | None]], first: int, recovery: int) -> str | None:
@@ -83,3 +97,12 @@ def time_to_mitigate(timeline: list[tuple[Span, str | None]], first: int, recove
     if minutes < 0:
         minutes += 24 * 60
     return f"{minutes // 60}h {minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+
+
+_LINK = re.compile(r"\[([^\]\n]*)\](?:\[[^\]\n]*\]|\([^)\n]*\))?")
+
+
+def plain(text: str) -> str:
+    """An entry's words as read for meaning: without its leading time, link targets or emphasis marks."""
+    text = TIME.sub("", clean_step(text), count=1)
+    return " ".join(_LINK.sub(r"\1", text).replace("**", "").split())
