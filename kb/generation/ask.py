@@ -35,7 +35,8 @@ from kb.generation.candidates import (
     Candidate,
     candidate_sentences,
     choose,
-    intent_sentences,
+    document_candidates,
+    focused,
     ownership_rows,
 )
 from kb.generation.grounding import Evidence, require_grounded
@@ -45,8 +46,9 @@ from kb.generation.question import (
     FOLLOW_UP,
     LATEST,
     QUESTION_WORDS,
-    REFERENCES_ASKED,
     YEAR,
+    Asked,
+    asked_kind,
     is_about,
     latest_first,
     latest_incident,
@@ -64,6 +66,10 @@ from kb.text.steps import terms_of
 MIN_COSINE = 0.40
 MIN_COVERAGE = 0.5
 STRONG_COSINE = 0.50  # close enough to count even when the question's rare words are phrased differently
+#: the best documents whose whole text is read for the answer (not only the passages that matched)
+WHOLE_DOCUMENTS = 2
+#: the candidates (best first) a model is given as evidence
+MAX_EVIDENCE = 40
 
 
 class Answer(BaseModel):
@@ -159,8 +165,9 @@ def ask(
     else:
         top = _scope(corpus, found, verdict)
         asked = LATEST.sub(" ", found.question) if found.latest else found.question  # "last" is not a word to find
-        candidates = _candidates(corpus, found, verdict, asked, top)
-        answer = _answer(corpus, found, verdict, asked, candidates, llm, on_text, max_items)
+        kind = asked_kind(corpus, asked)
+        candidates = _candidates(corpus, found, verdict, kind, asked, top)
+        answer = _answer(corpus, found, verdict, kind, asked, candidates, llm, on_text, max_items)
     if conversation is not None:
         conversation.turns.append(answer)
     return answer
@@ -235,13 +242,15 @@ def _scope(corpus: Corpus, found: Retrieved, verdict: Verdict) -> list[RankedDoc
     return top
 
 
-def _candidates(corpus: Corpus, found: Retrieved, verdict: Verdict, asked: str,
+def _candidates(corpus: Corpus, found: Retrieved, verdict: Verdict, kind: Asked, asked: str,
                 top: list[RankedDocument]) -> list[Candidate]:
-    """The sentences and table rows that could answer, those of other years or pointing elsewhere marked down."""
+    """The items, fields, sentences and table rows that could answer, those of other years or pointing
+    elsewhere marked down."""
     candidates = candidate_sentences(corpus, asked, top[:5])
-    candidates += intent_sentences(corpus, asked, top[:3], {c.passage.start for c in candidates})
-    candidates += ownership_rows(corpus, asked, top[:5], found.query)
-    wants_references = bool(REFERENCES_ASKED.search(found.question))
+    seen = {(c.passage.doc_id, c.passage.start) for c in candidates}
+    candidates += document_candidates(corpus, top[:WHOLE_DOCUMENTS], seen)
+    candidates += ownership_rows(corpus, kind, asked, top[:5], found.query)
+    wants_references = kind.wants_references
     years = verdict.years
     for c in candidates:  # an incident of another year than the question names answers it only if nothing else does
         if years and c.passage.date and str(c.passage.date.year) not in years:
@@ -251,15 +260,17 @@ def _candidates(corpus: Corpus, found: Retrieved, verdict: Verdict, asked: str,
     return candidates
 
 
-def _answer(corpus: Corpus, found: Retrieved, verdict: Verdict, asked: str, candidates: list[Candidate],
-            llm: ChatModel | None, on_text: Callable[[str], None] | None, max_items: int) -> Answer:
+def _answer(corpus: Corpus, found: Retrieved, verdict: Verdict, kind: Asked, asked: str,
+            candidates: list[Candidate], llm: ChatModel | None, on_text: Callable[[str], None] | None,
+            max_items: int) -> Answer:
     """The answer lines, chosen from the candidates (offline) or written by the model from them, every
     citation checked."""
-    evidence = Evidence.numbered([c.passage for c in candidates])
+    scored = focused(kind, asked, candidates, found.q_vec, corpus)
+    evidence = Evidence.numbered([c.passage for _, c in scored[:MAX_EVIDENCE]])
     dropped: list[DroppedItem] = []
     items: list[DraftItem]
     if llm is None:
-        items = choose(asked, candidates, found.q_vec, corpus, max_items)
+        items = choose(scored, max_items)
         generator = Generator.extractive
     else:
         reply = ask_for_lines(llm, "ask", evidence, ["answer"], on_text=on_text, question=found.question)

@@ -8,32 +8,46 @@ import dataclasses
 import datetime as dt
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from kb.core.enums import SectionName
 from kb.core.models import Kind, RankedDocument
 from kb.retrieval.corpus import Corpus
+from kb.retrieval.meaning import classifier
 from kb.retrieval.search import Query, newest_first
 from kb.text.steps import terms_of
 
 FOLLOW_UP = re.compile(r"^\s*(and|also|what about|how about|then|so)\b|\b(it|that|this|they|them|those|the same)\b",
                        re.I)
-INTENTS: tuple[tuple[re.Pattern[str], tuple[SectionName, ...]], ...] = (
-    # who led or was paged in an incident: its timeline says (before "who owns", which asks for escalation)
-    (re.compile(r"\b(incident commander|IC)\b|\bwho (?:was|were) (?:paged|on[- ]?call)\b", re.I),
-     (SectionName.timeline, SectionName.detection)),
-    (re.compile(r"\b(who|owns?|owner|on-?call|page|escalat\w*|contact)\b", re.I),
-     (SectionName.escalation, SectionName.overview)),
-    (re.compile(r"\b(why|root cause|caused?|because)\b", re.I),
-     (SectionName.root_cause, SectionName.contributing_factors, SectionName.summary)),
-    (re.compile(r"\b(how did we (?:fix|resolve|mitigate)|fix(?:ed)?|resolv\w*|mitigat\w*|recover\w*)\b", re.I),
-     (SectionName.resolution, SectionName.mitigation, SectionName.lessons)),
-    (re.compile(r"\b(has|have|did|ever|before|again|last time|happened)\b", re.I),
-     (SectionName.summary, SectionName.impact)),
-    (re.compile(r"\b(how (?:do|to|can)|steps?|check|runbook)\b", re.I),
-     (SectionName.triage, SectionName.diagnosis, SectionName.mitigation)),
-)
+#: a word under this share of passages names the subject, not what is asked
+SUBJECT_SHARE = 0.03
+#: two kinds closer than this: the question asks for neither in particular
+MIN_KIND_MARGIN = 0.0
+#: the example task that says what a question asks (kb/retrieval/examples/questions/: one file per kind)
+QUESTION_TASK = "questions"
+#: the sections that hold each kind of answer, most wanted first
+KIND_SECTIONS: dict[str, tuple[SectionName, ...]] = {
+    "lead": (SectionName.timeline, SectionName.detection),
+    "who": (SectionName.escalation, SectionName.overview),
+    "cause": (SectionName.root_cause, SectionName.contributing_factors, SectionName.summary),
+    "resolution": (SectionName.resolution, SectionName.mitigation, SectionName.lessons),
+    "impact": (SectionName.impact, SectionName.summary),
+    "summary": (SectionName.summary, SectionName.impact),
+    "howto": (SectionName.triage, SectionName.diagnosis, SectionName.mitigation),
+    "duration": (SectionName.timeline, SectionName.summary),
+    "time": (SectionName.timeline, SectionName.detection),
+    "detection": (SectionName.detection, SectionName.timeline),
+    "references": (SectionName.references,),
+}
+#: the written form of the fact some kinds ask for (syntax only): a duration ("2h 5m", "40 minutes"), a date or
+#: clock time, a number, a command (in backticks, a code block or after a prompt)
+DURATION = re.compile(r"\b\d+(?:\.\d+)?\s?(?:[hmdsw]|hrs?|mins?|secs?|(?:hour|minute|second|day|week)s?)\b", re.I)
+WHEN = re.compile(r"\b\d{4}-\d\d-\d\d\b|\b\d{1,2}:\d\d\b|\b\d{1,2}(?:st|nd|rd|th)?\s+[A-Z][a-z]{2,8}\s+\d{4}\b")
+NUMBER = re.compile(r"\d")
+COMMAND = re.compile(r"`[^`\n]+`|^\s*\$ ", re.M)
+FACT_FORMS: dict[str, re.Pattern[str]] = {"duration": DURATION, "time": WHEN, "threshold": NUMBER, "howto": COMMAND}
 #: "the last / latest / most recent X", but not "the last 10 minutes" or "the last few days"
 LATEST = re.compile(
     r"\b(?:last|latest|most recent|newest|previous|recent)\b"
@@ -42,7 +56,6 @@ LATEST = re.compile(
 )
 INCIDENT_KINDS = (Kind.postmortem, Kind.chat)
 YEAR = re.compile(r"\b(19[89]\d|20\d\d)\b")
-REFERENCES_ASKED = re.compile(r"\b(which|what|list)\b.*\b(postmortems?|incidents|references|related|links?)\b", re.I)
 DAY = re.compile(r"\b(\d{4}-\d\d-\d\d)\b")
 MONTH = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b", re.I)
 #: how a question is phrased, not what it is about
@@ -141,7 +154,38 @@ def latest_incident(results: list[RankedDocument]) -> list[RankedDocument]:
 
 
 
-def wanted_sections(question: str) -> tuple[str, ...]:
-    """The sections the question asks about, most wanted first ("who owns" -> escalation, overview)."""
-    return next((sections for pattern, sections in INTENTS if pattern.search(question)), ())
+@dataclass(frozen=True)
+class Asked:
+    """What a question asks for: its kind (a label of the ``questions`` examples, None when no kind is close),
+    the sections that hold such answers, and the written form of the fact when the kind has one."""
 
+    kind: str | None
+    sections: tuple[SectionName, ...] = ()
+    fact: re.Pattern[str] | None = None
+
+    @property
+    def wants_references(self) -> bool:
+        return self.kind == "references"
+
+
+NO_KIND = Asked(None)
+
+
+def question_frame(corpus: Corpus, question: str) -> str:
+    """The question without its subject: the words the stored passages rarely use (names, services, error
+    strings) are left out, so what it asks ("how long did ... take to repair") decides its kind."""
+    words = re.findall(r"\S+", question)
+    kept = [w for w in words if not (terms_of(w) and all(corpus.passage_share(t) < SUBJECT_SHARE for t in terms_of(w)))]
+    return " ".join(kept) if len(kept) >= 2 else question
+
+
+def asked_kinds(corpus: Corpus, questions: list[str]) -> list[Asked]:
+    """What each question asks for, classified by meaning in one batch against the labelled questions."""
+    verdicts = classifier(QUESTION_TASK, min_margin=MIN_KIND_MARGIN).classify(
+        [question_frame(corpus, q) for q in questions])
+    return [Asked(v.label, KIND_SECTIONS.get(v.label or "", ()), FACT_FORMS.get(v.label or "")) if v.label else NO_KIND
+            for v in verdicts]
+
+
+def asked_kind(corpus: Corpus, question: str) -> Asked:
+    return asked_kinds(corpus, [question])[0]
