@@ -21,7 +21,6 @@ chosen in ``kb.generation.candidates``, and passages become answer lines in ``kb
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -45,20 +44,20 @@ from kb.generation.prompting import ask_for_lines
 from kb.generation.question import (
     FOLLOW_UP,
     LATEST,
-    QUESTION_WORDS,
     YEAR,
     Asked,
     asked_kind,
+    in_the_months,
     is_about,
     latest_first,
     latest_incident,
     match_strength,
+    named_months,
     on_the_day,
-    rarest_absent,
+    unknown_names,
 )
 from kb.retrieval.corpus import Corpus
 from kb.retrieval.search import Query, bounded_query
-from kb.text.steps import terms_of
 
 #: Below this cosine between the question and the best passage, and with few of the question's distinctive
 #: words found, the knowledge base is taken not to know. Calibrated on the sample corpus: answerable
@@ -66,6 +65,10 @@ from kb.text.steps import terms_of
 MIN_COSINE = 0.40
 MIN_COVERAGE = 0.5
 STRONG_COSINE = 0.50  # close enough to count even when the question's rare words are phrased differently
+#: when the question names something no stored passage names, the closeness needed
+NAMED_COSINE = 0.65
+#: the best document's fused score below which the retrievers disagree on what answers (1.0: both rank it first)
+MIN_AGREEMENT = 0.95
 #: the best documents whose whole text is read for the answer (not only the passages that matched)
 WHOLE_DOCUMENTS = 2
 #: the candidates (best first) a model is given as evidence
@@ -141,8 +144,9 @@ class Verdict:
     known: bool
     years: set[str]  # the years the question names
     missing_years: list[str]  # those no result is dated in
-    unknown: list[str]  # content words of the question that no stored passage uses
-    absent: str | None  # a rare word of the question that the best result never uses
+    unknown: list[str]  # names in the question that no stored passage uses
+    agreement: float  # the best document's fused score: 1.0 when both retrievers rank it first
+    missing_month: bool  # the question names a month nothing matching is dated in
 
 
 def ask(
@@ -181,6 +185,10 @@ def _retrieve(corpus: Corpus, question: str, conversation: Conversation | None, 
     query = Query(text=text, k=8, kinds=tuple(kinds), services=tuple(services), since=since)
     results = corpus.search(query, passages_per_doc=4)
     on_day = on_the_day(corpus, question, query) if not previous else []
+    in_month = in_the_months(corpus, question, query) if not previous and not on_day else []
+    if in_month:  # "the outage in January 2024": that month's documents first
+        month_ids = {d.record.id for d in in_month}
+        results = in_month + [d for d in results if d.record.id not in month_ids]
     if on_day:  # "what happened on 2024-09-05?": that day's documents first, whatever else matches
         day_ids = {d.record.id for d in on_day}
         results = on_day + [d for d in results if d.record.id not in day_ids]
@@ -194,19 +202,24 @@ def _retrieve(corpus: Corpus, question: str, conversation: Conversation | None, 
 
 
 def _decide_known(corpus: Corpus, found: Retrieved) -> Verdict:
-    """Whether the results answer the question: close enough to it and holding its distinctive words."""
+    """Whether the results answer the question, from three signals calibrated together (docs/ask.md): how
+    close the best passages are to the question, how much of its distinctive words they hold, and whether
+    the two retrievers agree on the best document. A name no stored passage uses raises the closeness
+    needed; a year or month nothing matching is dated in means that incident is not stored."""
     question, results = found.question, found.results
     confidence, coverage = match_strength(corpus, question, results, found.q_vec)
-    # a content word no stored passage uses ("mainframe") means the question is about something else, unless
-    # the passages are close anyway; a year no matching document is dated in means that incident is not stored
-    unknown = sorted(w for w in terms_of(question) - QUESTION_WORDS if corpus.passage_share(w) == 0)
     years = set(YEAR.findall(question))
     missing_years = sorted(years - {str(d.record.date.year) for d in results if d.record.date})
-    absent = rarest_absent(corpus, question, results)
-    close = confidence >= MIN_COSINE and coverage >= MIN_COVERAGE and not unknown and not absent
-    known = ((confidence >= STRONG_COSINE or close or bool(found.on_day))
-             and (not years or missing_years != sorted(years)))
-    return Verdict(confidence, known, years, missing_years, unknown, absent)
+    months = named_months(question)
+    dated = {(d.record.date.year, d.record.date.month) for d in results if d.record.date}
+    missing_months = bool(months) and not months & dated
+    names = unknown_names(corpus, question)
+    agreement = results[0].score if results else 0.0
+    bar = NAMED_COSINE if names else MIN_COSINE
+    close = confidence >= max(bar, STRONG_COSINE) or (confidence >= bar and coverage >= MIN_COVERAGE)
+    known = bool(found.on_day) or (close and agreement >= MIN_AGREEMENT and not missing_months
+                                   and (not years or missing_years != sorted(years)))
+    return Verdict(confidence, known, years, missing_years, names, agreement, missing_months)
 
 
 def _not_found(found: Retrieved, verdict: Verdict) -> Answer:
@@ -216,13 +229,14 @@ def _not_found(found: Retrieved, verdict: Verdict) -> Answer:
     message = "Not in the knowledge base: nothing stored answers this."
     if years and verdict.missing_years == sorted(years):
         message += f" No matching document is dated {' or '.join(verdict.missing_years)}."
-    elif verdict.unknown and verdict.confidence < STRONG_COSINE:
-        words = [w for w in re.findall(r"[\w-]+", question) if terms_of(w) and terms_of(w) <= set(verdict.unknown)]
-        message += f" No stored document uses the word(s): {', '.join(dict.fromkeys(words))}."
-    elif verdict.absent and verdict.confidence < STRONG_COSINE:
-        absent = verdict.absent
-        words = [w for w in re.findall(r"[\w-]+", question) if terms_of(w) and terms_of(w) <= {absent}]
-        message += f" The best match never mentions {', '.join(dict.fromkeys(words)) or absent}."
+    elif verdict.missing_month:
+        message += " No matching document is dated in the month it names."
+    elif verdict.unknown and verdict.confidence < NAMED_COSINE:
+        message += f" No stored document names {', '.join(verdict.unknown)}."
+    elif verdict.agreement < MIN_AGREEMENT:
+        message += " The closest documents match only loosely, each in a different way."
+    else:
+        message += " The closest passages are not close enough to the question."
     if closest:
         message += " Closest documents: " + "; ".join(f"{c['id']} ({c['title']})" for c in closest)
     return Answer(question=question, answer=message, generator=Generator.none, confidence=verdict.confidence,

@@ -26,6 +26,7 @@ class Candidate:
     rank: int
     shown: str = ""  # how the answer shows it, when not the quoted text itself (a table row with its headers)
     penalty: float = 0.0
+    own_search: bool = False  # found by a search of its own for what the question asks (an ownership table)
 
 
 #: a bold label opening a line or list item ("- **Time to repair**: 2h 5m"): a field of a structured report
@@ -141,7 +142,8 @@ def ownership_rows(corpus: Corpus, asked: Asked, question: str, top: list[Ranked
     for doc in extra:
         if doc.record.id in shown:
             continue
-        out += [c for c in table_row_candidates(corpus, doc, len(top)) if words & terms_of(c.passage.text)]
+        out += [dataclasses.replace(c, own_search=True) for c in table_row_candidates(corpus, doc, len(top))
+                if words & terms_of(c.passage.text)]
     return out
 
 
@@ -198,14 +200,15 @@ def _score(asked: Asked, candidates: list[Candidate], q_vec: np.ndarray, corpus:
 
 def focused(asked: Asked, question: str, candidates: list[Candidate], q_vec: np.ndarray,
             corpus: Corpus) -> list[tuple[float, Candidate]]:
-    """The candidates best first, kept to the document of the best one and the documents about the same
+    """The candidates best first, kept to the document search ranks first and the documents about the same
     incident or topic (an answer is never stitched from unrelated documents)."""
     if not candidates:
         return []
     scored = _score(asked, candidates, q_vec, corpus, question)
-    primary = scored[0][1].passage.doc_id
+    best_rank = min(c.rank for c in candidates)  # the document search ranks first answers
+    primary = next(c.passage.doc_id for _, c in scored if c.rank == best_rank)
     related = same_subject(corpus, primary, {c.passage.doc_id for _, c in scored}) | {primary}
-    return [(score, c) for score, c in scored if c.passage.doc_id in related]
+    return [(score, c) for score, c in scored if c.passage.doc_id in related or c.own_search]
 
 
 def choose(scored: list[tuple[float, Candidate]], max_items: int) -> list[DraftItem]:
@@ -213,12 +216,13 @@ def choose(scored: list[tuple[float, Candidate]], max_items: int) -> list[DraftI
     best document's first, at most one from each related document."""
     if not scored:
         return []
-    primary = scored[0][1].passage.doc_id
+    best_rank = min(c.rank for _, c in scored)
+    primary = next(c.passage.doc_id for _, c in scored if c.rank == best_rank)
     chosen: list[Candidate] = []
     per_doc: dict[str, int] = {}
     for _score_value, c in scored:
         doc = c.passage.doc_id
-        limit = max_items if doc == primary else 1
+        limit = max_items if doc == primary else 2 if c.own_search else 1
         if per_doc.get(doc, 0) >= limit or any(
             len(terms_of(c.passage.text) & terms_of(o.passage.text)) > 0.7 * len(terms_of(c.passage.text))
             for o in chosen

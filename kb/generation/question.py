@@ -21,8 +21,8 @@ from kb.text.steps import terms_of
 
 FOLLOW_UP = re.compile(r"^\s*(and|also|what about|how about|then|so)\b|\b(it|that|this|they|them|those|the same)\b",
                        re.I)
-#: a word under this share of passages names the subject, not what is asked
-SUBJECT_SHARE = 0.03
+#: a sentence end in a question (the story before the question is cut off)
+_SENTENCE = re.compile(r"(?<=[.?!])\s+")
 #: two kinds closer than this: the question asks for neither in particular
 MIN_KIND_MARGIN = 0.0
 #: the example task that says what a question asks (kb/retrieval/examples/questions/: one file per kind)
@@ -57,6 +57,7 @@ LATEST = re.compile(
 INCIDENT_KINDS = (Kind.postmortem, Kind.chat)
 YEAR = re.compile(r"\b(19[89]\d|20\d\d)\b")
 DAY = re.compile(r"\b(\d{4}-\d\d-\d\d)\b")
+_MONTHS = {name: n for n, name in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
 MONTH = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b", re.I)
 #: how a question is phrased, not what it is about
 QUESTION_WORDS = terms_of("what when where which how did does do we our us happened happen time times fixed fix "
@@ -87,19 +88,6 @@ def match_strength(
 
 
 
-def rarest_absent(corpus: Corpus, question: str, results: list[RankedDocument]) -> str | None:
-    """A rare content word of the question (under 1% of passages use it: a name such as "AWS" in "the AWS
-    TAM's phone number") that the best result never uses, the rarest such; else None."""
-    shares = {w: corpus.passage_share(w) for w in terms_of(LATEST.sub(" ", question)) - QUESTION_WORDS}
-    rare = {w: v for w, v in shares.items() if 0 < v < 0.01}
-    if not rare or not results:
-        return None
-    best = results[0]
-    shown = terms_of(best.record.title + " " + " ".join(h.chunk.text for h in best.hits))
-    missing = sorted((v, w) for w, v in rare.items() if w not in shown)
-    return missing[0][1] if missing else None
-
-
 def distinctive(corpus: Corpus, text: str) -> set[str]:
     """The text's words that at most a fifth of all passages use (all its words if none is that rare)."""
     words = terms_of(text)
@@ -117,6 +105,44 @@ def on_the_day(corpus: Corpus, question: str, query: Query) -> list[RankedDocume
         return []
     found = corpus.search(dataclasses.replace(query, since=min(days), until=max(days)), passages_per_doc=4)
     return [d for d in found if d.record.date in days]
+
+
+def named_months(question: str) -> set[tuple[int, int]]:
+    """The (year, month) pairs a question names ("in January 2024", "on 13 October 2025")."""
+    out = set()
+    for match in MONTH.finditer(question):
+        year = YEAR.match(question[match.end() :].lstrip())
+        number = _MONTHS.get(match.group(1).lower()[:3])
+        if year and number:
+            out.add((int(year.group(1)), number))
+    return out
+
+
+def in_the_months(corpus: Corpus, question: str, query: Query) -> list[RankedDocument]:
+    """The documents dated in a month the question names, best match first; [] when it names none or
+    nothing is dated then."""
+    months = named_months(question)
+    if not months:
+        return []
+    first = min(dt.date(y, m, 1) for y, m in months)
+    last = max(dt.date(y + m // 12, m % 12 + 1, 1) - dt.timedelta(days=1) for y, m in months)
+    found = corpus.search(dataclasses.replace(query, since=first, until=last), passages_per_doc=4)
+    return [d for d in found if d.record.date and (d.record.date.year, d.record.date.month) in months]
+
+
+def unknown_names(corpus: Corpus, question: str) -> list[str]:
+    """The words of the question written as names (a capital inside a sentence: "Istio", "MSK", "HashiCorp";
+    month names aside) that no stored passage uses: the question is about something the corpus never names."""
+    out = []
+    for sentence in _SENTENCE.split(question.strip()):
+        for word in sentence.split()[1:]:
+            word = word.strip(".,;:!?()[]\"'")
+            terms = terms_of(word)
+            if (not terms or word.islower() or not any(c.isupper() for c in word) or MONTH.fullmatch(word)
+                    or any(corpus.passage_share(t) > 0 for t in terms)):
+                continue
+            out.append(word)
+    return list(dict.fromkeys(out))
 
 
 def is_about(corpus: Corpus, question: str) -> Callable[[RankedDocument], bool]:
@@ -172,11 +198,12 @@ NO_KIND = Asked(None)
 
 
 def question_frame(corpus: Corpus, question: str) -> str:
-    """The question without its subject: the words the stored passages rarely use (names, services, error
-    strings) are left out, so what it asks ("how long did ... take to repair") decides its kind."""
-    words = re.findall(r"\S+", question)
-    kept = [w for w in words if not (terms_of(w) and all(corpus.passage_share(t) < SUBJECT_SHARE for t in terms_of(w)))]
-    return " ".join(kept) if len(kept) >= 2 else question
+    """The part of a question that asks: its last sentence (a story before it only sets the scene),
+    without the words no stored passage uses (names the corpus has never seen say nothing of what is asked)."""
+    sentences = [s for s in _SENTENCE.split(question.strip()) if s.strip()]
+    last = sentences[-1] if sentences else question
+    kept = [w for w in last.split() if not terms_of(w) or any(corpus.passage_share(t) > 0 for t in terms_of(w))]
+    return " ".join(kept) if len(kept) >= 2 else last
 
 
 def asked_kinds(corpus: Corpus, questions: list[str]) -> list[Asked]:
