@@ -132,6 +132,7 @@ class Retrieved:
     query: Query
     results: list[RankedDocument]
     on_day: list[RankedDocument]  # the documents of the day the question names, if any
+    in_month: list[RankedDocument]  # the documents of the month the question names, if any
     latest: bool  # the question asked for the latest occurrence and matching incidents come newest first
     q_vec: np.ndarray  # the question's embedding, (1, dim)
 
@@ -198,7 +199,7 @@ def _retrieve(corpus: Corpus, question: str, conversation: Conversation | None, 
     if latest:
         results, latest = latest_first(corpus, question, results)
     q_vec = np.asarray([corpus.embed_query(question if not previous else text)], dtype=np.float32)
-    return Retrieved(question, text, previous, query, results, on_day, latest, q_vec)
+    return Retrieved(question, text, previous, query, results, on_day, in_month, latest, q_vec)
 
 
 def _decide_known(corpus: Corpus, found: Retrieved) -> Verdict:
@@ -217,7 +218,9 @@ def _decide_known(corpus: Corpus, found: Retrieved) -> Verdict:
     agreement = results[0].score if results else 0.0
     bar = NAMED_COSINE if names else MIN_COSINE
     close = confidence >= max(bar, STRONG_COSINE) or (confidence >= bar and coverage >= MIN_COVERAGE)
-    known = bool(found.on_day) or (close and agreement >= MIN_AGREEMENT and not missing_months
+    # an incident dated in the month the question names is evidence of its own: the loose bar is enough
+    close = (close and agreement >= MIN_AGREEMENT) or (bool(found.in_month) and confidence >= MIN_COSINE)
+    known = bool(found.on_day) or (close and not missing_months
                                    and (not years or missing_years != sorted(years)))
     return Verdict(confidence, known, years, missing_years, names, agreement, missing_months)
 

@@ -4,6 +4,7 @@ offline answer): word overlap weighted by rarity, similarity to the question, an
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -51,12 +52,33 @@ def field_section(text: str) -> str | None:
 
 
 def units(step: Span) -> list[Span]:
-    """The pieces of a step an answer quotes: a list item or field whole (with its sub-items), long prose
-    sentence by sentence."""
+    """The pieces of a step an answer quotes, never cutting a list item: a list item or field whole (with
+    its sub-items); a longer one as its sub-items, each whole; prose sentence by sentence."""
     text = step.text.lstrip()
-    if len(step.text) <= WHOLE_ITEM_CHARS and (text[:1] in "-*+" or text[:1].isdigit() or _FIELD.match(text)):
+    if "```" in step.text:
         return [step]
-    return sentences(step) if "```" not in step.text else [step]
+    if not (text[:1] in "-*+" or text[:1].isdigit() or _FIELD.match(text)):
+        return sentences(step)
+    if len(step.text) <= WHOLE_ITEM_CHARS:
+        return [step]
+    out: list[Span] = []
+    for piece in _sub_items(step):
+        out += [piece] if len(piece.text) <= WHOLE_ITEM_CHARS else sentences(piece)
+    return out
+
+
+def _sub_items(step: Span) -> list[Span]:
+    """A list item cut at the lines that open its sub-items (each with its continuation lines)."""
+    starts = [0]
+    offset = 0
+    for line in step.text.splitlines(keepends=True):
+        stripped = line.lstrip()
+        if offset and (stripped[:2] in ("- ", "* ", "+ ") or _FIELD.match(stripped)):
+            starts.append(offset + len(line) - len(stripped))
+        offset += len(line)
+    bounds = [*starts, len(step.text)]
+    return [Span(step.start + a, step.start + a + len(step.text[a:b].rstrip()), step.text[a:b].rstrip())
+            for a, b in itertools.pairwise(bounds) if step.text[a:b].strip()]
 
 
 _HEADING_LINE = re.compile(r"#{0,6}[ \t]*[A-Z][\w /&()'-]{0,40}[ \t]*\n\s*(?=[A-Z0-9`\[*$-]|" + CLI_NAMES + r"\s)")
@@ -88,7 +110,7 @@ def candidate_sentences(corpus: Corpus, question: str, results: list[RankedDocum
                     if at < 0:
                         continue
                     span = Span(chunk.start + at, chunk.start + at + len(text), text)
-                    section = field_section(text) or chunk.section
+                    section = field_section(text) or field_section(step.text.lstrip()) or chunk.section
                     out.append(
                         Candidate(
                             Passage(id="", doc_id=chunk.record_id, title=doc.record.title, kind=doc.record.kind,
@@ -165,7 +187,7 @@ def document_candidates(corpus: Corpus, results: list[RankedDocument],
                 if {(record.id, piece.start), (record.id, start)} & seen or not fits:
                     continue
                 text = record.text[start : piece.end]
-                name = field_section(text) or section
+                name = field_section(text) or field_section(step.text.lstrip()) or section
                 found.append(Candidate(Passage(id="", doc_id=record.id, title=record.title, kind=record.kind,
                                                section=name, start=start, end=piece.end, text=text,
                                                date=record.date), name, rank))
