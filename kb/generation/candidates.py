@@ -34,8 +34,6 @@ class Candidate:
 _FIELD = re.compile(r"[ \t]*(?:[-*+][ \t]+)?\*\*([^*\n]{1,60})\*\*")
 #: a list item or field longer than this is quoted sentence by sentence
 WHOLE_ITEM_CHARS = 700
-#: the bonus of a candidate holding the asked-for fact's written form (a duration for "how long")
-FACT_BONUS = 0.15
 #: two documents whose whole-text embeddings are at least this close are about the same incident or topic
 SAME_SUBJECT = 0.8
 #: candidates read from the whole text of each of the best documents, at most
@@ -214,7 +212,7 @@ def _score(asked: Asked, candidates: list[Candidate], q_vec: np.ndarray, corpus:
         # the section the question asks for first counts most ("how did we fix": resolution over lessons)
         bonus = 0.15 - 0.05 * wanted.index(c.section) if c.section in wanted else 0.0  # type: ignore[arg-type]
         if asked.fact is not None and asked.fact.search(c.passage.text):
-            bonus += FACT_BONUS
+            bonus += asked.fact_weight
         scored.append((0.5 * float(sim) + 0.5 * overlap + bonus - 0.03 * c.rank - c.penalty, c))
     scored.sort(key=lambda x: -x[0])
     return scored

@@ -48,6 +48,9 @@ WHEN = re.compile(r"\b\d{4}-\d\d-\d\d\b|\b\d{1,2}:\d\d\b|\b\d{1,2}(?:st|nd|rd|th
 NUMBER = re.compile(r"\d")
 COMMAND = re.compile(r"`[^`\n]+`|^\s*\$ ", re.M)
 FACT_FORMS: dict[str, re.Pattern[str]] = {"duration": DURATION, "time": WHEN, "threshold": NUMBER, "howto": COMMAND}
+#: how much holding the fact's form counts: a duration or a date is the answer itself; a number or a command
+#: only makes a line likelier to be one
+FACT_WEIGHTS = {"duration": 0.35, "time": 0.25, "threshold": 0.1, "howto": 0.1}
 #: "the last / latest / most recent X", but not "the last 10 minutes" or "the last few days"
 LATEST = re.compile(
     r"\b(?:last|latest|most recent|newest|previous|recent)\b"
@@ -188,6 +191,7 @@ class Asked:
     kind: str | None
     sections: tuple[SectionName, ...] = ()
     fact: re.Pattern[str] | None = None
+    fact_weight: float = 0.0  # what holding the fact's form adds to a line's score
 
     @property
     def wants_references(self) -> bool:
@@ -210,8 +214,8 @@ def asked_kinds(corpus: Corpus, questions: list[str]) -> list[Asked]:
     """What each question asks for, classified by meaning in one batch against the labelled questions."""
     verdicts = classifier(QUESTION_TASK, min_margin=MIN_KIND_MARGIN).classify(
         [question_frame(corpus, q) for q in questions])
-    return [Asked(v.label, KIND_SECTIONS.get(v.label or "", ()), FACT_FORMS.get(v.label or "")) if v.label else NO_KIND
-            for v in verdicts]
+    return [Asked(v.label, KIND_SECTIONS.get(v.label, ()), FACT_FORMS.get(v.label), FACT_WEIGHTS.get(v.label, 0.0))
+            if v.label else NO_KIND for v in verdicts]
 
 
 def asked_kind(corpus: Corpus, question: str) -> Asked:
