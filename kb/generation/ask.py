@@ -282,12 +282,12 @@ def _answer(corpus: Corpus, found: Retrieved, verdict: Verdict, kind: Asked, ask
             max_items: int) -> Answer:
     """The answer lines, chosen from the candidates (offline) or written by the model from them, every
     citation checked."""
-    scored = focused(kind, asked, candidates, found.q_vec, corpus)
+    primary, scored = focused(kind, asked, candidates, found.q_vec, corpus)
     evidence = Evidence.numbered([c.passage for _, c in scored[:MAX_EVIDENCE]])
     dropped: list[DroppedItem] = []
     items: list[DraftItem]
     if llm is None:
-        items = choose(scored, max_items)
+        items = choose(primary, scored, max_items)
         generator = Generator.extractive
     else:
         reply = ask_for_lines(llm, "ask", evidence, ["answer"], on_text=on_text, question=found.question)

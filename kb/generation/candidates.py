@@ -219,25 +219,24 @@ def _score(asked: Asked, candidates: list[Candidate], q_vec: np.ndarray, corpus:
 
 
 def focused(asked: Asked, question: str, candidates: list[Candidate], q_vec: np.ndarray,
-            corpus: Corpus) -> list[tuple[float, Candidate]]:
+            corpus: Corpus) -> tuple[str, list[tuple[float, Candidate]]]:
     """The candidates best first, kept to the document search ranks first and the documents about the same
-    incident or topic (an answer is never stitched from unrelated documents)."""
+    incident or topic (an answer is never stitched from unrelated documents); and the first document's id."""
     if not candidates:
-        return []
+        return "", []
     scored = _score(asked, candidates, q_vec, corpus, question)
-    best_rank = min(c.rank for c in candidates)  # the document search ranks first answers
+    # the document search ranks first answers; a question for references takes the best pointer wherever it is
+    best_rank = scored[0][1].rank if asked.wants_references else min(c.rank for c in candidates)
     primary = next(c.passage.doc_id for _, c in scored if c.rank == best_rank)
     related = same_subject(corpus, primary, {c.passage.doc_id for _, c in scored}) | {primary}
-    return [(score, c) for score, c in scored if c.passage.doc_id in related or c.own_search]
+    return primary, [(score, c) for score, c in scored if c.passage.doc_id in related or c.own_search]
 
 
-def choose(scored: list[tuple[float, Candidate]], max_items: int) -> list[DraftItem]:
+def choose(primary: str, scored: list[tuple[float, Candidate]], max_items: int) -> list[DraftItem]:
     """The best few of the focused candidates as answer lines, each cited, none repeating another: the
     best document's first, at most one from each related document."""
     if not scored:
         return []
-    best_rank = min(c.rank for _, c in scored)
-    primary = next(c.passage.doc_id for _, c in scored if c.rank == best_rank)
     chosen: list[Candidate] = []
     per_doc: dict[str, int] = {}
     for _score_value, c in scored:
