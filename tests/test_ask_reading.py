@@ -90,3 +90,13 @@ def test_what_a_question_asks_is_read_by_meaning(real_embedding) -> None:  # typ
     kinds = asked_kinds(CORPUS, list(questions))  # type: ignore[arg-type]
     assert [k.kind for k in kinds] == list(questions.values())
     assert kinds[0].fact is DURATION and kinds[5].fact is COMMAND and kinds[2].sections[0] == "root_cause"
+
+
+def test_a_lead_in_and_its_code_block_are_one_instruction() -> None:
+    from kb.generation.candidates import blocks
+
+    text = "Open the resource.\n\nUnder `spec` add:\n\n```\nadminApi: true\n```\n\nIt restarts the pod.\n"
+    found = [b.text for b in blocks(text)]
+    assert found == ["Open the resource.", "Under `spec` add:\n\n```\nadminApi: true\n```", "It restarts the pod."]
+    assert unknown_names(CORPUS, "How long did the Failovers take?") == []  # type: ignore[arg-type]  # a plural
+    assert unknown_names(WordCorpus("the sev1 process"), "who runs SEV1s?") == []  # type: ignore[arg-type]

@@ -65,6 +65,19 @@ def units(step: Span) -> list[Span]:
     return out
 
 
+def blocks(text: str, base: int = 0) -> list[Span]:
+    """The steps of a text, a lead-in ending in a colon joined with the code block under it ("Under `spec`
+    add:" and its block are one instruction)."""
+    out: list[Span] = []
+    for step in split_steps(text, base):
+        if out and out[-1].text.rstrip().endswith(":") and step.text.lstrip().startswith(("```", "~~~")):
+            start = out[-1].start
+            out[-1] = Span(start, step.end, text[start - base : step.end - base])
+        else:
+            out.append(step)
+    return out
+
+
 def _sub_items(step: Span) -> list[Span]:
     """A list item cut at the lines that open its sub-items (each with its continuation lines)."""
     starts = [0]
@@ -97,7 +110,7 @@ def candidate_sentences(corpus: Corpus, question: str, results: list[RankedDocum
     for rank, doc in enumerate(results):
         for hit in doc.hits:
             chunk = hit.chunk
-            for step in split_steps(chunk.text, chunk.start):
+            for step in blocks(chunk.text, chunk.start):
                 for sentence in units(step):
                     text = sentence.text.strip()
                     lead = sentence.start - chunk.start + len(sentence.text) - len(sentence.text.lstrip())
@@ -176,7 +189,7 @@ def document_candidates(corpus: Corpus, results: list[RankedDocument],
     for rank, doc in enumerate(results):
         record = corpus.record(doc.record.id)
         found: list[Candidate] = []
-        for step in split_steps(record.text):
+        for step in blocks(record.text):
             section = next((s.name for s in record.sections if s.start <= step.start < s.end), SectionName.body)
             for piece in units(step):
                 line_start = piece.start == 0 or record.text[piece.start - 1] == "\n"

@@ -140,7 +140,7 @@ def unknown_names(corpus: Corpus, question: str) -> list[str]:
     for sentence in _SENTENCE.split(question.strip()):
         for word in sentence.split()[1:]:
             word = word.strip(".,;:!?()[]\"'")
-            terms = terms_of(word)
+            terms = terms_of(word) | terms_of(word.removesuffix("s"))  # "SEV1s" is the plural of a stored "SEV1"
             if (not terms or word.islower() or not any(c.isupper() for c in word) or MONTH.fullmatch(word)
                     or any(corpus.passage_share(t) > 0 for t in terms)):
                 continue
