@@ -134,11 +134,11 @@ def in_the_months(corpus: Corpus, question: str, query: Query) -> list[RankedDoc
 
 
 def unknown_names(corpus: Corpus, question: str) -> list[str]:
-    """The words of the question written as names (a capital inside a sentence: "Istio", "MSK", "HashiCorp";
-    month names aside) that no stored passage uses: the question is about something the corpus never names."""
+    """The words of the question written as names (with a capital: "Istio", "MSK", "HashiCorp"; month names
+    aside) that no stored passage uses: the question is about something the corpus never names."""
     out = []
     for sentence in _SENTENCE.split(question.strip()):
-        for word in sentence.split()[1:]:
+        for word in sentence.split():
             word = word.strip(".,;:!?()[]\"'")
             terms = terms_of(word) | terms_of(word.removesuffix("s"))  # "SEV1s" is the plural of a stored "SEV1"
             if (not terms or word.islower() or not any(c.isupper() for c in word) or MONTH.fullmatch(word)
