@@ -45,7 +45,7 @@ def test_the_part_that_asks_is_the_last_sentence_without_words_nothing_uses() ->
 def test_a_name_no_passage_uses_is_reported_but_common_words_and_months_are_not() -> None:
     question = "How do we fail the database over to Zorblax in January, quickly?"
     assert unknown_names(CORPUS, question) == ["Zorblax"]  # type: ignore[arg-type]
-    assert unknown_names(CORPUS, "Zorblax is down: how do we restart the replica?") == []  # type: ignore[arg-type]
+    assert unknown_names(CORPUS, "Zorblax is down: how do we restart the replica?") == ["Zorblax"]  # type: ignore[arg-type]
     assert unknown_names(CORPUS, "how do we restart the replica after a quickly done upgrade?") == []  # type: ignore[arg-type]
 
 

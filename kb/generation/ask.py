@@ -47,9 +47,9 @@ from kb.generation.question import (
     QUESTION_WORDS,
     YEAR,
     Asked,
+    absent_names,
     asked_kind,
     in_the_months,
-    is_about,
     latest_first,
     latest_incident,
     match_strength,
@@ -218,7 +218,7 @@ def _decide_known(corpus: Corpus, found: Retrieved) -> Verdict:
     months = named_months(question)
     dated = {(d.record.date.year, d.record.date.month) for d in results if d.record.date}
     missing_months = bool(months) and not months & dated
-    names = unknown_names(corpus, question)
+    names = unknown_names(corpus, question) or absent_names(corpus, question, results[0] if results else None)
     # a content word no stored passage uses ("mainframe") raises the bar less than a name: questions paraphrase
     unused = sorted(w for w in terms_of(question) - QUESTION_WORDS if corpus.passage_share(w) == 0)
     agreement = results[0].score if results else 0.0
@@ -254,13 +254,12 @@ def _not_found(found: Retrieved, verdict: Verdict) -> Answer:
 
 def _scope(corpus: Corpus, found: Retrieved, verdict: Verdict) -> list[RankedDocument]:
     """The documents that answer: the latest incident's, the named day's (and undated ones), or those of the
-    named year that are about the question (and undated ones)."""
+    named year among the best results first (then undated ones)."""
     top = latest_incident(found.results) if found.latest else found.results
     if found.on_day:  # the day's documents answer, with undated ones (runbooks), not other days' incidents
         top = [d for d in top if d in found.on_day or not d.record.date]
-    elif verdict.years:  # "in january 2025": the incidents of that year about the question answer it
-        about = is_about(corpus, found.question)
-        dated = [d for d in top if d.record.date and str(d.record.date.year) in verdict.years and about(d)]
+    elif verdict.years:  # "in january 2025": the incidents of that year among the best results answer it
+        dated = [d for d in top[:5] if d.record.date and str(d.record.date.year) in verdict.years]
         top = dated + [d for d in top if not d.record.date] if dated else top  # that year's incident answers
     return top
 

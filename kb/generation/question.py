@@ -133,6 +133,27 @@ def in_the_months(corpus: Corpus, question: str, query: Query) -> list[RankedDoc
     return [d for d in found if d.record.date and (d.record.date.year, d.record.date.month) in months]
 
 
+def absent_names(corpus: Corpus, question: str, best: RankedDocument | None) -> list[str]:
+    """The words of the question written as names that under 1% of passages use and the best result never
+    does ("the AWS TAM" when the best match is another vendor's TAM)."""
+    if best is None:
+        return []
+    shown = terms_of(best.record.title + " " + " ".join(h.chunk.text for h in best.hits))
+    out = []
+    for word in _names(question):
+        terms = terms_of(word)
+        if terms and all(0 < corpus.passage_share(t) < 0.01 for t in terms) and not terms & shown:
+            out.append(word)
+    return out
+
+
+def _names(question: str) -> list[str]:
+    """The words of a question written as names: with a capital, month names aside."""
+    words = (w.strip(".,;:!?()[]\"'") for w in question.split())
+    return list(dict.fromkeys(w for w in words if w and not w.islower() and any(c.isupper() for c in w)
+                              and not MONTH.fullmatch(w)))
+
+
 def unknown_names(corpus: Corpus, question: str) -> list[str]:
     """The words of the question written as names (with a capital: "Istio", "MSK", "HashiCorp"; month names
     aside) that no stored passage uses: the question is about something the corpus never names."""
