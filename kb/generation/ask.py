@@ -43,6 +43,7 @@ from kb.generation.guard import caution_note
 from kb.generation.prompting import ask_for_lines
 from kb.generation.question import (
     FOLLOW_UP,
+    INCIDENT_KINDS,
     LATEST,
     QUESTION_WORDS,
     YEAR,
@@ -260,6 +261,7 @@ def _scope(corpus: Corpus, found: Retrieved, verdict: Verdict) -> list[RankedDoc
         top = [d for d in top if d in found.on_day or not d.record.date]
     elif verdict.years:  # "in january 2025": the incidents of that year among the best results answer it
         dated = [d for d in top[:5] if d.record.date and str(d.record.date.year) in verdict.years]
+        dated.sort(key=lambda d: d.record.kind not in INCIDENT_KINDS)  # a year names an incident, not a review date
         top = dated + [d for d in top if not d.record.date] if dated else top  # that year's incident answers
     return top
 
