@@ -86,10 +86,10 @@ def _query(text: str) -> Any:
     text = bounded_query(text)
     return (
         len(terms(text)),
-        [bool(p.search(text)) for p, _ in question.INTENTS],
+        [bool(p.search(text)) for p in question.FACT_FORMS.values()],
         bool(question.FOLLOW_UP.search(text)),
         bool(question.LATEST.search(text)),
-        bool(question.REFERENCES_ASKED.search(text)),
+        len(question.named_months(text)),
         quoting.quoted(quote)[:10],
         len(quoting.quote_parts(quoting.quoted(quote))),
         candidates.heading_length(quote),

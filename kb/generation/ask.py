@@ -21,7 +21,6 @@ chosen in ``kb.generation.candidates``, and passages become answer lines in ``kb
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -35,7 +34,8 @@ from kb.generation.candidates import (
     Candidate,
     candidate_sentences,
     choose,
-    intent_sentences,
+    document_candidates,
+    focused,
     ownership_rows,
 )
 from kb.generation.grounding import Evidence, require_grounded
@@ -43,16 +43,20 @@ from kb.generation.guard import caution_note
 from kb.generation.prompting import ask_for_lines
 from kb.generation.question import (
     FOLLOW_UP,
+    INCIDENT_KINDS,
     LATEST,
     QUESTION_WORDS,
-    REFERENCES_ASKED,
     YEAR,
-    is_about,
+    Asked,
+    absent_names,
+    asked_kind,
+    in_the_months,
     latest_first,
     latest_incident,
     match_strength,
+    named_months,
     on_the_day,
-    rarest_absent,
+    unknown_names,
 )
 from kb.retrieval.corpus import Corpus
 from kb.retrieval.search import Query, bounded_query
@@ -64,6 +68,16 @@ from kb.text.steps import terms_of
 MIN_COSINE = 0.40
 MIN_COVERAGE = 0.5
 STRONG_COSINE = 0.50  # close enough to count even when the question's rare words are phrased differently
+#: when the question names something no stored passage names, the closeness needed
+NAMED_COSINE = 0.65
+#: when the question uses a word no stored passage uses, the closeness needed
+UNUSED_WORD_COSINE = 0.55
+#: the best document's fused score below which the retrievers disagree on what answers (1.0: both rank it first)
+MIN_AGREEMENT = 0.95
+#: the best documents whose whole text is read for the answer (not only the passages that matched)
+WHOLE_DOCUMENTS = 2
+#: the candidates (best first) a model is given as evidence
+MAX_EVIDENCE = 40
 
 
 class Answer(BaseModel):
@@ -123,6 +137,7 @@ class Retrieved:
     query: Query
     results: list[RankedDocument]
     on_day: list[RankedDocument]  # the documents of the day the question names, if any
+    in_month: list[RankedDocument]  # the documents of the month the question names, if any
     latest: bool  # the question asked for the latest occurrence and matching incidents come newest first
     q_vec: np.ndarray  # the question's embedding, (1, dim)
 
@@ -135,8 +150,9 @@ class Verdict:
     known: bool
     years: set[str]  # the years the question names
     missing_years: list[str]  # those no result is dated in
-    unknown: list[str]  # content words of the question that no stored passage uses
-    absent: str | None  # a rare word of the question that the best result never uses
+    unknown: list[str]  # names in the question that no stored passage uses
+    agreement: float  # the best document's fused score: 1.0 when both retrievers rank it first
+    missing_month: bool  # the question names a month nothing matching is dated in
 
 
 def ask(
@@ -159,8 +175,9 @@ def ask(
     else:
         top = _scope(corpus, found, verdict)
         asked = LATEST.sub(" ", found.question) if found.latest else found.question  # "last" is not a word to find
-        candidates = _candidates(corpus, found, verdict, asked, top)
-        answer = _answer(corpus, found, verdict, asked, candidates, llm, on_text, max_items)
+        kind = asked_kind(corpus, asked)
+        candidates = _candidates(corpus, found, verdict, kind, asked, top)
+        answer = _answer(corpus, found, verdict, kind, asked, candidates, llm, on_text, max_items)
     if conversation is not None:
         conversation.turns.append(answer)
     return answer
@@ -174,6 +191,10 @@ def _retrieve(corpus: Corpus, question: str, conversation: Conversation | None, 
     query = Query(text=text, k=8, kinds=tuple(kinds), services=tuple(services), since=since)
     results = corpus.search(query, passages_per_doc=4)
     on_day = on_the_day(corpus, question, query) if not previous else []
+    in_month = in_the_months(corpus, question, query) if not previous and not on_day else []
+    if in_month:  # "the outage in January 2024": that month's documents first
+        month_ids = {d.record.id for d in in_month}
+        results = in_month + [d for d in results if d.record.id not in month_ids]
     if on_day:  # "what happened on 2024-09-05?": that day's documents first, whatever else matches
         day_ids = {d.record.id for d in on_day}
         results = on_day + [d for d in results if d.record.id not in day_ids]
@@ -183,23 +204,32 @@ def _retrieve(corpus: Corpus, question: str, conversation: Conversation | None, 
     if latest:
         results, latest = latest_first(corpus, question, results)
     q_vec = np.asarray([corpus.embed_query(question if not previous else text)], dtype=np.float32)
-    return Retrieved(question, text, previous, query, results, on_day, latest, q_vec)
+    return Retrieved(question, text, previous, query, results, on_day, in_month, latest, q_vec)
 
 
 def _decide_known(corpus: Corpus, found: Retrieved) -> Verdict:
-    """Whether the results answer the question: close enough to it and holding its distinctive words."""
+    """Whether the results answer the question, from three signals calibrated together (docs/ask.md): how
+    close the best passages are to the question, how much of its distinctive words they hold, and whether
+    the two retrievers agree on the best document. A name no stored passage uses raises the closeness
+    needed; a year or month nothing matching is dated in means that incident is not stored."""
     question, results = found.question, found.results
     confidence, coverage = match_strength(corpus, question, results, found.q_vec)
-    # a content word no stored passage uses ("mainframe") means the question is about something else, unless
-    # the passages are close anyway; a year no matching document is dated in means that incident is not stored
-    unknown = sorted(w for w in terms_of(question) - QUESTION_WORDS if corpus.passage_share(w) == 0)
     years = set(YEAR.findall(question))
     missing_years = sorted(years - {str(d.record.date.year) for d in results if d.record.date})
-    absent = rarest_absent(corpus, question, results)
-    close = confidence >= MIN_COSINE and coverage >= MIN_COVERAGE and not unknown and not absent
-    known = ((confidence >= STRONG_COSINE or close or bool(found.on_day))
-             and (not years or missing_years != sorted(years)))
-    return Verdict(confidence, known, years, missing_years, unknown, absent)
+    months = named_months(question)
+    dated = {(d.record.date.year, d.record.date.month) for d in results if d.record.date}
+    missing_months = bool(months) and not months & dated
+    names = unknown_names(corpus, question) or absent_names(corpus, question, results[0] if results else None)
+    # a content word no stored passage uses ("mainframe") raises the bar less than a name: questions paraphrase
+    unused = sorted(w for w in terms_of(question) - QUESTION_WORDS if corpus.passage_share(w) == 0)
+    agreement = results[0].score if results else 0.0
+    bar = NAMED_COSINE if names else UNUSED_WORD_COSINE if unused else MIN_COSINE
+    close = confidence >= max(bar, STRONG_COSINE) or (confidence >= bar and coverage >= MIN_COVERAGE)
+    # an incident dated in the month the question names is evidence of its own: the loose bar is enough
+    close = (close and agreement >= MIN_AGREEMENT) or (bool(found.in_month) and confidence >= MIN_COSINE)
+    known = bool(found.on_day) or (close and not missing_months
+                                   and (not years or missing_years != sorted(years)))
+    return Verdict(confidence, known, years, missing_years, names + unused, agreement, missing_months)
 
 
 def _not_found(found: Retrieved, verdict: Verdict) -> Answer:
@@ -209,13 +239,14 @@ def _not_found(found: Retrieved, verdict: Verdict) -> Answer:
     message = "Not in the knowledge base: nothing stored answers this."
     if years and verdict.missing_years == sorted(years):
         message += f" No matching document is dated {' or '.join(verdict.missing_years)}."
-    elif verdict.unknown and verdict.confidence < STRONG_COSINE:
-        words = [w for w in re.findall(r"[\w-]+", question) if terms_of(w) and terms_of(w) <= set(verdict.unknown)]
-        message += f" No stored document uses the word(s): {', '.join(dict.fromkeys(words))}."
-    elif verdict.absent and verdict.confidence < STRONG_COSINE:
-        absent = verdict.absent
-        words = [w for w in re.findall(r"[\w-]+", question) if terms_of(w) and terms_of(w) <= {absent}]
-        message += f" The best match never mentions {', '.join(dict.fromkeys(words)) or absent}."
+    elif verdict.missing_month:
+        message += " No matching document is dated in the month it names."
+    elif verdict.unknown and verdict.confidence < NAMED_COSINE:
+        message += f" No stored document names {', '.join(verdict.unknown)}."
+    elif verdict.agreement < MIN_AGREEMENT:
+        message += " The closest documents match only loosely, each in a different way."
+    else:
+        message += " The closest passages are not close enough to the question."
     if closest:
         message += " Closest documents: " + "; ".join(f"{c['id']} ({c['title']})" for c in closest)
     return Answer(question=question, answer=message, generator=Generator.none, confidence=verdict.confidence,
@@ -224,24 +255,26 @@ def _not_found(found: Retrieved, verdict: Verdict) -> Answer:
 
 def _scope(corpus: Corpus, found: Retrieved, verdict: Verdict) -> list[RankedDocument]:
     """The documents that answer: the latest incident's, the named day's (and undated ones), or those of the
-    named year that are about the question (and undated ones)."""
+    named year among the best results first (then undated ones)."""
     top = latest_incident(found.results) if found.latest else found.results
     if found.on_day:  # the day's documents answer, with undated ones (runbooks), not other days' incidents
         top = [d for d in top if d in found.on_day or not d.record.date]
-    elif verdict.years:  # "in january 2025": the incidents of that year about the question answer it
-        about = is_about(corpus, found.question)
-        dated = [d for d in top if d.record.date and str(d.record.date.year) in verdict.years and about(d)]
-        top = [d for d in top if d in dated or not d.record.date] if dated else top
+    elif verdict.years:  # "in january 2025": the incidents of that year among the best results answer it
+        dated = [d for d in top[:5] if d.record.date and str(d.record.date.year) in verdict.years]
+        dated.sort(key=lambda d: d.record.kind not in INCIDENT_KINDS)  # a year names an incident, not a review date
+        top = dated + [d for d in top if not d.record.date] if dated else top  # that year's incident answers
     return top
 
 
-def _candidates(corpus: Corpus, found: Retrieved, verdict: Verdict, asked: str,
+def _candidates(corpus: Corpus, found: Retrieved, verdict: Verdict, kind: Asked, asked: str,
                 top: list[RankedDocument]) -> list[Candidate]:
-    """The sentences and table rows that could answer, those of other years or pointing elsewhere marked down."""
+    """The items, fields, sentences and table rows that could answer, those of other years or pointing
+    elsewhere marked down."""
     candidates = candidate_sentences(corpus, asked, top[:5])
-    candidates += intent_sentences(corpus, asked, top[:3], {c.passage.start for c in candidates})
-    candidates += ownership_rows(corpus, asked, top[:5], found.query)
-    wants_references = bool(REFERENCES_ASKED.search(found.question))
+    seen = {(c.passage.doc_id, c.passage.start) for c in candidates}
+    candidates += document_candidates(corpus, top[:WHOLE_DOCUMENTS], seen)
+    candidates += ownership_rows(corpus, kind, asked, top[:5], found.query)
+    wants_references = kind.wants_references
     years = verdict.years
     for c in candidates:  # an incident of another year than the question names answers it only if nothing else does
         if years and c.passage.date and str(c.passage.date.year) not in years:
@@ -251,15 +284,17 @@ def _candidates(corpus: Corpus, found: Retrieved, verdict: Verdict, asked: str,
     return candidates
 
 
-def _answer(corpus: Corpus, found: Retrieved, verdict: Verdict, asked: str, candidates: list[Candidate],
-            llm: ChatModel | None, on_text: Callable[[str], None] | None, max_items: int) -> Answer:
+def _answer(corpus: Corpus, found: Retrieved, verdict: Verdict, kind: Asked, asked: str,
+            candidates: list[Candidate], llm: ChatModel | None, on_text: Callable[[str], None] | None,
+            max_items: int) -> Answer:
     """The answer lines, chosen from the candidates (offline) or written by the model from them, every
     citation checked."""
-    evidence = Evidence.numbered([c.passage for c in candidates])
+    primary, scored = focused(kind, asked, candidates, found.q_vec, corpus)
+    evidence = Evidence.numbered([c.passage for _, c in scored[:MAX_EVIDENCE]])
     dropped: list[DroppedItem] = []
     items: list[DraftItem]
     if llm is None:
-        items = choose(asked, candidates, found.q_vec, corpus, max_items)
+        items = choose(primary, scored, max_items)
         generator = Generator.extractive
     else:
         reply = ask_for_lines(llm, "ask", evidence, ["answer"], on_text=on_text, question=found.question)

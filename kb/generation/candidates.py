@@ -4,6 +4,7 @@ offline answer): word overlap weighted by rarity, similarity to the question, an
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -11,10 +12,11 @@ import numpy as np
 
 from kb.core.enums import SectionName
 from kb.core.models import Citation, DraftItem, Kind, Passage, RankedDocument
-from kb.generation.question import QUESTION_WORDS, cosine_matrix, distinctive, wanted_sections
+from kb.generation.question import QUESTION_WORDS, Asked, cosine_matrix, distinctive
 from kb.generation.quoting import quoted
 from kb.retrieval.corpus import Corpus
 from kb.retrieval.search import Query
+from kb.text.sections import canonical_section
 from kb.text.steps import CLI_NAMES, Span, sentences, split_steps, table_rows, terms_of
 
 
@@ -25,6 +27,69 @@ class Candidate:
     rank: int
     shown: str = ""  # how the answer shows it, when not the quoted text itself (a table row with its headers)
     penalty: float = 0.0
+    own_search: bool = False  # found by a search of its own for what the question asks (an ownership table)
+
+
+#: a bold label opening a line or list item ("- **Time to repair**: 2h 5m"): a field of a structured report
+_FIELD = re.compile(r"[ \t]*(?:[-*+][ \t]+)?\*\*([^*\n]{1,60})\*\*")
+#: a list item or field longer than this is quoted sentence by sentence
+WHOLE_ITEM_CHARS = 700
+#: two documents whose whole-text embeddings are at least this close are about the same incident or topic
+SAME_SUBJECT = 0.8
+#: candidates read from the whole text of each of the best documents, at most
+PER_DOCUMENT = 60
+
+
+def field_section(text: str) -> str | None:
+    """The section a field's bold label names ("**Resolution**: ..." -> resolution), None for other text."""
+    match = _FIELD.match(text)
+    if not match:
+        return None
+    name = canonical_section(match.group(1).strip().rstrip(":"))
+    return None if name == SectionName.other else name.value
+
+
+def units(step: Span) -> list[Span]:
+    """The pieces of a step an answer quotes, never cutting a list item: a list item or field whole (with
+    its sub-items); a longer one as its sub-items, each whole; prose sentence by sentence."""
+    text = step.text.lstrip()
+    if "```" in step.text:
+        return [step]
+    if not (text[:1] in "-*+" or text[:1].isdigit() or _FIELD.match(text)):
+        return sentences(step)
+    if len(step.text) <= WHOLE_ITEM_CHARS:
+        return [step]
+    out: list[Span] = []
+    for piece in _sub_items(step):
+        out += [piece] if len(piece.text) <= WHOLE_ITEM_CHARS else sentences(piece)
+    return out
+
+
+def blocks(text: str, base: int = 0) -> list[Span]:
+    """The steps of a text, a lead-in ending in a colon joined with the code block under it ("Under `spec`
+    add:" and its block are one instruction)."""
+    out: list[Span] = []
+    for step in split_steps(text, base):
+        if out and out[-1].text.rstrip().endswith(":") and step.text.lstrip().startswith(("```", "~~~")):
+            start = out[-1].start
+            out[-1] = Span(start, step.end, text[start - base : step.end - base])
+        else:
+            out.append(step)
+    return out
+
+
+def _sub_items(step: Span) -> list[Span]:
+    """A list item cut at the lines that open its sub-items (each with its continuation lines)."""
+    starts = [0]
+    offset = 0
+    for line in step.text.splitlines(keepends=True):
+        stripped = line.lstrip()
+        if offset and (stripped[:2] in ("- ", "* ", "+ ") or _FIELD.match(stripped)):
+            starts.append(offset + len(line) - len(stripped))
+        offset += len(line)
+    bounds = [*starts, len(step.text)]
+    return [Span(step.start + a, step.start + a + len(step.text[a:b].rstrip()), step.text[a:b].rstrip())
+            for a, b in itertools.pairwise(bounds) if step.text[a:b].strip()]
 
 
 _HEADING_LINE = re.compile(r"#{0,6}[ \t]*[A-Z][\w /&()'-]{0,40}[ \t]*\n\s*(?=[A-Z0-9`\[*$-]|" + CLI_NAMES + r"\s)")
@@ -45,8 +110,8 @@ def candidate_sentences(corpus: Corpus, question: str, results: list[RankedDocum
     for rank, doc in enumerate(results):
         for hit in doc.hits:
             chunk = hit.chunk
-            for step in split_steps(chunk.text, chunk.start):
-                for sentence in sentences(step) if "```" not in step.text else [step]:
+            for step in blocks(chunk.text, chunk.start):
+                for sentence in units(step):
                     text = sentence.text.strip()
                     lead = sentence.start - chunk.start + len(sentence.text) - len(sentence.text.lstrip())
                     text = text[heading_length(text, lead <= 0 or chunk.text[lead - 1] == "\n") :]
@@ -56,12 +121,13 @@ def candidate_sentences(corpus: Corpus, question: str, results: list[RankedDocum
                     if at < 0:
                         continue
                     span = Span(chunk.start + at, chunk.start + at + len(text), text)
+                    section = field_section(text) or field_section(step.text.lstrip()) or chunk.section
                     out.append(
                         Candidate(
                             Passage(id="", doc_id=chunk.record_id, title=doc.record.title, kind=doc.record.kind,
-                                    section=chunk.section, start=span.start, end=span.end, text=text,
+                                    section=section, start=span.start, end=span.end, text=text,
                                     date=doc.record.date),
-                            chunk.section,
+                            section,
                             rank,
                         )
                     )
@@ -95,11 +161,11 @@ def table_row_candidates(corpus: Corpus, doc: RankedDocument, rank: int) -> list
 
 
 
-def ownership_rows(corpus: Corpus, question: str, top: list[RankedDocument], query: Query) -> list[Candidate]:
+def ownership_rows(corpus: Corpus, asked: Asked, question: str, top: list[RankedDocument],
+                   query: Query) -> list[Candidate]:
     """For "who owns X?": the rows of ownership and escalation tables in the runbooks that name X, even when
     the question's own results are other runbooks about X (ownership tables live in one process runbook)."""
-    wanted = wanted_sections(question)
-    if not wanted or wanted[0] != SectionName.escalation:
+    if asked.kind != "who":
         return []
     extra = corpus.search(dataclasses.replace(query, text=f"{question} owner team on-call escalation", k=5,
                                                 kinds=(Kind.runbook,)), passages_per_doc=4)
@@ -109,49 +175,45 @@ def ownership_rows(corpus: Corpus, question: str, top: list[RankedDocument], que
     for doc in extra:
         if doc.record.id in shown:
             continue
-        out += [c for c in table_row_candidates(corpus, doc, len(top)) if words & terms_of(c.passage.text)]
+        out += [dataclasses.replace(c, own_search=True) for c in table_row_candidates(corpus, doc, len(top))
+                if words & terms_of(c.passage.text)]
     return out
 
 
-def intent_sentences(
-    corpus: Corpus, question: str, results: list[RankedDocument], seen: set[int]
-) -> list[Candidate]:
-    """Sentences of the sections the question asks about ("who owns" -> escalation), from the top documents,
-    even when search matched another part of them."""
-    wanted = wanted_sections(question)
+def document_candidates(corpus: Corpus, results: list[RankedDocument],
+                        seen: set[tuple[str, int]]) -> list[Candidate]:
+    """Every list item, field and sentence of the best documents' whole text, even where search matched
+    another part of them: the field that holds the asked-for fact ("**Time to repair**: 2h 5m", a "Key
+    events" list) is often not the passage that matched."""
     out: list[Candidate] = []
     for rank, doc in enumerate(results):
         record = corpus.record(doc.record.id)
-        names = {section.name for section in record.sections}
-        # the first of the asked-about sections that the document has ("how did we fix": resolution, else
-        # mitigation), so a postmortem that tells its fix under another heading still answers
-        first = next((name for name in wanted if name in names), None)
-        for section in record.sections:
-            if section.name != first:
-                continue
-            for step in split_steps(record.text[section.start : section.end], section.start):
-                for sentence in sentences(step):
-                    line_start = sentence.start == 0 or record.text[sentence.start - 1] == "\n"
-                    start = sentence.start + heading_length(record.text[sentence.start : sentence.end], line_start)
-                    if sentence.start in seen or start in seen or not 25 <= sentence.end - start <= 700:
-                        continue
-                    text = record.text[start : sentence.end]
-                    out.append(Candidate(Passage(id="", doc_id=record.id, title=record.title, kind=record.kind,
-                                                  section=section.name, start=start, end=sentence.end,
-                                                  text=text, date=record.date), section.name, rank))
-    return out[:30]
+        found: list[Candidate] = []
+        for step in blocks(record.text):
+            section = next((s.name for s in record.sections if s.start <= step.start < s.end), SectionName.body)
+            for piece in units(step):
+                line_start = piece.start == 0 or record.text[piece.start - 1] == "\n"
+                start = piece.start + heading_length(record.text[piece.start : piece.end], line_start)
+                fits = 12 <= piece.end - start <= WHOLE_ITEM_CHARS
+                if {(record.id, piece.start), (record.id, start)} & seen or not fits:
+                    continue
+                text = record.text[start : piece.end]
+                name = field_section(text) or field_section(step.text.lstrip()) or section
+                found.append(Candidate(Passage(id="", doc_id=record.id, title=record.title, kind=record.kind,
+                                               section=name, start=start, end=piece.end, text=text,
+                                               date=record.date), name, rank))
+        out += found[:PER_DOCUMENT]
+    return out
 
 
-def choose(question: str, candidates: list[Candidate], q_vec: np.ndarray, corpus: Corpus,
-           max_items: int) -> list[DraftItem]:
-    """The best few candidates as answer lines, each cited: at most two per document, none repeating another."""
-    if not candidates:
-        return []
-    wanted = wanted_sections(question)
+def _score(asked: Asked, candidates: list[Candidate], q_vec: np.ndarray, corpus: Corpus,
+           question: str) -> list[tuple[float, Candidate]]:
+    """Each candidate's score: closeness to the question, the question's rare words it holds, the section
+    the question asks about, and the written form of the asked-for fact (a duration, a date, a command)."""
+    wanted = asked.sections
     words = terms_of(question)
     weights = {w: corpus.rarity(w) for w in words}
-    vectors = np.asarray(corpus.embed_texts([c.shown or c.passage.text for c in candidates]),
-                         dtype=np.float32)
+    vectors = np.asarray(corpus.embed_texts([c.shown or c.passage.text for c in candidates]), dtype=np.float32)
     sims = cosine_matrix(q_vec, vectors)[0]
     total = sum(weights.values()) or 1.0
     scored = []
@@ -161,19 +223,45 @@ def choose(question: str, candidates: list[Candidate], q_vec: np.ndarray, corpus
             shown |= terms_of(c.passage.title)
         overlap = sum(weights[w] for w in words & shown) / total
         # the section the question asks for first counts most ("how did we fix": resolution over lessons)
-        bonus = 0.15 - 0.05 * wanted.index(c.section) if c.section in wanted else 0.0
+        bonus = 0.15 - 0.05 * wanted.index(c.section) if c.section in wanted else 0.0  # type: ignore[arg-type]
+        if asked.fact is not None and asked.fact.search(c.passage.text):
+            bonus += asked.fact_weight
         scored.append((0.5 * float(sim) + 0.5 * overlap + bonus - 0.03 * c.rank - c.penalty, c))
     scored.sort(key=lambda x: -x[0])
+    return scored
+
+
+def focused(asked: Asked, question: str, candidates: list[Candidate], q_vec: np.ndarray,
+            corpus: Corpus) -> tuple[str, list[tuple[float, Candidate]]]:
+    """The candidates best first, kept to the document search ranks first and the documents about the same
+    incident or topic (an answer is never stitched from unrelated documents); and the first document's id."""
+    if not candidates:
+        return "", []
+    scored = _score(asked, candidates, q_vec, corpus, question)
+    # the document search ranks first answers; a question for references takes the best pointer wherever it is
+    best_rank = scored[0][1].rank if asked.wants_references else min(c.rank for c in candidates)
+    primary = next(c.passage.doc_id for _, c in scored if c.rank == best_rank)
+    related = same_subject(corpus, primary, {c.passage.doc_id for _, c in scored}) | {primary}
+    return primary, [(score, c) for score, c in scored if c.passage.doc_id in related or c.own_search]
+
+
+def choose(primary: str, scored: list[tuple[float, Candidate]], max_items: int) -> list[DraftItem]:
+    """The best few of the focused candidates as answer lines, each cited, none repeating another: the
+    best document's first, at most one from each related document."""
+    if not scored:
+        return []
     chosen: list[Candidate] = []
     per_doc: dict[str, int] = {}
-    for _score, c in scored:
-        if per_doc.get(c.passage.doc_id, 0) >= 2 or any(
+    for _score_value, c in scored:
+        doc = c.passage.doc_id
+        limit = max_items if doc == primary else 2 if c.own_search else 1
+        if per_doc.get(doc, 0) >= limit or any(
             len(terms_of(c.passage.text) & terms_of(o.passage.text)) > 0.7 * len(terms_of(c.passage.text))
             for o in chosen
         ):
             continue
         chosen.append(c)
-        per_doc[c.passage.doc_id] = per_doc.get(c.passage.doc_id, 0) + 1
+        per_doc[doc] = per_doc.get(doc, 0) + 1
         if len(chosen) >= max_items:
             break
     return [
@@ -185,3 +273,16 @@ def choose(question: str, candidates: list[Candidate], q_vec: np.ndarray, corpus
         )
         for c in chosen
     ]
+
+
+def same_subject(corpus: Corpus, primary: str, others: set[str]) -> set[str]:
+    """The documents about the same incident or topic as ``primary``: their whole-document embeddings are
+    close (a postmortem and the chat log of the same incident, a runbook and the incident it was written
+    for), not merely of the same field."""
+    ids = sorted(others - {primary})
+    if not ids:
+        return set()
+    base = np.asarray([corpus.record_vector(primary)], dtype=np.float32)
+    vectors = np.asarray([corpus.record_vector(i) for i in ids], dtype=np.float32)
+    sims = cosine_matrix(base, vectors)[0]
+    return {i for i, sim in zip(ids, sims, strict=True) if sim >= SAME_SUBJECT}

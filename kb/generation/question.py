@@ -8,32 +8,49 @@ import dataclasses
 import datetime as dt
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from kb.core.enums import SectionName
 from kb.core.models import Kind, RankedDocument
 from kb.retrieval.corpus import Corpus
+from kb.retrieval.meaning import classifier
 from kb.retrieval.search import Query, newest_first
 from kb.text.steps import terms_of
 
 FOLLOW_UP = re.compile(r"^\s*(and|also|what about|how about|then|so)\b|\b(it|that|this|they|them|those|the same)\b",
                        re.I)
-INTENTS: tuple[tuple[re.Pattern[str], tuple[SectionName, ...]], ...] = (
-    # who led or was paged in an incident: its timeline says (before "who owns", which asks for escalation)
-    (re.compile(r"\b(incident commander|IC)\b|\bwho (?:was|were) (?:paged|on[- ]?call)\b", re.I),
-     (SectionName.timeline, SectionName.detection)),
-    (re.compile(r"\b(who|owns?|owner|on-?call|page|escalat\w*|contact)\b", re.I),
-     (SectionName.escalation, SectionName.overview)),
-    (re.compile(r"\b(why|root cause|caused?|because)\b", re.I),
-     (SectionName.root_cause, SectionName.contributing_factors, SectionName.summary)),
-    (re.compile(r"\b(how did we (?:fix|resolve|mitigate)|fix(?:ed)?|resolv\w*|mitigat\w*|recover\w*)\b", re.I),
-     (SectionName.resolution, SectionName.mitigation, SectionName.lessons)),
-    (re.compile(r"\b(has|have|did|ever|before|again|last time|happened)\b", re.I),
-     (SectionName.summary, SectionName.impact)),
-    (re.compile(r"\b(how (?:do|to|can)|steps?|check|runbook)\b", re.I),
-     (SectionName.triage, SectionName.diagnosis, SectionName.mitigation)),
-)
+#: a sentence end in a question (the story before the question is cut off)
+_SENTENCE = re.compile(r"(?<=[.?!])\s+")
+#: two kinds closer than this: the question asks for neither in particular
+MIN_KIND_MARGIN = 0.0
+#: the example task that says what a question asks (kb/retrieval/examples/questions/: one file per kind)
+QUESTION_TASK = "questions"
+#: the sections that hold each kind of answer, most wanted first
+KIND_SECTIONS: dict[str, tuple[SectionName, ...]] = {
+    "lead": (SectionName.timeline, SectionName.detection),
+    "who": (SectionName.escalation, SectionName.overview),
+    "cause": (SectionName.root_cause, SectionName.contributing_factors, SectionName.summary),
+    "resolution": (SectionName.resolution, SectionName.mitigation, SectionName.lessons),
+    "impact": (SectionName.impact, SectionName.summary),
+    "summary": (SectionName.summary, SectionName.impact),
+    "howto": (SectionName.triage, SectionName.diagnosis, SectionName.mitigation),
+    "duration": (SectionName.timeline, SectionName.summary),
+    "time": (SectionName.timeline, SectionName.detection),
+    "detection": (SectionName.detection, SectionName.timeline),
+    "references": (SectionName.references,),
+}
+#: the written form of the fact some kinds ask for (syntax only): a duration ("2h 5m", "40 minutes"), a date or
+#: clock time, a number, a command (in backticks, a code block or after a prompt)
+DURATION = re.compile(r"\b\d+(?:\.\d+)?\s?(?:[hmdsw]|hrs?|mins?|secs?|(?:hour|minute|second|day|week)s?)\b", re.I)
+WHEN = re.compile(r"\b\d{4}-\d\d-\d\d\b|\b\d{1,2}:\d\d\b|\b\d{1,2}(?:st|nd|rd|th)?\s+[A-Z][a-z]{2,8}\s+\d{4}\b")
+NUMBER = re.compile(r"\d")
+COMMAND = re.compile(r"`[^`\n]+`|^\s*\$ ", re.M)
+FACT_FORMS: dict[str, re.Pattern[str]] = {"duration": DURATION, "time": WHEN, "threshold": NUMBER, "howto": COMMAND}
+#: how much holding the fact's form counts: a duration or a date is the answer itself; a number or a command
+#: only makes a line likelier to be one
+FACT_WEIGHTS = {"duration": 0.35, "time": 0.25, "threshold": 0.1, "howto": 0.1}
 #: "the last / latest / most recent X", but not "the last 10 minutes" or "the last few days"
 LATEST = re.compile(
     r"\b(?:last|latest|most recent|newest|previous|recent)\b"
@@ -42,8 +59,8 @@ LATEST = re.compile(
 )
 INCIDENT_KINDS = (Kind.postmortem, Kind.chat)
 YEAR = re.compile(r"\b(19[89]\d|20\d\d)\b")
-REFERENCES_ASKED = re.compile(r"\b(which|what|list)\b.*\b(postmortems?|incidents|references|related|links?)\b", re.I)
 DAY = re.compile(r"\b(\d{4}-\d\d-\d\d)\b")
+_MONTHS = {name: n for n, name in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
 MONTH = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\b", re.I)
 #: how a question is phrased, not what it is about
 QUESTION_WORDS = terms_of("what when where which how did does do we our us happened happen time times fixed fix "
@@ -74,19 +91,6 @@ def match_strength(
 
 
 
-def rarest_absent(corpus: Corpus, question: str, results: list[RankedDocument]) -> str | None:
-    """A rare content word of the question (under 1% of passages use it: a name such as "AWS" in "the AWS
-    TAM's phone number") that the best result never uses, the rarest such; else None."""
-    shares = {w: corpus.passage_share(w) for w in terms_of(LATEST.sub(" ", question)) - QUESTION_WORDS}
-    rare = {w: v for w, v in shares.items() if 0 < v < 0.01}
-    if not rare or not results:
-        return None
-    best = results[0]
-    shown = terms_of(best.record.title + " " + " ".join(h.chunk.text for h in best.hits))
-    missing = sorted((v, w) for w, v in rare.items() if w not in shown)
-    return missing[0][1] if missing else None
-
-
 def distinctive(corpus: Corpus, text: str) -> set[str]:
     """The text's words that at most a fifth of all passages use (all its words if none is that rare)."""
     words = terms_of(text)
@@ -104,6 +108,65 @@ def on_the_day(corpus: Corpus, question: str, query: Query) -> list[RankedDocume
         return []
     found = corpus.search(dataclasses.replace(query, since=min(days), until=max(days)), passages_per_doc=4)
     return [d for d in found if d.record.date in days]
+
+
+def named_months(question: str) -> set[tuple[int, int]]:
+    """The (year, month) pairs a question names ("in January 2024", "on 13 October 2025")."""
+    out = set()
+    for match in MONTH.finditer(question):
+        year = YEAR.match(question[match.end() :].lstrip())
+        number = _MONTHS.get(match.group(1).lower()[:3])
+        if year and number:
+            out.add((int(year.group(1)), number))
+    return out
+
+
+def in_the_months(corpus: Corpus, question: str, query: Query) -> list[RankedDocument]:
+    """The documents dated in a month the question names, best match first; [] when it names none or
+    nothing is dated then."""
+    months = named_months(question)
+    if not months:
+        return []
+    first = min(dt.date(y, m, 1) for y, m in months)
+    last = max(dt.date(y + m // 12, m % 12 + 1, 1) - dt.timedelta(days=1) for y, m in months)
+    found = corpus.search(dataclasses.replace(query, since=first, until=last), passages_per_doc=4)
+    return [d for d in found if d.record.date and (d.record.date.year, d.record.date.month) in months]
+
+
+def absent_names(corpus: Corpus, question: str, best: RankedDocument | None) -> list[str]:
+    """The words of the question written as names that under 1% of passages use and the best result never
+    does ("the AWS TAM" when the best match is another vendor's TAM)."""
+    if best is None:
+        return []
+    shown = terms_of(best.record.title + " " + " ".join(h.chunk.text for h in best.hits))
+    out = []
+    for word in _names(question):
+        terms = terms_of(word)
+        if terms and all(0 < corpus.passage_share(t) < 0.01 for t in terms) and not terms & shown:
+            out.append(word)
+    return out
+
+
+def _names(question: str) -> list[str]:
+    """The words of a question written as names: with a capital, month names aside."""
+    words = (w.strip(".,;:!?()[]\"'") for w in question.split())
+    return list(dict.fromkeys(w for w in words if w and not w.islower() and any(c.isupper() for c in w)
+                              and not MONTH.fullmatch(w)))
+
+
+def unknown_names(corpus: Corpus, question: str) -> list[str]:
+    """The words of the question written as names (with a capital: "Istio", "MSK", "HashiCorp"; month names
+    aside) that no stored passage uses: the question is about something the corpus never names."""
+    out = []
+    for sentence in _SENTENCE.split(question.strip()):
+        for word in sentence.split():
+            word = word.strip(".,;:!?()[]\"'")
+            terms = terms_of(word) | terms_of(word.removesuffix("s"))  # "SEV1s" is the plural of a stored "SEV1"
+            if (not terms or word.islower() or not any(c.isupper() for c in word) or MONTH.fullmatch(word)
+                    or any(corpus.passage_share(t) > 0 for t in terms)):
+                continue
+            out.append(word)
+    return list(dict.fromkeys(out))
 
 
 def is_about(corpus: Corpus, question: str) -> Callable[[RankedDocument], bool]:
@@ -141,7 +204,40 @@ def latest_incident(results: list[RankedDocument]) -> list[RankedDocument]:
 
 
 
-def wanted_sections(question: str) -> tuple[str, ...]:
-    """The sections the question asks about, most wanted first ("who owns" -> escalation, overview)."""
-    return next((sections for pattern, sections in INTENTS if pattern.search(question)), ())
+@dataclass(frozen=True)
+class Asked:
+    """What a question asks for: its kind (a label of the ``questions`` examples, None when no kind is close),
+    the sections that hold such answers, and the written form of the fact when the kind has one."""
 
+    kind: str | None
+    sections: tuple[SectionName, ...] = ()
+    fact: re.Pattern[str] | None = None
+    fact_weight: float = 0.0  # what holding the fact's form adds to a line's score
+
+    @property
+    def wants_references(self) -> bool:
+        return self.kind == "references"
+
+
+NO_KIND = Asked(None)
+
+
+def question_frame(corpus: Corpus, question: str) -> str:
+    """The part of a question that asks: its last sentence (a story before it only sets the scene),
+    without the words no stored passage uses (names the corpus has never seen say nothing of what is asked)."""
+    sentences = [s for s in _SENTENCE.split(question.strip()) if s.strip()]
+    last = sentences[-1] if sentences else question
+    kept = [w for w in last.split() if not terms_of(w) or any(corpus.passage_share(t) > 0 for t in terms_of(w))]
+    return " ".join(kept) if len(kept) >= 2 else last
+
+
+def asked_kinds(corpus: Corpus, questions: list[str]) -> list[Asked]:
+    """What each question asks for, classified by meaning in one batch against the labelled questions."""
+    verdicts = classifier(QUESTION_TASK, min_margin=MIN_KIND_MARGIN).classify(
+        [question_frame(corpus, q) for q in questions])
+    return [Asked(v.label, KIND_SECTIONS.get(v.label, ()), FACT_FORMS.get(v.label), FACT_WEIGHTS.get(v.label, 0.0))
+            if v.label else NO_KIND for v in verdicts]
+
+
+def asked_kind(corpus: Corpus, question: str) -> Asked:
+    return asked_kinds(corpus, [question])[0]
