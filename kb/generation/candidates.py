@@ -16,7 +16,7 @@ from kb.generation.question import QUESTION_WORDS, Asked, cosine_matrix, distinc
 from kb.generation.quoting import quoted
 from kb.retrieval.corpus import Corpus
 from kb.retrieval.search import Query
-from kb.text.sections import canonical_section
+from kb.retrieval.sectioning import name_section
 from kb.text.steps import CLI_NAMES, Span, sentences, split_steps, table_rows, terms_of
 
 
@@ -45,7 +45,7 @@ def field_section(text: str) -> str | None:
     match = _FIELD.match(text)
     if not match:
         return None
-    name = canonical_section(match.group(1).strip().rstrip(":"))
+    name = name_section(match.group(1).strip().rstrip(":"))
     return None if name == SectionName.other else name.value
 
 
