@@ -41,6 +41,10 @@ LEARNED_TASKS = frozenset({"cues"})
 HEAD_WORDS = 5
 #: ridge penalty of the linear model (chosen by five-fold cross-validation on the cue examples)
 RIDGE = 1.0
+#: similarity at which a text is nearly one of a learned task's examples and takes its label
+NEAR = 0.8
+#: similarity to its nearest example at which a text the linear model cannot call takes that example's label
+FALLBACK = 0.45
 #: no lower bound on the winning score (a learned fit may be below zero and still the best call)
 NO_FLOOR = float("-inf")
 #: texts already embedded in this process (bounded: cleared when full)
@@ -141,14 +145,28 @@ class Classifier:
             per_label[label] = self.np.sort(sims, axis=1)[:, -k:].mean(axis=1)
         return [{label: float(per_label[label][i]) for label in self.labels} for i in range(len(texts))]
 
+    def nearest(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        """The label of each text's single nearest example, and its similarity."""
+        if not texts:
+            return []
+        vectors = self.np.array(self._embed(texts))
+        best = {label: (vectors @ self.vectors[label].T).max(axis=1) for label in self.labels}
+        return [max(((label, float(best[label][i])) for label in self.labels), key=lambda x: x[1])
+                for i in range(len(texts))]
+
     def classify(self, texts: Sequence[str]) -> list[Verdict]:
-        """The verdict for each text, in one batch of the model."""
+        """The verdict for each text, in one batch of the model. With a learned task, a text that is nearly an
+        example (``NEAR``) takes that example's label: the linear model generalises, a near copy is plain; and
+        where the linear model cannot call it, a text close enough to one example (``FALLBACK``) takes its label."""
         out = []
-        for scores in self.scores(texts):
+        near = self.nearest(texts) if self.weights is not None else [("", 0.0)] * len(texts)
+        for scores, (twin, similarity) in zip(self.scores(texts), near, strict=True):
             ranked = sorted(scores.items(), key=lambda item: -item[1])
             best, score = ranked[0]
             margin = score - ranked[1][1] if len(ranked) > 1 else score
             known = score >= self.min_score and margin >= self.min_margin
+            if similarity >= NEAR or (not known and similarity >= FALLBACK):
+                best, known = twin, True
             out.append(Verdict(best if known else None, score, margin, scores))
         return out
 
