@@ -208,9 +208,13 @@ def _timeline(record: Record, facts: list[Fact]) -> list[DraftItem]:
             who=fact.message.author,
             kind=fact.kind,
         )
-        for fact in facts
-        if fact.kind is not None
+        for fact in sorted((f for f in facts if f.kind is not None), key=_clock_order)
     ]
+
+
+def _clock_order(fact: Fact) -> str:
+    """Timeline order: by the message's time (a thread reply read later sorts where it was said)."""
+    return _when(fact.message)
 
 
 def _names_earlier_time(fact: Fact, first: Fact | None) -> bool:
