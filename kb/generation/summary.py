@@ -95,27 +95,33 @@ def _first_line_span(record: Record, message: Message) -> tuple[int, int, str]:
 
 
 def judged_text(message: Message) -> str:
-    """What a message says, as judged: its lines up to a code fence or pasted output, then a command run
-    at a prompt (the command is what was done)."""
+    """What a message says, as judged: its own lines, not code blocks, images or pasted output after them,
+    then a command run at a prompt (the command is what was done). Empty when it says nothing in words."""
     said: list[str] = []
+    fenced = False
     for line in message.text.split("\n"):
         bare = line.strip()
-        if not bare:
+        if bare.startswith(("```", "~~~")):
+            fenced = not fenced if bare.count("```") % 2 or bare.startswith("~~~") else fenced
+            continue
+        if fenced or not bare or bare.startswith("!["):
             continue
         if PROMPT.match(bare):
             said.append(bare)
             break
-        if bare.startswith(("```", "{", "[", "|", "E ")) and said:
+        if bare.startswith(("{", "[", "|", "E ")) and said:
             break
         said.append(bare)
         if sum(map(len, said)) >= JUDGED_CHARS:
             break
-    return "; ".join(said)[:JUDGED_CHARS] or message.text[:JUDGED_CHARS]
+    return "; ".join(said)[:JUDGED_CHARS]
 
 
 def classify(record: Record) -> list[Fact]:
     """Every message of a chat record with its kind (or None), judged in one batch."""
-    kinds = cues.kinds([judged_text(m) for m in record.messages])
+    said = [judged_text(m) for m in record.messages]
+    judged = iter(cues.kinds([t for t in said if t]))
+    kinds = [next(judged) if t else None for t in said]
     facts = []
     for message, kind in zip(record.messages, kinds, strict=True):
         if is_bot(message.author) and kind in (MessageKind.hypothesis, MessageKind.decision, MessageKind.cause):
