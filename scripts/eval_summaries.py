@@ -9,8 +9,9 @@ below: the entry of the first report or notice that the chat can show, and the e
 back; where the first report was made outside the chat, as on GitHub at 02:50 on 2019-03-26, the first report
 the chat holds). For any other postmortem, the Timeline's timed entries (``[13:26]``, ``[03-26 07:16]``,
 ``8:27 AM:``) are judged with the cue vocabulary: the first report, then the first recovery after it (marked
-"judged": the same classifier as the summary, so weaker evidence). The entries are printed for checking. A time found within ``--tolerance`` minutes of the
-reference (by clock time of day: the chat and the timeline use one time zone) counts as right.
+"judged": the same classifier as the summary, so weaker evidence). The entries are printed for checking.
+A time found within ``--tolerance`` minutes of the reference (by clock time of day: the chat and the
+timeline use one time zone) counts as right.
 
     python scripts/eval_summaries.py --eval-dir ../shared/eval [FILE.md ...]
 """
@@ -59,8 +60,10 @@ READ: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
     "prow-2019-02-05.md": (("08:57", "@Katharine notices that some GitHub statuses ... are still present"),
                            ("09:34", "Prow is confirmed to be functional. **Outage ends.**")),
     "prow-2019-02-08.md": (("16:04", "@krzyzacy noticed Prow is responding very slow"),
-                           ("17:59", "@krzyzacy cleaned up all wrong pods and prowjobs again, and confirmed Prow is healthy.")),
-    "prow-2019-03-26.md": (("06:27", "The outage is reported on Slack again by @liggitt (02:50 on GitHub, not in the chat)"),
+                           ("17:59", "@krzyzacy cleaned up all wrong pods and prowjobs again, and confirmed Prow is "
+                                     "healthy.")),
+    "prow-2019-03-26.md": (("06:27", "The outage is reported on Slack again by @liggitt (02:50 on GitHub, not in "
+                                     "the chat)"),
                            ("08:10", "@Katharine successfully deploys a fixed Boskos (**outage ends**)")),
     "prow-2019-05-30.md": (("13:26", "@cblecker reports on Slack that something is wrong with Prow"),
                            ("23:55", "@BenTheElder completes the migration to the new node pool")),
@@ -118,7 +121,8 @@ def evaluate(path: Path, tolerance: int) -> tuple[int, int]:
                                  ("recovery", got_back, back, ref_back)):
         ok = close(got, ref[0] if ref else None, tolerance)
         said = fact.text[:80] if fact else ""
-        print(f"   found {name + ':':14} {got or '-':5} {'RIGHT' if ok else 'WRONG'}  ({fact.message.author if fact else '-'}: {said})")
+        who = fact.message.author if fact else "-"
+        print(f"   found {name + ':':14} {got or '-':5} {'RIGHT' if ok else 'WRONG'}  ({who}: {said})")
     draft = summarize(record)
     for section in ("fault", "recovery"):
         lines = [i.text for i in draft.items if i.section == section][:2]

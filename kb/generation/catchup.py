@@ -1,11 +1,11 @@
 """Catch-up summaries of a running incident's chat log, for someone joining it.
 
 Given the chat record read so far (``ingest.tail`` reads only what was appended since last time), the
-messages are judged by meaning as ``kb.generation.summary`` judges them (``kb.retrieval.cues``), and what happened so far (or since
-a time) is written out: current status, actions taken, open questions, who is doing what, each line citing
-its message (a character span of the redacted log, cited by the record's id as every other citation is). A
-message that speaks to an AI or carries markup is never a line: it is listed as dropped
-(``kb.generation.guard``); a line with a dangerous command carries a caution.
+messages are judged by meaning as ``kb.generation.summary`` judges them (``kb.retrieval.cues``), and what
+happened so far (or since a time) is written out: current status, actions taken, open questions, who is
+doing what, each line citing its message (a character span of the redacted log, cited by the record's id as
+every other citation is). A message that speaks to an AI or carries markup is never a line: it is listed as
+dropped (``kb.generation.guard``); a line with a dangerous command carries a caution.
 """
 
 from __future__ import annotations
@@ -127,10 +127,10 @@ def catch_up(record: Record, new_messages: int, since: dt.datetime | str | None 
     def author(f: Fact) -> str:
         return f.message.author
 
-    state_facts = [f for f in facts if f.kind in STATUS]
+    state_facts = [(f, STATUS[f.kind]) for f in facts if f.kind in STATUS]
     if state_facts:
-        latest = state_facts[-1]
-        add("status", f"{STATUS[MessageKind(latest.kind)]} as of {when(latest)}: {latest.text}", latest)
+        latest, state = state_facts[-1]
+        add("status", f"{state} as of {when(latest)}: {latest.text}", latest)
     first = next((f for f in facts if f.kind == MessageKind.report), None)
     if first is not None:
         add("status", f"started {when(first)}: {first.text}", first)
