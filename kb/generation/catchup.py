@@ -22,7 +22,7 @@ from kb.generation.summary import Fact, classify, is_bot
 
 SECTIONS = ("status", "actions taken", "open questions", "who is doing what")
 #: what the latest message of each kind says of the incident's state
-STATUS = {MessageKind.recovery: "recovered", MessageKind.made_worse: "ongoing",
+STATUS = {MessageKind.recovery: "resolved", MessageKind.made_worse: "ongoing",
           MessageKind.report: "ongoing"}
 #: kinds that show someone working on the incident
 DOING = (MessageKind.action, MessageKind.decision, MessageKind.observation, MessageKind.hypothesis)
