@@ -14,7 +14,7 @@ from typing import Any
 
 from ingest import chunking, extract
 from ingest.redaction import redact
-from ingest.sources import markdown, slack, transcript
+from ingest.sources import markdown, quoted_chat, slack, transcript
 from ingest.sources.base import ParseOptions
 from kb.core.bounded import Refused
 from kb.core.errors import ParseError
@@ -106,7 +106,8 @@ def _steps(text: str) -> Any:
         steps.has_command(text),
         len(steps.command_shapes(text)),
         steps.is_change(text),
-        [bool(p.search(text)) for _, p in summary.CUES],
+        [bool(p.search(text)) for p in (summary.IMPACT, summary.CLOCK, summary.PROMPT)],
+        len(quoted_chat.quoted_messages(text, None)),
         [bool(p.search(text)) for _, p, _ in CATEGORIES],
         [bool(p.search(text)) for _, p in ACTIONS],
     )

@@ -187,7 +187,7 @@ def test_catch_up_on_a_growing_log_reads_only_the_new_part(tmp_path: Path) -> No
     assert any("resolved" in i.text for i in second.items if i.section == "status")
     assert [i.text for i in second.items if i.section == "actions taken"]
     since = caught_up(settings, log, since="10:40")
-    assert all(i.text.startswith(("10:4", "10:5", "11:", "15:")) for i in since.items if i.section == "actions taken")
+    assert all(i.text[:5] >= "10:40" for i in since.items if i.section == "actions taken")
 
 
 def test_a_quoted_passage_keeps_code_chat_and_list_lines() -> None:

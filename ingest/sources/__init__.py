@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.redaction.records import check_source_name, redact_record
-from ingest.sources import markdown, pdf, slack, text, transcript
+from ingest.sources import markdown, pdf, quoted_chat, slack, text, transcript
 from ingest.sources.base import ParseOptions, content_hash, read_bytes
 from kb.core.errors import ParseError, UnsupportedFile
 from kb.core.models import Kind, Record
@@ -138,6 +138,9 @@ def parser_for(unit: Unit, options: ParseOptions) -> Parser:
         return slack.parse
     suffix = unit.path.suffix.lower()
     if suffix in markdown.EXTENSIONS:
+        if options.kind == Kind.chat:  # read as a chat log: the chat a document quotes, when it quotes one
+            head = read_bytes(unit.path, options).decode("utf-8", "ignore")
+            return quoted_chat.parse if quoted_chat.has_quoted_chat(head) else markdown.parse
         return markdown.parse
     if suffix in pdf.EXTENSIONS:
         return pdf.parse

@@ -105,6 +105,7 @@ class MessageKind(StrEnum):
     report = "report"  #: the first sign: an alert fires, a user or customer reports a problem
     observation = "observation"  #: what someone sees: a graph, a log line, an error count
     hypothesis = "hypothesis"  #: a guess at the cause, not yet confirmed
+    cause = "cause"  #: the explanation of what went wrong, stated as found (a root cause, not a guess)
     decision = "decision"  #: a choice of what to do next ("let's roll back", "we will fail over")
     action = "action"  #: a change made to a system (restart, roll back, scale, edit a setting)
     made_worse = "made_worse"  #: an action that did not help or made things worse

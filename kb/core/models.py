@@ -53,7 +53,7 @@ class Record(BaseModel):
     title: str = Field(description="From front matter, the first heading, or the file name.")
     source_path: str = Field(description="Absolute path of the file (or export folder) it came from.")
     source_key: str = Field(description="Identity of the source: path, plus '#channel' for Slack channels.")
-    format: str = Field(description="markdown, pdf, text, transcript or slack.")
+    format: str = Field(description="markdown, pdf, text, transcript, slack or quoted-chat (chat quoted in Markdown).")
     content_hash: str = Field(description="sha256 of the raw source bytes plus the parser version.")
     text: str = Field(description="The full text after redaction; offsets point into it.")
     sections: list[Section] = Field(default_factory=list, description="Sections in document order.")

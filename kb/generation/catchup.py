@@ -1,32 +1,31 @@
 """Catch-up summaries of a running incident's chat log, for someone joining it.
 
 Given the chat record read so far (``ingest.tail`` reads only what was appended since last time), the
-messages are classified with the same cues as ``kb.generation.summary``, and what happened so far (or since
-a time) is written out: current status, actions taken, open questions, who is doing what, each line citing
-its message (a character span of the redacted log, cited by the record's id as every other citation is). A
-message that speaks to an AI or carries markup is never a line: it is listed as dropped
-(``kb.generation.guard``); a line with a dangerous command carries a caution.
+messages are judged by meaning as ``kb.generation.summary`` judges them (``kb.retrieval.cues``), and what
+happened so far (or since a time) is written out: current status, actions taken, open questions, who is
+doing what, each line citing its message (a character span of the redacted log, cited by the record's id as
+every other citation is). A message that speaks to an AI or carries markup is never a line: it is listed as
+dropped (``kb.generation.guard``); a line with a dangerous command carries a caution.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from kb.core.enums import MessageKind
 from kb.core.models import Citation, DraftItem, DroppedItem, Record
 from kb.generation.guard import caution_note, cautions, prepare, refusal
-from kb.generation.summary import BOTS, Fact, classify
+from kb.generation.summary import Fact, classify, is_bot
 
-DOING = re.compile(
-    r"\b(i'?m (?:on|looking|checking|taking|rolling|restarting|paging|working)|i'?ll |on it|"
-    r"looking (?:at|into)|taking (?:the|a) look|checking)\b",
-    re.I,
-)
 SECTIONS = ("status", "actions taken", "open questions", "who is doing what")
-STATUS = {"resolution": "resolved", "mitigation": "mitigating", "detection": "ongoing"}
+#: what the latest message of each kind says of the incident's state
+STATUS = {MessageKind.recovery: "resolved", MessageKind.made_worse: "ongoing",
+          MessageKind.report: "ongoing"}
+#: kinds that show someone working on the incident
+DOING = (MessageKind.action, MessageKind.decision, MessageKind.observation, MessageKind.hypothesis)
 
 
 class CatchUp(BaseModel):
@@ -83,7 +82,7 @@ def _question(fact: Fact) -> bool:
 
 
 def _doing(fact: Fact) -> bool:
-    return bool(DOING.search(_first_line(fact)))
+    return fact.kind in DOING
 
 
 def _shown(fact: Fact) -> bool:
@@ -128,16 +127,16 @@ def catch_up(record: Record, new_messages: int, since: dt.datetime | str | None 
     def author(f: Fact) -> str:
         return f.message.author
 
-    state_facts = [f for f in facts if f.kind in STATUS]
+    state_facts = [(f, STATUS[f.kind]) for f in facts if f.kind in STATUS]
     if state_facts:
-        latest = state_facts[-1]
-        add("status", f"{STATUS[latest.kind or '']} as of {when(latest)}: {latest.text}", latest)
-    first = next((f for f in facts if f.kind == "detection"), None)
+        latest, state = state_facts[-1]
+        add("status", f"{state} as of {when(latest)}: {latest.text}", latest)
+    first = next((f for f in facts if f.kind == MessageKind.report), None)
     if first is not None:
         add("status", f"started {when(first)}: {first.text}", first)
-    for f in [f for f in window if f.kind == "action"][-6:]:
+    for f in [f for f in window if f.kind == MessageKind.action][-6:]:
         add("actions taken", f"{when(f)} {author(f)}: {f.text}", f)
-    questions = [f for f in window if _question(f) and author(f).lower() not in BOTS]
+    questions = [f for f in window if _question(f) and not is_bot(author(f))]
     for f in questions[-3:]:
         after = facts[facts.index(f) + 1 : facts.index(f) + 3]
         answered = any(author(g) != author(f) for g in after)
@@ -145,7 +144,7 @@ def catch_up(record: Record, new_messages: int, since: dt.datetime | str | None 
         add("open questions", f"{when(f)} {author(f)}: {f.text}{label}", f)
     latest_by_author: dict[str, Fact] = {}
     for f in window:
-        if author(f).lower() not in BOTS and (_doing(f) or f.kind == "action"):
+        if not is_bot(author(f)) and _doing(f):
             latest_by_author[author(f)] = f
     for name, f in sorted(latest_by_author.items()):
         add("who is doing what", f"{name}: {f.text}", f)

@@ -1,11 +1,13 @@
 """Incident summaries and postmortem drafts from a chat log, every line citing its messages.
 
-The offline path reads the messages in order and classifies each by cues (alerts and pages are
-detection, "I'm IC" / "paging" is escalation, "maybe" / "suspect" a hypothesis, commands and "rolled
-back" actions, "recovering" mitigation, "resolved" resolution, "TODO" / "follow-up" action items) and
-builds the timeline and a postmortem template from the messages themselves. With an LLM, the model
-writes the prose sections on top of the same cited messages; the timeline and action items stay
-extractive. Either way every line cites message spans checked by ``kb.generation.grounding``.
+The offline path reads the messages in order and judges what each does by meaning (``kb.retrieval.cues``:
+a report or alert, an observation, a hypothesis, the cause found, a decision, an action, one that made
+things worse, the statement that things are back, follow-up work) and builds the timeline and a postmortem
+template from the messages themselves: the first signal is the first report, recovery the statement that
+things are back after the last step that made them worse, the fault the messages that explain it. With an
+LLM, the model writes the prose sections on top of the same cited messages; the timeline and action items
+stay extractive. Either way every line cites message spans checked by ``kb.generation.grounding``.
+Regular expressions here read syntax only: clock times, shell and database prompts, impact figures.
 """
 
 from __future__ import annotations
@@ -15,96 +17,59 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kb.clients.openai_client import ChatModel
-from kb.core.bounded import Cue, linear
 from kb.core.drafts import Draft
-from kb.core.enums import Generator, Phase, SectionName
+from kb.core.enums import Generator, MessageKind, SectionName
 from kb.core.errors import KBError
 from kb.core.models import Citation, DraftItem, DroppedItem, Kind, Message, Passage, Record
 from kb.generation.grounding import Evidence, References, require_grounded
 from kb.generation.guard import caution_note
 from kb.generation.prompting import ask_for_lines
+from kb.retrieval import cues
 
-#: message kind -> cue; the first that matches wins, so order matters.
-CUES: tuple[tuple[Phase, Cue], ...] = (
-    (
-        Phase.resolution,
-        linear(r"\b(resolved|all clear|closing (?:the )?(?:incident|channel)|incident (?:is )?over|"
-                   r"standing down|stand down|marking (?:it )?resolved|\[RESOLVED\])"),
-    ),
-    (
-        Phase.mitigation,
-        linear(r"\b(mitigated|recover(?:ing|ed)|back to normal|error rate (?:is )?(?:down|dropping|back)|"
-                   r"errors? (?:are )?(?:dropping|going down|gone)|looks (?:better|healthy|good now)|"
-                   r"draining|catching up|is stable|green again)\b"),
-    ),
-    (
-        Phase.detection,
-        linear(r"(\[FIRING|\bTriggered\b|\bpaged\b|\bnoticed\b|\bseeing (?:errors|5xx|timeouts)|"
-                   r"\balert(?:ing)? (?:fired|firing)\b|\bcustomers? (?:report|say|are reporting))"),
-    ),
-    (
-        Phase.escalation,
-        linear(r"\b(I'?m IC|incident commander|declar(?:e|ing) (?:a )?SEV|paging|escalat\w*|pull(?:ing)? in|"
-                   r"looping in|page (?:the )?\w+|bringing in|@here|@channel)\b"),
-    ),
-    (
-        Phase.action,
-        # a shell prompt ("$ ") or a database prompt ("orders=# SELECT ...") is something run
-        linear(r"(^\$ |\n[^\S\n]*\$ |^\w+=[#>] |\n[^\S\n]*\w+=[#>] |"
-                   r"\b(roll(?:ing|ed)? ?back|reverted|revert(?:ing)?|restart(?:ing|ed)?|"
-                   r"scal(?:ing|ed) (?:up|down|to)|terminat(?:e|ing|ed)|kill(?:ing|ed)|failover|failing over|"
-                   r"promot(?:e|ing|ed)|disabl(?:e|ing|ed)|turn(?:ing|ed) off|flipp(?:ing|ed)|cordon(?:ing|ed)?|"
-                   r"drain(?:ed)?|raising|raised|bump(?:ing|ed)?|deploy(?:ing|ed)? (?:the )?fix|hotfix|"
-                   r"cancel(?:ling|led)?)\b)"),
-    ),
-    (
-        Phase.hypothesis,
-        linear(r"\b(maybe|might be|could be|i think|suspect|looks like|my guess|hypothesis|"
-                   r"probably|is it (?:the|a)|theory|seems like)\b"),
-    ),
-)
-ACTION_ITEM = re.compile(
-    r"\b(TODO|action item|AI:|follow[- ]?up|we should|we need to|need a ticket|ticket for|let'?s make sure|"
-    r"postmortem item|for the postmortem)\b",
-    re.I,
-)
+#: a figure of harm: a share of requests or errors, or counted customers, orders, contacts
 IMPACT = re.compile(
     r"(\b\d+(?:\.\d+)?\s?% (?:errors|error rate|of requests|5xx)|\bcustomers?\b|\bcontacts\b|\bstatus page\b|"
     r"\bfailed (?:orders|payments|checkouts)\b|\bimpact\b|\berrors? \d+%|\b\d+% (?:now|errors))",
     re.I,
 )
-FAULT = re.compile(
-    r"\b(root cause|caused by|because|turns out|turned out|the culprit|that's why|story as far as|"
-    r"the problem is|is the problem|what happened:|the cause (?:is|was)|silently)\b",
-    re.I,
-)
-LEADUP = re.compile(r"\b(deploy(?:ed|ing)?|sync(?:ed|ing)|release[ds]?|rolled out|config push|migration|"
-                    r"changed|merged|flag (?:on|enabled|at \d+%))\b", re.I)
-#: after recovery, people promising follow-up work ("I'll add synthetic checks", "marcus owns that")
-FOLLOW_UP = re.compile(r"\b(I'?ll (?:add|take|write|file|open|fix|own|do|look|change|make|raise)|"
-                       r"I will|we'?ll (?:add|need|fix|change)|fix for (?:tomorrow|later|next week)|"
-                       r"owns? (?:that|this|it)|until the fix)\b", re.I)
 CLOCK = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)\b")
+#: a line run at a shell or database prompt ("$ kubectl ...", "orders=# SELECT ...")
+PROMPT = re.compile(r"^(?:\$ |\w+=[#>] )")
+#: authors that are programs, by name (chat exports mark apps "NAME APP"; transcripts name the bot)
 BOTS = {"alertmanager", "pagerduty", "argocd", "opsgenie", "grafana", "prometheus", "statuspage", "slackbot"}
+#: characters of a message judged: what it says first, not the output pasted under it
+JUDGED_CHARS = 240
 
 PROSE_SECTIONS = ("summary", "leadup", "fault", "impact", "detection", "response", "recovery")
 TEMPLATE = ("summary", "leadup", "fault", "impact", "detection", "response", "recovery", "timeline", "action items")
 MAX_LINE = 220
+RESPONSE = (MessageKind.hypothesis, MessageKind.decision, MessageKind.action, MessageKind.made_worse)
 
 
 @dataclass
 class Fact:
-    """One classified message: what it is, and the span of its first line in the record's text."""
+    """One judged message: what it does, and the span of its first line in the record's text."""
 
     message: Message
-    kind: Phase | None
-    action_item: bool
+    kind: MessageKind | None
     impact: bool
-    fault: bool
-    leadup: bool
     start: int
     end: int
     text: str
+
+    @property
+    def action_item(self) -> bool:
+        return self.kind == MessageKind.action_item
+
+    @property
+    def fault(self) -> bool:
+        return self.kind == MessageKind.cause
+
+
+def is_bot(author: str) -> bool:
+    """Whether a message's author is a program (from the name the chat gives it)."""
+    name = author.strip().lower()
+    return name in BOTS or name.endswith((" app", "[bot]", "-bot", " bot"))
 
 
 def _first_line_span(record: Record, message: Message) -> tuple[int, int, str]:
@@ -129,31 +94,60 @@ def _first_line_span(record: Record, message: Message) -> tuple[int, int, str]:
     return start, start + len(text), text
 
 
+def judged_text(message: Message) -> str:
+    """What a message says, as judged: its own lines, not code blocks, images or pasted output after them,
+    then a command run at a prompt (the command is what was done). Empty when it says nothing in words."""
+    said: list[str] = []
+    fenced = False
+    for line in message.text.split("\n"):
+        bare = line.strip()
+        if bare.startswith(("```", "~~~")):
+            fenced = not fenced if bare.count("```") % 2 or bare.startswith("~~~") else fenced
+            continue
+        if fenced or not bare or bare.startswith("!["):
+            continue
+        if PROMPT.match(bare):
+            said.append(bare)
+            break
+        if bare.startswith(("{", "[", "|", "E ")) and said:
+            break
+        said.append(bare)
+        if sum(map(len, said)) >= JUDGED_CHARS:
+            break
+    return "; ".join(said)[:JUDGED_CHARS]
+
+
 def classify(record: Record) -> list[Fact]:
-    """Every message of a chat record with its kind (or None) and its cues."""
+    """Every message of a chat record with its kind (or None), judged in one batch."""
+    said = [judged_text(m) for m in record.messages]
+    judged = iter(cues.kinds([t for t in said if t]))
+    kinds = [next(judged) if t else None for t in said]
     facts = []
-    for message in record.messages:
-        body = message.text
-        first_line = body.split("\n", 1)[0]
-        # pasted output and quoted text (continuation lines) do not decide the kind, commands do
-        kind = next((name for name, cue in CUES if cue.search(body if name == Phase.action else first_line)), None)
-        if kind == Phase.hypothesis and message.author.lower() in BOTS:
-            kind = None
+    for message, kind in zip(record.messages, kinds, strict=True):
+        if is_bot(message.author) and kind in (MessageKind.hypothesis, MessageKind.decision, MessageKind.cause):
+            kind = None  # a program reports and acts; it does not guess or decide
         start, end, text = _first_line_span(record, message)
-        facts.append(
-            Fact(
-                message=message,
-                kind=kind,
-                action_item=bool(ACTION_ITEM.search(body)),
-                impact=bool(IMPACT.search(body)) and message.author.lower() not in BOTS,
-                fault=bool(FAULT.search(body)),
-                leadup=bool(LEADUP.search(body)),
-                start=start,
-                end=end,
-                text=text,
-            )
-        )
+        impact = bool(IMPACT.search(message.text)) and not is_bot(message.author)
+        facts.append(Fact(message=message, kind=kind, impact=impact, start=start, end=end, text=text))
     return facts
+
+
+def first_signal(facts: list[Fact]) -> Fact | None:
+    """The first report or alert; else the first observation; else the first message."""
+    return next((f for f in facts if f.kind == MessageKind.report), None) or next(
+        (f for f in facts if f.kind == MessageKind.observation), facts[0] if facts else None
+    )
+
+
+def recovery_statement(facts: list[Fact], first: Fact | None) -> Fact | None:
+    """The first statement that things are back, after the first signal and after the last step that made
+    things worse before it (a recovery that did not hold is not the recovery)."""
+    begin = facts.index(first) + 1 if first in facts else 0
+    back = [n for n, f in enumerate(facts) if f.kind == MessageKind.recovery and n >= begin]
+    if not back:
+        return None
+    worse = [n for n, f in enumerate(facts[: back[-1]]) if f.kind == MessageKind.made_worse]
+    return next((facts[n] for n in back if n > max(worse, default=-1)), None)
 
 
 def _when(message: Message) -> str:
@@ -177,34 +171,36 @@ def _extractive_prose(record: Record, facts: list[Fact]) -> list[DraftItem]:
         for fact in chosen[:limit]:
             items.append(DraftItem(section=section, text=fact.text, citations=[_cite(record, fact)]))
 
-    detections = [f for f in facts if f.kind == Phase.detection]
-    recovered = [f for f in facts if f.kind in (Phase.mitigation, Phase.resolution)]
-    resolved = [f for f in facts if f.kind == Phase.resolution]
-    first = detections[0] if detections else (facts[0] if facts else None)
-    last = resolved[0] if resolved else (recovered[-1] if recovered else None)
+    detections = [f for f in facts if f.kind == MessageKind.report]
+    first = first_signal(facts)
+    last = recovery_statement(facts, first)
     if first is not None:
         parts = [f"First signal {_when(first.message)} ({first.message.author})"]
         cites = [_cite(record, first)]
         if last is not None:
-            what = "first resolution message" if resolved else "last recovery message"
-            parts.append(f"{what} {_when(last.message)} ({last.message.author})")
+            parts.append(f"recovered {_when(last.message)} ({last.message.author})")
             cites.append(_cite(record, last))
             if first.message.ts and last.message.ts and last.message.ts > first.message.ts:
                 span = (last.message.ts - first.message.ts).total_seconds() / 60
                 parts.append(f"{_duration(span)} apart")
         items.append(DraftItem(section="summary", text="; ".join(parts) + ".", citations=cites))
     first_alert = facts.index(first) if first is not None else len(facts)
-    first_fix = next((n for n, f in enumerate(facts) if f.kind in (Phase.mitigation, Phase.resolution)), len(facts))
-    # what led up to it: change messages before the first signal, and ones during the response that
+    # what led up to it: changes made before the first signal, and ones told during the response that
     # name a time before it ("I merged #3187 at 16:02")
-    leadup = [f for n, f in enumerate(facts[:first_fix]) if f.leadup and f is not first
-              and (n <= first_alert or _names_earlier_time(f, first))]
+    changes = (MessageKind.action, MessageKind.decision)
+    leadup = [f for n, f in enumerate(facts) if f.kind in changes and f is not first
+              and (n < first_alert or _names_earlier_time(f, first))]
     add("leadup", leadup, 3)
-    add("fault", [f for f in facts if f.fault and f.kind != Phase.detection], 3)
+    add("fault", [f for f in facts if f.fault], 3)
     add("impact", [f for f in facts if f.impact], 4)
     add("detection", detections, 3)
-    add("response", [f for f in facts if f.kind in (Phase.escalation, Phase.hypothesis, Phase.action)], 6)
-    add("recovery", recovered, 4)
+    end = facts.index(last) if last is not None else len(facts)
+    during = [f for f in facts[first_alert:end] if f.kind in RESPONSE]
+    fix = next((f for f in reversed(during) if f.kind == MessageKind.action), None)
+    changes_first = [f for f in during if f.kind != MessageKind.hypothesis] or during
+    add("response", changes_first[:9] + ([fix] if fix is not None and fix not in changes_first[:9] else []), 10)
+    back = [f for f in facts[end:] if f.kind == MessageKind.recovery]
+    add("recovery", ([fix] if fix is not None else []) + back, 4)
     return items
 
 
@@ -218,27 +214,27 @@ def _timeline(record: Record, facts: list[Fact]) -> list[DraftItem]:
             who=fact.message.author,
             kind=fact.kind,
         )
-        for fact in facts
-        if fact.kind is not None
+        for fact in sorted((f for f in facts if f.kind is not None), key=_clock_order)
     ]
 
 
+def _clock_order(fact: Fact) -> str:
+    """Timeline order: by the message's time (a thread reply read later sorts where it was said)."""
+    return _when(fact.message)
+
+
 def _names_earlier_time(fact: Fact, first: Fact | None) -> bool:
-    """Whether a message's own line tells of a change at a clock time before the first signal (same day
-    assumed)."""
+    """Whether a message's own line names a clock time before the first signal (same day assumed)."""
     if first is None or first.message.ts is None:
         return False
     start = first.message.ts.hour * 60 + first.message.ts.minute
     said = fact.text  # the message's own line, not pasted logs with their timestamps
-    return bool(LEADUP.search(said)) and any(int(h) * 60 + int(m) < start for h, m in CLOCK.findall(said))
+    return any(int(h) * 60 + int(m) < start for h, m in CLOCK.findall(said))
 
 
 def _action_items(record: Record, facts: list[Fact]) -> list[DraftItem]:
-    """Messages that say what to do later: explicit cues anywhere, promises ("I'll add ...") once the
-    incident is mitigated."""
-    fixed = next((n for n, f in enumerate(facts) if f.kind in (Phase.mitigation, Phase.resolution)), len(facts))
-    chosen = [f for n, f in enumerate(facts) if f.action_item or (
-        n > fixed and f.message.author.lower() not in BOTS and FOLLOW_UP.search(f.message.text))]
+    """Messages that ask for work after the incident, said by people."""
+    chosen = [f for f in facts if f.action_item and not is_bot(f.message.author)]
     return [
         DraftItem(section="action items", text=f.text, citations=[_cite(record, f)], who=f.message.author)
         for f in chosen
@@ -278,7 +274,7 @@ def summarize(
     if llm is None:
         prose = _extractive_prose(record, facts)
     else:
-        chosen = [f for f in facts if f.kind or f.action_item or f.impact or f.fault]
+        chosen = [f for f in facts if f.kind or f.impact]
         facts_evidence = Evidence.numbered(
             [p for p, f in zip(evidence.passages.values(), facts, strict=True) if f in chosen]
         )

@@ -226,7 +226,7 @@ COMMAND_LINE = re.compile(
 )
 NEGATIVE_OUTCOME = re.compile(
     r"\b(made (?:it|things) worse|did(?:n't| not) help|no effect|didn't work|did not work|revert(?:ed|ing)? "
-    r"(?:it|that|the change)|that was a mistake|wrong call|my call, sorry)\b",
+    r"(?:it|that|the change)|that was a mistake)\b",
     re.I,
 )
 CAUTION = re.compile(r"(?:^|: )(never|do not|don't|must not|avoid)\b", re.I)
