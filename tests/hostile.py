@@ -18,7 +18,6 @@ from ingest.sources import markdown, quoted_chat, slack, transcript
 from ingest.sources.base import ParseOptions
 from kb.core.bounded import Refused
 from kb.core.errors import ParseError
-from kb.gameday.cues import ACTIONS, CATEGORIES
 from kb.generation import candidates, question, quoting, summary
 from kb.retrieval.alerts import AlertParseError, parse_alert
 from kb.retrieval.search import bounded_query, terms
@@ -108,8 +107,6 @@ def _steps(text: str) -> Any:
         steps.is_change(text),
         [bool(p.search(text)) for p in (summary.IMPACT, summary.CLOCK, summary.PROMPT)],
         len(quoted_chat.quoted_messages(text, None)),
-        [bool(p.search(text)) for _, p, _ in CATEGORIES],
-        [bool(p.search(text)) for _, p in ACTIONS],
     )
 
 

@@ -45,7 +45,7 @@ def line_kinds(texts: Sequence[str]) -> list[MessageKind | None]:
         return []
     out: list[MessageKind | None] = []
     for verdict in message_cues.judge(list(texts)):
-        kind = MessageKind(verdict.label) if verdict.label else None
+        kind = message_cues.kind_of(verdict)
         out.append(None if kind == MessageKind.recovery and verdict.margin < CLEAR else kind)
     return out
 

@@ -12,7 +12,7 @@ from kb.core.models import Citation, Record, RubricItem
 from kb.gameday.cues import ACTING, TELLING, action_kinds
 from kb.gameday.incident import Incident
 from kb.gameday.timeline import cite
-from kb.retrieval.cues import judge
+from kb.retrieval.cues import judge, kind_of
 from kb.text.steps import Span, shorten, terms_of
 
 #: a chat message says it made things worse only when that kind wins by this margin
@@ -108,7 +108,7 @@ def _harmful_chat(chat: Record, until: str | None) -> list[RubricItem]:
     message that clearly says it made things worse."""
     messages = [m for m in chat.messages if until is None or m.ts is None or m.ts.strftime("%H:%M") < until]
     firsts = [m.text.split("\n", 1)[0] for m in messages]
-    kinds = [MessageKind(v.label) if v.label and v.margin >= CLEAR else None for v in judge(firsts)]
+    kinds = [kind_of(v) if v.margin >= CLEAR else None for v in judge(firsts)]
     actions = action_kinds(firsts)
     items: list[RubricItem] = []
     done: set[int] = set()
