@@ -115,12 +115,12 @@ def test_summarize_a_file_that_is_not_stored(store: Path, tmp_path: Path) -> Non
         "[2026-02-01 09:02:00] dana: I'm IC. paging data-oncall\n"
         "[2026-02-01 09:05:00] dana: $ kubectl -n notifications rollout restart deploy/notifier\n"
         "[2026-02-01 09:20:00] dana: lag draining, error rate back to normal\n"
-        "[2026-02-01 09:30:00] dana: resolved. TODO: alert on consumer restarts\n"
+        "[2026-02-01 09:30:00] dana: resolved. TODO: add an alert on consumer restarts\n"
     )
     result = kb(store, "summarize", str(log), "--out", str(tmp_path / "pm.md"))
     assert result.returncode == 0, result.stderr
     md = (tmp_path / "pm.md").read_text()
-    assert "09:05 **dana** (action)" in md and "- [ ] resolved. TODO: alert on consumer restarts" in md
+    assert "09:05 **dana** (action)" in md and "- [ ] resolved. TODO: add an alert on consumer restarts" in md
     # a folder: one blank file is skipped (and said), the log in it is summarised
     (tmp_path / "blank.txt").write_text("")
     folder = kb(store, "summarize", str(tmp_path), "--json")

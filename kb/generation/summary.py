@@ -25,6 +25,7 @@ from kb.generation.grounding import Evidence, References, require_grounded
 from kb.generation.guard import caution_note
 from kb.generation.prompting import ask_for_lines
 from kb.retrieval import cues
+from kb.retrieval.meaning import Verdict
 
 #: a figure of harm: a share of requests or errors, or counted customers, orders, contacts
 IMPACT = re.compile(
@@ -43,6 +44,10 @@ JUDGED_CHARS = 240
 PROSE_SECTIONS = ("summary", "leadup", "fault", "impact", "detection", "response", "recovery")
 TEMPLATE = ("summary", "leadup", "fault", "impact", "detection", "response", "recovery", "timeline", "action items")
 MAX_LINE = 220
+#: a sentence ends at ". ", "! ", "? " or "; " (syntax: what each sentence says is judged by meaning)
+SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
+#: how far ahead of the next kind a sentence's kind must be to count beside its message's kind
+SENTENCE_MARGIN = 0.2
 RESPONSE = (MessageKind.hypothesis, MessageKind.decision, MessageKind.action, MessageKind.made_worse)
 
 
@@ -56,10 +61,12 @@ class Fact:
     start: int
     end: int
     text: str
+    #: the kinds of its sentences, when it has several ("resolved. TODO: alert on restarts" also asks for work)
+    said: frozenset[MessageKind] = frozenset()
 
     @property
     def action_item(self) -> bool:
-        return self.kind == MessageKind.action_item
+        return self.kind == MessageKind.action_item or MessageKind.action_item in self.said
 
     @property
     def fault(self) -> bool:
@@ -117,18 +124,28 @@ def judged_text(message: Message) -> str:
     return "; ".join(said)[:JUDGED_CHARS]
 
 
+def _clear_kind(verdict: Verdict) -> MessageKind | None:
+    """A sentence's kind when the model is sure of it: its best-scored label, well ahead of the next."""
+    best = max(verdict.scores, key=verdict.scores.__getitem__, default=None)
+    return cues.kind_of(verdict) if verdict.label == best and verdict.margin >= SENTENCE_MARGIN else None
+
+
 def classify(record: Record) -> list[Fact]:
     """Every message of a chat record with its kind (or None), judged in one batch."""
     said = [judged_text(m) for m in record.messages]
-    judged = iter(cues.kinds([t for t in said if t]))
-    kinds = [next(judged) if t else None for t in said]
+    # a message of several sentences: each sentence of more than one word is judged too
+    parts = [SENTENCE_END.split(t) if t else [] for t in said]
+    parts = [[p for p in ps if len(p.split()) >= 2] if len(ps) > 1 else [] for ps in parts]
+    verdicts = iter(cues.judge([t for t in said if t] + [p for ps in parts for p in ps]))
+    kinds = [cues.kind_of(next(verdicts)) if t else None for t in said]
+    sentence_kinds = [frozenset(k for k in (_clear_kind(next(verdicts)) for _ in ps) if k) for ps in parts]
     facts = []
-    for message, kind in zip(record.messages, kinds, strict=True):
+    for message, kind, each in zip(record.messages, kinds, sentence_kinds, strict=True):
         if is_bot(message.author) and kind in (MessageKind.hypothesis, MessageKind.decision, MessageKind.cause):
             kind = None  # a program reports and acts; it does not guess or decide
         start, end, text = _first_line_span(record, message)
         impact = bool(IMPACT.search(message.text)) and not is_bot(message.author)
-        facts.append(Fact(message=message, kind=kind, impact=impact, start=start, end=end, text=text))
+        facts.append(Fact(message=message, kind=kind, impact=impact, start=start, end=end, text=text, said=each))
     return facts
 
 
