@@ -12,7 +12,7 @@ from kb.core.models import Citation, Record, RubricItem
 from kb.gameday.cues import ACTING, TELLING, action_kinds
 from kb.gameday.incident import Incident
 from kb.gameday.timeline import cite
-from kb.retrieval.cues import judge, kind_of
+from kb.retrieval.cues import read
 from kb.text.steps import Span, shorten, terms_of
 
 #: a chat message says it made things worse only when that kind wins by this margin
@@ -108,12 +108,15 @@ def _harmful_chat(chat: Record, until: str | None) -> list[RubricItem]:
     message that clearly says it made things worse."""
     messages = [m for m in chat.messages if until is None or m.ts is None or m.ts.strftime("%H:%M") < until]
     firsts = [m.text.split("\n", 1)[0] for m in messages]
-    kinds = [kind_of(v) if v.margin >= CLEAR else None for v in judge(firsts)]
+    readings = read(firsts)
+    kinds = [r.kind if r.verdict.margin >= CLEAR else None for r in readings]
+    worse = [k == MessageKind.made_worse or MessageKind.made_worse in r.sentences
+             for k, r in zip(kinds, readings, strict=True)]
     actions = action_kinds(firsts)
     items: list[RubricItem] = []
     done: set[int] = set()
-    for n, kind in enumerate(kinds):
-        if kind != MessageKind.made_worse:
+    for n in range(len(kinds)):
+        if not worse[n]:
             continue
         acted = next((b for b in range(n - 1, max(-1, n - 7), -1) if b not in done and kinds[b] in ACTING
                       and actions[b] not in TELLING), None)

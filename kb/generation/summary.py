@@ -25,7 +25,6 @@ from kb.generation.grounding import Evidence, References, require_grounded
 from kb.generation.guard import caution_note
 from kb.generation.prompting import ask_for_lines
 from kb.retrieval import cues
-from kb.retrieval.meaning import Verdict
 
 #: a figure of harm: a share of requests or errors, or counted customers, orders, contacts
 IMPACT = re.compile(
@@ -44,10 +43,6 @@ JUDGED_CHARS = 240
 PROSE_SECTIONS = ("summary", "leadup", "fault", "impact", "detection", "response", "recovery")
 TEMPLATE = ("summary", "leadup", "fault", "impact", "detection", "response", "recovery", "timeline", "action items")
 MAX_LINE = 220
-#: a sentence ends at ". ", "! ", "? " or "; " (syntax: what each sentence says is judged by meaning)
-SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
-#: how far ahead of the next kind a sentence's kind must be to count beside its message's kind
-SENTENCE_MARGIN = 0.2
 RESPONSE = (MessageKind.hypothesis, MessageKind.decision, MessageKind.action, MessageKind.made_worse)
 
 
@@ -124,21 +119,13 @@ def judged_text(message: Message) -> str:
     return "; ".join(said)[:JUDGED_CHARS]
 
 
-def _clear_kind(verdict: Verdict) -> MessageKind | None:
-    """A sentence's kind when the model is sure of it: its best-scored label, well ahead of the next."""
-    best = max(verdict.scores, key=verdict.scores.__getitem__, default=None)
-    return cues.kind_of(verdict) if verdict.label == best and verdict.margin >= SENTENCE_MARGIN else None
-
-
 def classify(record: Record) -> list[Fact]:
     """Every message of a chat record with its kind (or None), judged in one batch."""
     said = [judged_text(m) for m in record.messages]
-    # a message of several sentences: each sentence of more than one word is judged too
-    parts = [SENTENCE_END.split(t) if t else [] for t in said]
-    parts = [[p for p in ps if len(p.split()) >= 2] if len(ps) > 1 else [] for ps in parts]
-    verdicts = iter(cues.judge([t for t in said if t] + [p for ps in parts for p in ps]))
-    kinds = [cues.kind_of(next(verdicts)) if t else None for t in said]
-    sentence_kinds = [frozenset(k for k in (_clear_kind(next(verdicts)) for _ in ps) if k) for ps in parts]
+    readings = iter(cues.read([t for t in said if t]))
+    read = [next(readings) if t else None for t in said]
+    kinds = [r.kind if r else None for r in read]
+    sentence_kinds = [r.sentences if r else frozenset() for r in read]
     facts = []
     for message, kind, each in zip(record.messages, kinds, sentence_kinds, strict=True):
         if is_bot(message.author) and kind in (MessageKind.hypothesis, MessageKind.decision, MessageKind.cause):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from kb.core.enums import MessageKind
 from kb.retrieval.meaning import Verdict, classifier
@@ -53,3 +54,38 @@ def kind_of(verdict: Verdict) -> MessageKind | None:
 def kinds(texts: Sequence[str]) -> list[MessageKind | None]:
     """The kind of each text, or None when it moves nothing or no kind is close enough to call."""
     return [kind_of(v) for v in judge(texts)]
+
+
+#: a sentence ends at ". ", "! ", "? " or "; " (syntax: what each sentence says is judged by meaning)
+SENTENCE_END = re.compile(r"(?<=[.!?;])\s+")
+#: how far ahead of the next kind a sentence's kind must be to count beside its message's kind
+SENTENCE_MARGIN = 0.2
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a message says as a whole, and what its sentences say when it has several ("checkout errors 47%.
+    that made it worse, revert" reports a figure and says a step made things worse)."""
+
+    verdict: Verdict  #: the whole message's verdict
+    kind: MessageKind | None  #: the whole message's kind
+    sentences: frozenset[MessageKind]  #: kinds its sentences clearly have (empty for a one-sentence message)
+
+    def says(self, kind: MessageKind) -> bool:
+        return self.kind == kind or kind in self.sentences
+
+
+def _clear(verdict: Verdict) -> MessageKind | None:
+    """A sentence's kind when the model is sure of it: its best-scored label, well ahead of the next."""
+    best = max(verdict.scores, key=verdict.scores.__getitem__, default=None)
+    return kind_of(verdict) if verdict.label == best and verdict.margin >= SENTENCE_MARGIN else None
+
+
+def read(texts: Sequence[str]) -> list[Reading]:
+    """Each text judged whole, and each sentence of more than one word of a many-sentence text, in one batch."""
+    parts = [SENTENCE_END.split(plain(t)) for t in texts]
+    parts = [[p for p in ps if len(p.split()) >= 2] if len(ps) > 1 else [] for ps in parts]
+    verdicts = iter(judge([*texts, *(p for ps in parts for p in ps)]))
+    wholes = [next(verdicts) for _ in texts]
+    return [Reading(v, kind_of(v), frozenset(k for k in (_clear(next(verdicts)) for _ in ps) if k))
+            for v, ps in zip(wholes, parts, strict=True)]
