@@ -273,7 +273,9 @@ def _candidates(corpus: Corpus, found: Retrieved, verdict: Verdict, kind: Asked,
     candidates = candidate_sentences(corpus, asked, top[:5])
     seen = {(c.passage.doc_id, c.passage.start) for c in candidates}
     candidates += document_candidates(corpus, top[:WHOLE_DOCUMENTS], seen)
-    candidates += ownership_rows(corpus, kind, asked, top[:5], found.query)
+    rows = ownership_rows(corpus, kind, asked, top[:5], found.query)
+    own = {(c.passage.doc_id, c.passage.start) for c in rows}  # an ownership row found again is that row
+    candidates = [c for c in candidates if (c.passage.doc_id, c.passage.start) not in own] + rows
     wants_references = kind.wants_references
     years = verdict.years
     for c in candidates:  # an incident of another year than the question names answers it only if nothing else does

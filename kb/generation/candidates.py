@@ -12,7 +12,7 @@ import numpy as np
 
 from kb.core.enums import SectionName
 from kb.core.models import Citation, DraftItem, Kind, Passage, RankedDocument
-from kb.generation.question import QUESTION_WORDS, Asked, cosine_matrix, distinctive
+from kb.generation.question import INCIDENT_KINDS, QUESTION_WORDS, Asked, cosine_matrix, distinctive
 from kb.generation.quoting import quoted
 from kb.retrieval.corpus import Corpus
 from kb.retrieval.search import Query
@@ -164,19 +164,18 @@ def table_row_candidates(corpus: Corpus, doc: RankedDocument, rank: int) -> list
 def ownership_rows(corpus: Corpus, asked: Asked, question: str, top: list[RankedDocument],
                    query: Query) -> list[Candidate]:
     """For "who owns X?": the rows of ownership and escalation tables in the runbooks that name X, even when
-    the question's own results are other runbooks about X (ownership tables live in one process runbook)."""
+    the question's own results are other runbooks or incidents about X (ownership tables live in one process
+    runbook, which answers whatever document search ranks first)."""
     if asked.kind != "who":
         return []
     extra = corpus.search(dataclasses.replace(query, text=f"{question} owner team on-call escalation", k=5,
                                                 kinds=(Kind.runbook,)), passages_per_doc=4)
-    shown = {d.record.id for d in top}
+    ranks = {d.record.id: rank for rank, d in enumerate(top)}
     words = distinctive(corpus, question) - QUESTION_WORDS
     out = []
     for doc in extra:
-        if doc.record.id in shown:
-            continue
-        out += [dataclasses.replace(c, own_search=True) for c in table_row_candidates(corpus, doc, len(top))
-                if words & terms_of(c.passage.text)]
+        rows = table_row_candidates(corpus, doc, ranks.get(doc.record.id, len(top)))
+        out += [dataclasses.replace(c, own_search=True) for c in rows if words & terms_of(c.passage.text)]
     return out
 
 
@@ -245,9 +244,22 @@ def focused(asked: Asked, question: str, candidates: list[Candidate], q_vec: np.
     return primary, [(score, c) for score, c in scored if c.passage.doc_id in related or c.own_search]
 
 
+def _repeats(c: Candidate, chosen: list[Candidate]) -> bool:
+    words = terms_of(c.passage.text)
+    return any(len(words & terms_of(o.passage.text)) > 0.7 * len(words) for o in chosen)
+
+
+def _same_incident(primary: Candidate, c: Candidate) -> bool:
+    """Another record of the primary's incident: dated the same day, of another kind (its chat log)."""
+    p = primary.passage
+    return (c.passage.doc_id != p.doc_id and p.date is not None and c.passage.date == p.date
+            and p.kind in INCIDENT_KINDS and c.passage.kind in INCIDENT_KINDS and c.passage.kind != p.kind)
+
+
 def choose(primary: str, scored: list[tuple[float, Candidate]], max_items: int) -> list[DraftItem]:
     """The best few of the focused candidates as answer lines, each cited, none repeating another: the
-    best document's first, at most one from each related document."""
+    best document's first, at most one from each related document; the other record of the same incident
+    (the chat log of a postmortem's incident, or the reverse) always has its best line among them."""
     if not scored:
         return []
     chosen: list[Candidate] = []
@@ -255,15 +267,16 @@ def choose(primary: str, scored: list[tuple[float, Candidate]], max_items: int) 
     for _score_value, c in scored:
         doc = c.passage.doc_id
         limit = max_items if doc == primary else 2 if c.own_search else 1
-        if per_doc.get(doc, 0) >= limit or any(
-            len(terms_of(c.passage.text) & terms_of(o.passage.text)) > 0.7 * len(terms_of(c.passage.text))
-            for o in chosen
-        ):
+        if per_doc.get(doc, 0) >= limit or _repeats(c, chosen):
             continue
         chosen.append(c)
         per_doc[doc] = per_doc.get(doc, 0) + 1
         if len(chosen) >= max_items:
             break
+    lead = next(c for _, c in scored if c.passage.doc_id == primary)
+    twin = next((c for _, c in scored if _same_incident(lead, c) and not _repeats(c, chosen)), None)
+    if twin is not None and twin.passage.doc_id not in per_doc:
+        chosen = [*chosen[: max_items - 1], twin]
     return [
         DraftItem(
             section="answer",

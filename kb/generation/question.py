@@ -9,13 +9,14 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from kb.core.enums import SectionName
 from kb.core.models import Kind, RankedDocument
 from kb.retrieval.corpus import Corpus
-from kb.retrieval.meaning import classifier
+from kb.retrieval.meaning import classifier, load_examples
 from kb.retrieval.search import Query, newest_first
 from kb.text.steps import terms_of
 
@@ -222,12 +223,21 @@ class Asked:
 NO_KIND = Asked(None)
 
 
+@lru_cache(maxsize=1)
+def asking_words() -> frozenset[str]:
+    """The words of the labelled example questions: the vocabulary of asking ("owns", "fix", "drain")."""
+    return frozenset(t for lines in load_examples(QUESTION_TASK).values() for line in lines for t in terms_of(line))
+
+
 def question_frame(corpus: Corpus, question: str) -> str:
     """The part of a question that asks: its last sentence (a story before it only sets the scene),
-    without the words no stored passage uses (names the corpus has never seen say nothing of what is asked)."""
+    without the words that neither a stored passage nor a labelled question uses (names the corpus has never
+    seen say nothing of what is asked; "owns" or "drain" does, even in a corpus that never writes it)."""
     sentences = [s for s in _SENTENCE.split(question.strip()) if s.strip()]
     last = sentences[-1] if sentences else question
-    kept = [w for w in last.split() if not terms_of(w) or any(corpus.passage_share(t) > 0 for t in terms_of(w))]
+    vocabulary = asking_words()
+    kept = [w for w in last.split() if not terms_of(w) or terms_of(w) & vocabulary
+            or any(corpus.passage_share(t) > 0 for t in terms_of(w))]
     return " ".join(kept) if len(kept) >= 2 else last
 
 
