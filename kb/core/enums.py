@@ -3,7 +3,6 @@ stands for (``SectionName.mitigation == "mitigation"``), so stored records, JSON
 read exactly as the bare strings did.
 
 - ``SectionName``: the canonical section names of a document (their heading patterns: ``kb.text.sections``)
-- ``Phase``: what a chat message shows of the incident's course (detection, escalation, ..., resolution)
 - ``ActionKind``: the kinds of action a game-day trainee or a responder takes (``kb.gameday.cues.ACTIONS``)
 - ``RubricKind``: what a game-day rubric item rewards or punishes
 - ``Outcome``: how a game-day session ended
@@ -42,17 +41,6 @@ class SectionName(StrEnum):
     other = "other"
     body = "body"  # text before any heading, or a document without headings
     chat = "chat"  # the whole of a chat log
-
-
-class Phase(StrEnum):
-    """What a chat message shows of the incident's course (``kb.generation.summary`` classifies them)."""
-
-    detection = "detection"
-    escalation = "escalation"
-    hypothesis = "hypothesis"
-    action = "action"
-    mitigation = "mitigation"
-    resolution = "resolution"
 
 
 class ActionKind(StrEnum):

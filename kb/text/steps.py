@@ -224,11 +224,6 @@ CHANGE_COMMAND = linear(
 COMMAND_LINE = re.compile(
     r"(^|\n)[^\S\n]*+(\$ |kubectl |psql |redis-cli |curl |helm |argocd |aws |gcloud |SELECT |ALTER )"
 )
-NEGATIVE_OUTCOME = re.compile(
-    r"\b(made (?:it|things) worse|did(?:n't| not) help|no effect|didn't work|did not work|revert(?:ed|ing)? "
-    r"(?:it|that|the change)|that was a mistake)\b",
-    re.I,
-)
 CAUTION = re.compile(r"(?:^|: )(never|do not|don't|must not|avoid)\b", re.I)
 CHECK_FIRST = re.compile(r"(?:^|: )(before\b|always\b|check\b|first,|the first (?:step|question)\b)", re.I)
 RUNBOOK_MENTION = re.compile(r"\b(runbook|playbook)\b", re.I)
