@@ -151,14 +151,7 @@ def fake_sample(base: Path) -> tuple[Settings, KnowledgeBase, Path]:
     return settings, fake_ingested(settings, data), data
 
 
-@pytest.fixture(scope="session")
-def pristine_sample_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample corpus ingested once per test session with the real model (kb ingest); copy it before
-    changing it (``sample_store_copy``)."""
-    import subprocess
-    import sys
-
-    base = tmp_path_factory.mktemp("pristine")
+def _ingest_sample(base: Path) -> Path:
     data = copy_data(base / "data")
     store = base / "store"
     result = subprocess.run(
@@ -167,6 +160,24 @@ def pristine_sample_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert result.returncode == 0, result.stderr
     return store
+
+
+@pytest.fixture(scope="session")
+def pristine_sample_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample corpus ingested once per test run with the real model (kb ingest); copy it before changing
+    it (``sample_store_copy``). Under pytest-xdist the first worker that needs it builds it, in the folder all
+    workers share, and the others wait for it and use it."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return _ingest_sample(tmp_path_factory.mktemp("pristine"))
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent / "pristine"
+    with FileLock(str(shared) + ".lock"):
+        if not (shared / "ready").exists():
+            shutil.rmtree(shared, ignore_errors=True)
+            _ingest_sample(shared)
+            (shared / "ready").touch()
+    return shared / "store"
 
 
 def sample_store_copy(pristine: Path, dest: Path) -> Path:
