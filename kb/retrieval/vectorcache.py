@@ -104,6 +104,9 @@ class VectorCache:
         except sqlite3.Error as exc:
             self._broken(exc)
             return {}
+        except OSError:
+            self.failed = True
+            return {}
         return out
 
     def put(self, identity: str, items: Iterable[tuple[str, Any]]) -> None:
