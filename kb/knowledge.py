@@ -30,6 +30,7 @@ from kb.ops.doctor import DoctorReport, check
 from kb.retrieval.alerts import AlertQuery
 from kb.retrieval.embeddings import make_embedding, model_id
 from kb.retrieval.keyword import KeywordIndex
+from kb.retrieval.meaning import use_cache_dir
 from kb.retrieval.search import Mode, Query, Searcher, open_searcher
 from kb.retrieval.similar import same_incident, similar
 
@@ -237,5 +238,7 @@ class KnowledgeBase:
 
 def open_kb(settings: Settings, *, llm: bool = True, embedding: BaseEmbedding | None = None) -> KnowledgeBase:
     """The knowledge base the settings describe, each part opened on first use. ``llm=False`` leaves the
-    configured LLM out (``--no-llm``); ``embedding`` uses an embedding model already loaded."""
+    configured LLM out (``--no-llm``); ``embedding`` uses an embedding model already loaded. The bundled
+    model's vectors are kept in the settings' cache directory between processes."""
+    use_cache_dir(settings.cache_dir if settings.embed_cache else None)
     return KnowledgeBase(settings, embedding=embedding, use_llm=llm)

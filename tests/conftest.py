@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,10 +20,31 @@ from kb.clients.store import open_store
 from kb.core.settings import Settings
 from kb.knowledge import KnowledgeBase
 from kb.retrieval.embeddings import model_id
+from kb.retrieval.meaning import use_cache_dir
 from tests.fakes import HashingEmbedding
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
+
+
+_OWN_CACHE = pytest.StashKey[Path]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One on-disk vector cache for the whole run, shared by the test processes (pytest-xdist workers inherit
+    it) and every `kb` they start (KB_CACHE_DIR): the labelled examples are embedded once per run, not once
+    per process. A fresh one each run unless KB_CACHE_DIR is already set."""
+    if not os.environ.get("KB_CACHE_DIR"):
+        os.environ["KB_CACHE_DIR"] = tempfile.mkdtemp(prefix="kb-test-vectors-")
+        config.stash[_OWN_CACHE] = Path(os.environ["KB_CACHE_DIR"])
+    use_cache_dir(Path(os.environ["KB_CACHE_DIR"]))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    own = config.stash.get(_OWN_CACHE, None)
+    if own is not None:
+        shutil.rmtree(own, ignore_errors=True)
+        os.environ.pop("KB_CACHE_DIR", None)
 
 
 @pytest.fixture(autouse=True)
@@ -128,14 +151,7 @@ def fake_sample(base: Path) -> tuple[Settings, KnowledgeBase, Path]:
     return settings, fake_ingested(settings, data), data
 
 
-@pytest.fixture(scope="session")
-def pristine_sample_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample corpus ingested once per test session with the real model (kb ingest); copy it before
-    changing it (``sample_store_copy``)."""
-    import subprocess
-    import sys
-
-    base = tmp_path_factory.mktemp("pristine")
+def _ingest_sample(base: Path) -> Path:
     data = copy_data(base / "data")
     store = base / "store"
     result = subprocess.run(
@@ -144,6 +160,24 @@ def pristine_sample_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert result.returncode == 0, result.stderr
     return store
+
+
+@pytest.fixture(scope="session")
+def pristine_sample_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample corpus ingested once per test run with the real model (kb ingest); copy it before changing
+    it (``sample_store_copy``). Under pytest-xdist the first worker that needs it builds it, in the folder all
+    workers share, and the others wait for it and use it."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return _ingest_sample(tmp_path_factory.mktemp("pristine"))
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent / "pristine"
+    with FileLock(str(shared) + ".lock"):
+        if not (shared / "ready").exists():
+            shutil.rmtree(shared, ignore_errors=True)
+            _ingest_sample(shared)
+            (shared / "ready").touch()
+    return shared / "store"
 
 
 def sample_store_copy(pristine: Path, dest: Path) -> Path:

@@ -145,7 +145,7 @@ def server(chromium: Path, pristine_sample_store: Path, tmp_path_factory: pytest
     probe = base / "probe" / "postmortems"
     probe.mkdir(parents=True)
     (probe / f"{PROBE_DOC}.md").write_text(PROBE.replace("PIXEL", pixels.url), encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_") or k == "KB_CACHE_DIR"}
     env["KB_DATA_DIR"] = str(store)
     ingest = subprocess.run(
         kb_command("ingest", str(probe)), env=env, cwd=base, capture_output=True, text=True, timeout=600, check=False

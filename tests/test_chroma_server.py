@@ -112,7 +112,7 @@ def test_a_cli_ingest_and_two_ui_processes_share_one_server(chroma_url: str, tmp
     folder.mkdir()
     (folder / "ledger-lag.md").write_text("---\nkind: postmortem\n---\n# Ledger consumer lag\n\n## Summary\n\n"
                                           "The ledger consumer fell behind after a rebalance storm.\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_") or k == "KB_CACHE_DIR"}
     env |= {"KB_CHROMA_URL": chroma_url, "KB_COLLECTION_PREFIX": "team", "PYTHONPATH": str(ROOT)}
     ingest = subprocess.run([sys.executable, "-m", "ui.cli.main", "--data-dir", str(tmp_path / "cli"), "ingest",
                              str(folder)], env=env, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)

@@ -23,7 +23,7 @@ from tests.test_doctor import small_corpus
 
 
 def worker(data_dir: Path, corpus: Path, *options: str) -> int:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")} | {"PYTHONPATH": str(ROOT)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_") or k == "KB_CACHE_DIR"} | {"PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "tests.ingest_worker", str(data_dir), str(corpus), *options]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=300)
     assert proc.returncode in (0, -signal.SIGKILL), proc.stderr

@@ -111,7 +111,7 @@ def test_ingest_killed_at_random_points_then_rerun_leaves_a_consistent_store(tmp
     data = copy_data(tmp_path / "data")
     store_dir = tmp_path / "kb"
     rng = random.Random(20261122)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")} | {"PYTHONPATH": str(ROOT)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_") or k == "KB_CACHE_DIR"} | {"PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "tests.ingest_worker", str(store_dir), str(data)]
     files = sorted(data.rglob("*.md"))
     cut_at_a_write = 0

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 
 
 def kb(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")} | (env or {})
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("KB_") or k == "KB_CACHE_DIR"} | (env or {})
     return subprocess.run(
         [sys.executable, "-m", "ui.cli.main", "--data-dir", str(data_dir), *args],
         capture_output=True, text=True, cwd=ROOT, timeout=600, check=False, env=full_env,
@@ -160,7 +160,7 @@ def test_the_same_commands_through_an_llm_server(store: Path) -> None:
 
 
 def play(store: Path, scenario: str, script: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("KB_") or k == "KB_CACHE_DIR"}
     return subprocess.run(
         [sys.executable, "-m", "ui.cli.main", "--data-dir", str(store), "gameday", "play", scenario, *extra],
         input=script, capture_output=True, text=True, cwd=ROOT, timeout=600, check=False, env=full_env,

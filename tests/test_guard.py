@@ -352,7 +352,7 @@ def planted_store(tmp_path_factory: pytest.TempPathFactory, planted) -> Path:  #
 
 
 def kb_cli(store: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_") or k == "KB_CACHE_DIR"}
     return subprocess.run([sys.executable, "-m", "ui.cli.main", "--data-dir", str(store), *args], env=env,
                           capture_output=True, text=True, cwd=ROOT, timeout=600, check=False)
 
@@ -380,7 +380,7 @@ def test_mcp_results_carry_cautions(planted_store: Path) -> None:
     from mcp.client.session import ClientSession
     from mcp.client.stdio import StdioServerParameters, stdio_client
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_") or k == "KB_CACHE_DIR"}
     params = StdioServerParameters(command=sys.executable, args=["-m", "ui.cli.main", "--data-dir", str(planted_store),
                                    "mcp"], env=env, cwd=str(ROOT))
     results: dict[str, dict] = {}  # type: ignore[type-arg]

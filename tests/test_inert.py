@@ -94,7 +94,7 @@ def test_inert_keeps_alt_text_addresses_and_code() -> None:
 
 
 def kb_cli(store: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_") or k == "KB_CACHE_DIR"}
     return subprocess.run([sys.executable, "-m", "ui.cli.main", "--data-dir", str(store), *args], env=env,
                           capture_output=True, text=True, cwd=ROOT, timeout=600, check=False)
 

@@ -81,7 +81,7 @@ async def exercise(session: ClientSession, writes: bool) -> None:
 
 
 def env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("KB_")} | {"PYTHONPATH": str(ROOT)}
+    return {k: v for k, v in os.environ.items() if not k.startswith("KB_") or k == "KB_CACHE_DIR"} | {"PYTHONPATH": str(ROOT)}
 
 
 def test_every_tool_over_stdio_read_only(store: Path) -> None:

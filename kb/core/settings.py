@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from platformdirs import user_data_dir
+from platformdirs import user_cache_dir, user_data_dir
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -18,6 +18,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 def default_data_dir() -> Path:
     """The per-user data directory (e.g. ~/.local/share/incident-kb)."""
     return Path(user_data_dir("incident-kb", appauthor=False))
+
+
+def default_cache_dir() -> Path:
+    """The per-user cache directory (e.g. ~/.cache/incident-kb)."""
+    return Path(user_cache_dir("incident-kb", appauthor=False))
 
 
 class Settings(BaseSettings):
@@ -43,6 +48,10 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(
         default=8, ge=1, description="Texts per embedding call (8 measured fastest and leanest on 2 cores)."
     )
+    embed_cache: bool = Field(
+        default=True, description="Keep the bundled model's vectors of labelled examples and classified texts on disk."
+    )
+    cache_dir: Path = Field(default_factory=default_cache_dir, description="Where those vectors are kept.")
 
     redact: bool = Field(default=True, description="Replace secrets before anything is stored.")
     max_file_mb: float = Field(default=25.0, gt=0, description="Larger source files are refused.")

@@ -56,14 +56,16 @@ class _Judge:
         import numpy as np
 
         from kb.generation.guard_examples import INJECTIONS, ORDINARY
+        from kb.retrieval.meaning import embed
 
         self.np = np
         self.model = model
-        self.injections = np.array(model.get_text_embedding_batch(list(INJECTIONS)))
-        self.ordinary = np.array(model.get_text_embedding_batch(list(ORDINARY)))
+        self.embed = embed  # cached: a sentence seen before (in this process, or on disk) is not embedded again
+        self.injections = np.array(embed(list(INJECTIONS), model))
+        self.ordinary = np.array(embed(list(ORDINARY), model))
 
     def scores(self, sentences: list[str]) -> list[tuple[float, float]]:
-        vectors = self.np.array(self.model.get_text_embedding_batch(sentences))
+        vectors = self.np.array(self.embed(sentences, self.model))
         near_bad = self.np.sort(vectors @ self.injections.T, axis=1)[:, -NEIGHBOURS:].mean(axis=1)
         near_ok = self.np.sort(vectors @ self.ordinary.T, axis=1)[:, -NEIGHBOURS:].mean(axis=1)
         return [(float(b), float(o)) for b, o in zip(near_bad, near_ok, strict=True)]

@@ -25,6 +25,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kb.retrieval.vectorcache import VectorCache
+
 if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
 
@@ -124,15 +126,7 @@ class Classifier:
         return np.linalg.solve(x.T @ x + RIDGE * np.eye(x.shape[1]), x.T @ targets)
 
     def _embed(self, texts: Sequence[str]) -> list[Any]:
-        model = self.model.model_name  # one cache for every model in the process: keyed by model and text
-        clipped = [t[:MAX_TEXT_CHARS] for t in texts]
-        todo = [t for t in dict.fromkeys(clipped) if (model, t) not in _CACHE]
-        if todo:
-            if len(_CACHE) + len(todo) > _MAX_CACHED:
-                _CACHE.clear()
-            vectors = self.model.get_text_embedding_batch(todo)
-            _CACHE.update(((model, t), v) for t, v in zip(todo, vectors, strict=True))
-        return [_CACHE[model, t] for t in clipped]
+        return embed(texts, self.model)
 
     def scores(self, texts: Sequence[str]) -> list[dict[str, float]]:
         """Every label's score for each text: similarity of its nearest examples, or the linear model's fit."""
@@ -179,6 +173,18 @@ class Classifier:
 
 
 _CACHE: dict[tuple[str, str], Any] = {}
+#: the vectors kept on disk between processes (``use_cache_dir``); None keeps them in this process only
+_DISK: VectorCache | None = None
+
+
+def use_cache_dir(directory: Path | None) -> None:
+    """Keep the bundled model's vectors in this directory between processes (None: in this process only).
+    The shells set it from the settings (``cache_dir``, ``embed_cache``)."""
+    global _DISK
+    if directory is None:
+        _DISK = None
+    elif _DISK is None or _DISK.path.parent != Path(directory):
+        _DISK = VectorCache(Path(directory))
 
 
 def bundled_model() -> BaseEmbedding:
@@ -186,6 +192,45 @@ def bundled_model() -> BaseEmbedding:
     from kb.retrieval.embeddings import OnnxMiniLMEmbedding
 
     return OnnxMiniLMEmbedding.shared()
+
+
+def cache_identity(model: Any) -> str | None:
+    """What the vectors of ``model`` are known by on disk: its name with the pinned hashes of the bundled
+    model's files, for the bundled model (or a view of it, such as the section classifier's, whose name
+    says how it differs). None for any other model: its name alone does not pin its weights."""
+    from kb.retrieval import embeddings
+
+    bundled = embeddings.OnnxMiniLMEmbedding
+    if not (isinstance(model, bundled) or isinstance(getattr(model, "model", None), bundled)):
+        return None
+    files = f"{embeddings.ONNX_MODEL[2]}:{embeddings.TOKENIZER[2]}:{embeddings.MAX_TOKENS}"
+    return f"{model.model_name}|{files}|{MAX_TEXT_CHARS}"
+
+
+def embed(texts: Sequence[str], model: Any = None) -> list[Any]:
+    """The vectors (float64 arrays) of ``texts`` (each cut to ``MAX_TEXT_CHARS``), by ``model`` (default: the
+    bundled one) in one batch for those not seen before: kept in this process (keyed by model name and text)
+    and, for the bundled model when a cache directory is set, on disk for the next process."""
+    import numpy as np
+
+    model = model if model is not None else bundled_model()
+    name = model.model_name
+    clipped = [t[:MAX_TEXT_CHARS] for t in texts]
+    todo = [t for t in dict.fromkeys(clipped) if (name, t) not in _CACHE]
+    if todo:
+        if len(_CACHE) + len(todo) > _MAX_CACHED:
+            _CACHE.clear()
+        disk = _DISK
+        identity = cache_identity(model) if disk is not None else None
+        found = disk.get(identity, todo) if disk is not None and identity else {}
+        missing = [t for t in todo if t not in found]
+        if missing:
+            made = [np.asarray(v, dtype=np.float64) for v in model.get_text_embedding_batch(missing)]
+            found.update(zip(missing, made, strict=True))
+            if disk is not None and identity:
+                disk.put(identity, zip(missing, made, strict=True))
+        _CACHE.update(((name, t), found[t]) for t in todo)
+    return [_CACHE[name, t] for t in clipped]
 
 
 @lru_cache(maxsize=16)
