@@ -106,9 +106,11 @@ def read_entries(said: Sequence[str], texts: Sequence[str] | None = None) -> lis
 
 
 def entry_of(reading: cues.Reading, text: str) -> Entry:
+    """What one entry does, from its reading and its text (a command run is an action whatever it says)."""
     scores = reading.verdict.scores
     acting = _runs(text) or reading.says(MessageKind.action)
-    behind = 0.0 if acting else max(scores.values(), default=0.0) - scores.get(MessageKind.action, -9.0)
+    action = scores.get(MessageKind.action)
+    behind = 0.0 if acting else float("inf") if action is None else max(scores.values()) - action
     for kind in (MessageKind.made_worse, MessageKind.recovery):
         if _clear(reading, kind, CLEAR_MARGIN):
             return Entry(kind, behind)
