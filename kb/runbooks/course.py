@@ -24,8 +24,8 @@ from kb.text.steps import COMMAND_LINE, Span, clean_step, is_change, split_steps
 LOOK_BACK = 4
 #: how far ahead of the next kind "made things worse" or "back to normal" must be: a wrong call here turns a
 #: good step into a caution, or puts a bystander's message first as the fix. Set on the learned cue model's
-#: margins over labelled courses (scripts/calibrate_course.py): from 0.15 no entry is wrongly read as made
-#: worse and fewest as back to normal, with the same entries found as at 0.1
+#: margins over labelled courses (scripts/calibrate_course.py): from 0.1 no entry is wrongly read as made
+#: worse; at 0.15, 4 entries are wrongly read as back to normal (5 at 0.1, which finds one more of 13)
 CLEAR_MARGIN = 0.15
 #: how far behind an entry's best kind "action" may be for an entry without a command to count as one: 0, it
 #: must read as an action (scripts/calibrate_course.py: any slack adds more false actions than it finds)
