@@ -68,11 +68,15 @@ def parse_date(value: Any) -> date | None:
         return value
     if value is None:
         return None
-    match = DATE_RE.search(str(value))
+    return _matched_date(DATE_RE.search(str(value)), 1, 2, 3)
+
+
+def _matched_date(match: re.Match[str] | None, year: int, month: int, day: int) -> date | None:
+    """The date a match holds in these groups, or None when nothing matched or it is no calendar date."""
     if not match:
         return None
     try:
-        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+        return date(int(match.group(year)), int(match.group(month)), int(match.group(day)))
     except ValueError:
         return None
 
@@ -285,13 +289,7 @@ _NAME_DATE = re.compile(r"(?<!\d)(20\d\d)([-_.]?)(0[1-9]|1[0-2])\2(0[1-9]|[12]\d
 
 def date_from_name(name: str) -> date | None:
     """The date a file name holds: '2024-03-05-foo.md', 'incident_20240305.txt', 'prow-2019-05-30.md'."""
-    match = _NAME_DATE.search(name)
-    if not match:
-        return None
-    try:
-        return date(int(match.group(1)), int(match.group(3)), int(match.group(4)))
-    except ValueError:
-        return None
+    return _matched_date(_NAME_DATE.search(name), 1, 3, 4)
 
 
 def title_from_name(name: str) -> str:

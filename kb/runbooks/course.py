@@ -17,19 +17,23 @@ from kb.core.enums import MessageKind, SectionName
 from kb.core.models import Kind, Record
 from kb.retrieval import cues
 from kb.retrieval.corpus import Corpus
-from kb.retrieval.meaning import Verdict
 from kb.runbooks.candidates import Candidate, show_step
 from kb.text.steps import COMMAND_LINE, Span, clean_step, is_change, split_steps, terms_of
 
 #: how many entries before a "that made it worse" the action it speaks of may be
 LOOK_BACK = 4
 #: how far ahead of the next kind "made things worse" or "back to normal" must be: a wrong call here turns a
-#: good step into a caution, or puts a bystander's message first as the fix
-CLEAR_MARGIN = 0.1
-#: how far ahead of the next kind an entry without a command must read as an action
-ACTION_MARGIN = 0.1
+#: good step into a caution, or puts a bystander's message first as the fix. Set on the learned cue model's
+#: margins over labelled courses (scripts/calibrate_course.py): from 0.1 no entry is wrongly read as made
+#: worse; at 0.15, 4 entries are wrongly read as back to normal (5 at 0.1, which finds one more of 13)
+CLEAR_MARGIN = 0.15
+#: how far behind an entry's best kind "action" may be for an entry without a command to count as one: 0, it
+#: must read as an action (scripts/calibrate_course.py: any slack adds more false actions than it finds)
+ACTION_MARGIN = 0.0
 #: a step at least this close in meaning to an action an incident says made things worse is that action
-HARMFUL_SIMILARITY = 0.5
+#: (scripts/calibrate_course.py: 7 of 9 labelled same-action pairs and 1 of 10 other steps reach it, as at
+#: 0.35; at 0.5 only 5 of 9 did)
+HARMFUL_SIMILARITY = 0.4
 #: characters of an entry the classifier reads (its first line carries what it says; output follows)
 ENTRY_CHARS = 300
 
@@ -75,23 +79,43 @@ def _said(text: str) -> str:
     return line.strip()[:ENTRY_CHARS]
 
 
-def _clauses(text: str) -> list[str]:
-    """The sentences of an entry ("checkout errors 47%. that made it worse, revert"): a clause can say it
-    made things worse while the rest reports a figure."""
-    out = [text]
-    for mark in (". ", "; ", "! "):
-        out = [piece.strip() for part in out for piece in part.split(mark)]
-    return out if len(out) > 1 else []
+@dataclass(frozen=True)
+class Entry:
+    """What one entry of a course does, as read by meaning (whole and per sentence, ``cues.read``)."""
+
+    kind: MessageKind | None  #: made_worse or recovery when it or a sentence clearly says so, else its kind
+    behind: float  #: how far "action" is behind its best kind (0: it runs a command, or reads as an action)
+
+    @property
+    def acts(self) -> bool:
+        """It changed something: it runs a command, or reads as an action or nearly so (``ACTION_MARGIN``)."""
+        return self.kind not in (MessageKind.made_worse, MessageKind.recovery) and self.behind <= ACTION_MARGIN
 
 
-def _kind_of(whole: Verdict, clauses: Sequence[Verdict]) -> str | None:
-    """An entry made things worse when it or one of its sentences clearly says so (``CLEAR_MARGIN`` ahead of
-    any other kind); else it is back to normal when it or a sentence clearly says that; else what the whole
-    says."""
+def _clear(reading: cues.Reading, kind: MessageKind, margin: float) -> bool:
+    """Does the entry say this, whole (``margin`` ahead of the next kind) or in one of its sentences?"""
+    whole = reading.verdict
+    return (whole.label == kind and whole.margin >= margin) or kind in reading.sentences
+
+
+def read_entries(said: Sequence[str], texts: Sequence[str] | None = None) -> list[Entry]:
+    """What each entry does (``said``: its words; ``texts``: the whole entry, for its commands), judged in
+    one batch. An entry made things worse when it or a sentence clearly says so (``CLEAR_MARGIN``); else it
+    is back to normal when it or a sentence clearly says that; else it has what its whole says."""
+    return [entry_of(r, t) for r, t in zip(cues.read(said), texts or said, strict=True)]
+
+
+def entry_of(reading: cues.Reading, text: str) -> Entry:
+    """What one entry does, from its reading and its text (a command run is an action whatever it says)."""
+    scores = reading.verdict.scores
+    acting = _runs(text) or reading.says(MessageKind.action)
+    action = scores.get(MessageKind.action)
+    behind = 0.0 if acting else float("inf") if action is None else max(scores.values()) - action
     for kind in (MessageKind.made_worse, MessageKind.recovery):
-        if any(v.label == kind and v.margin >= CLEAR_MARGIN for v in (whole, *clauses)):
-            return kind
-    return None if whole.label in (MessageKind.made_worse, MessageKind.recovery) else whole.label
+        if _clear(reading, kind, CLEAR_MARGIN):
+            return Entry(kind, behind)
+    said = None if reading.kind in (MessageKind.made_worse, MessageKind.recovery) else reading.kind
+    return Entry(said, behind)
 
 
 def _runs(entry: str) -> bool:
@@ -99,11 +123,47 @@ def _runs(entry: str) -> bool:
     return bool(COMMAND_LINE.search(entry) or COMMAND_LINE.search(_said(entry))) or "```" in entry
 
 
-def _is_action(verdict: Verdict, entry: str) -> bool:
-    """Did this entry do something: it runs a command, or reads as an action."""
-    return _runs(entry) or (
-        verdict.label == MessageKind.action and verdict.margin >= ACTION_MARGIN
-    )
+@dataclass
+class Steps:
+    """A course as indexes into its entries."""
+
+    harmful: list[tuple[int, int]] = field(default_factory=list)  #: (the action, what says it made it worse)
+    undone: list[int] = field(default_factory=list)
+    fixes: list[int] = field(default_factory=list)
+
+
+def steps_of(read: Sequence[Entry], texts: Sequence[str]) -> Steps:
+    """Which entries made things worse, which undid them and which fixed the incident.
+
+    A "that made it worse" blames what was done since the previous such claim: the last command run, else, of
+    the entries since the last "back to normal" too (what brought things back did not make them worse), the
+    one that reads most as an action; the action right after the claim undoes it. The fix is, of the actions just
+    before the first "back to normal" after the last claim that blamed an action, the one that reads most as
+    an action (the latest on a tie)."""
+    out = Steps()
+    claim = settled = -1  # the last claim; the last claim or recovery
+    for i, entry in enumerate(read):
+        if entry.kind == MessageKind.recovery:
+            settled = i
+        if entry.kind != MessageKind.made_worse:
+            continue
+        window = [j for j in range(i - 1, max(claim, i - 1 - LOOK_BACK), -1) if j not in out.undone]
+        acted = [j for j in window if _runs(texts[j])] or [j for j in window if j > settled and read[j].acts]
+        claim = settled = i
+        if not acted:
+            continue
+        out.harmful.append((min(acted, key=lambda j: read[j].behind), i))
+        if i + 1 < len(read) and read[i + 1].acts:
+            out.undone.append(i + 1)
+    taken = {a for a, _w in out.harmful} | set(out.undone)
+    last_worse = max((w for _a, w in out.harmful), default=-1)
+    for i in (i for i, e in enumerate(read) if e.kind == MessageKind.recovery and i > last_worse):
+        back = range(i - 1, max(last_worse, i - 1 - LOOK_BACK), -1)
+        acting = [j for j in back if j not in taken and read[j].acts]
+        if acting:
+            out.fixes.append(min(acting, key=lambda j: read[j].behind))
+            break
+    return out
 
 
 def course_of(record: Record) -> Course:
@@ -112,42 +172,12 @@ def course_of(record: Record) -> Course:
     found = entries(record)
     if not found:
         return course
-    said = [_said(e.text) for e in found]
-    pieces = [[p for p in _clauses(text) if p] for text in said]
-    flat = [p for ps in pieces for p in ps]
-    judged = iter(cues.judge([*said, *flat]))
-    verdicts = [next(judged) for _ in said]
-    kinds = [_kind_of(v, [next(judged) for _ in ps]) for v, ps in zip(verdicts, pieces, strict=True)]
-    harmful_at: set[int] = set()
-    for i, kind in enumerate(kinds):
-        if kind != MessageKind.made_worse:
-            continue
-        before = [j for j in range(i - 1, max(-1, i - 1 - LOOK_BACK), -1) if kinds[j] != MessageKind.made_worse]
-        # what was run (a command) before what was said to be done
-        ran = [j for j in before if _runs(found[j].text)]
-        acted = ran or [j for j in before if _is_action(verdicts[j], found[j].text)]
-        if acted:
-            course.harmful.append((found[acted[0]], found[i]))
-            harmful_at.add(acted[0])
-            undo = i + 1 if i + 1 < len(found) and _is_action(verdicts[i + 1], found[i + 1].text) else None
-            if undo is not None:
-                course.undone.append(found[undo])
-                harmful_at.add(undo)
-    for i, kind in enumerate(kinds):
-        if kind != MessageKind.recovery:
-            continue
-        back = range(i - 1, max(-1, i - 1 - LOOK_BACK), -1)
-        fix = next((j for j in back if j not in harmful_at and kinds[j] not in (MessageKind.made_worse,
-                    MessageKind.recovery) and _is_action(verdicts[j], found[j].text)), None)
-        if fix is not None and not any(_near(found[fix], worse) for _action, worse in course.harmful):
-            course.fixes.append(found[fix])
-            break
+    texts = [e.text for e in found]
+    steps = steps_of(read_entries([_said(t) for t in texts], texts), texts)
+    course.harmful = [(found[a], found[w]) for a, w in steps.harmful]
+    course.undone = [found[u] for u in steps.undone]
+    course.fixes = [found[f] for f in steps.fixes]
     return course
-
-
-def _near(span: Span, other: Span) -> bool:
-    """Is this entry the "made it worse" message itself or its revert (the entry right after it)?"""
-    return other.start <= span.start <= other.end + 1
 
 
 def courses(records: Sequence[Record]) -> list[Course]:
