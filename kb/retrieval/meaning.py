@@ -124,15 +124,7 @@ class Classifier:
         return np.linalg.solve(x.T @ x + RIDGE * np.eye(x.shape[1]), x.T @ targets)
 
     def _embed(self, texts: Sequence[str]) -> list[Any]:
-        model = self.model.model_name  # one cache for every model in the process: keyed by model and text
-        clipped = [t[:MAX_TEXT_CHARS] for t in texts]
-        todo = [t for t in dict.fromkeys(clipped) if (model, t) not in _CACHE]
-        if todo:
-            if len(_CACHE) + len(todo) > _MAX_CACHED:
-                _CACHE.clear()
-            vectors = self.model.get_text_embedding_batch(todo)
-            _CACHE.update(((model, t), v) for t, v in zip(todo, vectors, strict=True))
-        return [_CACHE[model, t] for t in clipped]
+        return embed(texts, self.model)
 
     def scores(self, texts: Sequence[str]) -> list[dict[str, float]]:
         """Every label's score for each text: similarity of its nearest examples, or the linear model's fit."""
@@ -179,6 +171,21 @@ class Classifier:
 
 
 _CACHE: dict[tuple[str, str], Any] = {}
+
+
+def embed(texts: Sequence[str], model: Any = None) -> list[Any]:
+    """The vectors of ``texts`` (each cut to ``MAX_TEXT_CHARS``) by ``model`` (default: the bundled one), in one
+    batch for those not seen before in this process (one cache for every model: keyed by model and text)."""
+    model = model if model is not None else bundled_model()
+    name = model.model_name
+    clipped = [t[:MAX_TEXT_CHARS] for t in texts]
+    todo = [t for t in dict.fromkeys(clipped) if (name, t) not in _CACHE]
+    if todo:
+        if len(_CACHE) + len(todo) > _MAX_CACHED:
+            _CACHE.clear()
+        vectors = model.get_text_embedding_batch(todo)
+        _CACHE.update(((name, t), v) for t, v in zip(todo, vectors, strict=True))
+    return [_CACHE[name, t] for t in clipped]
 
 
 def bundled_model() -> BaseEmbedding:
