@@ -100,6 +100,7 @@ def closeness(text: str, others: Sequence[str]) -> list[float]:
     pieces: list[str] = []
     owner: list[int] = []
     saids = [" ".join(HANDLE.sub("", plain(other.split(" -> ")[0])).split()) for other in others]
+    kinds = action_kinds([text, *saids])
     for k, said in enumerate(saids):
         parts = [s.text for s in sentences(Span(0, len(said), said))][:4] or [said]
         clauses = [c for part in parts for c in CLAUSE.split(part) if len(c.split()) >= 3]
@@ -107,12 +108,10 @@ def closeness(text: str, others: Sequence[str]) -> list[float]:
             pieces.append(piece)
             owner.append(k)
     best = [0.0] * len(others)
-    kinds = action_kinds([text, *pieces])
-    sims = similarity([text], pieces)[0] if pieces else []
-    for k, sim, kind in zip(owner, sims, kinds[1:], strict=True):
-        # the same kind of action (a rollback and a revert, a restart and a bounce) counts for it
-        best[k] = max(best[k], sim + _agreement(kinds[0], kind))
-    return best
+    for k, sim in zip(owner, similarity([text], pieces)[0] if pieces else [], strict=True):
+        best[k] = max(best[k], sim)
+    # the same kind of action (a rollback and a revert, a restart and a bounce) counts for it
+    return [b + _agreement(kinds[0], kinds[k + 1]) for k, b in enumerate(best)]
 
 
 def _agreement(one: ActionKind | None, other: ActionKind | None) -> float:
