@@ -80,7 +80,6 @@ def test_difficulty_changes_what_is_shown_and_adds_red_herrings(kb_env) -> None:
         build_scenario(searcher, "pgbouncer-pool-exhausted")
 
 
-@pytest.mark.xfail(reason="the pasted checkout logs are not yet chosen for 'show me the error logs' by meaning", strict=False)
 def test_a_solved_play_through(kb_env) -> None:  # type: ignore[no-untyped-def]
     _settings, searcher, _ = kb_env
     scenario = build_scenario(searcher, MIGRATION, "medium")
@@ -151,7 +150,6 @@ def test_staged_clues_come_out_after_their_turn_and_the_turn_limit_ends_it(kb_en
     assert session.outcome == "turn limit"
 
 
-@pytest.mark.xfail(reason="needs the pasted-log clue of test_a_solved_play_through", strict=False)
 def test_a_game_master_model_that_tries_to_leak_is_overruled(kb_env) -> None:  # type: ignore[no-untyped-def]
     _settings, searcher, _ = kb_env
     scenario = build_scenario(searcher, MIGRATION, "medium")
@@ -233,7 +231,7 @@ def test_actions_are_classified() -> None:
 FREE_DELIVERY = "2023-12-19-free-delivery-flag-full-rollout"
 
 
-@pytest.mark.xfail(reason="the flag fix of the pgbouncer sample is not yet the closest entry to its Resolution", strict=False)
+@pytest.mark.xfail(reason="the pool raise of the pgbouncer sample is not yet a harmful step: the cue model reads the raise itself as what made things worse", strict=False)
 def test_a_harmful_action_named_by_its_setting_is_recognised_and_the_rubric_adds_up(kb_env) -> None:  # type: ignore[no-untyped-def]
     _settings, searcher, _ = kb_env
     assert action_class("raise default_pool_size to 60") == "raise_limit"
@@ -295,7 +293,6 @@ def test_no_alert_incident_starts_at_the_first_report_not_the_day_before(kb_env)
     assert "| · | mitigation |" in (session.debrief or "")  # the other mitigation step is not "missed"
 
 
-@pytest.mark.xfail(reason="a question naming a query does not yet find the pasted query by meaning", strict=False)
 def test_a_pasted_query_result_answers_a_question_about_what_was_queried(kb_env) -> None:  # type: ignore[no-untyped-def]
     _settings, searcher, _ = kb_env
     master = GameMaster(build_scenario(searcher, f"{PGBOUNCER}-postmortem", "medium"))
@@ -332,7 +329,6 @@ def test_nothing_shown_during_play_names_the_postmortem(kb_env) -> None:  # type
     assert shown_sources(turn.citations) in ("timeline", "chat", "impact", "timeline; chat", "chat; timeline")
 
 
-@pytest.mark.xfail(reason="a bare claim is not yet matched to the migration cause by meaning", strict=False)
 def test_a_claim_without_i_think_is_a_hypothesis(kb_env) -> None:  # type: ignore[no-untyped-def]
     _settings, searcher, _ = kb_env
     master = GameMaster(build_scenario(searcher, MIGRATION, "medium"))
@@ -395,3 +391,27 @@ def test_the_fix_threshold_is_the_calibrated_one() -> None:
     cut, right, pairs = calibrate()
     assert pairs >= 40 and right >= 0.8
     assert abs(cut - SAME_ACTION) <= 0.02
+
+
+def test_a_timeline_of_plain_lines_is_read_entry_by_entry() -> None:
+    from kb.gameday.timeline import _when, entries
+    from kb.text.steps import Span
+
+    text = ("2025-03-02  The retention job is paused for a reindex and never resumed.\n"
+            "14:05       Disk on the log nodes passes 85%. Nobody is paged.\n"
+            "            The warning goes to a muted channel.\n"
+            "2025-03-09  09:12  The disk alert pages the on-call.\n"
+            "            09:30  Old indices are deleted by name.")
+    found = entries(Span(100, 100 + len(text), text))
+    assert [_when(e.text) for e in found] == [None, "14:05", "2025-03-09 09:12", "09:30"]
+    assert found[1].text.endswith("muted channel.") and all(text[e.start - 100 : e.end - 100] == e.text for e in found)
+
+
+def test_postmortems_whose_timeline_is_plain_text_make_game_days(kb_env) -> None:  # type: ignore[no-untyped-def]
+    _settings, searcher, _ = kb_env
+    for source in ("2024-08-13-orders-db-replication-lag", "2025-02-19-search-es-disk-watermark-again"):
+        scenario = build_scenario(searcher, source, "medium")
+        timed = [t.time for t in scenario.truth.timeline if t.time]
+        assert len(timed) >= 10 and scenario.clues and scenario.truth.mitigation, source
+        # the page is an entry of the incident's day, not the setting changed weeks before
+        assert re.match(r"\d{2}:\d{2} ", scenario.initial_page) and "2024-07-25" not in scenario.initial_page, source

@@ -105,7 +105,6 @@ def test_draft_propose_and_approve_a_runbook_update(sample: Path, monkeypatch: p
     assert (sample / "runbooks" / "pgbouncer-pool-exhausted.md").exists()
 
 
-@pytest.mark.xfail(reason="the tried rollback of the checkout game day is not answered with its outcome by the current player-turn model", strict=False)
 def test_a_game_day_played_to_its_debrief(sample: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = app(sample, monkeypatch)
     at.switch_page("views/gameday.py").run()

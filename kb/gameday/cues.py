@@ -20,7 +20,7 @@ from pathlib import Path
 
 from kb.core.enums import ActionKind, MessageKind
 from kb.retrieval import cues as message_cues
-from kb.retrieval.meaning import bundled_model, classifier
+from kb.retrieval.meaning import classifier, embed
 
 #: actions that tell people (paging, declaring, a status page) rather than change a system
 TELLING = (ActionKind.page, ActionKind.declare, ActionKind.communicate)
@@ -29,9 +29,12 @@ ACTING = (MessageKind.action, MessageKind.decision)
 #: the kind of evidence each question asks for (``gm_turns`` label -> ``evidence`` label)
 ASKS_FOR = {"ask_changes": "deploy", "ask_dashboard": "dashboard", "ask_logs": "logs", "ask_alerts": "alert",
             "ask_customers": "customer"}
-#: a player's proposal this close in meaning (cosine of the bundled model) to the fix proposes the fix;
+#: a player's proposal this close in meaning (cosine of the bundled model, ``AGREE`` for the kind of action) to
+#: the fix proposes the fix;
 #: calibrated on kb/gameday/paraphrases.tsv (``calibrate``; scripts/eval_gamedays.py --calibrate prints it)
-SAME_ACTION = 0.48
+SAME_ACTION = 0.49
+#: how much the same kind of action (``actions``) adds to closeness
+AGREE = 0.1
 
 
 #: a kind that decides where an incident ends (recovery) must win by this margin
@@ -81,8 +84,7 @@ def similarity(texts: Sequence[str], others: Sequence[str]) -> list[list[float]]
         return [[0.0] * len(others) for _ in texts]
     import numpy as np
 
-    vectors = bundled_model().get_text_embedding_batch([t[:1000] for t in [*texts, *others]])
-    matrix = np.array(vectors, dtype=float)
+    matrix = np.array(embed([*texts, *others]), dtype=float)  # through the shared cache of embedded texts
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True) + 1e-12
     sims = matrix[: len(texts)] @ matrix[len(texts) :].T
     return [[float(x) for x in row] for row in sims]
@@ -90,14 +92,16 @@ def similarity(texts: Sequence[str], others: Sequence[str]) -> list[list[float]]
 
 def closeness(text: str, others: Sequence[str]) -> list[float]:
     """How close a player's words are to each other text: the closest of its sentences (a Resolution
-    paragraph says the fix in one sentence and its effect in the next)."""
+    paragraph says the fix in one sentence and its effect in the next), and ``AGREE`` more for the same kind
+    of action."""
     from kb.gameday.timeline import plain
     from kb.text.steps import Span, sentences
 
     pieces: list[str] = []
     owner: list[int] = []
-    for k, other in enumerate(others):
-        said = " ".join(HANDLE.sub("", plain(other.split(" -> ")[0])).split())
+    saids = [" ".join(HANDLE.sub("", plain(other.split(" -> ")[0])).split()) for other in others]
+    kinds = action_kinds([text, *saids])
+    for k, said in enumerate(saids):
         parts = [s.text for s in sentences(Span(0, len(said), said))][:4] or [said]
         clauses = [c for part in parts for c in CLAUSE.split(part) if len(c.split()) >= 3]
         for piece in dict.fromkeys([said, *parts, *clauses[:8]]):
@@ -106,7 +110,13 @@ def closeness(text: str, others: Sequence[str]) -> list[float]:
     best = [0.0] * len(others)
     for k, sim in zip(owner, similarity([text], pieces)[0] if pieces else [], strict=True):
         best[k] = max(best[k], sim)
-    return best
+    # the same kind of action (a rollback and a revert, a restart and a bounce) counts for it
+    return [b + _agreement(kinds[0], kinds[k + 1]) for k, b in enumerate(best)]
+
+
+def _agreement(one: ActionKind | None, other: ActionKind | None) -> float:
+    """Only for: a kind of action is a guess, and a fix in other words often reads as another kind."""
+    return AGREE if one is not None and one == other else 0.0
 
 
 #: syntax only: a chat handle ("@alice"), and where a sentence splits into clauses

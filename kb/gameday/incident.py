@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from kb.core.enums import ActionKind, MessageKind, SectionName
 from kb.core.errors import KBError
 from kb.core.models import Kind, Record
-from kb.gameday.cues import ACTING, CLAUSE, TELLING, action_kinds, evidence_kinds, line_kinds, similarity
+from kb.gameday.cues import ACTING, CLAUSE, HANDLE, TELLING, action_kinds, evidence_kinds, line_kinds, similarity
 from kb.gameday.leak import LeakGuard
 from kb.gameday.timeline import first_page_index, plain, recovery_index, section_text, timeline_of
+from kb.retrieval import cues as message_cues
 from kb.retrieval.corpus import Corpus
 from kb.retrieval.similar import same_incident
 from kb.text.steps import Span, clean_step, sentences
@@ -23,8 +24,14 @@ from kb.text.steps import Span, clean_step, sentences
 STATES_CAUSE = 0.55
 #: an action this much less close to the Resolution than the closest one is not part of the fix
 FIX_SPREAD = 0.08
+#: a step this much less close to the Resolution than the closest one may still begin the fix (shown no more)
+START_SPREAD = 0.15
 #: an entry at least this close in meaning to the Resolution section can be the fix it describes
 FIX_CLOSE = 0.4
+#: kinds of entry that are never the fix: a guess, the recovery itself, a step that made things worse
+NOT_A_FIX = (MessageKind.hypothesis, MessageKind.recovery, MessageKind.made_worse)
+#: kinds of entry that say a step was taken (an action item in a timeline is a step written as a task)
+FIX_KINDS = (MessageKind.action, MessageKind.decision, MessageKind.action_item)
 #: a page needs this many words besides its time to be a report a trainee can start from
 PAGE_WORDS = 2
 
@@ -43,6 +50,9 @@ class Incident:
     first: int  #: the entry of the first report
     recovery: int  #: the entry that says things are back (len(timeline) when none does)
     fixes: list[int] = field(default_factory=list)  #: the entries of the fix that worked
+    #: the first step that reads somewhat like the Resolution, when it comes before the fix's closest steps
+    #: (asking for the quota that a later step uses): nothing from it on is shown either
+    fix_start: int | None = None
     findings: list[int] = field(default_factory=list)  #: entries before the fix that state the cause
     states_cause: list[bool] = field(default_factory=list)  #: per entry: close in meaning to the cause
     resolution: list[str] = field(default_factory=list)  #: the Resolution section's sentences of the fix
@@ -50,7 +60,7 @@ class Incident:
     @property
     def fix(self) -> int:
         """Where the fix begins: nothing from here on is shown before the debrief."""
-        return min(self.fixes) if self.fixes else self.recovery
+        return min([*self.fixes, *([self.fix_start] if self.fix_start is not None else [])] or [self.recovery])
 
     def text(self, n: int) -> str:
         return " ".join(clean_step(self.timeline[n][0].text).split())
@@ -102,12 +112,12 @@ def read_incident(corpus: Corpus, source_id: str) -> Incident:
     texts = [plain(s.text) for s, _ in timeline]
     kinds, evidence = line_kinds(texts), evidence_kinds(texts)
     first = first_page_index(timeline, kinds, evidence, record.date)
-    resolution = body_sentences(_first_paragraph(section_text(record, SectionName.resolution, SectionName.mitigation)))
+    resolution = _resolution(record)
     incident = Incident(record, _chat(corpus, record), LeakGuard.for_record(record, corpus.passage_share), timeline,
                         kinds, action_kinds(texts), evidence, first, len(timeline), resolution=resolution)
-    sims = similarity(texts, resolution)
+    sims = similarity([HANDLE.sub("", t) for t in texts], resolution)  # "@alice rolls back" reads as "rolls back"
     incident.states_cause = _states_cause(texts, cause)
-    incident.fixes = _fixes(incident, sims)
+    incident.fixes, incident.fix_start = _fixes(incident, sims)
     incident.recovery = recovery_index(kinds, incident.fix + 1) if incident.fixes else recovery_index(kinds, first + 1)
     if not incident.fixes and not resolution:
         raise KBError(f"'{source_id}' cannot make a fair game day: no fix can be identified (no Resolution or "
@@ -121,33 +131,82 @@ def read_incident(corpus: Corpus, source_id: str) -> Incident:
     return incident
 
 
-def _first_paragraph(text: str) -> str:
-    """A section's lead: its first paragraph of prose (what was done), before any later fix or follow-up."""
-    body = re.sub(r"^\s*#{1,6} [^\n]*(?:\n|$)", "", re.sub(r"```.*?```", "\n", text, flags=re.S).strip()).strip()
-    if body:
-        return re.split(r"\n\s*\n", body, maxsplit=1)[0]
-    # a section that is only commands: the commands say what was done
-    code = [line.strip() for block in re.findall(r"```[^\n]*\n(.*?)```", text, flags=re.S)
-            for line in block.splitlines() if line.strip()]
-    return ". ".join(code[:3])
+def _resolution(record: Record) -> list[str]:
+    """What the Resolution (or Mitigation) section says was done: the sentences of its first paragraph of
+    prose, and the commands of the code right after it when that paragraph leads into them ("Locating the
+    blocker:") or when the section starts with code. A plain-text section's own heading line is not prose."""
+    out: list[str] = []
+    for section in record.sections:
+        if section.name not in (SectionName.resolution, SectionName.mitigation):
+            continue
+        text = record.text[section.start : section.end]
+        head = section.heading.strip().lstrip("#").strip()
+        lines = text.strip().splitlines()
+        if lines and head and lines[0].strip().lstrip("#").strip() == head:
+            text = "\n".join(lines[1:])
+        out += _lead(text)
+        if out:
+            break
+    return out
 
 
-def _fixes(incident: Incident, to_resolution: list[list[float]]) -> list[int]:
-    """The fix: the entries after the first report closest in meaning to the Resolution section (all within a
-    small spread of the closest), else the last action before the first entry that says things are back."""
+def _lead(text: str) -> list[str]:
+    """A section's lead: the sentences of its first paragraph of prose; a paragraph that ends with a colon
+    brings the commands of the code blocks right after it, one a line, and a section that starts with code
+    says what was done by the commands of its first block."""
+    out: list[str] = []
+    for block in _blocks(text):
+        if block.startswith("```"):
+            code = [line.strip().lstrip("-#/ ").strip() for line in block.splitlines()[1:]
+                    if line.strip() and not line.strip().startswith("```")]
+            out += [c for c in code[:6] if c]
+            if len(out) == len(code[:6]):
+                break  # the section starts with code: its first block
+            continue
+        if out:
+            break
+        out += body_sentences(block)
+        if not block.rstrip().endswith(":"):
+            break
+    return out
+
+
+def _blocks(text: str) -> list[str]:
+    """A section's paragraphs and fenced code blocks, in order."""
+    out: list[str] = []
+    for n, piece in enumerate(re.split(r"(```.*?```)", text, flags=re.S)):
+        if n % 2:
+            out.append(piece.strip())
+        else:
+            out += [p.strip() for p in re.split(r"\n\s*\n", piece) if p.strip()]
+    return out
+
+
+def _fixes(incident: Incident, to_resolution: list[list[float]]) -> tuple[list[int], int | None]:
+    """The fix: the steps after the first report closest in meaning to the Resolution section (all within a
+    small spread of the closest), else the last action before the first entry that says things are back; and
+    the first step that reads somewhat like the Resolution, where showing stops."""
     after = range(incident.first + 1, len(incident.timeline))
     if incident.resolution:
         closeness = {n: max(to_resolution[n], default=0.0) for n in after if incident.timeline[n][1]
-                     and incident.kinds[n] not in (MessageKind.report, MessageKind.hypothesis, MessageKind.recovery)}
-        best = max(closeness.values(), default=0.0)
+                     and incident.kinds[n] not in NOT_A_FIX}
+        near = [n for n, c in closeness.items() if c >= FIX_CLOSE]
+        # a step the timeline itself says made things worse was tried, not the fix, however close its words
+        worse = {n for n, r in zip(near, message_cues.read([incident.text(n) for n in near]), strict=True)
+                 if r.says(MessageKind.made_worse)}
+        near = [n for n in near if n not in worse]
+        # a step someone took, when one is close enough; else any entry close enough (a kind is a guess)
+        acted = [n for n in near if incident.kinds[n] in FIX_KINDS] or near
+        best = max((closeness[n] for n in acted), default=0.0)
         if best >= FIX_CLOSE:
-            return [n for n, c in closeness.items() if c >= best - FIX_SPREAD]
+            start = min(n for n in acted if closeness[n] >= best - START_SPREAD)
+            return [n for n in acted if closeness[n] >= best - FIX_SPREAD], start
     back = recovery_index(incident.kinds, incident.first + 1)
     acted = [n for n in range(incident.first + 1, back)
              if incident.kinds[n] in ACTING and incident.actions[n] not in TELLING]
     if not acted and incident.first + 1 < back < len(incident.timeline):
-        return [back - 1]  # the entry just before things were back
-    return acted[-1:]
+        return [back - 1], None  # the entry just before things were back
+    return acted[-1:], None
 
 
 def _chat(corpus: Corpus, record: Record) -> Record | None:

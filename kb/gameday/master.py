@@ -26,6 +26,7 @@ from kb.clients.openai_client import ChatModel
 from kb.core.enums import ActionKind, Outcome, RubricKind
 from kb.core.errors import KBError, LLMError
 from kb.core.models import Citation, Clue, Passage, Scenario, Session, Turn
+from kb.gameday.clues import asked_with
 from kb.gameday.cues import ASKS_FOR, SAME_ACTION, TELLING, action_class, closeness, similarity, turn_kind
 from kb.gameday.incident import body_sentences
 from kb.gameday.leak import LeakGuard
@@ -222,9 +223,10 @@ class GameMaster:
         clues = [c for c in self.scenario.clues if not c.trigger.on_action]
         if not clues:
             return None
-        close = similarity([text], [c.text for c in clues])[0]
+        # a pasted result is also known by what was run to get it ("what does pg_stat_activity show?")
+        close = similarity([text], [c.text for c in clues] + [asked_with(c.text) for c in clues])[0]
         ranked = []
-        for clue, near in zip(clues, close, strict=True):
+        for clue, near in zip(clues, map(max, close[: len(clues)], close[len(clues) :]), strict=True):
             fits = asked is not None and clue.category == asked
             if not fits and near < ANSWERS:
                 continue

@@ -52,7 +52,7 @@ def _mitigations(incident: Incident) -> list[RubricItem]:
         for k, n in enumerate(incident.fixes)
     ]
     if incident.resolution:
-        said = " ".join(incident.resolution[:3])
+        said = " ".join(incident.resolution[:4])
         section = next((s for s in record.sections if s.name in (SectionName.resolution, SectionName.mitigation)),
                        None)
         cites = [Citation(doc_id=record.id, section=section.name, start=section.start, end=section.end,
@@ -77,7 +77,7 @@ def _communication(incident: Incident) -> list[RubricItem]:
     items: list[RubricItem] = []
     for n in range(incident.first, len(incident.timeline)):
         kind = incident.actions[n]
-        if kind in TELLING and incident.kinds[n] in ACTING:
+        if kind in TELLING and incident.kinds[n] in (*ACTING, None):  # None: a plain "pages data-oncall"
             items.append(RubricItem(id=f"communication-{kind}-{n}", kind=RubricKind.communication,
                                     text=incident.text(n), action=kind,
                                     citations=[cite(incident.record, incident.timeline[n][0], SectionName.timeline)]))
@@ -125,7 +125,7 @@ def _harmful_chat(chat: Record, until: str | None) -> list[RubricItem]:
         done.update(range(acted, n))
         earlier, message = messages[acted], messages[n]
         span = Span(earlier.start, message.end, chat.text[earlier.start : message.end])
-        items.append(RubricItem(id=f"harmful-{acted}", kind=RubricKind.harmful,
+        items.append(RubricItem(id=f"harmful-chat-{acted}", kind=RubricKind.harmful,
                                 text=shorten(firsts[acted], 200) + " -> " + " ".join(firsts[n].split()),
                                 action=actions[acted], terms=sorted(terms_of(firsts[acted])),
                                 citations=[cite(chat, span, SectionName.chat)]))

@@ -52,9 +52,31 @@ def section_spans(record: Record, name: str) -> list[tuple[Span, str]]:
     return out
 
 
+#: a line that starts a dated entry without a time ("2024-07-25  The setting is changed")
+DATED = re.compile(r"^\s*(?:[-*]\s*)?\[?\d{4}-\d{2}-\d{2}\b")
+
+
+def entries(span: Span) -> list[Span]:
+    """A timeline paragraph as its entries: a plain-text timeline has no list markers, so each line that starts
+    with a time (or a date) starts an entry, and the lines after it continue it."""
+    starts = [0]
+    offset = 0
+    for line in span.text.splitlines(keepends=True):
+        if offset and (TIME.match(line) or DATED.match(line)):
+            starts.append(offset)
+        offset += len(line)
+    out = []
+    for a, b in zip(starts, [*starts[1:], len(span.text)], strict=True):
+        piece = span.text[a:b].rstrip()
+        if piece.strip():
+            out.append(Span(span.start + a, span.start + a + len(piece), piece))
+    return out
+
+
 def timeline_of(record: Record) -> list[tuple[Span, str | None]]:
     """The timeline's entries and their times; lines without a time that only head a day or a note are kept."""
-    return [(span, _when(span.text)) for span, _ in section_spans(record, SectionName.timeline)]
+    return [(entry, _when(entry.text)) for span, _ in section_spans(record, SectionName.timeline)
+            for entry in entries(span)]
 
 
 def first_page_index(timeline: list[tuple[Span, str | None]], kinds: list[MessageKind | None],
@@ -64,6 +86,8 @@ def first_page_index(timeline: list[tuple[Span, str | None]], kinds: list[Messag
     timed = [n for n, (_span, when) in enumerate(timeline) if when and not _before(when, day)]
     reported = (MessageKind.report, None, MessageKind.observation, MessageKind.made_worse)
     for n in timed:
+        if evidence[n] == "deploy":
+            continue  # a change shipped is what came before the trouble, not its report
         if kinds[n] == MessageKind.report or (evidence[n] in ("alert", "customer") and kinds[n] in reported):
             return n
     found = next((n for n in timed if kinds[n] == MessageKind.observation), None)
