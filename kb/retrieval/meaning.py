@@ -187,21 +187,6 @@ def use_cache_dir(directory: Path | None) -> None:
         _DISK = VectorCache(Path(directory))
 
 
-def embed(texts: Sequence[str], model: Any = None) -> list[Any]:
-    """The vectors of ``texts`` (each cut to ``MAX_TEXT_CHARS``) by ``model`` (default: the bundled one), in one
-    batch for those not seen before in this process (one cache for every model: keyed by model and text)."""
-    model = model if model is not None else bundled_model()
-    name = model.model_name
-    clipped = [t[:MAX_TEXT_CHARS] for t in texts]
-    todo = [t for t in dict.fromkeys(clipped) if (name, t) not in _CACHE]
-    if todo:
-        if len(_CACHE) + len(todo) > _MAX_CACHED:
-            _CACHE.clear()
-        vectors = model.get_text_embedding_batch(todo)
-        _CACHE.update(((name, t), v) for t, v in zip(todo, vectors, strict=True))
-    return [_CACHE[name, t] for t in clipped]
-
-
 def bundled_model() -> BaseEmbedding:
     """The bundled embedding model, shared with every other user in this process."""
     from kb.retrieval.embeddings import OnnxMiniLMEmbedding
