@@ -47,8 +47,6 @@ WHOLE_ITEM_CHARS = 700
 SAME_SUBJECT = 0.8
 #: candidates read from the whole text of each of the best documents, at most
 PER_DOCUMENT = 60
-#: a word at most this share of passages use names a thing (a deployment, a flag): a line adding one is no repeat
-NEW_NAME_SHARE = 0.01
 #: the question kinds that ask for a figure: only they are answered by a field that holds nothing but a duration
 #: or a date ("**Time to repair**: 0h 31m" says how long, never how it was fixed)
 FIGURE_KINDS = frozenset({"duration", "time", "lead", "detection", "threshold"})
@@ -81,6 +79,9 @@ def units(step: Span) -> list[Span]:
         return sentences(step)
     if len(step.text) <= WHOLE_ITEM_CHARS:
         return [step]
+    siblings = _sub_items(step, siblings=True)
+    if len(siblings) > 1:  # items of one list joined into one step (an unclosed code block): each read alone
+        return [unit for piece in siblings for unit in units(piece)]
     out: list[Span] = []
     for piece in _sub_items(step):
         out += [piece] if len(piece.text) <= WHOLE_ITEM_CHARS or "```" in piece.text else sentences(piece)
@@ -106,17 +107,20 @@ def _opens_fence(stripped: str) -> bool:
     return stripped.startswith("~~~") or (stripped.startswith("```") and "`" not in stripped.rstrip()[3:].lstrip("`"))
 
 
-def _sub_items(step: Span) -> list[Span]:
-    """A list item cut at the lines that open its sub-items (each with its continuation lines); never inside a
-    code block, whose own list lines (YAML) belong to it."""
+def _sub_items(step: Span, siblings: bool = False) -> list[Span]:
+    """A list item cut at the lines that open its sub-items (each with its continuation lines), or with
+    ``siblings`` at the items as little indented as its first line; never inside a code block, whose own list
+    lines (YAML) belong to it."""
     starts = [0]
     offset = 0
     fenced = False
+    indent = len(step.text) - len(step.text.lstrip(" \t"))
     for line in step.text.splitlines(keepends=True):
         stripped = line.lstrip()
         if _opens_fence(stripped):
             fenced = not fenced
-        elif offset and not fenced and (stripped[:2] in ("- ", "* ", "+ ") or _FIELD.match(stripped)):
+        elif (offset and not fenced and (stripped[:2] in ("- ", "* ", "+ ") or _FIELD.match(stripped))
+              and (not siblings or len(line) - len(line.lstrip(" \t")) <= indent)):
             starts.append(offset + len(line) - len(stripped))
         offset += len(line)
     bounds = [*starts, len(step.text)]
@@ -279,12 +283,13 @@ def focused(asked: Asked, question: str, candidates: list[Candidate], q_vec: np.
 
 
 def _repeats(c: Candidate, chosen: list[Candidate], share: Callable[[str], float]) -> bool:
-    """Whether a line says again what a chosen one says: most of its words are in it, and it adds no rare word
+    """Whether a line says again what a chosen one says: most of its words are in it, and its rarest word is too
     (``kubectl scale deployment X`` after ``kubectl scale deployment Y`` names another thing to scale)."""
     words = terms_of(c.passage.text)
     for other in chosen:
         theirs = terms_of(other.passage.text)
-        if len(words & theirs) > 0.7 * len(words) and not any(share(w) < NEW_NAME_SHARE for w in words - theirs):
+        shared, new = words & theirs, words - theirs
+        if len(shared) > 0.7 * len(words) and not (new and min(map(share, new)) < min(map(share, shared))):
             return True
     return False
 
