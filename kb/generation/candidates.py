@@ -47,9 +47,8 @@ WHOLE_ITEM_CHARS = 700
 SAME_SUBJECT = 0.8
 #: candidates read from the whole text of each of the best documents, at most
 PER_DOCUMENT = 60
-#: the question kinds that ask for a figure: only they are answered by a field that holds nothing but a duration
-#: or a date ("**Time to repair**: 0h 31m" says how long, never how it was fixed)
-FIGURE_KINDS = frozenset({"duration", "time", "lead", "detection", "threshold"})
+#: what a field holding nothing but a duration or a date loses for a question that asks for neither ("**Time to
+#: repair**: 2h 14m" says how long, never how it was fixed)
 FIGURE_FIELD_PENALTY = 0.2
 
 
@@ -261,8 +260,8 @@ def _score(asked: Asked, candidates: list[Candidate], q_vec: np.ndarray, corpus:
         bonus = 0.15 - 0.05 * wanted.index(c.section) if c.section in wanted else 0.0  # type: ignore[arg-type]
         if asked.fact is not None and asked.fact.search(c.passage.text):
             bonus += asked.fact_weight
-        if asked.kind and asked.kind not in FIGURE_KINDS and figure_field(c.passage.text):
-            bonus -= FIGURE_FIELD_PENALTY
+        elif asked.kind and SectionName.timeline not in wanted and figure_field(c.passage.text):
+            bonus -= FIGURE_FIELD_PENALTY  # answers live in the timeline for how long, when, how noticed
         scored.append((0.5 * float(sim) + 0.5 * overlap + bonus - 0.03 * c.rank - c.penalty, c))
     scored.sort(key=lambda x: -x[0])
     return scored
