@@ -100,3 +100,55 @@ def test_a_lead_in_and_its_code_block_are_one_instruction() -> None:
     assert found == ["Open the resource.", "Under `spec` add:\n\n```\nadminApi: true\n```", "It restarts the pod."]
     assert unknown_names(CORPUS, "How long did the Failovers take?") == []  # type: ignore[arg-type]  # a plural
     assert unknown_names(WordCorpus("the sev1 process"), "who runs SEV1s?") == []  # type: ignore[arg-type]
+
+
+def test_a_long_item_holding_code_is_read_by_its_sub_items_never_inside_a_code_block() -> None:
+    error = "x509: certificate is valid for gw-admission, not gw-webhook " * 8
+    item = ("- **Noticed**: an engineer saw the deploy fail with:\n```err " + error + "```\n"
+            "- **Impact**: " + "no service could change its routes; " * 6 + "\n"
+            "- **Resolution**: pinned the gateway chart back to 2.4.1\n")
+    pieces = [u.text for u in units(Span(0, len(item), item))]
+    assert len(item) > 700 and "- **Resolution**: pinned the gateway chart back to 2.4.1" in pieces
+    fenced = ("- **Fix**: applied this patch:\n```yaml\nspec:\n  rules:\n  - host: a.example\n  - host: b.example\n"
+              "```\n" + "  - then watched the rollout for errors " * 20)
+    pieces = [u.text for u in units(Span(0, len(fenced), fenced))]
+    assert any("- host: a.example\n  - host: b.example" in p for p in pieces)  # the YAML list stays in its block
+    assert not any(p.startswith("- host") for p in pieces)
+
+
+def test_a_field_holding_only_a_duration_or_a_date_is_a_figure() -> None:
+    from kb.generation.candidates import figure_field
+
+    assert figure_field("- **Time to repair**: 2h 14m") and figure_field("**Resolved**: 2024-02-01 09:12")
+    assert not figure_field("- **Resolution**: rolled back to 1.2.3")
+    assert not figure_field("- **Key events**\n  - First detected 2023-01-04 10:00")
+    assert not figure_field("It took 2h 14m to repair.")
+
+
+def test_a_line_naming_another_thing_is_no_repeat_but_a_line_saying_the_same_again_is() -> None:
+    from kb.core.models import Kind, Passage
+    from kb.generation.candidates import Candidate, choose
+
+    def candidate(n: int, text: str) -> tuple[float, Candidate]:
+        passage = Passage(id="", doc_id="upgrade", title="Upgrade", kind=Kind.runbook, section="mitigation",
+                          start=100 * n, end=100 * n + len(text), text=text)
+        return 1.0 - n / 10, Candidate(passage, "mitigation", 0)
+
+    scored = [candidate(0, "Scale the gateway deployment: `kubectl scale deployment gateway --replicas=4 -n edge`"),
+              candidate(1, "`kubectl scale deployment gateway --replicas=4 -n edge`"),
+              candidate(2, "`kubectl scale deployment autoscaler --replicas=0 -n edge`")]
+    share = {"autoscal": 0.004}.get
+    chosen = [i.text for i in choose("upgrade", scored, 4, lambda w: share(w, 0.05))]
+    assert len(chosen) == 2 and "autoscaler" in chosen[1]
+    assert len(choose("upgrade", scored, 4)) == 1  # without word shares every overlapping line is a repeat
+
+
+@pytest.mark.slow
+def test_which_questions_ask_for_what_their_verb_says_not_for_an_owner(real_embedding) -> None:  # type: ignore[no-untyped-def]
+    questions = {
+        "which groups of staff were affected when the wifi certificate expired?": "impact",
+        "which two rules in the new WAF ruleset rejected good requests?": "cause",
+        "before patching the nodes, which deployments should be scaled up or down?": "howto",
+        "which team owns the VPN gateway?": "who",
+    }
+    assert [k.kind for k in asked_kinds(CORPUS, list(questions))] == list(questions.values())  # type: ignore[arg-type]

@@ -296,7 +296,7 @@ def _answer(corpus: Corpus, found: Retrieved, verdict: Verdict, kind: Asked, ask
     dropped: list[DroppedItem] = []
     items: list[DraftItem]
     if llm is None:
-        items = choose(primary, scored, max_items)
+        items = choose(primary, scored, max_items, corpus.passage_share)
         generator = Generator.extractive
     else:
         reply = ask_for_lines(llm, "ask", evidence, ["answer"], on_text=on_text, question=found.question)

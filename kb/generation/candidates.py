@@ -6,13 +6,22 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from kb.core.enums import SectionName
 from kb.core.models import Citation, DraftItem, Kind, Passage, RankedDocument
-from kb.generation.question import INCIDENT_KINDS, QUESTION_WORDS, Asked, cosine_matrix, distinctive
+from kb.generation.question import (
+    DURATION,
+    INCIDENT_KINDS,
+    QUESTION_WORDS,
+    WHEN,
+    Asked,
+    cosine_matrix,
+    distinctive,
+)
 from kb.generation.quoting import quoted
 from kb.retrieval.corpus import Corpus
 from kb.retrieval.search import Query
@@ -38,6 +47,9 @@ WHOLE_ITEM_CHARS = 700
 SAME_SUBJECT = 0.8
 #: candidates read from the whole text of each of the best documents, at most
 PER_DOCUMENT = 60
+#: what a field holding nothing but a duration or a date loses for a question that asks for neither ("**Time to
+#: repair**: 2h 14m" says how long, never how it was fixed)
+FIGURE_FIELD_PENALTY = 0.2
 
 
 def field_section(text: str) -> str | None:
@@ -49,19 +61,29 @@ def field_section(text: str) -> str | None:
     return None if name == SectionName.other else name.value
 
 
+def figure_field(text: str) -> bool:
+    """A field whose value is only a duration or a date ("**Time to repair**: 0h 31m", "- **Resolved**: 2021-06-09
+    13:58")."""
+    match = _FIELD.match(text)
+    value = text[match.end() :].lstrip(":").strip() if match else ""
+    return bool(value) and not any(ch.isalnum() for ch in WHEN.sub(" ", DURATION.sub(" ", value)))
+
+
 def units(step: Span) -> list[Span]:
     """The pieces of a step an answer quotes, never cutting a list item: a list item or field whole (with
     its sub-items); a longer one as its sub-items, each whole; prose sentence by sentence."""
     text = step.text.lstrip()
-    if "```" in step.text:
-        return [step]
-    if not (text[:1] in "-*+" or text[:1].isdigit() or _FIELD.match(text)):
+    code = "```" in step.text
+    if not (code or text[:1] in "-*+" or text[:1].isdigit() or _FIELD.match(text)):
         return sentences(step)
     if len(step.text) <= WHOLE_ITEM_CHARS:
         return [step]
+    siblings = _sub_items(step, siblings=True)
+    if len(siblings) > 1:  # items of one list joined into one step (an unclosed code block): each read alone
+        return [unit for piece in siblings for unit in units(piece)]
     out: list[Span] = []
     for piece in _sub_items(step):
-        out += [piece] if len(piece.text) <= WHOLE_ITEM_CHARS else sentences(piece)
+        out += [piece] if len(piece.text) <= WHOLE_ITEM_CHARS or "```" in piece.text else sentences(piece)
     return out
 
 
@@ -78,13 +100,26 @@ def blocks(text: str, base: int = 0) -> list[Span]:
     return out
 
 
-def _sub_items(step: Span) -> list[Span]:
-    """A list item cut at the lines that open its sub-items (each with its continuation lines)."""
+def _opens_fence(stripped: str) -> bool:
+    """A line that opens or closes a code block: three backticks or tildes, with no backtick after them (a
+    line of inline code such as ```x``` is text, as in CommonMark)."""
+    return stripped.startswith("~~~") or (stripped.startswith("```") and "`" not in stripped.rstrip()[3:].lstrip("`"))
+
+
+def _sub_items(step: Span, siblings: bool = False) -> list[Span]:
+    """A list item cut at the lines that open its sub-items (each with its continuation lines), or with
+    ``siblings`` at the items as little indented as its first line; never inside a code block, whose own list
+    lines (YAML) belong to it."""
     starts = [0]
     offset = 0
+    fenced = False
+    indent = len(step.text) - len(step.text.lstrip(" \t"))
     for line in step.text.splitlines(keepends=True):
         stripped = line.lstrip()
-        if offset and (stripped[:2] in ("- ", "* ", "+ ") or _FIELD.match(stripped)):
+        if _opens_fence(stripped):
+            fenced = not fenced
+        elif (offset and not fenced and (stripped[:2] in ("- ", "* ", "+ ") or _FIELD.match(stripped))
+              and (not siblings or len(line) - len(line.lstrip(" \t")) <= indent)):
             starts.append(offset + len(line) - len(stripped))
         offset += len(line)
     bounds = [*starts, len(step.text)]
@@ -225,6 +260,8 @@ def _score(asked: Asked, candidates: list[Candidate], q_vec: np.ndarray, corpus:
         bonus = 0.15 - 0.05 * wanted.index(c.section) if c.section in wanted else 0.0  # type: ignore[arg-type]
         if asked.fact is not None and asked.fact.search(c.passage.text):
             bonus += asked.fact_weight
+        elif asked.kind and SectionName.timeline not in wanted and figure_field(c.passage.text):
+            bonus -= FIGURE_FIELD_PENALTY  # answers live in the timeline for how long, when, how noticed
         scored.append((0.5 * float(sim) + 0.5 * overlap + bonus - 0.03 * c.rank - c.penalty, c))
     scored.sort(key=lambda x: -x[0])
     return scored
@@ -244,9 +281,16 @@ def focused(asked: Asked, question: str, candidates: list[Candidate], q_vec: np.
     return primary, [(score, c) for score, c in scored if c.passage.doc_id in related or c.own_search]
 
 
-def _repeats(c: Candidate, chosen: list[Candidate]) -> bool:
+def _repeats(c: Candidate, chosen: list[Candidate], share: Callable[[str], float]) -> bool:
+    """Whether a line says again what a chosen one says: most of its words are in it, and its rarest word is too
+    (``kubectl scale deployment X`` after ``kubectl scale deployment Y`` names another thing to scale)."""
     words = terms_of(c.passage.text)
-    return any(len(words & terms_of(o.passage.text)) > 0.7 * len(words) for o in chosen)
+    for other in chosen:
+        theirs = terms_of(other.passage.text)
+        shared, new = words & theirs, words - theirs
+        if len(shared) > 0.7 * len(words) and not (new and min(map(share, new)) < min(map(share, shared))):
+            return True
+    return False
 
 
 def _same_incident(primary: Candidate, c: Candidate) -> bool:
@@ -256,7 +300,8 @@ def _same_incident(primary: Candidate, c: Candidate) -> bool:
             and p.kind in INCIDENT_KINDS and c.passage.kind in INCIDENT_KINDS and c.passage.kind != p.kind)
 
 
-def choose(primary: str, scored: list[tuple[float, Candidate]], max_items: int) -> list[DraftItem]:
+def choose(primary: str, scored: list[tuple[float, Candidate]], max_items: int,
+           share: Callable[[str], float] = lambda _word: 1.0) -> list[DraftItem]:
     """The best few of the focused candidates as answer lines, each cited, none repeating another: the
     best document's first, at most one from each related document; the other record of the same incident
     (the chat log of a postmortem's incident, or the reverse) always has its best line among them."""
@@ -267,14 +312,14 @@ def choose(primary: str, scored: list[tuple[float, Candidate]], max_items: int) 
     for _score_value, c in scored:
         doc = c.passage.doc_id
         limit = max_items if doc == primary else 2 if c.own_search else 1
-        if per_doc.get(doc, 0) >= limit or _repeats(c, chosen):
+        if per_doc.get(doc, 0) >= limit or _repeats(c, chosen, share):
             continue
         chosen.append(c)
         per_doc[doc] = per_doc.get(doc, 0) + 1
         if len(chosen) >= max_items:
             break
     lead = next(c for _, c in scored if c.passage.doc_id == primary)
-    twin = next((c for _, c in scored if _same_incident(lead, c) and not _repeats(c, chosen)), None)
+    twin = next((c for _, c in scored if _same_incident(lead, c) and not _repeats(c, chosen, share)), None)
     if twin is not None and twin.passage.doc_id not in per_doc:
         chosen = [*chosen[: max_items - 1], twin]
     return [

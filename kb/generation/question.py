@@ -16,14 +16,13 @@ import numpy as np
 from kb.core.enums import SectionName
 from kb.core.models import Kind, RankedDocument
 from kb.retrieval.corpus import Corpus
+from kb.retrieval.cues import SENTENCE_END
 from kb.retrieval.meaning import classifier, load_examples
 from kb.retrieval.search import Query, newest_first
 from kb.text.steps import terms_of
 
 FOLLOW_UP = re.compile(r"^\s*(and|also|what about|how about|then|so)\b|\b(it|that|this|they|them|those|the same)\b",
                        re.I)
-#: a sentence end in a question (the story before the question is cut off)
-_SENTENCE = re.compile(r"(?<=[.?!])\s+")
 #: two kinds closer than this: the question asks for neither in particular
 MIN_KIND_MARGIN = 0.0
 #: the example task that says what a question asks (kb/retrieval/examples/questions/: one file per kind)
@@ -159,7 +158,7 @@ def unknown_names(corpus: Corpus, question: str) -> list[str]:
     """The words of the question written as names (with a capital: "Istio", "MSK", "HashiCorp"; month names
     aside) that no stored passage uses: the question is about something the corpus never names."""
     out = []
-    for sentence in _SENTENCE.split(question.strip()):
+    for sentence in SENTENCE_END.split(question.strip()):
         for word in sentence.split():
             word = word.strip(".,;:!?()[]\"'")
             terms = terms_of(word) | terms_of(word.removesuffix("s"))  # "SEV1s" is the plural of a stored "SEV1"
@@ -233,7 +232,7 @@ def question_frame(corpus: Corpus, question: str) -> str:
     """The part of a question that asks: its last sentence (a story before it only sets the scene),
     without the words that neither a stored passage nor a labelled question uses (names the corpus has never
     seen say nothing of what is asked; "owns" or "drain" does, even in a corpus that never writes it)."""
-    sentences = [s for s in _SENTENCE.split(question.strip()) if s.strip()]
+    sentences = [s for s in SENTENCE_END.split(question.strip()) if s.strip()]
     last = sentences[-1] if sentences else question
     vocabulary = asking_words()
     kept = [w for w in last.split() if not terms_of(w) or terms_of(w) & vocabulary
