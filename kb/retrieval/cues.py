@@ -42,21 +42,8 @@ def plain(text: str) -> str:
 
 
 def judge(texts: Sequence[str]) -> list[Verdict]:
-    """The verdict for each text (label or None, fit, margin), in one batch of the model.
-
-    A text the linear model cannot call (fit below ``MIN_SCORE`` or runner-up within ``MIN_MARGIN``) has no
-    label, unless it is nearly one of the examples: on the held-out split the single nearest example of an
-    unsure text is wrong more often than not, so it is not asked."""
-    return [_called(v) for v in classifier(TASK).classify([plain(t) for t in texts])]
-
-
-def _called(verdict: Verdict) -> Verdict:
-    best = max(verdict.scores, key=verdict.scores.__getitem__, default=None)
-    if verdict.label != best:  # nearly an example: that example's label stands
-        return verdict
-    if verdict.score >= MIN_SCORE and verdict.margin >= MIN_MARGIN:
-        return verdict
-    return Verdict(None, verdict.score, verdict.margin, verdict.scores)
+    """The verdict for each text (label or None, fit, margin), in one batch of the model."""
+    return classifier(TASK, MIN_SCORE, MIN_MARGIN).classify([plain(t) for t in texts])
 
 
 def kind_of(verdict: Verdict) -> MessageKind | None:
