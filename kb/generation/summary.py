@@ -35,8 +35,6 @@ IMPACT = re.compile(
 CLOCK = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)\b")
 #: a line run at a shell or database prompt ("$ kubectl ...", "orders=# SELECT ...")
 PROMPT = re.compile(r"^(?:\$ |\w+=[#>] )")
-#: a line that is only a link (syntax: it says nothing in words)
-URL_ONLY = re.compile(r"^<?https?://\S+>?$")
 #: authors that are programs, by name (chat exports mark apps "NAME APP"; transcripts name the bot)
 BOTS = {"alertmanager", "pagerduty", "argocd", "opsgenie", "grafana", "prometheus", "statuspage", "slackbot"}
 #: characters of a message judged: what it says first, not the output pasted under it
@@ -109,10 +107,15 @@ def _word_lines(text: str) -> list[str]:
         if bare.startswith(("```", "~~~")):
             fenced = not fenced if bare.count("```") % 2 or bare.startswith("~~~") else fenced
             continue
-        if fenced or not bare or bare.startswith("![") or URL_ONLY.match(bare):
+        if fenced or not bare or bare.startswith("![") or _only_link(bare):
             continue
         out.append(bare)
     return out
+
+
+def _only_link(line: str) -> bool:
+    """A line that is one link and nothing else (syntax: it says nothing in words)."""
+    return len(line.split()) == 1 and line.strip("<>").startswith(("http://", "https://"))
 
 
 def judged_text(message: Message) -> str:

@@ -85,11 +85,8 @@ class Reading:
 
 
 def is_question(text: str) -> bool:
-    """A sentence that asks (syntax: it ends with a question mark, perhaps before an edit mark or emoji)."""
-    return bool(_QUESTION.search(text))
-
-
-_QUESTION = re.compile(r"\?\W*(?:\(edited\)|:[a-z_+-]+:)?\W*$")
+    """A sentence that asks (syntax: it ends with a question mark, perhaps before a chat's edit mark)."""
+    return text.strip().removesuffix("(edited)").rstrip(" )").endswith("?")
 
 
 def _clear(verdict: Verdict) -> MessageKind | None:
