@@ -86,7 +86,7 @@ class Reading:
 
 def is_question(text: str) -> bool:
     """A sentence that asks (syntax: it ends with a question mark, perhaps before a chat's edit mark)."""
-    return text.strip().removesuffix("(edited)").rstrip(" )").endswith("?")
+    return text.strip().rstrip(";").removesuffix("(edited)").rstrip(" );").endswith("?")
 
 
 def _clear(verdict: Verdict) -> MessageKind | None:
