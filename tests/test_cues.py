@@ -35,3 +35,18 @@ def test_the_cue_examples_hold_out_well_enough() -> None:
     result = accuracy("cues")
     assert result.tested >= 80 and result.ratio >= 0.6, result.ratio
     assert set(result.per_label) >= {k.value for k in MessageKind} | {cues.CHATTER}
+
+
+def test_a_question_is_told_from_a_statement_by_its_mark() -> None:
+    assert cues.is_question("is checkout back for everyone?")
+    assert cues.is_question("so all traffic goes to the old pool now? (edited)")
+    assert cues.is_question("did the restart help?;")  # a line as a summary joins it with the next
+    assert not cues.is_question("checkout is back for everyone.")
+    assert not cues.is_question("errors gone since 10:42")
+
+
+@pytest.mark.slow
+def test_a_question_about_recovery_does_not_state_it() -> None:
+    asked, said = cues.read(["is the payment api healthy again?", "the payment api is healthy again, errors at zero"])
+    assert not asked.states(MessageKind.recovery)
+    assert said.states(MessageKind.recovery)

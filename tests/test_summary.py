@@ -97,3 +97,19 @@ def test_shortened_lines_end_at_a_word(path: Path) -> None:
             if fact.text != line and line.startswith(fact.text):
                 following = line[len(fact.text)]
                 assert not (fact.text[-1].isalnum() and following.isalnum()), fact.text[-40:]
+
+
+def test_a_message_that_opens_with_pasted_output_cites_its_words() -> None:
+    from datetime import datetime
+
+    from kb.core.models import Kind, Message
+    from kb.generation.summary import _first_line_span, judged_text
+
+    text = "ana [10:02]\n```\n$ kubectl top nodes\nnode-1   97%\n```\nhttps://dash.example/d/1\nload is back under 40% now\n"
+    message = Message(ts=datetime(2026, 3, 1, 10, 2), author="ana", text=text.split("\n", 1)[1].rstrip(),
+                      start=0, end=len(text))
+    record = Record(id="c", kind=Kind.chat, title="c", text=text, source_path="c.txt", source_key="c.txt",
+                    format="text", content_hash="h")
+    start, end, line = _first_line_span(record, message)
+    assert line == "load is back under 40% now" and text[start:end] == line  # not the code block or the link
+    assert judged_text(message) == "load is back under 40% now"

@@ -58,6 +58,8 @@ class Fact:
     text: str
     #: the kinds of its sentences, when it has several ("resolved. TODO: alert on restarts" also asks for work)
     said: frozenset[MessageKind] = frozenset()
+    #: whether it states that things are back (as a statement, not a question), whole or in a sentence
+    back: bool = False
 
     @property
     def action_item(self) -> bool:
@@ -76,7 +78,7 @@ def is_bot(author: str) -> bool:
 
 def _first_line_span(record: Record, message: Message) -> tuple[int, int, str]:
     """The message's first line (shortened to a sentence when long) as an exact span of the record."""
-    first = message.text.split("\n", 1)[0].strip()
+    first = next(iter(_word_lines(message.text)), "")
     window = record.text[message.start : message.end]
     at = window.find(first) if first else -1
     if at < 0:
@@ -96,18 +98,31 @@ def _first_line_span(record: Record, message: Message) -> tuple[int, int, str]:
     return start, start + len(text), text
 
 
-def judged_text(message: Message) -> str:
-    """What a message says, as judged: its own lines, not code blocks, images or pasted output after them,
-    then a command run at a prompt (the command is what was done). Empty when it says nothing in words."""
-    said: list[str] = []
+def _word_lines(text: str) -> list[str]:
+    """The message's lines that are words: not code blocks, images or lines that are only a link."""
+    out: list[str] = []
     fenced = False
-    for line in message.text.split("\n"):
+    for line in text.split("\n"):
         bare = line.strip()
         if bare.startswith(("```", "~~~")):
             fenced = not fenced if bare.count("```") % 2 or bare.startswith("~~~") else fenced
             continue
-        if fenced or not bare or bare.startswith("!["):
+        if fenced or not bare or bare.startswith("![") or _only_link(bare):
             continue
+        out.append(bare)
+    return out
+
+
+def _only_link(line: str) -> bool:
+    """A line that is one link and nothing else (syntax: it says nothing in words)."""
+    return len(line.split()) == 1 and line.strip("<>").startswith(("http://", "https://"))
+
+
+def judged_text(message: Message) -> str:
+    """What a message says, as judged: its own lines, not code blocks, images or pasted output after them,
+    then a command run at a prompt (the command is what was done). Empty when it says nothing in words."""
+    said: list[str] = []
+    for bare in _word_lines(message.text):
         if PROMPT.match(bare):
             said.append(bare)
             break
@@ -126,13 +141,15 @@ def classify(record: Record) -> list[Fact]:
     read = [next(readings) if t else None for t in said]
     kinds = [r.kind if r else None for r in read]
     sentence_kinds = [r.sentences if r else frozenset() for r in read]
+    backs = [bool(r and r.states(MessageKind.recovery)) for r in read]
     facts = []
-    for message, kind, each in zip(record.messages, kinds, sentence_kinds, strict=True):
+    for message, kind, each, back in zip(record.messages, kinds, sentence_kinds, backs, strict=True):
         if is_bot(message.author) and kind in (MessageKind.hypothesis, MessageKind.decision, MessageKind.cause):
             kind = None  # a program reports and acts; it does not guess or decide
         start, end, text = _first_line_span(record, message)
         impact = bool(IMPACT.search(message.text)) and not is_bot(message.author)
-        facts.append(Fact(message=message, kind=kind, impact=impact, start=start, end=end, text=text, said=each))
+        facts.append(Fact(message=message, kind=kind, impact=impact, start=start, end=end, text=text, said=each,
+                          back=back))
     return facts
 
 
@@ -147,7 +164,7 @@ def recovery_statement(facts: list[Fact], first: Fact | None) -> Fact | None:
     """The first statement that things are back, after the first signal and after the last step that made
     things worse before it (a recovery that did not hold is not the recovery)."""
     begin = facts.index(first) + 1 if first in facts else 0
-    back = [n for n, f in enumerate(facts) if f.kind == MessageKind.recovery and n >= begin]
+    back = [n for n, f in enumerate(facts) if f.back and n >= begin]
     if not back:
         return None
     worse = [n for n, f in enumerate(facts[: back[-1]]) if f.kind == MessageKind.made_worse]

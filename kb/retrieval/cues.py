@@ -70,9 +70,23 @@ class Reading:
     verdict: Verdict  #: the whole message's verdict
     kind: MessageKind | None  #: the whole message's kind
     sentences: frozenset[MessageKind]  #: kinds its sentences clearly have (empty for a one-sentence message)
+    #: each judged sentence with the kind it clearly has (None when unclear), in order
+    parts: tuple[tuple[str, MessageKind | None], ...] = ()
+    text: str = ""  #: the judged words of the message
 
     def says(self, kind: MessageKind) -> bool:
         return self.kind == kind or kind in self.sentences
+
+    def states(self, kind: MessageKind) -> bool:
+        """Whether the message says this as a statement: one that opens with a question ("is it back?", "so
+        everything runs there now?") asks, it does not state."""
+        opening = self.parts[0][0] if self.parts else self.text
+        return self.kind == kind and not is_question(opening)
+
+
+def is_question(text: str) -> bool:
+    """A sentence that asks (syntax: it ends with a question mark, perhaps before a chat's edit mark)."""
+    return text.strip().rstrip(";").removesuffix("(edited)").rstrip(" );").endswith("?")
 
 
 def _clear(verdict: Verdict) -> MessageKind | None:
@@ -87,5 +101,8 @@ def read(texts: Sequence[str]) -> list[Reading]:
     parts = [[p for p in ps if len(p.split()) >= 2] if len(ps) > 1 else [] for ps in parts]
     verdicts = iter(judge([*texts, *(p for ps in parts for p in ps)]))
     wholes = [next(verdicts) for _ in texts]
-    return [Reading(v, kind_of(v), frozenset(k for k in (_clear(next(verdicts)) for _ in ps) if k))
-            for v, ps in zip(wholes, parts, strict=True)]
+    out = []
+    for text, whole, ps in zip(texts, wholes, parts, strict=True):
+        each = tuple((p, _clear(next(verdicts))) for p in ps)
+        out.append(Reading(whole, kind_of(whole), frozenset(k for _, k in each if k), each, plain(text)))
+    return out
