@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -103,6 +104,21 @@ class Store:
         with _translated(lambda exc: StoreError(f"{path}: cannot open the embedded store: {exc}")):
             return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
+    @staticmethod
+    def _raise_ef_search(collection: Any, name: str) -> None:
+        """Search a store made before with the larger list; a database another writer holds for a moment is
+        tried again, and a store that cannot change it (some servers) still answers, a little less exactly."""
+        for pause in (0.2, 1.0, None):
+            try:
+                with _translated(StoreError):
+                    collection.modify(configuration={"hnsw": {"ef_search": EF_SEARCH}})
+                return
+            except StoreError as exc:
+                if pause is None or "locked" not in str(exc):
+                    log.warning("could not raise ef_search of %s: %s", name, exc)
+                    return
+                time.sleep(pause)
+
     def _collection(self, name: str) -> Any:
         with self._failing(f"cannot open collection {name}"):
             collection = self._client.get_or_create_collection(
@@ -112,11 +128,7 @@ class Store:
             )
         hnsw = (getattr(collection, "configuration", None) or {}).get("hnsw") or {}
         if int(hnsw.get("ef_search") or EF_SEARCH) < EF_SEARCH:  # a store made before: search it as thoroughly
-            try:
-                with _translated(StoreError):
-                    collection.modify(configuration={"hnsw": {"ef_search": EF_SEARCH}})
-            except StoreError as exc:  # a server that cannot change it still answers, a little less exactly
-                log.warning("could not raise ef_search of %s: %s", name, exc)
+            self._raise_ef_search(collection, name)
         stored = (collection.metadata or {}).get("embed_model")
         if stored and stored != self.model_id:
             raise ModelMismatch(

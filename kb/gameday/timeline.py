@@ -86,8 +86,6 @@ def first_page_index(timeline: list[tuple[Span, str | None]], kinds: list[Messag
     timed = [n for n, (_span, when) in enumerate(timeline) if when and not _before(when, day)]
     reported = (MessageKind.report, None, MessageKind.observation, MessageKind.made_worse)
     for n in timed:
-        if evidence[n] == "deploy":
-            continue  # a change shipped is what came before the trouble, not its report
         if kinds[n] == MessageKind.report or (evidence[n] in ("alert", "customer") and kinds[n] in reported):
             return n
     found = next((n for n in timed if kinds[n] == MessageKind.observation), None)
