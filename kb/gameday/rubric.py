@@ -110,8 +110,7 @@ def _harmful_chat(chat: Record, until: str | None) -> list[RubricItem]:
     firsts = [m.text.split("\n", 1)[0] for m in messages]
     readings = read(firsts)
     kinds = [r.kind if r.verdict.margin >= CLEAR else None for r in readings]
-    worse = [k == MessageKind.made_worse or MessageKind.made_worse in r.sentences
-             for k, r in zip(kinds, readings, strict=True)]
+    worse = [r.clearly(MessageKind.made_worse, CLEAR) for r in readings]
     actions = action_kinds(firsts)
     items: list[RubricItem] = []
     done: set[int] = set()

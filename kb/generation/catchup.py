@@ -18,8 +18,7 @@ from pydantic import BaseModel, Field
 from kb.core.enums import MessageKind
 from kb.core.models import Citation, DraftItem, DroppedItem, Record
 from kb.generation.guard import caution_note, cautions, prepare, refusal
-from kb.generation.summary import Fact, classify, is_bot, judged_text
-from kb.retrieval import cues
+from kb.generation.summary import Fact, classify, is_bot
 
 SECTIONS = ("status", "actions taken", "open questions", "who is doing what")
 #: what the latest message of each kind says of the incident's state
@@ -91,18 +90,12 @@ def _shown(fact: Fact) -> bool:
     return bool(fact.kind) or _question(fact) or _doing(fact)
 
 
-def _sentences(fact: Fact) -> int:
-    """How many sentences of more than one word the message has, as ``cues.read`` splits it (1 for one)."""
-    parts = cues.SENTENCE_END.split(cues.plain(judged_text(fact.message)))
-    return max(1, sum(len(p.split()) >= 2 for p in parts))
-
-
 def state_of(fact: Fact) -> str | None:
     """What a message says of the incident's state: what one of its sentences clearly says, or what it says
     whole when it is one sentence or a sentence agrees. A handover or wrap-up of several sentences that reads
     like a report as a whole, while none of its sentences reports anything, says nothing of the state."""
     said = [k for k in STATUS if k in fact.said]
-    if fact.kind in STATUS and (fact.kind in said or _sentences(fact) == 1):
+    if fact.kind in STATUS and (fact.kind in said or fact.sentences == 1):
         return STATUS[fact.kind]
     return STATUS[said[0]] if said else None
 

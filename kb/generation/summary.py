@@ -58,6 +58,8 @@ class Fact:
     text: str
     #: the kinds of its sentences, when it has several ("resolved. TODO: alert on restarts" also asks for work)
     said: frozenset[MessageKind] = frozenset()
+    #: how many sentences of more than one word it has, as ``cues.read`` judged them (1 for one sentence)
+    sentences: int = 1
     #: whether it states that things are back (as a statement, not a question), whole or in a sentence
     back: bool = False
 
@@ -142,14 +144,16 @@ def classify(record: Record) -> list[Fact]:
     kinds = [r.kind if r else None for r in read]
     sentence_kinds = [r.sentences if r else frozenset() for r in read]
     backs = [bool(r and r.states(MessageKind.recovery)) for r in read]
+    counts = [max(1, len(r.parts)) if r else 1 for r in read]
     facts = []
-    for message, kind, each, back in zip(record.messages, kinds, sentence_kinds, backs, strict=True):
+    for message, kind, each, back, count in zip(record.messages, kinds, sentence_kinds, backs, counts,
+                                                strict=True):
         if is_bot(message.author) and kind in (MessageKind.hypothesis, MessageKind.decision, MessageKind.cause):
             kind = None  # a program reports and acts; it does not guess or decide
         start, end, text = _first_line_span(record, message)
         impact = bool(IMPACT.search(message.text)) and not is_bot(message.author)
         facts.append(Fact(message=message, kind=kind, impact=impact, start=start, end=end, text=text, said=each,
-                          back=back))
+                          back=back, sentences=count))
     return facts
 
 

@@ -77,6 +77,10 @@ class Reading:
     def says(self, kind: MessageKind) -> bool:
         return self.kind == kind or kind in self.sentences
 
+    def clearly(self, kind: MessageKind, margin: float) -> bool:
+        """Whether it says this whole, ``margin`` ahead of the next kind, or in one of its sentences."""
+        return (self.kind == kind and self.verdict.margin >= margin) or kind in self.sentences
+
     def states(self, kind: MessageKind) -> bool:
         """Whether the message says this as a statement: one that opens with a question ("is it back?", "so
         everything runs there now?") asks, it does not state."""

@@ -92,12 +92,6 @@ class Entry:
         return self.kind not in (MessageKind.made_worse, MessageKind.recovery) and self.behind <= ACTION_MARGIN
 
 
-def _clear(reading: cues.Reading, kind: MessageKind, margin: float) -> bool:
-    """Does the entry say this, whole (``margin`` ahead of the next kind) or in one of its sentences?"""
-    whole = reading.verdict
-    return (whole.label == kind and whole.margin >= margin) or kind in reading.sentences
-
-
 def read_entries(said: Sequence[str], texts: Sequence[str] | None = None) -> list[Entry]:
     """What each entry does (``said``: its words; ``texts``: the whole entry, for its commands), judged in
     one batch. An entry made things worse when it or a sentence clearly says so (``CLEAR_MARGIN``); else it
@@ -112,7 +106,7 @@ def entry_of(reading: cues.Reading, text: str) -> Entry:
     action = scores.get(MessageKind.action)
     behind = 0.0 if acting else float("inf") if action is None else max(scores.values()) - action
     for kind in (MessageKind.made_worse, MessageKind.recovery):
-        if _clear(reading, kind, CLEAR_MARGIN):
+        if reading.clearly(kind, CLEAR_MARGIN):
             return Entry(kind, behind)
     said = None if reading.kind in (MessageKind.made_worse, MessageKind.recovery) else reading.kind
     return Entry(said, behind)
