@@ -9,6 +9,7 @@ from typing import Any
 
 from kb.core.enums import SectionName
 from kb.retrieval.sectioning import clean_heading, exact_names, name_sections
+from kb.text.fences import Fences, Role
 
 
 def as_list(value: Any) -> list[str]:
@@ -218,16 +219,12 @@ def split_code(text: str) -> tuple[str, str]:
     are written in code."""
     prose: list[str] = []
     code: list[str] = []
-    fence = ""
+    fences = Fences()
     for line in text.split("\n"):
-        mark = line.lstrip()[:3]
-        if fence and mark == fence:
-            fence = ""
-        elif not fence and mark in ("```", "~~~"):
-            fence = mark
-        elif fence:
+        role = fences.role(line)
+        if role is Role.CODE:
             code.append(line)
-        else:
+        elif role is Role.TEXT:
             prose.append(line)
             code.extend(_CODE_SPAN.findall(line))
     return "\n".join(prose), "\n".join(code)

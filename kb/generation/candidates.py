@@ -26,6 +26,7 @@ from kb.generation.quoting import quoted
 from kb.retrieval.corpus import Corpus
 from kb.retrieval.search import Query
 from kb.retrieval.sectioning import name_section
+from kb.text.fences import Fences, Role
 from kb.text.steps import CLI_NAMES, Span, sentences, split_steps, table_rows, terms_of
 
 
@@ -100,26 +101,19 @@ def blocks(text: str, base: int = 0) -> list[Span]:
     return out
 
 
-def _opens_fence(stripped: str) -> bool:
-    """A line that opens or closes a code block: three backticks or tildes, with no backtick after them (a
-    line of inline code such as ```x``` is text, as in CommonMark)."""
-    return stripped.startswith("~~~") or (stripped.startswith("```") and "`" not in stripped.rstrip()[3:].lstrip("`"))
-
-
 def _sub_items(step: Span, siblings: bool = False) -> list[Span]:
     """A list item cut at the lines that open its sub-items (each with its continuation lines), or with
     ``siblings`` at the items as little indented as its first line; never inside a code block, whose own list
     lines (YAML) belong to it."""
     starts = [0]
     offset = 0
-    fenced = False
+    fences = Fences()
     indent = len(step.text) - len(step.text.lstrip(" \t"))
     for line in step.text.splitlines(keepends=True):
         stripped = line.lstrip()
-        if _opens_fence(stripped):
-            fenced = not fenced
-        elif (offset and not fenced and (stripped[:2] in ("- ", "* ", "+ ") or _FIELD.match(stripped))
-              and (not siblings or len(line) - len(line.lstrip(" \t")) <= indent)):
+        item = stripped[:2] in ("- ", "* ", "+ ") or _FIELD.match(stripped)
+        if (fences.role(line.rstrip("\n")) is Role.TEXT and offset and item
+                and (not siblings or len(line) - len(line.lstrip(" \t")) <= indent)):
             starts.append(offset + len(line) - len(stripped))
         offset += len(line)
     bounds = [*starts, len(step.text)]

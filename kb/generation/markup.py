@@ -19,6 +19,8 @@ from markdown_it import MarkdownIt
 from markdown_it.common.html_blocks import block_names
 from markdown_it.token import Token
 
+from kb.text.fences import Fences, Role
+
 # -- finding markup ---------------------------------------------------------------------------------
 
 #: Elements of the HTML standard that load, run or restructure something; with CommonMark's block names.
@@ -111,7 +113,6 @@ def markup(text: str, web_links_only: bool = False) -> str | None:
 
 # -- rendering --------------------------------------------------------------------------------------------
 
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _BACKTICKS = re.compile(r"`+")
 
 
@@ -173,19 +174,7 @@ def inert(markdown: str) -> str:
     """Markdown to render in a browser with nothing fetched: every image (``![alt](address)``, reference
     images) and every HTML tag shown as its text; code blocks and code spans unchanged (they render as text)."""
     out: list[str] = []
-    fence: str | None = None
+    fences = Fences(max_indent=3)
     for line in markdown.split("\n"):
-        opener = _FENCE.match(line)
-        if fence is not None:
-            out.append(line)
-            if opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence) and not line[
-                opener.end() :
-            ].strip():
-                fence = None
-            continue
-        if opener:
-            fence = opener.group(1)
-            out.append(line)
-            continue
-        out.append(_inert_line(line))
+        out.append(line if fences.role(line) is not Role.TEXT else _inert_line(line))
     return "\n".join(out)

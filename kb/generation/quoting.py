@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from kb.text.fences import Fences, Role
 from kb.text.steps import CHAT_STAMP, CLI_NAMES
 
 _OWN_LINE = re.compile(rf"^\s*({CHAT_STAMP}|[-*+] |\d+[.)] |\||\$ |# )")
@@ -24,17 +25,17 @@ def quoted(text: str) -> str:
     start goes (the answer numbers its lines itself)."""
     text = text[:MAX_QUOTE_CHARS]  # a passage is a few hundred words; more is not quoted
     out: list[list[str]] = []  # each line as parts, joined once at the end (+= on a long line is quadratic)
-    in_code = False
+    fences = Fences()
     joinable = False
     chat = False  # from a chat message to the next blank line: never wrapped prose (pasted output stays)
     for raw in text.splitlines():
         chat = (chat or bool(_CHAT_LINE.match(raw))) and bool(raw.strip())
         line = raw.rstrip()
-        if line.lstrip().startswith("```"):
-            in_code = not in_code
+        role = fences.role(line)
+        if role in (Role.OPEN, Role.CLOSE):
             out.append([line.strip()])
             joinable = False
-        elif in_code:
+        elif role is Role.CODE:
             out.append([line])
         elif not line.strip():
             joinable = False
@@ -53,11 +54,13 @@ def quote_parts(text: str) -> list[tuple[str | None, str]]:
     parts: list[tuple[str | None, str]] = []
     language: str | None = None  # inside a code block when not None
     lines: list[str] = []
+    fences = Fences()
     for line in text.split("\n"):
-        if line.strip().startswith("```") and (language is None or line.strip() == "```"):
+        role = fences.role(line)
+        if role in (Role.OPEN, Role.CLOSE):
             if lines:
                 parts.append((language, "\n".join(lines)))
-            language, lines = (line.strip()[3:].strip() if language is None else None), []
+            language, lines = (fences.language if role is Role.OPEN else None), []
         else:
             lines.append(line)
     if lines:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 from kb.core.enums import SectionName
 from kb.core.errors import KBError
 from kb.retrieval.meaning import Classifier, bundled_model, load_examples
+from kb.text.fences import Fences, Role
 from kb.text.steps import LINK
 
 if TYPE_CHECKING:
@@ -65,11 +66,9 @@ def opening(body: str) -> str:
     """The first words of a section's body, as the model should read them: link text instead of links, no
     fenced code, one line."""
     kept: list[str] = []
-    fenced = False
+    fences = Fences()
     for line in body[: OPENING_CHARS * 4].split("\n"):
-        if line.lstrip().startswith(("```", "~~~")):
-            fenced = not fenced
-        elif not fenced:
+        if fences.role(line) is Role.TEXT:
             kept.append(line)
     return _words(LINK.sub(r"\1", " ".join(kept)))[:OPENING_CHARS]
 

@@ -12,10 +12,10 @@ from typing import NamedTuple
 
 from kb.core.bounded import linear
 from kb.text.analysis import analyze
+from kb.text.fences import Fences, Role
 
 _LIST_ITEM = re.compile(r"^ ?(?:\d+[.)]|[-*+])\s+(?:\[[ xX]\]\s+)?")  # top level; nested items stay inside
 _HEADING = re.compile(r"^ {0,3}#{1,6}\s")
-_FENCE = re.compile(r"^ {0,3}(```|~~~)")
 #: a Markdown link or image, its text in group 1 (syntax: "[text](url)", "![alt](src)")
 LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)")
 #: where a chat message starts: "[2025-01-08 10:22:45] name: ..."
@@ -58,7 +58,7 @@ def split_steps(text: str, base: int = 0) -> list[Span]:
     left out."""
     steps: list[tuple[int, int]] = []
     current: list[int] | None = None  # [start, end]
-    in_fence = False
+    fences = Fences(max_indent=3)
     after_blank = False
     offset = base
     for raw in text.splitlines(keepends=True):
@@ -69,14 +69,12 @@ def split_steps(text: str, base: int = 0) -> list[Span]:
         start, end, offset = offset, offset + len(line), offset + len(raw)
         stripped = line.lstrip()
         first = stripped[:1]  # each pattern below needs its own first character: most lines try none
-        fence = first in ("`", "~") and bool(_FENCE.match(line))
-        if in_fence:
+        role = fences.role(line) if first in ("`", "~") or fences.inside else Role.TEXT
+        if role in (Role.CODE, Role.CLOSE):
             if current is not None:
                 current[1] = end
-            in_fence = not fence
             continue
-        if fence:
-            in_fence = True
+        if role is Role.OPEN:
             if current is None:
                 current = [start, end]
             else:
