@@ -82,10 +82,16 @@ class Reading:
         return (self.kind == kind and self.verdict.margin >= margin) or kind in self.sentences
 
     def states(self, kind: MessageKind) -> bool:
-        """Whether the message says this as a statement: one that opens with a question ("is it back?", "so
-        everything runs there now?") asks, it does not state."""
-        opening = self.parts[0][0] if self.parts else self.text
-        return self.kind == kind and not is_question(opening)
+        """Whether the message says this as a statement, whole or in one of its sentences (a quoted chat
+        joins a speaker's lines into one message: "rolled back; ok that worked"): a message that opens with
+        a question ("is it back?", "so everything runs there now?") asks, and so does a sentence that does.
+        A message of several sentences states it in one of them (read whole, its sentences blend: "read back
+        through. good recovery. I'll review the old items" states nothing is back); a one-sentence message
+        counts when the model is sure of it, as of a sentence: one it can only guess at ("prowjob pods")
+        states nothing."""
+        if self.parts:
+            return any(k == kind and not is_question(p) for p, k in self.parts)
+        return _clear(self.verdict) == kind and not is_question(self.text)
 
 
 def is_question(text: str) -> bool:
