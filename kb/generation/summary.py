@@ -62,6 +62,8 @@ class Fact:
     sentences: int = 1
     #: whether it states that things are back (as a statement, not a question), whole or in a sentence
     back: bool = False
+    #: whether the whole message reads most as a report, even if too close to call (``Reading.leans``)
+    leans_report: bool = False
 
     @property
     def action_item(self) -> bool:
@@ -74,7 +76,7 @@ class Fact:
         a joke ("deploy time!; for real this time") can blend into a report none of them makes."""
         if self.sentences > 1:
             return MessageKind.report in self.said and self.kind in (MessageKind.report, None)
-        return self.kind == MessageKind.report
+        return self.kind == MessageKind.report or self.leans_report
 
     @property
     def fault(self) -> bool:
@@ -154,15 +156,16 @@ def classify(record: Record) -> list[Fact]:
     sentence_kinds = [r.sentences if r else frozenset() for r in read]
     backs = [bool(r and r.states(MessageKind.recovery)) for r in read]
     counts = [max(1, len(r.parts)) if r else 1 for r in read]
+    leaning = [bool(r and r.leans(MessageKind.report)) for r in read]
     facts = []
-    for message, kind, each, back, count in zip(record.messages, kinds, sentence_kinds, backs, counts,
-                                                strict=True):
+    for message, kind, each, back, count, leans in zip(record.messages, kinds, sentence_kinds, backs, counts,
+                                                       leaning, strict=True):
         if is_bot(message.author) and kind in (MessageKind.hypothesis, MessageKind.decision, MessageKind.cause):
             kind = None  # a program reports and acts; it does not guess or decide
         start, end, text = _first_line_span(record, message)
         impact = bool(IMPACT.search(message.text)) and not is_bot(message.author)
         facts.append(Fact(message=message, kind=kind, impact=impact, start=start, end=end, text=text, said=each,
-                          back=back, sentences=count))
+                          back=back, sentences=count, leans_report=leans))
     return facts
 
 

@@ -81,6 +81,12 @@ class Reading:
         """Whether it says this whole, ``margin`` ahead of the next kind, or in one of its sentences."""
         return (self.kind == kind and self.verdict.margin >= margin) or kind in self.sentences
 
+    def leans(self, kind: MessageKind) -> bool:
+        """Whether the whole message reads most as this kind, called or not: the best-scored label, above
+        ``MIN_SCORE`` even when the runner-up is too close to call (a long pasted error asked about)."""
+        best = max(self.verdict.scores, key=self.verdict.scores.__getitem__, default=None)
+        return best == kind.value and self.verdict.scores[best] >= MIN_SCORE
+
     def states(self, kind: MessageKind) -> bool:
         """Whether the message says this as a statement, whole or in one of its sentences (a quoted chat
         joins a speaker's lines into one message: "rolled back; ok that worked"): a message that opens with
