@@ -14,6 +14,9 @@ def test_leading_syntax_is_taken_off_before_judging() -> None:
     assert cues.plain("* [09:12] **Service restored.**") == "Service restored."
     assert cues.plain("| 10:31 | Rolled back | ana |").startswith("Rolled back")
     assert cues.plain("ack") == "ack"
+    assert cues.plain("[2025-03-02 09:14:05] dana: rolled back the gateway") == "rolled back the gateway"
+    assert cues.plain("[09:14] dana: rolled back") == "rolled back"
+    assert cues.plain("09:14 Dana: rolled back") == "Dana: rolled back"  # a speaker only after a bracketed stamp
 
 
 @pytest.mark.slow

@@ -8,7 +8,8 @@ line, and a line no kind wins clearly, has no kind (None). Regular expressions e
 (timestamps, speakers, prompts); what a line means comes from here.
 
 Only a line's leading syntax is taken off before it is judged: a list bullet or table bar, a clock time
-(``14:05 -``, ``[09:12]``, ``09:12 UTC:``), bold marks. Classify in batches: one model call for many lines.
+(``14:05 -``, ``[09:12]``, ``09:12 UTC:``) or a chat log's stamp and speaker (``[2024-09-05 13:49:22] tomas:``),
+bold marks. Classify in batches: one model call for many lines.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ MIN_MARGIN = 0.08
 #: characters of a message judged: its opening says what it does, pasted output after it does not
 MAX_CHARS = 300
 _LEADING_SYNTAX = re.compile(
-    r"^(?:\s*(?:[-*+|>]|\d+[.)])\s+)?\s*(?:\[?\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AaPp][Mm])?\]?(?:\s*[A-Z]{2,4})?"
-    r"\s*(?:[-:|\u2013\u2014]\s*)?)?(?:\*\*)?"
+    r"^(?:\s*(?:[-*+|>]|\d+[.)])\s+)?\s*(?:\[?(?:\d{4}-\d\d-\d\d[ T])?\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AaPp][Mm])?\]?"
+    r"(?:(?<=\])\s*[\w.@-]+:(?=\s))?(?:\s*[A-Z]{2,4})?\s*(?:[-:|\u2013\u2014]\s*)?)?(?:\*\*)?"
 )
 
 
