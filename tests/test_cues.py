@@ -6,7 +6,7 @@ import pytest
 
 from kb.core.enums import MessageKind
 from kb.retrieval import cues
-from kb.retrieval.meaning import accuracy
+from kb.retrieval.meaning import Verdict, accuracy
 
 
 def test_leading_syntax_is_taken_off_before_judging() -> None:
@@ -14,6 +14,9 @@ def test_leading_syntax_is_taken_off_before_judging() -> None:
     assert cues.plain("* [09:12] **Service restored.**") == "Service restored."
     assert cues.plain("| 10:31 | Rolled back | ana |").startswith("Rolled back")
     assert cues.plain("ack") == "ack"
+    assert cues.plain("[2025-03-02 09:14:05] dana: rolled back the gateway") == "rolled back the gateway"
+    assert cues.plain("[09:14] dana: rolled back") == "rolled back"
+    assert cues.plain("09:14 Dana: rolled back") == "Dana: rolled back"  # a speaker only after a bracketed stamp
 
 
 @pytest.mark.slow
@@ -50,3 +53,38 @@ def test_a_question_about_recovery_does_not_state_it() -> None:
     asked, said = cues.read(["is the payment api healthy again?", "the payment api is healthy again, errors at zero"])
     assert not asked.states(MessageKind.recovery)
     assert said.states(MessageKind.recovery)
+
+
+def _reading(kind: str | None, margin: float, parts: tuple[tuple[str, MessageKind | None], ...] = (),
+             best: str | None = None, text: str = "a line") -> cues.Reading:
+    """A reading made by hand: the whole verdict (its label, how far ahead, which label scored best) and the
+    kinds of its sentences."""
+    top = best or kind or cues.CHATTER
+    verdict = Verdict(kind, 0.2, margin, {top: 0.2, "decision" if top != "decision" else "cause": 0.2 - margin})
+    whole = cues.kind_of(verdict)
+    return cues.Reading(verdict, whole, frozenset(k for _, k in parts if k), parts, text)
+
+
+def test_a_many_sentence_message_states_a_kind_only_in_one_of_its_sentences() -> None:
+    back = MessageKind.recovery
+    done = _reading("action", 0.3, (("flipped the flag off;", MessageKind.action), ("errors are gone", back)))
+    assert done.states(back)
+    # read whole it leans to "back", but no sentence says so: a blend of a thanks and a plan
+    blend = _reading("recovery", 0.5, (("read it all;", None), ("nice work;", None), ("I'll file the review", None)))
+    assert not blend.states(back)
+    asked = _reading("action", 0.3, (("rolled back;", MessageKind.action), ("is it back now?", back)))
+    assert not asked.states(back)
+
+
+def test_a_one_sentence_message_states_a_kind_only_when_the_model_is_sure() -> None:
+    back = MessageKind.recovery
+    assert _reading("recovery", cues.SENTENCE_MARGIN + 0.1).states(back)
+    assert not _reading("recovery", 0.05).states(back)  # too close to the runner-up
+    assert not _reading("recovery", 0.3, best="observation").states(back)  # a nearest example's label, not the fit
+    assert not _reading("recovery", 0.5, text="all good now?").states(back)
+
+
+def test_a_message_leans_to_its_best_scored_kind_even_when_too_close_to_call() -> None:
+    unclear = _reading(None, 0.02, best="report")
+    assert unclear.kind is None and unclear.leans(MessageKind.report)
+    assert not unclear.leans(MessageKind.observation)

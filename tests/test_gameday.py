@@ -80,8 +80,6 @@ def test_difficulty_changes_what_is_shown_and_adds_red_herrings(kb_env) -> None:
         build_scenario(searcher, "pgbouncer-pool-exhausted")
 
 
-@pytest.mark.xfail(reason="the cue model reads the sample's timeline line paging the database on-call as a report, "
-                   "so it is not a communication a responder made", strict=False)
 def test_a_solved_play_through(kb_env) -> None:  # type: ignore[no-untyped-def]
     _settings, searcher, _ = kb_env
     scenario = build_scenario(searcher, MIGRATION, "medium")

@@ -37,7 +37,6 @@ def _record(path: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="the cue model reads the postmortem's 'Aisha stops the terminate loop' as made worse and its flag-off entry as a report, so the flag-off fix is not found", strict=False)
 def test_the_course_of_an_incident_names_what_made_it_worse_and_what_fixed_it() -> None:
     chat = course_of(_record(DATA / "chats" / "2026-01-21-pgbouncer-idle-in-transaction.txt"))
     assert any("default_pool_size = 180" in action.text for action, _worse in chat.harmful)
@@ -53,7 +52,6 @@ def sample(pristine_sample_store: Path, tmp_path_factory: pytest.TempPathFactory
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="the cue model reads the postmortem's 'Aisha stops the terminate loop' as made worse and its flag-off entry as a report, so the flag-off fix is not found", strict=False)
 def test_a_draft_never_advises_what_made_things_worse_and_puts_the_fix_that_worked_first(
     sample: KnowledgeBase,
 ) -> None:

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 
 from ingest.sources import discover, parse_unit
 from ingest.sources.base import ParseOptions
-from kb.core.models import Record
-from kb.generation.summary import TEMPLATE, classify, summarize
+from kb.core.enums import MessageKind
+from kb.core.models import Message, Record
+from kb.generation.summary import (
+    TEMPLATE,
+    Fact,
+    classify,
+    first_signal,
+    recovery_statement,
+    summarize,
+    turning_point,
+)
 from tests.conftest import DATA
 
 CHATS = sorted(DATA.joinpath("chats").glob("*.txt")) + sorted(DATA.joinpath("slack").iterdir())
@@ -113,3 +123,42 @@ def test_a_message_that_opens_with_pasted_output_cites_its_words() -> None:
     start, end, line = _first_line_span(record, message)
     assert line == "load is back under 40% now" and text[start:end] == line  # not the code block or the link
     assert judged_text(message) == "load is back under 40% now"
+
+
+def _facts(*said: tuple[str, str | None, bool, int, frozenset[MessageKind]]) -> list[Fact]:
+    """Facts made by hand, one a minute from 09:00: (text, kind, states back, sentences, sentence kinds)."""
+    start = dt.datetime(2026, 3, 2, 9, 0)
+    return [
+        Fact(message=Message(ts=start + dt.timedelta(minutes=n), author="dana", text=text), kind=MessageKind(kind)
+             if kind else None, impact=False, start=0, end=0, text=text, said=each, sentences=count, back=back)
+        for n, (text, kind, back, count, each) in enumerate(said)
+    ]
+
+
+NONE: frozenset[MessageKind] = frozenset()
+
+
+def test_the_first_signal_of_a_many_line_message_is_a_line_that_reports() -> None:
+    facts = _facts(
+        ("release day!; for real this time", "report", False, 2, frozenset({MessageKind.action})),
+        ("hm; the old badges are still there; rolling back", None, False, 3, frozenset({MessageKind.report})),
+        ("search is down for everyone", "report", False, 1, NONE),
+    )
+    assert first_signal(facts) is facts[1]
+
+
+def test_recovery_is_the_last_statement_that_things_are_back_and_the_fix_comes_before_the_first() -> None:
+    facts = _facts(
+        ("the login page is down", "report", False, 1, NONE),
+        ("restarted the auth pods", "action", False, 1, NONE),
+        ("that made it worse, everything times out now", "made_worse", False, 1, NONE),
+        ("turned the new session store off", "action", False, 1, NONE),
+        ("[RESOLVED] LoginErrors", "recovery", True, 1, NONE),
+        ("logins work again; errors at zero for ten minutes", None, True, 2, frozenset({MessageKind.recovery})),
+        ("thanks all", None, False, 1, NONE),
+    )
+    first = first_signal(facts)
+    assert first is facts[0]
+    last = recovery_statement(facts, first)
+    assert last is facts[5]  # the last statement, not the first sign while the fix goes out
+    assert turning_point(facts, first, last) is facts[4]  # the fix is the step before the first sign

@@ -62,10 +62,21 @@ class Fact:
     sentences: int = 1
     #: whether it states that things are back (as a statement, not a question), whole or in a sentence
     back: bool = False
+    #: whether the whole message reads most as a report, even if too close to call (``Reading.leans``)
+    leans_report: bool = False
 
     @property
     def action_item(self) -> bool:
         return self.kind == MessageKind.action_item or MessageKind.action_item in self.said
+
+    @property
+    def reports(self) -> bool:
+        """Whether it reports a problem. A message of several sentences (a quoted chat joins a speaker's lines
+        into one) reports when one of its sentences clearly does: read whole, the lines of an announcement and
+        a joke ("deploy time!; for real this time") can blend into a report none of them makes."""
+        if self.sentences > 1:
+            return MessageKind.report in self.said and self.kind in (MessageKind.report, None)
+        return self.kind == MessageKind.report or self.leans_report
 
     @property
     def fault(self) -> bool:
@@ -145,34 +156,48 @@ def classify(record: Record) -> list[Fact]:
     sentence_kinds = [r.sentences if r else frozenset() for r in read]
     backs = [bool(r and r.states(MessageKind.recovery)) for r in read]
     counts = [max(1, len(r.parts)) if r else 1 for r in read]
+    leaning = [bool(r and r.leans(MessageKind.report)) for r in read]
     facts = []
-    for message, kind, each, back, count in zip(record.messages, kinds, sentence_kinds, backs, counts,
-                                                strict=True):
+    for message, kind, each, back, count, leans in zip(record.messages, kinds, sentence_kinds, backs, counts,
+                                                       leaning, strict=True):
         if is_bot(message.author) and kind in (MessageKind.hypothesis, MessageKind.decision, MessageKind.cause):
             kind = None  # a program reports and acts; it does not guess or decide
         start, end, text = _first_line_span(record, message)
         impact = bool(IMPACT.search(message.text)) and not is_bot(message.author)
         facts.append(Fact(message=message, kind=kind, impact=impact, start=start, end=end, text=text, said=each,
-                          back=back, sentences=count))
+                          back=back, sentences=count, leans_report=leans))
     return facts
 
 
 def first_signal(facts: list[Fact]) -> Fact | None:
-    """The first report or alert; else the first observation; else the first message."""
-    return next((f for f in facts if f.kind == MessageKind.report), None) or next(
+    """The first report or alert, whole or in one of its lines; else the first observation; else the first
+    message."""
+    return next((f for f in facts if f.reports), None) or next(
         (f for f in facts if f.kind == MessageKind.observation), facts[0] if facts else None
     )
 
 
 def recovery_statement(facts: list[Fact], first: Fact | None) -> Fact | None:
-    """The first statement that things are back, after the first signal and after the last step that made
-    things worse before it (a recovery that did not hold is not the recovery)."""
+    """The last statement that things are back after the first signal, with nothing said to have made things
+    worse after it: the first "looks better" comes while the fix is still going out, the last one says it
+    is done."""
     begin = facts.index(first) + 1 if first in facts else 0
     back = [n for n, f in enumerate(facts) if f.back and n >= begin]
     if not back:
         return None
-    worse = [n for n, f in enumerate(facts[: back[-1]]) if f.kind == MessageKind.made_worse]
-    return next((facts[n] for n in back if n > max(worse, default=-1)), None)
+    worse = [n for n, f in enumerate(facts) if f.kind == MessageKind.made_worse]
+    return next((facts[n] for n in reversed(back) if n > max(worse, default=-1)), facts[back[-1]])
+
+
+def turning_point(facts: list[Fact], first: Fact | None, last: Fact | None) -> Fact | None:
+    """The first message after the first signal, and after the last step said to have made things worse,
+    that reads as things coming back (even a faint sign, "[RESOLVED] ..."): the fix that worked is the last
+    step before it. None when nothing before the recovery statement reads so."""
+    begin = facts.index(first) + 1 if first in facts else 0
+    end = facts.index(last) + 1 if last in facts else len(facts)
+    worse = [n for n, f in enumerate(facts[:end]) if f.kind == MessageKind.made_worse]
+    start = max(begin, max(worse, default=-1) + 1)
+    return next((f for f in facts[start:end] if f.back or f.kind == MessageKind.recovery), None)
 
 
 def _when(message: Message) -> str:
@@ -221,7 +246,9 @@ def _extractive_prose(record: Record, facts: list[Fact]) -> list[DraftItem]:
     add("detection", detections, 3)
     end = facts.index(last) if last is not None else len(facts)
     during = [f for f in facts[first_alert:end] if f.kind in RESPONSE]
-    fix = next((f for f in reversed(during) if f.kind == MessageKind.action), None)
+    turn = turning_point(facts, first, last)
+    before_turn = facts[first_alert : facts.index(turn)] if turn is not None else facts[first_alert:end]
+    fix = next((f for f in reversed(before_turn) if f.kind == MessageKind.action), None)
     changes_first = [f for f in during if f.kind != MessageKind.hypothesis] or during
     add("response", changes_first[:9] + ([fix] if fix is not None and fix not in changes_first[:9] else []), 10)
     back = [f for f in facts[end:] if f.kind == MessageKind.recovery]

@@ -8,7 +8,8 @@ line, and a line no kind wins clearly, has no kind (None). Regular expressions e
 (timestamps, speakers, prompts); what a line means comes from here.
 
 Only a line's leading syntax is taken off before it is judged: a list bullet or table bar, a clock time
-(``14:05 -``, ``[09:12]``, ``09:12 UTC:``), bold marks. Classify in batches: one model call for many lines.
+(``14:05 -``, ``[09:12]``, ``09:12 UTC:``) or a chat log's stamp and speaker (``[2024-09-05 13:49:22] tomas:``),
+bold marks. Classify in batches: one model call for many lines.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ MIN_MARGIN = 0.08
 #: characters of a message judged: its opening says what it does, pasted output after it does not
 MAX_CHARS = 300
 _LEADING_SYNTAX = re.compile(
-    r"^(?:\s*(?:[-*+|>]|\d+[.)])\s+)?\s*(?:\[?\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AaPp][Mm])?\]?(?:\s*[A-Z]{2,4})?"
-    r"\s*(?:[-:|\u2013\u2014]\s*)?)?(?:\*\*)?"
+    r"^(?:\s*(?:[-*+|>]|\d+[.)])\s+)?\s*(?:\[?(?:\d{4}-\d\d-\d\d[ T])?\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AaPp][Mm])?\]?"
+    r"(?:(?<=\])\s*[\w.@-]+:(?=\s))?(?:\s*[A-Z]{2,4})?\s*(?:[-:|\u2013\u2014]\s*)?)?(?:\*\*)?"
 )
 
 
@@ -81,11 +82,23 @@ class Reading:
         """Whether it says this whole, ``margin`` ahead of the next kind, or in one of its sentences."""
         return (self.kind == kind and self.verdict.margin >= margin) or kind in self.sentences
 
+    def leans(self, kind: MessageKind) -> bool:
+        """Whether the whole message reads most as this kind, called or not: the best-scored label, above
+        ``MIN_SCORE`` even when the runner-up is too close to call (a long pasted error asked about)."""
+        best = max(self.verdict.scores, key=self.verdict.scores.__getitem__, default=None)
+        return best == kind.value and self.verdict.scores[best] >= MIN_SCORE
+
     def states(self, kind: MessageKind) -> bool:
-        """Whether the message says this as a statement: one that opens with a question ("is it back?", "so
-        everything runs there now?") asks, it does not state."""
-        opening = self.parts[0][0] if self.parts else self.text
-        return self.kind == kind and not is_question(opening)
+        """Whether the message says this as a statement, whole or in one of its sentences (a quoted chat
+        joins a speaker's lines into one message: "rolled back; ok that worked"): a message that opens with
+        a question ("is it back?", "so everything runs there now?") asks, and so does a sentence that does.
+        A message of several sentences states it in one of them (read whole, its sentences blend: "read back
+        through. good recovery. I'll review the old items" states nothing is back); a one-sentence message
+        counts when the model is sure of it, as of a sentence: one it can only guess at ("prowjob pods")
+        states nothing."""
+        if self.parts:
+            return any(k == kind and not is_question(p) for p, k in self.parts)
+        return _clear(self.verdict) == kind and not is_question(self.text)
 
 
 def is_question(text: str) -> bool:
