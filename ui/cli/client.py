@@ -252,13 +252,23 @@ def forward(argv: list[str], autostart: bool = True) -> int | None:
     return int(answer.get("exit", 1))
 
 
-def stop(argv_globals: list[str] | None = None) -> bool:
-    """Ask the service for these settings to stop; whether one answered."""
+def _ask(message: dict[str, Any], argv_globals: list[str] | None, environ: dict[str, str] | None) -> str | None:
+    """The status the service for these settings answers ``message`` with (None when none answers)."""
     parts = split([*(argv_globals or []), "search"])
-    path = socket_path(config_key(parts[0] if parts else None))
+    path = socket_path(config_key(parts[0] if parts else None, environ=environ))
     if path is None:
-        return False
+        return None
     try:
-        return request(path, {"stop": True}, timeout=10.0).get("status") == "stopped"
+        return str(request(path, message, timeout=10.0).get("status"))
     except (OSError, ValueError):
-        return False
+        return None
+
+
+def ping(argv_globals: list[str] | None = None, environ: dict[str, str] | None = None) -> bool:
+    """Whether a service for these settings is ready to answer."""
+    return _ask({"ping": True}, argv_globals, environ) == "ready"
+
+
+def stop(argv_globals: list[str] | None = None, environ: dict[str, str] | None = None) -> bool:
+    """Ask the service for these settings to stop; whether one answered."""
+    return _ask({"stop": True}, argv_globals, environ) == "stopped"

@@ -101,6 +101,8 @@ class Service:
         """The answer to one request, and whether to keep serving."""
         if message.get("stop"):
             return {"status": "stopped"}, False
+        if message.get("ping"):
+            return {"status": "ready"}, True
         argv = message.get("argv")
         if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
             return {"status": "refused", "reason": "bad request"}, True
