@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import resource
+import shlex
 import statistics
 import subprocess
 import sys
@@ -81,7 +82,7 @@ def row(name: str, commands: list[list[str]], env: dict[str, str], runs: int) ->
         "cpu_median_s": statistics.median(cpus),
     }
     print(
-        f"{name:44} median {result['median_s']:6.3f} s  p95 {result['p95_s']:6.3f} s  "
+        f"{name:50} median {result['median_s']:6.3f} s  p95 {result['p95_s']:6.3f} s  "
         f"cpu median {result['cpu_median_s']:6.3f} s  ({runs} runs)",
         flush=True,
     )
@@ -98,19 +99,18 @@ def wait_for_service(env: dict[str, str], timeout: float = 600.0) -> bool:
     return False
 
 
-def check(
-    kb: list[str], queries: list[str], similar: str | None, env_on: dict[str, str], env_off: dict[str, str]
-) -> int:
-    """Queries whose JSON output differs between the service and the command run in its own process."""
-    commands = [[*kb, "search", q, "--json"] for q in queries]
-    if similar:
-        commands.append([*kb, "similar", similar, "--json"])
+def check(commands: list[list[str]], envs: dict[str, dict[str, str]]) -> int:
+    """Commands whose output (JSON) differs between the ways of running them (the first is the reference)."""
+    names = list(envs)
     differ = 0
     for command in commands:
-        if timed(command, env_on)[2] != timed(command, env_off)[2]:
-            differ += 1
-            print(f"differs: {' '.join(command[len(kb) :])}")
-    print(f"identical output (service vs own process): {len(commands) - differ}/{len(commands)}")
+        outputs = {name: timed(command, envs[name])[2] for name in names}
+        for name in names[1:]:
+            if outputs[name] != outputs[names[0]]:
+                differ += 1
+                print(f"differs ({name} vs {names[0]}): {' '.join(command[-4:])}")
+    pairs = len(commands) * (len(names) - 1)
+    print(f"identical output ({', '.join(names[1:])} vs {names[0]}): {pairs - differ}/{pairs} (command, way) pairs")
     return differ
 
 
@@ -119,7 +119,7 @@ def main() -> int:
     parser.add_argument("--data-dir", type=Path, required=True, help="an ingested store (KB_DATA_DIR)")
     parser.add_argument("--runs", type=int, default=10, help="timed runs per command (default 10)")
     parser.add_argument("--query", action="append", help="a query (repeatable; default five symptoms)")
-    parser.add_argument("--similar", metavar="ID", help="also time `kb similar ID`")
+    parser.add_argument("--similar", metavar="'ID [OPTIONS]'", help="also time `kb similar ID [OPTIONS]`")
     parser.add_argument("--compare-root", type=Path, help="also time the command from this checkout, in its process")
     parser.add_argument("--inprocess-runs", type=int, help="runs of the commands in their own process (default --runs)")
     parser.add_argument("--check", action="store_true", help="compare service and own-process output")
@@ -129,7 +129,7 @@ def main() -> int:
     on, off = environment(args.data_dir, ROOT, True), environment(args.data_dir, ROOT, False)
     print(f"command: {' '.join(kb)}; store {args.data_dir}; {os.cpu_count()} CPUs; load {os.getloadavg()[0]:.1f}")
     searches = [[*kb, "search", q] for q in queries]
-    similars = [[*kb, "similar", args.similar]] if args.similar else []
+    similars = [[*kb, "similar", *shlex.split(args.similar)]] if args.similar else []
     rows = [row("python -c pass", [[sys.executable, "-c", "pass"]], off, args.runs)]
     if args.compare_root:
         before = environment(args.data_dir, args.compare_root, False)
@@ -144,10 +144,15 @@ def main() -> int:
     if not wait_for_service(on):
         print("the service did not start", file=sys.stderr)
         return 1
-    rows.append(row("kb search (service)", searches, on, args.runs))
+    rows.append(row("kb search (service; cpu: the command's only)", searches, on, args.runs))
     if similars:
-        rows.append(row("kb similar (service)", similars, on, args.runs))
-    differ = check(kb, queries, args.similar, on, off) if args.check else 0
+        rows.append(row("kb similar (service; cpu: the command's only)", similars, on, args.runs))
+    differ = 0
+    if args.check:
+        envs = {"own process": off, "service": on}
+        if args.compare_root:
+            envs = {"compare root": environment(args.data_dir, args.compare_root, False), **envs}
+        differ = check([[*c, "--json"] for c in searches + similars], envs)
     client.stop(environ=on)
     print(json.dumps(rows))
     return 1 if differ else 0
