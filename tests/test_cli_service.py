@@ -3,13 +3,15 @@ refuses (and stops) when the store or the code changed, the command then running
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 
 from kb.knowledge import KnowledgeBase
-from tests.conftest import fake_sample
+from tests.conftest import ROOT, fake_sample
 from ui.cli import client
 from ui.cli.main import run
 from ui.cli.service import Service, serve
@@ -112,3 +114,26 @@ def test_the_command_uses_the_service_and_falls_back_when_the_store_changed(
     assert client.forward(argv, autostart=False) is None, "a stale service must not answer"
     thread.join(10)
     assert not thread.is_alive() and not path.exists()
+
+
+def test_a_search_process_imports_neither_llama_index_nor_the_ingestion_pipeline() -> None:
+    code = (
+        "import sys\n"
+        "import ui.cli.main\n"
+        "assert 'kb' not in sys.modules, 'the command line must reach the service before importing the library'\n"
+        "ui.cli.main.build_parser()\n"
+        "import kb.knowledge\n"
+        "heavy = sorted(m for m in sys.modules if m.startswith(('llama_index', 'ingest.pipeline', 'streamlit')))\n"
+        "assert not heavy, heavy\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.slow
+def test_the_query_runtime_and_the_llama_index_face_give_the_same_vectors() -> None:
+    from kb.retrieval.embeddings import OnnxMiniLMEmbedding
+    from kb.retrieval.onnx_model import MiniLM
+
+    query = "pgbouncer pool exhausted: too many clients already"
+    assert MiniLM.loaded(1).get_query_embedding(query) == OnnxMiniLMEmbedding(threads=1).get_query_embedding(query)
