@@ -36,6 +36,8 @@ FORWARDED = frozenset({"search", "similar"})
 IDLE_S = 600.0
 #: the longest a command waits for the service's answer before running in its own process
 ANSWER_TIMEOUT_S = 120.0
+#: why a service refuses and stops (a new one, started at once, loads the changed store or code)
+STOPPING = frozenset({"the store changed", "the code changed"})
 #: the largest request or answer read
 MAX_MESSAGE = 64 << 20
 _ROOTS = ("kb", "ingest", "ui")
@@ -242,6 +244,8 @@ def forward(argv: list[str], autostart: bool = True) -> int | None:
             start(path, data_dir)
         return None
     if answer.get("status") != "ok":
+        if autostart and answer.get("reason") in STOPPING:
+            start(path, data_dir)  # it waits for the stopping service to let go of the socket
         return None
     sys.stderr.write(str(answer.get("stderr", "")))
     try:
