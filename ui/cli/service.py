@@ -60,6 +60,7 @@ class Service:
     @classmethod
     def open(cls, global_args: list[str], kb: KnowledgeBase | None = None) -> Service | None:
         """Open and warm the knowledge base the global options name (None when the store changed meanwhile)."""
+        from kb.core.errors import KBError
         from kb.retrieval.search import Query
         from ui.cli.context import Context
         from ui.cli.main import build_parser
@@ -70,6 +71,10 @@ class Service:
         before = kb.store.version()
         kb.keyword.ensure_fresh(force=True)
         kb.search(Query(text="service warm up", k=1))  # the model, the store's index, the keyword index
+        ids = sorted(kb.record_metas())
+        if ids:
+            with suppress(KBError):
+                kb.similar(ids[0], k=1)  # what `kb similar` reads besides: records and their vectors
         after = kb.store.version()
         if before != after or kb.keyword.version != after:
             return None
