@@ -41,8 +41,9 @@ def own_process(argv: list[str], kb: KnowledgeBase, capsys: pytest.CaptureFixtur
 def test_only_search_and_similar_are_forwarded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert client.split(["search", "pods", "--json"]) == (None, ["search", "pods", "--json"])
-    assert client.split(["--data-dir", "kb", "similar", "x"]) == ("kb", ["--data-dir", "kb", "similar", "x"])
-    assert client.split(["--data=kb", "search", "x"]) == ("kb", ["--data=kb", "search", "x"])
+    kb = str(tmp_path / "kb")
+    assert client.split(["--data-dir", "kb", "similar", "x"]) == ("kb", ["--data-dir", kb, "similar", "x"])
+    assert client.split(["--data=kb", "search", "x"]) == ("kb", ["--data-dir", kb, "search", "x"])
     assert client.split(["search", "--alert", "a.json"]) == (None, ["search", "--alert", str(tmp_path / "a.json")])
     assert client.split(["search", "--al=a.json"]) == (None, ["search", f"--al={tmp_path / 'a.json'}"])
     for argv in (["search", "--alert", "-"], ["ingest", "data"], ["--verbose", "search", "x"], [], ["--data-dir"]):

@@ -133,10 +133,11 @@ def _option(token: str, name: str) -> bool:
 
 
 def split(argv: list[str]) -> tuple[str | None, list[str]] | None:
-    """``(--data-dir value, argv with an alert file's path made absolute)`` when the service can answer this
-    command line; None when it runs here (another command, other global options, an alert read from stdin)."""
+    """``(--data-dir value, argv with the data directory's and an alert file's paths made absolute)`` when the
+    service can answer this command line; None when it runs here (another command, other global options, an
+    alert read from stdin)."""
     data_dir: str | None = None
-    i = 0
+    out, i = [], 0
     while i < len(argv) and argv[i].startswith("-"):
         if not _option(argv[i], "--data-dir"):
             return None
@@ -146,10 +147,11 @@ def split(argv: list[str]) -> tuple[str | None, list[str]] | None:
             data_dir, i = argv[i + 1], i + 2
         else:
             return None
+        out += ["--data-dir", os.path.abspath(os.path.expanduser(data_dir))]  # the service runs elsewhere
     if i >= len(argv) or argv[i] not in FORWARDED:
         return None
-    out = list(argv)
-    j = i + 1
+    out += argv[i:]
+    j = len(out) - len(argv) + i + 1
     while j < len(out) and out[j] != "--":
         if _option(out[j], "--alert"):
             if "=" in out[j]:
