@@ -3,9 +3,13 @@ refuses (and stops) when the store or the code changed, the command then running
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,13 +27,25 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
 
 
 @pytest.fixture
-def env(sample: KnowledgeBase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The command's environment: this store, the service on, a private socket folder."""
+def env(sample: KnowledgeBase, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The command's environment: this store, the service on, a private socket folder (short: a socket's path
+    is limited to about 100 bytes)."""
+    runtime = Path(tempfile.mkdtemp(prefix="kbs", dir="/tmp"))
     monkeypatch.setenv("KB_DATA_DIR", str(sample.settings.data_dir))
     monkeypatch.setenv("KB_SERVICE", "on")
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     monkeypatch.delenv("KB_SERVICE_IDLE", raising=False)
-    return tmp_path
+    yield runtime
+    shutil.rmtree(runtime, ignore_errors=True)
+
+
+def test_sockets_are_made_where_their_path_fits(env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert client.service_dir() == env / f"incident-kb-{os.getuid()}"
+    monkeypatch.setenv("XDG_RUNTIME_DIR", "/tmp/" + "x" * 80)
+    monkeypatch.setenv("TMPDIR", str(env))
+    assert client.service_dir() == env / f"incident-kb-{os.getuid()}"
+    path = client.socket_path(client.config_key(None))
+    assert path is not None and len(str(path)) + len(".lock") < 104
 
 
 def own_process(argv: list[str], kb: KnowledgeBase, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:

@@ -38,6 +38,8 @@ IDLE_S = 600.0
 ANSWER_TIMEOUT_S = 120.0
 #: why a service refuses and stops (a new one, started at once, loads the changed store or code)
 STOPPING = frozenset({"the store changed", "the code changed"})
+#: the longest folder a socket's folder is made in: a Unix socket's path is limited to 104-108 bytes
+MAX_BASE_CHARS = 50
 #: the largest request or answer read
 MAX_MESSAGE = 64 << 20
 _ROOTS = ("kb", "ingest", "ui")
@@ -109,8 +111,10 @@ def config_key(data_dir: str | None, cwd: str | None = None, environ: dict[str, 
 
 
 def service_dir() -> Path | None:
-    """The user's private folder for service sockets (created 0700), or None when it is not private."""
-    base = os.environ.get("XDG_RUNTIME_DIR") or os.environ.get("TMPDIR") or "/tmp"  # noqa: S108 - checked below
+    """The user's private folder for service sockets (created 0700), or None when it is not private. It is in
+    the first of XDG_RUNTIME_DIR, TMPDIR and /tmp where a socket's path stays within the system's limit."""
+    bases = (os.environ.get("XDG_RUNTIME_DIR"), os.environ.get("TMPDIR"))
+    base = next((b for b in bases if b and len(b) <= MAX_BASE_CHARS), "/tmp")  # noqa: S108 - checked below
     folder = Path(base) / f"incident-kb-{os.getuid()}"
     try:
         folder.mkdir(mode=0o700, exist_ok=True)
