@@ -20,7 +20,6 @@ results. ``KB_SERVICE=off`` turns the service off.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -201,6 +200,8 @@ def request(path: Path, message: dict[str, Any], timeout: float = ANSWER_TIMEOUT
 
 def starting_or_running(path: Path) -> bool:
     """Whether a service holds the lock of ``path`` (it is loading, or serving)."""
+    import fcntl
+
     try:
         with open(f"{path}.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -228,7 +229,7 @@ def start(path: Path, data_dir: str | None) -> None:
 
 def forward(argv: list[str], autostart: bool = True) -> int | None:
     """Run the command line through the service and return its exit status; None when it must run here."""
-    if not enabled() or not hasattr(socket, "AF_UNIX"):
+    if not enabled() or os.name != "posix" or not hasattr(socket, "AF_UNIX"):
         return None
     parts = split(argv)
     if parts is None:
