@@ -18,8 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-from llama_index.core.base.embeddings.base import BaseEmbedding
+from typing import TYPE_CHECKING
 
 from kb.clients.openai_client import ChatModel
 from kb.clients.store import Store, open_store
@@ -28,11 +27,14 @@ from kb.core.settings import Settings
 from kb.gameday.scenario import eligible
 from kb.ops.doctor import DoctorReport, check
 from kb.retrieval.alerts import AlertQuery
-from kb.retrieval.embeddings import make_embedding, model_id
 from kb.retrieval.keyword import KeywordIndex
 from kb.retrieval.meaning import use_cache_dir
-from kb.retrieval.search import Mode, Query, Searcher, open_searcher
+from kb.retrieval.onnx_model import STORE_ID, MiniLM
+from kb.retrieval.search import Mode, Query, QueryEmbedder, Searcher, open_searcher
 from kb.retrieval.similar import same_incident, similar
+
+if TYPE_CHECKING:
+    from llama_index.core.base.embeddings.base import BaseEmbedding
 
 
 @dataclass
@@ -83,20 +85,33 @@ class KnowledgeBase:
     def embedding(self) -> BaseEmbedding:
         """The embedding model the settings ask for."""
         if self._embedding is None:
+            from kb.retrieval.embeddings import make_embedding
+
             self._embedding = make_embedding(self.settings)
         return self._embedding
+
+    @property
+    def _bundled(self) -> bool:
+        """Whether the bundled model embeds (the settings ask for it, and no other model was given)."""
+        return self._embedding is None and self.settings.embed_backend == "onnx-minilm"
+
+    @property
+    def query_embedder(self) -> QueryEmbedder:
+        """What embeds a search's query: the embedding model, or for the bundled model its runtime alone (the
+        same vectors, without loading llama-index, which costs a search process seconds)."""
+        return MiniLM.loaded(self.settings.embed_threads) if self._bundled else self.embedding
 
     @property
     def store(self) -> Store:
         """The Chroma store the settings point at (opened, and created if needed, on first use)."""
         if self._store is None:
-            self._store = open_store(self.settings, model_id(self.embedding))
+            self._store = open_store(self.settings, self.model_id)
         return self._store
 
     @property
     def searcher(self) -> Searcher:
         if self._searcher is None:
-            self._searcher = open_searcher(self.settings, self.store, self.embedding)
+            self._searcher = open_searcher(self.settings, self.store, self.query_embedder)
         return self._searcher
 
     @property
@@ -114,12 +129,16 @@ class KnowledgeBase:
 
     def load(self) -> KnowledgeBase:
         """Open the store and the embedding model now rather than on first use."""
-        _ = self.store  # opens the embedding model too
+        _ = self.embedding, self.store
         return self
 
     @property
     def model_id(self) -> str:
         """The embedding model's id, as the store records it."""
+        if self._bundled:
+            return STORE_ID
+        from kb.retrieval.embeddings import model_id
+
         return model_id(self.embedding)
 
     # -- search -------------------------------------------------------------------------------

@@ -35,6 +35,10 @@ BROAD_EXCEPT: dict[tuple[str, str], str] = {
     ("ingest/uploads.py", "_unzip"): "hostile archive headers raise more than BadZipFile; the member or upload is "
     "reported, the others are staged",
     ("kb/retrieval/embeddings.py", "_embed"): "the openai package raises many types; one message for people",
+    ("ui/cli/service.py", "handle"): "whatever a command raises in the search service, the command runs again in "
+    "its own process, which shows the error as it always did",
+    ("ui/cli/service.py", "main"): "the search service runs detached: any failure to start or serve is written to "
+    "its log, and commands run in their own processes",
 }
 
 

@@ -34,6 +34,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """One on-disk vector cache for the whole run, shared by the test processes (pytest-xdist workers inherit
     it) and every `kb` they start (KB_CACHE_DIR): the labelled examples are embedded once per run, not once
     per process. A fresh one each run unless KB_CACHE_DIR is already set."""
+    os.environ["KB_SERVICE"] = "off"  # a `kb` a test starts runs in its own process and leaves no service behind
     if not os.environ.get("KB_CACHE_DIR"):
         os.environ["KB_CACHE_DIR"] = tempfile.mkdtemp(prefix="kb-test-vectors-")
         config.stash[_OWN_CACHE] = Path(os.environ["KB_CACHE_DIR"])

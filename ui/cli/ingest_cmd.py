@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ingest.pipeline import Ingestor
 from kb.core.models import Kind
 from kb.core.reports import IngestReport
 from ui.cli.context import Context
@@ -48,6 +47,8 @@ def summary_text(report: IngestReport) -> str:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from ingest.pipeline import Ingestor  # llama-index loads with it: only this command needs it
+
     ingestor = Ingestor.into(ctx.kb)
     kind = Kind(args.kind) if args.kind else None
     with progress_bars(ctx.interactive) as progress:

@@ -1,25 +1,18 @@
-"""`kb`: the command-line shell. Each command group lives in its own module."""
+"""`kb`: the command-line shell. Each command group lives in its own module.
+
+This module imports only the standard library at the top: a search started from the command line first asks
+the resident service (``ui.cli.client``), and only when that does not answer are the library and the command
+modules imported, in this process."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
-from kb.core.errors import KBError
-from ui.cli import (
-    ask_cmd,
-    docs_cmd,
-    doctor_cmd,
-    eval_cmd,
-    gameday_cmd,
-    ingest_cmd,
-    mcp_cmd,
-    runbook_cmd,
-    search_cmd,
-    ui_cmd,
-)
-from ui.cli.context import Context
+if TYPE_CHECKING:
+    from kb.knowledge import KnowledgeBase
 
 DESCRIPTION = """Incident knowledge base: search past postmortems, runbooks and incident chat logs.
 
@@ -40,6 +33,19 @@ one write drafts; without it, drafts are assembled from the documents' own text,
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ui.cli import (
+        ask_cmd,
+        docs_cmd,
+        doctor_cmd,
+        eval_cmd,
+        gameday_cmd,
+        ingest_cmd,
+        mcp_cmd,
+        runbook_cmd,
+        search_cmd,
+        ui_cmd,
+    )
+
     parser = argparse.ArgumentParser(
         prog="kb", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -60,6 +66,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The `kb` command. Started as a process (``argv`` None), `kb search` and `kb similar` are answered by
+    the resident service when one serves this configuration and store (``ui.cli.client``)."""
+    if argv is None:
+        from ui.cli import client
+
+        answered = client.forward(sys.argv[1:])
+        if answered is not None:
+            return answered
+    return run(argv)
+
+
+def run(argv: list[str] | None, kb: KnowledgeBase | None = None) -> int:
+    """Parse ``argv`` and run the command in this process (with ``kb``: over that knowledge base, already open)."""
+    from kb.core.errors import KBError
+    from ui.cli.context import Context
+
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -67,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        ctx = Context(args)
+        ctx = Context(args, kb)
         return int(args.run(args, ctx))
     except KBError as exc:
         print(f"kb: error: {exc}", file=sys.stderr)

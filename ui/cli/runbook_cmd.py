@@ -6,7 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from ingest.revisions import apply_proposal
 from ingest.sources import discover, parse_unit
 from ingest.sources.base import ParseOptions
 from kb.core.drafts import Draft
@@ -201,6 +200,8 @@ def run_update(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_apply(args: argparse.Namespace, ctx: Context) -> int:
+    from ingest.revisions import apply_proposal  # the ingestion pipeline loads with it
+
     applied = apply_proposal(ctx.kb, args.proposal)
     if ctx.json:
         ctx.print_json(applied.model_dump(mode="json"))
