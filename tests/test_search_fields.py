@@ -80,3 +80,29 @@ def test_a_section_is_found_by_its_heading_in_both_retrievers(fake_kb: Ingestor,
     assert plain.search("standby replication", 2)[0].position in {
         i for i, rid in enumerate(plain.record_of) if plain.records[rid] == "a"
     }
+
+
+def test_a_rebuild_in_a_new_process_embeds_only_the_headings_it_lacks(fake_kb: Ingestor, tmp_path: Path) -> None:
+    docs = tmp_path / "docs" / "postmortems"
+    write_pm(docs, "a.md", "Standby replication lagging", "db", "the standby fell behind", "slow disk")
+    embedding = HashingEmbedding()
+    first = KeywordIndex(fake_kb.store, tmp_path / "kw", embed=embedding.get_text_embedding_batch, embed_model="h")
+    fake_kb.keyword = first
+    fake_kb.run([docs.parent])
+    write_pm(docs, "b.md", "Checkout errors", "checkout", "checkout failed", "bug")
+    Ingestor(fake_kb.settings, fake_kb.store, fake_kb.embedding).run([docs.parent])  # a writer with no snapshot
+
+    asked: list[str] = []
+
+    def embed(texts: list[str]) -> list[list[float]]:
+        asked.extend(texts)
+        return embedding.get_text_embedding_batch(texts)
+
+    later = KeywordIndex(fake_kb.store, tmp_path / "kw", embed=embed, embed_model="h")
+    later.ensure_fresh()
+    assert asked and all(t.startswith("Checkout errors") for t in asked)
+    assert len(later.headings) == len(first.headings) + len(asked)
+    other_model = KeywordIndex(fake_kb.store, tmp_path / "kw", embed=embed, embed_model="another")
+    asked.clear()
+    other_model.rebuild()
+    assert any(t.startswith("Standby replication") for t in asked)  # another model's vectors are not reused

@@ -10,6 +10,7 @@ and saved beside it; vectors of headings an earlier snapshot held are reused, no
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -53,9 +54,22 @@ class HeadingVectors:
     def __len__(self) -> int:
         return len(self.texts)
 
-    def save(self, folder: Path) -> None:
+    def save(self, folder: Path, model: str) -> None:
         np.save(folder / "heading_vectors.npy", self.vectors)
         np.save(folder / "heading_of_chunk.npy", self.of_chunk)
+        (folder / "heading_texts.json").write_text(json.dumps({"model": model, "texts": self.texts}))
+
+    @classmethod
+    def saved(cls, folder: Path | None, model: str) -> HeadingVectors | None:
+        """The vectors ``model`` made that are saved in ``folder``, whatever store version they were made for
+        (so a rebuild embeds only the headings they lack), or None."""
+        if folder is None:
+            return None
+        try:
+            saved = json.loads((folder / "heading_texts.json").read_text())
+            return cls.load(folder, saved["texts"]) if saved.get("model") == model else None
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     @classmethod
     def load(cls, folder: Path, texts: list[str]) -> HeadingVectors | None:

@@ -72,9 +72,11 @@ class KeywordIndex:
         b: float = 0.5,
         refresh_s: float = 1.0,
         embed: Embed | None = None,
+        embed_model: str = "",
     ) -> None:
         self.store = store
         self.embed = embed  # embeds heading texts for the dense title field (none: no such field)
+        self.embed_model = embed_model  # whose vectors those are
         self.headings = HeadingVectors.empty()
         self.directory = directory
         self.options = options
@@ -151,7 +153,8 @@ class KeywordIndex:
             field_bm25 = bm25s.BM25(k1=self.k1, b=0.75)  # titles and headings vary little in length
             field_bm25.index(fields, show_progress=False)
         embed = self.embed
-        self.headings = HeadingVectors.build(headings, embed, self.headings) if embed else HeadingVectors.empty()
+        previous = self.headings if len(self.headings) else HeadingVectors.saved(self.directory, self.embed_model)
+        self.headings = HeadingVectors.build(headings, embed, previous) if embed else HeadingVectors.empty()
         self._set(
             version,
             (bm25, field_bm25),
@@ -208,7 +211,7 @@ class KeywordIndex:
             self._bm25.save(str(tmp / "bm25"))
             self._fields.save(str(tmp / "fields"))
         np.save(tmp / "record_of.npy", self.record_of)
-        self.headings.save(tmp)
+        self.headings.save(tmp, self.embed_model)
         (tmp / "rows.json").write_text(
             json.dumps(
                 {

@@ -255,7 +255,8 @@ def open_searcher(
     settings: Settings, store: Store, embedding: BaseEmbedding, params: FusionParams | None = None
 ) -> Searcher:
     """A searcher whose keyword index is saved next to the store (or in the local data dir)."""
-    keyword = KeywordIndex(store, keyword_dir(settings), embed=embedding.get_text_embedding_batch)
+    embed = embedding.get_text_embedding_batch
+    keyword = KeywordIndex(store, keyword_dir(settings), embed=embed, embed_model=embedding.model_name)
     return Searcher(store, embedding, keyword, params)
 
 
