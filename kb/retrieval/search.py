@@ -26,7 +26,7 @@ from kb.clients.store_meta import SearchFilters
 from kb.core.models import Hit, Kind, RankedDocument, RecordMeta, RecordSummary
 from kb.core.settings import Settings
 from kb.retrieval.keyword import KeywordIndex
-from kb.text.analysis import STOPWORDS, analyze, whole_term
+from kb.text.analysis import STOPWORDS, analyze, count_tokens, whole_term
 
 Mode = Literal["hybrid", "bm25", "dense"]
 #: a search or a question reads this much of its text: a pasted alert or log excerpt fits, a pasted file is cut
@@ -48,10 +48,7 @@ def terms(text: str) -> list[str]:
 
 def query_words(text: str) -> int:
     """How many words (identifiers counted once) a query has: what decides how it is searched."""
-    return sum(1 for _ in _WORD_OR_ID.finditer(text))
-
-
-_WORD_OR_ID = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_.\-/:]*[A-Za-z0-9])?")
+    return count_tokens(text)
 
 
 def bounded_query(text: str) -> str:

@@ -85,6 +85,11 @@ def _parts(token: str, options: AnalyzerOptions) -> list[str]:
     return out
 
 
+def count_tokens(text: str) -> int:
+    """How many raw tokens (words and identifiers, each counted once) a text has."""
+    return sum(1 for _ in _RAW.finditer(text))
+
+
 def analyze(text: str, options: AnalyzerOptions = DEFAULT) -> list[str]:
     """Index terms of a text, in order (with repeats, as BM25 wants them)."""
     terms: list[str] = []
