@@ -62,7 +62,8 @@ def test_a_kill_while_embedding_the_next_batch_keeps_the_first_and_the_rerun_emb
     assert (resumed.added, resumed.updated, resumed.unchanged) == (7, 0, 3)
 
     _s, clean_store, clean_embedding = opened(tmp_path / "clean")
-    clean = Ingestor(_s, clean_store, clean_embedding).run([corpus])
+    clean_keyword = open_searcher(_s, clean_store, clean_embedding).keyword  # headings are embedded too, once
+    clean = Ingestor(_s, clean_store, clean_embedding, clean_keyword).run([corpus])
     assert clean.added == 10
     assert embedding.texts_embedded == clean_embedding.texts_embedded - len(kept_texts), "nothing embedded twice"
     assert resumed.embedded_chunks == clean.embedded_chunks - len(kept_texts)

@@ -17,7 +17,7 @@ import re
 import shutil
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +27,13 @@ import numpy as np
 from kb.clients.store import Store
 from kb.clients.store_meta import SearchFilters, decode_record_meta, encode_record_meta
 from kb.core.models import Chunk, ChunkMeta, RecordMeta
+from kb.retrieval.headings import Embed, HeadingVectors
 from kb.text.analysis import DEFAULT, AnalyzerOptions, analyze, whole_term
 
 _WORD = re.compile(r"\S+")
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
 
-FORMAT = 5  # bump whenever what is indexed or saved changes (index_text, analyzer code, file layout)
+FORMAT = 6  # bump whenever what is indexed or saved changes (index_text, analyzer code, file layout)
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
@@ -42,10 +43,21 @@ class KeywordHit:
     score: float
 
 
+#: how much a chunk's title-and-heading field adds to its body score (docs/retrieval.md: 0.1-0.3 helped BM25
+#: and the fused ranking on every labelled set, 0.5 cost the questions and the full alert texts)
+FIELD_WEIGHT = 0.2
+
+
 def index_text(text: str, meta: ChunkMeta) -> str:
     """What BM25 sees for a chunk: its document title (twice: a title says what the whole document is
     about, measured better than once or three times), its section heading, then the text."""
     return "\n".join(x for x in (meta.title, meta.title, meta.heading, text) if x)
+
+
+def field_text(meta: ChunkMeta) -> str:
+    """A chunk's title field: its document title and section heading, scored as a short field of their own
+    (BM25F-like), so the section whose heading says what the query asks ranks by its heading too."""
+    return "\n".join(x for x in (meta.title, meta.heading) if x)
 
 
 class KeywordIndex:
@@ -59,8 +71,13 @@ class KeywordIndex:
         k1: float = 1.2,
         b: float = 0.5,
         refresh_s: float = 1.0,
+        embed: Embed | None = None,
+        embed_model: str = "",
     ) -> None:
         self.store = store
+        self.embed = embed  # embeds heading texts for the dense title field (none: no such field)
+        self.embed_model = embed_model  # whose vectors those are
+        self.headings = HeadingVectors.empty()
         self.directory = directory
         self.options = options
         self.k1, self.b = k1, b
@@ -69,6 +86,7 @@ class KeywordIndex:
         self._checked = 0.0
         self._lock = threading.Lock()
         self._bm25: Any = None
+        self._fields: Any = None  # BM25 over each chunk's title and heading
         self.chunk_ids: list[str] = []
         self.texts: list[str] = []
         self.places: list[tuple[str, str, int, int]] = []  # section, heading, start, end
@@ -109,6 +127,8 @@ class KeywordIndex:
     def _build(self, version: str) -> None:
         record_meta = self.store.record_index()
         corpus: list[list[str]] = []
+        fields: list[list[str]] = []
+        headings: list[str] = []
         chunk_ids: list[str] = []
         texts: list[str] = []
         places: list[tuple[str, str, int, int]] = []
@@ -124,13 +144,20 @@ class KeywordIndex:
             texts.append(text)
             places.append((meta.section, meta.heading, meta.start, meta.end))
             corpus.append(analyze(index_text(text, meta), self.options) or ["_"])
-        bm25 = None
+            headings.append(field_text(meta))
+            fields.append(analyze(headings[-1], self.options) or ["_"])
+        bm25 = field_bm25 = None
         if corpus:
             bm25 = bm25s.BM25(k1=self.k1, b=self.b)
             bm25.index(corpus, show_progress=False)
+            field_bm25 = bm25s.BM25(k1=self.k1, b=0.75)  # titles and headings vary little in length
+            field_bm25.index(fields, show_progress=False)
+        embed = self.embed
+        previous = self.headings if len(self.headings) else HeadingVectors.saved(self.directory, self.embed_model)
+        self.headings = HeadingVectors.build(headings, embed, previous) if embed else HeadingVectors.empty()
         self._set(
             version,
-            bm25,
+            (bm25, field_bm25),
             chunk_ids,
             texts,
             places,
@@ -142,7 +169,7 @@ class KeywordIndex:
     def _set(
         self,
         version: str,
-        bm25: Any,
+        indexes: tuple[Any, Any],
         chunk_ids: list[str],
         texts: list[str],
         places: list[tuple[str, str, int, int]],
@@ -150,7 +177,7 @@ class KeywordIndex:
         records: list[str],
         record_meta: dict[str, RecordMeta],
     ) -> None:
-        self._bm25, self.chunk_ids, self.texts, self.places = bm25, chunk_ids, texts, places
+        (self._bm25, self._fields), self.chunk_ids, self.texts, self.places = indexes, chunk_ids, texts, places
         self.record_of, self.records, self.record_meta = record_of, records, record_meta
         self.position = {cid: i for i, cid in enumerate(chunk_ids)}
         metas = [record_meta.get(rid) for rid in records]
@@ -182,7 +209,9 @@ class KeywordIndex:
         tmp.mkdir(parents=True)
         if self._bm25 is not None:
             self._bm25.save(str(tmp / "bm25"))
+            self._fields.save(str(tmp / "fields"))
         np.save(tmp / "record_of.npy", self.record_of)
+        self.headings.save(tmp, self.embed_model)
         (tmp / "rows.json").write_text(
             json.dumps(
                 {
@@ -190,6 +219,7 @@ class KeywordIndex:
                     "texts": self.texts,
                     "places": self.places,
                     "records": self.records,
+                    "headings": self.headings.texts,
                     "record_meta": {rid: encode_record_meta(m) for rid, m in self.record_meta.items()},
                 }
             )
@@ -222,15 +252,22 @@ class KeywordIndex:
             if meta != {**self._signature(), "version": version}:
                 return False
             rows = json.loads((self.directory / "rows.json").read_text())
-            bm25 = bm25s.BM25.load(str(self.directory / "bm25")) if (self.directory / "bm25").exists() else None
+            bm25 = fields = None
+            if (self.directory / "bm25").exists():
+                bm25 = bm25s.BM25.load(str(self.directory / "bm25"))
+                fields = bm25s.BM25.load(str(self.directory / "fields"))
             record_of = np.load(self.directory / "record_of.npy")
             record_meta = {rid: decode_record_meta(rid, flat) for rid, flat in rows["record_meta"].items()}
+            headings = HeadingVectors.load(self.directory, rows["headings"])
         except (OSError, ValueError, KeyError):
             return False
+        if self.embed is not None and (headings is None or (rows["chunk_ids"] and not len(headings))):
+            return False  # saved by a process with no embedding model: build with the heading vectors
+        self.headings = headings or HeadingVectors.empty()
         places = [tuple(p) for p in rows["places"]]
         self._set(
             version,
-            bm25,
+            (bm25, fields),
             rows["chunk_ids"],
             rows["texts"],
             places,
@@ -282,7 +319,7 @@ class KeywordIndex:
             return 1.0 if words <= found else 0.0
         return sum(self.rarity(w) for w in words & found) / total
 
-    def _mask(self, filters: SearchFilters | None) -> np.ndarray | None:
+    def mask(self, filters: SearchFilters | None) -> np.ndarray | None:
         """1.0 for chunks whose record passes the filters, 0.0 otherwise (vectorised per record)."""
         if filters is None or filters == SearchFilters():
             return None
@@ -305,7 +342,7 @@ class KeywordIndex:
 
     def allowed_ids(self, filters: SearchFilters, limit: int) -> list[str] | None:
         """Ids of the chunks passing the filters, or None when there are more than ``limit``."""
-        mask = self._mask(filters)
+        mask = self.mask(filters)
         if mask is None:
             return None
         positions = np.flatnonzero(mask)
@@ -328,16 +365,24 @@ class KeywordIndex:
                     found.append(self._service_keys[key])
         return found
 
-    def search(self, text: str, k: int, filters: SearchFilters | None = None) -> list[KeywordHit]:
-        """The ``k`` best chunks for the text (only those passing the filters)."""
+    def search(
+        self, text: str, k: int, filters: SearchFilters | None = None, whole_identifiers: bool = False
+    ) -> list[KeywordHit]:
+        """The ``k`` best chunks for the text (only those passing the filters); with ``whole_identifiers``
+        the text's identifiers are searched whole, not also by their parts (for a whole document as query)."""
         self.ensure_fresh()
         if self._bm25 is None:
             return []
-        tokens = analyze(text, self.options) + self.service_tokens(text)
+        options = replace(self.options, identifier_parts=False) if whole_identifiers else self.options
+        tokens = analyze(text, options) + self.service_tokens(text)
         tokens = [t for t in tokens if t in self._bm25.vocab_dict]
         if not tokens:
             return []
-        scores = self._bm25.get_scores(tokens, weight_mask=self._mask(filters))
+        mask = self.mask(filters)
+        scores = self._bm25.get_scores(tokens, weight_mask=mask)
+        in_fields = [t for t in tokens if t in self._fields.vocab_dict]
+        if in_fields and FIELD_WEIGHT:
+            scores = scores + FIELD_WEIGHT * self._fields.get_scores(in_fields, weight_mask=mask)
         n = min(k, int(np.count_nonzero(scores > 0)))
         if n == 0:
             return []

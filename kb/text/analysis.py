@@ -39,6 +39,7 @@ class AnalyzerOptions:
 
     split_identifiers: bool = True  # CamelCase, snake_case, dotted and dashed names -> parts
     keep_whole: bool = True  # keep the identifier itself too
+    identifier_parts: bool = True  # emit an identifier's parts (off: the whole identifier only)
     stem: bool = True
     stopwords: bool = True
     status_classes: bool = True  # 503 -> also '5xx'
@@ -84,6 +85,11 @@ def _parts(token: str, options: AnalyzerOptions) -> list[str]:
     return out
 
 
+def count_tokens(text: str) -> int:
+    """How many raw tokens (words and identifiers, each counted once) a text has."""
+    return sum(1 for _ in _RAW.finditer(text))
+
+
 def analyze(text: str, options: AnalyzerOptions = DEFAULT) -> list[str]:
     """Index terms of a text, in order (with repeats, as BM25 wants them)."""
     terms: list[str] = []
@@ -104,7 +110,7 @@ def _token_terms(raw: str, options: AnalyzerOptions) -> tuple[str, ...]:
         whole = "".join(p.lower() for p in parts) if options.strip_pod_suffixes else _SPLIT.sub("", lowered)
         # stemmed like a plain word, so "coredns" or "oomkilled" typed in lower case finds CoreDNS, OOMKilled
         terms.append(_stem(whole) if options.stem else whole)
-    for part in parts:
+    for part in parts if options.identifier_parts or not (compound and options.keep_whole) else ():
         word = part.lower()
         if options.stopwords and word in STOPWORDS:
             continue
