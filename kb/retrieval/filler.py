@@ -9,7 +9,6 @@ page that holds the content; the stub itself never ranks above its target.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import TypeVar
@@ -19,7 +18,6 @@ from kb.core.models import RecordMeta
 
 #: the factor a filler document's fused score is multiplied by (it is listed after content in any case)
 FILLER_WEIGHT = 0.1
-_EXTENSION = re.compile(r"\.(?:md|markdown|html?|txt|rst|adoc)$", re.I)
 
 T = TypeVar("T")
 
@@ -28,7 +26,7 @@ def _parts(path: str) -> list[str]:
     """A path's segments, lowercased, without its extension, '.' and '..'."""
     segments = [p for p in PurePosixPath(path.replace("\\", "/")).parts if p not in ("/", ".", "..", "")]
     if segments:
-        segments[-1] = _EXTENSION.sub("", segments[-1])
+        segments[-1] = PurePosixPath(segments[-1]).stem  # page.md, page.html: the same page
     return [s.lower() for s in segments if s]
 
 

@@ -18,7 +18,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.S)
-_URL = re.compile(r"\b(?:https?|ftp)://\S+")
+_URL = re.compile(r"\bhttps?://\S+")
 #: a Hugo cross-reference as a link destination (``[text]({{< ref "page.md" >}})``): the page it names
 _SHORTCODE_REF = re.compile(r"""\{\{<\s*(?:rel)?ref\s+"([^"]+)"\s*>\}\}""")
 _WORD = re.compile(r"[^\W_](?:[\w'./:-]*\w)?")
