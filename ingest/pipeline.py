@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from ingest import extract
+from ingest import extract, filler
 from ingest.chunking import chunk_record, embedding_text
 from ingest.redaction.records import SecretInName
 from ingest.sources import Unit, discover, parse_unit, unit_hash
@@ -272,9 +272,12 @@ class Ingestor:
         """Chunk every pending record; return the text to embed of every chunk, by text hash."""
         max_words = max(16, int(self.settings.chunk_tokens * 0.75))
         texts: dict[str, str] = {}
+        records = [record for item in pending for record in item.records]
+        # filler marked, empty passages left out (ingest.filler): one model batch for the whole run
+        sifted = iter(filler.sift(records, [chunk_record(record, max_words) for record in records]))
         for item in pending:
             for record in item.records:
-                chunks = chunk_record(record, max_words)
+                chunks = next(sifted)
                 hashes = []
                 for chunk in chunks:
                     text = embedding_text(record, chunk)

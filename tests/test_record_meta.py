@@ -40,6 +40,8 @@ FLAT: dict[str, Any] = {
     "alerts": "KubePodCrashLooping|HighErrorRate",
     "errors": "502 Bad Gateway",
     "supersedes": "",
+    "filler": "",
+    "redirect": "",
 }
 
 TYPED = RecordMeta(

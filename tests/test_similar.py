@@ -163,3 +163,21 @@ def test_passages_are_cut_at_paragraphs_and_list_items() -> None:
     )
     found = passages(record)
     assert len(found) == 2 and found[0].endswith("first item " + words) and found[1] == "last paragraph"
+
+
+def test_kb_similar_lists_the_covering_runbooks_under_their_own_heading() -> None:
+    from kb.core.models import RankedDocument, RecordSummary
+    from ui.cli import render
+
+    def doc(rid: str, kind: Kind, relation: str) -> RankedDocument:
+        return RankedDocument(record=RecordSummary(id=rid, kind=kind, title=rid.title()), score=0.5, relation=relation)
+
+    shown = render.similar_results([
+        doc("redis-2025", Kind.postmortem, "similar incident"),
+        doc("sentinel", Kind.runbook, "covering runbook"),
+        doc("kafka", Kind.postmortem, "similar incident"),
+    ])
+    incidents, _, runbooks = shown.partition("Runbooks that cover this incident:")
+    assert "Redis-2025" in incidents and "Kafka" in incidents and "Sentinel" not in incidents
+    assert "Sentinel" in runbooks and "covering runbook" in runbooks
+    assert render.similar_results([]) == "No similar documents."

@@ -120,6 +120,8 @@ def record_meta(record: Record, chunks: int) -> RecordMeta:
         alerts=record.alerts[:20],
         errors=[e[:120] for e in record.error_strings[:20]],
         supersedes=record.supersedes,  # set by ingest only for a verified revision (see ingest.pipeline)
+        filler=record.filler,
+        redirect=record.redirect,
     )
 
 
@@ -139,6 +141,8 @@ def encode_record_meta(meta: RecordMeta) -> dict[str, Any]:
         "alerts": _joined(meta.alerts),
         "errors": _joined(meta.errors),
         "supersedes": meta.supersedes,
+        "filler": meta.filler,
+        "redirect": meta.redirect,
     }
 
 
@@ -160,6 +164,8 @@ def decode_record_meta(record_id: str, flat: Mapping[str, Any]) -> RecordMeta:
         alerts=_split(flat.get("alerts")),
         errors=_split(flat.get("errors")),
         supersedes=str(flat.get("supersedes") or ""),
+        filler=str(flat.get("filler") or ""),
+        redirect=str(flat.get("redirect") or ""),
     )
 
 

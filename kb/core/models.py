@@ -71,6 +71,13 @@ class Record(BaseModel):
     front_matter_text: str = Field(
         default="", description="The front matter block as written (after redaction), between its --- lines."
     )
+    filler: str = Field(
+        default="",
+        description="Set at ingest when the document says nothing of its own: 'redirect' (a stub pointing to "
+        "another page), 'links' (mostly a list of links) or 'template' (only headings, comments and "
+        "placeholders); '' for content. Filler is ranked below content (kb.retrieval.filler).",
+    )
+    redirect: str = Field(default="", description="A redirect stub's target as written (a path or URL).")
     supersedes: str = Field(
         default="",
         description="Only for an approved runbook revision, checked at ingest against the revision history: the "
@@ -108,6 +115,8 @@ class RecordMeta(BaseModel):
     alerts: list[str] = Field(default_factory=list, description="Its first 20 alert names.")
     errors: list[str] = Field(default_factory=list, description="Its first 20 error strings, 120 characters each.")
     supersedes: str = Field(default="", description="Source key this approved runbook revision replaces, or ''.")
+    filler: str = Field(default="", description="'redirect', 'links' or 'template' for filler, '' for content.")
+    redirect: str = Field(default="", description="A redirect stub's target as written (a path or URL).")
 
 
 class ChunkMeta(BaseModel):
@@ -143,6 +152,9 @@ class RecordSummary(BaseModel):
     severity: str | None = None
     date: dt.date | None = None
     source_path: str = ""
+    filler: str = Field(default="", description="'redirect', 'links' or 'template' for filler, '' for content.")
+    redirect: str = Field(default="", description="Where a redirect stub points: the target's id when it is stored, "
+                          "else as written.")
 
 
 class RankedDocument(BaseModel):

@@ -23,6 +23,7 @@ from kb.clients.store import Store
 from kb.clients.store_meta import SearchFilters
 from kb.core.models import Hit, Kind, RankedDocument, RecordMeta, RecordSummary
 from kb.core.settings import Settings
+from kb.retrieval.filler import arrange, shown_redirect
 from kb.retrieval.keyword import KeywordIndex
 from kb.text.analysis import STOPWORDS, analyze, count_tokens, whole_term
 
@@ -216,7 +217,8 @@ class Searcher:
             rankings.append((dense_weight, _group(self.dense_hits(query.text, n, filters))))
         if mode in ("hybrid", "bm25"):
             rankings.append((bm25_weight, _group(self.keyword_hits(query.text, n, filters))))
-        return fuse(rankings, self.params.rrf_k, query.exclude, reciprocal=mode == "hybrid")
+        fused = fuse(rankings, self.params.rrf_k, query.exclude, reciprocal=mode == "hybrid")
+        return arrange(fused, self.keyword.record_meta)  # filler (kb.retrieval.filler) after content
 
     def search(self, query: Query, mode: Mode = "hybrid", passages_per_doc: int = 3) -> list[RankedDocument]:
         """The best ``query.k`` documents for the query, best first, with passages and reasons."""
@@ -232,7 +234,7 @@ class Searcher:
             shown = _best_passages(hits, passages_per_doc)
             results.append(
                 RankedDocument(
-                    record=summary_of(meta),
+                    record=summary_of(meta, shown_redirect(meta, metas)),
                     score=score,
                     hits=shown,
                     why=why_matched(query.text, meta, hits, shown, self.keyword.passage_share),
@@ -281,8 +283,10 @@ def _best_passages(hits: Sequence[Hit], limit: int) -> list[Hit]:
     return [by_id[cid] for cid in order][:limit]
 
 
-def summary_of(meta: RecordMeta) -> RecordSummary:
+def summary_of(meta: RecordMeta, redirect: str = "") -> RecordSummary:
     return RecordSummary(
+        filler=meta.filler,
+        redirect=redirect or meta.redirect,
         id=meta.id,
         kind=meta.kind,
         title=meta.title,
@@ -367,6 +371,7 @@ def result_json(d: RankedDocument) -> dict[str, object]:
         "severity": d.record.severity,
         "date": d.record.date.isoformat() if d.record.date else None,
         "why": d.why,
+        **({"filler": d.record.filler, "redirect": d.record.redirect} if d.record.filler else {}),
         "passages": [
             {
                 "text": h.chunk.text,

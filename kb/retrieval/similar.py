@@ -49,8 +49,10 @@ COVERING = 2
 COVERING_PLACES = (1, 3)
 #: a runbook covers the incident only when its mean vector is at least this share as close to the
 #: incident's as the closest similar incident's (an unrelated runbook is far below it)
-COVERING_SHARE = 0.7
+COVERING_SHARE = 0.5
 RRF_K = 60
+#: in the runbooks' own ranking, the incident's passages weigh this much against its whole-document vector
+RUNBOOK_PASSAGE_WEIGHT = 2.0
 SIMILAR_INCIDENT = "similar incident"
 COVERING_RUNBOOK = "covering runbook"
 
@@ -144,9 +146,13 @@ def _fused(rankings: list[tuple[list[str], float]]) -> dict[str, float]:
 
 
 def _candidates(
-    corpus: Corpus, record: Record, kinds: tuple[Kind, ...], left_out: tuple[str, ...]
+    corpus: Corpus,
+    record: Record,
+    kinds: tuple[Kind, ...],
+    left_out: tuple[str, ...],
+    passage_weight: float = 1.0,
 ) -> tuple[dict[str, RankedDocument], dict[str, float], dict[str, np.ndarray]]:
-    """Every document the whole query or a passage finds, its fused score and its mean vector."""
+    """Every document of ``kinds`` the whole query or a passage finds, its fused score and its mean vector."""
     found: dict[str, RankedDocument] = {}
     passage_runs: list[list[str]] = []
     texts = passages(record)
@@ -163,7 +169,7 @@ def _candidates(
     by_vector = sorted(found, key=lambda rid: -float(vectors[rid] @ source))
     passage_scores = _fused([(run, 1.0) for run in passage_runs])
     by_passage = sorted(passage_scores, key=lambda rid: -passage_scores[rid])
-    scores = _fused([(by_vector, 1.0), (by_passage, 1.0)])
+    scores = _fused([(by_vector, 1.0), (by_passage, passage_weight)])
     return found, scores, vectors
 
 
@@ -208,12 +214,18 @@ def similar(
     source = np.asarray(corpus.record_vector(record_id))
     left_out = (record_id, *same_incident(corpus, record))
     wanted_runbooks = Kind.runbook in kinds
-    search_kinds = kinds if wanted_runbooks or not covering else (*kinds, Kind.runbook)
-    found, scores, vectors = _candidates(corpus, record, search_kinds, left_out)
+    incident_kinds = tuple(kind for kind in kinds if kind != Kind.runbook)
+    found, scores, vectors = _candidates(corpus, record, incident_kinds, left_out) if incident_kinds else ({}, {}, {})
     ranked = sorted(found.values(), key=lambda d: -scores[d.record.id])
-    # runbooks are ranked on their own: incident reports, written alike, would crowd them out of one list
-    incidents = _distinct(record, [d for d in ranked if d.record.kind != Kind.runbook], vectors, source, k)
-    runbooks = _distinct(record, [d for d in ranked if d.record.kind == Kind.runbook], vectors, source, k)
+    incidents = _distinct(record, ranked, vectors, source, k)
+    runbooks: list[tuple[RankedDocument, float]] = []
+    if wanted_runbooks or covering:
+        # runbooks are ranked in a pool of their own: incident reports, written alike, would crowd them out
+        # of one; a runbook is matched by the incident's passages (its cause or fix) more than as a whole
+        found, scores, more = _candidates(corpus, record, (Kind.runbook,), left_out, RUNBOOK_PASSAGE_WEIGHT)
+        vectors.update(more)
+        ranked = sorted(found.values(), key=lambda d: -scores[d.record.id])
+        runbooks = _distinct(record, ranked, vectors, source, k)
     best = max((cos for _, cos in incidents), default=0.0)
     covers = [doc for doc, cos in runbooks if cos >= COVERING_SHARE * best][: COVERING if wanted_runbooks else covering]
     for doc, _ in incidents:

@@ -8,7 +8,10 @@ import textwrap
 
 from kb.core.models import RankedDocument
 from kb.retrieval.search import terms
+from kb.retrieval.similar import COVERING_RUNBOOK
 
+#: how a filler document is marked in a result list
+FILLER = {"redirect": "redirect to {}", "links": "mostly links", "template": "empty template"}
 BOLD, DIM, YELLOW, CYAN, RESET = "\033[1m", "\033[2m", "\033[33m", "\033[36m", "\033[0m"
 
 
@@ -39,7 +42,9 @@ def results(docs: list[RankedDocument], query: str) -> str:
     lines: list[str] = []
     for n, doc in enumerate(docs, start=1):
         rec = doc.record
-        fields = (doc.relation, rec.kind.value, rec.severity or "", str(rec.date or ""), ", ".join(rec.services[:4]))
+        marked = FILLER.get(rec.filler, rec.filler).format(rec.redirect)
+        services = ", ".join(rec.services[:4])
+        fields = (doc.relation, rec.kind.value, marked, rec.severity or "", str(rec.date or ""), services)
         meta = " · ".join(x for x in fields if x)
         title = f"{BOLD}{rec.title}{RESET}" if c else rec.title
         lines.append(f"{n}. {title}  [{rec.id}]  score {doc.score:.3f}")
@@ -56,3 +61,16 @@ def results(docs: list[RankedDocument], query: str) -> str:
             lines.append(body)
         lines.append("")
     return "\n".join(lines).rstrip()
+
+
+def similar_results(docs: list[RankedDocument]) -> str:
+    """`kb similar`: the similar incidents, then the runbooks that cover the incident under their own heading."""
+    if not docs:
+        return "No similar documents."
+    covering = [d for d in docs if d.relation == COVERING_RUNBOOK]
+    others = [d for d in docs if d.relation != COVERING_RUNBOOK]
+    parts = [results(others, "")] if others else []
+    if covering:
+        head = "Runbooks that cover this incident:"
+        parts.append((f"{BOLD}{head}{RESET}" if color() else head) + "\n\n" + results(covering, ""))
+    return "\n\n".join(parts)

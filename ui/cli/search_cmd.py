@@ -152,5 +152,5 @@ def run_similar(args: argparse.Namespace, ctx: Context) -> int:
         same = ctx.kb.same_incident(ctx.kb.record(args.id))
         if same:
             print(f"left out, the same incident: {', '.join(same)}\n")
-        print(render.results(docs, ""))
+        print(render.similar_results(docs))
     return 0

@@ -20,6 +20,7 @@ from kb.generation.summary import summarize
 from kb.knowledge import KnowledgeBase
 from kb.retrieval.alerts import parse_alert
 from kb.retrieval.search import Query, result_json
+from kb.retrieval.similar import COVERING
 from kb.runbooks import draft, stale, update
 
 try:
@@ -123,11 +124,13 @@ def _document_tools(server: MCPServer, kb: KnowledgeBase) -> None:
         data["messages"] = data["messages"][:500]
         return data
 
-    @server.tool(description="Past incidents most like a given one (from its symptoms and root cause), "
-                 "without the document itself or copies of it.")
+    @server.tool(description="Past incidents most like a given one (from its symptoms, root cause and fix), "
+                 "without the document itself or copies of it, then the runbooks that cover it; each result's "
+                 "`relation` says which: 'similar incident' or 'covering runbook'.")
     @reported
     def similar_incidents(id: str, k: int = 5) -> list[dict[str, Any]]:
-        return [result_json(d) for d in kb.similar(id, max(1, k), (Kind.postmortem, Kind.chat))]
+        found = kb.similar(id, max(1, k), (Kind.postmortem, Kind.chat), covering=COVERING)
+        return [{**result_json(d), "relation": d.relation} for d in found]
 
 
 def _generation_tools(server: MCPServer, kb: KnowledgeBase, llm: ChatModel | None) -> None:

@@ -10,12 +10,22 @@ import streamlit as st
 
 from kb.core.enums import SectionName
 from kb.core.errors import KBError
-from kb.core.models import Kind
+from kb.core.models import Kind, RankedDocument
 from kb.gameday.scenario import build_scenario
 from kb.gameday.store import ScenarioStore
 from kb.generation.markup import inert
 from kb.retrieval.search import Query
+from kb.retrieval.similar import COVERING, COVERING_RUNBOOK
 from ui.web.common import PAGES, escape, open_document, resources, shown_errors
+
+
+def _similar_row(doc: RankedDocument) -> None:
+    """One similar incident or covering runbook: its title, why it matched, a button that opens it."""
+    cols = st.columns([6, 1])
+    cols[0].markdown(f"**{escape(doc.record.title)}**  \n{escape('; '.join(doc.why[:2]))}")
+    if cols[1].button("Open", key=f"sim-{doc.record.id}"):
+        open_document(doc.record.id)
+
 
 res = resources()
 st.title("Incident / document")
@@ -111,10 +121,13 @@ with shown_errors():
                 open_document(doc.record.id)
     with tabs[3]:
         if record.kind in (Kind.postmortem, Kind.chat):
-            for doc in res.similar(record.id, 5, (Kind.postmortem, Kind.chat)):
-                cols = st.columns([6, 1])
-                cols[0].markdown(f"**{escape(doc.record.title)}**  \n{escape('; '.join(doc.why[:2]))}")
-                if cols[1].button("Open", key=f"sim-{doc.record.id}"):
-                    open_document(doc.record.id)
+            found = res.similar(record.id, 5, (Kind.postmortem, Kind.chat), covering=COVERING)
+            covering = [d for d in found if d.relation == COVERING_RUNBOOK]
+            for doc in [d for d in found if d.relation != COVERING_RUNBOOK]:
+                _similar_row(doc)
+            if covering:
+                st.markdown("**Runbooks that cover this incident**")
+                for doc in covering:
+                    _similar_row(doc)
         else:
             st.caption("Similar incidents are shown for postmortems and chat logs.")
