@@ -25,6 +25,7 @@ from kb.generation.grounding import Evidence, References, require_grounded
 from kb.generation.guard import caution_note
 from kb.generation.prompting import ask_for_lines
 from kb.retrieval import cues
+from kb.text.fences import Fences, Role
 
 #: a figure of harm: a share of requests or errors, or counted customers, orders, contacts
 IMPACT = re.compile(
@@ -114,13 +115,13 @@ def _first_line_span(record: Record, message: Message) -> tuple[int, int, str]:
 def _word_lines(text: str) -> list[str]:
     """The message's lines that are words: not code blocks, images or lines that are only a link."""
     out: list[str] = []
-    fenced = False
+    fences = Fences()
     for line in text.split("\n"):
         bare = line.strip()
-        if bare.startswith(("```", "~~~")):
-            fenced = not fenced if bare.count("```") % 2 or bare.startswith("~~~") else fenced
+        # a line of inline code (```x```) is code too, though it opens no block
+        if fences.role(line) is not Role.TEXT or bare.startswith(("```", "~~~")):
             continue
-        if fenced or not bare or bare.startswith("![") or _only_link(bare):
+        if not bare or bare.startswith("![") or _only_link(bare):
             continue
         out.append(bare)
     return out
