@@ -113,8 +113,8 @@ def test_a_solved_play_through(kb_env) -> None:  # type: ignore[no-untyped-def]
     assert f"`{MIGRATION}`" in debrief
 
 
-@pytest.mark.xfail(reason="the pool raise of the pgbouncer sample is not yet tied to the message that says it made "
-                   "things worse when the scenario is built from its postmortem", strict=False)
+@pytest.mark.xfail(reason="turning the enrichment flag off is not yet part of the pgbouncer sample's fix: its "
+                   "Mitigation section names only the terminate loop", strict=False)
 def test_a_given_up_play_through_with_a_harmful_action(kb_env) -> None:  # type: ignore[no-untyped-def]
     _settings, searcher, _ = kb_env
     source = f"{PGBOUNCER}-postmortem" if f"{PGBOUNCER}-postmortem" in eligible(searcher) else PGBOUNCER
@@ -231,7 +231,6 @@ def test_actions_are_classified() -> None:
 FREE_DELIVERY = "2023-12-19-free-delivery-flag-full-rollout"
 
 
-@pytest.mark.xfail(reason="the pool raise of the pgbouncer sample is not yet a harmful step: the cue model reads the raise itself as what made things worse", strict=False)
 def test_a_harmful_action_named_by_its_setting_is_recognised_and_the_rubric_adds_up(kb_env) -> None:  # type: ignore[no-untyped-def]
     _settings, searcher, _ = kb_env
     assert action_class("raise default_pool_size to 60") == "raise_limit"

@@ -95,16 +95,13 @@ def closeness(text: str, others: Sequence[str]) -> list[float]:
     paragraph says the fix in one sentence and its effect in the next), and ``AGREE`` more for the same kind
     of action."""
     from kb.gameday.timeline import plain
-    from kb.text.steps import Span, sentences
 
     pieces: list[str] = []
     owner: list[int] = []
     saids = [" ".join(HANDLE.sub("", plain(other.split(" -> ")[0])).split()) for other in others]
     kinds = action_kinds([text, *saids])
     for k, said in enumerate(saids):
-        parts = [s.text for s in sentences(Span(0, len(said), said))][:4] or [said]
-        clauses = [c for part in parts for c in CLAUSE.split(part) if len(c.split()) >= 3]
-        for piece in dict.fromkeys([said, *parts, *clauses[:8]]):
+        for piece in pieces_of(said):
             pieces.append(piece)
             owner.append(k)
     best = [0.0] * len(others)
@@ -112,6 +109,16 @@ def closeness(text: str, others: Sequence[str]) -> list[float]:
         best[k] = max(best[k], sim)
     # the same kind of action (a rollback and a revert, a restart and a bounce) counts for it
     return [b + _agreement(kinds[0], kinds[k + 1]) for k, b in enumerate(best)]
+
+
+def pieces_of(said: str) -> list[str]:
+    """A text and the parts of it that can say an action on their own: its first sentences and their clauses
+    ("Prow was deployed by hand, and service resumed" says the fix in its first clause)."""
+    from kb.text.steps import Span, sentences
+
+    parts = [s.text for s in sentences(Span(0, len(said), said))][:4] or [said]
+    clauses = [c for part in parts for c in CLAUSE.split(part) if len(c.split()) >= 3]
+    return list(dict.fromkeys([said, *parts, *clauses[:8]]))
 
 
 def _agreement(one: ActionKind | None, other: ActionKind | None) -> float:

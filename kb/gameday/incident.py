@@ -12,7 +12,17 @@ from dataclasses import dataclass, field
 from kb.core.enums import ActionKind, MessageKind, SectionName
 from kb.core.errors import KBError
 from kb.core.models import Kind, Record
-from kb.gameday.cues import ACTING, CLAUSE, HANDLE, TELLING, action_kinds, evidence_kinds, line_kinds, similarity
+from kb.gameday.cues import (
+    ACTING,
+    CLAUSE,
+    HANDLE,
+    TELLING,
+    action_kinds,
+    evidence_kinds,
+    line_kinds,
+    pieces_of,
+    similarity,
+)
 from kb.gameday.leak import LeakGuard
 from kb.gameday.timeline import first_page_index, plain, recovery_index, section_text, timeline_of
 from kb.retrieval import cues as message_cues
@@ -115,7 +125,9 @@ def read_incident(corpus: Corpus, source_id: str) -> Incident:
     resolution = _resolution(record)
     incident = Incident(record, _chat(corpus, record), LeakGuard.for_record(record, corpus.passage_share), timeline,
                         kinds, action_kinds(texts), evidence, first, len(timeline), resolution=resolution)
-    sims = similarity([HANDLE.sub("", t) for t in texts], resolution)  # "@alice rolls back" reads as "rolls back"
+    # "@alice rolls back" reads as "rolls back"; a sentence of the Resolution may say the fix in one clause
+    said = list(dict.fromkeys(piece for sentence in resolution for piece in pieces_of(sentence)))
+    sims = similarity([HANDLE.sub("", t) for t in texts], said)
     incident.states_cause = _states_cause(texts, cause)
     incident.fixes, incident.fix_start = _fixes(incident, sims)
     incident.recovery = recovery_index(kinds, incident.fix + 1) if incident.fixes else recovery_index(kinds, first + 1)

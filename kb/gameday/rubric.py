@@ -96,11 +96,19 @@ def _harmful_timeline(incident: Incident) -> list[RubricItem]:
             continue
         span = Span(incident.timeline[acted][0].start, incident.timeline[n][0].end,
                     incident.record.text[incident.timeline[acted][0].start : incident.timeline[n][0].end])
-        items.append(RubricItem(id=f"harmful-{acted}", kind=RubricKind.harmful,
-                                text=incident.text(acted) + " -> " + incident.text(n), action=incident.actions[acted],
-                                terms=sorted(terms_of(incident.text(acted))),
+        # a decision (or a question) is not the step: then the entry that says it made things worse names the step
+        step = n if incident.kinds[acted] == MessageKind.decision else acted
+        said = _arrows(incident.text(step))
+        text = said if step == n else said + " -> " + _arrows(incident.text(n))
+        items.append(RubricItem(id=f"harmful-{step}", kind=RubricKind.harmful, text=text,
+                                action=incident.actions[step], terms=sorted(terms_of(said)),
                                 citations=[cite(incident.record, span, SectionName.timeline)]))
     return items
+
+
+def _arrows(text: str) -> str:
+    """An entry's own arrows ("110 -> 120") written as "→", so " -> " only ever parts a step from its effect."""
+    return text.replace(" -> ", " → ")
 
 
 def _harmful_chat(chat: Record, until: str | None) -> list[RubricItem]:

@@ -82,10 +82,13 @@ def timeline_of(record: Record) -> list[tuple[Span, str | None]]:
 def first_page_index(timeline: list[tuple[Span, str | None]], kinds: list[MessageKind | None],
                      evidence: list[str], day: dt.date | None = None) -> int:
     """The entry where responders learned of the incident: the first timed entry that is a report (an alert
-    firing, a page, a user's report), else the first timed observation, else the first timed entry."""
+    firing, a page, a user's report) and not a change shipped (a deploy is what came before), else the first
+    timed observation, else the first timed entry."""
     timed = [n for n, (_span, when) in enumerate(timeline) if when and not _before(when, day)]
     reported = (MessageKind.report, None, MessageKind.observation, MessageKind.made_worse)
     for n in timed:
+        if evidence[n] == "deploy":
+            continue  # a change shipped is what came before the trouble, not its report
         if kinds[n] == MessageKind.report or (evidence[n] in ("alert", "customer") and kinds[n] in reported):
             return n
     found = next((n for n in timed if kinds[n] == MessageKind.observation), None)
