@@ -186,16 +186,21 @@ def request(path: Path, message: dict[str, Any], timeout: float = ANSWER_TIMEOUT
         conn.settimeout(timeout)
         conn.sendall(json.dumps(message).encode())
         conn.shutdown(socket.SHUT_WR)
-        chunks, size = [], 0
-        while block := conn.recv(1 << 16):
-            chunks.append(block)
-            size += len(block)
-            if size > MAX_MESSAGE:
-                raise ValueError("answer too large")
-    answer = json.loads(b"".join(chunks))
-    if not isinstance(answer, dict):
-        raise ValueError("not an answer")
-    return answer
+        return read_message(conn, "answer")
+
+
+def read_message(conn: socket.socket, what: str) -> dict[str, Any]:
+    """One JSON object read to the end of the stream, at most ``MAX_MESSAGE`` bytes (raises ValueError)."""
+    chunks, size = [], 0
+    while block := conn.recv(1 << 16):
+        chunks.append(block)
+        size += len(block)
+        if size > MAX_MESSAGE:
+            raise ValueError(f"{what} too large")
+    message = json.loads(b"".join(chunks))
+    if not isinstance(message, dict):
+        raise ValueError(f"not an {what}" if what[0] in "aeiou" else f"not a {what}")
+    return message
 
 
 def starting_or_running(path: Path) -> bool:

@@ -27,7 +27,7 @@ from contextlib import redirect_stderr, redirect_stdout, suppress
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from ui.cli.client import IDLE_S, MAX_MESSAGE, code_stamp, split
+from ui.cli.client import IDLE_S, code_stamp, read_message, split
 
 if TYPE_CHECKING:
     from kb.knowledge import KnowledgeBase
@@ -138,16 +138,7 @@ def same_user(conn: socket.socket) -> bool:
 
 def receive(conn: socket.socket) -> dict[str, Any]:
     conn.settimeout(RECEIVE_TIMEOUT_S)
-    chunks, size = [], 0
-    while block := conn.recv(1 << 16):
-        chunks.append(block)
-        size += len(block)
-        if size > MAX_MESSAGE:
-            raise ValueError("request too large")
-    message = json.loads(b"".join(chunks))
-    if not isinstance(message, dict):
-        raise ValueError("not a request")
-    return message
+    return read_message(conn, "request")
 
 
 def serve(service: Service, path: Path, idle_s: float) -> None:
