@@ -128,8 +128,18 @@ def test_filler_is_listed_after_content_and_a_stub_lifts_its_target() -> None:
     }
     ranked = [("stub", 1.0, []), ("index", 0.9, []), ("page", 0.5, []), ("target", 0.2, [])]
     out = arrange(ranked, metas)
-    assert [rid for rid, _s, _p in out] == ["target", "page", "stub", "index"]
-    assert out[0][1] == 1.0 and out[2][1] == pytest.approx(FILLER_WEIGHT)
+    assert [rid for rid, _s, _p in out] == ["target", "stub", "page", "index"]
+    assert out[0][1] == 1.0 and out[3][1] == pytest.approx(0.9 * FILLER_WEIGHT)
+
+
+def test_a_stub_pointing_outside_the_corpus_keeps_its_place() -> None:
+    metas = {
+        "stub": meta("stub", "/kb/alerts/OutOfOrder.md", "redirect", "https://blog.example.com/post"),
+        "index": meta("index", "/kb/README.md", "links"),
+        "page": meta("page", "/kb/page.md"),
+    }
+    ranked = [("index", 1.0, []), ("stub", 0.8, []), ("page", 0.5, [])]
+    assert [rid for rid, _s, _p in arrange(ranked, metas)] == ["stub", "page", "index"]
 
 
 def test_search_never_shows_a_link_page_above_content(fake_kb: Ingestor, tmp_path: Path) -> None:

@@ -4,7 +4,8 @@ A redirect stub, a page of links or an empty template says nothing of its own, s
 a document that does: after fusion, content keeps its order and filler follows it, its score scaled by
 ``FILLER_WEIGHT``. A redirect stub is followed to its target: the target (found among the stored records by
 the link's path) scores at least what the stub scored, so a query that names the stub's title reaches the
-page that holds the content; the stub itself never ranks above its target.
+page that holds the content, and the stub is listed right after it, never above it. A stub whose target is
+not among the results (a page outside the corpus) is the way to that page and keeps its place.
 """
 
 from __future__ import annotations
@@ -82,17 +83,27 @@ def arrange(
     ranked: Sequence[tuple[str, float, T]], metas: Mapping[str, RecordMeta]
 ) -> list[tuple[str, float, T]]:
     """(record id, score, passages) with content first in its order and filler after it (scores scaled by
-    ``FILLER_WEIGHT``); a redirect's target scores at least what its stub scored."""
+    ``FILLER_WEIGHT``). A redirect's target scores at least what its stub scored and the stub comes right
+    after it; a stub whose target is not among the results (a page outside the corpus, or not found) is
+    the way to that page, so it keeps its own place among the content."""
     if not any(metas[rid].filler for rid, _s, _p in ranked if rid in metas):
         return list(ranked)
     scores = {rid: score for rid, score, _p in ranked}
-    for rid, score, _p in ranked:
+    follows: dict[str, list[tuple[str, float, T]]] = {}  # target id -> its stubs, in fused order
+    for rid, score, p in ranked:
         meta = metas.get(rid)
-        if meta is not None and meta.redirect:
-            target = _resolved(meta, metas)
-            if target in scores and not metas[target].filler:
-                scores[target] = max(scores[target], score)
-    content = [(rid, scores[rid], p) for rid, _s, p in ranked if not (rid in metas and metas[rid].filler)]
+        target = _resolved(meta, metas) if meta is not None and meta.redirect else ""
+        if target in scores and not metas[target].filler:
+            scores[target] = max(scores[target], score)
+            follows.setdefault(target, []).append((rid, score, p))
+    placed = {rid for stubs in follows.values() for rid, _s, _p in stubs}
+    content = [(rid, scores[rid], p) for rid, _s, p in ranked if rid not in placed and not _hidden(rid, metas)]
     content.sort(key=lambda item: -item[1])  # stable: equal scores keep the fused order
-    filler = [(rid, score * FILLER_WEIGHT, p) for rid, score, p in ranked if rid in metas and metas[rid].filler]
-    return content + filler
+    out = [entry for item in content for entry in (item, *follows.get(item[0], []))]
+    return out + [(rid, score * FILLER_WEIGHT, p) for rid, score, p in ranked if _hidden(rid, metas)]
+
+
+def _hidden(rid: str, metas: Mapping[str, RecordMeta]) -> bool:
+    """Filler listed after all content: a page of links or an empty template (a redirect follows its target)."""
+    meta = metas.get(rid)
+    return meta is not None and bool(meta.filler) and not meta.redirect
