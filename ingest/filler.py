@@ -59,10 +59,10 @@ def _said(text: str) -> int:
 def _visible(text: str) -> str:
     """A text as the model reads it: without headings, front matter and comments."""
     lines = [line for line in _body(text).splitlines() if not line.lstrip().startswith("#")]
-    return " ".join(" ".join(_COMMENT.sub(" ", "\n".join(lines)).split()).split())[:BODY_CHARS]
+    return " ".join(_COMMENT.sub(" ", "\n".join(lines)).split())[:BODY_CHARS]
 
 
-def by_structure(record: Record, shape: Structure) -> str:
+def by_structure(shape: Structure) -> str:
     """LINKS, 'short' (a short page with a link: a redirect if the model says so) or '' by structure."""
     if shape.link_blocks >= LINKS_BLOCKS and shape.link_share >= LINKS_SHARE:
         return LINKS
@@ -87,7 +87,7 @@ def sift(records: Sequence[Record], chunks: Sequence[list[Chunk]], use_model: bo
     else, which makes it a template. Short linking pages and short passages go to the model in one batch."""
     prose = [not (r.kind == Kind.chat or r.messages) for r in records]
     shapes = [structure(_body(r.text)) if keep else Structure() for r, keep in zip(records, prose, strict=True)]
-    calls = [by_structure(r, s) if keep else "" for r, s, keep in zip(records, shapes, prose, strict=True)]
+    calls = [by_structure(s) if keep else "" for s, keep in zip(shapes, prose, strict=True)]
     said = [
         [_said(c.text) if keep else PLACEHOLDER_WORDS + 1 for c in cs] for cs, keep in zip(chunks, prose, strict=True)
     ]

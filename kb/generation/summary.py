@@ -179,15 +179,10 @@ def first_signal(facts: list[Fact]) -> Fact | None:
 
 
 def recovery_statement(facts: list[Fact], first: Fact | None) -> Fact | None:
-    """The last statement that things are back after the first signal, with nothing said to have made things
-    worse after it: the first "looks better" comes while the fix is still going out, the last one says it
-    is done."""
+    """The last statement that things are back after the first signal: the first "looks better" comes while
+    the fix is still going out, the last one says it is done."""
     begin = facts.index(first) + 1 if first in facts else 0
-    back = [n for n, f in enumerate(facts) if f.back and n >= begin]
-    if not back:
-        return None
-    worse = [n for n, f in enumerate(facts) if f.kind == MessageKind.made_worse]
-    return next((facts[n] for n in reversed(back) if n > max(worse, default=-1)), facts[back[-1]])
+    return next((f for f in reversed(facts[begin:]) if f.back), None)
 
 
 def turning_point(facts: list[Fact], first: Fact | None, last: Fact | None) -> Fact | None:

@@ -60,14 +60,15 @@ def resolve(target: str, source_path: str, metas: Mapping[str, RecordMeta]) -> s
 
 
 _RESOLVED: dict[tuple[str, str], str] = {}
-_RESOLVED_FOR: list[int] = [0]
+#: the metadata snapshot those answers hold for (the object itself: an id alone can be reused once it is freed)
+_RESOLVED_FOR: list[Mapping[str, RecordMeta]] = [{}]
 
 
 def _resolved(meta: RecordMeta, metas: Mapping[str, RecordMeta]) -> str:
     """``resolve`` for a stub, remembered for as long as the same snapshot of metadata is read."""
-    if _RESOLVED_FOR[0] != id(metas):
+    if _RESOLVED_FOR[0] is not metas:
         _RESOLVED.clear()
-        _RESOLVED_FOR[0] = id(metas)
+        _RESOLVED_FOR[0] = metas
     key = (meta.redirect, meta.source_path)
     if key not in _RESOLVED:
         _RESOLVED[key] = resolve(meta.redirect, meta.source_path, metas)
