@@ -26,6 +26,9 @@ from tests.fakes import HashingEmbedding
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
 
+# the browser tests' fixtures (`kb ui`, Chromium, a page), for every module that asks for them
+pytest_plugins = ["tests.browser_kit"]
+
 
 _OWN_CACHE = pytest.StashKey[Path]()
 
