@@ -1,8 +1,16 @@
-"""Figures about the knowledge base for charts: incidents per service and month, severity mix, recurring
-failure modes (clusters of similar incidents), time to mitigate, stale runbooks."""
+"""Figures about the knowledge base for charts, counted in incidents: incidents per month (by severity) and
+per service, severity mix, recurring failure modes (clusters of similar incidents), time to mitigate.
+
+An incident is counted once however many documents tell of it: a postmortem together with its copies (the
+PDF and the Markdown of one report: same day, same title) and the chat logs of the same incident (same day,
+a shared service: ``kb.retrieval.similar.same_incident``); a chat log that no postmortem covers is an
+incident of its own (one not written up yet). An incident that touches several services is one incident: it
+counts once in every total, and once for each service it touches in the per-service figures.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -12,9 +20,32 @@ import numpy as np
 
 from kb.core.models import Kind, RecordMeta
 from kb.retrieval.corpus import Corpus
+from kb.retrieval.similar import norm_title, same_incident
 
 #: Incidents whose document vectors are at least this close join one failure mode.
 CLUSTER_COSINE = 0.75
+#: The severity of an incident whose documents name none.
+UNKNOWN_SEVERITY = "unknown"
+#: The services of an incident whose documents name none.
+NO_SERVICE = "(no service)"
+#: In per-service figures, the services after the busiest ones are shown together under this name.
+OTHER_SERVICES = "other services"
+
+
+@dataclass
+class Incident:
+    """One incident, whatever documents tell of it."""
+
+    id: str  # its postmortem's id (the first of its copies), or the chat log's when it has no postmortem
+    kind: Kind  # postmortem, or chat for an incident no postmortem covers yet
+    date: dt.date | None
+    services: list[str]  # as its postmortem names them (every copy's), in their order, each once
+    severity: str  # 'SEV2', or UNKNOWN_SEVERITY
+    documents: list[str] = field(default_factory=list)  # every document of it, ``id`` first
+
+    @property
+    def month(self) -> str | None:
+        return f"{self.date.year:04d}-{self.date.month:02d}" if self.date else None
 
 
 @dataclass
@@ -26,8 +57,47 @@ class FailureMode:
     services: list[str] = field(default_factory=list)
 
 
-def incidents(corpus: Corpus) -> dict[str, RecordMeta]:
-    return {rid: m for rid, m in corpus.record_metas().items() if m.kind == Kind.postmortem}
+def severity_rank(severity: str) -> tuple[int, str]:
+    """Sort key: SEV0, SEV1, SEV2, ... then anything else, the unknown severity last."""
+    match = re.fullmatch(r"SEV(\d)", severity)
+    if match:
+        return (int(match.group(1)), "")
+    return (99 if severity == UNKNOWN_SEVERITY else 98, severity)
+
+
+def _incident(rid: str, meta: RecordMeta) -> Incident:
+    return Incident(
+        id=rid, kind=meta.kind, date=meta.date, services=list(dict.fromkeys(meta.services)),
+        severity=meta.severity or UNKNOWN_SEVERITY, documents=[rid],
+    )
+
+
+def incidents(corpus: Corpus) -> list[Incident]:
+    """Every incident, by id: postmortems with their copies and chat logs, then chat logs of their own."""
+    metas = corpus.record_metas()
+    found: dict[str, Incident] = {}
+    copies: dict[tuple[dt.date | None, str], str] = {}  # (day, title) -> the incident that holds them
+    for rid in sorted(r for r, m in metas.items() if m.kind == Kind.postmortem):
+        meta = metas[rid]
+        key = (meta.date, norm_title(meta.title))
+        held = copies.get(key) if meta.date and key[1] else None
+        if held is None:
+            found[rid] = _incident(rid, meta)
+            copies[key] = rid
+            continue
+        first = found[held]
+        first.documents.append(rid)
+        first.services = list(dict.fromkeys([*first.services, *meta.services]))
+        if first.severity == UNKNOWN_SEVERITY and meta.severity:
+            first.severity = meta.severity
+    owner = {doc: inc.id for inc in found.values() for doc in inc.documents}
+    for rid in sorted(r for r, m in metas.items() if m.kind == Kind.chat):
+        postmortems = [other for other in same_incident(corpus, metas[rid]) if other in owner]
+        if postmortems:
+            found[owner[postmortems[0]]].documents.append(rid)
+        else:
+            found[rid] = _incident(rid, metas[rid])
+    return sorted(found.values(), key=lambda inc: inc.id)
 
 
 def month_range(first: str, last: str) -> list[str]:
@@ -40,21 +110,51 @@ def month_range(first: str, last: str) -> list[str]:
     return out
 
 
-def per_service_month(corpus: Corpus) -> list[dict[str, Any]]:
-    """Rows of (month 'YYYY-MM', service, incidents)."""
+def months(found: list[Incident]) -> list[str]:
+    """Every month from the first dated incident's to the last one's (a quiet month is a month too)."""
+    dated = sorted(inc.month for inc in found if inc.month)
+    return month_range(dated[0], dated[-1]) if dated else []
+
+
+def per_month(found: list[Incident]) -> list[dict[str, Any]]:
+    """Rows of (month 'YYYY-MM', severity, incidents): each dated incident counted once."""
+    counts = Counter((inc.month, inc.severity) for inc in found if inc.month)
+    return [
+        {"month": m, "severity": s, "incidents": n}
+        for (m, s), n in sorted(counts.items(), key=lambda kv: (kv[0][0], severity_rank(kv[0][1])))
+    ]
+
+
+def busiest_services(found: list[Incident], top: int) -> list[str]:
+    """The ``top`` services that the most incidents touch, busiest first (ties by name, NO_SERVICE after them)."""
+    touched = Counter(s for inc in found for s in inc.services or [NO_SERVICE])
+    ranked = sorted(touched.items(), key=lambda kv: (-kv[1], kv[0] == NO_SERVICE, kv[0].lower()))
+    return [s for s, _ in ranked[:top]]
+
+
+def per_service_month(found: list[Incident], top: int = 8) -> list[dict[str, Any]]:
+    """Rows of (month, service, incidents touching it) for the ``top`` busiest services, and for the rest
+    together under OTHER_SERVICES (an incident touching two of them counts once there). An incident touching
+    several services is in the row of each: the rows of a month do not add up to its incidents."""
+    shown = busiest_services(found, top)
     counts: Counter[tuple[str, str]] = Counter()
-    for meta in incidents(corpus).values():
-        if meta.date is None:
+    for inc in found:
+        if not inc.month:
             continue
-        month = f"{meta.date.year:04d}-{meta.date.month:02d}"
-        for service in meta.services or ["(none)"]:
-            counts[(month, service)] += 1
-    return [{"month": m, "service": s, "incidents": n} for (m, s), n in sorted(counts.items())]
+        names = {s if s in shown else OTHER_SERVICES for s in inc.services or [NO_SERVICE]}
+        for name in names:
+            counts[(inc.month, name)] += 1
+    order = {name: n for n, name in enumerate([*shown, OTHER_SERVICES])}
+    return [
+        {"month": m, "service": s, "incidents": n}
+        for (m, s), n in sorted(counts.items(), key=lambda kv: (kv[0][0], order[kv[0][1]]))
+    ]
 
 
-def severity_mix(corpus: Corpus) -> dict[str, int]:
-    counts = Counter(m.severity or "unknown" for m in incidents(corpus).values())
-    return dict(sorted(counts.items()))
+def severity_mix(found: list[Incident]) -> dict[str, int]:
+    """Incidents per severity, SEV1 first, unknown last."""
+    counts = Counter(inc.severity for inc in found)
+    return {s: counts[s] for s in sorted(counts, key=severity_rank)}
 
 
 def minutes(duration: str | None) -> int | None:
@@ -72,20 +172,23 @@ def minutes(duration: str | None) -> int | None:
         return None
 
 
-def time_to_mitigate(corpus: Corpus) -> list[dict[str, Any]]:
-    """Incidents with a known duration: id, date, minutes, severity."""
+def time_to_mitigate(corpus: Corpus, found: list[Incident]) -> list[dict[str, Any]]:
+    """Incidents with a known duration (from the first of their postmortems that gives one): incident, date,
+    minutes, severity."""
     rows = []
-    for rid in sorted(incidents(corpus)):
-        record = corpus.record(rid)
-        value = minutes(record.duration)
-        if value is not None:
-            rows.append({"incident": rid, "date": record.date, "minutes": value, "severity": record.severity or ""})
+    for inc in found:
+        for rid in inc.documents:
+            record = corpus.record(rid)
+            value = minutes(record.duration) if record.kind == Kind.postmortem else None
+            if value is not None:
+                rows.append({"incident": inc.id, "date": inc.date, "minutes": value, "severity": inc.severity})
+                break
     return rows
 
 
-def failure_modes(corpus: Corpus, threshold: float = CLUSTER_COSINE) -> list[FailureMode]:
+def failure_modes(corpus: Corpus, found: list[Incident], threshold: float = CLUSTER_COSINE) -> list[FailureMode]:
     """Groups of two or more incidents whose document vectors are close (single linkage), largest first."""
-    ids = sorted(incidents(corpus))
+    ids = [inc.id for inc in found]
     if len(ids) < 2:
         return []
     vectors = np.asarray([corpus.record_vector(rid) for rid in ids], dtype=np.float32)
@@ -112,7 +215,7 @@ def failure_modes(corpus: Corpus, threshold: float = CLUSTER_COSINE) -> list[Fai
         if len(members) < 2:
             continue
         names = [ids[i] for i in members]
-        services = Counter(s for n in names for s in metas[n].services)
+        services = Counter(s for i in members for s in found[i].services)
         alerts = Counter(a for n in names for a in metas[n].alerts)
         top = alerts.most_common(1)[0][0] if alerts else (services.most_common(1)[0][0] if services else names[0])
         modes.append(FailureMode(label=top, incidents=names, services=[s for s, _ in services.most_common(3)]))

@@ -21,7 +21,7 @@ import re
 import numpy as np
 
 from kb.core.enums import SectionName
-from kb.core.models import Kind, RankedDocument, Record
+from kb.core.models import Kind, RankedDocument, Record, RecordMeta
 from kb.retrieval.corpus import Corpus
 from kb.retrieval.search import Query
 
@@ -57,13 +57,15 @@ SIMILAR_INCIDENT = "similar incident"
 COVERING_RUNBOOK = "covering runbook"
 
 
-def _norm_title(title: str) -> str:
+def norm_title(title: str) -> str:
+    """A title in lower case with its punctuation and spacing folded: copies of one document compare equal."""
     return re.sub(r"[^a-z0-9]+", " ", title.lower()).strip()
 
 
-def same_incident(corpus: Corpus, record: Record) -> list[str]:
-    """The other documents of the same incident as ``record``: a postmortem or chat log of another kind
-    dated the same day that shares a service with it (its chat log, or its postmortem)."""
+def same_incident(corpus: Corpus, record: Record | RecordMeta) -> list[str]:
+    """The other documents of the same incident as ``record`` (a record or its metadata): a postmortem or
+    chat log of another kind dated the same day that shares a service with it (its chat log, or its
+    postmortem)."""
     if record.date is None or record.kind.value not in INCIDENT_KINDS:
         return []
     services = {s.lower() for s in record.services}
@@ -181,13 +183,13 @@ def _distinct(
     kept: list[tuple[RankedDocument, np.ndarray]] = []
     for doc in ranked:
         vec = vectors[doc.record.id]
-        if _norm_title(doc.record.title) == _norm_title(record.title) or float(vec @ source) >= DUPLICATE_COSINE:
+        if norm_title(doc.record.title) == norm_title(record.title) or float(vec @ source) >= DUPLICATE_COSINE:
             continue  # a copy of the document itself
         twin = next(
             (
                 kd
                 for kd, kv in kept
-                if _norm_title(kd.record.title) == _norm_title(doc.record.title) or float(kv @ vec) >= DUPLICATE_COSINE
+                if norm_title(kd.record.title) == norm_title(doc.record.title) or float(kv @ vec) >= DUPLICATE_COSINE
             ),
             None,
         )
