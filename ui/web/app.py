@@ -10,7 +10,8 @@ from ui.web import common
 
 HERE = Path(__file__).parent / "views"
 
-st.set_page_config(page_title="Incident knowledge base", page_icon=":material/local_fire_department:", layout="wide")
+# a local file: a Material icon name here would make the browser fetch the tab icon from a font host
+st.set_page_config(page_title="Incident knowledge base", page_icon=HERE.parent / "static" / "icon.svg", layout="wide")
 pages = {
     "search": st.Page(HERE / "search.py", title="Search", icon=":material/search:", default=True),
     "ask": st.Page(HERE / "ask.py", title="Ask", icon=":material/forum:"),
