@@ -175,11 +175,11 @@ def minutes(duration: str | None) -> int | None:
 def time_to_mitigate(corpus: Corpus, found: list[Incident]) -> list[dict[str, Any]]:
     """Incidents with a known duration (from the first of their postmortems that gives one): incident, date,
     minutes, severity."""
+    metas = corpus.record_metas()
     rows = []
     for inc in found:
-        for rid in inc.documents:
-            record = corpus.record(rid)
-            value = minutes(record.duration) if record.kind == Kind.postmortem else None
+        for rid in (r for r in inc.documents if metas[r].kind == Kind.postmortem):
+            value = minutes(corpus.record(rid).duration)
             if value is not None:
                 rows.append({"incident": inc.id, "date": inc.date, "minutes": value, "severity": inc.severity})
                 break
