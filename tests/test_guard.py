@@ -410,7 +410,7 @@ def test_the_web_pages_show_cautions_and_no_injected_step(planted_store: Path, m
     at = AppTest.from_file(str(ROOT / "ui" / "web" / "app.py"), default_timeout=180)
     at.run()
     at.switch_page("views/runbooks.py").run()
-    at.text_input(key="draft_topic_input").input("orders queue stuck").run()
+    at.text_input(key="topic").input("orders queue stuck").run()
     at.button(key="draft-go").click().run()
     assert not at.exception, [e.value for e in at.exception]
     draft = next(str(m.value) for m in at.markdown if "## References" in str(m.value))

@@ -138,7 +138,7 @@ def test_no_page_renders_a_document_image(tmp_path: Path, monkeypatch: pytest.Mo
     at.run()
     check("document")
     at.switch_page("views/runbooks.py").run()
-    at.text_input(key="draft_topic_input").input("checkout image probe").run()
+    at.text_input(key="topic").input("checkout image probe").run()
     at.button(key="draft-go").click().run()
     check("runbook draft")
     at.switch_page("views/ask.py").run()

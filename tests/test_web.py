@@ -81,7 +81,7 @@ def test_search_with_a_filter_and_html_stays_text(sample: Path, monkeypatch: pyt
 def test_draft_propose_and_approve_a_runbook_update(sample: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = app(sample, monkeypatch)
     at.switch_page("views/runbooks.py").run()
-    at.text_input(key="draft_topic_input").input("redis sentinel failover logs users out")
+    at.text_input(key="topic").input("redis sentinel failover logs users out")
     at.button(key="draft-go").click().run()
     assert not at.exception
     assert "## Triage" in texts(at) and "without an LLM" in texts(at)

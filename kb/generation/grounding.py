@@ -20,7 +20,7 @@ the whole output with ``GroundingError``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from pydantic import BaseModel, Field
 
@@ -197,11 +197,16 @@ def require_grounded(items: Sequence[DraftItem], dropped: Sequence[DroppedItem],
 
 
 class References:
-    """Numbers citations [1], [2], ... in order of first use and lists them."""
+    """Numbers citations [1], [2], ... in order of first use and lists them. ``mark`` writes a number's mark
+    (``[n]`` by default; a page can make it a link to the passage)."""
 
-    def __init__(self) -> None:
+    def __init__(self, mark: Callable[[int, Citation], str] | None = None) -> None:
         self.order: dict[tuple[str, int, int], int] = {}
         self.sections: dict[tuple[str, int, int], str] = {}
+        self.mark = mark or (lambda n, c: f"[{n}]")
+
+    def _citation(self, key: tuple[str, int, int]) -> Citation:
+        return Citation(doc_id=key[0], section=self.sections[key], start=key[1], end=key[2])
 
     def marks(self, citations: Sequence[Citation]) -> str:
         numbers = []
@@ -210,16 +215,16 @@ class References:
             if key not in self.order:
                 self.order[key] = len(self.order) + 1
                 self.sections[key] = c.section
-            numbers.append(self.order[key])
-        return "".join(f"[{n}]" for n in dict.fromkeys(numbers))
+            numbers.append(key)
+        return "".join(self.mark(self.order[k], self._citation(k)) for k in dict.fromkeys(numbers))
 
     def lines(self, titles: dict[str, str]) -> list[str]:
         out = []
         for (doc_id, start, end), n in self.order.items():
             title = titles.get(doc_id, "")
             out.append(
-                f"[{n}] `{doc_id}`" + (f" {title}" if title else "") + f", {self.sections[(doc_id, start, end)]}, "
-                f"chars {start}-{end}"
+                f"{self.mark(n, self._citation((doc_id, start, end)))} `{doc_id}`" + (f" {title}" if title else "")
+                + f", {self.sections[(doc_id, start, end)]}, chars {start}-{end}"
             )
         return out
 

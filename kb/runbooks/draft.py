@@ -227,8 +227,11 @@ def render_runbook(
     records: Sequence[Record],
     generator: Generator,
     model: str | None,
+    refs: References | None = None,
 ) -> str:
-    refs = References()
+    """The draft as Markdown: a section per phase, each step followed by its citation marks, then the references
+    (``refs`` numbers and writes the marks; a page passes one whose marks link to the passages)."""
+    refs = refs or References()
     lines = [f"# {title}", ""]
     if generator == Generator.extractive:
         lines += [

@@ -85,9 +85,12 @@ def shown_errors() -> Iterator[None]:
         st.error(inert(str(exc)))
 
 
-def open_document(doc_id: str) -> None:
+def open_document(doc_id: str, start: int | None = None) -> None:
+    """Go to the document page at ``doc_id`` (at the passage starting at character ``start``); the address
+    names both, so Back and reload keep them."""
     st.session_state["doc_id"] = doc_id
-    st.switch_page(PAGES["document"])
+    params = {"id": doc_id, **({"at": str(start)} if start is not None else {})}
+    st.switch_page(PAGES["document"], query_params=params)
 
 
 PAGES: dict[str, st.Page] = {}

@@ -7,7 +7,8 @@ import streamlit as st
 from kb.core.enums import Generator
 from kb.generation.ask import Conversation, ask
 from kb.generation.guard import caution_note
-from ui.web.common import PAGES, escape, resources, show_quote, shown_errors
+from ui.web.common import escape, resources, show_quote, shown_errors
+from ui.web.links import citation_link, draft_from
 
 res = resources()
 st.title("Ask the knowledge base")
@@ -30,12 +31,12 @@ with shown_errors():
             if answer.generator == Generator.extractive:
                 left.caption("No LLM used: the passages that answer best, quoted.")
             right.caption(f"confidence {answer.confidence:.2f}")
-            for item in answer.items:
-                c = item.citations[0]
-                right.caption(escape(f"{c.doc_id} · {c.section} · {c.start}-{c.end}"))
+            sources = [c for item in answer.items for c in item.citations[:1]]
+            if sources:  # each source links to its passage on the document page
+                right.markdown("**Sources**  \n" + "  \n".join(
+                    f"{k}. {citation_link(c)}" for k, c in enumerate(sources, start=1)))
             if answer.found and right.button("Draft a runbook from this", key=f"ask-draft-{n}"):
-                st.session_state["draft_topic"] = answer.question
-                st.switch_page(PAGES["runbooks"])
+                draft_from(answer.question)
     question = st.chat_input("How did we fix the last Redis failover?", key="ask_input")
     if question:
         ask(res, question, conversation, llm=res.llm)

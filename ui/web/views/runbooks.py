@@ -6,18 +6,29 @@ from __future__ import annotations
 import streamlit as st
 
 from ingest.revisions import apply_proposal
+from kb.core.drafts import Draft, StaleRunbook
 from kb.core.enums import Generator
 from kb.core.errors import KBError
 from kb.core.models import Kind
+from kb.generation.grounding import References
 from kb.generation.guard import caution_note
 from kb.generation.markup import inert
 from kb.retrieval.alerts import AlertParseError, parse_alert
-from kb.runbooks.draft import draft_runbook
+from kb.runbooks.draft import draft_runbook, render_runbook
 from kb.runbooks.proposals import proposal_file
 from kb.runbooks.revisions import history, runbook_markdown
 from kb.runbooks.stale import stale_runbooks
 from kb.runbooks.update import propose_update
 from ui.web.common import escape, open_document, resources, shown_errors
+from ui.web.links import RUNBOOK_VIEWS, citation_links, marker_link
+
+
+def linked_draft(draft: Draft) -> str:
+    """The draft's Markdown with every citation mark and reference a link to the cited passage."""
+    records = [res.record(doc_id) for doc_id in draft.sources]
+    return render_runbook(draft.title, draft.items, draft.dropped, records, draft.generator, draft.model,
+                          refs=References(mark=marker_link))
+
 
 res = resources()
 st.title("Runbooks")
@@ -25,13 +36,18 @@ st.title("Runbooks")
 with shown_errors():
     metas = res.record_metas()
     books = res.ids_of(Kind.runbook)
-    stale = {s.runbook_id: s for s in stale_runbooks(res)} if books else {}
+    # the address names the view (?view=Draft+a+runbook), so a link or a reload lands on it
+    tab_list, tab_draft, tab_update = st.tabs(list(RUNBOOK_VIEWS), key="view", bind="query-params")
+    stale: dict[str, StaleRunbook] = {}
+    if books and not tab_draft.open:
+        with st.spinner("Looking for incidents since each runbook last changed..."):
+            stale = {s.runbook_id: s for s in stale_runbooks(res)}
 
-    tab_list, tab_draft, tab_update = st.tabs(["All runbooks", "Draft a runbook", "Update a runbook"])
     with tab_list:
         if not books:
             st.info("No runbooks yet.")
-        st.dataframe(
+        order = sorted(books, key=lambda r: -(stale[r].incidents if r in stale else 0))
+        table = st.dataframe(
             [
                 {
                     "runbook": rid,
@@ -39,12 +55,20 @@ with shown_errors():
                     "incidents since last change": stale[rid].incidents if rid in stale else 0,
                     "newest incident": str(stale[rid].newest_date or "") if rid in stale else "",
                 }
-                for rid in sorted(books, key=lambda r: -(stale[r].incidents if r in stale else 0))
+                for rid in order
             ],
             hide_index=True,
             width="stretch",
+            key="rb_table",
+            on_select="rerun",
+            selection_mode="single-row",
         )
-        chosen = st.selectbox("Open", ["", *books], key="rb_open")
+        if books:
+            st.caption("Select a row to open its runbook.")
+        picked = table.selection.rows
+        if picked and picked[0] < len(order):
+            open_document(order[picked[0]])
+        chosen = st.selectbox("Download or see the revisions of", ["", *books], key="rb_open")
         if chosen:
             cols = st.columns(3)
             if cols[0].button("Show", key="rb-show"):
@@ -60,11 +84,8 @@ with shown_errors():
                     st.markdown(f"- r{rev.number} · {rev.created:%Y-%m-%d %H:%M} · {escape(rev.note)}")
 
     with tab_draft:
-        topic = st.text_input(
-            "Topic: symptoms, alert or failure mode",
-            value=st.session_state.get("draft_topic", ""),
-            key="draft_topic_input",
-        )
+        # the topic lives in the address too (?topic=...): "Draft a runbook from it" fills it, a reload keeps it
+        topic = st.text_input("Topic: symptoms, alert or failure mode", key="topic", bind="query-params")
         alert_text = st.text_area("…or paste an alert (optional)", key="draft_alert", height=80)
         services = res.services()
         service = st.selectbox("Service (optional)", ["", *services], key="draft_service")
@@ -83,9 +104,10 @@ with shown_errors():
                     streamed.append(piece)
                     box.code("".join(streamed)[-3000:], language="json")
 
-                draft = draft_runbook(
-                    res, topic.strip() or None, alert=alert, service=service or None, llm=res.llm, on_text=show
-                )
+                with st.spinner("Drafting from the runbooks, postmortems and chat logs about it..."):
+                    draft = draft_runbook(
+                        res, topic.strip() or None, alert=alert, service=service or None, llm=res.llm, on_text=show
+                    )
                 box.empty()
                 st.session_state["draft"] = draft
         shown = st.session_state.get("draft")
@@ -98,8 +120,9 @@ with shown_errors():
             if draft.dropped:
                 st.warning(f"{len(draft.dropped)} ungrounded lines were dropped (listed at the end).")
             st.download_button("Download Markdown", draft.markdown, "runbook-draft.md", key="draft-download")
-            with st.container(border=True):
-                st.markdown(inert(draft.markdown))  # rendered with images and HTML shown as text
+            with st.container(border=True, key="draft-body"):
+                # rendered with images and HTML shown as text; each citation mark links to its passage
+                st.markdown(inert(linked_draft(draft)))
 
     with tab_update:
         target = st.selectbox(
@@ -130,9 +153,9 @@ with shown_errors():
                     right.code(proposal.new_markdown, language="markdown")
                 st.markdown("**Why each change**")
                 for item in proposal.items:
-                    sources = "; ".join(f"{c.doc_id} ({c.section}, {c.start}-{c.end})" for c in item.citations)
                     st.markdown(
-                        f"- *{escape(item.section)}*: {escape(item.text.splitlines()[0][:160])} ← {escape(sources)}"
+                        f"- *{escape(item.section)}*: {escape(item.text.splitlines()[0][:160])} ← "
+                        + citation_links(item.citations)
                         + (f"  \n  {escape(caution_note(item.cautions).replace('**', ''))}" if item.cautions else "")
                     )
                 buttons = st.columns(2)
