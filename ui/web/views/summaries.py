@@ -165,9 +165,6 @@ with shown_errors():
         st.session_state["sum_source"] = STORED if chats or st.query_params.get("id") else UPLOADED
     source = st.radio("Chat log", [STORED, UPLOADED], horizontal=True, key="sum_source",
                       label_visibility="collapsed")
-    mode = st.radio("What", [DRAFT, CATCHUP], horizontal=True, key="sum_mode",
-                    captions=["timeline, first signal, fix, recovery, action items",
-                              "what happened so far, for someone joining the incident"])
     stored = source == STORED
     record: Record | None = None
     if stored and not chats:
@@ -177,6 +174,9 @@ with shown_errors():
     else:
         record = _uploaded_chat()
     if record is not None:
+        mode = st.radio("What", [DRAFT, CATCHUP], horizontal=True, key="sum_mode",
+                        captions=["timeline, first signal, fix, recovery, action items",
+                                  "what happened so far, for someone joining the incident"])
         result = _made(record, mode)
         name = record.id if stored else record.id + "-upload"
         if isinstance(result, Draft):
