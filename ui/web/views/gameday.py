@@ -48,7 +48,8 @@ with shown_errors():
         if build or spin:
             chosen = source if build else random.choice(pool)
             try:
-                with st.spinner(f"Building a {difficulty} scenario from {chosen}..."):
+                # the incident is not named: a wheel's pick would give its cause away ("...-bad-migration")
+                with st.spinner(f"Building a {difficulty} scenario..."):
                     scenario = build_scenario(res, chosen, difficulty)
                 store.save(scenario)
                 scenarios[scenario.id] = scenario
