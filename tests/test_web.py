@@ -16,8 +16,8 @@ from tests.conftest import ROOT, sample_store_copy
 
 pytestmark = pytest.mark.slow
 APP = str(ROOT / "ui" / "web" / "app.py")
-PAGES = ["views/search.py", "views/ask.py", "views/document.py", "views/runbooks.py", "views/gameday.py", "views/ingest.py",
-         "views/insights.py"]
+PAGES = ["views/search.py", "views/ask.py", "views/document.py", "views/runbooks.py", "views/summaries.py",
+         "views/gameday.py", "views/ingest.py", "views/insights.py"]
 
 
 def app(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:

@@ -17,6 +17,7 @@ pages = {
     "ask": st.Page(HERE / "ask.py", title="Ask", icon=":material/forum:"),
     "document": st.Page(HERE / "document.py", title="Incident / document", icon=":material/description:"),
     "runbooks": st.Page(HERE / "runbooks.py", title="Runbooks", icon=":material/menu_book:"),
+    "summaries": st.Page(HERE / "summaries.py", title="Summaries", icon=":material/summarize:"),
     "gameday": st.Page(HERE / "gameday.py", title="Game day", icon=":material/sports_esports:"),
     "ingest": st.Page(HERE / "ingest.py", title="Ingest", icon=":material/upload:"),
     "insights": st.Page(HERE / "insights.py", title="Insights", icon=":material/insights:"),

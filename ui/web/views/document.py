@@ -171,7 +171,8 @@ with shown_errors():
         draft_from(" ".join([*record.alerts[:1], record.title])[:200])
     if record.kind == Kind.postmortem and actions[1].button("Build a game day from it", key="doc-gameday"):
         try:
-            scenario = build_scenario(res, record.id, "medium")
+            with st.spinner("Building a game day scenario from this incident..."):
+                scenario = build_scenario(res, record.id, "medium")
             ScenarioStore(res.settings).save(scenario)
             st.session_state["scenario_id"] = scenario.id
             st.session_state.pop("gd_session", None)

@@ -14,6 +14,19 @@ from kb.gameday.store import ScenarioStore, refresh, save_session, sessions, sta
 from kb.generation.markup import inert
 from ui.web.common import escape, resources, shown_errors
 
+
+def _pick(ids: list[str]) -> None:
+    """Set the Scenario picker before it is drawn (its widget state, not ``index``, decides what it shows):
+    a scenario chosen elsewhere since it was last drawn (just built here, or from a document's page) wins;
+    else the picker keeps its own choice; else the scenario the address names; else the first."""
+    chosen = st.session_state.get("scenario_id")
+    if chosen in ids and chosen != st.session_state.get("gd_shown"):
+        st.session_state["gd_pick"] = chosen
+    elif st.session_state.get("gd_pick") not in ids:
+        named = st.query_params.get("scenario")
+        st.session_state["gd_pick"] = next((i for i in (named, chosen) if i in ids), ids[0])
+
+
 res = resources()
 st.title("Game day")
 store = ScenarioStore(res.settings)
@@ -35,7 +48,9 @@ with shown_errors():
         if build or spin:
             chosen = source if build else random.choice(pool)
             try:
-                scenario = build_scenario(res, chosen, difficulty)
+                # the incident is not named: a wheel's pick would give its cause away ("...-bad-migration")
+                with st.spinner(f"Building a {difficulty} scenario..."):
+                    scenario = build_scenario(res, chosen, difficulty)
                 store.save(scenario)
                 scenarios[scenario.id] = scenario
                 st.session_state["scenario_id"] = scenario.id
@@ -45,11 +60,12 @@ with shown_errors():
 
     if scenarios:
         ids = sorted(scenarios)
-        current = st.session_state.get("scenario_id")
-        scenario_id = st.selectbox("Scenario", ids, index=ids.index(current) if current in ids else 0, key="gd_pick")
-        if scenario_id != current:
-            st.session_state["scenario_id"] = scenario_id
+        _pick(ids)
+        scenario_id = st.selectbox("Scenario", ids, key="gd_pick")
+        if scenario_id != st.session_state.get("scenario_id"):
             st.session_state.pop("gd_session", None)
+        st.session_state["scenario_id"] = st.session_state["gd_shown"] = scenario_id
+        st.query_params["scenario"] = scenario_id  # the address names the scenario: a link to it opens it
         scenario = scenarios[scenario_id]
         reasons = stale_reasons(res, scenario)
         if reasons:
@@ -82,18 +98,23 @@ with shown_errors():
             if session.outcome is None:
                 controls = st.columns(2)
                 if controls[0].button("Hint (-5 points)", key="gd-hint"):
-                    master.play(session, "hint")
+                    with st.spinner("The game master is picking a hint..."):
+                        master.play(session, "hint")
                     st.rerun()
                 if controls[1].button("End", key="gd-end"):
                     master.play(session, "end")
                     st.rerun()
                 said = st.chat_input('Ask, hypothesise or act ("roll back the deploy")', key="gd_input")
                 if said:
-                    master.play(session, said)
+                    with st.chat_message("user"):
+                        st.markdown(escape(said))
+                    with st.chat_message("assistant"), st.spinner("The game master is answering..."):
+                        master.play(session, said)
                     st.rerun()
             else:
                 if session.score is None:
-                    master.finish(session)
+                    with st.spinner("Scoring the session..."):
+                        master.finish(session)
                     save_session(store, session)
                 shown = st.success if session.outcome == Outcome.mitigated else st.warning  # giving up is not a win
                 shown(f"{session.outcome}: score {session.score}/100")
