@@ -203,7 +203,12 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def search_box(page: Page) -> Locator:
+    """The Search page's query box (a chat input: Enter searches, Shift+Enter adds a line)."""
+    return see(page.locator(".st-key-search_box textarea"))
+
+
 def search(page: Page, text: str) -> None:
-    box = see(page.get_by_label("Symptoms, an error message", exact=False))
+    box = search_box(page)
     box.fill(text)
-    box.press("Control+Enter")  # a text area sends its value on Ctrl+Enter (or when it loses focus)
+    box.press("Enter")

@@ -18,6 +18,13 @@ from tests.browser_kit import GAMEDAY_DOC, PROBE_DOC, WAIT_MS, PixelServer, sear
 pytestmark = pytest.mark.slow
 
 
+def show_all_passages(page: Page, doc_id: str) -> None:
+    """Open the expander of a search result's other passages (the best passage is shown, the others behind it)."""
+    card = page.locator('[class*="st-key-result-"]', has=page.locator(f".st-key-open-{doc_id}"))
+    for expander in card.get_by_test_id("stExpander").all():
+        expander.locator("summary").click()
+
+
 def test_search_document_runbook_draft_and_game_day(server: str, page: Page) -> None:
     page.goto(server)
     see(page.get_by_role("heading", name="Search past incidents"))
@@ -83,6 +90,7 @@ def test_markup_in_a_document_stays_inert(server: str, page: Page) -> None:
     page.goto(server)
     search(page, "markup probe postmortem")
     see(page.locator(f".st-key-open-{PROBE_DOC}"))
+    show_all_passages(page, PROBE_DOC)
     see(page.get_by_text("after which the text goes on", exact=False).first)
     assert page.locator('img[src="x"]').count() == 0
     shot(page, "09-markup-search-results")
@@ -107,6 +115,7 @@ def test_no_image_a_document_names_is_fetched(server: str, page: Page, pixels: P
     page.goto(server)
     search(page, "markup probe remote image pixel")
     see(page.locator(f".st-key-open-{PROBE_DOC}"))
+    show_all_passages(page, PROBE_DOC)
     page.wait_for_timeout(2000)  # any image the page would load has been asked for by now
     shot(page, "10-remote-images-not-fetched")
     assert pixels.requests == [], pixels.requests

@@ -164,6 +164,17 @@ class RankedDocument(BaseModel):
     score: float = Field(description="The document's score: its best passage's score.")
     hits: list[Hit] = Field(default_factory=list, description="Matching passages, best first.")
     why: list[str] = Field(default_factory=list, description="Reasons it matched, for people.")
+    cosine: float | None = Field(
+        default=None,
+        description="Cosine similarity of the query and the document's closest passage or heading (the dense "
+        "retriever's best hit): unlike ``score``, its meaning does not depend on the other results; None when the "
+        "dense retriever did not return the document.",
+    )
+    coverage: float | None = Field(
+        default=None,
+        description="The rarity-weighted share of the query's words that the document's title and shown passages "
+        "hold (1.0: all of them, rare words counting most); None when not measured.",
+    )
     relation: str = Field(
         default="",
         description="How it relates to the document it was found for (`kb similar`): 'similar incident' or "

@@ -1,0 +1,40 @@
+"""How well a search result matches, in words a person can act on: strong, partial or weak.
+
+A result's fused score says only how it ranks against the other results (1.0 is whoever came first, however
+poor), so it is not shown as a relevance. The label is read from ``match``: the mean of the cosine similarity of
+the query and the document's closest passage or heading (``RankedDocument.cosine``) and the rarity-weighted share
+of the query's words the document's title and shown passages hold (``RankedDocument.coverage``). Both mean the
+same whatever else was found. The thresholds were calibrated on the shared labelled sets (docs/search-page.md;
+scripts/calibrate_relevance.py measures them again).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from kb.core.models import RankedDocument
+
+#: at or above: a strong match (no top result of an unanswerable question reached it on the labelled sets)
+STRONG_MATCH = 0.54
+#: at or above (and below strong): a partial match; below: weak (about 5% of relevant results fall there)
+PARTIAL_MATCH = 0.40
+
+
+class Relevance(StrEnum):
+    strong = "strong match"
+    partial = "partial match"
+    weak = "weak match"
+
+
+def match(doc: RankedDocument) -> float:
+    """The quantity the label is read from, 0..1: closeness of meaning and of words, equally weighted (a document
+    the dense retriever did not return counts as cosine 0; one whose words were not measured, as coverage 0)."""
+    return ((doc.cosine or 0.0) + (doc.coverage or 0.0)) / 2
+
+
+def relevance(doc: RankedDocument) -> Relevance:
+    """The label of one result."""
+    value = match(doc)
+    if value >= STRONG_MATCH:
+        return Relevance.strong
+    return Relevance.partial if value >= PARTIAL_MATCH else Relevance.weak
