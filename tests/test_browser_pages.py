@@ -105,8 +105,14 @@ def open_page(browser: Browser, server: str, name: str, visited: dict[str, Any],
         selector, texts = v.send
         box = page.locator(selector).first
         box.fill(texts[0])
+        since = float(page.evaluate("performance.now()"))
         box.press(v.key)
-        page.wait_for_function(BENCH.READY_JS, arg=[v.done, 0], polling="raf")
+        took = float(page.wait_for_function(BENCH.READY_JS, arg=[v.done, since], polling="raf").json_value())
+        # what the visitor was told while the answer was on its way (reported, not asserted)
+        busy = [b for b in page.evaluate("window.__kbSeen.busy") if b["t"] >= since]
+        visited["waits"][f"{v.sent} ({scheme})"] = {
+            "answer_ms": round(took), "busy": [{"ms": round(b["t"] - since), "text": b["text"]} for b in busy],
+        }
     return page, seen
 
 
@@ -186,7 +192,10 @@ def test_every_page_in_both_themes(browser: Browser, server: str, visited: dict[
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{SLUGS[name]}.png"
         # the page scrolls inside Streamlit's main area, not the document: make the window as tall as its content
-        tall = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+        tall = page.evaluate(
+            "Math.max(document.body.scrollHeight, ...[...document.querySelectorAll("
+            "'[data-testid=\"stMain\"], [data-testid=\"stAppScrollToBottomContainer\"]')].map((e) => e.scrollHeight))"
+        )
         page.set_viewport_size({"width": 1400, "height": min(max(1000, int(tall)), 8000)})
         page.wait_for_function(BENCH.READY_JS, arg=[VISITS[name].ready, 0], polling="raf")
         page.screenshot(path=str(path), full_page=True)
