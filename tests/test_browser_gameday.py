@@ -36,9 +36,16 @@ def picker(page: Page) -> Locator:
     return see(page.get_by_role("combobox", name="Scenario"))
 
 
+def settled(page: Page) -> None:
+    """Wait until the page's script run is over (a run redraws what it drew, and closes panels it reopens)."""
+    expect(page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')).to_be_attached(
+        timeout=WAIT_MS)
+
+
 def new_scenario(page: Page) -> None:
     """Open the New scenario panel (when closed)."""
     see(page.get_by_role("heading", name="Game day", exact=True))
+    settled(page)
     panel = page.get_by_test_id("stExpander").locator("details").filter(has_text="New scenario")
     source = page.get_by_role("combobox", name="From incident")
     page.locator('[class*="st-key-gd-build"]').wait_for(state="attached")  # drawn, the panel open or not
