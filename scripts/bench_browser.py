@@ -120,18 +120,20 @@ class Visit:
 
 def visits(doc_id: str, queries: list[str]) -> list[Visit]:
     heading = '[data-testid="stHeading"]'
-    search_box = '[data-testid="stTextArea"] textarea'
+    search_box = '.st-key-search_box textarea'
     chat = '[data-testid="stChatInput"] textarea'
     return [
-        # a text area sends its value on Ctrl+Enter; the results are the documents' Open buttons
+        # the box sends its value on Enter; the results are the documents' Open buttons
         Visit("Search", "/", [(heading, "Search past incidents"), (search_box, "")], send=(search_box, queries),
-              key="Control+Enter", done=[('[class*="st-key-open-"] button', "Open")], sent="Search + query"),
+              done=[('[class*="st-key-open-"] button', "Open")], sent="Search + query"),
         # the answer: the assistant's message with its confidence caption
         Visit("Ask", "/ask", [(heading, "Ask the knowledge base"), (chat, "")], send=(chat, QUESTIONS),
               done=[('[data-testid="stChatMessage"]:has([data-testid="stChatMessageAvatarAssistant"])',
                      "confidence")], sent="Ask + question"),
         Visit("Document", f"/document?id={doc_id}", [('[data-testid="stSelectbox"] input', doc_id),
                                                       ('[data-testid="stMetric"]', "Duration")]),
+        # the newest stored chat log, summarised as a cited postmortem draft
+        Visit("Summaries", "/summaries", [(heading, "Incident summaries"), ('[data-testid="stDownloadButton"]', "")]),
         Visit("Runbooks", "/runbooks", [(heading, "Runbooks"), ('[data-testid="stDataFrame"]', "")]),
         Visit("Game day", "/gameday", [(heading, "Game day"), ("button", "Spin the wheel")]),
         Visit("Ingest", "/ingest", [(heading, "Ingest"), ('[data-testid="stFileUploader"]', "")]),

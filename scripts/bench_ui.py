@@ -87,7 +87,7 @@ def measure(data_dir: Path, n_queries: int) -> dict[str, object]:
 
     def search(text: str) -> tuple[float, int]:
         t = time.perf_counter()
-        ok(at.text_area(key="search_text").input(text).run(), f"search {text!r}")
+        ok(at.chat_input(key="search_box").set_value(text).run(), f"search {text!r}")
         elapsed = (time.perf_counter() - t) * 1000
         return elapsed, sum(1 for b in at.button if str(b.key or "").startswith("open-"))
 

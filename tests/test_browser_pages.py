@@ -34,7 +34,7 @@ pytestmark = pytest.mark.slow
 LOADING = "Loading the knowledge base"
 # what tells a visitor the page is at work: a spinner (st.spinner, a cache's spinner) or a running st.status
 BUSY = '[data-testid="stSpinner"], [data-testid="stExpanderIconSpinner"]'
-TITLE = '[data-testid="stMain"] [data-testid="stHeading"] h1'
+TITLE = '[data-testid="stHeading"] h1'  # the page's title (a chat page has no stMain)
 # Records, from the navigation on, the first moment a title, a busy element (with its text) and the page's
 # content appeared. `n` orders what one mutation callback saw at the same time.
 OBSERVE = """
@@ -73,7 +73,7 @@ def _bench() -> ModuleType:
 BENCH = _bench()
 VISITS = {v.name: v for v in BENCH.visits(GAMEDAY_DOC, ["pgbouncer pool exhausted"])}
 SLUGS = {"Search": "search", "Ask": "ask", "Document": "document", "Runbooks": "runbooks",
-         "Game day": "gameday", "Ingest": "ingest", "Insights": "insights"}
+         "Summaries": "summaries", "Game day": "gameday", "Ingest": "ingest", "Insights": "insights"}
 WAITS = SHOTS / "waits.json"
 
 

@@ -148,8 +148,8 @@ def test_uploads_are_summarised_unstored_and_bad_ones_named(
 def test_an_address_opens_its_chat_log(sample: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KB_DATA_DIR", str(sample))
     at = AppTest.from_file(str(ROOT / "ui" / "web" / "app.py"), default_timeout=180)
-    at.query_params["id"] = CHAT
     at.run()
+    at.query_params["id"] = CHAT  # the Summaries page's own address (the Search page keeps only its own)
     at.switch_page(PAGE).run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.selectbox(key="sum_id").value == CHAT

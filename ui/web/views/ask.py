@@ -39,7 +39,12 @@ with shown_errors():
                 draft_from(answer.question)
     question = st.chat_input("How did we fix the last Redis failover?", key="ask_input")
     if question:
-        ask(res, question, conversation, llm=res.llm)
+        with st.chat_message("user"):  # the question at once, and a sign of work while it is answered
+            st.markdown(escape(question))
+        with st.chat_message("assistant"), st.spinner(
+            "Answering with the LLM..." if res.llm else "Finding the passages that answer it..."
+        ):
+            ask(res, question, conversation, llm=res.llm)
         st.rerun()
     if conversation.turns and st.button("New conversation", key="ask-reset"):
         st.session_state["ask_conversation"] = Conversation()
