@@ -14,7 +14,7 @@ from ingest.pipeline import Ingestor
 from ingest.sources import Unit, discover, parse_unit
 from ingest.sources.base import ParseOptions
 from ingest.sources.incidents import read
-from kb.core.errors import ParseError, UnsupportedFile
+from kb.core.errors import EmptyDocument, ParseError, UnsupportedFile
 from kb.core.models import Kind, Record
 from kb.gameday.timeline import timeline_of
 from kb.ops.insights import minutes
@@ -175,6 +175,26 @@ def test_severity_mapping_of_tool_levels() -> None:
         assert severity([level])[0] == expected, level
     assert severity(["incident", "", "sev3"]) == ("SEV3", "sev3")  # the first label that maps
     assert severity(["incident", "tls"]) == (None, "")
+
+
+def test_a_semicolon_separated_csv_is_read_by_its_sniffed_delimiter(tmp_path: Path) -> None:
+    import csv
+
+    with (SAMPLES / "incidentio-incidents.csv").open(newline="") as source:
+        rows = list(csv.reader(source))
+    semicolons = tmp_path / "incidents.csv"
+    with semicolons.open("w", newline="") as out:
+        csv.writer(out, delimiter=";").writerows(rows)
+    found = {r.front_matter["incident"]: r for r in parse_unit(Unit(semicolons), OPTIONS)}
+    assert found["INC-61"].services == ["notifications", "mail-relay"] and found["INC-61"].duration == "1h 57m"
+
+
+def test_an_export_with_no_incidents_says_so(tmp_path: Path) -> None:
+    (tmp_path / "none.json").write_text(json.dumps({"incidents": [], "limit": 25, "offset": 0, "more": False}))
+    (tmp_path / "none.csv").write_text("Summary,Issue key,Issue id,Priority,Created\n")
+    for name in ("none.json", "none.csv"):
+        with pytest.raises(EmptyDocument, match="the export holds no incidents"):
+            parse_unit(Unit(tmp_path / name), OPTIONS)
 
 
 # -- malformed ---------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any
 from ingest.sources.base import ParseOptions, content_hash, decode_text, finish_record, read_bytes, redact_text, slug
 from ingest.sources.incidents import github, incidentio, jira, opsgenie, pagerduty
 from ingest.sources.incidents.model import Incident, render
-from ingest.sources.incidents.read import Table, json_data, table
+from ingest.sources.incidents.read import Table, json_data, sniffed, table
 from ingest.sources.markdown import sections_of
 from kb.core.errors import EmptyDocument, UnsupportedFile
 from kb.core.models import Kind, Record
@@ -54,18 +54,22 @@ def _is_slack(data: Any) -> bool:
 def incidents(path: Path, text: str) -> list[Incident]:
     """The incidents of an export file, or a ParseError saying why there are none."""
     if path.suffix.lower() == ".csv":
-        sheet = table(path, text)
-        for read_table in CSV_READERS:
-            found = read_table(path, sheet)
-            if found is not None:
-                return found
-        columns = ", ".join(sheet.header[:12])
+        first = sniffed(text)
+        for delimiter in dict.fromkeys([first, ","]):  # the sniffer may guess wrong on a short file
+            sheet = table(path, text, delimiter)
+            for read_table in CSV_READERS:
+                found = read_table(path, sheet)
+                if found is not None:
+                    return found
+        columns = ", ".join(table(path, text, first).header[:12])
         raise UnsupportedFile(str(path), f"a CSV with columns {columns}: not an incident export ({TOOLS})")
     data = json_data(path, text)
     for read_json in JSON_READERS:
         found = read_json(path, data)
         if found is not None:
             return found
+    if isinstance(data, dict) and any(data.get(key) == [] for key in ("incidents", "issues", "data", "items")):
+        raise EmptyDocument(str(path), "the export holds no incidents")
     if _is_slack(data):
         raise UnsupportedFile(
             str(path), "a Slack channel's day file: ingest the whole export folder (with users.json and channels.json)"

@@ -60,12 +60,16 @@ class Table:
         return ""
 
 
-def table(path: Path, text: str) -> Table:
-    """The CSV in ``text``, or a ParseError naming the line where it breaks."""
+def sniffed(text: str) -> str:
+    """The delimiter ``csv.Sniffer`` finds in the start of ``text`` (',' when it finds none)."""
     try:
-        delimiter = csv.Sniffer().sniff(text[:65536], delimiters=",;\t|").delimiter
+        return csv.Sniffer().sniff(text[:65536], delimiters=",;\t|").delimiter
     except csv.Error:
-        delimiter = ","
+        return ","
+
+
+def table(path: Path, text: str, delimiter: str = ",") -> Table:
+    """The CSV in ``text``, or a ParseError naming the line where it breaks."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     rows: list[list[str]] = []
     try:
