@@ -197,6 +197,17 @@ def test_an_export_with_no_incidents_says_so(tmp_path: Path) -> None:
             parse_unit(Unit(tmp_path / name), OPTIONS)
 
 
+def test_secrets_in_notes_titles_and_comments_are_redacted(tmp_path: Path) -> None:
+    token = "ghp_Ab3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF3hJ6"  # a GitHub token's shape, not a real one
+    export = json.loads((SAMPLES / "pagerduty-incidents.json").read_text())
+    export["incidents"][0]["title"] += f" (token {token})"
+    export["log_entries"][2]["channel"]["summary"] = f"ran: export GITHUB_TOKEN={token}"
+    (tmp_path / "pd.json").write_text(json.dumps(export))
+    record = next(r for r in parse_unit(Unit(tmp_path / "pd.json"), OPTIONS) if r.front_matter["incident"] == "#4812")
+    assert token not in record.model_dump_json() and "[REDACTED:" in record.text and "[REDACTED:" in record.title
+    assert len(timeline(record)) == 4  # offsets still fit the text
+
+
 # -- malformed ---------------------------------------------------------------------------------------------
 
 
