@@ -208,6 +208,23 @@ def test_secrets_in_notes_titles_and_comments_are_redacted(tmp_path: Path) -> No
     assert len(timeline(record)) == 4  # offsets still fit the text
 
 
+def test_opsgenie_logs_and_notes_may_keep_their_response_wrapper(tmp_path: Path) -> None:
+    export = json.loads((SAMPLES / "opsgenie-alerts.json").read_text())
+    alert = export["data"][0]
+    alert["logs"], alert["notes"] = {"data": alert["logs"], "took": 0.01}, {"data": alert["notes"]}
+    (tmp_path / "og.json").write_text(json.dumps(export))
+    assert len(timeline(parse_unit(Unit(tmp_path / "og.json"), OPTIONS)[0])) == 4
+
+
+def test_entries_past_the_limit_are_counted_not_imported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ingest.sources.incidents import model
+
+    monkeypatch.setattr(model, "MAX_ENTRIES", 2)
+    record = records("pagerduty-incidents.json")["#4812"]
+    assert [when for when, _ in timeline(record)][:2] == ["2024-05-14 13:07", "2024-05-14 13:09"]
+    assert "(2 more entries not imported: over 2)" in record.text and "Rolled back" not in record.text
+
+
 # -- malformed ---------------------------------------------------------------------------------------------
 
 

@@ -40,6 +40,11 @@ def _services(item: dict[str, Any], tags: list[str]) -> list[str]:
     return list(dict.fromkeys(services + prefixed(tags, "service", "services", "component")))
 
 
+def _listed(value: object) -> list[dict[str, Any]]:
+    """A list of objects, given bare or as the API's response ``{"data": [...]}``."""
+    return dicts(value) or dicts(obj(value).get("data"))
+
+
 def _after(start: object, millis: object) -> Any:
     began = moment(start)
     try:
@@ -57,10 +62,10 @@ def _alert(item: dict[str, Any]) -> Incident:
     entries = [
         Entry(moment(log.get("createdAt")), text_of(log.get("type")).capitalize() or "Log", text_of(log.get("owner")),
               text_of(log.get("log")))
-        for log in dicts(item.get("logs"))
+        for log in _listed(item.get("logs"))
     ] + [
         Entry(moment(n.get("createdAt")), "Note", text_of(n.get("owner")), text_of(n.get("note")))
-        for n in dicts(item.get("notes"))
+        for n in _listed(item.get("notes"))
     ]
     if not entries:
         entries = [Entry(started, "Created", text_of(item.get("source")), text_of(item.get("message")))]
@@ -78,7 +83,7 @@ def _alert(item: dict[str, Any]) -> Incident:
         levels=[text_of(item.get("priority"))],
         services=_services(item, tags),
         started=started,
-        resolved=closed if closed else None,
+        resolved=closed,
         summary=text_of(item.get("description")),
         owner=text_of(item.get("owner")) or name_of(item.get("ownerTeam")),
         tags=tags,
