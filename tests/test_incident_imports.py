@@ -311,6 +311,18 @@ def test_kb_ingest_of_a_folder_of_exports(fake_kb: Ingestor, tmp_path: Path) -> 
     assert again.added == again.updated == 0 and again.unchanged == 14
     assert set(fake_kb.store.record_index()) == set(index)
 
+    # a newer export of the same incidents (a title edited, an entry added) updates the same documents
+    export = json.loads((folder / "pagerduty-incidents.json").read_text())
+    export["incidents"][1]["title"] = "orders-db connection slots exhausted"
+    export["log_entries"].append({**export["log_entries"][-1], "type": "annotate_log_entry",
+                                  "created_at": "2024-05-16T03:30:00Z", "summary": "Raised max_connections"})
+    (folder / "pagerduty-incidents.json").write_text(json.dumps(export))
+    newer = fake_kb.run([folder])
+    assert newer.updated == 2 and newer.added == newer.removed == 0
+    assert set(fake_kb.store.record_index()) == set(index)
+    db = fake_kb.store.get_record("pagerduty-4820-orders-db-too-many-clients-already")
+    assert db.title == "orders-db connection slots exhausted" and len(timeline(db)) == 3
+
     # a broken re-export fails alone and keeps what the store holds from the last good one
     (folder / "pagerduty-incidents.json").write_text('{"incidents": [')
     broken = fake_kb.run([folder])
