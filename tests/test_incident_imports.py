@@ -89,6 +89,7 @@ def test_opsgenie_alert_json_with_logs_and_notes() -> None:
     assert [when for when, _ in entries] == ["2024-06-03 08:12", "2024-06-03 08:13", "2024-06-03 08:40",
                                              "2024-06-03 09:05"]
     assert "Restarted the session pods" in entries[2][1] and entries[2][1].count("elena@acme.example") == 1
+    assert " — Alert ack: Acknowledged by elena@acme.example" in entries[1][1]
 
 
 def test_opsgenie_csv_export() -> None:

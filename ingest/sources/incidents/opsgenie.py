@@ -40,6 +40,11 @@ def _services(item: dict[str, Any], tags: list[str]) -> list[str]:
     return list(dict.fromkeys(services + prefixed(tags, "service", "services", "component")))
 
 
+def _words(name: str) -> str:
+    """A log type as words: 'alertAck' -> 'Alert ack'."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).capitalize()
+
+
 def _listed(value: object) -> list[dict[str, Any]]:
     """A list of objects, given bare or as the API's response ``{"data": [...]}``."""
     return dicts(value) or dicts(obj(value).get("data"))
@@ -60,7 +65,7 @@ def _alert(item: dict[str, Any]) -> Incident:
     acked = _after(item.get("createdAt"), report.get("ackTime"))
     closed = _after(item.get("createdAt"), report.get("closeTime"))
     entries = [
-        Entry(moment(log.get("createdAt")), text_of(log.get("type")).capitalize() or "Log", text_of(log.get("owner")),
+        Entry(moment(log.get("createdAt")), _words(text_of(log.get("type"))) or "Log", text_of(log.get("owner")),
               text_of(log.get("log")))
         for log in _listed(item.get("logs"))
     ] + [
