@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.redaction.records import check_source_name, redact_record
-from ingest.sources import markdown, pdf, quoted_chat, slack, text, transcript
+from ingest.sources import incidents, markdown, pdf, quoted_chat, slack, text, transcript
 from ingest.sources.base import ParseOptions, content_hash, read_bytes
 from kb.core.errors import ParseError, UnsupportedFile
 from kb.core.models import Kind, Record
 
 Parser = Callable[[Path, ParseOptions], list[Record]]
 SUFFIXES = set(markdown.EXTENSIONS) | set(pdf.EXTENSIONS) | set(text.EXTENSIONS) | set(transcript.EXTENSIONS)
+SUFFIXES |= set(incidents.EXTENSIONS)  # incident tools' exports
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,8 @@ def parser_for(unit: Unit, options: ParseOptions) -> Parser:
         return markdown.parse
     if suffix in pdf.EXTENSIONS:
         return pdf.parse
+    if suffix in incidents.EXTENSIONS:
+        return incidents.parse
     if suffix in SUFFIXES:
         if options.kind == Kind.chat:
             return transcript.parse
