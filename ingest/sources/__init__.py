@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.redaction.records import check_source_name, redact_record
-from ingest.sources import markdown, pdf, quoted_chat, slack, text, transcript
+from ingest.sources import docx, html_page, markdown, notion, pdf, quoted_chat, slack, text, transcript
 from ingest.sources.base import ParseOptions, content_hash, read_bytes
 from kb.core.errors import ParseError, UnsupportedFile
 from kb.core.models import Kind, Record
 
 Parser = Callable[[Path, ParseOptions], list[Record]]
 SUFFIXES = set(markdown.EXTENSIONS) | set(pdf.EXTENSIONS) | set(text.EXTENSIONS) | set(transcript.EXTENSIONS)
+SUFFIXES |= set(html_page.EXTENSIONS) | set(docx.EXTENSIONS)  # Confluence, Google Docs, Word
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class _Found:
                 child = target
             if child.is_dir():
                 self.visit(child, stack)
-            elif child.suffix.lower() in SUFFIXES:
+            elif child.suffix.lower() in SUFFIXES or notion.is_database(child):
                 self.add(Unit(child))
             elif child.is_file():
                 self.skipped.append(child)
@@ -137,6 +138,14 @@ def parser_for(unit: Unit, options: ParseOptions) -> Parser:
     if unit.slack_export:
         return slack.parse
     suffix = unit.path.suffix.lower()
+    if notion.is_database(unit.path):
+        return notion.parse_database
+    if notion.is_page(unit.path) and options.kind != Kind.chat:
+        return notion.parse
+    if suffix in html_page.EXTENSIONS:
+        return html_page.parse
+    if suffix in docx.EXTENSIONS:
+        return docx.parse
     if suffix in markdown.EXTENSIONS:
         if options.kind == Kind.chat:  # read as a chat log: the chat a document quotes, when it quotes one
             head = read_bytes(unit.path, options).decode("utf-8", "ignore")
