@@ -218,6 +218,7 @@ MALFORMED: dict[str, tuple[bytes, str]] = {
     "empty.html": (b"", "empty file"),
     "binary.xhtml": (bytes(range(256)) * 8, "binary data"),
     "Broken 0123456789abcdef0123456789abcdef.csv": (b"Name,Date\n", "no rows"),
+    "nested.html": (b"<html><body>" + b"<div>" * 5000 + b"text" + b"</div>" * 5000 + b"</body></html>", "nested more"),
 }
 
 

@@ -29,6 +29,9 @@ _NAVIGATION_MACROS = {
 }  # fmt: skip
 _PANELS = {"info": "Info", "note": "Note", "warning": "Warning", "tip": "Tip", "panel": "", "success": "Success"}
 _RENDERED_PANELS = {"information": "Info", "note": "Note", "warning": "Warning", "tip": "Tip", "success": "Success"}
+#: deeper than any exported page (Confluence's chrome and a nested list inside a table reach about 30), shallow
+#: enough for the HTML -> Markdown converter, which recurses a few frames per level
+MAX_DEPTH = 150
 #: elements that are never content
 _NEVER_CONTENT = ["script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "canvas", "form"]
 
@@ -47,6 +50,8 @@ def convert(path: Path, text: str) -> tuple[str, dict[str, object], str]:
     soup = BeautifulSoup(text, "html.parser")
     if soup.find(True) is None:
         raise ParseError(str(path), "not an HTML document: no HTML elements in it")
+    if _nesting(soup) > MAX_DEPTH:
+        raise ParseError(str(path), f"HTML elements nested more than {MAX_DEPTH} levels deep; not read")
     monospace = _monospace_classes(soup)
     for tag in soup.find_all(_NEVER_CONTENT):
         tag.decompose()
@@ -70,6 +75,19 @@ def convert(path: Path, text: str) -> tuple[str, dict[str, object], str]:
         why = f"no document text in this {where} once its navigation and page chrome are removed"
         raise EmptyDocument(str(path), why)
     return markdown, front, fmt
+
+
+def _nesting(soup: BeautifulSoup) -> int:
+    """How deep elements nest, without recursion (stops counting past MAX_DEPTH)."""
+    deepest = 0
+    stack: list[tuple[Tag, int]] = [(soup, 0)]
+    while stack:
+        tag, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > MAX_DEPTH:
+            break
+        stack.extend((child, depth + 1) for child in tag.children if isinstance(child, Tag))
+    return deepest
 
 
 def _text(tag: Tag | None) -> str:
