@@ -277,3 +277,24 @@ def test_a_folder_of_every_export_ingests_in_one_run_beside_bad_files(fake_kb: I
     assert again.added == again.updated == 0 and again.unchanged == len(stored)
     assert {Path(f.path).name for f in again.failed} == {"broken.docx", "not-confluence.html"}
     assert set(fake_kb.store.record_index()) == set(stored)  # a failing file loses nothing stored
+
+
+def test_a_changed_notion_database_updates_the_pages_its_rows_describe(fake_kb: Ingestor, tmp_path: Path) -> None:
+    folder = tmp_path / "notion"
+    shutil.copytree(NOTION, folder)
+    fake_kb.run([folder])
+    assert fake_kb.store.get_record("kafka-consumer-lag-on-billing").owner == "Li Wei"
+    table = folder / NOTION_DATABASE.name
+    table.write_text(table.read_text(encoding="utf-8-sig").replace("Li Wei", "Noor Haddad"), encoding="utf-8")
+    (folder / NOTION_DATABASE.stem / "Checkout latency after CDN change 0f0e0d0c0b0a09080706050403020100.md").write_text(
+        "# Checkout latency after CDN change\n\n## Summary\n\nA CDN rule change doubled checkout latency.\n"
+    )
+
+    report = fake_kb.run([folder])
+    assert fake_kb.store.get_record("kafka-consumer-lag-on-billing").owner == "Noor Haddad"  # its page, unchanged
+    titled = [m for m in fake_kb.store.record_index().values() if m.title == "Checkout latency after CDN change"]
+    assert len(titled) == 1  # the row now has a page: that page, no longer a record of the table
+    page = fake_kb.store.get_record(titled[0].id)
+    assert page.source_path.endswith(".md") and page.owner == "Ana Costa" and "doubled" in page.text
+    assert report.updated >= 1
+    assert fake_kb.run([folder]).added == 0 and fake_kb.run([folder]).updated == 0

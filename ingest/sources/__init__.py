@@ -131,6 +131,8 @@ def unit_hash(unit: Unit, options: ParseOptions) -> str:
         raise ParseError(str(unit.path), unit.refused)
     if unit.slack_export:
         return slack.export_hash(unit.path, options)
+    if notion.is_page(unit.path) or notion.is_database(unit.path):  # their metadata is in other files too
+        return (notion.database_hash if notion.is_database(unit.path) else notion.page_hash)(unit.path, options)
     return content_hash(read_bytes(unit.path, options), options)
 
 

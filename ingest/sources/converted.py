@@ -97,10 +97,12 @@ def markdown_record(
     fmt: str,
     options: ParseOptions,
     record_id: str | None = None,
+    data_hash: str | None = None,
 ) -> Record:
     """One record from converted Markdown, as the Markdown source makes one: redacted, sectioned at its
     headings, metadata from ``front`` first and the text second. A day written in a "Date:" line of the text
-    ("Date: March 12, 2024") is the document's date before the day the tool last saved it."""
+    ("Date: March 12, 2024") is the document's date before the day the tool last saved it. ``data_hash``: when
+    more than the file's bytes make the record (a Notion page and its database row)."""
     if not body.strip():
         raise EmptyDocument(str(path), "no text in the document once converted")
     redacted = redact_text(body, options)
@@ -118,7 +120,7 @@ def markdown_record(
         source_key=str(path),
         record_id=slug(record_id or path.stem),
         fmt=fmt,
-        data_hash=content_hash(data, options),
+        data_hash=data_hash or content_hash(data, options),
         text=text,
         sections=sections,
         front={k: v for k, v in front.items() if v not in (None, "", [])},

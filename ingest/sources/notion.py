@@ -111,7 +111,7 @@ def parse(path: Path, options: ParseOptions) -> list[Record]:
     named = _named(path)
     title = _plain(named.group("title")) if named else path.stem
     body, props = split_properties(text)
-    row = _database_row(path, title, options)
+    row, table = _database_row(path, title, options)
     front = properties({**row, **props})
     database = _named(path.parent)
     if database and "kind" not in front:
@@ -120,9 +120,32 @@ def parse(path: Path, options: ParseOptions) -> list[Record]:
     front["title"] = heading.group(1).strip() if heading else title
     if named:
         front["notion_id"] = named.group("id")
+    digest = content_hash(data + b"\0" + table, options)
     return [
-        markdown_record(path=path, data=data, body=body, front=front, fmt="notion", options=options, record_id=title)
+        markdown_record(
+            path=path,
+            data=data,
+            body=body,
+            front=front,
+            fmt="notion",
+            options=options,
+            record_id=title,
+            data_hash=digest,
+        )
     ]
+
+
+def page_hash(path: Path, options: ParseOptions) -> str:
+    """A page's content hash: its bytes and its database's, whose row is part of its metadata."""
+    named = _named(path)
+    title = _plain(named.group("title")) if named else path.stem
+    return content_hash(read_bytes(path, options) + b"\0" + _database_row(path, title, options)[1], options)
+
+
+def database_hash(path: Path, options: ParseOptions) -> str:
+    """A database's content hash: its bytes and the titles of its row pages (rows with a page are not records)."""
+    pages = "\n".join(sorted(_page_titles(path))).encode()
+    return content_hash(read_bytes(path, options) + b"\0" + pages, options)
 
 
 #: database names that say what their pages are (a database of "Incidents" holds postmortems)
@@ -158,22 +181,25 @@ def _title_column(rows: list[dict[str, str]]) -> str:
     return next(iter(rows[0])) if rows and rows[0] else "Name"
 
 
-def _database_row(page: Path, title: str, options: ParseOptions) -> dict[str, str]:
-    """The row of the database a page belongs to (the CSV beside the page's folder), or {}."""
+def _database_row(page: Path, title: str, options: ParseOptions) -> tuple[dict[str, str], bytes]:
+    """(the row of the database a page belongs to, the database's bytes): the CSV beside the page's folder,
+    or ({}, b"") for a page of no database."""
     folder = page.parent
     for name in (f"{folder.name}_all.csv", f"{folder.name}.csv"):
         table = folder.parent / name
         if _named(folder) is None or not table.is_file():
             continue
         try:
+            data = read_bytes(table, options)
             rows = _rows(table, options)
         except ParseError:
-            return {}  # the table reports its own error when it is ingested
+            return {}, b""  # the table reports its own error when it is ingested
         column = _title_column(rows)
         for row in rows:
             if _plain(row.get(column, "")) == title:
-                return {k: v for k, v in row.items() if k != column}
-    return {}
+                return {k: v for k, v in row.items() if k != column}, data
+        return {}, data
+    return {}, b""
 
 
 def _page_titles(table: Path) -> set[str]:
@@ -195,24 +221,25 @@ def parse_database(path: Path, options: ParseOptions) -> list[Record]:
     named = _named(path)
     if named and not named.group("all") and path.with_name(f"{path.stem}_all.csv").is_file():
         return []
-    data = read_bytes(path, options)
     rows = _rows(path, options)
     if not rows:
         raise ParseError(str(path), "no rows in this Notion database export")
     column = _title_column(rows)
     pages = _page_titles(path)
     database = _plain(named.group("title")) if named else path.stem
+    digest = database_hash(path, options)
     records = []
     for row in rows:
         title = _plain(row.get(column, ""))
         if not title or title in pages:
             continue
-        records.append(_row_record(path, data, database, title, {k: v for k, v in row.items() if k != column}, options))
+        columns = {k: v for k, v in row.items() if k != column}
+        records.append(_row_record(path, digest, database, title, columns, options))
     return records
 
 
 def _row_record(
-    path: Path, data: bytes, database: str, title: str, row: dict[str, str], options: ParseOptions
+    path: Path, digest: str, database: str, title: str, row: dict[str, str], options: ParseOptions
 ) -> Record:
     """One database row as a document: its title as heading, its columns as ``Name: value`` lines."""
     lines = [f"{name}: {' '.join(value.split())}" for name, value in row.items() if value.strip()]
@@ -231,7 +258,7 @@ def _row_record(
         source_key=f"{path}#{title}",
         record_id=slug(title),
         fmt="notion",
-        data_hash=content_hash(data, options),
+        data_hash=digest,
         text=text,
         sections=sections,
         front=front,
