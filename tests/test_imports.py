@@ -18,6 +18,7 @@ from docx.enum.style import WD_STYLE_TYPE
 from ingest.pipeline import Ingestor
 from ingest.sources import Unit, discover, parse_unit
 from ingest.sources.base import ParseOptions
+from ingest.uploads import save_uploads
 from kb.core.errors import ParseError
 from kb.core.models import Kind, Record
 
@@ -298,3 +299,20 @@ def test_a_changed_notion_database_updates_the_pages_its_rows_describe(fake_kb: 
     assert page.source_path.endswith(".md") and page.owner == "Ana Costa" and "doubled" in page.text
     assert report.updated >= 1
     assert fake_kb.run([folder]).added == 0 and fake_kb.run([folder]).updated == 0
+
+
+def test_an_uploaded_notion_zip_and_word_file_ingest_as_from_a_folder(fake_kb: Ingestor, tmp_path: Path) -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in NOTION.rglob("*"):
+            if path.is_file():
+                archive.write(path, "Export-3f2a/" + path.relative_to(NOTION).as_posix())
+    docx = build_docx(tmp_path / "dns.docx")
+    batch = tmp_path / "uploads" / "batch"
+    saved = save_uploads(batch, [("notion-export.zip", buffer.getvalue()), ("dns.docx", docx.read_bytes())], 10**7)
+    assert saved.refused == []
+
+    report = fake_kb.run([batch])
+    assert report.failed == []
+    assert {fake_kb.store.get_record(rid).format for rid in fake_kb.store.record_index()} == {"notion", "docx"}
+    assert fake_kb.store.get_record("kafka-consumer-lag-on-billing").owner == "Li Wei"  # the layout kept
