@@ -82,6 +82,7 @@ def build_docx(path: Path) -> Path:
 def test_a_confluence_export_page_keeps_its_content_and_metadata_and_drops_the_chrome() -> None:
     record = one(CONFLUENCE_PAGE)
     assert record.format == "confluence" and record.kind == Kind.postmortem
+    assert record.id == "sre-postmortem-2024-03-12-checkout-502s"  # without Confluence's page id
     assert record.title == "Postmortem: Checkout 502s after ingress config push"  # the space name left out
     assert record.owner == "Priya Raman"
     assert record.tags == ["postmortem", "ingress"]
@@ -262,7 +263,7 @@ def test_a_folder_of_every_export_ingests_in_one_run_beside_bad_files(fake_kb: I
     stored = fake_kb.store.record_index()
     formats = {meta.id: fake_kb.store.get_record(meta.id).format for meta in stored.values()}
     assert formats == {
-        "sre-postmortem-2024-03-12-checkout-502s-98305": "confluence",
+        "sre-postmortem-2024-03-12-checkout-502s": "confluence",
         "redis-failover-runbook": "confluence",
         "postmortempgbouncerpoolexhaustion": "google-docs",
         "dns-postmortem": "docx",

@@ -41,7 +41,11 @@ def parse(path: Path, options: ParseOptions) -> list[Record]:
     data = read_bytes(path, options)
     text = decode_text(path, data)
     body, front, fmt = convert(path, text)
-    return [markdown_record(path=path, data=data, body=body, front=front, fmt=fmt, options=options)]
+    # Confluence names exported pages "Title_<page id>.html": the id is left out of the record's id
+    stem = re.sub(r"_\d{4,}$", "", path.stem) if fmt == "confluence" else path.stem
+    return [
+        markdown_record(path=path, data=data, body=body, front=front, fmt=fmt, options=options, record_id=stem or None)
+    ]
 
 
 def convert(path: Path, text: str) -> tuple[str, dict[str, object], str]:
