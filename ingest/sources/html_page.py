@@ -144,7 +144,8 @@ def _confluence_export(soup: BeautifulSoup) -> tuple[Tag | BeautifulSoup, dict[s
         front["space"] = space
     root = soup.select_one("#main-content") or soup.select_one("#content") or soup.body or soup
     _drop(root, "#breadcrumb-section", "#main-header", "div.page-metadata", ".pageSection", "#labels-section")
-    _drop(root, "#footer", "footer", "nav", "#navigation", ".aui-icon", "#likes-and-labels-container", ".toc-macro")
+    _drop(root, "#footer", "footer", "nav", "#navigation", ".aui-icon", "#likes-and-labels-container")
+    _drop(root, ".toc-macro", ".expand-control")
     return root, front
 
 

@@ -56,6 +56,12 @@ def _plain(title: str) -> str:
     return " ".join(title.split())
 
 
+def _same_title(title: str) -> str:
+    """A title as compared between a CSV row and a file name: Notion leaves characters such as ``:`` and
+    ``/`` out of file names, and an upload's safe name replaces others, so letters and digits only."""
+    return re.sub(r"[\W_]+", "", title.casefold())
+
+
 def properties(rows: dict[str, str]) -> dict[str, object]:
     """Front matter from Notion properties: every property under its own name (lowercase, underscores), and
     our fields (date, owner, tags, severity, services, kind) from the properties that mean them."""
@@ -196,7 +202,7 @@ def _database_row(page: Path, title: str, options: ParseOptions) -> tuple[dict[s
             return {}, b""  # the table reports its own error when it is ingested
         column = _title_column(rows)
         for row in rows:
-            if _plain(row.get(column, "")) == title:
+            if _same_title(row.get(column, "")) == _same_title(title):
                 return {k: v for k, v in row.items() if k != column}, data
         return {}, data
     return {}, b""
@@ -211,7 +217,7 @@ def _page_titles(table: Path) -> set[str]:
     titles = set()
     for page in folder.glob("*.md"):
         match = _named(page)
-        titles.add(_plain(match.group("title")) if match else page.stem)
+        titles.add(_same_title(match.group("title") if match else page.stem))
     return titles
 
 
@@ -231,7 +237,7 @@ def parse_database(path: Path, options: ParseOptions) -> list[Record]:
     records = []
     for row in rows:
         title = _plain(row.get(column, ""))
-        if not title or title in pages:
+        if not title or _same_title(title) in pages:
             continue
         columns = {k: v for k, v in row.items() if k != column}
         records.append(_row_record(path, digest, database, title, columns, options))
