@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from kb.clients.files import write_atomic
 
 SUPPORTED = {".md", ".markdown", ".pdf", ".txt", ".log", ".json", ".csv"}
+SUPPORTED |= {".html", ".htm", ".xhtml", ".docx"}  # Confluence, Google Docs, Word (.csv: Notion databases too)
 MAX_ZIP_MEMBERS = 5000
 
 
@@ -95,7 +96,8 @@ def _save_one(folder: Path, raw_name: str, data: bytes, max_bytes: int, saved: S
     elif zipped:
         _unzip(path, raw_name, data, max_bytes, saved)
     elif Path(name).suffix.lower() not in SUPPORTED:
-        saved.refused.append((raw_name, "not a supported type (Markdown, PDF, text, JSON, CSV or a zip)"))
+        kinds = "Markdown, PDF, text, HTML, Word, Slack export JSON, incident exports (JSON, CSV), Notion CSV or a zip"
+        saved.refused.append((raw_name, f"not a supported type ({kinds})"))
     else:
         try:
             write_atomic(path, data)

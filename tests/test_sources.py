@@ -216,7 +216,8 @@ def test_deeply_nested_slack_json_is_an_error_not_a_crash(tmp_path: Path) -> Non
         ("latin1.txt", "caf\xe9 au lait\n".encode("latin-1"), "not valid UTF-8"),
         ("fake.pdf", b"this is not a pdf", "not a PDF"),
         ("corrupt.pdf", b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> garbage", "PDF"),
-        ("notes.docx", b"PK\x03\x04", "unsupported file type"),
+        ("notes.docx", b"PK\x03\x04", "not a readable zip archive"),
+        ("notes.doc", b"\xd0\xcf\x11\xe0", "unsupported file type"),
     ],
 )
 def test_bad_files_get_a_clear_error_naming_the_file(tmp_path: Path, name: str, content: bytes, reason: str) -> None:

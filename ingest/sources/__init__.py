@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest.redaction.records import check_source_name, redact_record
-from ingest.sources import incidents, markdown, pdf, quoted_chat, slack, text, transcript
+from ingest.sources import docx, html_page, incidents, markdown, notion, pdf, quoted_chat, slack, text, transcript
 from ingest.sources.base import ParseOptions, content_hash, read_bytes
 from kb.core.errors import ParseError, UnsupportedFile
 from kb.core.models import Kind, Record
@@ -20,6 +20,7 @@ from kb.core.models import Kind, Record
 Parser = Callable[[Path, ParseOptions], list[Record]]
 SUFFIXES = set(markdown.EXTENSIONS) | set(pdf.EXTENSIONS) | set(text.EXTENSIONS) | set(transcript.EXTENSIONS)
 SUFFIXES |= set(incidents.EXTENSIONS)  # incident tools' exports
+SUFFIXES |= set(html_page.EXTENSIONS) | set(docx.EXTENSIONS)  # Confluence, Google Docs, Word
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class _Found:
                 child = target
             if child.is_dir():
                 self.visit(child, stack)
-            elif child.suffix.lower() in SUFFIXES:
+            elif child.suffix.lower() in SUFFIXES or notion.is_database(child):
                 self.add(Unit(child))
             elif child.is_file():
                 self.skipped.append(child)
@@ -131,6 +132,8 @@ def unit_hash(unit: Unit, options: ParseOptions) -> str:
         raise ParseError(str(unit.path), unit.refused)
     if unit.slack_export:
         return slack.export_hash(unit.path, options)
+    if notion.is_page(unit.path) or notion.is_database(unit.path):  # their metadata is in other files too
+        return (notion.database_hash if notion.is_database(unit.path) else notion.page_hash)(unit.path, options)
     return content_hash(read_bytes(unit.path, options), options)
 
 
@@ -138,6 +141,14 @@ def parser_for(unit: Unit, options: ParseOptions) -> Parser:
     if unit.slack_export:
         return slack.parse
     suffix = unit.path.suffix.lower()
+    if notion.is_database(unit.path):
+        return notion.parse_database
+    if notion.is_page(unit.path) and options.kind != Kind.chat:
+        return notion.parse
+    if suffix in html_page.EXTENSIONS:
+        return html_page.parse
+    if suffix in docx.EXTENSIONS:
+        return docx.parse
     if suffix in markdown.EXTENSIONS:
         if options.kind == Kind.chat:  # read as a chat log: the chat a document quotes, when it quotes one
             head = read_bytes(unit.path, options).decode("utf-8", "ignore")

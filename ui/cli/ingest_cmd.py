@@ -10,7 +10,8 @@ from kb.core.reports import IngestReport
 from ui.cli.context import Context
 from ui.cli.progress import progress_bars
 
-HELP = """Ingest postmortems, runbooks and chat logs (Markdown, PDF, plain text, transcripts, Slack exports).
+HELP = """Ingest postmortems, runbooks and chat logs (Markdown, PDF, plain text, transcripts, Slack exports,
+Confluence HTML and storage-format pages, Google Docs HTML, Word .docx, unzipped Notion exports).
 
 PATH may be files or folders (searched recursively; a folder with users.json and channels.json is a
 Slack export). Re-running on unchanged files does nothing; changed files replace their old version;

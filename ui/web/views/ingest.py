@@ -18,11 +18,11 @@ STAGES = {"scan": "Reading files", "embed": "Embedding and storing passages", "i
 with shown_errors():
     limit_mb = res.settings.max_file_mb
     files = st.file_uploader(
-        "Postmortems, runbooks, chat logs: Markdown, PDF, text, Slack export JSON, incident exports "
-        "(PagerDuty, Opsgenie, Jira, incident.io, GitHub issues: JSON or CSV), or a zip "
-        f"(up to {limit_mb:g} MB each)",
+        "Postmortems, runbooks, chat logs: Markdown, PDF, text, Slack export JSON, Confluence or Google Docs "
+        "HTML, Word (.docx), a Notion export, incident exports (PagerDuty, Opsgenie, Jira, incident.io, GitHub "
+        f"issues: JSON or CSV), or a zip (up to {limit_mb:g} MB each)",
         accept_multiple_files=True,
-        type=["md", "markdown", "pdf", "txt", "log", "json", "csv", "zip"],
+        type=["md", "markdown", "pdf", "txt", "log", "json", "html", "htm", "xhtml", "docx", "csv", "zip"],
         key="uploads",
     )
     if files and st.button("Ingest", type="primary", key="ingest-go"):
