@@ -19,7 +19,7 @@ from ingest.pipeline import Ingestor
 from ingest.sources import Unit, discover, parse_unit
 from ingest.sources.base import ParseOptions
 from ingest.uploads import save_uploads
-from kb.core.errors import ParseError
+from kb.core.errors import KBError, ParseError
 from kb.core.models import Kind, Record
 
 SAMPLES = Path(__file__).parent / "imports"
@@ -245,12 +245,16 @@ def test_an_oversized_export_is_refused_by_the_file_size_limit(tmp_path: Path) -
 def test_other_csv_files_are_not_taken_for_notion_databases(tmp_path: Path) -> None:
     (tmp_path / "metrics.csv").write_text("ts,value\n1,2\n")
     units, skipped = discover([tmp_path])
-    assert units == [] and [p.name for p in skipped] == ["metrics.csv"]
+    assert skipped == [] and [u.path.name for u in units] == ["metrics.csv"]
+    # read as a CSV that may be an incident tool's export: it is none, and the error says what it holds
+    with pytest.raises(KBError, match=r"metrics\.csv.*(ts|value)"):
+        parse_unit(units[0], ParseOptions())
 
 
 def test_a_folder_of_every_export_ingests_in_one_run_beside_bad_files(fake_kb: Ingestor, tmp_path: Path) -> None:
     folder = tmp_path / "exports"
-    shutil.copytree(SAMPLES, folder)
+    for export in ("confluence", "gdocs", "notion"):  # the wiki exports (the files beside them are incident tools')
+        shutil.copytree(SAMPLES / export, folder / export)
     (folder / "word").mkdir()
     build_docx(folder / "word" / "dns-postmortem.docx")
     for name in ("broken.docx", "not-confluence.html"):
