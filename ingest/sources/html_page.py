@@ -5,9 +5,9 @@ other HTML pages.
 Parsed with BeautifulSoup and lxml's HTML parser (linear in time; Python's own parser took minutes on 200 KB
 of unclosed ``<a `` tags): nothing is fetched (no images, stylesheets or links), no DTD is loaded and no
 entity beyond HTML's named characters is resolved. CDATA sections are turned into escaped text first.
-Page chrome (breadcrumbs, navigation, the
-"Created by ..., last modified on ..." line, attachment and label lists, footers, comments) is dropped after
-its metadata is read; the content becomes Markdown (``converted``).
+Page chrome (breadcrumbs, navigation, the "Created by ..., last modified on ..." line, attachment and label
+lists, footers, comments) is dropped after its metadata is read; the content becomes Markdown
+(``converted``).
 """
 
 from __future__ import annotations
