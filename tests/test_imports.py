@@ -8,6 +8,7 @@ import datetime as dt
 import io
 import re
 import shutil
+import time
 import zipfile
 from pathlib import Path
 
@@ -234,6 +235,14 @@ def test_a_malformed_export_fails_naming_the_file_and_the_reason(tmp_path: Path,
         parse_unit(Unit(path), ParseOptions())
     assert caught.value.path == str(path)
     assert reason in caught.value.reason
+
+
+def test_runs_of_unclosed_tags_are_read_in_linear_time(tmp_path: Path) -> None:
+    path = tmp_path / "unclosed.html"
+    path.write_text("<p>Restart the ingress controller.</p>" + "<a " * 70_000)
+    started = time.perf_counter()
+    assert "Restart the ingress controller." in one(path).text
+    assert time.perf_counter() - started < 20  # the quadratic parser took minutes
 
 
 def test_an_oversized_export_is_refused_by_the_file_size_limit(tmp_path: Path) -> None:

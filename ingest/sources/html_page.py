@@ -2,14 +2,17 @@
 with ``ac:``/``ri:`` macros that the editor and the REST API keep), Google Docs' "Download -> Web page", and
 other HTML pages.
 
-Parsed with BeautifulSoup and Python's own HTML parser: nothing is fetched (no images, stylesheets or
-links) and no entity beyond HTML's named characters is resolved. Page chrome (breadcrumbs, navigation, the
-"Created by ..., last modified on ..." line, attachment and label lists, footers, comments) is dropped after
-its metadata is read; the content becomes Markdown (``converted``).
+Parsed with BeautifulSoup and lxml's HTML parser (linear in time; Python's own parser took minutes on 200 KB
+of unclosed ``<a `` tags): nothing is fetched (no images, stylesheets or links), no DTD is loaded and no
+entity beyond HTML's named characters is resolved. CDATA sections are turned into escaped text first.
+Page chrome (breadcrumbs, navigation, the "Created by ..., last modified on ..." line, attachment and label
+lists, footers, comments) is dropped after its metadata is read; the content becomes Markdown
+(``converted``).
 """
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -51,8 +54,8 @@ def parse(path: Path, options: ParseOptions) -> list[Record]:
 def convert(path: Path, text: str) -> tuple[str, dict[str, object], str]:
     """(Markdown, metadata, format name) of an HTML document; ParseError when it is no HTML document or
     holds no text once its page chrome is gone."""
-    soup = BeautifulSoup(text, "html.parser")
-    if soup.find(True) is None:
+    soup = BeautifulSoup(_cdata_as_text(text), "lxml")
+    if re.search(r"<[A-Za-z]", text) is None or soup.find(True) is None:
         raise ParseError(str(path), "not an HTML document: no HTML elements in it")
     if _nesting(soup) > MAX_DEPTH:
         raise ParseError(str(path), f"HTML elements nested more than {MAX_DEPTH} levels deep; not read")
@@ -79,6 +82,23 @@ def convert(path: Path, text: str) -> tuple[str, dict[str, object], str]:
         why = f"no document text in this {where} once its navigation and page chrome are removed"
         raise EmptyDocument(str(path), why)
     return markdown, front, fmt
+
+
+def _cdata_as_text(text: str) -> str:
+    """CDATA sections (the body of a Confluence code macro) as escaped text, which the HTML parser keeps;
+    found with ``str.find``, in linear time."""
+    if "<![CDATA[" not in text:
+        return text
+    out: list[str] = []
+    at = 0
+    while (start := text.find("<![CDATA[", at)) >= 0:
+        end = text.find("]]>", start + 9)
+        if end < 0:
+            break
+        out += [text[at:start], html.escape(text[start + 9 : end], quote=False)]
+        at = end + 3
+    out.append(text[at:])
+    return "".join(out)
 
 
 def _nesting(soup: BeautifulSoup) -> int:
