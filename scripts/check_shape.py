@@ -37,6 +37,8 @@ BROAD_EXCEPT: dict[tuple[str, str], str] = {
     ("kb/retrieval/embeddings.py", "_embed"): "the openai package raises many types; one message for people",
     ("ui/cli/service.py", "handle"): "whatever a command raises in the search service, the command runs again in "
     "its own process, which shows the error as it always did",
+    ("kb/alerting/dispatch.py", "_handle"): "the enrichment worker: whatever one alert group's enrichment raises is "
+    "logged for that group, which is released for the sender's next re-send, and the worker goes on",
     ("ui/cli/service.py", "main"): "the search service runs detached: any failure to start or serve is written to "
     "its log, and commands run in their own processes",
 }

@@ -3,6 +3,7 @@ top of a file or inside a function, points down this list, never up:
 
     ui                   shells: CLI, web, MCP server      may import ingest and kb
     ingest               sources, redaction, pipeline      may import kb
+    kb.alerting          alert payloads, enrichment, Slack  reads the knowledge base for a firing alert
     kb.knowledge         the KnowledgeBase facade          wires every kb package below for the shells
     kb.ops               doctor, insights                  may import any kb package below
     kb.gameday           scenarios, game master, scoring
@@ -27,7 +28,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 #: The kb packages (and the facade module on top) from the bottom up: each may import only itself and those
 #: before it.
-KB_ORDER = ("core", "clients", "text", "retrieval", "generation", "runbooks", "gameday", "ops", "knowledge")
+KB_ORDER = (
+    "core", "clients", "text", "retrieval", "generation", "runbooks", "gameday", "ops", "knowledge", "alerting",
+)
 #: The top-level packages from the bottom up, the same way.
 TOP_ORDER = ("kb", "ingest", "ui")
 

@@ -66,6 +66,29 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=120.0, gt=0, description="Give up on one LLM request after this long.")
     llm_max_retries: int = Field(default=3, ge=0, description="Retries, with backoff, on 429, 5xx and timeouts.")
 
+    slack_webhook_url: SecretStr | None = Field(
+        default=None, description="Slack incoming webhook `kb serve` posts to; nothing is posted when unset."
+    )
+    pagerduty_webhook_secret: SecretStr | None = Field(
+        default=None, description="PagerDuty v3 webhook subscription secret: deliveries must carry its signature."
+    )
+    serve_token: SecretStr | None = Field(
+        default=None, description="Bearer token senders must present to `kb serve` (Alertmanager's http_config)."
+    )
+    ui_url: str | None = Field(
+        default=None, description="Base address of the web UI (https://kb.example.com/) for links in messages."
+    )
+    serve_host: str = Field(default="127.0.0.1", description="Address `kb serve` listens on (this machine only).")
+    serve_port: int = Field(default=8790, ge=0, le=65535, description="Port `kb serve` listens on.")
+    serve_dedup_s: float = Field(
+        default=4 * 3600.0, ge=0, description="An alert group is enriched once within this many seconds "
+        "(Alertmanager's default repeat_interval is 4h)."
+    )
+    serve_queue: int = Field(default=100, ge=1, description="Alert groups waiting to be enriched; more get a 503.")
+    slack_rate_per_s: float = Field(default=1.0, gt=0, description="At most this many Slack posts a second.")
+    slack_max_attempts: int = Field(default=5, ge=1, description="Tries of one Slack post (network errors, 5xx, 429).")
+    slack_timeout_s: float = Field(default=10.0, gt=0, description="Give up on one Slack request after this long.")
+
     @property
     def llm_enabled(self) -> bool:
         """An LLM is used only when a model is named (a base URL alone means the OpenAI default model)."""

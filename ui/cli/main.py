@@ -22,6 +22,7 @@ database (KB_DATA_DIR, or --data-dir). Set KB_CHROMA_URL to share one Chroma ser
 quick start:
   kb ingest data/
   kb ui                                  (the web UI on http://127.0.0.1:8501)
+  kb serve                               (enrich Alertmanager / PagerDuty alerts into Slack)
   kb search "checkout errors after a deploy"
   kb show <id>
   kb runbook draft "pgbouncer pool exhausted"
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         mcp_cmd,
         runbook_cmd,
         search_cmd,
+        serve_cmd,
         ui_cmd,
     )
 
@@ -58,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     runbook_cmd.register(sub)
     gameday_cmd.register(sub)
     ui_cmd.register(sub)
+    serve_cmd.register(sub)
     mcp_cmd.register(sub)
     doctor_cmd.register(sub)
     ask_cmd.register(sub)
