@@ -223,3 +223,14 @@ def test_no_secret_reaches_the_log(tmp_path: Path, slack: Receiver, caplog: pyte
     assert "answered 500" in log and "posted alert group s1" in log  # the log says what happened...
     for secret in (TOKEN, PD_SECRET, "wrong-guess-token", signature[3:], "s3cr3t-hook-token", HOOK_PATH):
         assert secret not in log  # ...and never a secret
+
+
+def test_kb_serve_refuses_a_slack_url_that_is_not_http_without_printing_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from ui.cli.main import run
+
+    monkeypatch.chdir(tmp_path)  # no .env of the working directory
+    monkeypatch.setenv("KB_SLACK_WEBHOOK_URL", "ftp://hooks.example/s3cr3t-value")
+    assert run(["--data-dir", str(tmp_path / "kb"), "serve", "--port", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "KB_SLACK_WEBHOOK_URL is not an http(s) address" in err and "s3cr3t-value" not in err
