@@ -67,7 +67,7 @@ def _say_configuration(settings: Settings, host: str, port: int, posting: bool) 
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from kb.retrieval.search import Query
+    from kb.alerting.models import AlertGroup
     from ui.serve.app import build_app
     from ui.serve.handler import Server
 
@@ -77,7 +77,11 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     host = args.host or settings.serve_host
     port = settings.serve_port if args.port is None else args.port
     app = build_app(settings, ctx.kb)
-    ctx.kb.search(Query(text="alert enrichment warm up", k=1))  # the model and indexes, before the first alert
+    # one enrichment before the first alert: the model, the indexes and whatever the enrichment loads on first use
+    log = logging.getLogger("kb.serve")
+    log.info("loading the knowledge base (one enrichment to warm up)...")
+    app.enrich(AlertGroup(source="api", key="warm-up", status="firing", title="warm up",
+                          text="checkout errors after a deploy"))
     server = Server((host, port), app)
     _say_configuration(settings, host, server.server_address[1], app.poster is not None)
     app.start()
