@@ -88,7 +88,7 @@ def serve(pristine_sample_store: Path, tmp_path_factory: pytest.TempPathFactory,
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: proc.poll() is None and get_json(f"{url}/healthz")["status"] == "ok",
-                   "kb serve did not come up", 300, log_path)
+                   "kb serve did not come up", 600, log_path)  # it loads and warms up before it listens
         yield url, log_path
     finally:
         stop(proc)

@@ -234,3 +234,12 @@ def test_kb_serve_refuses_a_slack_url_that_is_not_http_without_printing_it(
     assert run(["--data-dir", str(tmp_path / "kb"), "serve", "--port", "0"]) == 1
     err = capsys.readouterr().err
     assert "KB_SLACK_WEBHOOK_URL is not an http(s) address" in err and "s3cr3t-value" not in err
+
+
+def test_keys_of_different_senders_do_not_stand_for_each_other(served: tuple[App, str, Enricher]) -> None:
+    _, url, _ = served
+    assert am(url, alertmanager_payload(key="P42")).status_code == 202
+    assert pd(url, pagerduty_event(incident_id="P42")).status_code == 202
+    # a PagerDuty resolve does not release the Alertmanager group of the same key
+    pd(url, pagerduty_event(event_type="incident.resolved", incident_id="P42"))
+    assert am(url, alertmanager_payload(key="P42")).json()["status"] == "duplicate"

@@ -25,6 +25,12 @@ Enricher = Callable[[AlertGroup], Enrichment]
 Deliverer = Callable[[Enrichment], bool]
 
 
+def claim_key(source: str, key: str) -> str:
+    """The key a group is deduplicated by: its sender's key, within that sender (an Alertmanager group key and a
+    PagerDuty incident id never stand for each other)."""
+    return f"{source}\x00{key}"
+
+
 class Dispatcher:
     """The queue of alert groups waiting to be enriched, and the worker that drains it."""
 
@@ -58,7 +64,7 @@ class Dispatcher:
 
     def submit(self, group: AlertGroup) -> Submitted:
         """Queue ``group`` unless it is a repeat within the window or the queue is full."""
-        if not self.dedup.claim(group.key):
+        if not self.dedup.claim(claim_key(group.source, group.key)):
             self._count("duplicate")
             log.info("alert group %s: already enriched within the window; not again", group.key[:80])
             return "duplicate"
@@ -67,16 +73,16 @@ class Dispatcher:
                 self._queue.put_nowait(group)
             except queue.Full:
                 self.counts["refused"] += 1
-                self.dedup.release(group.key)
+                self.dedup.release(claim_key(group.source, group.key))
                 log.warning("alert group %s: the queue is full; the sender is asked to retry", group.key[:80])
                 return "full"
             self._busy += 1
             self.counts["queued"] += 1
         return "queued"
 
-    def closed(self, key: str) -> None:
-        """The sender says group ``key`` is over: its next firing is enriched again."""
-        self.dedup.release(key)
+    def closed(self, source: str, key: str) -> None:
+        """``source`` says group ``key`` is over: its next firing is enriched again."""
+        self.dedup.release(claim_key(source, key))
 
     @property
     def waiting(self) -> int:
@@ -102,7 +108,7 @@ class Dispatcher:
             enrichment = self._enrich(group)
         except Exception:
             log.exception("%s: enrichment failed", what)
-            self.dedup.release(group.key)
+            self.dedup.release(claim_key(group.source, group.key))
             self._count("failed")
             return
         self._count("enriched")
@@ -113,5 +119,5 @@ class Dispatcher:
         if self._deliver(enrichment):
             self._count("posted")
         else:
-            self.dedup.release(group.key)
+            self.dedup.release(claim_key(group.source, group.key))
             self._count("failed")

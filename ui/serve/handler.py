@@ -19,6 +19,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from kb.alerting.models import Source
 from kb.alerting.payloads import MAX_BODY_BYTES, Delivery, PayloadError, read_alertmanager, read_any, read_pagerduty
 from kb.alerting.verify import bearer_ok, pagerduty_signed
 from kb.core.errors import KBError
@@ -129,10 +130,10 @@ class Handler(BaseHTTPRequestHandler):
 
     do_DELETE = do_PATCH = do_PUT
 
-    def _queue(self, delivery: Delivery) -> tuple[HTTPStatus, dict[str, Any]]:
+    def _queue(self, delivery: Delivery, source: Source) -> tuple[HTTPStatus, dict[str, Any]]:
         app = self.server.app
         if delivery.closed is not None:
-            app.dispatcher.closed(delivery.closed)
+            app.dispatcher.closed(source, delivery.closed)
         if delivery.group is None:
             return HTTPStatus.OK, {"status": "ignored", "reason": delivery.ignored}
         outcome = app.dispatcher.submit(delivery.group)
@@ -145,13 +146,13 @@ class Handler(BaseHTTPRequestHandler):
 
 def _alertmanager(handler: Handler) -> tuple[HTTPStatus, dict[str, Any]]:
     handler._token()
-    return handler._queue(read_alertmanager(handler._body()))
+    return handler._queue(read_alertmanager(handler._body()), "alertmanager")
 
 
 def _pagerduty(handler: Handler) -> tuple[HTTPStatus, dict[str, Any]]:
     body = handler._body()
     handler._signature(body)
-    return handler._queue(read_pagerduty(body))
+    return handler._queue(read_pagerduty(body), "pagerduty")
 
 
 def _enrich(handler: Handler) -> tuple[HTTPStatus, dict[str, Any]]:
