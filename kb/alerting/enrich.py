@@ -15,15 +15,16 @@ helped last time (``enrich``); ``as_json`` gives the result as plain JSON for ca
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict
 from typing import Any
 
 from kb.alerting.helped import write_helped
 from kb.alerting.lessons import Statement, first_action, lessons
-from kb.alerting.models import AlertGroup, Enrichment, PastIncident, RunbookMatch
+from kb.alerting.models import AlertGroup, Enrichment, PastIncident, RunbookMatch, Source
 from kb.core.models import Kind, RankedDocument
 from kb.knowledge import KnowledgeBase
-from kb.retrieval.alerts import AlertQuery
+from kb.retrieval.alerts import AlertQuery, parse_alert
 from kb.retrieval.relevance import Relevance, relevance
 from kb.retrieval.search import Query
 from kb.retrieval.similar import norm_title, same_incident
@@ -39,6 +40,17 @@ HELPED_INCIDENTS = 2
 WHY_CHARS = 200
 NO_LLM = "the documents (no LLM)"
 LABELS = {Relevance.strong: "strong", Relevance.partial: "partial", Relevance.weak: "weak"}
+
+
+def group_of_alert(raw: str, source: Source = "api") -> AlertGroup:
+    """An alert group from a pasted or posted alert payload (``parse_alert``: Alertmanager webhook, Prometheus
+    alert or alerting rule, JSON or YAML); ``AlertParseError`` when it is not one. Its key is the payload's
+    Alertmanager ``groupKey`` when it has one, else a hash of what it is searched with."""
+    query = parse_alert(raw, "the alert")
+    title = ", ".join(query.alertnames) or shorten(query.text, 80)
+    key = hashlib.sha256(query.text.encode()).hexdigest()[:16]
+    return AlertGroup(source=source, key=key, status="firing", title=title, text=query.text,
+                      alertnames=tuple(query.alertnames), labels=dict(query.labels))
 
 
 def alert_query(group: AlertGroup) -> AlertQuery:
