@@ -63,15 +63,16 @@ def empty(group: AlertGroup) -> Enrichment:
     return Enrichment(group=group, incidents=(), runbook=None, helped="", citations=(), written_by=NO_LLM)
 
 
-def enrich(kb: KnowledgeBase, group: AlertGroup, *, incidents: int = 3) -> Enrichment:
-    """What the knowledge base says about one alert group (see the module's docstring)."""
+def enrich(kb: KnowledgeBase, group: AlertGroup, *, incidents: int = 3, exclude: tuple[str, ...] = ()) -> Enrichment:
+    """What the knowledge base says about one alert group (see the module's docstring); documents whose ids are in
+    ``exclude`` are left out (an evaluation leaves an incident out to see what the others say)."""
     query = alert_query(group)
     if not query.text.strip() or kb.is_empty():
         return empty(group)
     found = kb.search(Query(text=query.text, k=max(1, incidents) * POOL_PER_INCIDENT,
-                            kinds=(Kind.postmortem, Kind.chat)))
+                            kinds=(Kind.postmortem, Kind.chat), exclude=exclude))
     rows = incident_rows(kb, found)[: max(0, incidents)]
-    runbook_doc = best_runbook(kb, query)
+    runbook_doc = best_runbook(kb, query, exclude)
     statements: list[Statement] = []
     strong = [(row, docs) for row, docs in rows if row.relevance == "strong"]
     for _row, docs in (strong or rows[:1])[:HELPED_INCIDENTS]:
@@ -137,10 +138,10 @@ def _row(docs: list[RankedDocument]) -> PastIncident:
     )
 
 
-def best_runbook(kb: KnowledgeBase, query: AlertQuery) -> RankedDocument | None:
+def best_runbook(kb: KnowledgeBase, query: AlertQuery, exclude: tuple[str, ...] = ()) -> RankedDocument | None:
     """The runbook for the alert: among the best runbooks that are not weak matches, one that declares the
     alert's name, else the best."""
-    found = kb.search(Query(text=query.text, k=RUNBOOK_POOL, kinds=(Kind.runbook,)))
+    found = kb.search(Query(text=query.text, k=RUNBOOK_POOL, kinds=(Kind.runbook,), exclude=exclude))
     found = [d for d in found if relevance(d) != Relevance.weak]
     if not found:
         return None

@@ -25,6 +25,7 @@ from kb.gameday.cues import ACTING, TELLING
 from kb.gameday.incident import Incident, read_incident
 from kb.gameday.rubric import build_rubric
 from kb.gameday.timeline import plain
+from kb.generation.candidates import field_section
 from kb.generation.summary import classify, recovery_statement, turning_point
 from kb.retrieval import cues
 from kb.retrieval.corpus import Corpus
@@ -100,12 +101,19 @@ def _acts(incident: Incident, n: int) -> bool:
             and incident.actions[n] not in TELLING)
 
 
+def _parts(record: Record, name: str) -> list[Span]:
+    """The document's sections of this name; else its bold-labelled fields of it ("- **Resolution**: ..."), as a
+    report written as a list of fields has them."""
+    spans = [Span(s.start, s.end, record.text[s.start : s.end]) for s in record.sections if s.name == name]
+    return spans or [step for step in split_steps(record.text) if field_section(step.text) == name]
+
+
 def _section_sentences(record: Record, names: tuple[str, ...]) -> list[Span]:
     """The prose sentences of the first of ``names`` the document has (code blocks and tables left out)."""
     for name in names:
         spans: list[Span] = []
-        for section in (s for s in record.sections if s.name == name):
-            for step in split_steps(record.text[section.start : section.end], section.start):
+        for part in _parts(record, name):
+            for step in split_steps(part.text, part.start):
                 if step.text.lstrip().startswith(("```", "~~~", "|", "#")):
                     continue
                 spans += [s for s in sentences(step) if len(s.text.split()) >= MIN_WORDS]
