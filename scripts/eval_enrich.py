@@ -11,6 +11,9 @@ title; at most ALERT_WORDS words) is the firing alert. Two runs per incident:
   (a fix it cites from the incident lies in the incident's Resolution or Mitigation section or field, or is as
   close in meaning to it, or to the fix a reader wrote down in the reference file, as a game day needs to call
   two steps the same: ``kb.gameday.cues.closeness`` >= ``SAME_ACTION``);
+- with a question set that has answer terms (``--ask-set``, moj-cloud-platform's ask.jsonl), for each question about
+  how an incident was resolved: whether the incident's paragraph holds both of its answer terms (a judgement
+  written by someone else than the extraction);
 - with the incident (and its chat log) left out: how often another incident is still labelled a strong match
   (an honest label should rarely call a different incident the same one), and how often the paragraph is empty.
 
@@ -31,8 +34,9 @@ from kb.alerting.models import AlertGroup, Enrichment
 from kb.core.enums import SectionName
 from kb.core.models import Kind, Record
 from kb.core.settings import Settings
-from kb.gameday.cues import SAME_ACTION, closeness
-from kb.generation.candidates import field_section
+from kb.gameday.cues import HANDLE, SAME_ACTION, closeness
+from kb.gameday.timeline import plain
+from kb.generation.candidates import field_section, figure_field
 from kb.knowledge import KnowledgeBase, open_kb
 from kb.retrieval.similar import same_incident
 from kb.text.steps import split_steps
@@ -46,7 +50,7 @@ def parts(record: Record, names: tuple[str, ...]) -> list[tuple[int, int]]:
     """The spans of the record's sections of these names, and of its bold-labelled fields of these names."""
     spans = [(s.start, s.end) for s in record.sections if s.name in names]
     for step in split_steps(record.text):
-        if field_section(step.text) in names:
+        if field_section(step.text) in names and not figure_field(step.text):
             spans.append((step.start, step.end))
     return spans
 
@@ -75,7 +79,7 @@ def states_fix(kb: KnowledgeBase, record: Record, enrichment: Enrichment, refere
             continue
         if any(a <= c.start < b for a, b in spans):
             return True
-        if real and max(closeness(" ".join(c.quote.split()), real)) >= SAME_ACTION:
+        if real and max(closeness(" ".join(HANDLE.sub("", plain(c.quote)).split()), real)) >= SAME_ACTION:
             return True
     return False
 
@@ -89,7 +93,20 @@ def resolving(kb: KnowledgeBase, enrichment: Enrichment) -> tuple[int, int, int,
     return sum(n in numbers for n in marks), len(marks), exact, len(enrichment.citations)
 
 
-def run(kb: KnowledgeBase, references: dict[str, Any]) -> dict[str, Any]:
+def answer_terms(path: Path | None) -> dict[str, list[str]]:
+    """From a question set with answer terms (moj-cloud-platform's ask.jsonl): each resolution question's two
+    terms, by the id of the document that answers it (its file name without extension)."""
+    if path is None or not path.is_file():
+        return {}
+    out = {}
+    for line in path.read_text().splitlines():
+        item = json.loads(line) if line.strip() else {}
+        if item.get("type") == "resolution" and item.get("doc"):
+            out[Path(item["doc"]).stem] = [t.lower() for t in item["answer_terms"]]
+    return out
+
+
+def run(kb: KnowledgeBase, references: dict[str, Any], terms: dict[str, list[str]] | None = None) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     totals = [0, 0, 0, 0]
     for rid in kb.ids_of(Kind.postmortem):
@@ -107,6 +124,8 @@ def run(kb: KnowledgeBase, references: dict[str, Any]) -> dict[str, Any]:
             "fix_stated": states_fix(kb, record, with_it, reference), "helped": with_it.helped,
             "left_out_strong": any(r.relevance == "strong" for r in left_out.incidents),
             "left_out_helped": bool(left_out.helped),
+            **({"answer_terms": all(t in with_it.helped.lower() for t in (terms or {})[rid])}
+               if rid in (terms or {}) else {}),
         })
     n = len(rows) or 1
     return {
@@ -117,6 +136,8 @@ def run(kb: KnowledgeBase, references: dict[str, Any]) -> dict[str, Any]:
         "paragraph_given": sum(bool(r["helped"]) for r in rows) / n,
         "left_out_other_called_strong": sum(r["left_out_strong"] for r in rows) / n,
         "left_out_paragraph_given": sum(r["left_out_helped"] for r in rows) / n,
+        "resolution_questions": sum("answer_terms" in r for r in rows),
+        "resolution_answer_terms_in_paragraph": sum(r.get("answer_terms", False) for r in rows),
         "markers_resolving": totals[0] / (totals[1] or 1), "markers": totals[1],
         "citations_quoting_exactly": totals[2] / (totals[3] or 1), "citations": totals[3],
         "rows": rows,
@@ -128,11 +149,14 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, required=True, help="the store the eval set was ingested into")
     parser.add_argument("--reference", type=Path, default=Path(__file__).with_name("gameday_reference.json"),
                         help="the fixes a reader wrote down, by document id (scripts/gameday_reference.json)")
+    parser.add_argument("--ask-set", type=Path, default=None,
+                        help="a question set with answer terms (moj-cloud-platform/ask.jsonl): for its resolution "
+                        "questions, whether the incident's paragraph holds both terms")
     parser.add_argument("--json", action="store_true", help="print the figures and every row as JSON")
     args = parser.parse_args()
     references = json.loads(args.reference.read_text()) if args.reference.is_file() else {}
     kb = open_kb(Settings(data_dir=args.data_dir, _env_file=None), llm=False)  # type: ignore[call-arg]
-    result = run(kb, references)
+    result = run(kb, references, answer_terms(args.ask_set))
     if args.json:
         print(json.dumps(result, indent=1))
         return

@@ -5,7 +5,7 @@ fix is the timeline's steps closest in meaning to its Resolution section (steps 
 worse are never the fix), and what hurt is the step just before an entry that says it made things worse. A
 postmortem a game day cannot read (no timeline with times, no root cause) falls back to its sections as the
 section classifier named them at ingest: the sentences of its Resolution or Mitigation section, each judged by
-the cue vocabulary (``kb.retrieval.cues``: an action, a decision, the recovery; a sentence that says a step made
+the cue vocabulary (``kb.retrieval.cues``: an action or a decision, not the recovery; a sentence that says a step made
 things worse is a caution, not a fix). A chat log with no postmortem is read as a summary reads it
 (``kb.generation.summary.classify``): the last step before things came back. A runbook's first action is the
 first step of its Mitigation section (else Triage) that the cues read as an action.
@@ -25,7 +25,7 @@ from kb.gameday.cues import ACTING, TELLING
 from kb.gameday.incident import Incident, read_incident
 from kb.gameday.rubric import build_rubric
 from kb.gameday.timeline import plain
-from kb.generation.candidates import field_section
+from kb.generation.candidates import field_section, figure_field
 from kb.generation.summary import classify, recovery_statement, turning_point
 from kb.retrieval import cues
 from kb.retrieval.corpus import Corpus
@@ -34,8 +34,8 @@ from kb.text.steps import Span, sentences, split_steps
 Role = Literal["fix", "worse", "runbook", "runbook_worse"]
 #: the most fix statements taken from one incident
 MAX_FIXES = 2
-#: kinds of sentence that say what was done or that it worked
-DONE = (MessageKind.action, MessageKind.decision, MessageKind.recovery)
+#: kinds of sentence that say what was done (that things came back says nothing of what fixed them)
+DONE = (MessageKind.action, MessageKind.decision)
 #: the sections a fix is read from when the timeline cannot be read, first found first
 FIX_SECTIONS = (SectionName.resolution, SectionName.mitigation)
 #: the sections a runbook's first action is read from, first found first
@@ -105,7 +105,9 @@ def _parts(record: Record, name: str) -> list[Span]:
     """The document's sections of this name; else its bold-labelled fields of it ("- **Resolution**: ..."), as a
     report written as a list of fields has them."""
     spans = [Span(s.start, s.end, record.text[s.start : s.end]) for s in record.sections if s.name == name]
-    return spans or [step for step in split_steps(record.text) if field_section(step.text) == name]
+    # a field holding only a duration or a time ("**Time to repair**: 0h 37m") says how long, not what was done
+    return spans or [step for step in split_steps(record.text)
+                     if field_section(step.text) == name and not figure_field(step.text)]
 
 
 def _section_sentences(record: Record, names: tuple[str, ...]) -> list[Span]:
@@ -132,7 +134,7 @@ def _from_sections(record: Record) -> list[Statement]:
     for span, reading in zip(spans, readings, strict=True):
         if reading.says(MessageKind.made_worse):
             role: Role = "worse"
-        elif any(reading.states(kind) for kind in DONE):
+        elif any(reading.states(kind) or reading.leans(kind) for kind in DONE):
             role = "fix"
         else:
             continue
@@ -140,10 +142,12 @@ def _from_sections(record: Record) -> list[Statement]:
         if statement is not None:
             out.append(statement)
     fixes = [s for s in out if s.role == "fix"][:MAX_FIXES]
-    if not fixes:  # nothing reads clearly as done: the section's lead says what was done
-        lead = _statement("fix", record, spans[0])
+    worse = [s for s in out if s.role == "worse"]
+    lead_span = next((span for span in spans if not any(span.start <= w.start < span.end for w in worse)), None)
+    if not fixes and lead_span is not None:  # nothing reads clearly as done: the section's lead says what was done
+        lead = _statement("fix", record, lead_span)
         fixes = [lead] if lead is not None else []
-    return [*fixes, *[s for s in out if s.role == "worse"][:1]]
+    return [*fixes, *worse[:1]]
 
 
 def _from_chat(record: Record) -> list[Statement]:
