@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 ALERT = json.dumps({"labels": {"alertname": "PgBouncerPoolExhausted", "namespace": "data"},
                     "annotations": {"summary": "PgBouncer pool orders/orders_app has waiting clients"}})
 READ_TOOLS = {"search_incidents", "find_runbook_for_alert", "get_document", "similar_incidents", "draft_runbook",
-              "summarize_chat_log", "list_stale_runbooks", "ask_knowledge_base"}
+              "summarize_chat_log", "list_stale_runbooks", "ask_knowledge_base", "enrich_alert"}
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +58,9 @@ async def exercise(session: ClientSession, writes: bool) -> None:
     assert [r["date"] for r in newest] == sorted((r["date"] for r in newest), reverse=True)
     for_alert = data(await session.call_tool("find_runbook_for_alert", {"alert": ALERT}))
     assert for_alert["runbooks"][0]["id"] == "pgbouncer-pool-exhausted"
+    enriched = data(await session.call_tool("enrich_alert", {"alert": ALERT}))
+    assert enriched["runbook"]["doc_id"] == "pgbouncer-pool-exhausted" and enriched["incidents"]
+    assert {c["n"] for c in enriched["citations"]} == {int(n) for n in re.findall(r"\[(\d+)\]", enriched["helped"])}
     doc = data(await session.call_tool("get_document", {"id": "pgbouncer-pool-exhausted"}))
     assert doc["kind"] == "runbook" and "SHOW POOLS" in doc["text"]
     sims = data(await session.call_tool("similar_incidents", {"id": "2025-01-08-session-cache-failover-2025"}))

@@ -47,6 +47,7 @@ class PastIncident:
     relevance: str  #: strong / partial / weak (kb.retrieval.relevance)
     why: str  #: the passage that matched, short
     start: int | None = None  #: offset of that passage
+    others: tuple[str, ...] = ()  #: the other documents of the same incident (its chat log, a copy)
 
 
 @dataclass(frozen=True)

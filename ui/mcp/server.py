@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
+from kb.alerting.enrich import as_json, enrich, group_of_alert
 from kb.clients.openai_client import ChatModel
 from kb.core.errors import KBError
 from kb.core.models import Kind
@@ -55,6 +56,7 @@ def build_server(kb: KnowledgeBase, allow_writes: bool = False) -> MCPServer:
     server: MCPServer = MCPServer(name="incident-kb", instructions=INSTRUCTIONS)
     settings, llm = kb.load().settings, kb.llm  # the store and model open now, not at the first call
     _search_tools(server, kb)
+    _alert_tools(server, kb)
     _document_tools(server, kb)
     _generation_tools(server, kb, llm)
     if allow_writes:
@@ -110,6 +112,19 @@ def _search_tools(server: MCPServer, kb: KnowledgeBase) -> None:
             "runbooks": [result_json(d) for d in found.runbooks],
             "past_incidents": [result_json(d) for d in found.incidents],
         }
+
+
+def _alert_tools(server: MCPServer, kb: KnowledgeBase) -> None:
+    """enrich_alert."""
+
+    @server.tool(description="Enrich a firing alert: the most similar past incidents (one per incident, each "
+                 "labelled strong/partial match), the runbook for it opened at the passage that matched (`start`, "
+                 "a character offset), and a one-paragraph 'what helped last time' whose [n] markers point at "
+                 "`citations` (document id, start, quote). `alert` is an Alertmanager webhook payload or a "
+                 "Prometheus alert (labels + annotations), as JSON or YAML text.")
+    @reported
+    def enrich_alert(alert: str) -> dict[str, Any]:
+        return as_json(enrich(kb, group_of_alert(alert)))
 
 
 def _document_tools(server: MCPServer, kb: KnowledgeBase) -> None:
