@@ -1,7 +1,8 @@
 """The Search page in a real headless browser (`kb ui` over the sample store, Chromium via Playwright): the search
-lives in the address and survives Back, the sidebar and a pasted link; Enter searches and Shift+Enter adds a line;
-the send button searches; passages read as text (no raw Markdown) and each result says how well it matches.
-Screenshots go to tests/artifacts/browser/."""
+lives in the address and survives Back, the sidebar and a pasted link; the button labelled Search searches what is
+in the box, Enter searches and Shift+Enter adds a line, a pasted multi-line alert keeps its lines, and without the
+page's Enter script the button still searches; passages read as text (no raw Markdown) and each result says how
+well it matches. Screenshots go to tests/artifacts/browser/."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ from tests.browser_kit import WAIT_MS, search, search_box, see, shot
 pytestmark = pytest.mark.slow
 
 FIRST = re.compile(r"^1\. ")
+ALERT = """{
+  "labels": {"alertname": "PgBouncerPoolExhausted", "namespace": "data", "severity": "critical"},
+  "annotations": {"summary": "PgBouncer pool orders/orders_app has waiting clients"}
+}"""
 LABEL = re.compile(r"^(strong|partial|weak) match$")
 
 
@@ -117,14 +122,52 @@ def test_enter_searches_and_shift_enter_adds_a_line(server: str, page: Page) -> 
     expect(results(page).first).to_contain_text(re.compile("kafka", re.I), timeout=WAIT_MS)
 
 
-def test_the_send_button_searches(server: str, page: Page) -> None:
+def search_button(page: Page) -> Locator:
+    """The button labelled Search, under the box."""
+    return see(page.get_by_role("button", name="Search", exact=True))
+
+
+def test_the_search_button_searches_a_pasted_alert(server: str, page: Page) -> None:
     page.goto(server)
     box = search_box(page)
-    box.fill("certificate expired tls handshake")
-    page.locator(".st-key-search_box").get_by_test_id("stChatInputSubmitButton").click()
+    button = search_button(page)
+    assert button.bounding_box()["y"] > box.bounding_box()["y"]  # type: ignore[index]  # under the box
+    box.click()
+    page.keyboard.insert_text(ALERT)  # what a paste does: the text arrives whole, no key is pressed
+    expect(box).to_have_value(ALERT)
+    page.wait_for_timeout(1500)
+    assert results(page).count() == 0 and "q" not in params(page)  # pasting does not search
+    button.click()
     see(page.locator("strong", has_text=FIRST))
+    see(page.get_by_text("Searching with the alert: PgBouncerPoolExhausted"))
+    wait_for_param(page, "q", ALERT)
+    expect(box).to_have_value(ALERT)  # its lines kept, still there to edit
+    expect(results(page).first).to_contain_text("PgBouncer", timeout=WAIT_MS)
+    shot(page, "search-06-pasted-alert")
+
+    box.fill("certificate expired tls handshake")
+    search_button(page).click()
     wait_for_param(page, "q", "certificate expired tls handshake")
     expect(box).to_have_value("certificate expired tls handshake")
+    expect(page.get_by_text("Searching with the alert")).to_have_count(0, timeout=WAIT_MS)
+
+
+def test_without_the_enter_script_the_button_still_searches(server: str, page: Page) -> None:
+    # the script stands down when it finds its flag set: the page as it is when the script does not run
+    page.add_init_script("window.kbEnterSends_search_box = true")
+    page.goto(server)
+    box = search_box(page)
+    box.click()
+    page.keyboard.type("redis failover")
+    page.keyboard.press("Enter")  # a new line now, not a search
+    page.keyboard.type("sentinel quorum lost")
+    expect(box).to_have_value("redis failover\nsentinel quorum lost")
+    page.wait_for_timeout(1500)
+    assert results(page).count() == 0 and "q" not in params(page)
+    search_button(page).click()
+    see(page.locator("strong", has_text=FIRST))
+    wait_for_param(page, "q", "redis failover\nsentinel quorum lost")
+    expect(box).to_have_value("redis failover\nsentinel quorum lost")
 
 
 def test_passages_read_as_text_with_an_honest_label(server: str, page: Page) -> None:

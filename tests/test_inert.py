@@ -131,7 +131,8 @@ def test_no_page_renders_a_document_image(tmp_path: Path, monkeypatch: pytest.Mo
         live = [(s[:120], live_images(s)) for s in strings if live_images(s)]
         assert not live, (where, live)
 
-    at.chat_input(key="search_box").set_value("checkout image probe pixel").run()
+    at.text_area(key="search_box").input("checkout image probe pixel")
+    at.button(key="search_button").click().run()
     check("search")
     at.switch_page("views/document.py")
     at.session_state["doc_id"] = IMAGES_DOC

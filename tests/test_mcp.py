@@ -46,7 +46,7 @@ def data(result: Any) -> Any:
 async def exercise(session: ClientSession, writes: bool) -> None:
     await session.initialize()
     tools = {t.name: t for t in (await session.list_tools()).tools}
-    expected = READ_TOOLS | ({"propose_runbook_update", "apply_runbook_proposal"} if writes else set())
+    expected = READ_TOOLS | ({"propose_runbook_update", "apply_runbook_proposal", "ingest_files"} if writes else set())
     assert set(tools) == expected
     for tool in tools.values():
         assert tool.description and tool.input_schema.get("type") == "object"

@@ -60,7 +60,8 @@ def test_every_page_renders_on_the_sample_corpus(sample: Path, monkeypatch: pyte
 def test_search_with_a_filter_and_html_stays_text(sample: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = app(sample, monkeypatch)
     at.multiselect(key="search_kinds").set_value(["postmortem"])
-    at.chat_input(key="search_box").set_value("pgbouncer pool exhausted <script>alert(1)</script>").run()
+    at.text_area(key="search_box").input("pgbouncer pool exhausted <script>alert(1)</script>")
+    at.button(key="search_button").click().run()
     assert not at.exception
     results = [m.value for m in at.markdown if str(m.value).startswith("**1.") or str(m.value)[:4] in ("**2.", "**3.")]
     assert results and all("postmortem" in r for r in results)
@@ -74,7 +75,8 @@ def test_search_with_a_filter_and_html_stays_text(sample: Path, monkeypatch: pyt
     at.toggle(key="search_newest").set_value(False)
     alert = '{"labels": {"alertname": "PgBouncerPoolExhausted"}, "annotations": {"summary": "pool has waiting clients"}}'
     at.multiselect(key="search_kinds").set_value([])
-    at.chat_input(key="search_box").set_value(alert).run()
+    at.text_area(key="search_box").input(alert)
+    at.button(key="search_button").click().run()
     assert "Searching with the alert: PgBouncerPoolExhausted" in texts(at)
 
 
@@ -171,7 +173,8 @@ def test_ask_shows_a_quoted_code_block_as_code(sample: Path, monkeypatch: pytest
 
 def test_search_passages_keep_their_lines(sample: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = app(sample, monkeypatch)
-    at.chat_input(key="search_box").set_value("oomkilled pods crash looping after a deploy").run()
+    at.text_area(key="search_box").input("oomkilled pods crash looping after a deploy")
+    at.button(key="search_button").click().run()
     assert not at.exception
     passages = [str(m.value) for m in at.markdown]
     # a timeline's entries are shown one a line (list items with hard breaks), not run together

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 if __name__ == "__main__":
     at = AppTest.from_file(sys.argv[1], default_timeout=180)
     at.run()
-    at.chat_input(key="search_box").set_value(sys.argv[2]).run()
+    at.text_area(key="search_box").input(sys.argv[2])
+    at.button(key="search_button").click().run()
     titles = [str(m.value) for m in at.markdown if str(m.value).startswith("**1.")]
     print(json.dumps({"exceptions": [str(e.value) for e in at.exception], "titles": titles}))

@@ -1,8 +1,9 @@
 """The MCP server: the knowledge base as tools for AI SRE agents (`kb mcp`).
 
-Read-only by default. Tools that write (saving a runbook proposal, applying one) exist only when the
-server is started with ``--allow-writes``. Each tool parses its arguments, calls one library function and
-returns JSON-ready data; a knowledge-base error becomes a tool error with its message.
+Read-only by default. Tools that write (saving a runbook proposal, applying one, ingesting files) exist only
+when the server is started with ``--allow-writes``; ingesting reads only inside the folder given with
+``--ingest-root`` and refuses everything when none is given. Each tool parses its arguments, calls one library
+function and returns JSON-ready data; a knowledge-base error becomes a tool error with its message.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from kb.alerting.enrich import as_json, enrich, group_of_alert
@@ -51,8 +53,9 @@ def reported(func: F) -> F:
     return cast(F, wrapper)
 
 
-def build_server(kb: KnowledgeBase, allow_writes: bool = False) -> MCPServer:
-    """An MCP server whose tools use this knowledge base (and its LLM, when one is configured)."""
+def build_server(kb: KnowledgeBase, allow_writes: bool = False, ingest_root: Path | None = None) -> MCPServer:
+    """An MCP server whose tools use this knowledge base (and its LLM, when one is configured). With writes
+    allowed, ``ingest_files`` reads only inside ``ingest_root`` (and refuses every call when it is None)."""
     server: MCPServer = MCPServer(name="incident-kb", instructions=INSTRUCTIONS)
     settings, llm = kb.load().settings, kb.llm  # the store and model open now, not at the first call
     _search_tools(server, kb)
@@ -61,6 +64,7 @@ def build_server(kb: KnowledgeBase, allow_writes: bool = False) -> MCPServer:
     _generation_tools(server, kb, llm)
     if allow_writes:
         _write_tools(server, kb, settings, llm)
+        _ingest_tool(server, kb, ingest_root)
     return server
 
 
@@ -202,3 +206,25 @@ def _write_tools(server: MCPServer, kb: KnowledgeBase, settings: Settings, llm: 
     def apply_runbook_proposal(proposal_id: str) -> dict[str, Any]:
         applied = apply_proposal(kb, proposal_id, paths=False)
         return json.loads(applied.model_dump_json())
+
+
+def _ingest_tool(server: MCPServer, kb: KnowledgeBase, root: Path | None) -> None:
+    """ingest_files: only with --allow-writes, and only inside the folder given with --ingest-root."""
+
+    @server.tool(description="Ingest a file or folder of postmortems, runbooks, chat logs or exports (Markdown, "
+                 "PDF, text, chat transcripts, Slack, Confluence, Google Docs, Word, Notion, PagerDuty, Opsgenie, "
+                 "Jira, incident.io, GitHub issues) as `kb ingest` does. `path` is relative to the server's ingest "
+                 "folder; anything outside it is refused. Returns one result per file: ingested (added or "
+                 "updated, with its document ids), unchanged, skipped (not a supported format) or failed (with "
+                 "the reason). Re-ingesting unchanged files changes nothing.")
+    @reported
+    def ingest_files(path: str, kind: str | None = None) -> dict[str, Any]:
+        if root is None:
+            raise ToolError("ingest_files is off: the server was started without --ingest-root, the folder it "
+                            "may ingest from")
+        from ingest.confined import ingest_inside
+        from ingest.pipeline import Ingestor  # llama-index loads with it: only this tool needs it
+
+        files = ingest_inside(Ingestor.into(kb), root, path, Kind(kind) if kind else None)
+        counts = {r: sum(1 for f in files if f["result"] == r) for r in ("ingested", "unchanged", "skipped", "failed")}
+        return {"path": path, **counts, "files": files}

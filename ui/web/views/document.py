@@ -139,7 +139,8 @@ res = resources()
 st.title("Incident / document")
 
 with shown_errors():
-    metas = res.record_metas()
+    with st.spinner("Reading the list of documents..."):
+        metas = res.record_metas()
     ids = sorted(metas, key=lambda i: (-(metas[i].date or dt.date.min).toordinal(), i))
     if not ids:
         st.info("No documents yet: add some on the Ingest page.")
@@ -154,7 +155,8 @@ with shown_errors():
         st.query_params.pop("at", None)
     st.session_state["doc_id"] = doc_id
     st.query_params["id"] = doc_id  # the address names the document, so it can be bookmarked and shared
-    record = res.record(doc_id)
+    with st.spinner("Opening the document..."):
+        record = res.record(doc_id)
 
     st.header(escape(record.title))
     facts = st.columns(4)

@@ -2,8 +2,9 @@
 
 The search lives in the address (``?q=...&kind=postmortem&service=checkout``, only what differs from the defaults)
 and in the session: Back after opening a result, the sidebar and a pasted link all bring it back. The box is a
-chat input used inline: Enter searches, Shift+Enter adds a line (pasted alerts, JSON and YAML keep their lines),
-and the query stays in it, editable, after searching.
+text area in a form with a Search button: the button (or Ctrl+Enter) searches, and a small script of the page's own
+makes Enter search too while Shift+Enter adds a line (pasted alerts, JSON and YAML keep their lines); the query
+stays in the box, editable, after searching. Without the script Enter adds a line and the button still searches.
 """
 
 from __future__ import annotations
@@ -18,15 +19,16 @@ from kb.retrieval.alerts import AlertParseError, looks_like_alert, parse_alert
 from kb.retrieval.relevance import Relevance, relevance
 from kb.retrieval.search import Query
 from ui.web.common import PAGES, escape, resources, shown_errors
+from ui.web.keys import enter_sends
 from ui.web.links import document_link
 from ui.web.passages import show_passage
 from ui.web.search_state import DEFAULT_K, MAX_K, SearchState, from_params, has_search
 
-BOX = "search_box"  # the chat input
+BOX = "search_box"  # the text area
+BUTTON = "search_button"  # the form's Search button
 QUERY = "search_query"  # the query searched, kept across pages (widget keys are dropped when the page is left)
 SAVED = "search_saved"  # the whole search as last shown
 WRITTEN = "search_written"  # the address as this page last wrote it
-FILL = "search_fill"  # text to put back in the box on the next run
 BOX_LABEL = "Symptoms, an error message, or a pasted alert (Alertmanager / Prometheus, JSON or YAML)"
 BADGE = {Relevance.strong: ":green-badge[strong match]", Relevance.partial: ":orange-badge[partial match]",
          Relevance.weak: ":gray-badge[weak match]"}
@@ -37,17 +39,16 @@ ss = st.session_state
 
 
 def _submitted() -> None:
-    """The box was sent (Enter or its send button): that text is the query now, and stays in the box."""
+    """The form was sent (the Search button, Enter or Ctrl+Enter): the box's text is the query now."""
     text = ss.get(BOX)
     if isinstance(text, str):
         ss[QUERY] = text
-        ss[FILL] = text
 
 
 def _apply(state: SearchState) -> None:
     """Show ``state``: the query in the box, the filters in their widgets (set before they are drawn)."""
     ss[QUERY] = state.query
-    ss[FILL] = state.query
+    ss[BOX] = state.query
     ss["search_kinds"] = state.kinds
     ss["search_services"] = state.services
     ss["search_severities"] = state.severities
@@ -130,12 +131,14 @@ with shown_errors():
     services = res.services()
     severities = res.severities()
     _restore(services, severities)
-    if FILL in ss:  # the query back in the box, editable (a chat input empties itself when sent)
-        ss[BOX] = ss.pop(FILL)
-    with st.container(key="search-form"):
-        st.markdown(f"**{BOX_LABEL}**")
-        st.chat_input("checkout 502 errors after a deploy", key=BOX, on_submit=_submitted)
-        st.caption("Enter searches; Shift+Enter starts a new line.")
+    if BOX not in ss:  # back from another page: the box shows the query searched
+        ss[BOX] = str(ss.get(QUERY) or "")
+    with st.form("search-form", border=False):
+        st.text_area(BOX_LABEL, key=BOX, placeholder="checkout 502 errors after a deploy", height="content")
+        with st.container(horizontal=True, vertical_alignment="center"):
+            st.form_submit_button("Search", key=BUTTON, type="primary", on_click=_submitted)
+            st.caption("Enter searches; Shift+Enter starts a new line.")
+            enter_sends(BOX, BUTTON)
     c1, c2, c3, c4 = st.columns([2, 2, 1.5, 2])  # severity chips (SEV1) need room to show
     c1.multiselect("Kind", [k.value for k in Kind], key="search_kinds")
     c2.multiselect("Service", services, key="search_services")
