@@ -36,14 +36,11 @@ import json
 import math
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -55,6 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ui.cli import ui_cmd  # noqa: E402  (after the path is set, so this checkout's code is measured)
+from ui.web import local_server  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -144,20 +142,6 @@ def visits(doc_id: str, queries: list[str]) -> list[Visit]:
 BASELINE = Visit("Baseline (one st.write)", "/", [('[data-testid="stMarkdown"]', "Streamlit floor")])
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 (a loopback URL built here)
-            return bool(r.read().decode().strip() == "ok")
-    except OSError:
-        return False
-
-
 def kb_env(store: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KB_") or k == "KB_CACHE_DIR"}
     env["KB_DATA_DIR"] = str(store)
@@ -169,29 +153,18 @@ def kb_env(store: Path) -> dict[str, str]:
 @contextmanager
 def serving(app: Path | None, store: Path, log: Path) -> Iterator[str]:
     """`kb ui` (or Streamlit with `kb ui`'s options over ``app``) on a free loopback port, until the block ends."""
-    port = free_port()
-    cmd = ui_cmd.command(argparse.Namespace(port=port, address="127.0.0.1", max_upload_mb=50))
-    if app is not None:
-        cmd[cmd.index(str(ui_cmd.APP))] = str(app)
-    with log.open("a") as out:
-        # its own process group, so Streamlit and anything it starts go at the end
-        proc = subprocess.Popen(cmd, env=kb_env(store), cwd=log.parent, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while not healthy(f"{url}/_stcore/health"):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"the server did not come up:\n{log.read_text()[-3000:]}")
-                time.sleep(0.1)
+
+    def command(port: int) -> list[str]:
+        cmd = ui_cmd.command(argparse.Namespace(port=port, address="127.0.0.1", max_upload_mb=50))
+        if app is not None:
+            cmd[cmd.index(str(ui_cmd.APP))] = str(app)
+        return cmd
+
+    try:
+        with local_server.serving(command, kb_env(store), log, timeout_s=120) as url:
             yield url
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=20)
+    except local_server.NotServing as e:
+        raise SystemExit(str(e)) from None
 
 
 def visit(browser: Any, url: str, v: Visit, n: int) -> tuple[float, float | None]:

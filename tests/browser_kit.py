@@ -2,32 +2,34 @@
 document full of markup), Debian's Chromium driven by Playwright (nothing is downloaded at run time), a
 loopback server that records what a page fetches, and small helpers (``see``, ``shot``, ``search``).
 
-tests/conftest.py registers this module as a plugin, so every test module can ask for ``server`` (one `kb ui`
-per module), ``browser``, ``page`` and ``pixels``.
+tests/conftest.py registers this module as a plugin, so every test module can ask for ``server``, ``browser``,
+``page`` and ``pixels``. A test process starts one Chromium (``browser``; each ``page`` is a fresh context of it)
+and one `kb ui` that the browser modules share (``server``, warmed by one search). A module that writes to the
+store (ingest, runbook approval, game days) or needs a new, cold server marks itself
+``pytestmark = [pytest.mark.slow, pytest.mark.own_server]`` and gets a `kb ui` of its own over its own copy.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
-import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, Playwright, expect, sync_playwright
 
 from tests.conftest import ROOT, sample_store_copy
+from ui.web.local_server import NotServing, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "tests" / "artifacts" / "browser"
+OWN_SERVER = "own_server"  # the marker of a module that needs a `kb ui` of its own
 WAIT_MS = 60_000  # Streamlit renders asynchronously; the first search also loads the model
 GAMEDAY_DOC = "2024-09-05-checkout-rollback-bad-migration"
 PROBE_DOC = "2025-03-03-markup-probe"
@@ -69,21 +71,14 @@ def kb_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "ui.cli.main", *args]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def kb_env(store: Path) -> dict[str, str]:
+    """The environment of a `kb` over ``store``: none of the caller's KB_ settings but the shared vector cache."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_") or k == "KB_CACHE_DIR"}
+    env["KB_DATA_DIR"] = str(store)
+    return env
 
 
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 (a loopback URL built here)
-            return bool(r.read().decode().strip() == "ok")
-    except OSError:
-        return False
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chromium() -> Path:
     if not (CHROMIUM.exists() and shutil.which("chromedriver")):
         pytest.fail(
@@ -123,63 +118,125 @@ class PixelServer:
         self.httpd.server_close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pixels() -> Iterator[PixelServer]:
+    """The image server the markup probe's images point at (one per test process, like the stores that name it)."""
     with PixelServer() as server:
         yield server
 
 
-@pytest.fixture(scope="module")
-def server(chromium: Path, pristine_sample_store: Path, tmp_path_factory: pytest.TempPathFactory,
-           pixels: PixelServer) -> Iterator[str]:
-    """`kb ui` on a free loopback port, over the sample corpus plus a document full of markup (its images
-    point at the ``pixels`` server)."""
-    base = tmp_path_factory.mktemp("browser")
+@pytest.fixture(scope="session")
+def browser_store(pristine_sample_store: Path, tmp_path_factory: pytest.TempPathFactory, pixels: PixelServer) -> Path:
+    """The sample store plus the markup probe (its images on the ``pixels`` server), built once per test process;
+    each server runs over a copy of it."""
+    base = tmp_path_factory.mktemp("browser-store")
     store = sample_store_copy(pristine_sample_store, base / "store")
     probe = base / "probe" / "postmortems"
     probe.mkdir(parents=True)
     (probe / f"{PROBE_DOC}.md").write_text(PROBE.replace("PIXEL", pixels.url), encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_") or k == "KB_CACHE_DIR"}
-    env["KB_DATA_DIR"] = str(store)
-    ingest = subprocess.run(
-        kb_command("ingest", str(probe)), env=env, cwd=base, capture_output=True, text=True, timeout=600, check=False
-    )
+    ingest = subprocess.run(kb_command("ingest", str(probe)), env=kb_env(store), cwd=base, capture_output=True,
+                            text=True, timeout=600, check=False)
     assert ingest.returncode == 0, ingest.stderr[-3000:]
+    return store
 
-    port = free_port()
-    log = (base / "ui.log").open("w")
-    # its own process group: `kb ui` runs Streamlit as a child, and both must go at the end
-    proc = subprocess.Popen(
-        kb_command("ui", "--port", str(port), "--address", "127.0.0.1"),
-        env=env, cwd=base, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
+
+@contextmanager
+def ui_server(chromium: Path, browser_store: Path, base: Path) -> Iterator[str]:
+    """`kb ui` on a free loopback port over a copy of ``browser_store`` in ``base``, until the block ends."""
+    store = sample_store_copy(browser_store, base / "store")
     try:
-        deadline = time.monotonic() + 60
-        while not healthy(f"{url}/_stcore/health"):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail(f"kb ui did not come up:\n{(base / 'ui.log').read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield url
+        with serving(lambda port: kb_command("ui", "--port", str(port), "--address", "127.0.0.1"), kb_env(store),
+                     base / "ui.log", timeout_s=120) as url:
+            yield url
+    except NotServing as e:
+        pytest.fail(str(e), pytrace=False)
+
+
+def warm(browser: Browser, url: str) -> None:
+    """One search on the server, so the knowledge base (model, store, keyword index) is loaded before any test."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        pg = context.new_page()
+        pg.set_default_timeout(5 * WAIT_MS)
+        pg.goto(url)
+        search(pg, "pgbouncer pool exhausted")
+        expect(pg.locator('[class*="st-key-open-"]').first).to_be_visible(timeout=5 * WAIT_MS)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=15)
-        log.close()
+        context.close()
+
+
+class Shared:
+    """The `kb ui` the modules without ``own_server`` share in a test process, and whether it was warmed."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.warm = False
+
+
+@pytest.fixture(scope="session")
+def shared_server(chromium: Path, browser_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
+    with ui_server(chromium, browser_store, tmp_path_factory.mktemp("shared-ui")) as url:
+        yield Shared(url)
 
 
 @pytest.fixture(scope="module")
-def browser(chromium: Path) -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
+def server(request: pytest.FixtureRequest, chromium: Path, browser_store: Path, browser: Browser,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`kb ui` on a loopback port over the sample corpus plus a document full of markup (its images point at the
+    ``pixels`` server). Modules marked ``own_server`` (they write to the store, or need a server that has served
+    nothing yet) get one of their own, new and cold; the others share one per test process, warmed by one search
+    before its first test."""
+    if request.node.get_closest_marker(OWN_SERVER) is not None:
+        with ui_server(chromium, browser_store, tmp_path_factory.mktemp("ui")) as url:
+            yield url
+        return
+    shared: Shared = request.getfixturevalue("shared_server")
+    if not shared.warm:
+        warm(browser, shared.url)
+        shared.warm = True
+    yield shared.url
+
+
+class Chromium:
+    """One headless Chromium for the browser modules that run one after another in a test process. Playwright's
+    sync API marks an asyncio loop as running while it is started, which asyncio.run() refuses: it is stopped before
+    a test that does not use it (``pytest_runtest_setup``) and at the end of the run."""
+
+    def __init__(self) -> None:
+        self.playwright: Playwright | None = None
+        self.browser: Browser | None = None
+
+    def launch(self, executable: Path) -> Browser:
+        if self.browser is None or not self.browser.is_connected():
+            self.stop()
+            self.playwright = sync_playwright().start()
+            self.browser = self.playwright.chromium.launch(executable_path=str(executable), args=CHROMIUM_ARGS)
+        return self.browser
+
+    def stop(self) -> None:
+        if self.browser is not None:
+            self.browser.close()
+        if self.playwright is not None:
+            self.playwright.stop()
+        self.playwright = self.browser = None
+
+
+CHROMIUM_PROCESS = Chromium()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if "browser" not in getattr(item, "fixturenames", ()):
+        CHROMIUM_PROCESS.stop()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    CHROMIUM_PROCESS.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium: Path) -> Browser:
+    """Headless Chromium, kept for the next module that uses it (each test gets a fresh context: ``page``)."""
+    return CHROMIUM_PROCESS.launch(chromium)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -21,7 +22,9 @@ from kb.core.settings import Settings
 from kb.knowledge import KnowledgeBase
 from kb.retrieval.embeddings import model_id
 from kb.retrieval.meaning import use_cache_dir
+from tests import pristine
 from tests.fakes import HashingEmbedding
+from ui.web.local_server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
@@ -45,6 +48,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    builder = config.stash.get(_BUILDER, None)
+    if builder is not None and builder.poll() is None:  # the run ended before it needed the store
+        os.killpg(builder.pid, signal.SIGTERM)  # it and the `kb ingest` it runs
+        builder.wait(timeout=30)
     own = config.stash.get(_OWN_CACHE, None)
     if own is not None:
         shutil.rmtree(own, ignore_errors=True)
@@ -55,12 +62,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def _no_env_leak(monkeypatch: pytest.MonkeyPatch) -> None:
     for var in ("KB_DATA_DIR", "KB_CHROMA_URL", "KB_EMBED_BACKEND", "KB_LLM_BASE_URL"):
         monkeypatch.delenv(var, raising=False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -155,33 +156,65 @@ def fake_sample(base: Path) -> tuple[Settings, KnowledgeBase, Path]:
     return settings, fake_ingested(settings, data), data
 
 
-def _ingest_sample(base: Path) -> Path:
-    data = copy_data(base / "data")
-    store = base / "store"
-    result = subprocess.run(
-        [sys.executable, "-m", "ui.cli.main", "--data-dir", str(store), "ingest", str(data)],
-        capture_output=True, text=True, cwd=ROOT, timeout=900, check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return store
+def pristine_folder(config: pytest.Config) -> Path:
+    """Where this run's pristine sample store is built: beside the test processes' own temporary folders."""
+    base = config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]  # (pytest's tmp_path_factory)
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "pristine"
 
 
 @pytest.fixture(scope="session")
-def pristine_sample_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def pristine_sample_store(pytestconfig: pytest.Config) -> Path:
     """The sample corpus ingested once per test run with the real model (kb ingest); copy it before changing
-    it (``sample_store_copy``). Under pytest-xdist the first worker that needs it builds it, in the folder all
-    workers share, and the others wait for it and use it."""
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        return _ingest_sample(tmp_path_factory.mktemp("pristine"))
-    from filelock import FileLock
+    it (``sample_store_copy``). It is built in the folder all test processes of the run share, by the one that
+    started it in the background after collection (``pytest_collection_modifyitems``) or by the first that needs
+    it; the others wait for it and use it."""
+    return pristine.build(pristine_folder(pytestconfig))
 
-    shared = tmp_path_factory.getbasetemp().parent / "pristine"
-    with FileLock(str(shared) + ".lock"):
-        if not (shared / "ready").exists():
-            shutil.rmtree(shared, ignore_errors=True)
-            _ingest_sample(shared)
-            (shared / "ready").touch()
-    return shared / "store"
+
+_BUILDER = pytest.StashKey[subprocess.Popen[bytes]]()
+#: the run order of the modules: 0 slow ones that do not need the pristine store (while it is built), 1 the ones
+#: that need it, 2 the fast ones (many short modules last, so the test processes finish together)
+FIRST, NEEDS_STORE, FAST = 0, 1, 2
+
+
+@pytest.hookimpl(trylast=True)  # after -m and -k have deselected
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Slow modules first, a module's tests in their own order; and when a test needs the pristine sample store,
+    its ingest starts now in the background (once per run), so that it overlaps the modules that do not."""
+    first: dict[str, int] = {}
+    needs: set[str] = set()
+    slow: set[str] = set()
+    for n, item in enumerate(items):
+        module = item.nodeid.split("::", 1)[0]
+        first.setdefault(module, n)
+        if "pristine_sample_store" in getattr(item, "fixturenames", ()):
+            needs.add(module)
+        if item.get_closest_marker("slow") is not None:
+            slow.add(module)
+
+    def order(item: pytest.Item) -> tuple[int, int]:
+        module = item.nodeid.split("::", 1)[0]
+        return NEEDS_STORE if module in needs else FIRST if module in slow else FAST, first[module]
+
+    items.sort(key=order)  # stable: a module's tests keep their order
+    if needs:
+        _start_pristine_build(config)
+
+
+def _start_pristine_build(config: pytest.Config) -> None:
+    folder = pristine_folder(config)
+    if (folder / "ready").exists():
+        return
+    try:
+        (folder.parent / "pristine.started").mkdir()  # one test process of the run starts it
+    except FileExistsError:
+        return
+    env = {k: v for k, v in os.environ.items() if k not in ("KB_DATA_DIR", "KB_CHROMA_URL", "KB_EMBED_BACKEND")}
+    with (folder.parent / "pristine.log").open("w") as log:
+        config.stash[_BUILDER] = subprocess.Popen(
+            [sys.executable, "-m", "tests.pristine", str(folder)], cwd=ROOT, env=env, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
 
 
 def sample_store_copy(pristine: Path, dest: Path) -> Path:

@@ -15,7 +15,8 @@ from playwright.sync_api import Page, expect
 
 from tests.browser_kit import GAMEDAY_DOC, PROBE_DOC, WAIT_MS, PixelServer, search, see, shot
 
-pytestmark = pytest.mark.slow
+# a server of its own: the game day it builds and plays is written to its store
+pytestmark = [pytest.mark.slow, pytest.mark.own_server]
 
 
 def show_all_passages(page: Page, doc_id: str) -> None:

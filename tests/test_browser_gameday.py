@@ -13,7 +13,8 @@ from playwright.sync_api import Locator, Page, expect
 
 from tests.browser_kit import GAMEDAY_DOC, WAIT_MS, see, shot
 
-pytestmark = pytest.mark.slow
+# a server of its own: the scenarios and sessions it builds are written to its store
+pytestmark = [pytest.mark.slow, pytest.mark.own_server]
 OTHER = "2026-01-21-pgbouncer-idle-in-transaction-postmortem"  # a second postmortem, with a chat log
 FROM_DOCUMENT = "2025-01-08-session-cache-failover-2025"
 CHAT = "2024-09-05-checkout-bad-migration"

@@ -5,6 +5,7 @@ over `kb ui` on every page of the sidebar, a search with results and a document.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from urllib.parse import urljoin, urlsplit
 
@@ -63,7 +64,9 @@ def icons(page: Page) -> list[str]:
 def test_the_recorder_sees_a_request_to_another_host(recorded: tuple[Page, Recorder], pixels: PixelServer) -> None:
     page, recorder = recorded
     page.set_content(f'<img src="{pixels.url}/control.png">')
-    page.wait_for_timeout(1000)
+    deadline = time.monotonic() + 10
+    while f"{pixels.url}/control.png" not in recorder.foreign("http://127.0.0.1:1") and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
     assert f"{pixels.url}/control.png" in recorder.foreign("http://127.0.0.1:1")
 
 

@@ -29,7 +29,8 @@ from playwright.sync_api import Browser, Page
 from tests.browser_kit import GAMEDAY_DOC, SHOTS, WAIT_MS
 from tests.conftest import ROOT
 
-pytestmark = pytest.mark.slow
+# a server of its own: the first test needs a new server that has served nothing yet
+pytestmark = [pytest.mark.slow, pytest.mark.own_server]
 
 LOADING = "Loading the knowledge base"
 # what tells a visitor the page is at work: a spinner (st.spinner, a cache's spinner) or a running st.status
