@@ -15,8 +15,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ingest.sources.incidents.model import Entry, Incident, moment
+from ingest.sources.incidents.model import Entry, Incident, Level, level, moment
 from ingest.sources.incidents.read import Table, bounded, dicts, name_of, obj, text_of
+
+#: Jira's default priorities (Cloud: Highest to Lowest; Server and Data Center before 8: Blocker to Trivial)
+PRIORITIES = {
+    "highest": 1, "high": 2, "medium": 3, "low": 4, "lowest": 5,
+    "blocker": 1, "critical": 1, "major": 2, "minor": 3, "trivial": 5,
+}  # fmt: skip
+
+
+def _levels(severities: list[str], priority: str, labels: list[str]) -> list[Level]:
+    """A severity field (a site's own, so read only when written as a level), then the priority, then labels."""
+    return [*(level(s) for s in severities), level(priority, PRIORITIES), *(level(label) for label in labels)]
 
 
 def _is_issue(item: object) -> bool:
@@ -77,7 +88,7 @@ def _issue(item: dict[str, Any], names: dict[str, Any]) -> Incident:
         ref=key,
         title=text_of(fields.get("summary")),
         status=name_of(fields.get("status")),
-        levels=[*_custom(fields, names, "severity"), name_of(fields.get("priority")), *labels],
+        levels=_levels(_custom(fields, names, "severity"), name_of(fields.get("priority")), labels),
         services=[*(name_of(c) for c in dicts(fields.get("components"))), *_custom(fields, names, "service")],
         started=created,
         resolved=resolved,
@@ -128,7 +139,7 @@ def from_table(path: Path, table: Table) -> list[Incident] | None:
                 ref=key,
                 title=table.value(row, "Summary"),
                 status=table.value(row, "Status"),
-                levels=[*table.values(row, *severity_columns), table.value(row, "Priority"), *labels],
+                levels=_levels(table.values(row, *severity_columns), table.value(row, "Priority"), labels),
                 services=table.values(row, "Component/s", "Components"),
                 started=created,
                 resolved=resolved,
