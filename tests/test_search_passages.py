@@ -35,6 +35,23 @@ def test_a_cut_falls_at_a_line_end_and_never_inside_a_command() -> None:
     assert cut("short", 100) == ("short", False)
 
 
+def test_a_line_run_at_a_prompt_or_in_an_indented_block_is_never_cut() -> None:
+    command = "kubectl -n data exec -it pgbouncer-orders-0 -- psql -p 6432 -U pgbouncer pgbouncer -c 'SHOW POOLS;'"
+    for line in (f"$ {command}", f"orders=# {command}", f"    {command}"):
+        assert cut(line + "\nthen wait", 60) == (line, True), line  # the whole line, past the limit
+        assert cut("Run this:\n\n" + line + "\nthen wait", 60) == ("Run this:", True), line  # or none of it
+    shown, was_cut = cut(command + "\nthen wait", 60)  # a line of prose is cut at a word
+    assert was_cut and command.startswith(shown) and len(shown) <= 60
+
+
+def test_headings_are_read_by_the_markdown_parser() -> None:
+    parts = passage_parts("Impact\n======\n\nCheckout failed.\n\n```\n# not a heading\n```\n", heading="")
+    assert parts[0] == (None, "**Impact**  \nCheckout failed.")
+    assert ("", "# not a heading") in parts  # a shell comment inside code stays code
+    parts = passage_parts("Mitigation\n----------\nRoll back.\n", heading="Mitigation")
+    assert parts == [(None, "Roll back.")]  # the card names the section already
+
+
 def test_passages_render_markdown_code_as_code_and_stay_inert() -> None:
     parts = passage_parts(RUNBOOK, "pool arithmetic", heading="Mitigation")
     text = "\n".join(p for lang, p in parts if lang is None)
