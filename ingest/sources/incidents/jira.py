@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ingest.sources.incidents.model import Entry, Incident, Level, level, moment
+from ingest.sources.incidents.model import Entry, Incident, Level, comments, level, moment
 from ingest.sources.incidents.read import Table, bounded, dicts, name_of, obj, text_of
 
 #: Jira's default priorities (Cloud: Highest to Lowest; Server and Data Center before 8: Blocker to Trivial)
@@ -72,12 +72,10 @@ def _custom(fields: dict[str, Any], names: dict[str, Any], word: str) -> list[st
 def _issue(item: dict[str, Any], names: dict[str, Any]) -> Incident:
     fields: dict[str, Any] = item["fields"]
     block = obj(fields.get("comment"))
-    comments = [
-        Entry(moment(c.get("created")), "Comment", name_of(c.get("author")), adf_text(c.get("body")))
-        for c in dicts(block.get("comments") if block else fields.get("comment"))
-    ]
+    listed = dicts(block.get("comments") if block else fields.get("comment"))
+    notes = comments(listed, "Comment", at="created", who="author", text="body", body=adf_text)
     created, resolved = moment(fields.get("created")), moment(fields.get("resolutiondate"))
-    entries = [Entry(created, "Created", name_of(fields.get("reporter")), ""), *comments]
+    entries = [Entry(created, "Created", name_of(fields.get("reporter")), ""), *notes]
     if resolved:
         entries.append(Entry(resolved, "Resolved", "", name_of(fields.get("resolution"))))
     labels = [text_of(v) for v in fields.get("labels") or [] if text_of(v)]

@@ -14,11 +14,13 @@ first level that maps wins.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from ingest.extract import SEVERITY_RE
+from ingest.sources.incidents.read import name_of, text_of
 
 #: more log entries or comments than this on one incident are not imported (the text says how many)
 MAX_ENTRIES = 2000
@@ -114,6 +116,14 @@ def severity(levels: list[Level]) -> tuple[str | None, str]:
         if found.sev is not None:
             return f"SEV{found.sev}", found.written
     return None, ""
+
+
+def comments(
+    items: list[dict[str, Any]], what: str, at: str, who: str, text: str, body: Callable[[object], str] = text_of
+) -> list[Entry]:
+    """Timeline entries from a tool's comment or note objects, given the fields holding each one's time, author and
+    text (``body`` reads the text: Jira's may be Atlassian Document Format)."""
+    return [Entry(moment(item.get(at)), what, name_of(item.get(who)), body(item.get(text))) for item in items]
 
 
 def duration(started: datetime | None, resolved: datetime | None) -> str:

@@ -17,7 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from ingest.sources.incidents.model import Entry, Incident, level, moment
+from ingest.sources.incidents.model import Entry, Incident, comments, level, moment
 from ingest.sources.incidents.read import Table, bounded, dicts, name_of, obj, prefixed, text_of
 
 #: Opsgenie's alert and incident priorities: P1 critical, P2 high, P3 moderate, P4 low, P5 informational
@@ -70,10 +70,7 @@ def _alert(item: dict[str, Any]) -> Incident:
         Entry(moment(log.get("createdAt")), _words(text_of(log.get("type"))) or "Log", text_of(log.get("owner")),
               text_of(log.get("log")))
         for log in _listed(item.get("logs"))
-    ] + [
-        Entry(moment(n.get("createdAt")), "Note", text_of(n.get("owner")), text_of(n.get("note")))
-        for n in _listed(item.get("notes"))
-    ]
+    ] + comments(_listed(item.get("notes")), "Note", at="createdAt", who="owner", text="note")
     if not entries:
         entries = [Entry(started, "Created", text_of(item.get("source")), text_of(item.get("message")))]
         if acked:
