@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from kb.core.models import Kind, RankedDocument, RecordSummary
-from kb.retrieval.relevance import PARTIAL_MATCH, STRONG_MATCH, Relevance, relevance
+from kb.retrieval.relevance import PARTIAL_MATCH, STRONG_MATCH, Relevance, measured, relevance
 from ui.web.passages import cut, highlight_line, passage_parts
 from ui.web.search_state import DEFAULT_K, SearchState, from_params
 
@@ -121,3 +121,18 @@ def test_the_label_depends_on_meaning_and_words_not_the_rank() -> None:
     assert relevance(_doc(0.8, 0.0)) is not Relevance.strong
     assert relevance(_doc(None, 1.0)) is not Relevance.strong  # the dense retriever did not find it at all
     assert relevance(_doc(None, None)) is Relevance.weak
+
+
+def test_word_coverage_is_measured_where_a_label_is_shown() -> None:
+    def share(words: set[str], found: set[str]) -> float:  # every word equally rare
+        return len(words & found) / len(words)
+
+    on_topic = RankedDocument(record=RecordSummary(id="a", kind=Kind.runbook, title="PgBouncer pool exhausted"),
+                              score=1.0, cosine=0.6)
+    off_topic = RankedDocument(record=RecordSummary(id="b", kind=Kind.runbook, title="Redis failover"), score=0.9,
+                               cosine=0.6)
+    docs = [on_topic, off_topic]
+    found = measured(share, "pool exhausted", docs)
+    assert [d.coverage for d in found] == [1.0, 0.0] and [d.coverage for d in docs] == [None, None]
+    assert relevance(found[0]) is Relevance.strong and relevance(found[1]) is Relevance.weak
+    assert measured(share, "", docs) == docs  # a query with no words measures nothing
