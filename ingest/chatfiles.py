@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.sources import discover, parse_unit
+from ingest.sources import Unit, discover, parse_unit
 from ingest.sources.base import ParseOptions, read_bytes
 from ingest.uploads import save_uploads
 from kb.core.bounded import Refused, load_json
@@ -35,8 +35,31 @@ class UploadedChats:
 
 def chat_options(settings: Settings) -> ParseOptions:
     """How a chat log given by path or upload is read: as a chat, redacted, within the file size limit."""
-    return ParseOptions(redact=settings.redact, kind=Kind.chat, known_services=set(),
-                        max_bytes=int(settings.max_file_mb * 1024 * 1024))
+    return ParseOptions(
+        redact=settings.redact, kind=Kind.chat, known_services=set(), max_bytes=int(settings.max_file_mb * 1024 * 1024)
+    )
+
+
+def read_chats(path: Path, settings: Settings) -> tuple[list[Record], list[KBError]]:
+    """The chat logs in the file or folder ``path``, most messages first, and the files of a folder that could not
+    be read (one bad file in a folder does not stop the others; a single file that cannot be read raises)."""
+    units, _skipped = discover([path])
+    options = chat_options(settings)
+    records: list[Record] = []
+    failed: list[KBError] = []
+    for unit in units:
+        try:
+            records += _chats(unit, options)
+        except KBError as exc:
+            if len(units) == 1:
+                raise
+            failed.append(exc)
+    records.sort(key=lambda r: -len(r.messages))
+    return records, failed
+
+
+def _chats(unit: Unit, options: ParseOptions) -> list[Record]:
+    return [r for r in parse_unit(unit, options) if r.messages]
 
 
 def read_uploaded_chats(name: str, data: bytes, settings: Settings) -> UploadedChats:
@@ -56,7 +79,7 @@ def read_uploaded_chats(name: str, data: bytes, settings: Settings) -> UploadedC
             found.errors.append(_named(name, folder, path, _why_skipped(path, options)))
         for unit in units:
             try:
-                records = [r for r in parse_unit(unit, options) if r.messages]
+                records = _chats(unit, options)
             except ParseError as exc:
                 found.errors.append(_named(name, folder, Path(exc.path), exc.reason))
                 continue

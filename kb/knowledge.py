@@ -30,6 +30,7 @@ from kb.retrieval.alerts import AlertQuery
 from kb.retrieval.keyword import KeywordIndex
 from kb.retrieval.meaning import use_cache_dir
 from kb.retrieval.onnx_model import STORE_ID, MiniLM
+from kb.retrieval.relevance import measured
 from kb.retrieval.search import Mode, Query, QueryEmbedder, Searcher, open_searcher
 from kb.retrieval.similar import same_incident, similar
 
@@ -146,6 +147,10 @@ class KnowledgeBase:
     def search(self, query: Query, mode: Mode = "hybrid", passages_per_doc: int = 3) -> list[RankedDocument]:
         """The best ``query.k`` documents for the query, best first, with passages and reasons."""
         return self.searcher.search(query, mode, passages_per_doc)
+
+    def measured(self, text: str, docs: list[RankedDocument]) -> list[RankedDocument]:
+        """Search results with their word coverage measured, for a relevance label (kb.retrieval.relevance)."""
+        return measured(self.keyword.covered, text, docs)
 
     def search_alert(self, alert: AlertQuery, k: int = 3) -> AlertResults:
         """The ``k`` best runbooks and the ``k`` best past incidents (postmortems) for a firing alert."""

@@ -52,7 +52,8 @@ def _observe(kb: KnowledgeBase, corpus: Path, set_name: str, queries: list[tuple
     rows: list[dict[str, object]] = []
     for qid, text, relevant, exclude in queries:
         excluded = tuple(rid for rid, p in path_of.items() if p in exclude)
-        for rank, doc in enumerate(kb.search(Query(text=text, k=k, exclude=excluded)), start=1):
+        found = kb.measured(text, kb.search(Query(text=text, k=k, exclude=excluded)))
+        for rank, doc in enumerate(found, start=1):
             path = path_of.get(doc.record.id, doc.record.id)
             rows.append({"set": set_name, "query": qid, "rank": rank, "cosine": doc.cosine, "coverage": doc.coverage,
                          "match": match(doc), "score": doc.score,

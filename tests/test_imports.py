@@ -111,6 +111,14 @@ def test_a_confluence_page_without_a_stated_day_takes_the_day_it_was_last_modifi
     assert one(page).date == dt.date(2024, 3, 14)
 
 
+def test_a_confluence_page_s_modification_day_is_read_by_its_form_in_any_language(tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    text = CONFLUENCE_PAGE.read_text().replace("On 2024-03-12 between", "Between")
+    page.write_text(text.replace("last modified by", "zuletzt geändert von").replace(" on Mar 14, 2024", " am 2024-03-15"))
+    record = one(page)
+    assert record.front_matter["last_modified"] == "2024-03-15" and record.date == dt.date(2024, 3, 15)
+
+
 def test_a_confluence_storage_format_runbook_becomes_markdown() -> None:
     record = one(STORAGE_PAGE)
     assert record.format == "confluence" and record.kind == Kind.runbook
@@ -152,6 +160,28 @@ def test_a_google_docs_web_page_export_becomes_markdown() -> None:
     assert "See the PgBouncer dashboard." in record.text
     for chrome in ("can we add", "[a]", "google.com", "googleusercontent", "font-family", "Courier"):
         assert chrome not in record.text
+
+
+@pytest.mark.parametrize(
+    "sheet",
+    [
+        '.c1{font-family:"Fira Code",Menlo,monospace;font-size:10pt}',  # the generic family ends the stack
+        'code,pre{font-family:"Fira Code"}.c1{font-family:"Fira Code"}',  # the page's own font for code
+        '@font-face{font-family:"Fira Code";panose-1:2 11 6 9 2 2 4 3 2 4}.c1{font-family:"Fira Code"}',  # fixed pitch
+    ],
+)
+def test_a_run_in_the_page_s_monospace_font_is_code(tmp_path: Path, sheet: str) -> None:
+    page = tmp_path / "doc.html"
+    page.write_text(GOOGLE_DOC.read_text().replace('.c1{font-family:"Courier New";font-size:10pt}', sheet))
+    assert "`FATAL: sorry, too many clients already`" in section_text(one(page), "summary")
+
+
+def test_a_run_in_a_proportional_font_is_not_code(tmp_path: Path) -> None:
+    page = tmp_path / "doc.html"
+    page.write_text(GOOGLE_DOC.read_text().replace('"Courier New"', '"Georgia", serif'))
+    record = one(page)
+    assert "failed with FATAL: sorry, too many clients already\xa0for 38" in section_text(record, "summary")
+    assert "```" not in record.text
 
 
 def test_a_word_document_becomes_markdown_with_its_properties(tmp_path: Path) -> None:

@@ -167,15 +167,28 @@ def test_github_issues_json_keeps_the_review_and_comments() -> None:
     assert "## Not a heading" in entries[1][1]  # a comment stays inside its one timeline line
 
 
-def test_severity_mapping_of_tool_levels() -> None:
-    from ingest.sources.incidents.model import severity
+def test_each_tool_s_documented_levels_map_to_sev() -> None:
+    from ingest.sources.incidents import incidentio, jira, opsgenie, pagerduty
+    from ingest.sources.incidents.model import level, severity
 
-    cases = {"P1": "SEV1", "Sev 2": "SEV2", "severity: critical": "SEV1", "Highest": "SEV1", "High": "SEV2",
-             "Major": "SEV2", "Medium": "SEV3", "low": "SEV4", "Trivial": "SEV5", "SEV-0": "SEV0", "P5": "SEV5"}
-    for level, expected in cases.items():
-        assert severity([level])[0] == expected, level
-    assert severity(["incident", "", "sev3"]) == ("SEV3", "sev3")  # the first label that maps
-    assert severity(["incident", "tls"]) == (None, "")
+    cases = [
+        (pagerduty.PRIORITIES, {"P1": "SEV1", "p3": "SEV3", "P5": "SEV5"}),
+        (pagerduty.URGENCIES, {"high": "SEV2", "low": "SEV4"}),
+        (opsgenie.PRIORITIES, {"P1": "SEV1", "P2": "SEV2", "P5": "SEV5"}),
+        (jira.PRIORITIES, {"Highest": "SEV1", "High": "SEV2", "Medium": "SEV3", "Low": "SEV4", "Lowest": "SEV5",
+                           "Blocker": "SEV1", "Major": "SEV2", "Trivial": "SEV5"}),
+        (incidentio.SEVERITIES, {"Critical": "SEV1", "Major": "SEV2", "Minor": "SEV3", "SEV2": "SEV2"}),
+    ]  # fmt: skip
+    for names, written in cases:
+        for value, expected in written.items():
+            assert severity([level(value, names)]) == (expected, value), value
+    # a level a team names itself is read by its form, a word is not: "High" means SEV2 to Jira only
+    assert [level(w).sev for w in ("Sev 2", "SEV-0", "sev1", "P2", "High", "critical", "incident")] == [
+        2, 0, 1, 2, None, None, None
+    ]
+    labels = [level(w) for w in ("incident", "", "sev3", "P1")]
+    assert severity(labels) == ("SEV3", "sev3")  # the first label that maps
+    assert severity([level("incident"), level("tls")]) == (None, "")
 
 
 def test_a_semicolon_separated_csv_is_read_by_its_sniffed_delimiter(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from kb.core.models import Kind, RankedDocument, RecordSummary
-from kb.retrieval.relevance import PARTIAL_MATCH, STRONG_MATCH, Relevance, relevance
+from kb.retrieval.relevance import PARTIAL_MATCH, STRONG_MATCH, Relevance, measured, relevance
 from ui.web.passages import cut, highlight_line, passage_parts
 from ui.web.search_state import DEFAULT_K, SearchState, from_params
 
@@ -33,6 +33,23 @@ def test_a_cut_falls_at_a_line_end_and_never_inside_a_command() -> None:
     shown, was_cut = cut(prose, 100)
     assert was_cut and shown.endswith("word") and len(shown) <= 100
     assert cut("short", 100) == ("short", False)
+
+
+def test_a_line_run_at_a_prompt_or_in_an_indented_block_is_never_cut() -> None:
+    command = "kubectl -n data exec -it pgbouncer-orders-0 -- psql -p 6432 -U pgbouncer pgbouncer -c 'SHOW POOLS;'"
+    for line in (f"$ {command}", f"orders=# {command}", f"    {command}"):
+        assert cut(line + "\nthen wait", 60) == (line, True), line  # the whole line, past the limit
+        assert cut("Run this:\n\n" + line + "\nthen wait", 60) == ("Run this:", True), line  # or none of it
+    shown, was_cut = cut(command + "\nthen wait", 60)  # a line of prose is cut at a word
+    assert was_cut and command.startswith(shown) and len(shown) <= 60
+
+
+def test_headings_are_read_by_the_markdown_parser() -> None:
+    parts = passage_parts("Impact\n======\n\nCheckout failed.\n\n```\n# not a heading\n```\n", heading="")
+    assert parts[0] == (None, "**Impact**  \nCheckout failed.")
+    assert ("", "# not a heading") in parts  # a shell comment inside code stays code
+    parts = passage_parts("Mitigation\n----------\nRoll back.\n", heading="Mitigation")
+    assert parts == [(None, "Roll back.")]  # the card names the section already
 
 
 def test_passages_render_markdown_code_as_code_and_stay_inert() -> None:
@@ -104,3 +121,18 @@ def test_the_label_depends_on_meaning_and_words_not_the_rank() -> None:
     assert relevance(_doc(0.8, 0.0)) is not Relevance.strong
     assert relevance(_doc(None, 1.0)) is not Relevance.strong  # the dense retriever did not find it at all
     assert relevance(_doc(None, None)) is Relevance.weak
+
+
+def test_word_coverage_is_measured_where_a_label_is_shown() -> None:
+    def share(words: set[str], found: set[str]) -> float:  # every word equally rare
+        return len(words & found) / len(words)
+
+    on_topic = RankedDocument(record=RecordSummary(id="a", kind=Kind.runbook, title="PgBouncer pool exhausted"),
+                              score=1.0, cosine=0.6)
+    off_topic = RankedDocument(record=RecordSummary(id="b", kind=Kind.runbook, title="Redis failover"), score=0.9,
+                               cosine=0.6)
+    docs = [on_topic, off_topic]
+    found = measured(share, "pool exhausted", docs)
+    assert [d.coverage for d in found] == [1.0, 0.0] and [d.coverage for d in docs] == [None, None]
+    assert relevance(found[0]) is Relevance.strong and relevance(found[1]) is Relevance.weak
+    assert measured(share, "", docs) == docs  # a query with no words measures nothing

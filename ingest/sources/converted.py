@@ -28,18 +28,26 @@ _DAY_RE = re.compile(
 )
 
 
-def loose_date(value: object) -> dt.date | None:
-    """The first day written in ``value`` in one of the forms documentation tools use, or None."""
+def written_days(value: object) -> list[tuple[str, dt.date]]:
+    """Every day written in ``value`` in one of the forms documentation tools use, as written and as a day,
+    in order."""
+    days: list[tuple[str, dt.date]] = []
     if value is None:
-        return None
+        return days
     for match in _DAY_RE.finditer(str(value)[:500]):
-        written = match.group(0).replace(".", "")
         for form in _DAY_FORMATS:
             try:
-                return dt.datetime.strptime(written, form).date()
+                days.append((match.group(0), dt.datetime.strptime(match.group(0).replace(".", ""), form).date()))
+                break
             except ValueError:
                 continue
-    return None
+    return days
+
+
+def loose_date(value: object) -> dt.date | None:
+    """The first day written in ``value`` in one of the forms documentation tools use, or None."""
+    days = written_days(value)
+    return days[0][1] if days else None
 
 
 def _language(tag: Tag) -> str:

@@ -19,7 +19,8 @@ from pathlib import Path
 from bs4 import BeautifulSoup, NavigableString, Tag
 
 from ingest.sources.base import ParseOptions, decode_text, read_bytes
-from ingest.sources.converted import markdown_record, to_markdown
+from ingest.sources.converted import markdown_record, to_markdown, written_days
+from ingest.sources.css_fonts import monospace_classes
 from kb.core.errors import EmptyDocument, ParseError
 from kb.core.models import Record
 
@@ -59,7 +60,7 @@ def convert(path: Path, text: str) -> tuple[str, dict[str, object], str]:
         raise ParseError(str(path), "not an HTML document: no HTML elements in it")
     if _nesting(soup) > MAX_DEPTH:
         raise ParseError(str(path), f"HTML elements nested more than {MAX_DEPTH} levels deep; not read")
-    monospace = _monospace_classes(soup)
+    monospace = monospace_classes(soup)
     for tag in soup.find_all(_NEVER_CONTENT):
         tag.decompose()
     if _is_confluence_export(soup):
@@ -151,10 +152,9 @@ def _confluence_export(soup: BeautifulSoup) -> tuple[Tag | BeautifulSoup, dict[s
         front["owner"] = author or editor
         if editor:
             front["last_modified_by"] = editor
-        day = re.search(r"\bon\s+(.+)$", _text(meta))
-        if day:
-            front["date"] = day.group(1)
-            front["last_modified"] = day.group(1)
+        days = written_days(_text(meta))  # "Created by A, last modified by B on Mar 14, 2024": the last day written
+        if days:
+            front["date"] = front["last_modified"] = days[-1][0]
     labels = [_text(a) for a in soup.select('a[rel~="tag"], .label-list li, ul.labels li')]
     labels = list(dict.fromkeys(label for label in labels if label))
     if labels:
@@ -292,21 +292,6 @@ def _is_google_doc(soup: BeautifulSoup) -> bool:
     if body is not None and "doc-content" in body.get_attribute_list("class"):
         return True
     return soup.find(id=re.compile(r"^h\.[0-9a-z]+$")) is not None and soup.find("p", class_="title") is not None
-
-
-#: a CSS rule for one class (Google Docs styles every run by class: ``.c1{font-family:"Courier New"}``)
-_CSS_CLASS_RULE = re.compile(r"\.([A-Za-z][\w-]*)\s*\{([^{}]*)\}")
-_MONOSPACE_FONT = re.compile(r"font-family:[^;]*(courier|mono|consolas|menlo|source code|inconsolata)", re.I)
-
-
-def _monospace_classes(soup: BeautifulSoup) -> set[str]:
-    """Classes the page's style sheets set in a monospace font: how Google Docs marks code."""
-    found: set[str] = set()
-    for style in soup.find_all("style"):
-        for rule in _CSS_CLASS_RULE.finditer(style.get_text()[:200_000]):
-            if _MONOSPACE_FONT.search(rule.group(2)):
-                found.add(rule.group(1))
-    return found
 
 
 def _code_runs(soup: BeautifulSoup, root: Tag | BeautifulSoup, monospace: set[str]) -> None:

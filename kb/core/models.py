@@ -173,7 +173,8 @@ class RankedDocument(BaseModel):
     coverage: float | None = Field(
         default=None,
         description="The rarity-weighted share of the query's words that the document's title and shown passages "
-        "hold (1.0: all of them, rare words counting most); None when not measured.",
+        "hold (1.0: all of them, rare words counting most); None when not measured (a search leaves it to be "
+        "measured where a relevance label is shown: ``KnowledgeBase.measured``).",
     )
     relation: str = Field(
         default="",

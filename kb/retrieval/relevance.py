@@ -10,9 +10,11 @@ scripts/calibrate_relevance.py measures them again).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 
 from kb.core.models import RankedDocument
+from kb.text.analysis import analyze
 
 #: at or above: a strong match (no top result of an unanswerable question reached it on the labelled sets)
 STRONG_MATCH = 0.54
@@ -38,3 +40,19 @@ def relevance(doc: RankedDocument) -> Relevance:
     if value >= STRONG_MATCH:
         return Relevance.strong
     return Relevance.partial if value >= PARTIAL_MATCH else Relevance.weak
+
+
+def measured(
+    covered: Callable[[set[str], set[str]], float], text: str, docs: Sequence[RankedDocument]
+) -> list[RankedDocument]:
+    """``docs`` (results for the query ``text``) with their ``coverage`` measured: the rarity-weighted share of the
+    query's words (``covered``: the keyword index's) that each one's title and shown passages hold. Done only where
+    a label is shown: a search itself leaves it unmeasured."""
+    words = set(analyze(text))
+    if not words:
+        return list(docs)
+    return [d.model_copy(update={"coverage": covered(words, _words_of(d))}) for d in docs]
+
+
+def _words_of(doc: RankedDocument) -> set[str]:
+    return set(analyze(doc.record.title)).union(*(analyze(h.chunk.text) for h in doc.hits))

@@ -227,7 +227,6 @@ class Searcher:
         ranked = self.rank(query, mode)[: query.k]
         metas = self.keyword.record_meta
         results: list[RankedDocument] = []
-        q_terms = set(analyze(query.text))
         for rid, score, hits in ranked:
             meta = metas.get(rid)
             if meta is None:
@@ -240,16 +239,11 @@ class Searcher:
                     hits=shown,
                     why=why_matched(query.text, meta, hits, shown, self.keyword.passage_share),
                     cosine=max((h.score for h in hits if h.retriever == "dense"), default=None),
-                    coverage=self.keyword.covered(q_terms, _terms_of(meta.title, shown)) if q_terms else None,
                 )
             )
         if query.newest_first:
             results = newest_first(results)
         return results
-
-
-def _terms_of(title: str, hits: Sequence[Hit]) -> set[str]:
-    return set(analyze(title)).union(*(analyze(h.chunk.text) for h in hits))
 
 
 def newest_first(results: Sequence[RankedDocument]) -> list[RankedDocument]:

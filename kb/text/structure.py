@@ -123,3 +123,28 @@ def structure(text: str) -> Structure:
                 out.content_words += words
     out.words = out.heading_words + out.comment_words + out.link_block_words + out.content_words
     return out
+
+
+@dataclass(frozen=True)
+class Lines:
+    """Which lines of a Markdown text (counted from 0) are headings and which are code, as the parser reads it."""
+
+    #: the first line of each top-level heading (ATX or setext) -> (its text as written, the lines it takes)
+    headings: dict[int, tuple[str, range]]
+    #: the lines of fenced and indented code blocks, fences included (a fence never closed runs to the end)
+    code: frozenset[int]
+
+
+def lines(text: str) -> Lines:
+    """The heading and code lines of ``text``, read with the Markdown parser."""
+    headings: dict[int, tuple[str, range]] = {}
+    code: set[int] = set()
+    tokens = _parser().parse(text)
+    for i, tok in enumerate(tokens):
+        if tok.map is None:
+            continue
+        if tok.type == "heading_open" and tok.level == 0 and i + 1 < len(tokens):
+            headings[tok.map[0]] = (tokens[i + 1].content.strip(), range(*tok.map))
+        elif tok.type in ("fence", "code_block"):
+            code.update(range(*tok.map))
+    return Lines(headings, frozenset(code))

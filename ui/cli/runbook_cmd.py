@@ -6,12 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from ingest.sources import discover, parse_unit
-from ingest.sources.base import ParseOptions
+from ingest.chatfiles import read_chats
 from kb.core.drafts import Draft
 from kb.core.enums import Generator
 from kb.core.errors import KBError, NotFound
-from kb.core.models import Kind, Record
+from kb.core.models import Record
 from kb.generation.summary import summarize
 from kb.runbooks.draft import draft_runbook
 from kb.runbooks.revisions import history
@@ -240,17 +239,9 @@ def run_stale(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _chat_from_path(ctx: Context, path: Path, channel: str | None) -> Record:
-    units, _skipped = discover([path])
-    options = ParseOptions(redact=ctx.settings.redact, kind=Kind.chat, known_services=set(),
-                           max_bytes=int(ctx.settings.max_file_mb * 1024 * 1024))
-    records: list[Record] = []
-    for unit in units:
-        try:
-            records += [r for r in parse_unit(unit, options) if r.messages]
-        except KBError as exc:
-            if len(units) == 1:
-                raise
-            print(f"kb: skipped {exc}", file=sys.stderr)  # one bad file in a folder does not stop the others
+    records, failed = read_chats(path, ctx.settings)
+    for exc in failed:
+        print(f"kb: skipped {exc}", file=sys.stderr)
     if channel:
         records = [r for r in records if r.source_key.endswith("#" + channel.lstrip("#"))]
     if not records:
@@ -259,7 +250,7 @@ def _chat_from_path(ctx: Context, path: Path, channel: str | None) -> Record:
         names = ", ".join(r.source_key.rsplit("#", 1)[-1] for r in records)
         print(f"kb: {path} has {len(records)} channels ({names}); summarising the longest (use --channel)",
               file=sys.stderr)
-    return max(records, key=lambda r: len(r.messages))
+    return records[0]
 
 
 def run_summarize(args: argparse.Namespace, ctx: Context) -> int:

@@ -9,13 +9,12 @@ from typing import Any
 
 from kb.generation.markup import inert
 from kb.generation.quoting import quote_parts, quoted
+from kb.generation.summary import PROMPT
 from kb.retrieval.search import terms
-from kb.text.fences import Fences, Role
+from kb.text.structure import lines as markdown_lines
 
 #: how much of a passage a result card shows before "…"
 PASSAGE_CHARS = 700
-_HEADING = re.compile(r"^[ ]{0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
-_COMMAND = re.compile(r"^\s*(?:\$|#|>|sudo\b|kubectl\b|curl\b|psql\b|redis-cli\b|helm\b|docker\b|aws\b|gcloud\b)")
 _CODE_SPAN = re.compile(r"(`+)(?:.+?)\1")
 #: characters around which bold could pair with Markdown already in the text (emphasis, links, escapes, HTML)
 _UNSAFE = re.compile(r"[*_\[\]<>\\~]|://")
@@ -25,8 +24,8 @@ _LIST_MARKER = re.compile(r"^\s*((?:\d+[.)]|[-*+])[ \t]+)(?=\S)")
 
 def cut(text: str, limit: int = PASSAGE_CHARS) -> tuple[str, bool]:
     """The start of ``text`` up to about ``limit`` characters, and whether anything was left out. The cut falls at
-    the end of a line (always inside a code block or on a command line, so no command is shown half), else at the
-    end of a word; a first line longer than the limit that is code is kept whole up to three times the limit."""
+    the end of a line (always inside a code block or on a line run at a prompt, so no command is shown half), else
+    at the end of a word; a first line longer than the limit that is code is kept whole up to three times the limit."""
     text = text.strip("\n")
     if len(text) <= limit:
         return text, False
@@ -34,10 +33,7 @@ def cut(text: str, limit: int = PASSAGE_CHARS) -> tuple[str, bool]:
     newline = head.rfind("\n")
     next_newline = text.find("\n", newline + 1)
     line = text[newline + 1 : next_newline if next_newline >= 0 else len(text)]
-    fences = Fences()
-    for before in text[: max(newline, 0)].split("\n"):
-        fences.role(before)
-    code = fences.inside or bool(_COMMAND.match(line))
+    code = text.count("\n", 0, newline + 1) in markdown_lines(text).code or bool(PROMPT.match(line.lstrip()))
     if newline > 0 and (code or newline >= limit // 2):
         return head[:newline].rstrip(), True
     if code and (next_newline < 0 or next_newline <= 3 * limit):
@@ -51,14 +47,14 @@ def _headings_apart(text: str) -> str:
     """Each Markdown heading outside code on a line of its own, as bold text (a card has no room for headings,
     and a raw ``## Impact`` must never show)."""
     out: list[str] = []
-    fences = Fences()
-    for line in text.split("\n"):
-        m = _HEADING.match(line) if fences.role(line) is Role.TEXT else None
-        if m and m.group(2).strip():
-            out += ["", f"**{m.group(2).strip()}**", ""]
-        elif m:
-            continue
-        else:
+    headings = markdown_lines(text).headings
+    taken: set[int] = set()
+    for number, line in enumerate(text.split("\n")):
+        if number in headings:
+            title, span = headings[number]
+            taken.update(span)
+            out += ["", f"**{title}**", ""] if title else []
+        elif number not in taken:
             out.append(line)
     return "\n".join(out)
 
@@ -90,10 +86,9 @@ def passage_parts(text: str, query: str = "", heading: str = "",
     left out when it is the section heading the card already names; wrapped prose is joined, list items, chat
     messages and commands keep their lines; a cut passage ends with an ellipsis."""
     body = text.strip("\n")
-    first, _, rest = body.partition("\n")
-    m = _HEADING.match(first)
-    if m and heading and m.group(2).strip().lower() == heading.strip().lower():
-        body = rest
+    opening = markdown_lines(body).headings.get(0)
+    if opening and heading and opening[0].lower() == heading.strip().lower():
+        body = "\n".join(body.split("\n")[opening[1].stop :])
     shown, was_cut = cut(body, limit)
     words = _query_words(query)
     parts: list[tuple[str | None, str]] = []

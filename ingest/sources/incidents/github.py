@@ -4,7 +4,7 @@ or the search API's ``{"items": [...]}``) or ``gh issue list --json ...`` output
 An issue is recognised by its ``number``, ``title`` and ``labels``. Its ``comments`` become the timeline
 when they are a list of comment objects (``GET /issues/{n}/comments`` put into the issue, or what
 ``gh issue view --json comments`` gives); the API's comment count is no timeline. The body is Markdown
-and keeps its headings. Labels give the severity (``sev1``, ``P2``, ``severity: critical``) and the
+and keeps its headings. Labels give the severity (a label written as a level: ``sev1``, ``SEV-2``, ``P2``) and the
 services (``service:checkout``, ``component/payments``); the issue's opening and closing are the start and
 resolve times.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ingest.sources.incidents.model import Entry, Incident, moment
+from ingest.sources.incidents.model import Entry, Incident, level, moment
 from ingest.sources.incidents.read import bounded, dicts, name_of, prefixed, text_of
 
 
@@ -45,7 +45,7 @@ def _issue(item: dict[str, Any]) -> Incident:
         ref=f"#{text_of(item.get('number'))}",
         title=text_of(item.get("title")),
         status=text_of(item.get("state")).lower(),
-        levels=labels,
+        levels=[level(label) for label in labels],  # a team's own labels: read when written as a level
         services=prefixed(labels, "service", "services", "svc", "component", "area"),
         started=created,
         resolved=closed,

@@ -16,8 +16,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ingest.sources.incidents.model import Entry, Incident, moment
+from ingest.sources.incidents.model import Entry, Incident, level, moment
 from ingest.sources.incidents.read import Table, bounded, dicts, name_of, norm, obj, text_of
+
+#: incident.io's default severities; one an organisation names itself counts when written as a level ("SEV1")
+SEVERITIES = {"critical": 1, "major": 2, "minor": 3}
 
 
 def _is_incident(item: object) -> bool:
@@ -84,7 +87,7 @@ def _incident(item: dict[str, Any], updates: list[dict[str, Any]]) -> Incident:
         ref=text_of(item.get("reference")),
         title=text_of(item.get("name")),
         status=name_of(item.get("incident_status")),
-        levels=[name_of(item.get("severity"))],
+        levels=[level(name_of(item.get("severity")), SEVERITIES)],
         services=list(dict.fromkeys(services)),
         started=started,
         resolved=resolved,
@@ -127,7 +130,7 @@ def from_table(path: Path, table: Table) -> list[Incident] | None:
                 ref=table.value(row, "Reference"),
                 title=table.value(row, "Name"),
                 status=table.value(row, "Status"),
-                levels=[table.value(row, "Severity")],
+                levels=[level(table.value(row, "Severity"), SEVERITIES)],
                 services=list(dict.fromkeys(services)),
                 started=started,
                 resolved=resolved,

@@ -15,8 +15,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ingest.sources.incidents.model import Entry, Incident, moment
+from ingest.sources.incidents.model import Entry, Incident, Level, comments, level, moment
 from ingest.sources.incidents.read import Table, bounded, dicts, name_of, obj, text_of
+
+#: Jira's default priorities (Cloud: Highest to Lowest; Server and Data Center before 8: Blocker to Trivial)
+PRIORITIES = {
+    "highest": 1, "high": 2, "medium": 3, "low": 4, "lowest": 5,
+    "blocker": 1, "critical": 1, "major": 2, "minor": 3, "trivial": 5,
+}  # fmt: skip
+
+
+def _levels(severities: list[str], priority: str, labels: list[str]) -> list[Level]:
+    """A severity field (a site's own, so read only when written as a level), then the priority, then labels."""
+    return [*(level(s) for s in severities), level(priority, PRIORITIES), *(level(label) for label in labels)]
 
 
 def _is_issue(item: object) -> bool:
@@ -61,12 +72,10 @@ def _custom(fields: dict[str, Any], names: dict[str, Any], word: str) -> list[st
 def _issue(item: dict[str, Any], names: dict[str, Any]) -> Incident:
     fields: dict[str, Any] = item["fields"]
     block = obj(fields.get("comment"))
-    comments = [
-        Entry(moment(c.get("created")), "Comment", name_of(c.get("author")), adf_text(c.get("body")))
-        for c in dicts(block.get("comments") if block else fields.get("comment"))
-    ]
+    listed = dicts(block.get("comments") if block else fields.get("comment"))
+    notes = comments(listed, "Comment", at="created", who="author", text="body", body=adf_text)
     created, resolved = moment(fields.get("created")), moment(fields.get("resolutiondate"))
-    entries = [Entry(created, "Created", name_of(fields.get("reporter")), ""), *comments]
+    entries = [Entry(created, "Created", name_of(fields.get("reporter")), ""), *notes]
     if resolved:
         entries.append(Entry(resolved, "Resolved", "", name_of(fields.get("resolution"))))
     labels = [text_of(v) for v in fields.get("labels") or [] if text_of(v)]
@@ -77,7 +86,7 @@ def _issue(item: dict[str, Any], names: dict[str, Any]) -> Incident:
         ref=key,
         title=text_of(fields.get("summary")),
         status=name_of(fields.get("status")),
-        levels=[*_custom(fields, names, "severity"), name_of(fields.get("priority")), *labels],
+        levels=_levels(_custom(fields, names, "severity"), name_of(fields.get("priority")), labels),
         services=[*(name_of(c) for c in dicts(fields.get("components"))), *_custom(fields, names, "service")],
         started=created,
         resolved=resolved,
@@ -128,7 +137,7 @@ def from_table(path: Path, table: Table) -> list[Incident] | None:
                 ref=key,
                 title=table.value(row, "Summary"),
                 status=table.value(row, "Status"),
-                levels=[*table.values(row, *severity_columns), table.value(row, "Priority"), *labels],
+                levels=_levels(table.values(row, *severity_columns), table.value(row, "Priority"), labels),
                 services=table.values(row, "Component/s", "Components"),
                 started=created,
                 resolved=resolved,

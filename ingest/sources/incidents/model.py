@@ -4,30 +4,27 @@ Each tool's reader fills an ``Incident``; ``render`` writes it as a postmortem w
 takes from front-matter fields (kind, title, date, services, severity, duration, tags, owner) and whose
 text has a ``## Timeline (UTC)`` section with one timestamped line per log entry or comment.
 
-Severity: tools write their own levels; ``severity`` maps them to SEVn, the first level that maps wins:
-``P1``/``SEV1``/``Sev 1``/``priority: 1`` -> SEV1 (P0/SEV0 stay SEV0); the words critical, highest,
-blocker, urgent -> SEV1; high, major -> SEV2; medium, moderate, minor, normal -> SEV3; low -> SEV4;
-lowest, trivial, info, informational -> SEV5 (PagerDuty's urgency ``high``/``low`` goes through the same
-words, after the priority).
+Severity: each reader maps its tool's own field by a table of the level names that tool documents
+(``level``: PagerDuty's priorities P1-P5 and urgency high/low, Opsgenie's P1-P5, Jira's priorities,
+incident.io's default severities); a value a team names itself (a Jira severity field, a GitHub label, a
+renamed incident.io severity) counts when it is written as a level (``SEV1``, ``Sev 2``, ``P1``). The
+first level that maps wins.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
+
+from ingest.extract import SEVERITY_RE
+from ingest.sources.incidents.read import name_of, text_of
 
 #: more log entries or comments than this on one incident are not imported (the text says how many)
 MAX_ENTRIES = 2000
 
-_LEVEL = re.compile(r"(?i)\b(?:sev(?:erity)?|p|priority)[\s:_/-]*([0-5])\b")
-_WORDS = {
-    "critical": 1, "highest": 1, "blocker": 1, "urgent": 1,
-    "high": 2, "major": 2,
-    "medium": 3, "moderate": 3, "minor": 3, "normal": 3,
-    "low": 4,
-    "lowest": 5, "trivial": 5, "info": 5, "informational": 5,
-}  # fmt: skip
 #: time formats besides ISO 8601: Jira's CSV ("14/May/24 1:07 PM") and common spreadsheet forms
 _FORMATS = (
     "%d/%b/%y %I:%M %p", "%d/%b/%Y %I:%M %p", "%d/%b/%y %H:%M", "%d/%b/%Y %H:%M",
@@ -45,6 +42,24 @@ class Entry:
     text: str = ""
 
 
+@dataclass(frozen=True)
+class Level:
+    """One level an incident tool gives an incident (a priority, an urgency, a severity, a label)."""
+
+    written: str  # as the tool wrote it: "P1", "Highest", "Critical", "sev2"
+    sev: int | None  # the SEVn it means, None when it is no level the tool documents
+
+
+def level(written: object, names: Mapping[str, int] | None = None) -> Level:
+    """``written`` as a level: by ``names`` (a tool's documented level names, lower-cased, to SEVn) or,
+    without a match, when it is written as a level (``SEV1``, ``Sev 2``, ``SEV-0``, ``P1``)."""
+    text = str(written or "").strip()
+    if names is not None and text.lower() in names:
+        return Level(text, names[text.lower()])
+    form = SEVERITY_RE.fullmatch(text)
+    return Level(text, int(form.group(1) or form.group(2)) if form else None)
+
+
 @dataclass
 class Incident:
     """What an incident tool knows of one incident, whatever the tool."""
@@ -54,7 +69,7 @@ class Incident:
     ref: str  # the reference people use: "#4812", "OPS-231", "INC-57"
     title: str
     status: str = ""
-    levels: list[str] = field(default_factory=list)  # priority, urgency, severity, labels as written, best first
+    levels: list[Level] = field(default_factory=list)  # severity, priority, urgency, labels, best first
     services: list[str] = field(default_factory=list)
     started: datetime | None = None  # naive UTC
     resolved: datetime | None = None
@@ -95,17 +110,20 @@ def moment(value: object) -> datetime | None:
     return when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
 
 
-def severity(levels: list[str]) -> tuple[str | None, str]:
-    """(SEVn, the level as the tool wrote it) from the first level that maps (see the module docstring)."""
-    for level in levels:
-        level = str(level).strip()
-        match = _LEVEL.search(level)
-        if match:
-            return f"SEV{match.group(1)}", level
-        for word in re.findall(r"[a-z]+", level.lower()):
-            if word in _WORDS:
-                return f"SEV{_WORDS[word]}", level
+def severity(levels: list[Level]) -> tuple[str | None, str]:
+    """(SEVn, the level as the tool wrote it) from the first level that maps."""
+    for found in levels:
+        if found.sev is not None:
+            return f"SEV{found.sev}", found.written
     return None, ""
+
+
+def comments(
+    items: list[dict[str, Any]], what: str, at: str, who: str, text: str, body: Callable[[object], str] = text_of
+) -> list[Entry]:
+    """Timeline entries from a tool's comment or note objects, given the fields holding each one's time, author and
+    text (``body`` reads the text: Jira's may be Atlassian Document Format)."""
+    return [Entry(moment(item.get(at)), what, name_of(item.get(who)), body(item.get(text))) for item in items]
 
 
 def duration(started: datetime | None, resolved: datetime | None) -> str:

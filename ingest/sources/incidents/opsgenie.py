@@ -17,9 +17,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from ingest.sources.incidents.model import Entry, Incident, moment
+from ingest.sources.incidents.model import Entry, Incident, comments, level, moment
 from ingest.sources.incidents.read import Table, bounded, dicts, name_of, obj, prefixed, text_of
 
+#: Opsgenie's alert and incident priorities: P1 critical, P2 high, P3 moderate, P4 low, P5 informational
+PRIORITIES = {"p1": 1, "p2": 2, "p3": 3, "p4": 4, "p5": 5}
 _SERVICE_KEYS = ("service", "services", "component", "impacted service", "impactedservices")
 
 
@@ -68,10 +70,7 @@ def _alert(item: dict[str, Any]) -> Incident:
         Entry(moment(log.get("createdAt")), _words(text_of(log.get("type"))) or "Log", text_of(log.get("owner")),
               text_of(log.get("log")))
         for log in _listed(item.get("logs"))
-    ] + [
-        Entry(moment(n.get("createdAt")), "Note", text_of(n.get("owner")), text_of(n.get("note")))
-        for n in _listed(item.get("notes"))
-    ]
+    ] + comments(_listed(item.get("notes")), "Note", at="createdAt", who="owner", text="note")
     if not entries:
         entries = [Entry(started, "Created", text_of(item.get("source")), text_of(item.get("message")))]
         if acked:
@@ -85,7 +84,7 @@ def _alert(item: dict[str, Any]) -> Incident:
         ref=f"{'incident' if incident else 'alert'} #{text_of(item.get('tinyId'))}",
         title=text_of(item.get("message")),
         status=text_of(item.get("status")),
-        levels=[text_of(item.get("priority"))],
+        levels=[level(text_of(item.get("priority")), PRIORITIES)],
         services=_services(item, tags),
         started=started,
         resolved=closed,
@@ -128,7 +127,7 @@ def from_table(path: Path, table: Table) -> list[Incident] | None:
                 ref=f"alert #{table.value(row, 'TinyId')}",
                 title=table.value(row, "Message"),
                 status=status,
-                levels=[table.value(row, "Priority")],
+                levels=[level(table.value(row, "Priority"), PRIORITIES)],
                 services=list(dict.fromkeys(services + prefixed(tags, "service", "services", "component"))),
                 started=started,
                 resolved=closed,

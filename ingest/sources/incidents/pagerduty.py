@@ -15,10 +15,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ingest.sources.incidents.model import Entry, Incident, joined, moment
+from ingest.sources.incidents.model import Entry, Incident, joined, level, moment
 from ingest.sources.incidents.read import bounded, dicts, name_of, obj, text_of
 
 #: what a log entry's type says happened (``<type>_log_entry``); other types read as their words
+#: PagerDuty's priorities as an account gets them (P1 the highest); an account may rename or add some
+PRIORITIES = {"p1": 1, "p2": 2, "p3": 3, "p4": 4, "p5": 5}
+#: an incident's urgency, PagerDuty's two values: read after the priority
+URGENCIES = {"high": 2, "low": 4}
 _EVENTS = {
     "trigger": "Triggered", "acknowledge": "Acknowledged", "unacknowledge": "Unacknowledged",
     "annotate": "Note", "resolve": "Resolved", "escalate": "Escalated", "assign": "Assigned",
@@ -77,7 +81,7 @@ def _incident(item: dict[str, Any], entries: list[dict[str, Any]]) -> Incident:
         ref=f"#{text_of(item.get('incident_number'))}",
         title=text_of(item.get("title")) or description,
         status=status,
-        levels=[name_of(item.get("priority")), text_of(item.get("urgency"))],
+        levels=[level(name_of(item.get("priority")), PRIORITIES), level(text_of(item.get("urgency")), URGENCIES)],
         services=[s for s in [name_of(item.get("service"))] if s],
         started=moment(item.get("created_at")),
         resolved=resolved,

@@ -90,17 +90,30 @@ def _passage_start(doc: RankedDocument) -> int | None:
     return doc.hits[0].chunk.start if doc.hits else None
 
 
+@st.cache_data(show_spinner=False, max_entries=256)
+def _similar_to(store: str, version: str, record_id: str) -> list[RankedDocument]:
+    """The documents like ``record_id`` and the runbooks that cover it, worked out once per store version."""
+    return res.similar(record_id, 6, (Kind.postmortem, Kind.chat), covering=COVERING)
+
+
+@st.cache_data(show_spinner=False, max_entries=4096)
+def _incident_mates(store: str, version: str, doc_id: str) -> list[str]:
+    """The other records of the incident ``doc_id`` belongs to, read once per store version."""
+    return res.same_incident(res.record(doc_id))
+
+
 def _similar_incidents(record: Record) -> None:
     """Past incidents like this one, one row each: its date, its postmortem and chat log linked (the records of
     one incident together), why it matched; then the runbooks that cover it."""
+    store, version = res.settings.store_location, res.store.version()
     with st.spinner("Finding similar past incidents..."):
-        found = res.similar(record.id, 6, (Kind.postmortem, Kind.chat), covering=COVERING)
+        found = _similar_to(store, version, record.id)
         matched = {d.record.id: d for d in found if d.relation != COVERING_RUNBOOK}
         incidents: list[list[str]] = []  # the records of each incident: the one found, then its other records
         for doc_id in matched:
             if any(doc_id in ids for ids in incidents):
                 continue
-            mates = res.same_incident(res.record(doc_id))
+            mates = _incident_mates(store, version, doc_id)
             incidents.append([doc_id, *(m for m in mates if m in metas and m != record.id)])
     if not incidents:
         st.caption("No similar past incidents found.")

@@ -172,7 +172,7 @@ with shown_errors():
             newest_first=state.newest,
         )
         with st.spinner("Searching..."):
-            results = res.search(query)
+            results = res.measured(query_text, res.search(query))  # measured for the match labels
         if note:
             st.caption(inert(note))
         if not results:

@@ -13,7 +13,7 @@ import streamlit as st
 from ingest.chatfiles import UploadedChats, read_uploaded_chats
 from kb.core.drafts import Draft
 from kb.core.enums import Generator
-from kb.core.models import Citation, DraftItem, Kind, Record
+from kb.core.models import Citation, DraftItem, DroppedItem, Kind, Record
 from kb.generation.catchup import SECTIONS as CATCHUP_SECTIONS
 from kb.generation.catchup import CatchUp, catch_up
 from kb.generation.grounding import References
@@ -97,48 +97,44 @@ def _item_line(item: DraftItem, section: str) -> str:
     return text
 
 
+def _show_sections(record: Record, stored: bool, sections: tuple[str, ...], items: list[DraftItem],
+                   dropped: list[DroppedItem], *, empty: str, dropped_title: str, numbered: bool) -> None:
+    """Items section by section, each line with its citations (numbered as in the Markdown when ``numbered``),
+    then what was dropped."""
+    refs = References() if numbered else None
+    for section in sections:
+        st.subheader(section.capitalize())
+        chosen = [i for i in items if i.section == section]
+        if not chosen:
+            st.caption(empty)
+        for item in chosen:
+            if refs is not None:
+                refs.marks(item.citations)
+            numbers = [refs.order[(c.doc_id, c.start, c.end)] if refs else None for c in item.citations]
+            cites = " ".join(_cite(record, stored, c, n) for c, n in zip(item.citations, numbers, strict=True))
+            st.markdown(f"- {_item_line(item, section)} {cites}")
+            if item.cautions:
+                st.warning(escape(caution_note(item.cautions).replace("**", "")))
+    if dropped:
+        with st.expander(f"{dropped_title} ({len(dropped)})"):
+            for d in dropped:
+                st.markdown(escape(f"- {d.text[:160]} ({d.reason})"))
+
+
 def _show_draft(record: Record, stored: bool, draft: Draft) -> None:
     """The draft section by section, each line with its numbered citations (the numbers of the Markdown)."""
     if draft.generator == Generator.extractive:
         st.caption("Assembled without an LLM: every line is quoted from the chat log and cites its message.")
     else:
         st.caption(escape(f"Written by {draft.model} from the chat log; every citation was checked."))
-    refs = References()
-    for section in TEMPLATE:
-        st.subheader(section.capitalize())
-        chosen = [i for i in draft.items if i.section == section]
-        if not chosen:
-            st.caption("Nothing in the log about this.")
-        for item in chosen:
-            refs.marks(item.citations)
-            cites = " ".join(
-                _cite(record, stored, c, refs.order[(c.doc_id, c.start, c.end)]) for c in item.citations
-            )
-            st.markdown(f"- {_item_line(item, section)} {cites}")
-            if item.cautions:
-                st.warning(escape(caution_note(item.cautions).replace("**", "")))
-    if draft.dropped:
-        with st.expander(f"Dropped as ungrounded ({len(draft.dropped)})"):
-            for d in draft.dropped:
-                st.markdown(escape(f"- {d.text[:160]} ({d.reason})"))
+    _show_sections(record, stored, TEMPLATE, draft.items, draft.dropped, empty="Nothing in the log about this.",
+                   dropped_title="Dropped as ungrounded", numbered=True)
 
 
 def _show_catchup(record: Record, stored: bool, result: CatchUp) -> None:
     st.caption(f"{result.total_messages} messages. Assembled without an LLM: every line quotes its message.")
-    for section in CATCHUP_SECTIONS:
-        st.subheader(section.capitalize())
-        chosen = [i for i in result.items if i.section == section]
-        if not chosen:
-            st.caption("Nothing yet.")
-        for item in chosen:
-            cites = " ".join(_cite(record, stored, c) for c in item.citations)
-            st.markdown(f"- {escape(item.text)} {cites}")
-            if item.cautions:
-                st.warning(escape(caution_note(item.cautions).replace("**", "")))
-    if result.dropped:
-        with st.expander(f"Messages not shown ({len(result.dropped)})"):
-            for d in result.dropped:
-                st.markdown(escape(f"- {d.text[:160]} ({d.reason})"))
+    _show_sections(record, stored, CATCHUP_SECTIONS, result.items, result.dropped, empty="Nothing yet.",
+                   dropped_title="Messages not shown", numbered=False)
 
 
 def _made(record: Record, mode: str) -> Draft | CatchUp:
