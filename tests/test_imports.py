@@ -361,3 +361,18 @@ def test_an_uploaded_notion_zip_and_word_file_ingest_as_from_a_folder(fake_kb: I
     assert report.failed == []
     assert {fake_kb.store.get_record(rid).format for rid in fake_kb.store.record_index()} == {"notion", "docx"}
     assert fake_kb.store.get_record("kafka-consumer-lag-billing").owner == "Li Wei"  # the layout kept
+
+
+def test_a_page_naming_thousands_of_fonts_asks_fontconfig_a_bounded_number_of_times(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bs4 import BeautifulSoup
+
+    from ingest.sources import css_fonts
+
+    asked: list[str] = []
+    monkeypatch.setattr(css_fonts, "_fixed_pitch", lambda family: asked.append(family) or False)
+    rules = "".join(f'.c{n}{{font-family:"Font {n}"}}' for n in range(3000))
+    soup = BeautifulSoup(f"<html><head><style>{rules}.m{{font-family:x,monospace}}</style></head></html>", "lxml")
+    assert css_fonts.monospace_classes(soup) == {"m"}
+    assert 0 < len(asked) <= 16

@@ -21,6 +21,9 @@ _CODE_ELEMENTS = frozenset({"code", "pre", "kbd", "samp", "tt"})
 #: the PANOSE proportion digit for fixed-pitch fonts (the fourth of ten numbers)
 _PANOSE_MONOSPACED = "9"
 _CSS_TEXT_LIMIT = 200_000
+#: at most this many distinct font families of one page are asked of fontconfig (a hostile page may name
+#: thousands, each a process start); a real export uses a handful
+_FONTCONFIG_LOOKUPS = 16
 
 
 def _declarations(block: str) -> dict[str, str]:
@@ -74,8 +77,6 @@ def monospace_classes(soup: BeautifulSoup) -> set[str]:
                 code_families.update(families)
             elif selector.startswith(".") and selector[1:].replace("-", "").replace("_", "").isalnum():
                 classes[selector[1:]] = families
-    return {
-        name
-        for name, families in classes.items()
-        if any(f in code_families for f in families) or (len(families) == 1 and _fixed_pitch(families[0]))
-    }
+    alone = sorted({families[0] for families in classes.values() if len(families) == 1} - code_families)
+    code_families.update(f for f in alone[:_FONTCONFIG_LOOKUPS] if _fixed_pitch(f))
+    return {name for name, families in classes.items() if any(f in code_families for f in families)}
