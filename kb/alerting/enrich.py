@@ -69,8 +69,8 @@ def enrich(kb: KnowledgeBase, group: AlertGroup, *, incidents: int = 3, exclude:
     query = alert_query(group)
     if not query.text.strip() or kb.is_empty():
         return empty(group)
-    found = kb.search(Query(text=query.text, k=max(1, incidents) * POOL_PER_INCIDENT,
-                            kinds=(Kind.postmortem, Kind.chat), exclude=exclude))
+    found = kb.measured(query.text, kb.search(Query(text=query.text, k=max(1, incidents) * POOL_PER_INCIDENT,
+                                                    kinds=(Kind.postmortem, Kind.chat), exclude=exclude)))
     rows = incident_rows(kb, found)[: max(0, incidents)]
     runbook_doc = best_runbook(kb, query, exclude)
     statements: list[Statement] = []
@@ -141,7 +141,8 @@ def _row(docs: list[RankedDocument]) -> PastIncident:
 def best_runbook(kb: KnowledgeBase, query: AlertQuery, exclude: tuple[str, ...] = ()) -> RankedDocument | None:
     """The runbook for the alert: among the best runbooks that are not weak matches, one that declares the
     alert's name, else the best."""
-    found = kb.search(Query(text=query.text, k=RUNBOOK_POOL, kinds=(Kind.runbook,), exclude=exclude))
+    found = kb.measured(query.text, kb.search(Query(text=query.text, k=RUNBOOK_POOL, kinds=(Kind.runbook,),
+                                                    exclude=exclude)))
     found = [d for d in found if relevance(d) != Relevance.weak]
     if not found:
         return None
