@@ -48,7 +48,8 @@ MARK = re.compile(r"\[(\d+)\]")
 
 def parts(record: Record, names: tuple[str, ...]) -> list[tuple[int, int]]:
     """The spans of the record's sections of these names, and of its bold-labelled fields of these names."""
-    spans = [(s.start, s.end) for s in record.sections if s.name in names]
+    spans = [(s.start, s.end) for s in record.sections
+             if s.name in names and not figure_field(record.text[s.start : s.end].strip())]
     for step in split_steps(record.text):
         if field_section(step.text) in names and not figure_field(step.text):
             spans.append((step.start, step.end))

@@ -105,9 +105,9 @@ def _parts(record: Record, name: str) -> list[Span]:
     """The document's sections of this name; else its bold-labelled fields of it ("- **Resolution**: ..."), as a
     report written as a list of fields has them."""
     spans = [Span(s.start, s.end, record.text[s.start : s.end]) for s in record.sections if s.name == name]
+    spans = spans or [step for step in split_steps(record.text) if field_section(step.text) == name]
     # a field holding only a duration or a time ("**Time to repair**: 0h 37m") says how long, not what was done
-    return spans or [step for step in split_steps(record.text)
-                     if field_section(step.text) == name and not figure_field(step.text)]
+    return [span for span in spans if not figure_field(span.text.strip())]
 
 
 def _section_sentences(record: Record, names: tuple[str, ...]) -> list[Span]:
