@@ -171,6 +171,19 @@ def planted_corpus(root: Path, pdfgen: ModuleType) -> list[str]:
     return sorted(secrets)
 
 
+def where(found: list[str], files: list[Path]) -> list[str]:
+    """Each secret found (its first 8 characters), the files holding it and the bytes just before it."""
+    out = []
+    for secret in found:
+        for path in files:
+            data = path.read_bytes().lower()
+            at = data.find(secret.lower().encode())
+            if at >= 0:
+                out.append(f"{secret[:8]} in {path.name} after {data[max(0, at - 60) : at]!r}")
+        out += [f"{secret[:8]} in a file name"] if not out or not out[-1].startswith(secret[:8]) else []
+    return out
+
+
 def test_no_planted_secret_reaches_any_byte_of_the_data_directory(tmp_path: Path, pdfgen: ModuleType) -> None:
     secrets = planted_corpus(tmp_path, pdfgen)
     settings = Settings(data_dir=tmp_path / "kb", lock_timeout_s=1.0, _env_file=None)  # type: ignore[call-arg]
@@ -187,8 +200,8 @@ def test_no_planted_secret_reaches_any_byte_of_the_data_directory(tmp_path: Path
     assert any(p.name == "chroma.sqlite3" for p in files) and any("keyword" in p.parts for p in files)
     raw = b"\n".join(p.read_bytes() for p in files) + "\n".join(str(p) for p in files).encode()
     lowered = raw.lower()
-    found = [s[:8] for s in secrets if s.encode() in raw or s.lower().encode() in lowered]
-    assert not found, f"planted secrets in the data directory: {found}"
+    found = [s for s in secrets if s.encode() in raw or s.lower().encode() in lowered]
+    assert not found, f"planted secrets in the data directory: {where(found, files)}"
     vocabulary = set(searcher.keyword._bm25.vocab_dict) if searcher.keyword._bm25 is not None else set()
     assert vocabulary
     pieces = [t for t in vocabulary if len(t) >= 10 and any(t in s.lower() for s in secrets)]
