@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from kb.knowledge import KnowledgeBase
-from tests.conftest import ROOT, fake_sample
+from tests.conftest import ROOT, fake_ingested, fake_sample
 from ui.cli import client
 from ui.cli.main import run
 from ui.cli.service import Service, serve
@@ -107,6 +107,19 @@ def test_a_changed_store_or_code_is_refused_and_stops_the_service(sample: Knowle
     sample.store.bump_version()  # what any ingest, update or prune does
     answer, keep = service.handle(request)
     assert answer == {"status": "refused", "reason": "the store changed"} and not keep
+
+
+def test_a_store_folder_deleted_and_made_again_is_refused(tmp_path: Path) -> None:
+    """The service still reads the old database file after its folder is deleted; a new store there, even one
+    at the same version stamp, is another store."""
+    settings, kb, data = fake_sample(tmp_path / "one")
+    service = Service.open([], kb)
+    assert service is not None and service.stale() is None
+    shutil.rmtree(settings.data_dir)
+    fresh = fake_ingested(settings, data / "runbooks")
+    assert fresh.store.version() and fresh.store.place() != service.place
+    answer, keep = service.handle({"argv": ["search", "checkout"], "code": service.stamp})
+    assert answer == {"status": "refused", "reason": "the store was replaced"} and not keep
 
 
 def test_the_command_uses_the_service_and_falls_back_when_the_store_changed(

@@ -11,8 +11,9 @@ only the standard library. The service
   reachable from this machine and this user only;
 - serves one configuration: the socket's name is a digest of the ``KB_*``/``OPENAI_*`` environment, the
   ``--data-dir`` option and the ``.env`` file, so another store or other settings get another service;
-- never answers from a stale store or stale code: it compares the store's version stamp and the source
-  files' stamp on every request and, when either changed, refuses and stops; the command then runs here.
+- never answers from a stale store or stale code: it compares the store's version stamp, the database file it
+  has open and the source files' stamp on every request and, when one changed, refuses and stops; the command
+  then runs here.
 
 Whenever the service is absent, refuses or fails, the command runs in this process: the same code, the same
 results. ``KB_SERVICE=off`` turns the service off.

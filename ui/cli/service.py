@@ -4,9 +4,9 @@
 
 It runs the same command code as the command itself (``ui.cli.main.run``) over a knowledge base opened once,
 with the output captured, so an answer is byte for byte what the command would print. Before and after every
-command it compares the store's version stamp with the one it loaded and the source files' stamp with its
-own: when either changed it refuses (the command then runs in its own process) and stops, so it never answers
-from a stale store. One command at a time; it stops after ``--idle`` seconds without a request.
+command it compares the store's version stamp and database file with the ones it loaded and the source files'
+stamp with its own: when one changed it refuses (the command then runs in its own process) and stops, so it
+never answers from a stale store. One command at a time; it stops after ``--idle`` seconds without a request.
 
     python -m ui.cli.service --socket PATH [--idle SECONDS] [--data-dir DIR]
 """
@@ -56,6 +56,7 @@ class Service:
         self.kb = kb
         self.version = version  #: the store version everything loaded was read at
         self.stamp = stamp  #: the code stamp of this process
+        self.place = kb.store.place()  #: the database file it has open
 
     @classmethod
     def open(cls, global_args: list[str], kb: KnowledgeBase | None = None) -> Service | None:
@@ -84,6 +85,8 @@ class Service:
         """Why answering now could differ from a fresh process: the store or the code changed (else None)."""
         if code_stamp() != self.stamp:
             return "the code changed"
+        if self.kb.store.place() != self.place:
+            return "the store was replaced"
         if self.kb.store.version() != self.version:
             return "the store changed"
         return None
