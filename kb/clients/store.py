@@ -296,17 +296,6 @@ class Store:
         self.bump_version()
         return True
 
-    def place(self) -> str:
-        """Which database file an embedded store has open ('' for a server, or when it is gone): a store folder
-        deleted and made again is another store, though this process still reads the old, unlinked one."""
-        if self.settings.chroma_url:
-            return ""
-        try:
-            info = (self.settings.data_dir / "chroma" / "chroma.sqlite3").stat()
-        except OSError:
-            return ""
-        return f"{info.st_dev}:{info.st_ino}"
-
     def version(self) -> str:
         """An opaque stamp that differs after every change; '' for a store never written to."""
         with self._failing("cannot read the store version"):
