@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from kb.core.settings import Settings
 from kb.knowledge import KnowledgeBase
 from tests.serve_kit import HOOK_PATH, Receiver, alertmanager_payload, pagerduty_event
 from ui.serve.app import App, build_app
-from ui.serve.handler import Server
+from ui.serve.handler import MAX_CONNECTIONS, MAX_SYNC_ENRICH, Server
 
 TOKEN = "am-t0ken-value"
 PD_SECRET = "pd-s3cret-value"
@@ -34,8 +35,10 @@ class Enricher:
         self.gate = threading.Event()
         self.gate.set()
         self.fail = False
+        self.waiting = 0  # calls held at the gate
 
     def __call__(self, kb: KnowledgeBase, group: AlertGroup) -> Enrichment:
+        self.waiting += 1
         self.gate.wait(10)
         self.groups.append(group)
         if self.fail:
@@ -52,14 +55,15 @@ def slack() -> Iterator[Receiver]:
         yield receiver
 
 
-def start(tmp_path: Path, slack: Receiver | None, enricher: Enricher, **settings: Any) -> tuple[App, Server, str]:
+def start(tmp_path: Path, slack: Receiver | None, enricher: Enricher, connections: int = MAX_CONNECTIONS,
+          **settings: Any) -> tuple[App, Server, str]:
     values: dict[str, Any] = {"data_dir": tmp_path / "kb", "serve_token": TOKEN, "pagerduty_webhook_secret": PD_SECRET,
                               "ui_url": "https://kb.example.com", "slack_rate_per_s": 50.0, **settings}
     if slack is not None:
         values["slack_webhook_url"] = slack.url
     config = Settings(_env_file=None, **values)  # type: ignore[call-arg]
     app = build_app(config, KnowledgeBase(config), enrich=enricher)
-    server = Server(("127.0.0.1", 0), app)
+    server = Server(("127.0.0.1", 0), app, max_connections=connections)
     app.start()
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return app, server, f"http://127.0.0.1:{server.server_address[1]}"
@@ -187,6 +191,62 @@ def test_the_synchronous_endpoint_returns_the_enrichment(served: tuple[App, str,
     assert data["runbook"]["doc_id"] == "pgbouncer-pool-exhausted"
     assert httpx.post(f"{url}/enrich", json=alert).status_code == 401
     assert slack.received == []  # returned to the caller, not posted
+
+
+def test_connections_past_the_cap_are_answered_503_and_the_server_recovers(tmp_path: Path) -> None:
+    """Connections that open and send nothing hold their threads; one more gets 503 at once, not a thread."""
+    app, server, url = start(tmp_path, None, Enricher(), connections=2)
+    port = server.server_address[1]
+    idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
+    try:
+        threading.Event().wait(0.3)  # both accepted and waiting for a request line
+        busy = httpx.get(f"{url}/healthz", timeout=5)
+        assert busy.status_code == 503 and busy.headers["Retry-After"] == "30"
+        assert "too many connections" in busy.json()["error"]
+        for conn in idle:
+            conn.close()
+        for _ in range(50):  # their threads end when they see the connections close
+            if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
+                break
+            threading.Event().wait(0.1)
+        assert httpx.get(f"{url}/healthz", timeout=5).status_code == 200
+    finally:
+        for conn in idle:
+            conn.close()
+        server.shutdown()
+        server.server_close()
+        app.stop()
+
+
+def test_synchronous_enrichments_past_the_cap_are_answered_503(tmp_path: Path) -> None:
+    enricher = Enricher()
+    enricher.gate.clear()
+    app, server, url = start(tmp_path, None, enricher)
+    alert = {"labels": {"alertname": "PgBouncerPoolExhausted"}, "annotations": {"summary": "clients waiting"}}
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    held: list[int] = []
+    callers = [threading.Thread(target=lambda: held.append(httpx.post(f"{url}/enrich", json=alert, headers=headers,
+                                                                       timeout=20).status_code))
+               for _ in range(MAX_SYNC_ENRICH)]
+    try:
+        for caller in callers:
+            caller.start()
+        for _ in range(50):
+            if enricher.waiting == MAX_SYNC_ENRICH:  # every slot taken
+                break
+            threading.Event().wait(0.1)
+        refused = httpx.post(f"{url}/enrich", json=alert, headers=headers, timeout=5)
+        assert refused.status_code == 503 and "enrichments are running" in refused.json()["error"]
+        enricher.gate.set()
+        for caller in callers:
+            caller.join(20)
+        assert held == [200] * MAX_SYNC_ENRICH
+        assert httpx.post(f"{url}/enrich", json=alert, headers=headers, timeout=20).status_code == 200
+    finally:
+        enricher.gate.set()
+        server.shutdown()
+        server.server_close()
+        app.stop()
 
 
 def test_no_slack_url_means_nothing_is_posted(tmp_path: Path, slack: Receiver) -> None:

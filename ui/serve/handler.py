@@ -6,7 +6,8 @@
     GET  /healthz        liveness and counts                    200
 
 Errors: 400 a body that is not the payload (the reason in ``{"error": ...}``), 401 a missing or wrong token
-or signature, 404, 405, 411 no Content-Length, 413 a body over the limit (not read), 503 the queue is full
+or signature, 404, 405, 411 no Content-Length, 413 a body over the limit (not read), 503 the queue is full,
+``MAX_CONNECTIONS`` connections are open or ``MAX_SYNC_ENRICH`` enrichments for ``/enrich`` are running
 (``Retry-After``). Senders are never kept waiting on an enrichment: the webhooks are answered once the group
 is queued. No header is logged (tokens and signatures stay out of the log).
 """
@@ -15,6 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -31,6 +34,10 @@ log = logging.getLogger("kb.serve")
 RETRY_AFTER_S = 30
 #: seconds a connection may take to send its request
 READ_TIMEOUT_S = 15
+#: connections served at once (a thread each); one more is answered 503 at once and closed
+MAX_CONNECTIONS = 64
+#: enrichments ``POST /enrich`` runs at once (each holds its connection while it runs)
+MAX_SYNC_ENRICH = 2
 
 
 class Refusal(Exception):
@@ -44,11 +51,47 @@ class Refusal(Exception):
 
 
 class Server(ThreadingHTTPServer):
+    """One thread per connection, at most ``max_connections`` of them: a sender that opens many and sends
+    nothing cannot make it start threads without end."""
+
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], app: App) -> None:
+    def __init__(self, address: tuple[str, int], app: App, max_connections: int = MAX_CONNECTIONS) -> None:
         self.app = app
+        self.slots = threading.BoundedSemaphore(max_connections)
+        self.enrich_slots = threading.BoundedSemaphore(MAX_SYNC_ENRICH)
         super().__init__(address, Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            log.warning("refused a connection: %d are open", MAX_CONNECTIONS)
+            _busy(request, "too many connections are open; retry later")
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except RuntimeError:  # the system would not start another thread
+            self.slots.release()
+            _busy(request, "the server cannot take another connection now; retry later")
+            self.shutdown_request(request)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
+
+
+def _busy(request: socket.socket, reason: str) -> None:
+    """A 503 written straight to a connection no thread will serve (its request is not read)."""
+    body = json.dumps({"error": reason}).encode("utf-8")
+    head = (f"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            f"Retry-After: {RETRY_AFTER_S}\r\nConnection: close\r\n\r\n").encode("ascii")
+    try:
+        request.settimeout(1.0)
+        request.sendall(head + body)
+    except OSError:
+        pass
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -161,7 +204,13 @@ def _enrich(handler: Handler) -> tuple[HTTPStatus, dict[str, Any]]:
     if delivery.group is None:
         return HTTPStatus.OK, {"status": "ignored", "reason": delivery.ignored}
     app = handler.server.app
-    return HTTPStatus.OK, app.as_json(app.enrich(delivery.group))
+    if not handler.server.enrich_slots.acquire(blocking=False):
+        raise Refusal(HTTPStatus.SERVICE_UNAVAILABLE, f"{MAX_SYNC_ENRICH} enrichments are running; retry later",
+                      {"Retry-After": str(RETRY_AFTER_S)})
+    try:
+        return HTTPStatus.OK, app.as_json(app.enrich(delivery.group))
+    finally:
+        handler.server.enrich_slots.release()
 
 
 ROUTES = {"/alertmanager": _alertmanager, "/pagerduty": _pagerduty, "/enrich": _enrich}
