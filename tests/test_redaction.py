@@ -185,7 +185,7 @@ def test_offsets_of_the_original_text_follow_the_markers() -> None:
 def test_a_private_key_block_without_end_is_found_in_linear_time() -> None:
     started = time.perf_counter()
     result = redact("-----BEGIN RSA PRIVATE KEY-----\n" * 4000)
-    assert time.perf_counter() - started < 3.0  # the lazy regex this replaces took 17 s
+    assert time.perf_counter() - started < 10.0  # the lazy regex this replaces took 17 s; about 1 s now, unloaded
     assert result.counts["private-key"] == 4000
     truncated = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n(the rest was cut)"
     out = redact(truncated).text
