@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from kb.core.models import Chunk, Kind, Record
 from kb.text.front_matter import FRONT_MATTER_RE
 from kb.text.structure import COMMENT as _COMMENT
-from kb.text.structure import Structure, structure
+from kb.text.structure import LINK_LIST_SHARE, Structure, structure
 
 REDIRECT = "redirect"
 LINKS = "links"
@@ -33,7 +33,7 @@ REDIRECT_WORDS = 15
 REDIRECT_LINKS = 2
 #: a links page: at least this many link blocks, holding at least this share of the words outside headings
 LINKS_BLOCKS = 5
-LINKS_SHARE = 0.6
+LINKS_SHARE = LINK_LIST_SHARE
 #: a passage with no more than this many words outside its headings and comments may be a placeholder
 #: ("TODO", "To be added."): the model decides
 PLACEHOLDER_WORDS = 4

@@ -8,7 +8,10 @@ helped last time (``enrich``); ``as_json`` gives the result as plain JSON for ca
    labelled strong, partial or weak (``kb.retrieval.relevance``); weak matches are not shown: they are not the
    same incident, and an alert with nothing similar gets no incidents at all.
 3. The runbook is the best runbook that is not a weak match (one that declares the group's alert name first),
-   opened at the passage that matched (its character offset, as the document page takes it).
+   opened at the passage that matched (its character offset, as the document page takes it) that an on-call
+   engineer should land on (``landing``): the best in a procedure or diagnosis section, as the section classifier
+   named it at ingest (``kb.retrieval.sectioning``), and a pointer elsewhere (a references section, a list of
+   links) only when nothing else matched.
 4. The paragraph (``kb.alerting.helped``) is written from the strong incidents (else the best partial one) and
    the runbook's first action; every claim cites the passage it comes from.
 """
@@ -16,24 +19,34 @@ helped last time (``enrich``); ``as_json`` gives the result as plain JSON for ca
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
 from kb.alerting.helped import write_helped
 from kb.alerting.lessons import Statement, first_action, lessons
 from kb.alerting.models import AlertGroup, Enrichment, PastIncident, RunbookMatch, Source
-from kb.core.models import Kind, RankedDocument
+from kb.core.enums import SectionName
+from kb.core.models import Hit, Kind, RankedDocument
 from kb.knowledge import KnowledgeBase
 from kb.retrieval.alerts import AlertQuery, parse_alert
 from kb.retrieval.relevance import Relevance, relevance
 from kb.retrieval.search import Query
 from kb.retrieval.similar import norm_title, same_incident
 from kb.text.steps import shorten
+from kb.text.structure import structure
 
 #: documents searched per incident shown: copies and chat logs of one incident fold into one row
 POOL_PER_INCIDENT = 4
 #: runbooks searched: the one that declares the alert's name may not be the first by text
 RUNBOOK_POOL = 3
+#: passages a search shows of each document: a runbook's relevance label is measured on these, as search's is
+SHOWN_PASSAGES = 3
+#: passages of a runbook its landing passage is chosen from, best first
+RUNBOOK_PASSAGES = 6
+#: the section types to land on in a runbook: what to check and what to do about it
+PROCEDURE_SECTIONS = frozenset({SectionName.triage, SectionName.diagnosis, SectionName.mitigation,
+                                SectionName.resolution})
 #: incidents whose fixes the paragraph draws on
 HELPED_INCIDENTS = 2
 #: characters of the matching passage shown as why an incident or runbook was found
@@ -140,9 +153,12 @@ def _row(docs: list[RankedDocument]) -> PastIncident:
 
 def best_runbook(kb: KnowledgeBase, query: AlertQuery, exclude: tuple[str, ...] = ()) -> RankedDocument | None:
     """The runbook for the alert: among the best runbooks that are not weak matches, one that declares the
-    alert's name, else the best."""
-    found = kb.measured(query.text, kb.search(Query(text=query.text, k=RUNBOOK_POOL, kinds=(Kind.runbook,),
-                                                    exclude=exclude)))
+    alert's name, else the best. It keeps its ``RUNBOOK_PASSAGES`` best passages to land on; its label is read
+    from the ``SHOWN_PASSAGES`` a search shows."""
+    found = kb.search(Query(text=query.text, k=RUNBOOK_POOL, kinds=(Kind.runbook,), exclude=exclude),
+                      passages_per_doc=RUNBOOK_PASSAGES)
+    shown = kb.measured(query.text, [d.model_copy(update={"hits": d.hits[:SHOWN_PASSAGES]}) for d in found])
+    found = [d.model_copy(update={"coverage": s.coverage}) for d, s in zip(found, shown, strict=True)]
     found = [d for d in found if relevance(d) != Relevance.weak]
     if not found:
         return None
@@ -152,8 +168,22 @@ def best_runbook(kb: KnowledgeBase, query: AlertQuery, exclude: tuple[str, ...] 
     return (declared or found)[0]
 
 
+def landing(hits: Sequence[Hit]) -> Hit | None:
+    """The passage of a runbook to open it at, of those that matched (best first): the best in a procedure or
+    diagnosis section, else the best that is not a pointer elsewhere, else the best."""
+    return min(hits, key=_place, default=None)  # the first of the lowest place: the best of it
+
+
+def _place(hit: Hit) -> int:
+    """0: a procedure or diagnosis passage; 1: other content (symptoms, overview, ...); 2: a pointer elsewhere,
+    a references section or a list of links (they repeat the alert's words and say nothing of what to do)."""
+    if hit.chunk.section in PROCEDURE_SECTIONS:
+        return 0
+    return 2 if hit.chunk.section == SectionName.references or structure(hit.chunk.text).link_list else 1
+
+
 def _runbook_match(doc: RankedDocument) -> RunbookMatch:
-    hit = doc.hits[0] if doc.hits else None
+    hit = landing(doc.hits)
     return RunbookMatch(doc_id=doc.record.id, title=doc.record.title, relevance=LABELS[relevance(doc)],
                         why=shorten(hit.chunk.text, WHY_CHARS) if hit else "", start=hit.chunk.start if hit else None)
 

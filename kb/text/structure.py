@@ -26,6 +26,9 @@ _WORD = re.compile(r"[^\W_](?:[\w'./:-]*\w)?")
 #: and says no more than LINK_ITEM_WORDS words beside it)
 LINK_BLOCK_SHARE = 0.5
 LINK_ITEM_WORDS = 12
+#: a text is a list of links when at least this share of its words outside headings and comments are in link
+#: blocks (a links page at ingest, a "see also" passage)
+LINK_LIST_SHARE = 0.6
 
 
 @dataclass
@@ -48,6 +51,11 @@ class Structure:
         """The share of the words outside headings and comments that are in link blocks."""
         body = self.link_block_words + self.content_words
         return self.link_block_words / body if body else 0.0
+
+    @property
+    def link_list(self) -> bool:
+        """Is the text (beside its headings and comments) mostly a list of links?"""
+        return self.link_blocks > 0 and self.link_share >= LINK_LIST_SHARE
 
 
 def _count(text: str) -> int:
