@@ -10,7 +10,7 @@ import pytest
 from ingest.sources import discover, parse_unit
 from ingest.sources.base import ParseOptions
 from kb.core.enums import MessageKind
-from kb.core.models import Message, Record
+from kb.core.models import Kind, Message, Record
 from kb.generation.summary import (
     TEMPLATE,
     Fact,
@@ -162,3 +162,18 @@ def test_recovery_is_the_last_statement_that_things_are_back_and_the_fix_comes_b
     last = recovery_statement(facts, first)
     assert last is facts[5]  # the last statement, not the first sign while the fix goes out
     assert turning_point(facts, first, last) is facts[4]  # the fix is the step before the first sign
+
+
+def test_a_line_that_repeats_the_speakers_name_is_cited_where_it_stands(tmp_path: Path) -> None:
+    """A link preview starts with its author's name, which is also the speaker's: the cited line is the
+    preview's, below the speaker line, never the speaker line itself."""
+    path = tmp_path / "review.md"
+    path.write_text(
+        "# Review\n\n## Chat\n\n> dana [4:30 PM]\nbuilds are failing everywhere\n\n"
+        "> dana [4:40 PM]\nhttps://example.com/org/repo/pull/11205\ndana\n"
+        '#11205 Revert "Bump the scheduler to v2"\n\n> li [4:52 PM]\nbuilds pass again\n'
+    )
+    (record,) = [r for r in parse_unit(discover([path])[0][0], ParseOptions(kind=Kind.chat)) if r.messages]
+    revert = next(f for f in classify(record) if "Revert" in f.message.text)
+    assert "[4:40 PM]" not in revert.text and "#11205 Revert" in revert.text
+    assert record.text[revert.start : revert.end].startswith("dana\n#11205")

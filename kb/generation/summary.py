@@ -12,6 +12,7 @@ Regular expressions here read syntax only: clock times, shell and database promp
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -94,7 +95,7 @@ def _first_line_span(record: Record, message: Message) -> tuple[int, int, str]:
     """The message's first line (shortened to a sentence when long) as an exact span of the record."""
     first = next(iter(_word_lines(message.text)), "")
     window = record.text[message.start : message.end]
-    at = window.find(first) if first else -1
+    at = _line_offset(window, first) if first else -1
     if at < 0:
         return message.start, message.end, window
     start = message.start + at
@@ -110,6 +111,15 @@ def _first_line_span(record: Record, message: Message) -> tuple[int, int, str]:
             cut = max(text.rfind(", ", 0, MAX_LINE), text.rfind(" ", 0, MAX_LINE) - 1)
         text = text[: cut + 1].rstrip(" ,;:") if cut > 20 else text[:MAX_LINE]
     return start, start + len(text), text
+
+
+def _line_offset(window: str, line: str) -> int:
+    """Where ``line`` stands as a line of its own (after a quote mark), else its first occurrence: a short line
+    (a link preview's author) also occurs in the speaker line above it."""
+    lines = window.split("\n")
+    offsets = itertools.accumulate((len(raw) + 1 for raw in lines), initial=0)
+    own = (at + raw.index(line) for at, raw in zip(offsets, lines, strict=False) if raw.strip(" >") == line)
+    return next(own, window.find(line))
 
 
 def _word_lines(text: str) -> list[str]:
