@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from kb.clients.files import database_file
 from kb.knowledge import KnowledgeBase
 from tests.conftest import ROOT, fake_ingested, fake_sample
 from ui.cli import client
 from ui.cli.main import run
-from ui.cli.service import Service, database_file, serve
+from ui.cli.service import Service, serve
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +118,7 @@ def test_a_store_folder_deleted_and_made_again_is_refused(tmp_path: Path) -> Non
     assert service is not None and service.stale() is None
     shutil.rmtree(settings.data_dir)
     fresh = fake_ingested(settings, data / "runbooks")
-    assert fresh.store.version() and database_file(fresh) != service.place
+    assert fresh.store.version() and database_file(fresh.settings) != service.place
     answer, keep = service.handle({"argv": ["search", "checkout"], "code": service.stamp})
     assert answer == {"status": "refused", "reason": "the store was replaced"} and not keep
 

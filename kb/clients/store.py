@@ -33,6 +33,7 @@ import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from filelock import FileLock, Timeout
 
+from kb.clients.files import fresh_connection
 from kb.clients.store_meta import SearchFilters, chunk_metadata, decode_chunk_meta, decode_record_meta, record_metadata
 from kb.core.errors import ModelMismatch, NotFound, StoreBusy, StoreError, StoreUnavailable
 from kb.core.models import Chunk, ChunkMeta, Record, RecordMeta
@@ -111,7 +112,8 @@ class Store:
             return client
         path = settings.data_dir / "chroma"
         path.mkdir(parents=True, exist_ok=True)
-        with _translated(lambda exc: StoreError(f"{path}: cannot open the embedded store: {exc}")):
+        failed = f"{path}: cannot open the embedded store"
+        with _translated(lambda exc: StoreError(f"{failed}: {exc}")), fresh_connection(settings):
             return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
     @staticmethod

@@ -27,6 +27,7 @@ from contextlib import redirect_stderr, redirect_stdout, suppress
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from kb.clients.files import database_file
 from ui.cli.client import IDLE_S, code_stamp, read_message, split
 
 if TYPE_CHECKING:
@@ -49,18 +50,6 @@ class _Capture(io.StringIO):
         return self._tty
 
 
-def database_file(kb: KnowledgeBase) -> str:
-    """Which database file an embedded store is ('' for a server, or when it is gone): a store folder deleted and
-    made again is another store, though this process still reads the old, unlinked file."""
-    if kb.settings.chroma_url:
-        return ""
-    try:
-        info = (kb.settings.data_dir / "chroma" / "chroma.sqlite3").stat()
-    except OSError:
-        return ""
-    return f"{info.st_dev}:{info.st_ino}"
-
-
 class Service:
     """The knowledge base of one configuration, loaded, and what it answers."""
 
@@ -68,7 +57,7 @@ class Service:
         self.kb = kb
         self.version = version  #: the store version everything loaded was read at
         self.stamp = stamp  #: the code stamp of this process
-        self.place = database_file(kb)  #: the database file it has open
+        self.place = database_file(kb.settings)  #: the database file it has open
 
     @classmethod
     def open(cls, global_args: list[str], kb: KnowledgeBase | None = None) -> Service | None:
@@ -97,7 +86,7 @@ class Service:
         """Why answering now could differ from a fresh process: the store or the code changed (else None)."""
         if code_stamp() != self.stamp:
             return "the code changed"
-        if database_file(self.kb) != self.place:
+        if database_file(self.kb.settings) != self.place:
             return "the store was replaced"
         if self.kb.store.version() != self.version:
             return "the store changed"

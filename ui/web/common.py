@@ -15,6 +15,7 @@ from typing import Any
 
 import streamlit as st
 
+from kb.clients.files import database_file
 from kb.core.errors import KBError
 from kb.core.settings import Settings
 from kb.generation.markup import inert
@@ -25,17 +26,28 @@ from kb.retrieval.search import terms
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
 
+#: the database file each loaded configuration opened (``database_file``)
+_opened: dict[str, str] = {}
+
+
 def resources() -> KnowledgeBase:
-    """The configured knowledge base, loaded once per process."""
+    """The configured knowledge base, loaded once per process, and again when its store folder was deleted or
+    made anew (by `kb` in a shell, say): the one loaded would go on reading the old database."""
     settings = Settings()
-    return _load(settings.model_dump_json())
+    key = settings.model_dump_json()
+    kb = _load(key)
+    if _opened.get(key) != database_file(settings):
+        _load.clear()
+        kb = _load(key)
+    return kb
 
 
-@st.cache_resource(show_spinner="Loading the knowledge base...")
+@st.cache_resource(show_spinner="Loading the knowledge base...", max_entries=1)
 def _load(settings_json: str) -> KnowledgeBase:
     """Opened once per server process (and per configuration), shared by every session and rerun: the model
     and the store now, under the spinner, and the LLM client."""
     kb = open_kb(Settings()).load()
+    _opened[settings_json] = database_file(kb.settings)
     _ = kb.llm
     return kb
 
