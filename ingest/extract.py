@@ -102,6 +102,50 @@ def date_from_text(text: str) -> date | None:
     return parse_date(labelled) or parse_date(text[:3000])
 
 
+#: how tools write a day: "Mar 14, 2024", "March 14, 2024 10:00 AM", "14 Mar 2024", "2024-03-14", "2024/03/14"
+_DAY_FORMATS = ("%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y", "%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y")
+_DAY_RE = re.compile(
+    r"\b(?:[A-Z][a-z]{2,8}\.? \d{1,2}(?:st|nd|rd|th)?, \d{4}|\d{1,2}(?:st|nd|rd|th)? [A-Z][a-z]{2,8}\.? \d{4}"
+    r"|\d{4}[-/]\d{2}[-/]\d{2}|\d{1,2}/\d{1,2}/\d{4})\b"
+)
+
+
+#: "26th" -> "26"
+_ORDINAL = re.compile(r"(\d)(?:st|nd|rd|th)\b")
+
+
+def written_days(value: object) -> list[tuple[str, date]]:
+    """Every day written in ``value`` in one of the forms documentation tools use, as written and as a day,
+    in order."""
+    days: list[tuple[str, date]] = []
+    if value is None:
+        return days
+    for match in _DAY_RE.finditer(str(value)[:500]):
+        for form in _DAY_FORMATS:
+            try:
+                day = _ORDINAL.sub(r"\1", match.group(0).replace(".", ""))
+                days.append((match.group(0), datetime.strptime(day, form).date()))
+                break
+            except ValueError:
+                continue
+    return days
+
+
+def loose_date(value: object) -> date | None:
+    """The first day written in ``value`` in one of the forms documentation tools use, or None."""
+    days = written_days(value)
+    return days[0][1] if days else None
+
+
+def record_date(text: str, title: str, name: str) -> date | None:
+    """A document's day when its front matter gives none: a labelled line ("Date: ..."), a day written in its
+    title ("March 26th, 2019 Boskos Outage"), its file name's, else the first ISO day near its top (the least
+    sure: a postmortem may name an earlier day for context, or mistype one)."""
+    labelled = meta_line(text, "date", "incident date", "started", "last reviewed", "last_reviewed")
+    return (parse_date(labelled) or loose_date(labelled) or parse_date(title) or loose_date(title)
+            or date_from_name(name) or parse_date(text[:3000]))
+
+
 ALERT_CONTEXT_RE = re.compile(r"(?i)(?:alert(?:name)?s?\s*+(?:[:=]\s*+)?[`\"']?|firing:?\s*+\[?)([A-Z][A-Za-z0-9]+)")
 #: a whole word that starts with a capital and holds three or more: a candidate CamelCase name
 #: (``is_camel_name`` decides; every CamelCase name has three capitals at least)

@@ -112,3 +112,15 @@ def test_a_document_is_split_at_its_first_thousand_headings_and_keeps_the_rest_o
         assert len(found) == extract.MAX_SECTIONS
         assert found[-1][1] == f"Step {extract.MAX_SECTIONS - 1}"
         assert found[-1][3] == len(text)  # the text after the last heading read stays in the last section
+
+
+def test_a_documents_day_comes_from_its_label_title_or_file_name_before_a_day_in_its_text() -> None:
+    body = "# March 26th, 2019 Boskos Outage\n\nJobs failed between 2019-02-25 23:04 and 08:12.\n"
+    assert extract.record_date(body, "March 26th, 2019 Boskos Outage", "boskos.md") == date(2019, 3, 26)
+    untitled = "# Boskos outage\n\nJobs failed between 2019-02-25 23:04 and 08:12.\n"
+    assert extract.record_date(untitled, "Boskos outage", "prow-2019-03-26.md") == date(2019, 3, 26)
+    assert extract.record_date(untitled, "Boskos outage", "boskos.md") == date(2019, 2, 25)
+    labelled = "# Outage on 3rd April 2020\n\nDate: 2020-04-02\n"
+    assert extract.record_date(labelled, "Outage on 3rd April 2020", "2020-04-05-outage.md") == date(2020, 4, 2)
+    assert extract.record_date("# Notes\n\nnothing dated\n", "Notes", "notes.md") is None
+    assert extract.loose_date("Feb 3rd, 2021") == date(2021, 2, 3) and extract.loose_date("on 1st March 2024") == date(2024, 3, 1)

@@ -177,7 +177,7 @@ def finish_record(
     )
     when = extract.parse_date(
         front.get("date") or front.get("last_reviewed") or front.get("updated")
-    ) or extract.date_from_text(text) or extract.date_from_name(path.name)
+    ) or extract.record_date(text, title, path.name)
     owner = front.get("owner") or extract.meta_line(text, "owner", "author", "incident commander")
     duration = front.get("duration") or extract.meta_line(text, "duration", "time to mitigate")
     return Record(

@@ -7,7 +7,6 @@ tags, and whatever else the tool records); ``markdown_record`` does the rest.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from pathlib import Path
 
@@ -19,35 +18,6 @@ from ingest.sources.base import ParseOptions, content_hash, finish_record, redac
 from ingest.sources.markdown import sections_of
 from kb.core.errors import EmptyDocument
 from kb.core.models import Record
-
-#: how tools write a day: "Mar 14, 2024", "March 14, 2024 10:00 AM", "14 Mar 2024", "2024-03-14", "2024/03/14"
-_DAY_FORMATS = ("%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y", "%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y")
-_DAY_RE = re.compile(
-    r"\b(?:[A-Z][a-z]{2,8}\.? \d{1,2}, \d{4}|\d{1,2} [A-Z][a-z]{2,8}\.? \d{4}"
-    r"|\d{4}[-/]\d{2}[-/]\d{2}|\d{1,2}/\d{1,2}/\d{4})\b"
-)
-
-
-def written_days(value: object) -> list[tuple[str, dt.date]]:
-    """Every day written in ``value`` in one of the forms documentation tools use, as written and as a day,
-    in order."""
-    days: list[tuple[str, dt.date]] = []
-    if value is None:
-        return days
-    for match in _DAY_RE.finditer(str(value)[:500]):
-        for form in _DAY_FORMATS:
-            try:
-                days.append((match.group(0), dt.datetime.strptime(match.group(0).replace(".", ""), form).date()))
-                break
-            except ValueError:
-                continue
-    return days
-
-
-def loose_date(value: object) -> dt.date | None:
-    """The first day written in ``value`` in one of the forms documentation tools use, or None."""
-    days = written_days(value)
-    return days[0][1] if days else None
 
 
 def _language(tag: Tag) -> str:
@@ -117,8 +87,9 @@ def markdown_record(
     text = redacted.text
     title, sections = sections_of(text)
     front = dict(front)
-    stated = extract.date_from_text(text) or loose_date(extract.meta_line(text, "date", "incident date", "started"))
-    when = stated or loose_date(front.get("date")) or extract.parse_date(front.get("date"))
+    labelled = extract.meta_line(text, "date", "incident date", "started")
+    stated = extract.date_from_text(text) or extract.loose_date(labelled)
+    when = stated or extract.loose_date(front.get("date")) or extract.parse_date(front.get("date"))
     if when:
         front["date"] = when.isoformat()
     else:

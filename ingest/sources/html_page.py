@@ -18,8 +18,9 @@ from pathlib import Path
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 
+from ingest.extract import written_days
 from ingest.sources.base import ParseOptions, decode_text, read_bytes
-from ingest.sources.converted import markdown_record, to_markdown, written_days
+from ingest.sources.converted import markdown_record, to_markdown
 from ingest.sources.css_fonts import monospace_classes
 from kb.core.errors import EmptyDocument, ParseError
 from kb.core.models import Record

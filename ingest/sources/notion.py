@@ -16,8 +16,9 @@ import io
 import re
 from pathlib import Path
 
+from ingest.extract import loose_date
 from ingest.sources.base import ParseOptions, content_hash, decode_text, finish_record, read_bytes, redact_text, slug
-from ingest.sources.converted import loose_date, markdown_record
+from ingest.sources.converted import markdown_record
 from kb.core.enums import SectionName
 from kb.core.errors import ParseError
 from kb.core.models import Record, Section
