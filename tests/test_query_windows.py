@@ -109,17 +109,17 @@ def old_dense_hits(self: Searcher, text: str, n: int, filters: SearchFilters) ->
 def test_a_text_of_at_most_one_window_is_read_whole() -> None:
     assert windows("") == []
     assert windows(" ".join(f"w{i}" for i in range(WINDOW_WORDS))) == []
-    two = windows(" ".join(f"w{i}" for i in range(WINDOW_WORDS + 1)))
-    assert [w.split()[0] for w in two] == ["w0", "w1"] and all(len(w.split()) == WINDOW_WORDS for w in two)
+    one = windows(" ".join(f"w{i}" for i in range(WINDOW_WORDS + 1)))  # the opening is the whole query's
+    assert [w.split() for w in one] == [[f"w{i}" for i in range(1, WINDOW_WORDS + 1)]]
 
 
 def test_windows_are_cut_at_word_boundaries_with_the_text_spacing_kept() -> None:
-    pieces = [f"word{i}" + ("-part" if i % 7 == 0 else "") for i in range(400)]
+    pieces = [f"word{i}" + ("-part" if i % 7 == 0 else "") for i in range(520)]
     text = "".join(p + ("\n\n" if i % 11 == 0 else "  " if i % 5 == 0 else " ") for i, p in enumerate(pieces))
     found = windows(text)
-    assert len(found) == 3  # at words 0, 150 and the last 150 (250..399)
     starts = [pieces.index(w.split()[0]) for w in found]
-    assert starts == [0, WINDOW_WORDS, len(pieces) - WINDOW_WORDS]
+    # after the opening (read by the whole query): every 150 words, and the last 150 words
+    assert starts == [WINDOW_WORDS, 2 * WINDOW_WORDS, len(pieces) - WINDOW_WORDS]
     for window, start in zip(found, starts, strict=True):
         assert window.split() == pieces[start : start + WINDOW_WORDS]  # whole words, never a part of one
         assert window in text  # the text's own spacing and line breaks
@@ -127,12 +127,14 @@ def test_windows_are_cut_at_word_boundaries_with_the_text_spacing_kept() -> None
 
 
 def test_the_number_of_windows_is_bounded_however_long_the_paste() -> None:
-    paste = "pod restarted after probe failure " * 1_500_000  # 7.5 million words, 51 MB
+    paste = " ".join(f"pod{i} restarted after probe failure" for i in range(1_500_000))  # 51 MB
     began = time.perf_counter()
     found = windows(paste)
     took = time.perf_counter() - began
     assert len(found) == MAX_WINDOWS
     assert all(len(w.split()) == WINDOW_WORDS for w in found)
+    read = " ".join(found).split()  # the words right after the opening, in order, then nothing more
+    assert read == paste[: len(" ".join(found)) + 5000].split()[WINDOW_WORDS : WINDOW_WORDS * (MAX_WINDOWS + 1)]
     assert took < 1.0, f"cutting windows read the whole paste ({took:.2f} s)"
 
 
@@ -184,7 +186,7 @@ def test_a_short_query_is_embedded_once_as_it_is(fake_store: KnowledgeBase) -> N
     assert counting.embedded == [query, "writes failed no space left on device"]
 
 
-# -- with the real model --------------------------------------------------------------------------
+# -- with the real model (slow tier: it loads the model and ingests five documents) ------------------
 
 
 @pytest.fixture(scope="module")
@@ -196,6 +198,7 @@ def real_store(tmp_path_factory: pytest.TempPathFactory, real_embedding) -> Know
     return kb
 
 
+@pytest.mark.slow
 def test_the_failure_is_told_past_what_the_model_reads(real_embedding) -> None:  # type: ignore[no-untyped-def]
     """The premise of the test below: the model never sees the long report's last paragraph."""
     assert len(PREAMBLE.split()) + len(TAIL.split()) > WHOLE_DOCUMENT_WORDS + WINDOW_WORDS
@@ -203,6 +206,7 @@ def test_the_failure_is_told_past_what_the_model_reads(real_embedding) -> None: 
     assert whole == real_embedding.get_query_embedding(PREAMBLE + OTHER_TAIL)
 
 
+@pytest.mark.slow
 def test_a_long_report_finds_the_document_its_last_paragraph_describes(
     real_store: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -225,6 +229,7 @@ SHORT_QUERIES = (
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
 def test_short_queries_rank_exactly_as_before(
     real_store: KnowledgeBase, monkeypatch: pytest.MonkeyPatch, mode: search_module.Mode
