@@ -30,14 +30,15 @@ from kb.text.analysis import STOPWORDS, analyze, count_tokens, whole_term
 
 Mode = Literal["hybrid", "bm25", "dense"]
 #: a search or a question reads this much of its text: a pasted alert or log excerpt fits, a pasted file is cut
-#: (the embedding model reads its first 256 tokens in any case), so analysing a query stays bounded
+#: (the dense side reads at most about 1,200 words of it, ``kb.retrieval.windows``), so analysing a query stays bounded
 MAX_QUERY_CHARS = 8_000
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9]|[A-Za-z0-9]")
 #: a query of more words than this is a whole document (`kb similar`, a pasted report), not a search typed or
 #: an alert pasted (the labelled alerts, descriptions and questions have at most 78 words, the documents 79-1,188)
 WHOLE_DOCUMENT_WORDS = 100
 #: BM25's weight in the fusion grows by one for every this many words of a long query: the embedding model
-#: reads only a query's first 256 word pieces, BM25 reads all of it (docs/retrieval.md)
+#: reads a query's first 256 word pieces, BM25 all of it (chosen before the dense side read a long query in
+#: windows; docs/retrieval.md)
 WORDS_PER_BM25_WEIGHT = 50
 
 
