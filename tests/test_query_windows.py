@@ -180,7 +180,10 @@ def test_a_short_query_is_embedded_once_as_it_is(fake_store: KnowledgeBase) -> N
     searcher = fake_store.searcher
     counting = CountingEmbedder(searcher.embedding)
     searcher.embedding = counting
-    query = " ".join(["disk"] * WHOLE_DOCUMENT_WORDS)  # at the threshold: still a search, not a document
+    # a pasted table: more than a window of pieces between spaces, but 100 words: a search, not a document
+    query = "| disk | full |\n" * (WHOLE_DOCUMENT_WORDS // 2)
+    assert len(query.split()) > WINDOW_WORDS and windows(query)
+    assert search_module.query_words(query) == WHOLE_DOCUMENT_WORDS
     searcher.rank(Query(text=query), "dense")
     searcher.rank(Query(text="writes failed no space left on device"), "hybrid")
     assert counting.embedded == [query, "writes failed no space left on device"]
