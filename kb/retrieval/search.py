@@ -25,18 +25,20 @@ from kb.core.models import Hit, Kind, RankedDocument, RecordMeta, RecordSummary
 from kb.core.settings import Settings
 from kb.retrieval.filler import arrange, shown_redirect
 from kb.retrieval.keyword import KeywordIndex
+from kb.retrieval.windows import windows
 from kb.text.analysis import STOPWORDS, analyze, count_tokens, whole_term
 
 Mode = Literal["hybrid", "bm25", "dense"]
 #: a search or a question reads this much of its text: a pasted alert or log excerpt fits, a pasted file is cut
-#: (the embedding model reads its first 256 tokens in any case), so analysing a query stays bounded
+#: (the dense side reads at most about 1,200 words of it, ``kb.retrieval.windows``), so analysing a query stays bounded
 MAX_QUERY_CHARS = 8_000
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*[A-Za-z0-9]|[A-Za-z0-9]")
 #: a query of more words than this is a whole document (`kb similar`, a pasted report), not a search typed or
 #: an alert pasted (the labelled alerts, descriptions and questions have at most 78 words, the documents 79-1,188)
 WHOLE_DOCUMENT_WORDS = 100
 #: BM25's weight in the fusion grows by one for every this many words of a long query: the embedding model
-#: reads only a query's first 256 word pieces, BM25 reads all of it (docs/retrieval.md)
+#: reads a query's first 256 word pieces, BM25 all of it (chosen before the dense side read a long query in
+#: windows; docs/retrieval.md)
 WORDS_PER_BM25_WEIGHT = 50
 
 
@@ -178,19 +180,28 @@ class Searcher:
 
     def dense_hits(self, text: str, n: int, filters: SearchFilters) -> list[Hit]:
         """The passages nearest the query, and the first passage of each section whose title and heading are
-        (a document then scores by the better of its best passage and its best heading)."""
-        vector = self.embedding.get_query_embedding(text)
+        (a document then scores by the better of its best passage and its best heading). A whole document is
+        also read in windows (``kb.retrieval.windows``): each passage and heading scores by its closest one."""
         index = self.keyword
         # a selective filter: search among the matching chunk ids, much faster than a `where` clause
         within = index.allowed_ids(filters, self.params.max_id_filter) if filters != SearchFilters() else None
-        hits = []
-        for chunk_id, score in self.store.query(vector, n, filters, within):
-            position = index.position.get(chunk_id)
-            if position is not None:  # unknown: written after this snapshot; it joins on the next refresh
-                hits.append(Hit(chunk=index.chunk(position), score=score, retriever="dense"))
-        for position, score in index.headings.search(vector, n, index.record_of, index.mask(filters)):
-            hits.append(Hit(chunk=index.chunk(position), score=score, retriever="dense"))
-        return hits
+        mask = index.mask(filters)
+        texts = [text, *(windows(text) if query_words(text) > WHOLE_DOCUMENT_WORDS else ())]
+        passages: dict[int, float] = {}
+        headings: dict[int, float] = {}
+        for window in texts:
+            vector = self.embedding.get_query_embedding(window)
+            for chunk_id, score in self.store.query(vector, n, filters, within):
+                position = index.position.get(chunk_id)
+                if position is not None:  # unknown: written after this snapshot; it joins on the next refresh
+                    passages[position] = max(score, passages.get(position, score))
+            for position, score in index.headings.search(vector, n, index.record_of, mask):
+                headings[position] = max(score, headings.get(position, score))
+        return [
+            Hit(chunk=index.chunk(position), score=score, retriever="dense")
+            for found in (passages, headings)
+            for position, score in sorted(found.items(), key=lambda kv: -kv[1])  # one window: already in order
+        ]
 
     def keyword_hits(self, text: str, n: int, filters: SearchFilters) -> list[Hit]:
         """BM25's passages; a whole document's identifiers are searched whole (their common parts, "kube",
