@@ -6,7 +6,6 @@ folder the tool refuses; a second run changes nothing."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -18,6 +17,7 @@ import anyio
 import pytest
 
 from tests.conftest import ROOT
+from tests.test_mcp import data
 
 pytestmark = pytest.mark.slow
 mcp = pytest.importorskip("mcp", reason="the MCP tests need the 'mcp' extra (pip install -e '.[dev,mcp]')")
@@ -49,14 +49,6 @@ def env() -> dict[str, str]:
 def kb_mcp(store: Path, *args: str) -> StdioServerParameters:
     return StdioServerParameters(command=sys.executable, args=["-m", "ui.cli.main", "--data-dir", str(store), "mcp",
                                                                *args], env=env(), cwd=str(ROOT))
-
-
-def data(result: Any) -> Any:
-    assert not result.is_error, result.content
-    if result.structured_content is not None:
-        content = result.structured_content
-        return content.get("result", content) if isinstance(content, dict) and set(content) == {"result"} else content
-    return json.loads(result.content[0].text)
 
 
 def refused(result: Any) -> str:

@@ -12,29 +12,21 @@ of their own. At most ``MAX_WINDOWS`` are read, so the cost of a query stays bou
 
 from __future__ import annotations
 
-import re
-
 #: words in a window: about what the model's 256 word pieces hold of incident prose
 WINDOW_WORDS = 150
 #: windows read at most after the whole query, so a query costs at most 8 embeddings; they reach word 1,200,
 #: about where a search cuts a query (``search.MAX_QUERY_CHARS``)
 MAX_WINDOWS = 7
-_WORD = re.compile(r"\S+")
 
 
 def windows(text: str, size: int = WINDOW_WORDS, most: int = MAX_WINDOWS) -> list[str]:
-    """The windows of ``size`` words after the text's opening ``size`` words, cut at word boundaries with the
-    text's own spacing kept, at most ``most`` (the words after them are not read): one every ``size`` words, the
-    last ending where the text ends (or where the last window read ends). A text of at most ``size`` words has
-    none: it is read whole."""
-    spans: list[tuple[int, int]] = []
-    for n, match in enumerate(_WORD.finditer(text)):
-        if n == size * (most + 1):  # as many words as the windows read: stop reading
-            break
-        spans.append(match.span())
-    if len(spans) <= size:
+    """The windows of ``size`` words after the text's opening ``size`` words, whole words joined by one space,
+    at most ``most`` (the words after them are not read): one every ``size`` words, the last ending where the
+    text ends (or where the last window read ends). A text of at most ``size`` words has none: it is read whole."""
+    words = text.split(maxsplit=size * (most + 1))[: size * (most + 1)]  # the rest stays one unread piece
+    if len(words) <= size:
         return []
-    starts = list(range(size, len(spans) - size + 1, size))
-    if not starts or starts[-1] + size < len(spans):
-        starts.append(len(spans) - size)  # the last window ends with the text
-    return [text[spans[s][0] : spans[s + size - 1][1]] for s in starts]
+    starts = list(range(size, len(words) - size + 1, size))
+    if not starts or starts[-1] + size < len(words):
+        starts.append(len(words) - size)  # the last window ends with the text
+    return [" ".join(words[s : s + size]) for s in starts]
