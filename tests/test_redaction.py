@@ -222,3 +222,39 @@ def test_markers_survive_a_second_pass_and_offsets_are_ordered(parts: list[str])
         assert again.count(marker) >= result.text.count(marker)
     mapped = [result.offset(i) for i in range(len(text) + 1)]
     assert mapped == sorted(mapped) and mapped[-1] == len(result.text)
+
+
+KILLED_AFTER_LOADING_RULES = """
+import os, signal, sys
+from ingest.redaction import redact
+from ingest.redaction.scanner import config_path
+assert "ghp_" not in redact("token ghp_Ab3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF3hJ6 pasted").text
+print(config_path(), flush=True)
+os.kill(os.getpid(), signal.SIGKILL if sys.argv[1] == "kill" else signal.SIGTERM)
+"""
+
+
+def test_the_rule_file_is_shared_and_a_killed_process_leaves_nothing_behind(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    cache, scratch = tmp_path / "cache", tmp_path / "tmp"
+    scratch.mkdir()
+    env = os.environ | {"KB_CACHE_DIR": str(cache), "TMPDIR": str(scratch), "PYTHONPATH": str(root)}
+
+    def run(how: str) -> Path:
+        done = subprocess.run([sys.executable, "-c", KILLED_AFTER_LOADING_RULES, how], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.stdout.strip(), done.stderr
+        return Path(done.stdout.strip())
+
+    first = run("kill")
+    assert first.parent == cache and first.name.startswith("secret-rules-")
+    rules = first.read_text()
+    assert "[[rules]]" in rules and "generic-api-key" not in rules  # the vendor rules, less the generic ones
+    first.write_text("")  # an emptied (or altered) file is written again, never used as it is
+    assert run("term") == first and first.read_text() == rules
+    assert sorted(p.name for p in cache.iterdir()) == [first.name]
+    assert list(scratch.iterdir()) == []

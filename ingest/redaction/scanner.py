@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import atexit
 import functools
+import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -34,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import betterleaks
+
+from kb.core.settings import Settings
 
 #: Rules left to :mod:`ingest.redaction.sre` and :mod:`ingest.redaction.private_key`.
 DROPPED_RULES = re.compile(r"generic-.*|curl-auth-.*|private-key")
@@ -77,11 +81,37 @@ def config_path() -> str | None:
             kept.append(block)
     if not kept:
         return None
-    folder = Path(tempfile.mkdtemp(prefix="kb-secret-rules-"))
-    atexit.register(shutil.rmtree, folder, True)
-    path = folder / "betterleaks.toml"
-    path.write_text(head + "".join(kept), encoding="utf-8")
-    return str(path)
+    return str(_written(head + "".join(kept)))
+
+
+def _written(config: str) -> Path:
+    """The configuration as a file named by its digest in the user's cache directory: every process of the
+    same package version shares one file (a killed process leaves nothing behind), written whole under a
+    temporary name first and read back before use. A cache directory that cannot be written falls back to
+    a temporary folder removed when the process exits."""
+    digest = hashlib.sha256(config.encode("utf-8")).hexdigest()[:16]
+    folder = Settings().cache_dir
+    path = folder / f"secret-rules-{digest}.toml"
+    try:
+        if path.is_file() and path.read_text(encoding="utf-8") == config:
+            return path
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, prefix=".secret-rules-",
+                                         suffix=".tmp", delete=False) as part:
+            try:
+                part.write(config)
+                part.close()
+                os.replace(part.name, path)
+            except OSError:
+                Path(part.name).unlink(missing_ok=True)
+                raise
+        return path
+    except OSError:
+        private = Path(tempfile.mkdtemp(prefix="kb-secret-rules-"))
+        atexit.register(shutil.rmtree, private, True)
+        path = private / "betterleaks.toml"
+        path.write_text(config, encoding="utf-8")
+        return path
 
 
 def rule_count() -> int:
