@@ -28,7 +28,7 @@ from kb.gameday.scenario import eligible
 from kb.ops.doctor import DoctorReport, check
 from kb.retrieval.alerts import AlertQuery
 from kb.retrieval.keyword import KeywordIndex
-from kb.retrieval.meaning import use_cache_dir
+from kb.retrieval.meaning import embed, use_cache_dir
 from kb.retrieval.onnx_model import STORE_ID, MiniLM
 from kb.retrieval.relevance import measured
 from kb.retrieval.search import Mode, Query, QueryEmbedder, Searcher, open_searcher
@@ -257,7 +257,9 @@ class KnowledgeBase:
         return self.embedding.get_text_embedding(text)
 
     def embed_texts(self, texts: Sequence[str]) -> list[list[float]]:
-        return self.embedding.get_text_embedding_batch(list(texts))
+        """Passages, lines and steps that answers and drafts compare: the same document's pieces come back in
+        the next question, so their vectors are kept as the labelled examples' are (``meaning.embed``)."""
+        return [vector.tolist() for vector in embed(texts, self.embedding, clip=None)]
 
 
 def open_kb(settings: Settings, *, llm: bool = True, embedding: BaseEmbedding | None = None) -> KnowledgeBase:

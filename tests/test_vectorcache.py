@@ -107,3 +107,28 @@ def test_warm_and_cold_give_the_same_vectors(tmp_path: Path, monkeypatch: pytest
     warm = meaning.embed(texts)
     assert all(np.array_equal(a, b) for a, b in zip(cold, warm, strict=True))
     assert cold[0] @ cold[1] < 0.99  # different texts, different vectors
+
+
+@pytest.mark.slow
+def test_the_pieces_an_answer_compares_are_embedded_once_and_whole(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from kb.core.settings import Settings
+    from kb.knowledge import open_kb
+
+    model = meaning.bundled_model()
+    kb = open_kb(Settings(data_dir=tmp_path / "kb", cache_dir=tmp_path / "cache", _env_file=None),  # type: ignore[call-arg]
+                 embedding=model)
+    long_item = "Restart the replication controller deployment gracefully. " * 18 + "Then page the storage team."
+    assert len(long_item) > meaning.MAX_TEXT_CHARS
+    texts = ["**Time to repair**: 2h 5m", long_item]
+    monkeypatch.setattr(meaning, "_CACHE", {})
+    cold = kb.embed_texts(texts)
+    assert np.allclose(cold[1], model.get_text_embedding(long_item))  # whole, not cut at the classifier's length
+    assert not np.allclose(cold[1], model.get_text_embedding(long_item[: meaning.MAX_TEXT_CHARS]))
+    monkeypatch.setattr(meaning, "_CACHE", {})  # as in the next `kb ask`: only the disk remembers
+
+    def no_model(*_: object, **__: object) -> None:
+        raise AssertionError("the model ran although every vector was on disk")
+
+    monkeypatch.setattr(type(model), "get_text_embedding_batch", no_model)
+    assert kb.embed_texts(texts) == cold

@@ -207,15 +207,15 @@ def cache_identity(model: Any) -> str | None:
     return f"{model.model_name}|{files}|{MAX_TEXT_CHARS}"
 
 
-def embed(texts: Sequence[str], model: Any = None) -> list[Any]:
-    """The vectors (float64 arrays) of ``texts`` (each cut to ``MAX_TEXT_CHARS``), by ``model`` (default: the
-    bundled one) in one batch for those not seen before: kept in this process (keyed by model name and text)
-    and, for the bundled model when a cache directory is set, on disk for the next process."""
+def embed(texts: Sequence[str], model: Any = None, clip: int | None = MAX_TEXT_CHARS) -> list[Any]:
+    """The vectors (float64 arrays) of ``texts`` (each cut to ``clip`` characters; None: whole), by ``model``
+    (default: the bundled one) in one batch for those not seen before: kept in this process (keyed by model
+    name and text) and, for the bundled model when a cache directory is set, on disk for the next process."""
     import numpy as np
 
     model = model if model is not None else bundled_model()
     name = model.model_name
-    clipped = [t[:MAX_TEXT_CHARS] for t in texts]
+    clipped = [t[:clip] for t in texts]
     todo = [t for t in dict.fromkeys(clipped) if (name, t) not in _CACHE]
     if todo:
         if len(_CACHE) + len(todo) > _MAX_CACHED:
