@@ -171,13 +171,16 @@ def test_gameday_through_the_cli(store: Path, tmp_path: Path) -> None:
     built = kb(store, "gameday", "new", "--from", "2024-09-05-checkout-rollback-bad-migration", "--json")
     assert built.returncode == 0, built.stderr
     scenario = json.loads(built.stdout)
-    assert "truth" not in scenario and scenario["clues"] and all(c["citations"] for c in scenario["clues"])
+    assert "truth" not in scenario and scenario["clues"] and not any("citations" in c for c in scenario["clues"])
+    assert "bad-migration" not in built.stdout  # the id names the cause: only --reveal shows it
     revealed = json.loads(kb(store, "gameday", "show", scenario["id"], "--reveal", "--json").stdout)
+    assert revealed["source_id"] == "2024-09-05-checkout-rollback-bad-migration"
+    assert all(c["citations"] for c in revealed["clues"])
     assert "CONCURRENTLY" in revealed["truth"]["root_cause"]
     rubric = revealed["truth"]["rubric"]  # the points shown are the points scored
     assert rubric and all(i["points"] == POINTS[i["kind"]] for i in rubric)
     wheel = kb(store, "gameday", "new", "--random", "--seed", "7", "--service", "checkout", "--difficulty", "hard")
-    assert wheel.returncode == 0 and "built gd-" in wheel.stdout
+    assert wheel.returncode == 0 and "built gd-" in wheel.stdout and " from " not in wheel.stdout
     listed = json.loads(kb(store, "gameday", "list", "--json").stdout)
     assert scenario["id"] in [s["id"] for s in listed] and not any(s["stale"] for s in listed)
 

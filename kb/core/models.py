@@ -331,21 +331,21 @@ class Scenario(BaseModel):
     refreshed: dt.datetime | None = None
 
     def public(self) -> dict[str, object]:
-        """What a trainee may see (the documented ``--json`` shape, without the answer key)."""
+        """What a trainee may see (the documented ``--json`` shape, without the answer key). Neither the
+        postmortem's id nor a clue's document is named: an id often names the cause ("...-bad-migration"), and
+        the document a clue comes from tells a red herring from the real incident's evidence."""
         return {
             "id": self.id,
-            "source_id": self.source_id,
             "difficulty": self.difficulty,
             "title": self.title,
             "services": self.services,
             "briefing": self.briefing,
             "initial_page": self.initial_page,
-            "clues": [  # no quotes of the sources, nothing of the answer key
+            "clues": [  # no sources, nothing of the answer key
                 c.model_dump(
                     include={
                         "text": True,
                         "trigger": True,
-                        "citations": {"__all__": {"doc_id", "section", "start", "end"}},
                     },
                     exclude_none=True,
                 )

@@ -25,6 +25,7 @@ from kb.gameday.cues import (
 )
 from kb.gameday.leak import LeakGuard
 from kb.gameday.timeline import first_page_index, plain, recovery_index, section_text, timeline_of
+from kb.generation.candidates import figure_field
 from kb.retrieval import cues as message_cues
 from kb.retrieval.corpus import Corpus
 from kb.retrieval.similar import same_incident
@@ -149,9 +150,9 @@ def _resolution(record: Record) -> list[str]:
     blocker:") or when the section starts with code. A plain-text section's own heading line is not prose."""
     out: list[str] = []
     for section in record.sections:
-        if section.name not in (SectionName.resolution, SectionName.mitigation):
-            continue
         text = record.text[section.start : section.end]
+        if section.name not in (SectionName.resolution, SectionName.mitigation) or figure_field(text.strip()):
+            continue  # a field that only gives a figure ("**Time to repair**: 1h 28m") says nothing that was done
         head = section.heading.strip().lstrip("#").strip()
         lines = text.strip().splitlines()
         if lines and head and lines[0].strip().lstrip("#").strip() == head:

@@ -25,6 +25,7 @@ import datetime as dt
 import hashlib
 import random
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -331,6 +332,22 @@ def _hints(corpus: Corpus, truth: Truth, record: Record) -> list[DraftItem]:
         hints.append(DraftItem(section="hint", text="Ask what changed shortly before the first alert.",
                                citations=truth.timeline[0].citations if truth.timeline else []))
     return hints
+
+
+def spin(corpus: Corpus, pool: list[str], difficulty: str, rng: random.Random) -> Scenario:
+    """A scenario from a random postmortem of ``pool``, passing over those that cannot make a fair one; KBError
+    with the most common reasons when none can."""
+    order = list(pool)
+    rng.shuffle(order)
+    reasons = []
+    for source in order:
+        try:
+            return build_scenario(corpus, source, difficulty)
+        except KBError as exc:
+            reasons.append(str(exc).split(": ", 1)[-1])
+    common = Counter(reasons).most_common(2)
+    raise KBError(f"none of the {len(pool)} postmortems to choose from can make a fair game day; most often: "
+                  + "; ".join(f"{why} ({n})" for why, n in common))
 
 
 def eligible(corpus: Corpus, service: str | None = None, severity: str | None = None) -> list[str]:

@@ -73,10 +73,27 @@ def entries(span: Span) -> list[Span]:
     return out
 
 
+#: a section of another name is a timeline when it lists at least this many entries that start with a time...
+TIMED_ENTRIES = 3
+#: ...and they are at least this share of its entries
+TIMED_SHARE = 0.6
+
+
 def timeline_of(record: Record) -> list[tuple[Span, str | None]]:
-    """The timeline's entries and their times; lines without a time that only head a day or a note are kept."""
-    return [(entry, _when(entry.text)) for span, _ in section_spans(record, SectionName.timeline)
-            for entry in entries(span)]
+    """The timeline's entries and their times; lines without a time that only head a day or a note are kept.
+    The timeline is the sections named so, and any other section that is a list of timed entries (a "Context"
+    field whose bullets start "2023-01-11 14:34:"); when some of these have timed entries, a part with none
+    ("Key events" whose times follow their labels) is left out."""
+    parts = []
+    for section in record.sections:
+        listed = [(entry, _when(entry.text)) for span in split_steps(record.text[section.start : section.end],
+                                                                     section.start) for entry in entries(span)]
+        timed = sum(1 for _entry, when in listed if when)
+        if section.name == SectionName.timeline or (timed >= TIMED_ENTRIES and timed >= TIMED_SHARE * len(listed)):
+            parts.append((timed, listed))
+    if any(timed for timed, _listed in parts):
+        parts = [(timed, listed) for timed, listed in parts if timed]
+    return [item for _timed, listed in parts for item in listed]
 
 
 def first_page_index(timeline: list[tuple[Span, str | None]], kinds: list[MessageKind | None],

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from kb.core.enums import Outcome
 from kb.core.errors import KBError, NotFound
+from kb.core.models import Scenario
 from kb.gameday.master import GameMaster
-from kb.gameday.scenario import DIFFICULTIES, build_scenario, shown_sources
+from kb.gameday.scenario import DIFFICULTIES, build_scenario, shown_sources, spin
 from kb.gameday.store import (
     PastSession,
     ScenarioStore,
@@ -117,22 +118,35 @@ def run_new(args: argparse.Namespace, ctx: Context) -> int:
     if source is None:
         if not args.random:
             raise KBError("give --from ID, or --random to spin the wheel")
-        pool = ctx.kb.eligible(args.service, args.severity)
-        if not pool:
-            raise NotFound("no postmortem matches those filters")
-        source = random.Random(args.seed).choice(pool)
-    scenario = build_scenario(ctx.kb, source, args.difficulty)
+        scenario = _spin(ctx, args)
+    else:
+        scenario = build_scenario(ctx.kb, source, args.difficulty)
     path = ScenarioStore(ctx.settings).save(scenario)
     if ctx.json:
-        data = scenario.public()
-        if args.reveal:
-            data["truth"] = scenario.truth.model_dump(mode="json")
-        ctx.print_json(data)
+        ctx.print_json(_shown(scenario, args.reveal))
     else:
-        print(f"built {scenario.id} from {source}: {len(scenario.clues)} clues, {len(scenario.hints)} hints "
+        named = f" from {source}" if source else ""  # the wheel's pick is not named: its id may name the cause
+        print(f"built {scenario.id}{named}: {len(scenario.clues)} clues, {len(scenario.hints)} hints "
               f"({scenario.difficulty}); saved to {path}")
         print(f"play it: kb gameday play {scenario.id} --as NAME")
     return 0
+
+
+def _spin(ctx: Context, args: argparse.Namespace) -> Scenario:
+    pool = ctx.kb.eligible(args.service, args.severity)
+    if not pool:
+        raise NotFound("no postmortem matches those filters")
+    return spin(ctx.kb, pool, args.difficulty, random.Random(args.seed))
+
+
+def _shown(scenario: Scenario, reveal: bool) -> dict[str, object]:
+    """The scenario as --json prints it: what a trainee may see; with --reveal, the answer key and source too."""
+    data = scenario.public()
+    if reveal:
+        data["source_id"] = scenario.source_id
+        data["clues"] = [clue.model_dump(mode="json", exclude_none=True) for clue in scenario.clues]
+        data["truth"] = scenario.truth.model_dump(mode="json")
+    return data
 
 
 def run_list(args: argparse.Namespace, ctx: Context) -> int:
@@ -151,10 +165,7 @@ def run_list(args: argparse.Namespace, ctx: Context) -> int:
 def run_show(args: argparse.Namespace, ctx: Context) -> int:
     scenario = ScenarioStore(ctx.settings).load(args.id)
     if ctx.json:
-        data = scenario.public()
-        if args.reveal:
-            data["truth"] = scenario.truth.model_dump(mode="json")
-        ctx.print_json(data)
+        ctx.print_json(_shown(scenario, args.reveal))
         return 0
     print(scenario.title)
     print(scenario.briefing)

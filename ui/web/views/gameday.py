@@ -10,6 +10,7 @@ from kb.core.enums import Outcome
 from kb.core.errors import KBError
 from kb.gameday.master import GameMaster
 from kb.gameday.scenario import DIFFICULTIES, SEVERITIES, build_scenario, shown_sources
+from kb.gameday.scenario import spin as spin_wheel
 from kb.gameday.store import ScenarioStore, refresh, save_session, sessions, stale_reasons
 from kb.generation.markup import inert
 from ui.web.common import escape, resources, shown_errors
@@ -46,11 +47,11 @@ with shown_errors():
         build = left.button("Build from this incident", disabled=not source, key="gd-build")
         spin = right.button("Spin the wheel", disabled=not pool, key="gd-spin")
         if build or spin:
-            chosen = source if build else random.choice(pool)
             try:
                 # the incident is not named: a wheel's pick would give its cause away ("...-bad-migration")
                 with st.spinner(f"Building a {difficulty} scenario..."):
-                    scenario = build_scenario(res, chosen, difficulty)
+                    scenario = (build_scenario(res, source, difficulty) if build
+                                else spin_wheel(res, pool, difficulty, random.Random()))
                 store.save(scenario)
                 scenarios[scenario.id] = scenario
                 st.session_state["scenario_id"] = scenario.id
