@@ -146,7 +146,9 @@ def record_date(text: str, title: str, name: str) -> date | None:
             or date_from_name(name) or parse_date(text[:3000]))
 
 
-ALERT_CONTEXT_RE = re.compile(r"(?i)(?:alert(?:name)?s?\s*+(?:[:=]\s*+)?[`\"']?|firing:?\s*+\[?)([A-Z][A-Za-z0-9]+)")
+#: a name after "alert:", "alertname=", "FIRING [": the words in any case, the name with its own capital first (so
+#: "AlertmanagerFailedToSendAlerts" does not give "managerFailedToSendAlerts")
+ALERT_CONTEXT_RE = re.compile(r"\b(?i:alert(?:name)?s?\s*+(?:[:=]\s*+)?[`\"']?|firing:?\s*+\[?)([A-Z][A-Za-z0-9]+)")
 #: a whole word that starts with a capital and holds three or more: a candidate CamelCase name
 #: (``is_camel_name`` decides; every CamelCase name has three capitals at least)
 CAPITALISED_WORD_RE = re.compile(r"(?<![\w.-])([A-Z][a-z0-9]*[A-Z][a-z0-9]*[A-Z][A-Za-z0-9]*+)(?![\w-])")

@@ -38,6 +38,9 @@ def test_alerts_errors_and_services_come_from_text() -> None:
     )
     alerts = extract.alerts_from_text(text)
     assert "KubePodCrashLooping" in alerts and "CheckoutHighErrorRate" in alerts
+    # a name that starts with "Alert" is one name, not "alert" and a name after it
+    assert extract.alerts_from_text("AlertmanagerFailedToSendAlerts fires when sending fails") == [
+        "AlertmanagerFailedToSendAlerts"]
     errors = extract.errors_from_text(text)
     assert "FATAL: sorry, too many clients already" in errors
     assert "ConnectionRefusedError" in errors

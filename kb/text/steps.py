@@ -18,6 +18,12 @@ _LIST_ITEM = re.compile(r"^ ?(?:\d+[.)]|[-*+])\s+(?:\[[ xX]\]\s+)?")  # top leve
 _HEADING = re.compile(r"^ {0,3}#{1,6}\s")
 #: a Markdown link or image, its text in group 1 (syntax: "[text](url)", "![alt](src)")
 LINK = re.compile(r"!?\[([^\]\n]*)\]\([^)\n]*\)")
+#: a Markdown link reference definition, which defines a link target and is never shown (syntax: `[1]: https://x`,
+#: `[runbook]: ./other.md "title"`); its target is a URL, a path or an anchor, so "[08:47]: alert fired" is not one
+LINK_DEFINITION = re.compile(
+    r"^ {0,3}\[[^\]\n]+\]:[ \t]*<?(?:[A-Za-z][A-Za-z0-9+.-]*://|/|\.{1,2}/|#)[^\s>]*>?"
+    r"(?:[ \t]+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^)\n]*\)))?[ \t]*$"
+)
 #: where a chat message starts: "[2025-01-08 10:22:45] name: ..."
 CHAT_STAMP = r"\[\d{4}-\d\d-\d\d[ T]"
 #: command-line tools whose lines are commands to run, not prose
@@ -54,8 +60,8 @@ MAX_STEPS = 2000
 
 def split_steps(text: str, base: int = 0) -> list[Span]:
     """Top-level list items (with their indented lines and the code block right after them), and
-    paragraphs, as spans, the first ``MAX_STEPS`` of them. Headings and blank lines separate; tables are
-    left out."""
+    paragraphs, as spans, the first ``MAX_STEPS`` of them. Headings and blank lines separate; tables and link
+    reference definitions are left out."""
     steps: list[tuple[int, int]] = []
     current: list[int] | None = None  # [start, end]
     fences = Fences(max_indent=3)
@@ -84,7 +90,7 @@ def split_steps(text: str, base: int = 0) -> list[Span]:
         if not stripped:
             after_blank = True
             continue
-        if first == "|" or (first == "#" and _HEADING.match(line)):
+        if first == "|" or (first == "#" and _HEADING.match(line)) or (first == "[" and LINK_DEFINITION.match(line)):
             if current is not None:
                 steps.append((current[0], current[1]))
             current, after_blank = None, False
