@@ -86,6 +86,24 @@ def test_steps_saying_the_same_thing_are_merged(settings: Settings, tmp_path: Pa
     assert {c.doc_id for c in drains[0].citations} == {"widget-a", "widget-b"}
 
 
+def test_steps_with_other_commands_are_never_merged(settings: Settings, tmp_path: Path) -> None:
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "gadget-crash.md").write_text(
+        "---\nkind: runbook\nservices: [gadget]\n---\n# Gadget pod crash looping\n\n## Diagnosis\n\n"
+        "- Check the gadget pod with `kubectl -n $NAMESPACE get pod $POD`.\n"
+        "- Check the gadget pod with `kubectl -n $NAMESPACE describe pod $POD`.\n"
+        "- Check the gadget pod with `kubectl -n $NAMESPACE logs $POD -c gadget`.\n")
+    (corpus / "gadget-restarts.md").write_text(
+        "---\nkind: runbook\nservices: [gadget]\n---\n# Gadget pod restarts\n\n## Diagnosis\n\n"
+        "- Check the gadget pod restarts and the gadget pod events.\n")
+    searcher = fake_ingested(settings, corpus)
+    draft = draft_runbook(searcher, "gadget pod crash looping")
+    shown = " ".join(i.text for i in draft.items)
+    for command in ("get pod $POD", "describe pod $POD", "logs $POD -c gadget"):
+        assert command in shown, (command, shown)
+
+
 def test_draft_from_an_alert_names_it(sample: KnowledgeBase) -> None:
     alert = parse_alert(json.dumps({"labels": {"alertname": "PgBouncerPoolExhausted", "namespace": "data"},
                                     "annotations": {"summary": "PgBouncer pool has waiting clients"}}))
@@ -215,3 +233,17 @@ def test_a_command_in_another_namespace_is_the_same_command() -> None:
     assert command_shapes("kubectl -n auth rollout restart deploy/auth") != command_shapes(
         "kubectl -n auth rollout undo deploy/auth")
     assert command_shapes("Nothing to run here.") == set()
+
+
+def test_a_merge_shows_the_copy_that_carries_the_command() -> None:
+    from kb.core.models import Kind, Record
+    from kb.runbooks.candidates import Candidate, merge_duplicates
+    from kb.text.steps import Span, terms_of
+
+    record = Record(id="r", title="r", kind=Kind.runbook, text="", source_path="r.md", content_hash="0",
+                    source_key="r.md", format="markdown")
+    plain, coded = ("Look at the alertmanager logs for notification errors.",
+                    "Look at the alertmanager logs for notification errors: `kubectl -n monitoring logs -l app=am`")
+    first, second = (Candidate("diagnosis", record, Span(0, len(t), t), t, 0, terms=terms_of(t)) for t in (plain, coded))
+    [kept] = merge_duplicates([first, second])
+    assert kept is second and kept.merged == [first]

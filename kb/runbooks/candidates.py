@@ -243,16 +243,45 @@ def candidates_of(
     return found
 
 
+#: code in a step: a fenced block's lines, or an inline code span long enough to be a command (syntax)
+_CODE = re.compile(r"```[^\n]*\n(.*?)(?:```|\Z)|`([^`\n]{6,})`", re.S)
+
+
+def code_of(text: str) -> set[str]:
+    """The code lines and inline commands of a step, white space normalised."""
+    out: set[str] = set()
+    for match in _CODE.finditer(text):
+        body = match.group(1) if match.group(1) is not None else match.group(2)
+        out |= {" ".join(line.split()) for line in body.splitlines() if line.strip()}
+    return out
+
+
+def _same_step(cand: Candidate, other: Candidate) -> bool:
+    """Whether two steps say the same thing: most of their words are shared, and when both carry code they share
+    a line of it ("kubectl get pod" and "kubectl describe pod" share their words, not their command)."""
+    if other.phase != cand.phase:
+        return False
+    ours, theirs = code_of(cand.text), code_of(other.text)
+    if ours and theirs and not ours & theirs:
+        return False
+    return similarity(cand.terms, other.terms) >= DUPLICATE or (
+        min(len(cand.terms), len(other.terms)) >= 4 and containment(cand.terms, other.terms) >= 0.85)
+
+
 def merge_duplicates(candidates: Sequence[Candidate]) -> list[Candidate]:
-    """Steps that say the same thing become one step citing every source."""
+    """Steps that say the same thing become one step citing every source; the one shown is the first, unless a
+    later copy carries code the first lacks (and the first is not a block of the best runbook, kept whole)."""
     kept: list[Candidate] = []
     for cand in candidates:
-        for other in kept:
-            if other.phase == cand.phase and (
-                similarity(cand.terms, other.terms) >= DUPLICATE
-                or (min(len(cand.terms), len(other.terms)) >= 4 and containment(cand.terms, other.terms) >= 0.85)
-            ):
-                other.merged.append(cand)
+        for n, other in enumerate(kept):
+            if _same_step(cand, other):
+                if code_of(cand.text) > code_of(other.text) and not other.whole:
+                    cand.merged, other.merged = [other, *other.merged, *cand.merged], []
+                    cand.fix, cand.caution, cand.harmful = (cand.fix or other.fix, cand.caution or other.caution,
+                                                            cand.harmful or other.harmful)
+                    kept[n] = cand
+                else:
+                    other.merged.append(cand)
                 break
         else:
             kept.append(cand)
