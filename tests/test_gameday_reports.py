@@ -87,3 +87,17 @@ def test_the_wheel_passes_over_reports_that_cannot_make_a_scenario(reports: Know
     with pytest.raises(KBError) as none:
         spin(reports, pool[:1], "medium", random.Random(0))
     assert "none of the 1 postmortems" in str(none.value) and "root cause" in str(none.value)
+
+
+def test_time_to_recover_counts_the_days_between_dated_entries() -> None:
+    from kb.gameday.timeline import time_to_mitigate
+    from kb.text.steps import Span
+
+    def took(start: str, end: str) -> str | None:
+        entry = Span(0, 1, "-")
+        return time_to_mitigate([(entry, start), (entry, end)], 0, 1)
+
+    assert took("2023-08-04 09:14", "2023-08-05 18:28") == "33h 14m"
+    assert took("2023-01-11 14:22", "2023-01-11 15:50") == "1h 28m"
+    assert took("23:50", "00:20") == "30m"  # undated: past midnight
+    assert took("2023-01-11 14:22", "2022-01-11 15:50") is None  # a date typed wrong: no figure rather than a wrong one

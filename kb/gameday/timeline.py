@@ -136,9 +136,24 @@ def time_to_mitigate(timeline: list[tuple[Span, str | None]], first: int, recove
         return None
     t0, t1 = start.split()[-1], end.split()[-1]
     minutes = (int(t1[:-3]) * 60 + int(t1[-2:])) - (int(t0[:-3]) * 60 + int(t0[-2:]))
+    days = _days_between(start, end)
+    if days is not None:
+        minutes += days * 24 * 60  # "2023-08-04 09:14" to "2023-08-05 18:28" is 33h 14m, not 9h 14m
+    elif minutes < 0:
+        minutes += 24 * 60  # times without dates: past midnight
     if minutes < 0:
-        minutes += 24 * 60
+        return None  # the recovery is dated before the report: a typo in a date, no figure to give
     return f"{minutes // 60}h {minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+
+
+def _days_between(start: str, end: str) -> int | None:
+    """Days from one dated timeline time ("2023-08-04 09:14") to another; None unless both carry a date."""
+    if " " not in start or " " not in end:
+        return None
+    try:
+        return (dt.date.fromisoformat(end.split()[0]) - dt.date.fromisoformat(start.split()[0])).days
+    except ValueError:
+        return None
 
 
 _LINK = re.compile(r"\[([^\]\n]*)\](?:\[[^\]\n]*\]|\([^)\n]*\))?")
