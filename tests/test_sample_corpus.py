@@ -167,6 +167,11 @@ def test_similar_incidents_share_the_failure_mode(ingested) -> None:  # type: ig
     ids = [d["id"] for d in docs]
     assert "2025-01-08-session-cache-failover-2025" not in ids
     assert "2023-04-21-session-cache-failover-logouts" in ids
+    for migration in ("2024-09-05-checkout-rollback-bad-migration", "2026-01-21-pgbouncer-idle-in-transaction"):
+        found = json.loads(kb(store, "similar", migration, "--json").stdout)
+        for relation in {d["relation"] for d in found}:  # incidents and covering runbooks: each ranked in its own list
+            shown = [d["score"] for d in found if d["relation"] == relation]
+            assert shown[0] == 1.0 and shown == sorted(shown, reverse=True), (migration, relation, shown)
 
 
 def test_eval_on_a_tiny_hand_checked_set(tmp_path: Path) -> None:

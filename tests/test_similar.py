@@ -50,6 +50,9 @@ def test_similar_excludes_itself_and_collapses_copies(fake_kb: Ingestor, tmp_pat
     assert not {"redis-2025", "redis-2025-export"} <= set(ids), "copies must be collapsed into one result"
     assert any("also stored as" in w for w in from_2023[0].why)
 
+    shown = [d.score for d in from_2023]  # the score shown is the one ranked by: it falls down the list
+    assert shown[0] == 1.0 and shown == sorted(shown, reverse=True)
+
     from_2025 = [d.record.id for d in similar(searcher, "redis-2025", k=3)]
     assert "redis-2025-export" not in from_2025 and "redis-2025" not in from_2025
     assert from_2025[0] == "redis-2023"

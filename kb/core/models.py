@@ -161,7 +161,8 @@ class RankedDocument(BaseModel):
     """A search result: a document with the passages that matched and why."""
 
     record: RecordSummary
-    score: float = Field(description="The document's score: its best passage's score.")
+    score: float = Field(description="The document's score: its best passage's score (for similar documents, the "
+                         "score they were ranked by, relative to the best of their list: 1.0).")
     hits: list[Hit] = Field(default_factory=list, description="Matching passages, best first.")
     why: list[str] = Field(default_factory=list, description="Reasons it matched, for people.")
     cosine: float | None = Field(

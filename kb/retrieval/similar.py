@@ -202,6 +202,14 @@ def _distinct(
     return [(doc, float(vec @ source)) for doc, vec in kept]
 
 
+def _score_as_ranked(kept: list[tuple[RankedDocument, float]], scores: dict[str, float]) -> None:
+    """Each document's shown score is the one it was ranked by (its fused score), relative to the best of its
+    pool (1.0), so the scores a list shows fall as it goes down; a search's score for one passage would not."""
+    top = max((scores[doc.record.id] for doc, _ in kept), default=0.0)
+    for doc, _ in kept:
+        doc.score = round(scores[doc.record.id] / top, 3) if top > 0 else 0.0
+
+
 def similar(
     corpus: Corpus,
     record_id: str,
@@ -220,6 +228,7 @@ def similar(
     found, scores, vectors = _candidates(corpus, record, incident_kinds, left_out) if incident_kinds else ({}, {}, {})
     ranked = sorted(found.values(), key=lambda d: -scores[d.record.id])
     incidents = _distinct(record, ranked, vectors, source, k)
+    _score_as_ranked(incidents, scores)
     runbooks: list[tuple[RankedDocument, float]] = []
     if wanted_runbooks or covering:
         # runbooks are ranked in a pool of their own: incident reports, written alike, would crowd them out
@@ -228,6 +237,7 @@ def similar(
         vectors.update(more)
         ranked = sorted(found.values(), key=lambda d: -scores[d.record.id])
         runbooks = _distinct(record, ranked, vectors, source, k)
+        _score_as_ranked(runbooks, scores)
     best = max((cos for _, cos in incidents), default=0.0)
     covers = [doc for doc, cos in runbooks if cos >= COVERING_SHARE * best][: COVERING if wanted_runbooks else covering]
     for doc, _ in incidents:
