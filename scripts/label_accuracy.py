@@ -4,6 +4,10 @@ Every folder under kb/retrieval/examples/ is a task (section types, message and 
 example in five is held out; a classifier built from the rest labels them with the bundled embedding model.
 
     python scripts/label_accuracy.py [TASK ...] [--json] [--misses]
+
+A task may also have a check set written apart from its examples, by someone who had not read them
+(scripts/checks/TASK.jsonl, lines of {"text", "label"}): the classifier built from all the examples labels
+it, a measure no example was chosen to fit.
 """
 
 from __future__ import annotations
@@ -11,9 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from kb.retrieval import sectioning
-from kb.retrieval.meaning import EXAMPLES_DIR, accuracy
+from kb.retrieval.meaning import EXAMPLES_DIR, accuracy, classifier
+
+CHECKS = Path(__file__).resolve().parent / "checks"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,6 +38,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     for r in results:
         print(f"{r.task}: {r.correct}/{r.tested} held-out examples right ({r.ratio:.1%}), trained on {r.train}")
+        check = CHECKS / f"{r.task}.jsonl"
+        if check.exists():
+            rows = [json.loads(line) for line in check.read_text().splitlines() if line.strip()]
+            got = classifier(r.task).classify([row["text"] for row in rows])
+            right = sum(1 for row, verdict in zip(rows, got, strict=True) if verdict.label == row["label"])
+            print(f"  check set {check.name}: {right}/{len(rows)} right ({right / len(rows):.1%})")
         for label, (ok, n) in sorted(r.per_label.items()):
             print(f"  {label:<24} {ok:>4}/{n:<4}")
         if args.misses:

@@ -90,16 +90,18 @@ def similarity(texts: Sequence[str], others: Sequence[str]) -> list[list[float]]
     return [[float(x) for x in row] for row in sims]
 
 
-def closeness(text: str, others: Sequence[str]) -> list[float]:
+def closeness(text: str, others: Sequence[str], known: Sequence[ActionKind | None] | None = None) -> list[float]:
     """How close a player's words are to each other text: the closest of its sentences (a Resolution
     paragraph says the fix in one sentence and its effect in the next), and ``AGREE`` more for the same kind
-    of action."""
+    of action (``known``: the kind each other text is already known to be, None where it is read from it)."""
     from kb.gameday.timeline import plain
 
     pieces: list[str] = []
     owner: list[int] = []
     saids = [" ".join(HANDLE.sub("", plain(other.split(" -> ")[0])).split()) for other in others]
     kinds = action_kinds([text, *saids])
+    for k, kind in enumerate(known or []):
+        kinds[k + 1] = kind or kinds[k + 1]
     for k, said in enumerate(saids):
         for piece in pieces_of(said):
             pieces.append(piece)

@@ -213,13 +213,25 @@ def _fixes(incident: Incident, to_resolution: list[list[float]]) -> tuple[list[i
         best = max((closeness[n] for n in acted), default=0.0)
         if best >= FIX_CLOSE:
             start = min(n for n in acted if closeness[n] >= best - START_SPREAD)
-            return [n for n in acted if closeness[n] >= best - FIX_SPREAD], start
+            fixes = [n for n in acted if closeness[n] >= best - FIX_SPREAD]
+            return fixes + _step_after_finding(incident, fixes), start
     back = recovery_index(incident.kinds, incident.first + 1)
     acted = [n for n in range(incident.first + 1, back)
              if incident.kinds[n] in ACTING and incident.actions[n] not in TELLING]
     if not acted and incident.first + 1 < back < len(incident.timeline):
         return [back - 1], None  # the entry just before things were back
     return acted[-1:], None
+
+
+def _step_after_finding(incident: Incident, fixes: list[int]) -> list[int]:
+    """When the entries closest to the Resolution only found what to fix ("finds the CREATE INDEX holding the
+    lock"), the step taken right after them, before things were back, is part of the fix too."""
+    if not fixes or any(incident.kinds[n] in FIX_KINDS for n in fixes):
+        return []
+    back = recovery_index(incident.kinds, max(fixes) + 1)
+    step = next((n for n in range(max(fixes) + 1, back) if incident.timeline[n][1]
+                 and incident.kinds[n] in ACTING and incident.actions[n] not in TELLING), None)
+    return [step] if step is not None else []
 
 
 def _chat(corpus: Corpus, record: Record) -> Record | None:

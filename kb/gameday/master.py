@@ -171,7 +171,8 @@ class GameMaster:
         fixes = [i for i in rubric if i.kind == RubricKind.mitigation]
         harms = [i for i in rubric if i.kind == RubricKind.harmful]
         outcomes = [c for c in self.scenario.clues if c.trigger.on_action]
-        close = closeness(text, [*(i.text for i in fixes), *(i.text for i in harms), *(c.text for c in outcomes)])
+        close = closeness(text, [*(i.text for i in fixes), *(i.text for i in harms), *(c.text for c in outcomes)],
+                          [*(i.action for i in fixes), *(i.action for i in harms)])
         to_fix, to_harm = close[: len(fixes)], close[len(fixes) : len(fixes) + len(harms)]
         to_outcome = close[len(fixes) + len(harms) :]
         best_fix, best_harm = round(max(to_fix, default=0.0), 2), round(max(to_harm, default=0.0), 2)

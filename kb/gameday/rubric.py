@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kb.core.enums import MessageKind, RubricKind, SectionName
+from kb.core.enums import ActionKind, MessageKind, RubricKind, SectionName
 from kb.core.models import Citation, Record, RubricItem
 from kb.gameday.cues import ACTING, TELLING, action_kinds
 from kb.gameday.incident import Incident
@@ -42,12 +42,22 @@ def build_rubric(incident: Incident) -> Rubric:
     return rubric
 
 
+def _action_of(incident: Incident, n: int) -> ActionKind | None:
+    """The kind of action a fix entry is; for an entry that found what to fix ("finds the CREATE INDEX holding
+    the lock"), the kind of the step of the fix taken after it ("runs pg_cancel_backend"), which a player names
+    by what the finding names."""
+    if incident.kinds[n] in ACTING:
+        return incident.actions[n]
+    step = next((m for m in sorted(incident.fixes) if m > n and incident.kinds[m] in ACTING), None)
+    return incident.actions[step] if step is not None else incident.actions[n]
+
+
 def _mitigations(incident: Incident) -> list[RubricItem]:
     """The fix: each timeline entry of it, and the Resolution section's sentences that say what was done."""
     record = incident.record
     items = [
         RubricItem(id=f"mitigation-{k + 1}", kind=RubricKind.mitigation, text=incident.text(n),
-                   action=incident.actions[n], terms=sorted(terms_of(incident.text(n))),
+                   action=_action_of(incident, n), terms=sorted(terms_of(incident.text(n))),
                    citations=[cite(record, incident.timeline[n][0], SectionName.timeline)])
         for k, n in enumerate(incident.fixes)
     ]
