@@ -56,7 +56,7 @@ def main() -> int:
         return 2
     with tempfile.TemporaryDirectory(prefix="eval-similar-") as tmp:
         work = Path(tmp)
-        data_dir = (args.data_dir or work / "kb").resolve()
+        data_dir = (args.data_dir or work / "store").resolve()  # "kb" is the command written beside it
         kb = kb_command(work)
         if not (data_dir / "chroma").exists():
             ingest(kb, moj / "corpus", data_dir)
