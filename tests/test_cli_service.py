@@ -55,9 +55,13 @@ def own_process(argv: list[str], kb: KnowledgeBase, capsys: pytest.CaptureFixtur
     return status, capsys.readouterr().out
 
 
-def test_only_search_and_similar_are_forwarded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_only_search_similar_and_ask_are_forwarded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert client.split(["search", "pods", "--json"]) == (None, ["search", "pods", "--json"])
+    assert client.split(["ask", "who owns checkout?", "--json"]) == (None, ["ask", "who owns checkout?", "--json"])
+    for chat in (["ask", "--chat"], ["ask", "--ch"], ["ask", "x", "--chat=1"]):  # reads this terminal: runs here
+        assert client.split(chat) is None, chat
+    assert client.split(["ask", "--", "--chat"]) == (None, ["ask", "--", "--chat"])  # a question, not the option
     kb = str(tmp_path / "kb")
     assert client.split(["--data-dir", "kb", "similar", "x"]) == ("kb", ["--data-dir", kb, "similar", "x"])
     assert client.split(["--data=kb", "search", "x"]) == ("kb", ["--data-dir", kb, "search", "x"])
@@ -88,7 +92,8 @@ def test_no_service_runs_the_command_here(env: Path, monkeypatch: pytest.MonkeyP
 def test_answers_are_the_commands_own(sample: KnowledgeBase, capsys: pytest.CaptureFixture[str]) -> None:
     service = Service.open([], sample)
     assert service is not None
-    for argv in (["search", "checkout 502 after deploy", "--json"], ["search", "pool exhausted", "-k", "2"]):
+    for argv in (["search", "checkout 502 after deploy", "--json"], ["search", "pool exhausted", "-k", "2"],
+                 ["ask", "how do I check the pgbouncer pools?", "--json"]):
         answer, keep = service.handle({"argv": argv, "code": service.stamp})
         assert keep and answer["status"] == "ok"
         assert (answer["exit"], answer["stdout"]) == own_process(argv, sample, capsys)

@@ -78,7 +78,8 @@ def run_ask(args: argparse.Namespace, ctx: Context) -> int:
     conversation = Conversation()
 
     def answer_to(question: str) -> Answer:
-        return ask(ctx.kb, question, conversation, llm=ctx.kb.llm, kinds=kinds, services=args.service or (),
+        llm = None if ctx.no_llm else ctx.kb.llm  # a knowledge base already open (the service's) keeps its LLM
+        return ask(ctx.kb, question, conversation, llm=llm, kinds=kinds, services=args.service or (),
                    since=args.since)
 
     if args.chat:

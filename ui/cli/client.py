@@ -2,7 +2,7 @@
 
 Starting `kb search` as a process costs seconds before the first result: the interpreter imports the store,
 the embedding runtime and llama-index, loads the model and reads the keyword index. A service keeps all of
-that loaded: `kb search` and `kb similar` send their arguments to it and print what it answers, importing
+that loaded: `kb search`, `kb similar` and `kb ask` send their arguments to it and print what it answers, importing
 only the standard library. The service
 
 - is started by the first search that finds none (in the background: that search runs in its own process,
@@ -30,8 +30,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-#: the commands the service answers
-FORWARDED = frozenset({"search", "similar"})
+#: the commands the service answers (`kb ask --chat` reads its questions from this terminal: never)
+FORWARDED = frozenset({"search", "similar", "ask"})
 #: seconds without a request after which the service stops
 IDLE_S = 600.0
 #: the longest a command waits for the service's answer before running in its own process
@@ -153,6 +153,9 @@ def split(argv: list[str]) -> tuple[str | None, list[str]] | None:
             return None
         out += ["--data-dir", os.path.abspath(os.path.expanduser(data_dir))]  # the service runs elsewhere
     if i >= len(argv) or argv[i] not in FORWARDED:
+        return None
+    options = argv[i + 1 : argv.index("--") if "--" in argv[i + 1 :] else len(argv)]
+    if argv[i] == "ask" and any(_option(token, "--chat") for token in options):
         return None
     out += argv[i:]
     j = len(out) - len(argv) + i + 1

@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """The `kb` command. Started as a process (``argv`` None), `kb search` and `kb similar` are answered by
+    """The `kb` command. Started as a process (``argv`` None), `kb search`, `kb similar` and `kb ask` are answered by
     the resident service when one serves this configuration and store (``ui.cli.client``)."""
     if argv is None:
         from ui.cli import client
