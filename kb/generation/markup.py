@@ -19,7 +19,7 @@ from markdown_it import MarkdownIt
 from markdown_it.common.html_blocks import block_names
 from markdown_it.token import Token
 
-from kb.text.fences import Fences, Role
+from kb.text.fences import Fences, Role, code_spans
 
 # -- finding markup ---------------------------------------------------------------------------------
 
@@ -113,40 +113,6 @@ def markup(text: str, web_links_only: bool = False) -> str | None:
 
 # -- rendering --------------------------------------------------------------------------------------------
 
-_BACKTICKS = re.compile(r"`+")
-
-
-def _code_spans(line: str) -> list[tuple[int, int]]:
-    """The code spans of a line, in order: a run of backticks (not escaped) closed by the next run of the same
-    length (CommonMark), found in one pass with a table of runs by length."""
-    runs = []
-    for m in _BACKTICKS.finditer(line):
-        start, length = m.start(), m.end() - m.start()
-        if start and line[start - 1] == "\\":  # an escaped backtick opens nothing
-            start, length = start + 1, length - 1
-        if length:
-            runs.append((start, length))
-    by_length: dict[int, list[int]] = {}
-    for start, length in runs:
-        by_length.setdefault(length, []).append(start)
-    spans: list[tuple[int, int]] = []
-    position: dict[int, int] = {}  # how far along each length's list the pairing has got
-    covered = -1
-    for start, length in runs:
-        if start < covered:
-            continue
-        starts = by_length[length]
-        k = position.get(length, 0)
-        while k < len(starts) and starts[k] <= start:
-            k += 1
-        position[length] = k
-        if k < len(starts):
-            spans.append((start, starts[k] + length))
-            covered = starts[k] + length
-            position[length] = k + 1
-    return spans
-
-
 _IMAGE_OPENER = re.compile(r"\\.|!\[")
 
 
@@ -163,7 +129,7 @@ def _inert_line(line: str) -> str:
     if "`" not in line:
         return _defuse(line)
     out, pos = [], 0
-    for start, end in _code_spans(line):
+    for start, end in code_spans(line):
         out += [_defuse(line[pos:start]), line[start:end]]
         pos = end
     out.append(_defuse(line[pos:]))

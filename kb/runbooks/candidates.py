@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from kb.core.enums import SectionName
 from kb.core.models import Citation, Kind, Passage, Record
+from kb.text.fences import Fences, Role, code_spans
 from kb.text.steps import (
     CAUTION,
     CHECK_FIRST,
@@ -243,16 +244,22 @@ def candidates_of(
     return found
 
 
-#: code in a step: a fenced block's lines, or an inline code span long enough to be a command (syntax)
-_CODE = re.compile(r"```[^\n]*\n(.*?)(?:```|\Z)|`([^`\n]{6,})`", re.S)
+#: an inline code span shorter than this is a name, not a command (as ``has_command`` reads it)
+MIN_INLINE_CODE = 6
 
 
 def code_of(text: str) -> set[str]:
-    """The code lines and inline commands of a step, white space normalised."""
+    """The code lines of a step's fenced blocks and its inline commands, white space normalised."""
     out: set[str] = set()
-    for match in _CODE.finditer(text):
-        body = match.group(1) if match.group(1) is not None else match.group(2)
-        out |= {" ".join(line.split()) for line in body.splitlines() if line.strip()}
+    fences = Fences()
+    for line in text.splitlines():
+        role = fences.role(line)
+        if role is Role.CODE:
+            out.add(" ".join(line.split()))
+        elif role is Role.TEXT:
+            spans = (line[start:end].strip("`").strip() for start, end in code_spans(line))
+            out |= {" ".join(span.split()) for span in spans if len(span) >= MIN_INLINE_CODE}
+    out.discard("")
     return out
 
 

@@ -74,3 +74,37 @@ def has_fence(text: str) -> bool:
     if "```" not in text and "~~~" not in text:
         return False
     return any(opening_mark(line) for line in text.split("\n"))
+
+
+_BACKTICKS = re.compile(r"`+")
+
+
+def code_spans(line: str) -> list[tuple[int, int]]:
+    """The code spans of a line, in order: a run of backticks (not escaped) closed by the next run of the same
+    length (CommonMark), found in one pass with a table of runs by length."""
+    runs = []
+    for m in _BACKTICKS.finditer(line):
+        start, length = m.start(), m.end() - m.start()
+        if start and line[start - 1] == "\\":  # an escaped backtick opens nothing
+            start, length = start + 1, length - 1
+        if length:
+            runs.append((start, length))
+    by_length: dict[int, list[int]] = {}
+    for start, length in runs:
+        by_length.setdefault(length, []).append(start)
+    spans: list[tuple[int, int]] = []
+    position: dict[int, int] = {}  # how far along each length's list the pairing has got
+    covered = -1
+    for start, length in runs:
+        if start < covered:
+            continue
+        starts = by_length[length]
+        k = position.get(length, 0)
+        while k < len(starts) and starts[k] <= start:
+            k += 1
+        position[length] = k
+        if k < len(starts):
+            spans.append((start, starts[k] + length))
+            covered = starts[k] + length
+            position[length] = k + 1
+    return spans
