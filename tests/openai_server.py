@@ -24,7 +24,9 @@ class Reply:
     status: int = 200
     error: str = ""
     delay_s: float = 0.0
-    reject_schema: bool = False  # answer 400 when the request carries response_format
+    reject_schema: bool = False  # answer reject_status when the request carries response_format
+    reject_status: int = 400
+    reject_message: str = "response_format json_schema is not supported"
     headers: dict[str, str] = field(default_factory=dict)
     respond: Callable[[dict[str, Any]], str] | None = None  # builds the content from the request
 
@@ -95,7 +97,7 @@ class OpenAIServer:
                     self._send(404, {"error": {"message": f"model '{body.get('model')}' not found", "code": "model_not_found"}})
                     return
                 if reply.reject_schema and "response_format" in body:
-                    self._send(400, {"error": {"message": "response_format json_schema is not supported"}})
+                    self._send(reply.reject_status, {"error": {"message": reply.reject_message}})
                     return
                 if reply.status != 200:
                     self._send(reply.status, {"error": {"message": reply.error or "scripted error"}}, reply.headers)

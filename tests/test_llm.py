@@ -14,7 +14,7 @@ import socket
 import pytest
 
 from kb.clients.openai_client import ChatModel
-from kb.core.errors import GroundingError, LLMBadOutput, LLMModelUnknown, LLMUnavailable
+from kb.core.errors import GroundingError, LLMBadOutput, LLMError, LLMModelUnknown, LLMUnavailable
 from kb.core.settings import Settings
 from kb.generation.summary import summarize
 from kb.knowledge import KnowledgeBase
@@ -143,17 +143,38 @@ def test_429_is_retried_with_backoff(sample: KnowledgeBase) -> None:
     assert len(server.requests) == 2 and draft.generator == "llm"  # type: ignore[attr-defined]
 
 
-def test_server_without_structured_output_gets_json_in_text(sample: KnowledgeBase) -> None:
+#: how servers reject structured output: a plain 400, a 422, and llama-cpp-python's server, which validates the
+#: request body and answers 500 naming the field
+REJECTIONS = [
+    (400, "response_format json_schema is not supported"),
+    (422, "response_format: Input should be 'text' or 'json_object'"),
+    (500, "1 validation error: {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+          "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}"),
+]
+
+
+@pytest.mark.parametrize(("status", "message"), REJECTIONS, ids=["400", "422", "500-naming-the-field"])
+def test_server_without_structured_output_gets_json_in_text(sample: KnowledgeBase, status: int,
+                                                            message: str) -> None:
     with OpenAIServer([Reply(content=lines_reply([]))]) as probe:
         with pytest.raises(GroundingError):
             draft_runbook(sample, TOPIC, llm=model(probe))
         given = passages_in(probe.requests[0])
-    with OpenAIServer([Reply(content=grounded_reply(given), reject_schema=True)]) as server:
-        llm = model(server)
+    reply = Reply(content=grounded_reply(given), reject_schema=True, reject_status=status, reject_message=message)
+    with OpenAIServer([reply]) as server:
+        llm = model(server, llm_max_retries=0)
         draft = draft_runbook(sample, TOPIC, llm=llm)
     assert draft.generator == "llm" and not llm.schema_supported
     assert "response_format" in server.requests[0] and "response_format" not in server.requests[1]
     assert '"lines"' in server.requests[1]["messages"][0]["content"]  # the schema is in the prompt
+
+
+def test_a_server_error_that_is_not_about_the_schema_stays_an_error(sample: KnowledgeBase) -> None:
+    with OpenAIServer([Reply(status=500, error="CUDA out of memory")]) as server:
+        llm = model(server, llm_max_retries=0)
+        with pytest.raises(LLMError, match="HTTP 500: CUDA out of memory"):
+            draft_runbook(sample, TOPIC, llm=llm)
+    assert llm.schema_supported and len(server.requests) == 1
 
 
 def test_timeout_is_a_clear_error(sample: KnowledgeBase) -> None:
@@ -208,8 +229,9 @@ def test_streaming_reports_text_as_it_arrives(sample: KnowledgeBase) -> None:
 def test_planted_instructions_stay_data_and_obeying_them_is_not_grounded() -> None:
     (record,) = chat_records(DATA / "chats" / "2024-05-14-payflow-outage.txt")
     with OpenAIServer([Reply(content=lines_reply([]))]) as probe:
-        with pytest.raises(GroundingError):
-            summarize(record, llm=model(probe))
+        offline = summarize(record, llm=model(probe))  # nothing grounded: set aside, drafted offline, said
+    assert offline.generator == "extractive" and offline.note and "could not be used" in offline.note
+    assert offline.note in offline.markdown and "refused the incident summary" in offline.note
     request = probe.requests[0]
     system, user = request["messages"][0]["content"], request["messages"][1]["content"]
     assert "ignore previous instructions" not in system

@@ -4,7 +4,9 @@
 in the shape of a pydantic model:
 
 - structured output first (``response_format`` with the model's JSON schema); a server that rejects
-  it is asked again with the schema in the prompt, and remembered as not supporting it;
+  it (400 or 422, or any status whose error names ``response_format``: llama-cpp-python's server answers
+  500 to a ``json_schema`` type) is asked again with the schema in the prompt, and remembered as not
+  supporting it;
 - a reply that is not valid JSON for the schema is sent back once with the parse error; a second bad
   reply is ``LLMBadOutput``;
 - the ``openai`` client retries 429, 5xx, timeouts and connection errors with exponential backoff
@@ -128,8 +130,8 @@ class ChatModel:
         try:
             try:
                 return self._call(kwargs, on_text)
-            except openai.BadRequestError as exc:
-                if "response_format" not in kwargs:
+            except openai.APIStatusError as exc:
+                if "response_format" not in kwargs or not _rejects_structured_output(exc):
                     raise
                 log.info("server rejected structured output (%s); falling back to JSON in text", exc.status_code)
                 self.schema_supported = False
@@ -163,6 +165,12 @@ class ChatModel:
                 parts.append(delta)
                 on_text(delta)
         return "".join(parts)
+
+
+def _rejects_structured_output(exc: Any) -> bool:
+    """Whether an error answer to a request carrying ``response_format`` rejects that field: a 400 or 422, or
+    an error of any status that names the field (a server validating the request body and failing with 500)."""
+    return exc.status_code in (400, 422) or "response_format" in _message(exc)
 
 
 def _message(exc: Any) -> str:
