@@ -255,3 +255,15 @@ def test_planted_instructions_stay_data_and_obeying_them_is_not_grounded() -> No
     assert "hunter2" not in body and "refund issued" not in body
     assert not any("hunter2" in i.text or "refund" in i.text for i in draft.items)
     assert any(i.section == "impact" for i in draft.items)
+
+
+def test_a_model_that_cannot_write_json_is_set_aside_and_the_summary_says_so() -> None:
+    (record,) = chat_records(DATA / "chats" / "2026-01-21-pgbouncer-idle-in-transaction.txt")
+    with OpenAIServer([Reply(content="Sure! Here is a summary of the incident: the pool was exhausted.")]) as server:
+        draft = summarize(record, llm=model(server))
+    assert len(server.requests) == 2  # the bad reply was sent back once
+    offline = summarize(record)
+    assert draft.generator == "extractive" and [i.text for i in draft.items] == [i.text for i in offline.items]
+    assert draft.note and "test-model" in draft.note and "did not return valid JSON" in draft.note
+    assert draft.as_json()["note"] == draft.note and f"> {draft.note}" in draft.markdown
+    assert offline.note is None and "could not be used" not in offline.markdown

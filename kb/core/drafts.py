@@ -21,6 +21,7 @@ class Draft(BaseModel):
     items: list[DraftItem] = Field(default_factory=list)
     dropped: list[DroppedItem] = Field(default_factory=list, description="Lines removed as ungrounded.")
     sources: list[str] = Field(default_factory=list, description="Ids of the documents it drew from.")
+    note: str | None = Field(default=None, description="Why an LLM's reply was set aside for the offline path.")
 
     def as_json(self) -> dict[str, object]:
         """The documented ``--json`` shape."""
@@ -29,6 +30,7 @@ class Draft(BaseModel):
             "markdown": self.markdown,
             "generator": self.generator,
             "model": self.model,
+            "note": self.note,
             "items": [i.model_dump(exclude_none=True) for i in self.items],
             "dropped": [d.model_dump() for d in self.dropped],
             "sources": self.sources,

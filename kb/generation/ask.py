@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 
 from kb.clients.openai_client import ChatModel
 from kb.core.enums import Generator, SectionName
+from kb.core.errors import GroundingError, LLMBadOutput
 from kb.core.models import DraftItem, DroppedItem, Kind, RankedDocument
 from kb.generation.candidates import (
     Candidate,
@@ -38,7 +39,7 @@ from kb.generation.candidates import (
     focused,
     ownership_rows,
 )
-from kb.generation.grounding import Evidence, require_grounded
+from kb.generation.grounding import Evidence, require_grounded, set_aside
 from kb.generation.guard import caution_note
 from kb.generation.prompting import ask_for_lines
 from kb.generation.question import (
@@ -92,6 +93,7 @@ class Answer(BaseModel):
     confidence: float = Field(description="0-1: how well the best passages match the question.")
     found: bool = True
     closest: list[dict[str, str]] = Field(default_factory=list, description="Closest documents when not found.")
+    note: str | None = Field(default=None, description="Why an LLM's reply was set aside for the quoted answer.")
     newest_first: bool = Field(default=False, description="The question asked for the latest occurrence: matching "
                                "incidents were taken newest first.")
 
@@ -106,6 +108,7 @@ class Answer(BaseModel):
             "found": self.found,
             "closest": self.closest,
             "newest_first": self.newest_first,
+            "note": self.note,
         }
 
 
@@ -294,21 +297,26 @@ def _answer(corpus: Corpus, found: Retrieved, verdict: Verdict, kind: Asked, ask
     primary, scored = focused(kind, asked, candidates, found.q_vec, corpus)
     evidence = Evidence.numbered([c.passage for _, c in scored[:MAX_EVIDENCE]])
     dropped: list[DroppedItem] = []
-    items: list[DraftItem]
-    if llm is None:
+    items: list[DraftItem] = []
+    generator, note = Generator.extractive, None
+    if llm is not None:
+        try:
+            reply = ask_for_lines(llm, "ask", evidence, ["answer"], on_text=on_text, question=found.question)
+            items, dropped = evidence.check_generated(reply.lines, ["answer"])
+            require_grounded(items, dropped, "answer")
+            generator = Generator.llm
+        except (LLMBadOutput, GroundingError) as exc:  # a model that cannot do it: said, and answered offline
+            note = set_aside(llm.model, exc)
+    if generator == Generator.extractive:
         items = choose(primary, scored, max_items, corpus.passage_share)
-        generator = Generator.extractive
-    else:
-        reply = ask_for_lines(llm, "ask", evidence, ["answer"], on_text=on_text, question=found.question)
-        items, dropped = evidence.check_generated(reply.lines, ["answer"])
-        require_grounded(items, dropped, "answer")
-        generator = Generator.llm
     items, bad = evidence.check_items(items)
     dropped += bad
     require_grounded(items, dropped, "answer")
     sources = list(dict.fromkeys(c.doc_id for i in items for c in i.citations))
     lines = [f"{i.text}\n{caution_note(i.cautions)}" if i.cautions else i.text for i in items]
     if generator == Generator.extractive:
-        lines.append("(No LLM used: these are the passages that answer best, quoted.)")
+        lines.append(f"({note[:-1]}: these are the passages that answer best, quoted.)" if note else
+                     "(No LLM used: these are the passages that answer best, quoted.)")
     return Answer(question=found.question, answer="\n".join(lines), generator=generator, items=items,
-                  dropped=dropped, sources=sources, confidence=verdict.confidence, newest_first=found.latest)
+                  dropped=dropped, sources=sources, confidence=verdict.confidence, newest_first=found.latest,
+                  note=note)

@@ -5,9 +5,9 @@ a report or alert, an observation, a hypothesis, the cause found, a decision, an
 things worse, the statement that things are back, follow-up work) and builds the timeline and a postmortem
 template from the messages themselves: the first signal is the first report, recovery the statement that
 things are back after the last step that made them worse, the fault the messages that explain it. With an
-LLM, the model writes the prose sections on top of the same cited messages; the timeline and action items
-stay extractive. Either way every line cites message spans checked by ``kb.generation.grounding``.
-Regular expressions here read syntax only: clock times, shell and database prompts, impact figures.
+LLM, the model writes the prose sections on top of the same cited messages (a reply that is not usable is
+set aside, and the summary says so); the timeline and action items stay extractive. Every line cites
+message spans checked by ``kb.generation.grounding``. Regular expressions read syntax only.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from kb.clients.openai_client import ChatModel
 from kb.core.drafts import Draft
 from kb.core.enums import Generator, MessageKind, SectionName
-from kb.core.errors import KBError
+from kb.core.errors import GroundingError, KBError, LLMBadOutput
 from kb.core.models import Citation, DraftItem, DroppedItem, Kind, Message, Passage, Record
-from kb.generation.grounding import Evidence, References, require_grounded
+from kb.generation.grounding import Evidence, References, require_grounded, set_aside
 from kb.generation.guard import caution_note
 from kb.generation.prompting import ask_for_lines
 from kb.retrieval import cues
@@ -328,43 +328,33 @@ def summarize(
     timeline = _timeline(record, facts)
     actions = _action_items(record, facts)
     dropped: list[DroppedItem] = []
-    generator, model = Generator.extractive, None
-    if llm is None:
-        prose = _extractive_prose(record, facts)
-    else:
+    generator, model, note = Generator.extractive, None, None
+    if llm is not None:
         chosen = [f for f in facts if f.kind or f.impact]
         facts_evidence = Evidence.numbered(
             [p for p, f in zip(evidence.passages.values(), facts, strict=True) if f in chosen]
         )
-        reply = ask_for_lines(llm, "summary", facts_evidence, PROSE_SECTIONS, on_text=on_text, title=record.title)
-        prose, dropped = facts_evidence.check_generated(reply.lines, PROSE_SECTIONS)
-        require_grounded(prose, dropped, "incident summary")
-        generator, model = Generator.llm, llm.model
+        try:
+            reply = ask_for_lines(llm, "summary", facts_evidence, PROSE_SECTIONS, on_text=on_text, title=record.title)
+            prose, dropped = facts_evidence.check_generated(reply.lines, PROSE_SECTIONS)
+            require_grounded(prose, dropped, "incident summary")
+            generator, model = Generator.llm, llm.model
+        except (LLMBadOutput, GroundingError) as exc:  # a model that cannot do it: said, and drafted offline
+            note = set_aside(llm.model, exc)
+    if generator == Generator.extractive:
+        prose = _extractive_prose(record, facts)
     items, bad = evidence.check_items([*prose, *timeline, *actions])  # every citation resolves
     dropped += bad
     require_grounded(items, dropped, "incident summary")
     title = f"Incident summary: {record.title}"
-    return Draft(
-        title=title,
-        markdown=render(title, record, items, dropped, generator, model),
-        generator=generator,
-        model=model,
-        items=items,
-        dropped=dropped,
-        sources=[record.id],
-    )
+    return Draft(title=title, markdown=render(title, record, items, dropped, generator, model, note),
+                 generator=generator, model=model, note=note, items=items, dropped=dropped, sources=[record.id])
 
 
-def render(
-    title: str,
-    record: Record,
-    items: list[DraftItem],
-    dropped: list[DroppedItem],
-    generator: Generator,
-    model: str | None,
-) -> str:
+def render(title: str, record: Record, items: list[DraftItem], dropped: list[DroppedItem], generator: Generator,
+           model: str | None, note: str | None = None) -> str:
     refs = References()
-    lines = [f"# {title}", ""]
+    lines = [f"# {title}", ""] + ([f"> {note}", ""] if note else [])
     if generator == Generator.extractive:
         lines += [
             "> Drafted without an LLM: every line is quoted from the chat log and cites the message it comes",
