@@ -157,6 +157,14 @@ def test_the_same_commands_through_an_llm_server(store: Path) -> None:
         unknown_env["KB_LLM_BASE_URL"] = server.base_url
         unknown = kb(store, "summarize", "2024-09-05-checkout-bad-migration", env=unknown_env)
     assert unknown.returncode == 1 and "does not know the model 'no-such-model'" in unknown.stderr
+    # a model too small to answer in the schema: its reply is set aside and the output says so
+    with OpenAIServer([Reply(content="Sure! The pool was exhausted.")], model="tiny") as server:
+        small = env | {"KB_LLM_BASE_URL": server.base_url, "KB_SERVICE": "off"}
+        summary = kb(store, "summarize", "2024-09-05-checkout-bad-migration", env=small)
+        answer = kb(store, "ask", "how do I fix pgbouncer pool exhaustion?", env=small)
+    assert summary.returncode == 0 and answer.returncode == 0, summary.stderr + answer.stderr
+    assert "> The reply of tiny could not be used (" in summary.stdout and "## Timeline" in summary.stdout
+    assert "(The reply of tiny could not be used (" in answer.stdout and "pgbouncer-pool-exhausted" in answer.stdout
 
 
 def play(store: Path, scenario: str, script: str, *extra: str) -> subprocess.CompletedProcess[str]:

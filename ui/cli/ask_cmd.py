@@ -68,7 +68,9 @@ def _show(ctx: Context, answer: Answer) -> None:
             print(f"   ⚠ CAUTION: {'; '.join(item.cautions)}; check before running.")
     if answer.newest_first:
         print("(the latest matching incidents first, as the question asks)")
-    if answer.generator == Generator.extractive:
+    if answer.note:  # an LLM was asked and its reply set aside
+        print(f"({answer.note[:-1]}: the passages that answer best, quoted)")
+    elif answer.generator == Generator.extractive:
         print("(no LLM used: the passages that answer best, quoted)")
     print(f"sources: {', '.join(answer.sources)}   confidence {answer.confidence:.2f}")
 

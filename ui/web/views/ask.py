@@ -28,7 +28,9 @@ with shown_errors():
                     left.warning(escape(caution_note(item.cautions).replace("**", "")))
             if answer.newest_first:
                 left.caption("The latest matching incidents first, as the question asks.")
-            if answer.generator == Generator.extractive:
+            if answer.note:  # an LLM was asked and its reply set aside
+                left.warning(escape(f"{answer.note[:-1]}: the passages that answer best, quoted."))
+            elif answer.generator == Generator.extractive:
                 left.caption("No LLM used: the passages that answer best, quoted.")
             right.caption(f"confidence {answer.confidence:.2f}")
             sources = [c for item in answer.items for c in item.citations[:1]]

@@ -123,6 +123,8 @@ def _show_sections(record: Record, stored: bool, sections: tuple[str, ...], item
 
 def _show_draft(record: Record, stored: bool, draft: Draft) -> None:
     """The draft section by section, each line with its numbered citations (the numbers of the Markdown)."""
+    if draft.note:  # an LLM was asked and its reply set aside
+        st.warning(escape(draft.note))
     if draft.generator == Generator.extractive:
         st.caption("Assembled without an LLM: every line is quoted from the chat log and cites its message.")
     else:
