@@ -196,7 +196,11 @@ def require_grounded(items: Sequence[DraftItem], dropped: Sequence[DroppedItem],
 def set_aside(model: str, problem: Exception) -> str:
     """What output says when the offline path answered because the LLM's reply could not be used (not JSON
     for the schema twice, or no line of it grounded): a small local model often cannot do the task."""
-    return f"The reply of {model} could not be used ({str(problem)[:200]}), so this was drafted without it."
+    reason = str(problem)[:200]
+    if isinstance(problem, GroundingError):  # its lines are listed as dropped: not quoted again up here
+        reason = reason.split(" (", 1)[0] + (f"; {len(problem.dropped)} of its lines dropped"
+                                             if problem.dropped else "")
+    return f"The reply of {model} could not be used ({reason}), so this was drafted without it."
 
 
 # -- rendering -------------------------------------------------------------------------------

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from kb.clients.openai_client import ChatModel
 from kb.core.drafts import Draft
 from kb.core.enums import Generator, SectionName
-from kb.core.errors import KBError, NotFound
+from kb.core.errors import GroundingError, KBError, LLMBadOutput, NotFound
 from kb.core.models import DraftItem, DroppedItem, Kind, Record
-from kb.generation.grounding import Evidence, References, indent_continuation, require_grounded
+from kb.generation.grounding import Evidence, References, indent_continuation, require_grounded, set_aside
 from kb.generation.guard import caution_note
 from kb.generation.prompting import ask_for_lines
 from kb.retrieval.alerts import AlertQuery
@@ -121,33 +121,34 @@ def draft_runbook(
     passages = [c.passage() for c in candidates] + [m.passage() for c in candidates for m in c.merged]
     evidence = Evidence.numbered(passages)
     title = f"Runbook draft: {topic or (alert.alertnames[0] if alert and alert.alertnames else text[:60])}"
-    dropped: list[DroppedItem] = []
-    if llm is None:
+    items, dropped, note = ([], [], None) if llm is None else _generated(llm, evidence, on_text, topic=text,
+                                                                           service=service or "")
+    generator, model = (Generator.llm, llm.model) if llm and items else (Generator.extractive, None)
+    if generator == Generator.extractive:
         items = _extractive_items(corpus, candidates)
-        generator, model = Generator.extractive, None
-    else:
-        reply = ask_for_lines(
-            llm, "runbook_draft", evidence, PHASES, on_text=on_text, topic=text, service=service or ""
-        )
-        items, dropped = evidence.check_generated(reply.lines, PHASES)
-        require_grounded(items, dropped, "runbook draft")
-        items.sort(key=lambda i: PHASES.index(i.section))
-        generator, model = Generator.llm, llm.model
     items = [*_alert_items(records, evidence, alert.alertnames if alert else ()), *items]
     items.sort(key=lambda i: PHASES.index(i.section))
     items, bad = evidence.check_items(items)
     dropped += bad
     require_grounded(items, dropped, "runbook draft")
     cited = list(dict.fromkeys(c.doc_id for i in items for c in i.citations))
-    return Draft(
-        title=title,
-        markdown=render_runbook(title, items, dropped, records, generator, model),
-        generator=generator,
-        model=model,
-        items=items,
-        dropped=dropped,
-        sources=cited,
-    )
+    return Draft(title=title, markdown=render_runbook(title, items, dropped, records, generator, model, note=note),
+                 generator=generator, model=model, items=items, dropped=dropped, sources=cited, note=note)
+
+
+def _generated(llm: ChatModel, evidence: Evidence, on_text: Callable[[str], None] | None,
+               **values: str) -> tuple[list[DraftItem], list[DroppedItem], str | None]:
+    """The model's cited steps and the lines dropped; or no steps and why, when its reply cannot be used (not
+    JSON for the schema twice, or nothing grounded): the offline draft is made instead, and says so."""
+    items: list[DraftItem] = []
+    dropped: list[DroppedItem] = []
+    try:
+        reply = ask_for_lines(llm, "runbook_draft", evidence, PHASES, on_text=on_text, **values)
+        items, dropped = evidence.check_generated(reply.lines, PHASES)
+        require_grounded(items, dropped, "runbook draft")
+    except (LLMBadOutput, GroundingError) as exc:
+        return [], dropped, set_aside(llm.model, exc)
+    return items, dropped, None
 
 
 #: a document is about the topic when its title and opening are within this of the closest one's similarity
@@ -228,11 +229,12 @@ def render_runbook(
     generator: Generator,
     model: str | None,
     refs: References | None = None,
+    note: str | None = None,
 ) -> str:
     """The draft as Markdown: a section per phase, each step followed by its citation marks, then the references
     (``refs`` numbers and writes the marks; a page passes one whose marks link to the passages)."""
     refs = refs or References()
-    lines = [f"# {title}", ""]
+    lines = [f"# {title}", ""] + ([f"> {note}", ""] if note else [])
     if generator == Generator.extractive:
         lines += [
             "> Assembled without an LLM from past runbooks, postmortems and chat logs: every step is quoted",

@@ -157,7 +157,9 @@ def _emit(ctx: Context, draft: Draft, out: str | None) -> int:
         print(draft.markdown, end="")
     if draft.dropped:
         print(f"kb: {len(draft.dropped)} ungrounded lines were dropped (listed in the output)", file=sys.stderr)
-    if draft.generator == Generator.extractive and not ctx.json:
+    if draft.note and not ctx.json:
+        print(f"kb: {draft.note}", file=sys.stderr)
+    elif draft.generator == Generator.extractive and not ctx.json:
         print("kb: no LLM used (extractive draft)", file=sys.stderr)
     return 0
 

@@ -27,7 +27,7 @@ def linked_draft(draft: Draft) -> str:
     """The draft's Markdown with every citation mark and reference a link to the cited passage."""
     records = [res.record(doc_id) for doc_id in draft.sources]
     return render_runbook(draft.title, draft.items, draft.dropped, records, draft.generator, draft.model,
-                          refs=References(mark=marker_link))
+                          refs=References(mark=marker_link), note=draft.note)
 
 
 res = resources()
@@ -113,6 +113,8 @@ with shown_errors():
         shown = st.session_state.get("draft")
         if shown is not None:
             draft = shown
+            if draft.note:  # an LLM was asked and its reply set aside
+                st.warning(escape(draft.note))
             if draft.generator == Generator.extractive:
                 st.caption("Assembled without an LLM: every step is quoted from its source.")
             else:
