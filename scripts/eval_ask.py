@@ -10,7 +10,9 @@ once per question (the tool as a user runs it). --fast opens the knowledge base 
 this process, scored by the same function of score_ask.py (the figures are the same, in a fraction of the
 time); --ask FILE asks another set of questions about the same corpus (scored by the same rules, e.g.
 tests/ask_sets/k8s-alert-runbook.jsonl with --eval-dir pointing at that corpus); --show prints each answer.
-No LLM is used (KB_* and OPENAI_* settings are ignored).
+No LLM is used (KB_* and OPENAI_* settings are ignored), unless --llm (with --fast) keeps the KB_LLM_*
+settings: each answer then goes through that model, and the figures end with how many replies were used and
+how many were set aside (not JSON for the schema, or nothing grounded) for the quoted answer.
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def _scorer(eval_dir: Path) -> Any:
     return module
 
 
-def fast(eval_dir: Path, data_dir: Path, only: list[str], show: bool, ask_file: Path | None) -> None:
+def fast(eval_dir: Path, data_dir: Path, only: list[str], show: bool, ask_file: Path | None, llm: bool) -> None:
     """Every question asked in this process, scored by the set's own scoring function (or the same rules)."""
     from kb.core.settings import Settings
     from kb.generation.ask import ask
@@ -91,10 +93,14 @@ def fast(eval_dir: Path, data_dir: Path, only: list[str], show: bool, ask_file: 
     source = ask_file or eval_dir / "ask.jsonl"
     questions = [json.loads(line) for line in source.read_text().splitlines() if line.strip()]
     questions = [q for q in questions if not only or q["id"] in only]
-    kb = open_kb(Settings(data_dir=data_dir, _env_file=None))  # type: ignore[call-arg]
-    results = []
+    kb = open_kb(Settings(data_dir=data_dir, _env_file=None), llm=llm)  # type: ignore[call-arg]
+    if llm and kb.llm is None:
+        raise SystemExit("--llm: no LLM configured (set KB_LLM_MODEL, KB_LLM_BASE_URL)")
+    results, used, set_aside = [], 0, 0
     for q in questions:
-        answer = ask(kb, q["question"])
+        answer = ask(kb, q["question"], llm=kb.llm)
+        used += answer.generator == "llm"
+        set_aside += answer.note is not None
         r = scorer.score(q, answer.as_json())
         results.append(r)
         verdict = "OK  " if r["correct"] else "FAIL"
@@ -110,6 +116,8 @@ def fast(eval_dir: Path, data_dir: Path, only: list[str], show: bool, ask_file: 
           f"right-doc={sum(r['right_doc'] for r in answerable)}/{n} terms={sum(r['terms'] for r in answerable)}/{n} "
           f"found={sum(bool(r['found']) for r in answerable)}/{n}")
     print(f"unanswerable n={len(unanswerable)}: refused={sum(r['correct'] for r in unanswerable)}/{len(unanswerable)}")
+    if llm:
+        print(f"through {kb.llm.model if kb.llm else '-'}: {used} replies used, {set_aside} set aside")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=[], help="only these question ids")
     parser.add_argument("--ask", type=Path, help="another question set (JSON lines as ask.jsonl; with --fast)")
     parser.add_argument("--show", action="store_true", help="print each answer (with --fast)")
+    parser.add_argument("--llm", action="store_true", help="answer through the KB_LLM_* model (with --fast)")
     args = parser.parse_args(argv)
     eval_dir = args.eval_dir.resolve()
     with tempfile.TemporaryDirectory(prefix="eval-ask-") as tmp:
@@ -129,8 +138,9 @@ def main(argv: list[str] | None = None) -> int:
             ingest(eval_dir, data_dir, kb)
         if args.fast:
             for key in [k for k in os.environ if k.startswith(("KB_", "OPENAI_"))]:
-                del os.environ[key]
-            fast(eval_dir, data_dir, args.only, args.show, args.ask)
+                if not (args.llm and key.startswith("KB_LLM_")):
+                    del os.environ[key]
+            fast(eval_dir, data_dir, args.only, args.show, args.ask, args.llm)
             return 0
         command = [sys.executable, str(eval_dir / "score_ask.py"), "--kb", str(kb), "--data-dir", str(data_dir),
                    "--out", str(Path(tmp) / "ask_results.jsonl")]

@@ -13,7 +13,11 @@ the chat holds). For any other postmortem, the Timeline's timed entries (``[13:2
 A time found within ``--tolerance`` minutes of the reference (by clock time of day: the chat and the
 timeline use one time zone) counts as right.
 
-    python scripts/eval_summaries.py --eval-dir ../shared/eval [FILE.md ...]
+With --llm the summary is drafted through the KB_LLM_* model as `kb summarize` would (first signal and
+recovery stay the offline reading: the model writes only the prose sections), and each postmortem says
+whether the model's reply was used or set aside, and why.
+
+    python scripts/eval_summaries.py --eval-dir ../shared/eval [--llm] [FILE.md ...]
 """
 
 from __future__ import annotations
@@ -26,9 +30,11 @@ from pathlib import Path
 from ingest.sources import discover, parse_unit
 from ingest.sources.base import ParseOptions
 from ingest.sources.quoted_chat import clock
+from kb.clients.openai_client import ChatModel
 from kb.core.enums import MessageKind
 from kb.core.errors import KBError
 from kb.core.models import Kind
+from kb.core.settings import Settings
 from kb.generation.summary import classify, first_signal, recovery_statement, summarize
 from kb.retrieval import cues
 
@@ -93,7 +99,7 @@ def close(found: str | None, ref: str | None, tolerance: int) -> bool:
     return min(gap, 24 * 60 - gap) <= tolerance
 
 
-def evaluate(path: Path, tolerance: int) -> tuple[int, int]:
+def evaluate(path: Path, tolerance: int, llm: ChatModel | None = None) -> tuple[int, int]:
     """Print one postmortem's figures; (right, checked) over first signal and recovery."""
     text = path.read_text(encoding="utf-8")
     how = "read by hand" if path.name in READ else "judged"
@@ -123,7 +129,9 @@ def evaluate(path: Path, tolerance: int) -> tuple[int, int]:
         said = fact.text[:80] if fact else ""
         who = fact.message.author if fact else "-"
         print(f"   found {name + ':':14} {got or '-':5} {'RIGHT' if ok else 'WRONG'}  ({who}: {said})")
-    draft = summarize(record)
+    draft = summarize(record, llm=llm)
+    if llm is not None:
+        print(f"   through {llm.model}: " + (draft.note or f"reply used ({len(draft.dropped)} lines dropped)"))
     for section in ("fault", "recovery"):
         lines = [i.text for i in draft.items if i.section == section][:2]
         print(f"   {section}: " + (" | ".join(t[:90] for t in lines) or "-"))
@@ -138,15 +146,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("files", nargs="*", type=Path, help="postmortems (default: the Prow set in --eval-dir)")
     parser.add_argument("--eval-dir", type=Path, help="folder holding k8s-prow-postmortems/")
     parser.add_argument("--tolerance", type=int, default=10, help="minutes a found time may differ (default 10)")
+    parser.add_argument("--llm", action="store_true", help="draft through the KB_LLM_* model, as kb summarize does")
     args = parser.parse_args(argv)
     files = args.files
     if not files:
         if args.eval_dir is None:
             parser.error("give postmortem files or --eval-dir")
         files = sorted((args.eval_dir / "k8s-prow-postmortems" / "postmortems").glob("*.md"))
+    llm = None
+    if args.llm:
+        settings = Settings()
+        if not settings.llm_enabled:
+            parser.error("--llm: no LLM configured (set KB_LLM_MODEL, KB_LLM_BASE_URL)")
+        llm = ChatModel(settings)
     right = checked = 0
     for path in files:
-        r, c = evaluate(path, args.tolerance)
+        r, c = evaluate(path, args.tolerance, llm)
         right, checked = right + r, checked + c
     print(f"first signal and recovery within {args.tolerance} min of the timeline: {right}/{checked}")
     return 0
