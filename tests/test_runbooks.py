@@ -12,6 +12,7 @@ import pytest
 
 from ingest.pipeline import Ingestor
 from ingest.revisions import apply_proposal
+from kb.clients.openai_client import ChatModel
 from kb.clients.store import open_store
 from kb.core.errors import NotFound, ProposalError
 from kb.core.models import Kind
@@ -29,6 +30,7 @@ from kb.runbooks.update import propose_update
 from kb.text.steps import command_shapes, similarity, terms_of
 from tests.conftest import fake_ingested, fake_sample
 from tests.fakes import HashingEmbedding
+from tests.openai_server import OpenAIServer, Reply
 
 
 @pytest.fixture(scope="module")
@@ -247,3 +249,19 @@ def test_a_merge_shows_the_copy_that_carries_the_command() -> None:
     first, second = (Candidate("diagnosis", record, Span(0, len(t), t), t, 0, terms=terms_of(t)) for t in (plain, coded))
     [kept] = merge_duplicates([first, second])
     assert kept is second and kept.merged == [first]
+
+
+def test_an_update_whose_llm_reply_cannot_be_used_is_proposed_offline_and_says_why(
+        settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    searcher = fake_ingested(settings, widget_corpus(tmp_path / "corpus"))
+    monkeypatch.setattr(update, "RELEVANT", 0.2)  # the hashing fake's cosines are lower than the model's
+    now = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    offline = propose_update(settings, searcher, "widget-backlog", now=now)
+    with OpenAIServer([Reply(content="Sure! Add a step to drain the queue.")], model="m") as server:
+        llm = ChatModel(Settings(_env_file=None, llm_base_url=server.base_url, llm_model="m"))  # type: ignore[call-arg]
+        proposal = propose_update(settings, searcher, "widget-backlog", llm=llm, now=now)
+    assert len(server.requests) == 2  # asked, sent back once, then set aside
+    assert proposal.generator == "extractive" and proposal.diff == offline.diff and proposal.diff
+    assert proposal.note and "The reply of m could not be used" in proposal.note
+    assert proposal.as_json()["note"] == proposal.note and offline.note is None
+    assert load_proposal(Path(proposal.path)).note == proposal.note  # kept with the saved proposal

@@ -53,6 +53,7 @@ class RunbookProposal(BaseModel):
     since: dt.date | None = Field(default=None, description="Incidents from this date on were considered.")
     created: dt.datetime
     generator: Generator = Generator.extractive
+    note: str | None = Field(default=None, description="Why an LLM's reply was set aside for the offline lines.")
     diff: str = Field(description="Unified diff from the current text to the proposed text.")
     hunks: list[ProposalHunk] = Field(default_factory=list)
     items: list[DraftItem] = Field(default_factory=list, description="The changes, each with its citations.")
@@ -75,6 +76,7 @@ class RunbookProposal(BaseModel):
             "proposal_id": self.id,
             "proposal": self.path,
             "generator": self.generator,
+            "note": self.note,
             "sources": self.sources,
             "dropped": [d.model_dump() for d in self.dropped],
         }

@@ -12,10 +12,10 @@ import numpy as np
 from kb.clients.openai_client import ChatModel
 from kb.core.drafts import ProposalHunk, RunbookProposal
 from kb.core.enums import Generator, SectionName
-from kb.core.errors import KBError
+from kb.core.errors import GroundingError, KBError, LLMBadOutput
 from kb.core.models import DraftItem, DroppedItem, Kind, Record
 from kb.core.settings import Settings
-from kb.generation.grounding import Evidence, indent_continuation, require_grounded
+from kb.generation.grounding import Evidence, indent_continuation, require_grounded, set_aside
 from kb.generation.guard import caution_note
 from kb.generation.prompting import ask_for_lines
 from kb.retrieval.corpus import Corpus
@@ -138,7 +138,7 @@ def propose_update(
     since = since or runbook.date
     incidents = [corpus.record(rid) for rid in incidents_for(corpus, runbook, since)]
     candidates = _update_candidates(corpus, runbook, incidents)
-    items, dropped, generator = _proposed_items(runbook, candidates, llm)
+    items, dropped, generator, note = _proposed_items(runbook, candidates, llm)
     stamp = now or dt.datetime.now(dt.UTC)
     old = runbook_markdown(runbook)
     new = _revised_markdown(old, runbook, items, stamp.date(), _caution_places(corpus, runbook, items))
@@ -150,6 +150,7 @@ def propose_update(
         since=since,
         created=stamp,
         generator=generator,
+        note=note,
         diff=diff,
         hunks=_hunks(unidiff.lines_of(diff), items),
         items=items,
@@ -165,17 +166,22 @@ def propose_update(
 
 def _proposed_items(
     runbook: Record, candidates: Sequence[Candidate], llm: ChatModel | None
-) -> tuple[list[DraftItem], list[DroppedItem], Generator]:
-    """The proposal's cited lines (written by the LLM when there is one), those dropped, and who wrote them."""
+) -> tuple[list[DraftItem], list[DroppedItem], Generator, str | None]:
+    """The proposal's cited lines (written by the LLM when there is one), those dropped, who wrote them, and
+    why the LLM's reply was set aside for the offline lines when it could not be used."""
     evidence = Evidence.numbered([c.passage() for c in candidates])
     dropped: list[DroppedItem] = []
-    generator = Generator.extractive
+    items: list[DraftItem] = []
+    generator, note = Generator.extractive, None
     if candidates and llm is not None:
-        reply = ask_for_lines(llm, "runbook_update", evidence, PHASES[2:], title=runbook.title)
-        items, dropped = evidence.check_generated(reply.lines, PHASES[2:])
-        require_grounded(items, dropped, "runbook update")
-        generator = Generator.llm
-    else:
+        try:
+            reply = ask_for_lines(llm, "runbook_update", evidence, PHASES[2:], title=runbook.title)
+            items, dropped = evidence.check_generated(reply.lines, PHASES[2:])
+            require_grounded(items, dropped, "runbook update")
+            generator = Generator.llm
+        except (LLMBadOutput, GroundingError) as exc:
+            note = set_aside(llm.model, exc)
+    if generator == Generator.extractive:
         items = [
             DraftItem(
                 section=c.phase,
@@ -185,7 +191,7 @@ def _proposed_items(
             for c in candidates
         ]
     items, bad = evidence.check_items(items)
-    return items, dropped + bad, generator
+    return items, dropped + bad, generator, note
 
 
 def _revised_markdown(

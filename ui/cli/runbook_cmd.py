@@ -179,6 +179,8 @@ def run_draft(args: argparse.Namespace, ctx: Context) -> int:
 
 def run_update(args: argparse.Namespace, ctx: Context) -> int:
     proposal = propose_update(ctx.settings, ctx.kb, args.id, since=args.since, llm=ctx.kb.llm)
+    if proposal.note and not ctx.json:
+        print(f"kb: {proposal.note}", file=sys.stderr)
     if ctx.json:
         ctx.print_json(proposal.as_json())
         return 0

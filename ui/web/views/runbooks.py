@@ -141,6 +141,8 @@ with shown_errors():
             st.session_state["proposal"] = propose_update(res.settings, res, target, llm=res.llm)
         proposal = st.session_state.get("proposal")
         if proposal is not None and proposal.runbook_id == target:
+            if proposal.note:  # an LLM was asked and its reply set aside
+                st.warning(escape(proposal.note))
             if not proposal.diff:
                 st.success("Nothing to propose: the runbook already covers what responders did since it changed.")
             else:
