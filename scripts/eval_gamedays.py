@@ -1,5 +1,5 @@
 """Game days from any postmortem: build one from each postmortem in a folder and check the properties a fair
-scenario must have, no LLM.
+scenario must have, no LLM (--llm: the game master phrases its answers through the KB_LLM_* model).
 
 For each postmortem it prints:
 - page: the time of the initial page the trainee gets, next to the first report a reader names (reference)
@@ -83,8 +83,8 @@ def _page_time(text: str) -> str:
     return f"{hour:02d}:{m.group(2)}"
 
 
-def _play(scenario, moves: list[str]):  # type: ignore[no-untyped-def]
-    master = GameMaster(scenario)
+def _play(scenario, moves: list[str], llm=None):  # type: ignore[no-untyped-def]
+    master = GameMaster(scenario, llm=llm)
     session = master.start("eval", now=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
     turns = []
     for move in moves:
@@ -95,7 +95,7 @@ def _play(scenario, moves: list[str]):  # type: ignore[no-untyped-def]
     return session, turns
 
 
-def check(kb, rid: str, ref: dict) -> dict:  # type: ignore[no-untyped-def]
+def check(kb, rid: str, ref: dict, llm=None) -> dict:  # type: ignore[no-untyped-def]
     record = kb.record(rid)
     row: dict = {"id": rid, "first_timed": _first_timed(record), "first_report": ref.get("first_report", "-")}
     try:
@@ -109,7 +109,7 @@ def check(kb, rid: str, ref: dict) -> dict:  # type: ignore[no-untyped-def]
     shown = [("page", c) for c in scenario.initial_citations]
     shown += [("clue", c) for clue in scenario.clues if not clue.red_herring for c in clue.citations]
     for q in QUESTIONS:
-        _s, turns = _play(scenario, [q])
+        _s, turns = _play(scenario, [q], llm)
         shown += [(q, c) for t in turns for c in t.citations]
     leaked = sorted({what for what, c in shown if post_fix(c)})
     row["post_fix_shown"] = leaked if ref.get("fix_quote") else "-"
@@ -123,10 +123,11 @@ def check(kb, rid: str, ref: dict) -> dict:  # type: ignore[no-untyped-def]
     row["rubric_fix"] = len(fixes)
     row["fix_text"] = fixes[0].text[:70] if fixes else ""
     if ref.get("paraphrase"):
-        session, _turns = _play(scenario, [ref["paraphrase"], "end"])
+        session, _turns = _play(scenario, [ref["paraphrase"], "end"], llm)
         row["paraphrase_score"] = session.score
     if ref.get("not_fix"):
-        row["wrongly_accepted"] = [w for w in ref["not_fix"] if _play(scenario, [w, "end"])[0].outcome == "mitigated"]
+        row["wrongly_accepted"] = [w for w in ref["not_fix"]
+                                   if _play(scenario, [w, "end"], llm)[0].outcome == "mitigated"]
     marker = ref.get("not_communication")
     if marker:
         row["log_line_as_communication"] = any(i.kind == "communication" and marker in i.text
@@ -162,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, help="use this data dir (ingested once, then reused)")
     parser.add_argument("--reference", type=Path, default=Path(__file__).with_name("gameday_reference.json"))
     parser.add_argument("--only", nargs="*", help="only these postmortem ids")
+    parser.add_argument("--llm", action="store_true", help="the game master phrases its answers through the "
+                        "KB_LLM_* model (scenarios, clues and scoring are built without it either way)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--calibrate", action="store_true",
                         help="print the fix-recognition threshold calibrated on kb/gameday/paraphrases.tsv")
@@ -177,9 +180,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.folder is not None and not (data_dir / "chroma").exists():
         _ingest(args.folder, data_dir)
     reference = json.loads(args.reference.read_text()) if args.reference.exists() else {}
-    kb = open_kb(Settings(data_dir=data_dir), llm=False)
+    kb = open_kb(Settings(data_dir=data_dir), llm=args.llm)
+    if args.llm and kb.llm is None:
+        parser.error("--llm: no LLM configured (set KB_LLM_MODEL, KB_LLM_BASE_URL)")
     ids = [rid for rid, meta in sorted(kb.record_metas().items()) if meta.kind == Kind.postmortem]
-    rows = [check(kb, rid, reference.get(rid, {})) for rid in ids if not args.only or rid in args.only]
+    rows = [check(kb, rid, reference.get(rid, {}), kb.llm) for rid in ids if not args.only or rid in args.only]
     if args.json:
         print(json.dumps(rows, indent=2))
     else:
