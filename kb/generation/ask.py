@@ -29,7 +29,6 @@ from pydantic import BaseModel, Field
 
 from kb.clients.openai_client import ChatModel
 from kb.core.enums import Generator, SectionName
-from kb.core.errors import GroundingError, LLMBadOutput
 from kb.core.models import DraftItem, DroppedItem, Kind, RankedDocument
 from kb.generation.candidates import (
     Candidate,
@@ -39,9 +38,9 @@ from kb.generation.candidates import (
     focused,
     ownership_rows,
 )
-from kb.generation.grounding import Evidence, require_grounded, set_aside
+from kb.generation.grounding import Evidence, require_grounded
 from kb.generation.guard import caution_note
-from kb.generation.prompting import ask_for_lines
+from kb.generation.prompting import grounded_lines
 from kb.generation.question import (
     FOLLOW_UP,
     INCIDENT_KINDS,
@@ -300,13 +299,9 @@ def _answer(corpus: Corpus, found: Retrieved, verdict: Verdict, kind: Asked, ask
     items: list[DraftItem] = []
     generator, note = Generator.extractive, None
     if llm is not None:
-        try:
-            reply = ask_for_lines(llm, "ask", evidence, ["answer"], on_text=on_text, question=found.question)
-            items, dropped = evidence.check_generated(reply.lines, ["answer"])
-            require_grounded(items, dropped, "answer")
-            generator = Generator.llm
-        except (LLMBadOutput, GroundingError) as exc:  # a model that cannot do it: said, and answered offline
-            note = set_aside(llm.model, exc)
+        items, dropped, note = grounded_lines(llm, "ask", evidence, ["answer"], "answer", on_text=on_text,
+                                              question=found.question)
+        generator = Generator.extractive if note else Generator.llm
     if generator == Generator.extractive:
         items = choose(primary, scored, max_items, corpus.passage_share)
     items, bad = evidence.check_items(items)

@@ -15,8 +15,9 @@ from pathlib import Path
 import jinja2
 
 from kb.clients.openai_client import ChatModel
-from kb.core.models import Passage
-from kb.generation.grounding import Evidence, GeneratedDraft
+from kb.core.errors import GroundingError, LLMBadOutput
+from kb.core.models import DraftItem, DroppedItem, Passage
+from kb.generation.grounding import Evidence, GeneratedDraft, require_grounded, set_aside
 
 PROMPTS = Path(__file__).with_name("prompts")
 
@@ -63,3 +64,25 @@ def ask_for_lines(
     passages: list[Passage] = list(evidence.passages.values())
     system, user = render(prompt, passages=passages, sections=list(sections), **values)
     return llm.structured(system, user, GeneratedDraft, on_text=on_text)
+
+
+def grounded_lines(
+    llm: ChatModel,
+    prompt: str,
+    evidence: Evidence,
+    sections: Sequence[str],
+    what: str,
+    on_text: Callable[[str], None] | None = None,
+    **values: object,
+) -> tuple[list[DraftItem], list[DroppedItem], str | None]:
+    """The model's checked lines for ``what`` and those dropped; or no lines, the dropped ones, and why, when
+    its reply cannot be used (not JSON for the schema twice, or nothing grounded): the caller then answers
+    through its offline path and says why."""
+    dropped: list[DroppedItem] = []
+    try:
+        reply = ask_for_lines(llm, prompt, evidence, sections, on_text=on_text, **values)
+        items, dropped = evidence.check_generated(reply.lines, sections)
+        require_grounded(items, dropped, what)
+    except (LLMBadOutput, GroundingError) as exc:
+        return [], dropped, set_aside(llm.model, exc)
+    return items, dropped, None

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from kb.clients.openai_client import ChatModel
 from kb.core.drafts import Draft
 from kb.core.enums import Generator, MessageKind, SectionName
-from kb.core.errors import GroundingError, KBError, LLMBadOutput
+from kb.core.errors import KBError
 from kb.core.models import Citation, DraftItem, DroppedItem, Kind, Message, Passage, Record
-from kb.generation.grounding import Evidence, References, require_grounded, set_aside
+from kb.generation.grounding import Evidence, References, require_grounded
 from kb.generation.guard import caution_note
-from kb.generation.prompting import ask_for_lines
+from kb.generation.prompting import grounded_lines
 from kb.retrieval import cues
 from kb.text.fences import Fences, Role
 
@@ -334,13 +334,10 @@ def summarize(
         facts_evidence = Evidence.numbered(
             [p for p, f in zip(evidence.passages.values(), facts, strict=True) if f in chosen]
         )
-        try:
-            reply = ask_for_lines(llm, "summary", facts_evidence, PROSE_SECTIONS, on_text=on_text, title=record.title)
-            prose, dropped = facts_evidence.check_generated(reply.lines, PROSE_SECTIONS)
-            require_grounded(prose, dropped, "incident summary")
+        prose, dropped, note = grounded_lines(llm, "summary", facts_evidence, PROSE_SECTIONS, "incident summary",
+                                              on_text=on_text, title=record.title)
+        if note is None:
             generator, model = Generator.llm, llm.model
-        except (LLMBadOutput, GroundingError) as exc:  # a model that cannot do it: said, and drafted offline
-            note = set_aside(llm.model, exc)
     if generator == Generator.extractive:
         prose = _extractive_prose(record, facts)
     items, bad = evidence.check_items([*prose, *timeline, *actions])  # every citation resolves

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from kb.clients.openai_client import ChatModel
 from kb.core.drafts import Draft
 from kb.core.enums import Generator, SectionName
-from kb.core.errors import GroundingError, KBError, LLMBadOutput, NotFound
+from kb.core.errors import KBError, NotFound
 from kb.core.models import DraftItem, DroppedItem, Kind, Record
-from kb.generation.grounding import Evidence, References, indent_continuation, require_grounded, set_aside
+from kb.generation.grounding import Evidence, References, indent_continuation, require_grounded
 from kb.generation.guard import caution_note
-from kb.generation.prompting import ask_for_lines
+from kb.generation.prompting import grounded_lines
 from kb.retrieval.alerts import AlertQuery
 from kb.retrieval.corpus import Corpus
 from kb.retrieval.search import Query
@@ -121,8 +121,8 @@ def draft_runbook(
     passages = [c.passage() for c in candidates] + [m.passage() for c in candidates for m in c.merged]
     evidence = Evidence.numbered(passages)
     title = f"Runbook draft: {topic or (alert.alertnames[0] if alert and alert.alertnames else text[:60])}"
-    items, dropped, note = ([], [], None) if llm is None else _generated(llm, evidence, on_text, topic=text,
-                                                                           service=service or "")
+    items, dropped, note = ([], [], None) if llm is None else grounded_lines(
+        llm, "runbook_draft", evidence, PHASES, "runbook draft", on_text=on_text, topic=text, service=service or "")
     generator, model = (Generator.llm, llm.model) if llm and items else (Generator.extractive, None)
     if generator == Generator.extractive:
         items = _extractive_items(corpus, candidates)
@@ -134,21 +134,6 @@ def draft_runbook(
     cited = list(dict.fromkeys(c.doc_id for i in items for c in i.citations))
     return Draft(title=title, markdown=render_runbook(title, items, dropped, records, generator, model, note=note),
                  generator=generator, model=model, items=items, dropped=dropped, sources=cited, note=note)
-
-
-def _generated(llm: ChatModel, evidence: Evidence, on_text: Callable[[str], None] | None,
-               **values: str) -> tuple[list[DraftItem], list[DroppedItem], str | None]:
-    """The model's cited steps and the lines dropped; or no steps and why, when its reply cannot be used (not
-    JSON for the schema twice, or nothing grounded): the offline draft is made instead, and says so."""
-    items: list[DraftItem] = []
-    dropped: list[DroppedItem] = []
-    try:
-        reply = ask_for_lines(llm, "runbook_draft", evidence, PHASES, on_text=on_text, **values)
-        items, dropped = evidence.check_generated(reply.lines, PHASES)
-        require_grounded(items, dropped, "runbook draft")
-    except (LLMBadOutput, GroundingError) as exc:
-        return [], dropped, set_aside(llm.model, exc)
-    return items, dropped, None
 
 
 #: a document is about the topic when its title and opening are within this of the closest one's similarity

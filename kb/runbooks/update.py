@@ -12,12 +12,12 @@ import numpy as np
 from kb.clients.openai_client import ChatModel
 from kb.core.drafts import ProposalHunk, RunbookProposal
 from kb.core.enums import Generator, SectionName
-from kb.core.errors import GroundingError, KBError, LLMBadOutput
+from kb.core.errors import KBError
 from kb.core.models import DraftItem, DroppedItem, Kind, Record
 from kb.core.settings import Settings
-from kb.generation.grounding import Evidence, indent_continuation, require_grounded, set_aside
+from kb.generation.grounding import Evidence, indent_continuation
 from kb.generation.guard import caution_note
-from kb.generation.prompting import ask_for_lines
+from kb.generation.prompting import grounded_lines
 from kb.retrieval.corpus import Corpus
 from kb.runbooks.candidates import HEADINGS, PHASES, Candidate, candidates_of, merge_duplicates
 from kb.runbooks.course import courses, qualified
@@ -174,13 +174,9 @@ def _proposed_items(
     items: list[DraftItem] = []
     generator, note = Generator.extractive, None
     if candidates and llm is not None:
-        try:
-            reply = ask_for_lines(llm, "runbook_update", evidence, PHASES[2:], title=runbook.title)
-            items, dropped = evidence.check_generated(reply.lines, PHASES[2:])
-            require_grounded(items, dropped, "runbook update")
-            generator = Generator.llm
-        except (LLMBadOutput, GroundingError) as exc:
-            note = set_aside(llm.model, exc)
+        items, dropped, note = grounded_lines(llm, "runbook_update", evidence, PHASES[2:], "runbook update",
+                                              title=runbook.title)
+        generator = Generator.extractive if note else Generator.llm
     if generator == Generator.extractive:
         items = [
             DraftItem(
