@@ -18,7 +18,7 @@ from ingest.sources import markdown, quoted_chat, slack, transcript
 from ingest.sources.base import ParseOptions
 from kb.core.bounded import Refused
 from kb.core.errors import ParseError
-from kb.generation import candidates, question, quoting, summary
+from kb.generation import candidates, chatlines, question, quoting, summary
 from kb.retrieval.alerts import AlertParseError, parse_alert
 from kb.retrieval.search import bounded_query, terms
 from kb.retrieval.sectioning import clean_heading, opening
@@ -105,7 +105,7 @@ def _steps(text: str) -> Any:
         steps.has_command(text),
         len(steps.command_shapes(text)),
         steps.is_change(text),
-        [bool(p.search(text)) for p in (summary.IMPACT, summary.CLOCK, summary.PROMPT)],
+        [bool(p.search(text)) for p in (summary.IMPACT, summary.CLOCK, chatlines.PROMPT)],
         len(quoted_chat.quoted_messages(text, None)),
     )
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from kb.retrieval.meaning import Classifier, accuracy, held_out, load_examples
+from kb.retrieval.meaning import WORD_BUCKETS, Classifier, accuracy, held_out, load_examples, word_features
 from tests.fakes import HashingEmbedding
 
 
@@ -63,3 +64,35 @@ def test_accuracy_classifies_only_held_out_examples_with_the_rest(tmp_path: Path
     tested = [x for x in reds + blues if held_out(x)]
     assert result.tested == len(tested) and result.train == 60 - len(tested)
     assert result.correct == result.tested and result.ratio == 1.0
+
+
+class FirstWordOnly(HashingEmbedding):
+    """Texts embed by their first word only: blind to the rest, as the bundled model nearly is to "getting
+    worse" against "back to normal"."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model_name = "first-word-only"
+
+    def _vec(self, text: str) -> list[float]:
+        return super()._vec(text.split()[0] if text.split() else "")
+
+
+def test_word_features_count_each_word_once_and_have_unit_length() -> None:
+    rows = word_features(["Back to normal?", "normal to back back ?", ""], np)
+    assert rows.shape == (3, WORD_BUCKETS)
+    assert np.allclose(rows[0], rows[1]) and np.isclose(np.linalg.norm(rows[0]), 1.0)
+    assert not rows[2].any()
+
+
+def test_a_learned_classifier_tells_apart_by_words_what_the_embedding_cannot() -> None:
+    examples = {
+        "recovery": ["error rate back to normal", "latency back to normal", "queue is back to normal now",
+                     "checkout works again", "p99 back under the slo", "all green again"],
+        "made_worse": ["error rate getting worse", "latency getting worse after that", "queue is getting worse",
+                       "that made checkout worse", "p99 worse since the change", "worse again, reverting"],
+    }
+    judge = Classifier(examples, FirstWordOnly(), learned=True, balanced=True)
+    better, worse = judge.classify(["disk latency back to normal", "disk latency getting worse"])
+    assert (better.label, worse.label) == ("recovery", "made_worse")
+    assert better.margin > 0.5 and worse.margin > 0.5

@@ -12,7 +12,6 @@ message spans checked by ``kb.generation.grounding``. Regular expressions read s
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,11 +21,11 @@ from kb.core.drafts import Draft
 from kb.core.enums import Generator, MessageKind, SectionName
 from kb.core.errors import KBError
 from kb.core.models import Citation, DraftItem, DroppedItem, Kind, Message, Passage, Record
+from kb.generation.chatlines import first_line_span, judged_text
 from kb.generation.grounding import Evidence, References, require_grounded
 from kb.generation.guard import caution_note
 from kb.generation.prompting import grounded_lines
 from kb.retrieval import cues
-from kb.text.fences import Fences, Role
 
 #: a figure of harm: a share of requests or errors, or counted customers, orders, contacts
 IMPACT = re.compile(
@@ -35,16 +34,11 @@ IMPACT = re.compile(
     re.I,
 )
 CLOCK = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)\b")
-#: a line run at a shell or database prompt ("$ kubectl ...", "orders=# SELECT ...")
-PROMPT = re.compile(r"^(?:\$ |\w+=[#>] )")
 #: authors that are programs, by name (chat exports mark apps "NAME APP"; transcripts name the bot)
 BOTS = {"alertmanager", "pagerduty", "argocd", "opsgenie", "grafana", "prometheus", "statuspage", "slackbot"}
-#: characters of a message judged: what it says first, not the output pasted under it
-JUDGED_CHARS = 240
 
 PROSE_SECTIONS = ("summary", "leadup", "fault", "impact", "detection", "response", "recovery")
 TEMPLATE = ("summary", "leadup", "fault", "impact", "detection", "response", "recovery", "timeline", "action items")
-MAX_LINE = 220
 RESPONSE = (MessageKind.hypothesis, MessageKind.decision, MessageKind.action, MessageKind.made_worse)
 
 
@@ -62,10 +56,13 @@ class Fact:
     said: frozenset[MessageKind] = frozenset()
     #: how many sentences of more than one word it has, as ``cues.read`` judged them (1 for one sentence)
     sentences: int = 1
-    #: whether it states that things are back (as a statement, not a question), whole or in a sentence
+    #: whether it states that things are back (as a statement, not a question), whole or in a sentence, and
+    #: does not explain, report or blame (``_EXPLAINING``)
     back: bool = False
     #: whether the whole message reads most as a report, even if too close to call (``Reading.leans``)
     leans_report: bool = False
+    #: whether it opens with a question (its first sentence asks)
+    asks: bool = False
 
     @property
     def action_item(self) -> bool:
@@ -75,14 +72,27 @@ class Fact:
     def reports(self) -> bool:
         """Whether it reports a problem. A message of several sentences (a quoted chat joins a speaker's lines
         into one) reports when one of its sentences clearly does: read whole, the lines of an announcement and
-        a joke ("deploy time!; for real this time") can blend into a report none of them makes."""
+        a joke ("deploy time!; for real this time") can blend into a report none of them makes. Read whole, it
+        may also lean to what the noticing comes with, a look or a doubt ("not sure the run had the effect;
+        ugh, this is not right"), but not to a step, a decision or a recovery."""
         if self.sentences > 1:
-            return MessageKind.report in self.said and self.kind in (MessageKind.report, None)
+            return MessageKind.report in self.said and self.kind in _NOTICING
         return self.kind == MessageKind.report or self.leans_report
 
     @property
     def fault(self) -> bool:
-        return self.kind == MessageKind.cause
+        """Whether it explains what went wrong: it reads as a cause, and does not open with a question ("can we
+        raise the pool? that's what got us out last time" proposes a step)."""
+        return self.kind == MessageKind.cause and not self.asks
+
+
+#: what a message of several sentences, one of them a report, may read as whole and still report
+_NOTICING = (MessageKind.report, MessageKind.observation, MessageKind.hypothesis, None)
+
+#: a message that reads as one of these, whole or in a sentence, explains, reports or blames: a sentence of
+#: it that reads as things coming back is part of that story ("it was 90ms until 10:14, now it's 20s"; "then
+#: they finish and new ones take their place"), not news that the incident is over
+_EXPLAINING = frozenset({MessageKind.cause, MessageKind.report, MessageKind.made_worse})
 
 
 def is_bot(author: str) -> bool:
@@ -91,92 +101,24 @@ def is_bot(author: str) -> bool:
     return name in BOTS or name.endswith((" app", "[bot]", "-bot", " bot"))
 
 
-def _first_line_span(record: Record, message: Message) -> tuple[int, int, str]:
-    """The message's first line (shortened to a sentence when long) as an exact span of the record."""
-    first = next(iter(_word_lines(message.text)), "")
-    window = record.text[message.start : message.end]
-    at = _line_offset(window, first) if first else -1
-    if at < 0:
-        return message.start, message.end, window
-    start = message.start + at
-    text = first
-    if len(first) < 25 and "\n" in message.text:  # "pools:" - the line that follows says what
-        second_end = record.text.find("\n", start + len(first) + 1)
-        end = min(message.end, second_end if second_end > 0 else message.end)
-        return start, end, " ".join(record.text[start:end].split())
-    if len(text) > MAX_LINE:
-        # end at a sentence or clause, else after a whole word: never mid-word
-        cut = max(text.rfind(". ", 0, MAX_LINE), text.rfind("; ", 0, MAX_LINE))
-        if cut <= MAX_LINE // 3:
-            cut = max(text.rfind(", ", 0, MAX_LINE), text.rfind(" ", 0, MAX_LINE) - 1)
-        text = text[: cut + 1].rstrip(" ,;:") if cut > 20 else text[:MAX_LINE]
-    return start, start + len(text), text
-
-
-def _line_offset(window: str, line: str) -> int:
-    """Where ``line`` stands as a line of its own (after a quote mark), else its first occurrence: a short line
-    (a link preview's author) also occurs in the speaker line above it."""
-    lines = window.split("\n")
-    offsets = itertools.accumulate((len(raw) + 1 for raw in lines), initial=0)
-    own = (at + raw.index(line) for at, raw in zip(offsets, lines, strict=False) if raw.strip(" >") == line)
-    return next(own, window.find(line))
-
-
-def _word_lines(text: str) -> list[str]:
-    """The message's lines that are words: not code blocks, images or lines that are only a link."""
-    out: list[str] = []
-    fences = Fences()
-    for line in text.split("\n"):
-        bare = line.strip()
-        # a line of inline code (```x```) is code too, though it opens no block
-        if fences.role(line) is not Role.TEXT or bare.startswith(("```", "~~~")):
-            continue
-        if not bare or bare.startswith("![") or _only_link(bare):
-            continue
-        out.append(bare)
-    return out
-
-
-def _only_link(line: str) -> bool:
-    """A line that is one link and nothing else (syntax: it says nothing in words)."""
-    return len(line.split()) == 1 and line.strip("<>").startswith(("http://", "https://"))
-
-
-def judged_text(message: Message) -> str:
-    """What a message says, as judged: its own lines, not code blocks, images or pasted output after them,
-    then a command run at a prompt (the command is what was done). Empty when it says nothing in words."""
-    said: list[str] = []
-    for bare in _word_lines(message.text):
-        if PROMPT.match(bare):
-            said.append(bare)
-            break
-        if bare.startswith(("{", "[", "|", "E ")) and said:
-            break
-        said.append(bare)
-        if sum(map(len, said)) >= JUDGED_CHARS:
-            break
-    return "; ".join(said)[:JUDGED_CHARS]
-
-
 def classify(record: Record) -> list[Fact]:
     """Every message of a chat record with its kind (or None), judged in one batch."""
     said = [judged_text(m) for m in record.messages]
     readings = iter(cues.read([t for t in said if t]))
-    read = [next(readings) if t else None for t in said]
-    kinds = [r.kind if r else None for r in read]
-    sentence_kinds = [r.sentences if r else frozenset() for r in read]
-    backs = [bool(r and r.states(MessageKind.recovery)) for r in read]
-    counts = [max(1, len(r.parts)) if r else 1 for r in read]
-    leaning = [bool(r and r.leans(MessageKind.report)) for r in read]
     facts = []
-    for message, kind, each, back, count, leans in zip(record.messages, kinds, sentence_kinds, backs, counts,
-                                                       leaning, strict=True):
+    for message, text in zip(record.messages, said, strict=True):
+        r = next(readings) if text else None
+        kind = r.kind if r else None
         if is_bot(message.author) and kind in (MessageKind.hypothesis, MessageKind.decision, MessageKind.cause):
             kind = None  # a program reports and acts; it does not guess or decide
-        start, end, text = _first_line_span(record, message)
+        telling = r is not None and not ({r.kind} | r.sentences) & _EXPLAINING
+        start, end, line = first_line_span(record, message)
         impact = bool(IMPACT.search(message.text)) and not is_bot(message.author)
-        facts.append(Fact(message=message, kind=kind, impact=impact, start=start, end=end, text=text, said=each,
-                          back=back, sentences=count, leans_report=leans))
+        facts.append(Fact(message=message, kind=kind, impact=impact, start=start, end=end, text=line,
+                          said=r.sentences if r else frozenset(), sentences=max(1, len(r.parts)) if r else 1,
+                          back=telling and r is not None and r.states(MessageKind.recovery),
+                          leans_report=bool(r and r.leans(MessageKind.report)),
+                          asks=cues.is_question(r.parts[0][0] if r and r.parts else text)))
     return facts
 
 
@@ -195,15 +137,22 @@ def recovery_statement(facts: list[Fact], first: Fact | None) -> Fact | None:
     return next((f for f in reversed(facts[begin:]) if f.back), None)
 
 
-def turning_point(facts: list[Fact], first: Fact | None, last: Fact | None) -> Fact | None:
-    """The first message after the first signal, and after the last step said to have made things worse,
-    that reads as things coming back (even a faint sign, "[RESOLVED] ..."): the fix that worked is the last
-    step before it. None when nothing before the recovery statement reads so."""
-    begin = facts.index(first) + 1 if first in facts else 0
-    end = facts.index(last) + 1 if last in facts else len(facts)
+def _after_harm(facts: list[Fact], begin: int, end: int) -> int:
+    """Where the fix that worked may start: after the last step said to have made things worse (before
+    ``end``), and after the step right after that claim when it is an action: it undoes the harm, and what
+    comes back then is what the harm broke, not the incident."""
     worse = [n for n, f in enumerate(facts[:end]) if f.kind == MessageKind.made_worse]
     start = max(begin, max(worse, default=-1) + 1)
-    return next((f for f in facts[start:end] if f.back or f.kind == MessageKind.recovery), None)
+    return start + 1 if worse and start < end and facts[start].kind == MessageKind.action else start
+
+
+def turning_point(facts: list[Fact], first: Fact | None, last: Fact | None) -> Fact | None:
+    """The first message after the first signal, and after the last step said to have made things worse and
+    its undoing, that reads as things coming back (even a faint sign, "[RESOLVED] ..."): the fix that worked
+    is the last step before it. None when nothing before the recovery statement reads so."""
+    begin = facts.index(first) + 1 if first in facts else 0
+    end = facts.index(last) + 1 if last in facts else len(facts)
+    return next((f for f in facts[_after_harm(facts, begin, end) : end] if f.back), None)
 
 
 def _when(message: Message) -> str:
@@ -253,7 +202,9 @@ def _extractive_prose(record: Record, facts: list[Fact]) -> list[DraftItem]:
     end = facts.index(last) if last is not None else len(facts)
     during = [f for f in facts[first_alert:end] if f.kind in RESPONSE]
     turn = turning_point(facts, first, last)
-    before_turn = facts[first_alert : facts.index(turn)] if turn is not None else facts[first_alert:end]
+    # the fix is taken after the harm and its undoing, as the turning point is
+    settled = _after_harm(facts, first_alert, facts.index(turn) if turn is not None else end)
+    before_turn = facts[settled : facts.index(turn)] if turn is not None else facts[settled:end]
     fix = next((f for f in reversed(before_turn) if f.kind == MessageKind.action), None)
     changes_first = [f for f in during if f.kind != MessageKind.hypothesis] or during
     add("response", changes_first[:9] + ([fix] if fix is not None and fix not in changes_first[:9] else []), 10)

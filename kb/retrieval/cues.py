@@ -69,7 +69,9 @@ class Reading:
     that made it worse, revert" reports a figure and says a step made things worse)."""
 
     verdict: Verdict  #: the whole message's verdict
-    kind: MessageKind | None  #: the whole message's kind
+    #: the whole message's kind; when none of its sentences that read clearly has it, the first of those
+    #: sentences' kind ("reverted to 120 and reloaded. inventory connecting again" blends, whole, into a cause)
+    kind: MessageKind | None
     sentences: frozenset[MessageKind]  #: kinds its sentences clearly have (empty for a one-sentence message)
     #: each judged sentence with the kind it clearly has (None when unclear), in order
     parts: tuple[tuple[str, MessageKind | None], ...] = ()
@@ -82,11 +84,15 @@ class Reading:
         """Whether it says this whole, ``margin`` ahead of the next kind, or in one of its sentences."""
         return (self.kind == kind and self.verdict.margin >= margin) or kind in self.sentences
 
+    @property
+    def best(self) -> str | None:
+        """The label the whole message scores best on, however faintly (``chatter`` included)."""
+        return max(self.verdict.scores, key=self.verdict.scores.__getitem__, default=None)
+
     def leans(self, kind: MessageKind) -> bool:
         """Whether the whole message reads most as this kind, called or not: the best-scored label, above
         ``MIN_SCORE`` even when the runner-up is too close to call (a long pasted error asked about)."""
-        best = max(self.verdict.scores, key=self.verdict.scores.__getitem__, default=None)
-        return best == kind.value and self.verdict.scores[best] >= MIN_SCORE
+        return self.best == kind.value and self.verdict.scores[kind.value] >= MIN_SCORE
 
     def states(self, kind: MessageKind) -> bool:
         """Whether the message says this as a statement, whole or in one of its sentences (a quoted chat
@@ -121,5 +127,9 @@ def read(texts: Sequence[str]) -> list[Reading]:
     out = []
     for text, whole, ps in zip(texts, wholes, parts, strict=True):
         each = tuple((p, _clear(next(verdicts))) for p in ps)
-        out.append(Reading(whole, kind_of(whole), frozenset(k for _, k in each if k), each, plain(text)))
+        said = [k for _, k in each if k]
+        kind = kind_of(whole)
+        if said and kind not in said:
+            kind = said[0]  # read whole, its sentences blend into a kind none of them has: the first one says
+        out.append(Reading(whole, kind, frozenset(said), each, plain(text)))
     return out

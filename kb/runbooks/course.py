@@ -91,6 +91,12 @@ class Entry:
         """It changed something: it runs a command, or reads as an action or nearly so (``ACTION_MARGIN``)."""
         return self.kind not in (MessageKind.made_worse, MessageKind.recovery) and self.behind <= ACTION_MARGIN
 
+    @property
+    def undoes(self) -> bool:
+        """Right after "that made it worse", it undid the step and says what came back ("reverted to 120 and
+        reloaded; inventory connecting again"): it runs a command or reads as an action, and reads as back."""
+        return self.kind == MessageKind.recovery and self.behind == 0.0
+
 
 def read_entries(said: Sequence[str], texts: Sequence[str] | None = None) -> list[Entry]:
     """What each entry does (``said``: its words; ``texts``: the whole entry, for its commands), judged in
@@ -147,7 +153,7 @@ def steps_of(read: Sequence[Entry], texts: Sequence[str]) -> Steps:
         if not acted:
             continue
         out.harmful.append((min(acted, key=lambda j: read[j].behind), i))
-        if i + 1 < len(read) and read[i + 1].acts:
+        if i + 1 < len(read) and (read[i + 1].acts or read[i + 1].undoes):
             out.undone.append(i + 1)
     taken = {a for a, _w in out.harmful} | set(out.undone)
     last_worse = max((w for _a, w in out.harmful), default=-1)

@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from kb.generation.chatlines import PROMPT
 from kb.generation.markup import inert
 from kb.generation.quoting import quote_parts, quoted
-from kb.generation.summary import PROMPT
 from kb.retrieval.search import terms
 from kb.text.structure import lines as markdown_lines
 
