@@ -25,9 +25,6 @@ from kb.text.steps import Span, clean_step, terms_of
 #: kinds of line that are not evidence a trainee may see before the end
 NOT_EVIDENCE = (*ACTING, MessageKind.made_worse, MessageKind.recovery, MessageKind.hypothesis,
                 MessageKind.action_item)
-#: how far ahead of the next kind the lead-in of pasted output must be to keep the paste from the clues: a few
-#: words ("checkout errors:", "who's holding them:") say little, and output pasted is evidence
-SURE = message_cues.SENTENCE_MARGIN
 
 
 def clue_key(citation: Citation) -> str:
@@ -50,7 +47,9 @@ def chat_clues(chat: Record, guard: LeakGuard, until: dt.datetime | None) -> lis
         if "\n" in body and not guard.leaks(body):
             pasted.append((message, body))
     firsts = [body.split("\n", 1)[0] for _m, body in pasted]
-    kinds = [message_cues.kind_of(v) if v.margin >= SURE else None for v in message_cues.judge(firsts)]
+    # only a lead-in the model is sure of keeps the paste from the clues: a few words ("checkout errors:",
+    # "who's holding them:") say little, and output pasted is evidence
+    kinds = [message_cues.sure_kind(v) for v in message_cues.judge(firsts)]
     evidence = evidence_kinds([body for _m, body in pasted])
     clues = []
     for (message, body), kind, category in zip(pasted, kinds, evidence, strict=True):

@@ -104,7 +104,7 @@ class Reading:
         states nothing."""
         if self.parts:
             return any(k == kind and not is_question(p) for p, k in self.parts)
-        return _clear(self.verdict) == kind and not is_question(self.text)
+        return sure_kind(self.verdict) == kind and not is_question(self.text)
 
 
 def is_question(text: str) -> bool:
@@ -112,7 +112,7 @@ def is_question(text: str) -> bool:
     return text.strip().rstrip(";").removesuffix("(edited)").rstrip(" );").endswith("?")
 
 
-def _clear(verdict: Verdict) -> MessageKind | None:
+def sure_kind(verdict: Verdict) -> MessageKind | None:
     """A sentence's kind when the model is sure of it: its best-scored label, well ahead of the next."""
     best = max(verdict.scores, key=verdict.scores.__getitem__, default=None)
     return kind_of(verdict) if verdict.label == best and verdict.margin >= SENTENCE_MARGIN else None
@@ -126,7 +126,7 @@ def read(texts: Sequence[str]) -> list[Reading]:
     wholes = [next(verdicts) for _ in texts]
     out = []
     for text, whole, ps in zip(texts, wholes, parts, strict=True):
-        each = tuple((p, _clear(next(verdicts))) for p in ps)
+        each = tuple((p, sure_kind(next(verdicts))) for p in ps)
         said = [k for _, k in each if k]
         kind = kind_of(whole)
         if said and kind not in said:
