@@ -148,8 +148,9 @@ def _after_harm(facts: list[Fact], begin: int, end: int) -> int:
 
 def turning_point(facts: list[Fact], first: Fact | None, last: Fact | None) -> Fact | None:
     """The first message after the first signal, and after the last step said to have made things worse and
-    its undoing, that reads as things coming back (even a faint sign, "[RESOLVED] ..."): the fix that worked
-    is the last step before it. None when nothing before the recovery statement reads so."""
+    its undoing, that states things are coming back (``Fact.back``: "[RESOLVED] ...", "inventory connecting
+    again"; not an explanation that mentions it): the fix that worked is the last step before it. None when
+    nothing before the recovery statement reads so."""
     begin = facts.index(first) + 1 if first in facts else 0
     end = facts.index(last) + 1 if last in facts else len(facts)
     return next((f for f in facts[_after_harm(facts, begin, end) : end] if f.back), None)
