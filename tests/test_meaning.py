@@ -96,3 +96,21 @@ def test_a_learned_classifier_tells_apart_by_words_what_the_embedding_cannot() -
     better, worse = judge.classify(["disk latency back to normal", "disk latency getting worse"])
     assert (better.label, worse.label) == ("recovery", "made_worse")
     assert better.margin > 0.5 and worse.margin > 0.5
+
+
+def _unsure(nearest: tuple[str, float]) -> Classifier:
+    """A learned classifier whose fit for every text is unsure (below its floor) and whose nearest example is given."""
+    judge = Classifier.__new__(Classifier)
+    judge.weights = np.zeros((1, 3))
+    judge.min_score, judge.min_margin = -0.4, 0.08
+    judge.scores = lambda texts: [{"action": -0.45, "observation": -0.6, "made_worse": -0.7} for _ in texts]  # type: ignore[method-assign]
+    judge.nearest = lambda texts: [nearest for _ in texts]  # type: ignore[method-assign]
+    return judge
+
+
+def test_a_near_enough_example_decides_an_unsure_call_only_for_one_of_the_two_best_labels() -> None:
+    assert _unsure(("observation", 0.6)).classify_one("x").label == "observation"  # the runner-up: taken
+    assert _unsure(("action", 0.6)).classify_one("x").label == "action"
+    assert _unsure(("made_worse", 0.6)).classify_one("x").label is None  # third: a word in common, not a reading
+    assert _unsure(("made_worse", 0.95)).classify_one("x").label == "made_worse"  # a near copy decides
+    assert _unsure(("observation", 0.3)).classify_one("x").label is None  # too far to decide
