@@ -122,16 +122,11 @@ def test_what_helped_is_cited_and_a_step_that_made_it_worse_is_only_a_caution(
     assert json.loads(json.dumps(as_json(pgbouncer)))["citations"][0]["n"] == 1
 
 
-@pytest.mark.xfail(reason="the pgbouncer postmortem's '10:38 - Aisha starts a loop terminating idle in "
-                          "transaction sessions' reads as a cause, not a step, so it is not cited as a fix", strict=False)
 def test_what_helped_cites_both_steps_of_the_fix(pgbouncer: Enrichment) -> None:
     own = [c for c in pgbouncer.citations if c.doc_id == PGBOUNCER_INCIDENT]
     assert any("terminat" in c.quote for c in own)
 
 
-@pytest.mark.xfail(reason="the pgbouncer postmortem's '10:26 - Aisha sets default_pool_size 110 -> 120' reads as "
-                          "'made worse' itself and the fix is found to start at 10:23, before it, so it is not "
-                          "named as a caution", strict=False)
 def test_what_helped_names_the_step_that_made_it_worse(kb: KnowledgeBase, pgbouncer: Enrichment) -> None:
     incident = kb.record(PGBOUNCER_INCIDENT)
     raise_at = incident.text.index("Aisha sets `default_pool_size` 110 -> 120")

@@ -114,8 +114,6 @@ def test_a_solved_play_through(kb_env) -> None:  # type: ignore[no-untyped-def]
     assert f"`{MIGRATION}`" in debrief
 
 
-@pytest.mark.xfail(reason="turning the enrichment flag off is not yet part of the pgbouncer sample's fix: its "
-                   "Mitigation section names only the terminate loop", strict=False)
 def test_a_given_up_play_through_with_a_harmful_action(kb_env) -> None:  # type: ignore[no-untyped-def]
     _settings, searcher, _ = kb_env
     source = f"{PGBOUNCER}-postmortem" if f"{PGBOUNCER}-postmortem" in eligible(searcher) else PGBOUNCER
@@ -232,8 +230,6 @@ def test_actions_are_classified() -> None:
 FREE_DELIVERY = "2023-12-19-free-delivery-flag-full-rollout"
 
 
-@pytest.mark.xfail(reason="the pgbouncer postmortem's '10:26 - Aisha sets default_pool_size 110 -> 120' reads as "
-                          "'made worse' itself and the entry before it as a question, so no harmful item is built", strict=False)
 def test_a_harmful_action_named_by_its_setting_is_recognised_and_the_rubric_adds_up(kb_env) -> None:  # type: ignore[no-untyped-def]
     _settings, searcher, _ = kb_env
     assert action_class("raise default_pool_size to 60") == "raise_limit"

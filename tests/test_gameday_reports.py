@@ -39,6 +39,9 @@ title: Incident on 2025-05-02 - Mailer queue stalled
 
 - **Resolution**: The broker client library was rolled back to 4.2 on the worker image.
 """
+#: the fix in other words, and a step written like the Resolution but taken after things were back
+PINNED = "Pinned the previous broker client on the workers and redeployed them."
+LATER = "  - 2025-07-01 14:30: Rolled the broker client library back to 4.2 on the base image too."
 CAUSE = ("- **Root cause**: Version 4.3 of the broker client library stopped acknowledging prefetched messages "
          "after a reconnect, so every worker waited forever on messages it already held.\n")
 
@@ -51,6 +54,10 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
     (docs / "2025-05-02-mailer-queue-stalled.md").write_text(REPORT)
     (docs / "2025-06-10-mailer-queue-stalled-again.md").write_text(
         REPORT.replace("2025-05-02", "2025-06-10").replace("- **Resolution**", CAUSE + "\n- **Resolution**"))
+    (docs / "2025-07-01-mailer-queue-stalled-third.md").write_text(
+        REPORT.replace("2025-05-02", "2025-07-01").replace("- **Resolution**", CAUSE + "\n- **Resolution**")
+        .replace("emails flowing again.\n", f"emails flowing again.\n{LATER}\n")
+        .replace("Rolled the broker client library back to 4.2 on the worker image.", PINNED))
     settings = Settings(data_dir=folder / "kb", _env_file=None)  # type: ignore[call-arg]
     return fake_ingested(settings, docs)
 
@@ -78,6 +85,14 @@ def test_a_report_with_its_cause_makes_a_scenario_that_names_nothing(reports: Kn
     shown = json.dumps(scenario.public())
     assert "mailer-queue-stalled" not in shown and "source_id" not in scenario.public()
     assert "Queue depth back to normal" not in shown  # the recovery waits for the debrief
+
+
+def test_a_step_taken_after_things_were_back_is_not_the_fix(reports: KnowledgeBase) -> None:
+    incident = read_incident(reports, "2025-07-01-mailer-queue-stalled-third")
+    texts = [incident.text(n) for n in range(len(incident.timeline))]
+    back = next(n for n, t in enumerate(texts) if "back to normal" in t)
+    assert incident.recovery == back
+    assert [texts[n] for n in incident.fixes] == [next(t for t in texts if PINNED in t)]
 
 
 def test_the_wheel_passes_over_reports_that_cannot_make_a_scenario(reports: KnowledgeBase) -> None:

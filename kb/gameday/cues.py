@@ -47,9 +47,9 @@ def line_kinds(texts: Sequence[str]) -> list[MessageKind | None]:
     if not texts:
         return []
     out: list[MessageKind | None] = []
-    for verdict in message_cues.judge(list(texts)):
-        kind = message_cues.kind_of(verdict)
-        out.append(None if kind == MessageKind.recovery and verdict.margin < CLEAR else kind)
+    for reading in message_cues.read(list(texts)):
+        kind = reading.kind
+        out.append(None if kind == MessageKind.recovery and not reading.clearly(kind, CLEAR) else kind)
     return out
 
 

@@ -197,25 +197,16 @@ def _blocks(text: str) -> list[str]:
 
 def _fixes(incident: Incident, to_resolution: list[list[float]]) -> tuple[list[int], int | None]:
     """The fix: the steps after the first report closest in meaning to the Resolution section (all within a
-    small spread of the closest), else the last action before the first entry that says things are back; and
-    the first step that reads somewhat like the Resolution, where showing stops."""
-    after = range(incident.first + 1, len(incident.timeline))
-    if incident.resolution:
-        closeness = {n: max(to_resolution[n], default=0.0) for n in after if incident.timeline[n][1]
-                     and incident.kinds[n] not in NOT_A_FIX}
-        near = [n for n, c in closeness.items() if c >= FIX_CLOSE]
-        # a step the timeline itself says made things worse was tried, not the fix, however close its words
-        worse = {n for n, r in zip(near, message_cues.read([incident.text(n) for n in near]), strict=True)
-                 if r.says(MessageKind.made_worse)}
-        near = [n for n in near if n not in worse]
-        # a step someone took, when one is close enough; else any entry close enough (a kind is a guess)
-        acted = [n for n in near if incident.kinds[n] in FIX_KINDS] or near
-        best = max((closeness[n] for n in acted), default=0.0)
-        if best >= FIX_CLOSE:
-            start = min(n for n in acted if closeness[n] >= best - START_SPREAD)
-            fixes = [n for n in acted if closeness[n] >= best - FIX_SPREAD]
-            return fixes + _step_after_finding(incident, fixes), start
+    small spread of the closest), looked for first before the first entry that says things are back (a step
+    taken after that did not bring them back: "determines why the old job reverted it", hours later), else
+    the last action before that entry; and the first step that reads somewhat like the Resolution, where
+    showing stops."""
     back = recovery_index(incident.kinds, incident.first + 1)
+    if incident.resolution:
+        for until in dict.fromkeys((back, len(incident.timeline))):
+            found = _closest_to_resolution(incident, to_resolution, range(incident.first + 1, until))
+            if found is not None:
+                return found
     acted = [n for n in range(incident.first + 1, back)
              if incident.kinds[n] in ACTING and incident.actions[n] not in TELLING]
     if not acted and incident.first + 1 < back < len(incident.timeline):
@@ -223,15 +214,41 @@ def _fixes(incident: Incident, to_resolution: list[list[float]]) -> tuple[list[i
     return acted[-1:], None
 
 
+def _closest_to_resolution(
+    incident: Incident, to_resolution: list[list[float]], entries: range
+) -> tuple[list[int], int] | None:
+    """(fix steps, where the fix starts) among ``entries``, or None when none is close enough to the Resolution."""
+    closeness = {n: max(to_resolution[n], default=0.0) for n in entries if incident.timeline[n][1]
+                 and incident.kinds[n] not in NOT_A_FIX}
+    near = [n for n, c in closeness.items() if c >= FIX_CLOSE]
+    # a step the timeline itself says made things worse was tried, not the fix, however close its words
+    worse = {n for n, r in zip(near, message_cues.read([incident.text(n) for n in near]), strict=True)
+             if r.says(MessageKind.made_worse)}
+    near = [n for n in near if n not in worse]
+    # a step someone took, when one is close enough; else any entry close enough (a kind is a guess)
+    acted = [n for n in near if incident.kinds[n] in FIX_KINDS] or near
+    best = max((closeness[n] for n in acted), default=0.0)
+    if best < FIX_CLOSE:
+        return None
+    start = min(n for n in acted if closeness[n] >= best - START_SPREAD)
+    fixes = [n for n in acted if closeness[n] >= best - FIX_SPREAD]
+    return fixes + _step_after_finding(incident, fixes), start
+
+
 def _step_after_finding(incident: Incident, fixes: list[int]) -> list[int]:
-    """When the entries closest to the Resolution only found what to fix ("finds the CREATE INDEX holding the
-    lock"), the step taken right after them, before things were back, is part of the fix too."""
-    if not fixes or any(incident.kinds[n] in FIX_KINDS for n in fixes):
+    """The steps taken after the entries closest to the Resolution and before the first entry that says things
+    are back are part of the fix too. When those entries only found what to fix ("finds the CREATE INDEX
+    holding the lock"), that is the first step taken after them; when they are steps, it is every step until
+    things are back ("terminates the sessions", then "turns the flag off", then "pool down to 41%"): a
+    Resolution may name one of two steps. With no entry saying things are back, nothing is added to steps."""
+    if not fixes:
         return []
     back = recovery_index(incident.kinds, max(fixes) + 1)
-    step = next((n for n in range(max(fixes) + 1, back) if incident.timeline[n][1]
-                 and incident.kinds[n] in ACTING and incident.actions[n] not in TELLING), None)
-    return [step] if step is not None else []
+    steps = [n for n in range(max(fixes) + 1, back) if incident.timeline[n][1]
+             and incident.kinds[n] in ACTING and incident.actions[n] not in TELLING]
+    if not any(incident.kinds[n] in FIX_KINDS for n in fixes):
+        return steps[:1]
+    return steps if back < len(incident.timeline) else []
 
 
 def _chat(corpus: Corpus, record: Record) -> Record | None:

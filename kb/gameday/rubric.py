@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 from kb.core.enums import ActionKind, MessageKind, RubricKind, SectionName
 from kb.core.models import Citation, Record, RubricItem
-from kb.gameday.cues import ACTING, TELLING, action_kinds
+from kb.gameday.cues import ACTING, SAME_ACTION, TELLING, action_kinds, closeness
 from kb.gameday.incident import Incident
 from kb.gameday.timeline import cite
-from kb.retrieval.cues import read
+from kb.retrieval.cues import Reading, is_question, read
 from kb.text.steps import Span, shorten, terms_of
 
 #: a chat message says it made things worse only when that kind wins by this margin
@@ -36,9 +36,10 @@ def build_rubric(incident: Incident) -> Rubric:
     rubric.items += _mitigations(incident)
     rubric.items += _diagnoses(incident)
     rubric.items += _communication(incident)
-    rubric.items += _harmful_timeline(incident)
+    harmful = _harmful_timeline(incident)
+    rubric.items += harmful
     if incident.chat is not None:
-        rubric.items += _harmful_chat(incident.chat, until)
+        rubric.items += _harmful_chat(incident.chat, until, None if harmful else incident)
     return rubric
 
 
@@ -121,9 +122,10 @@ def _arrows(text: str) -> str:
     return text.replace(" -> ", " → ")
 
 
-def _harmful_chat(chat: Record, until: str | None) -> list[RubricItem]:
+def _harmful_chat(chat: Record, until: str | None, incident: Incident | None = None) -> list[RubricItem]:
     """What hurt, from the chat before the fix (``until``, "HH:MM"): the action a responder took just before a
-    message that clearly says it made things worse."""
+    message that clearly says it made things worse; with ``incident`` (its timeline says nothing made things
+    worse), told as the timeline's entry for that step when it has one (``_timeline_step``)."""
     messages = [m for m in chat.messages if until is None or m.ts is None or m.ts.strftime("%H:%M") < until]
     firsts = [m.text.split("\n", 1)[0] for m in messages]
     readings = read(firsts)
@@ -140,10 +142,63 @@ def _harmful_chat(chat: Record, until: str | None) -> list[RubricItem]:
         if acted is None:
             continue
         done.update(range(acted, n))
-        earlier, message = messages[acted], messages[n]
+        # a decision agreeing to a proposal ("ok, let's try. 120 -> 180") names its step in that proposal, the
+        # message right before it that opens with a question ("can we raise the pool to buy time?")
+        step = acted - 1 if kinds[acted] == MessageKind.decision and _proposes(readings, acted - 1) else acted
+        earlier, message = messages[step], messages[n]
+        said = _arrows(firsts[acted] if step == acted else firsts[step] + " " + firsts[acted])
+        effect = _arrows(" ".join(firsts[n].split()))
         span = Span(earlier.start, message.end, chat.text[earlier.start : message.end])
-        items.append(RubricItem(id=f"harmful-chat-{acted}", kind=RubricKind.harmful,
-                                text=shorten(firsts[acted], 200) + " -> " + " ".join(firsts[n].split()),
-                                action=actions[acted], terms=sorted(terms_of(firsts[acted])),
-                                citations=[cite(chat, span, SectionName.chat)]))
+        item = RubricItem(id=f"harmful-chat-{acted}", kind=RubricKind.harmful,
+                          text=shorten(said, 200) + " -> " + effect, action=actions[step] or actions[acted],
+                          terms=sorted(terms_of(said)), citations=[cite(chat, span, SectionName.chat)])
+        if incident is not None:
+            item = _told_by_timeline(incident, item, said, effect, message.ts.strftime("%H:%M") if message.ts else None)
+        items.append(item)
     return items
+
+
+def _told_by_timeline(incident: Incident, item: RubricItem, said: str, effect: str, when: str | None) -> RubricItem:
+    """A chat's harmful step told as the timeline's entry for it (``_timeline_step``), citing both; unchanged when
+    the timeline has no entry for it."""
+    entry = _timeline_step(incident, said, when)
+    if entry is None:
+        return item
+    entry_said = _arrows(incident.text(entry))
+    timeline = cite(incident.record, incident.timeline[entry][0], SectionName.timeline)
+    return item.model_copy(update={
+        "id": f"harmful-{entry}", "text": entry_said + " -> " + effect,
+        "action": incident.actions[entry] or item.action, "terms": sorted(terms_of(entry_said) | set(item.terms)),
+        "citations": [timeline, *item.citations]})
+
+
+def _timeline_step(incident: Incident, said: str, before: str | None) -> int | None:
+    """The timeline's entry for a step a chat says made things worse: the entry before the fix, and not after
+    the message that said so (``before``, "HH:MM"), closest to it in meaning, as close as a game day needs to
+    call two wordings the same step; when that entry only proposed or agreed to it (a decision), the action
+    the timeline records right after it. None when no entry is that close."""
+    timed = [(n, when) for n in range(incident.first + 1, min(incident.fix, len(incident.timeline)))
+             if (when := incident.timeline[n][1])]
+    entries = [n for n, when in timed if before is None or _minutes(when) <= _minutes(before)]
+    close = closeness(said, [incident.text(n) for n in entries]) if entries else []
+    if not close or max(close) < SAME_ACTION:
+        return None
+    entry = entries[close.index(max(close))]
+    if incident.kinds[entry] == MessageKind.action:
+        return entry
+    return next((n for n in entries if n > entry and incident.kinds[n] == MessageKind.action
+                 and incident.actions[n] not in TELLING), entry)
+
+
+def _minutes(when: str) -> int:
+    """Minutes into the day of a timeline's or chat's clock time ("10:26", "2026-01-21 10:26"); 0 for none."""
+    hours, _, minutes = when.split()[-1].partition(":") if when.strip() else ("", "", "")
+    return int(hours) * 60 + int(minutes[:2]) if hours.isdigit() and minutes[:2].isdigit() else 0
+
+
+def _proposes(readings: list[Reading], n: int) -> bool:
+    """Whether message ``n`` opens with a question (a proposal the next message may agree to)."""
+    if n < 0:
+        return False
+    r = readings[n]
+    return is_question(r.parts[0][0] if r.parts else r.text)
