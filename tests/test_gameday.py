@@ -274,7 +274,6 @@ def test_the_points_a_rubric_item_shows_are_the_points_it_scores(kb_env) -> None
     assert [i.points for i in Scenario.model_validate(saved).truth.rubric] == [POINTS[i.kind] for i in rubric]
 
 
-@pytest.mark.xfail(reason="the end of impact is not yet read as the recovery in the free-delivery sample", strict=False)
 def test_no_alert_incident_starts_at_the_first_report_not_the_day_before(kb_env) -> None:  # type: ignore[no-untyped-def]
     _settings, searcher, _ = kb_env
     scenario = build_scenario(searcher, FREE_DELIVERY, "medium")
@@ -284,11 +283,19 @@ def test_no_alert_incident_starts_at_the_first_report_not_the_day_before(kb_env)
     assert scenario.truth.impact_duration and scenario.truth.impact_duration.startswith("3h27m")
     master = GameMaster(scenario)
     session = master.start("ed")
-    assert master.play(session, "what is the CPU usage of checkout?").answer.startswith(NO_DATA)
     master.play(session, "turn off the flag checkout.free-delivery-threshold-20")
     master.finish(session)
-    assert "from the first alert or report to recovery" in (session.debrief or "")
-    assert "| · | mitigation |" in (session.debrief or "")  # the other mitigation step is not "missed"
+    debrief = session.debrief or ""
+    assert "from the first alert or report to recovery" in debrief and "| ✓ | mitigation |" in debrief
+    assert "| ✗ missed | mitigation |" not in debrief  # another mitigation step is not "missed" once one counted
+
+
+@pytest.mark.xfail(reason="a question about a metric the free-delivery evidence does not hold ('what is the CPU usage "
+                          "of checkout?') is answered with its one dashboard clue, about delivery-fee revenue", strict=False)
+def test_a_question_about_a_metric_the_evidence_does_not_hold_has_no_data(kb_env) -> None:  # type: ignore[no-untyped-def]
+    _settings, searcher, _ = kb_env
+    master = GameMaster(build_scenario(searcher, FREE_DELIVERY, "medium"))
+    assert master.play(master.start("ed"), "what is the CPU usage of checkout?").answer.startswith(NO_DATA)
 
 
 @pytest.mark.xfail(reason="the pgbouncer chat's pasted pg_stat_activity result is not among the clues any more, and "
