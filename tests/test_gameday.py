@@ -414,6 +414,19 @@ def test_a_timeline_of_plain_lines_is_read_entry_by_entry() -> None:
     assert found[1].text.endswith("muted channel.") and all(text[e.start - 100 : e.end - 100] == e.text for e in found)
 
 
+def test_a_wrapped_line_of_a_list_item_that_starts_with_a_date_continues_it() -> None:
+    from kb.gameday.timeline import _when, entries
+    from kb.text.steps import Span
+
+    item = ("- 2026-01-19 14:30 - v5.8.0 deployed behind a flag at 5%, raised to 100% on\n"
+            "  2026-01-20 09:00 after a clean canary.")
+    (entry,) = entries(Span(0, len(item), item))
+    assert entry.text == item and _when(entry.text) == "2026-01-19 14:30"
+    field = "- **Context**:\n  - 2025-05-02 09:12: Alert fired.\n  - 2025-05-02 09:20: On-call looked."
+    assert [_when(e.text) for e in entries(Span(0, len(field), field))] == [None, "2025-05-02 09:12",
+                                                                             "2025-05-02 09:20"]
+
+
 @pytest.mark.xfail(reason="in the replication-lag sample, '07:53 Autovacuum ... removes tuples ... WAL replay stops' "
                           "reads as the first report and states the cause, so the page falls back to the alert name", strict=False)
 def test_postmortems_whose_timeline_is_plain_text_make_game_days(kb_env) -> None:  # type: ignore[no-untyped-def]

@@ -58,11 +58,14 @@ DATED = re.compile(r"^\s*(?:[-*]\s*)?\[?\d{4}-\d{2}-\d{2}\b")
 
 def entries(span: Span) -> list[Span]:
     """A timeline paragraph as its entries: a plain-text timeline has no list markers, so each line that starts
-    with a time (or a date) starts an entry, and the lines after it continue it."""
+    with a time (or a date) starts an entry, and the lines after it continue it. In a list item, only a nested
+    item does: a wrapped line of the item that happens to start with a date ("raised to 100% on" /
+    "2026-01-20 09:00 after a clean canary.") continues it."""
+    listed = _bulleted(span.text)
     starts = [0]
     offset = 0
     for line in span.text.splitlines(keepends=True):
-        if offset and (TIME.match(line) or DATED.match(line)):
+        if offset and (TIME.match(line) or DATED.match(line)) and (not listed or _bulleted(line)):
             starts.append(offset)
         offset += len(line)
     out = []
@@ -71,6 +74,12 @@ def entries(span: Span) -> list[Span]:
         if piece.strip():
             out.append(Span(span.start + a, span.start + a + len(piece), piece))
     return out
+
+
+def _bulleted(line: str) -> bool:
+    """Whether a line opens a Markdown list item ("- ", "* ", "+ ", "1. ", "2) "), indented or not."""
+    marker, _, rest = line.lstrip().partition(" ")
+    return bool(rest) and (marker in ("-", "*", "+") or (marker[:-1].isdigit() and marker[-1:] in ".)"))
 
 
 #: a section of another name is a timeline when it lists at least this many entries that start with a time...
