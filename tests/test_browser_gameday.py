@@ -139,7 +139,9 @@ def test_a_summary_citation_opens_the_cited_chat_log(server: str, page: Page) ->
     cited = page.get_by_role("link", name=re.compile(r"^\[\d+\] \d\d:\d\d$")).and_(
         page.locator(f'a[href*="id={CHAT}&at="]'))
     expect(cited.first).to_be_visible(timeout=3 * WAIT_MS)  # summarising takes a while on a busy machine
-    see(page.get_by_role("heading", name="Timeline", exact=True))
+    timeline = page.get_by_role("heading", name="Timeline", exact=True)
+    expect(timeline).to_have_count(1, timeout=WAIT_MS)  # the previous draft, kept while this one ran, is gone
+    see(timeline)
     see(page.get_by_text("Assembled without an LLM", exact=False))
     shot(page, "summaries-01-draft")
     link = cited.first
