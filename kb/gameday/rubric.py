@@ -12,7 +12,7 @@ from kb.core.models import Citation, Record, RubricItem
 from kb.gameday.cues import ACTING, SAME_ACTION, TELLING, action_kinds, closeness
 from kb.gameday.incident import Incident
 from kb.gameday.timeline import cite
-from kb.retrieval.cues import Reading, is_question, read
+from kb.retrieval.cues import read
 from kb.text.steps import Span, shorten, terms_of
 
 #: a chat message says it made things worse only when that kind wins by this margin
@@ -144,7 +144,7 @@ def _harmful_chat(chat: Record, until: str | None, incident: Incident | None = N
         done.update(range(acted, n))
         # a decision agreeing to a proposal ("ok, let's try. 120 -> 180") names its step in that proposal, the
         # message right before it that opens with a question ("can we raise the pool to buy time?")
-        step = acted - 1 if kinds[acted] == MessageKind.decision and _proposes(readings, acted - 1) else acted
+        step = acted - 1 if kinds[acted] == MessageKind.decision and acted > 0 and readings[acted - 1].asks else acted
         earlier, message = messages[step], messages[n]
         said = _arrows(firsts[acted] if step == acted else firsts[step] + " " + firsts[acted])
         effect = _arrows(" ".join(firsts[n].split()))
@@ -179,7 +179,7 @@ def _timeline_step(incident: Incident, said: str, before: str | None) -> int | N
     the timeline records right after it. None when no entry is that close."""
     timed = [(n, when) for n in range(incident.first + 1, min(incident.fix, len(incident.timeline)))
              if (when := incident.timeline[n][1])]
-    entries = [n for n, when in timed if before is None or _minutes(when) <= _minutes(before)]
+    entries = [n for n, when in timed if before is None or when.split()[-1] <= before]  # both "HH:MM"
     close = closeness(said, [incident.text(n) for n in entries]) if entries else []
     if not close or max(close) < SAME_ACTION:
         return None
@@ -190,15 +190,3 @@ def _timeline_step(incident: Incident, said: str, before: str | None) -> int | N
                  and incident.actions[n] not in TELLING), entry)
 
 
-def _minutes(when: str) -> int:
-    """Minutes into the day of a timeline's or chat's clock time ("10:26", "2026-01-21 10:26"); 0 for none."""
-    hours, _, minutes = when.split()[-1].partition(":") if when.strip() else ("", "", "")
-    return int(hours) * 60 + int(minutes[:2]) if hours.isdigit() and minutes[:2].isdigit() else 0
-
-
-def _proposes(readings: list[Reading], n: int) -> bool:
-    """Whether message ``n`` opens with a question (a proposal the next message may agree to)."""
-    if n < 0:
-        return False
-    r = readings[n]
-    return is_question(r.parts[0][0] if r.parts else r.text)

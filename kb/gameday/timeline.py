@@ -11,7 +11,7 @@ import re
 
 from kb.core.enums import MessageKind, SectionName
 from kb.core.models import Citation, Record
-from kb.text.steps import Span, clean_step, split_steps
+from kb.text.steps import Span, clean_step, opens_list_item, split_steps
 
 #: a timeline entry's leading time: "- 09:08 -", "* [08:47]", "- [03-26 02:50]", "- 4:49 AM PST:", "**16:30**"
 TIME = re.compile(
@@ -61,11 +61,11 @@ def entries(span: Span) -> list[Span]:
     with a time (or a date) starts an entry, and the lines after it continue it. In a list item, only a nested
     item does: a wrapped line of the item that happens to start with a date ("raised to 100% on" /
     "2026-01-20 09:00 after a clean canary.") continues it."""
-    listed = _bulleted(span.text)
+    listed = opens_list_item(span.text)
     starts = [0]
     offset = 0
     for line in span.text.splitlines(keepends=True):
-        if offset and (TIME.match(line) or DATED.match(line)) and (not listed or _bulleted(line)):
+        if offset and (TIME.match(line) or DATED.match(line)) and (not listed or opens_list_item(line)):
             starts.append(offset)
         offset += len(line)
     out = []
@@ -74,12 +74,6 @@ def entries(span: Span) -> list[Span]:
         if piece.strip():
             out.append(Span(span.start + a, span.start + a + len(piece), piece))
     return out
-
-
-def _bulleted(line: str) -> bool:
-    """Whether a line opens a Markdown list item ("- ", "* ", "+ ", "1. ", "2) "), indented or not."""
-    marker, _, rest = line.lstrip().partition(" ")
-    return bool(rest) and (marker in ("-", "*", "+") or (marker[:-1].isdigit() and marker[-1:] in ".)"))
 
 
 #: a section of another name is a timeline when it lists at least this many entries that start with a time...

@@ -118,7 +118,7 @@ def classify(record: Record) -> list[Fact]:
                           said=r.sentences if r else frozenset(), sentences=max(1, len(r.parts)) if r else 1,
                           back=telling and r is not None and r.states(MessageKind.recovery),
                           leans_report=bool(r and r.leans(MessageKind.report)),
-                          asks=cues.is_question(r.parts[0][0] if r and r.parts else text)))
+                          asks=r.asks if r else cues.is_question(text)))
     return facts
 
 

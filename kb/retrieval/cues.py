@@ -90,6 +90,12 @@ class Reading:
         """The label the whole message scores best on, however faintly (``chatter`` included)."""
         return max(self.verdict.scores, key=self.verdict.scores.__getitem__, default=None)
 
+    @property
+    def asks(self) -> bool:
+        """Whether it opens with a question: its first sentence asks ("can we raise the pool? that's what got us
+        out last time" proposes a step)."""
+        return is_question(self.parts[0][0] if self.parts else self.text)
+
     def leans(self, kind: MessageKind) -> bool:
         """Whether the whole message reads most as this kind, called or not: the best-scored label, above
         ``MIN_SCORE`` even when the runner-up is too close to call (a long pasted error asked about)."""

@@ -45,6 +45,11 @@ class Span(NamedTuple):
     text: str
 
 
+def opens_list_item(line: str) -> bool:
+    """Whether a line opens a Markdown list item ("- ", "* ", "+ ", "1. ", "2) "), at any depth."""
+    return _LIST_ITEM.match(line.lstrip()) is not None
+
+
 def _lines(text: str, base: int) -> list[tuple[int, str]]:
     out, offset = [], base
     for line in text.splitlines(keepends=True):
