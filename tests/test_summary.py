@@ -74,13 +74,31 @@ def test_the_pgbouncer_log_reads_like_the_incident() -> None:
     assert as_json["sources"] == [record.id]
 
 
-@pytest.mark.xfail(reason="the fix that worked is read as 'stopped the terminate loop' (10:44): the signs of "
-                          "improvement right after the flag went off ('no more \"maps: eta request\" lines', "
-                          "'idle in transaction 118 -> 4') do not read as things coming back", strict=False)
 def test_the_pgbouncer_summary_names_the_flag_as_the_fix() -> None:
     (record,) = chat_records(DATA / "chats" / "2026-01-21-pgbouncer-idle-in-transaction.txt")
     recovery = [i.text for i in summarize(record).items if i.section == "recovery"]
     assert any("OFF at 10:40:06" in t for t in recovery)
+
+
+def test_the_fix_is_the_step_that_carried_out_the_decision_not_the_last_step_before_recovery(tmp_path: Path) -> None:
+    """A stopgap started while the decided step was under way, and undone once it landed, is not the fix."""
+    chat = tmp_path / "2026-03-02-search-latency.txt"
+    chat.write_text(
+        "[2026-03-02 14:05:10] grafana: [FIRING:1] SearchLatencyHigh service=search p99=4.2s\n"
+        "[2026-03-02 14:06:02] dana: ack. p99 on search is 4s, normally 300ms\n"
+        "[2026-03-02 14:09:40] omar: the index rebuild job started at 14:00 and is hammering the shards\n"
+        "[2026-03-02 14:10:15] omar: we could pause the rebuild job, it can resume from its checkpoint later\n"
+        "[2026-03-02 14:10:40] dana: agreed, pause it\n"
+        "[2026-03-02 14:11:05] omar: scaling the query tier from 4 to 6 replicas while we wait\n"
+        "[2026-03-02 14:13:30] omar: rebuild job paused at checkpoint 41\n"
+        "[2026-03-02 14:15:10] omar: scaled the query tier back to 4\n"
+        "[2026-03-02 14:16:00] grafana: [RESOLVED] SearchLatencyHigh service=search p99=0.31s\n"
+        "[2026-03-02 14:17:20] dana: search is back to normal\n"
+    )
+    (record,) = chat_records(chat)
+    recovery = [i.text for i in summarize(record).items if i.section == "recovery"]
+    assert recovery[0] == "rebuild job paused at checkpoint 41"
+    assert not any("back to 4" in t for t in recovery)
 
 
 def test_quoted_text_inside_a_message_does_not_decide_its_kind() -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from kb.core.enums import ActionKind, MessageKind
 from kb.retrieval import cues as message_cues
-from kb.retrieval.meaning import classifier, embed
+from kb.retrieval.meaning import classifier, similarity
 
 #: actions that tell people (paging, declaring, a status page) rather than change a system
 TELLING = (ActionKind.page, ActionKind.declare, ActionKind.communicate)
@@ -76,18 +76,6 @@ def turn_kind(text: str) -> str:
     """What a player's turn is: ``ask_*`` (a question, for a kind of evidence), ``hypothesis``, ``action``."""
     verdict = classifier("gm_turns").classify_one(text)
     return verdict.label or "ask_other"
-
-
-def similarity(texts: Sequence[str], others: Sequence[str]) -> list[list[float]]:
-    """Cosine similarity in meaning of each text to each other text (one batch of the model)."""
-    if not texts or not others:
-        return [[0.0] * len(others) for _ in texts]
-    import numpy as np
-
-    matrix = np.array(embed([*texts, *others]), dtype=float)  # through the shared cache of embedded texts
-    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True) + 1e-12
-    sims = matrix[: len(texts)] @ matrix[len(texts) :].T
-    return [[float(x) for x in row] for row in sims]
 
 
 def closeness(text: str, others: Sequence[str], known: Sequence[ActionKind | None] | None = None) -> list[float]:

@@ -26,6 +26,7 @@ from kb.generation.grounding import Evidence, References, require_grounded
 from kb.generation.guard import caution_note
 from kb.generation.prompting import grounded_lines
 from kb.retrieval import cues
+from kb.retrieval.meaning import similarity
 
 #: a figure of harm: a share of requests or errors, or counted customers, orders, contacts
 IMPACT = re.compile(
@@ -40,6 +41,10 @@ BOTS = {"alertmanager", "pagerduty", "argocd", "opsgenie", "grafana", "prometheu
 PROSE_SECTIONS = ("summary", "leadup", "fault", "impact", "detection", "response", "recovery")
 TEMPLATE = ("summary", "leadup", "fault", "impact", "detection", "response", "recovery", "timeline", "action items")
 RESPONSE = (MessageKind.hypothesis, MessageKind.decision, MessageKind.action, MessageKind.made_worse)
+#: an action this close in meaning (cosine of the bundled model) to a decision and the message it answers
+#: carries that decision out; two wordings of one step ("turning the flag off skips the call" / "flag OFF at
+#: 10:40") score about 0.6, a different step taken in the same minutes about 0.3
+CARRIES_OUT = 0.45
 
 
 @dataclass
@@ -156,6 +161,24 @@ def turning_point(facts: list[Fact], first: Fact | None, last: Fact | None) -> F
     return next((f for f in facts[_after_harm(facts, begin, end) : end] if f.back), None)
 
 
+def decided_step(facts: list[Fact]) -> Fact | None:
+    """The action that carried out the last decision among ``facts`` (the messages before things came back):
+    of the actions after it, the one closest in meaning to the decision and the message before it, which it
+    often only agrees to ("it's behind the flag, turning it off skips the call" / "do it"). Other steps taken
+    in the meantime (freeing connections while the flag change waits for approval, then stopping that loop)
+    are not the fix. None without a decision, or when no action after it is that close (``CARRIES_OUT``)."""
+    decided = next((n for n in range(len(facts) - 1, -1, -1) if facts[n].kind == MessageKind.decision), None)
+    if decided is None:
+        return None
+    acts = [f for f in facts[decided + 1 :] if f.kind == MessageKind.action]
+    if not acts:
+        return None
+    proposal = " ".join(f.text for f in facts[max(0, decided - 1) : decided + 1])
+    close = similarity([proposal], [f.text for f in acts])[0]
+    best = max(range(len(acts)), key=lambda k: close[k])
+    return acts[best] if close[best] >= CARRIES_OUT else None
+
+
 def _when(message: Message) -> str:
     return message.ts.strftime("%Y-%m-%d %H:%M") if message.ts else ""
 
@@ -206,7 +229,9 @@ def _extractive_prose(record: Record, facts: list[Fact]) -> list[DraftItem]:
     # the fix is taken after the harm and its undoing, as the turning point is
     settled = _after_harm(facts, first_alert, facts.index(turn) if turn is not None else end)
     before_turn = facts[settled : facts.index(turn)] if turn is not None else facts[settled:end]
-    fix = next((f for f in reversed(before_turn) if f.kind == MessageKind.action), None)
+    # the step that carried out the last decision; else the last step taken (a question takes none)
+    fix = decided_step(before_turn) or next(
+        (f for f in reversed(before_turn) if f.kind == MessageKind.action and not f.asks), None)
     changes_first = [f for f in during if f.kind != MessageKind.hypothesis] or during
     add("response", changes_first[:9] + ([fix] if fix is not None and fix not in changes_first[:9] else []), 10)
     back = [f for f in facts[end:] if f.kind == MessageKind.recovery]

@@ -257,6 +257,18 @@ def embed(texts: Sequence[str], model: Any = None, clip: int | None = MAX_TEXT_C
     return [_CACHE[name, t] for t in clipped]
 
 
+def similarity(texts: Sequence[str], others: Sequence[str]) -> list[list[float]]:
+    """Cosine similarity in meaning of each text to each other text (one batch of the model)."""
+    if not texts or not others:
+        return [[0.0] * len(others) for _ in texts]
+    import numpy as np
+
+    matrix = np.array(embed([*texts, *others]), dtype=float)  # through the shared cache of embedded texts
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True) + 1e-12
+    sims = matrix[: len(texts)] @ matrix[len(texts) :].T
+    return [[float(x) for x in row] for row in sims]
+
+
 def word_features(texts: Sequence[str], np: Any) -> Any:
     """Which words each text holds, hashed into ``WORD_BUCKETS`` buckets, scaled to unit length."""
     out = np.zeros((len(texts), WORD_BUCKETS))
