@@ -253,7 +253,6 @@ def test_a_harmful_action_named_by_its_setting_is_recognised_and_the_rubric_adds
     assert f"**{session.score}**" in rubric_rows[-1]
 
 
-@pytest.mark.xfail(reason="no timeline entry of the pgbouncer sample is close enough to its root cause to be a finding", strict=False)
 def test_the_points_a_rubric_item_shows_are_the_points_it_scores(kb_env) -> None:  # type: ignore[no-untyped-def]
     _settings, searcher, _ = kb_env
     scenario = build_scenario(searcher, f"{PGBOUNCER}-postmortem", "medium")

@@ -33,6 +33,10 @@ from kb.text.steps import Span, clean_step, sentences
 
 #: an entry this close in meaning (cosine) to a sentence of the root cause states the cause
 STATES_CAUSE = 0.55
+#: when no entry between the page and the fix is that close, the closest one is the responders' finding if it
+#: is this close: timelines tell a finding in responders' words ("finds `eta request took 28s` in the logs and
+#: links it to v5.8.0"), the Root cause section in an explainer's ("a network call inside a transaction")
+NEARLY_STATES_CAUSE = 0.45
 #: an action this much less close to the Resolution than the closest one is not part of the fix
 FIX_SPREAD = 0.08
 #: a step this much less close to the Resolution than the closest one may still begin the fix (shown no more)
@@ -89,18 +93,33 @@ def body_sentences(text: str) -> list[str]:
     return out
 
 
-def _states_cause(texts: list[str], cause: list[str]) -> list[bool]:
-    """Whether each entry, or one of its clauses ("X determines the root cause is Y"), says what a sentence
-    of the root cause says."""
+def _cause_closeness(texts: list[str], cause: list[str]) -> list[float]:
+    """How close each entry, or one of its clauses ("X determines the root cause is Y"), comes to saying what
+    a sentence of the root cause says."""
     pieces, owner = [], []
     for n, text in enumerate(texts):
         for piece in dict.fromkeys([text, *(c for c in CLAUSE.split(text) if len(c.split()) >= 2)]):
             pieces.append(piece)
             owner.append(n)
-    out = [False] * len(texts)
+    out = [0.0] * len(texts)
     for n, row in zip(owner, similarity(pieces, cause), strict=True):
-        out[n] = out[n] or max(row, default=0.0) >= STATES_CAUSE
+        out[n] = max(out[n], max(row, default=0.0))
     return out
+
+
+def _findings(incident: Incident, closeness: list[float]) -> list[int]:
+    """The entries between the page and the fix that state the cause (not steps taken); when none does, the
+    one closest to it, if nearly (``NEARLY_STATES_CAUSE``), which then also counts as stating it (no clue). That
+    one is looked for after the page, and not among reports: the page and what people noticed are symptoms."""
+    told = [n for n in range(incident.first, incident.fix) if incident.kinds[n] not in ACTING]
+    found = [n for n in told if incident.states_cause[n]]
+    looked = [n for n in told if n > incident.first and incident.kinds[n] != MessageKind.report]
+    if not found and looked:
+        best = max(looked, key=lambda n: closeness[n])
+        if closeness[best] >= NEARLY_STATES_CAUSE:
+            incident.states_cause[best] = True
+            found = [best]
+    return found
 
 
 def read_incident(corpus: Corpus, source_id: str) -> Incident:
@@ -129,7 +148,8 @@ def read_incident(corpus: Corpus, source_id: str) -> Incident:
     # "@alice rolls back" reads as "rolls back"; a sentence of the Resolution may say the fix in one clause
     said = list(dict.fromkeys(piece for sentence in resolution for piece in pieces_of(sentence)))
     sims = similarity([HANDLE.sub("", t) for t in texts], said)
-    incident.states_cause = _states_cause(texts, cause)
+    closeness = _cause_closeness(texts, cause)
+    incident.states_cause = [c >= STATES_CAUSE for c in closeness]
     incident.fixes, incident.fix_start = _fixes(incident, sims)
     incident.recovery = recovery_index(kinds, incident.fix + 1) if incident.fixes else recovery_index(kinds, first + 1)
     if not incident.fixes and not resolution:
@@ -139,8 +159,7 @@ def read_incident(corpus: Corpus, source_id: str) -> Incident:
     if len(page_words) < PAGE_WORDS:
         raise KBError(f"'{source_id}' cannot make a fair game day: its first report reads only "
                       f"'{' '.join(page_words) or timeline[incident.first][0].text.strip()}', not what was seen")
-    incident.findings = [n for n in range(incident.first, incident.fix)
-                         if incident.states_cause[n] and kinds[n] not in ACTING]
+    incident.findings = _findings(incident, closeness)
     return incident
 
 
