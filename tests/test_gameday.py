@@ -258,6 +258,8 @@ def test_the_points_a_rubric_item_shows_are_the_points_it_scores(kb_env) -> None
     scenario = build_scenario(searcher, f"{PGBOUNCER}-postmortem", "medium")
     rubric = scenario.truth.rubric
     assert {"mitigation", "diagnosis", "communication", "harmful"} <= {i.kind for i in rubric}
+    found = [i.text for i in rubric if i.kind == "diagnosis"]  # what the responders found is not handed out
+    assert not [c.text for c in scenario.clues if any(c.text.startswith(f[:20]) for f in found)]
     for item in rubric:  # matched alone, an item earns what it shows
         session = Session(id="s", scenario_id=scenario.id, trainee="t", started=dt.datetime.now(dt.UTC),
                           matched=[item.id])
