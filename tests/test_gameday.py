@@ -228,6 +228,7 @@ def test_actions_are_classified() -> None:
 
 
 FREE_DELIVERY = "2023-12-19-free-delivery-flag-full-rollout"
+KAFKA = "2023-06-18-kafka-lag-delayed-deliveries"
 
 
 def test_a_harmful_action_named_by_its_setting_is_recognised_and_the_rubric_adds_up(kb_env) -> None:  # type: ignore[no-untyped-def]
@@ -308,18 +309,28 @@ def test_a_pasted_query_result_answers_a_question_about_what_was_queried(kb_env)
     assert "application_name" in t.answer and t.citations[0].section == "chat"
 
 
-@pytest.mark.xfail(reason="the config-change fix of the kafka sample is not yet found by meaning", strict=False)
 def test_a_config_change_fix_a_tried_scale_out_and_nothing_after_the_fix(kb_env) -> None:  # type: ignore[no-untyped-def]
     _settings, searcher, _ = kb_env
     assert action_class("raise default_pool_size to 60") == "raise_limit"  # a limit stays a limit
-    scenario = build_scenario(searcher, "2023-06-18-kafka-lag-delayed-deliveries", "medium")
+    scenario = build_scenario(searcher, KAFKA, "medium")
     assert "max.poll.interval.ms=600000" in scenario.truth.mitigation  # the 12:14 config change fixed it
     # what the timeline says after the fix (12:23 group stable, lag falling) is never a clue
     assert not [c.text for c in scenario.clues if c.text.startswith(("12:23", "12:58"))]
     master = GameMaster(scenario)
     session = master.start("di")
+    # "11:52 Scaling ... tried; it makes rebalances more frequent": one entry says the step and that it hurt
     scaled = master.play(session, "scale out delivery-dispatch to 24 replicas")
     assert "rebalances more frequent" in scaled.answer  # what really happened when they tried it
+    assert session.outcome is None and [i.kind for i in scenario.truth.rubric if i.id in scaled.matched] == ["harmful"]
+
+
+@pytest.mark.xfail(reason="the Resolution item holds the lead sentence and the first code block (kafka-consumer-groups "
+                          "--describe), not the settings block after it, and the 12:14 entry lists the settings "
+                          "in one clause: 'raise max.poll.interval.ms to 600000' scores 0.48 against 0.49", strict=False)
+def test_the_setting_that_fixed_the_kafka_lag_is_recognised_as_the_fix(kb_env) -> None:  # type: ignore[no-untyped-def]
+    _settings, searcher, _ = kb_env
+    master = GameMaster(build_scenario(searcher, KAFKA, "medium"))
+    session = master.start("di")
     master.play(session, "raise max.poll.interval.ms to 600000")
     assert session.outcome == "mitigated"
 

@@ -96,9 +96,20 @@ def _communication(incident: Incident) -> list[RubricItem]:
 
 
 def _harmful_timeline(incident: Incident) -> list[RubricItem]:
-    """What hurt, from the timeline: the action just before an entry that says it made things worse."""
+    """What hurt, from the timeline: the action just before an entry that says it made things worse, and a step
+    whose own entry says so in one of its sentences ("scaling from 12 to 18 tried; it makes rebalances more
+    frequent")."""
     items: list[RubricItem] = []
-    for n in range(incident.first + 1, incident.fix):
+    entries = range(incident.first + 1, incident.fix)
+    acting = [n for n in entries if incident.kinds[n] in ACTING and incident.actions[n] not in TELLING]
+    worse_itself = {n for n, r in zip(acting, read([incident.text(n) for n in acting]), strict=True)
+                    if MessageKind.made_worse in r.sentences}
+    for n in entries:
+        if n in worse_itself:
+            span = incident.timeline[n][0]
+            items.append(RubricItem(id=f"harmful-{n}", kind=RubricKind.harmful, text=_arrows(incident.text(n)),
+                                    action=incident.actions[n], terms=sorted(terms_of(incident.text(n))),
+                                    citations=[cite(incident.record, span, SectionName.timeline)]))
         if incident.kinds[n] != MessageKind.made_worse:
             continue
         acted = next((b for b in range(n - 1, incident.first - 1, -1) if incident.kinds[b] in ACTING
@@ -109,6 +120,8 @@ def _harmful_timeline(incident: Incident) -> list[RubricItem]:
                     incident.record.text[incident.timeline[acted][0].start : incident.timeline[n][0].end])
         # a decision (or a question) is not the step: then the entry that says it made things worse names the step
         step = n if incident.kinds[acted] == MessageKind.decision else acted
+        if step in worse_itself:
+            continue  # already an item of its own
         said = _arrows(incident.text(step))
         text = said if step == n else said + " -> " + _arrows(incident.text(n))
         items.append(RubricItem(id=f"harmful-{step}", kind=RubricKind.harmful, text=text,
