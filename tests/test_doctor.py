@@ -115,7 +115,7 @@ def test_ingest_killed_at_random_points_then_rerun_leaves_a_consistent_store(tmp
     cmd = [sys.executable, "-m", "tests.ingest_worker", str(store_dir), str(data)]
     files = sorted(data.rglob("*.md"))
     cut_at_a_write = 0
-    for run in range(20):
+    for run in range(12):  # six cut at a write, six killed from outside
         for target in rng.sample(files, 2):  # every run has documents to update, so there is work to cut short
             target.write_text(target.read_text() + f"\nEdited in run {run}.\n")
         if run % 2 == 0:  # killed just after its n-th write to Chroma: the same points on any machine
@@ -128,7 +128,7 @@ def test_ingest_killed_at_random_points_then_rerun_leaves_a_consistent_store(tmp
         if proc2.poll() is None:
             proc2.send_signal(signal.SIGKILL)
         proc2.wait()
-    assert cut_at_a_write == 10  # every one of those runs really was cut short
+    assert cut_at_a_write == 6  # every one of those runs really was cut short
     finish = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=600)
     assert finish.returncode == 0, finish.stderr
 
