@@ -103,11 +103,12 @@ def closeness(text: str, others: Sequence[str], known: Sequence[ActionKind | Non
 
 def pieces_of(said: str) -> list[str]:
     """A text and the parts of it that can say an action on their own: its first sentences and their clauses
-    ("Prow was deployed by hand, and service resumed" says the fix in its first clause)."""
+    ("Prow was deployed by hand, and service resumed" says the fix in its first clause), and each setting it
+    assigns ("Config change deployed: `max.poll.records=50`, `max.poll.interval.ms=600000`")."""
     from kb.text.steps import Span, sentences
 
     parts = [s.text for s in sentences(Span(0, len(said), said))][:4] or [said]
-    clauses = [c for part in parts for c in CLAUSE.split(part) if len(c.split()) >= 3]
+    clauses = [c for part in parts for c in CLAUSE.split(part) if len(c.split()) >= 3 or ASSIGNS.search(c)]
     return list(dict.fromkeys([said, *parts, *clauses[:8]]))
 
 
@@ -119,6 +120,8 @@ def _agreement(one: ActionKind | None, other: ActionKind | None) -> float:
 #: syntax only: a chat handle ("@alice"), and where a sentence splits into clauses
 HANDLE = re.compile(r"(?<!\w)@[\w-]+")
 CLAUSE = re.compile(r"[,;:]\s+|\s+(?:and|which|so|then|but|that|is)\s+")
+#: a setting assigned a value (`key=value`, `key = value`), not a comparison
+ASSIGNS = re.compile(r"[\w.\-]+\s?=\s?[\w.\-]+")
 PARAPHRASES = Path(__file__).with_name("paraphrases.tsv")
 
 

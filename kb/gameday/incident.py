@@ -82,14 +82,18 @@ class Incident:
 
 
 def body_sentences(text: str) -> list[str]:
-    """The sentences of a section without its heading, code blocks or list markers, one line each."""
+    """The sentences of a section without its heading, code blocks or list markers, one line each. A paragraph
+    whose every line is indented is code too (a plain-text report's "Commands used:" block)."""
     text = re.sub(r"```.*?```", " ", text, flags=re.S)
     text = re.sub(r"^\s*#{1,6} [^\n]*\n", "", text.strip())
     out = []
-    for s in sentences(Span(0, len(text), text)):
-        line = " ".join(clean_step(s.text).split())
-        if len(line.split()) >= 3:
-            out.append(line)
+    for paragraph in re.split(r"\n\s*\n", text):
+        if all(line[:1] in (" ", "\t") for line in paragraph.splitlines() if line.strip()):
+            continue
+        for s in sentences(Span(0, len(paragraph), paragraph)):
+            line = " ".join(clean_step(s.text).split())
+            if len(line.split()) >= 3:
+                out.append(line)
     return out
 
 
@@ -141,15 +145,18 @@ def read_incident(corpus: Corpus, source_id: str) -> Incident:
         raise KBError(f"'{source_id}' cannot make a fair game day: " + "; ".join(missing))
     texts = [plain(s.text) for s, _ in timeline]
     kinds, evidence = line_kinds(texts), evidence_kinds(texts)
-    first = first_page_index(timeline, kinds, evidence, record.date)
+    closeness = _cause_closeness(texts, cause)
+    states_cause = [c >= STATES_CAUSE for c in closeness]
+    # an entry that states the cause and is not someone reporting what they saw is told with hindsight
+    hindsight = [said and kind != MessageKind.report for said, kind in zip(states_cause, kinds, strict=True)]
+    first = first_page_index(timeline, kinds, evidence, record.date, hindsight=hindsight)
     resolution = _resolution(record)
     incident = Incident(record, _chat(corpus, record), LeakGuard.for_record(record, corpus.passage_share), timeline,
                         kinds, action_kinds(texts), evidence, first, len(timeline), resolution=resolution)
     # "@alice rolls back" reads as "rolls back"; a sentence of the Resolution may say the fix in one clause
     said = list(dict.fromkeys(piece for sentence in resolution for piece in pieces_of(sentence)))
     sims = similarity([HANDLE.sub("", t) for t in texts], said)
-    closeness = _cause_closeness(texts, cause)
-    incident.states_cause = [c >= STATES_CAUSE for c in closeness]
+    incident.states_cause = states_cause
     incident.fixes, incident.fix_start = _fixes(incident, sims)
     incident.recovery = recovery_index(kinds, incident.fix + 1) if incident.fixes else recovery_index(kinds, first + 1)
     if not incident.fixes and not resolution:

@@ -100,11 +100,14 @@ def timeline_of(record: Record) -> list[tuple[Span, str | None]]:
 
 
 def first_page_index(timeline: list[tuple[Span, str | None]], kinds: list[MessageKind | None],
-                     evidence: list[str], day: dt.date | None = None) -> int:
+                     evidence: list[str], day: dt.date | None = None, hindsight: list[bool] | None = None) -> int:
     """The entry where responders learned of the incident: the first timed entry that is a report (an alert
     firing, a page, a user's report) and not a change shipped (a deploy is what came before), else the first
-    timed observation, else the first timed entry."""
-    timed = [n for n, (_span, when) in enumerate(timeline) if when and not _before(when, day)]
+    timed observation, else the first timed entry. An entry told with hindsight (``hindsight``: it states the
+    cause, "07:53 autovacuum removes tuples the query still needs; WAL replay stops") is what happened, not
+    what anyone saw then."""
+    timed = [n for n, (_span, when) in enumerate(timeline) if when and not _before(when, day)
+             and not (hindsight and hindsight[n])] or [n for n, (_span, when) in enumerate(timeline) if when]
     reported = (MessageKind.report, None, MessageKind.observation, MessageKind.made_worse)
     for n in timed:
         if evidence[n] == "deploy":
