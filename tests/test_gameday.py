@@ -300,8 +300,6 @@ def test_a_question_about_a_metric_the_evidence_does_not_hold_has_no_data(kb_env
     assert master.play(master.start("ed"), "what is the CPU usage of checkout?").answer.startswith(NO_DATA)
 
 
-@pytest.mark.xfail(reason="the pgbouncer chat's pasted pg_stat_activity result is not among the clues any more, and "
-                          "'what does pg_stat_activity show?' reads as a dashboard question", strict=False)
 def test_a_pasted_query_result_answers_a_question_about_what_was_queried(kb_env) -> None:  # type: ignore[no-untyped-def]
     _settings, searcher, _ = kb_env
     master = GameMaster(build_scenario(searcher, f"{PGBOUNCER}-postmortem", "medium"))

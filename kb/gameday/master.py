@@ -219,19 +219,22 @@ class GameMaster:
         return turn("question", answer, citations, revealed=[clue.key])
 
     def _best_clue(self, session: Session, text: str, asked: str | None) -> Clue | None:
-        """The clue that answers a question best: of the kind of evidence asked for when there is one, else
-        the closest in meaning when it is close enough; unseen clues first, red herrings last."""
+        """The clue that answers a question best: the closest in meaning when one is close enough (a question
+        that names what it asks about, "what does pg_stat_activity show?"), else one of the kind of evidence
+        asked for ("what do the dashboards say?"); unseen clues first, red herrings last."""
         clues = [c for c in self.scenario.clues if not c.trigger.on_action]
         if not clues:
             return None
         # a pasted result is also known by what was run to get it ("what does pg_stat_activity show?")
         close = similarity([text], [c.text for c in clues] + [asked_with(c.text) for c in clues])[0]
+        nears = list(map(max, close[: len(clues)], close[len(clues) :]))
+        named = max(nears) >= ANSWERS
         ranked = []
-        for clue, near in zip(clues, map(max, close[: len(clues)], close[len(clues) :]), strict=True):
+        for clue, near in zip(clues, nears, strict=True):
             fits = asked is not None and clue.category == asked
-            if not fits and near < ANSWERS:
+            if near < ANSWERS if named else not fits:
                 continue
-            score = near + (0.5 if fits else 0.0) + (0.1 if clue.key not in session.revealed else 0.0)
+            score = near + (0.1 if fits else 0.0) + (0.1 if clue.key not in session.revealed else 0.0)
             ranked.append((score - (0.2 if clue.red_herring else 0.0), clue.key, clue))
         return max(ranked)[2] if ranked else None
 
