@@ -106,8 +106,8 @@ def first_page_index(timeline: list[tuple[Span, str | None]], kinds: list[Messag
     timed observation, else the first timed entry. An entry told with hindsight (``hindsight``: it states the
     cause, "07:53 autovacuum removes tuples the query still needs; WAL replay stops") is what happened, not
     what anyone saw then."""
-    timed = [n for n, (_span, when) in enumerate(timeline) if when and not _before(when, day)
-             and not (hindsight and hindsight[n])] or [n for n, (_span, when) in enumerate(timeline) if when]
+    dated = [n for n, (_span, when) in enumerate(timeline) if when and not _before(when, day)]
+    timed = [n for n in dated if not (hindsight and hindsight[n])] or dated
     reported = (MessageKind.report, None, MessageKind.observation, MessageKind.made_worse)
     for n in timed:
         if evidence[n] == "deploy":
