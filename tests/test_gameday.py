@@ -320,6 +320,9 @@ def test_a_config_change_fix_a_tried_scale_out_and_nothing_after_the_fix(kb_env)
     scaled = master.play(session, "scale out delivery-dispatch to 24 replicas")
     assert "rebalances more frequent" in scaled.answer  # what really happened when they tried it
     assert session.outcome is None and [i.kind for i in scenario.truth.rubric if i.id in scaled.matched] == ["harmful"]
+    # a claim about the mechanism is a hypothesis, not a step that could end the game
+    claim = master.play(session, "I think slow batches exceed the poll interval so consumers get evicted and rebalance")
+    assert claim.kind == "hypothesis" and session.outcome is None
 
 
 def test_the_setting_that_fixed_the_kafka_lag_is_recognised_as_the_fix(kb_env) -> None:  # type: ignore[no-untyped-def]
