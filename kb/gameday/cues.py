@@ -44,13 +44,13 @@ CLEAR = 0.04
 def line_kinds(texts: Sequence[str]) -> list[MessageKind | None]:
     """What each line does in the incident (None when no kind is close enough); a recovery only when it is
     clearly one (a line that only leans towards it would end the scenario early)."""
-    if not texts:
-        return []
-    out: list[MessageKind | None] = []
-    for reading in message_cues.read(list(texts)):
-        kind = reading.kind
-        out.append(None if kind == MessageKind.recovery and not reading.clearly(kind, CLEAR) else kind)
-    return out
+    return [line_kind(reading) for reading in message_cues.read(list(texts))] if texts else []
+
+
+def line_kind(reading: message_cues.Reading) -> MessageKind | None:
+    """What one read line does (``line_kinds``)."""
+    kind = reading.kind
+    return None if kind == MessageKind.recovery and not reading.clearly(kind, CLEAR) else kind
 
 
 def evidence_kinds(texts: Sequence[str]) -> list[str]:

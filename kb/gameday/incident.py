@@ -19,7 +19,7 @@ from kb.gameday.cues import (
     TELLING,
     action_kinds,
     evidence_kinds,
-    line_kinds,
+    line_kind,
     pieces_of,
     similarity,
 )
@@ -70,6 +70,7 @@ class Incident:
     fix_start: int | None = None
     findings: list[int] = field(default_factory=list)  #: entries before the fix that state the cause
     states_cause: list[bool] = field(default_factory=list)  #: per entry: close in meaning to the cause
+    sentence_kinds: list[frozenset[MessageKind]] = field(default_factory=list)  #: per entry: its sentences' kinds
     resolution: list[str] = field(default_factory=list)  #: the Resolution section's sentences of the fix
 
     @property
@@ -84,11 +85,10 @@ class Incident:
 def body_sentences(text: str) -> list[str]:
     """The sentences of a section without its heading, code blocks or list markers, one line each. A paragraph
     whose every line is indented is code too (a plain-text report's "Commands used:" block)."""
-    text = re.sub(r"```.*?```", " ", text, flags=re.S)
     text = re.sub(r"^\s*#{1,6} [^\n]*\n", "", text.strip())
     out = []
-    for paragraph in re.split(r"\n\s*\n", text):
-        if all(line[:1] in (" ", "\t") for line in paragraph.splitlines() if line.strip()):
+    for paragraph in _blocks(text):
+        if paragraph.startswith("```") or all(line[:1] in (" ", "\t") for line in paragraph.splitlines()):
             continue
         for s in sentences(Span(0, len(paragraph), paragraph)):
             line = " ".join(clean_step(s.text).split())
@@ -144,7 +144,8 @@ def read_incident(corpus: Corpus, source_id: str) -> Incident:
     if missing:
         raise KBError(f"'{source_id}' cannot make a fair game day: " + "; ".join(missing))
     texts = [plain(s.text) for s, _ in timeline]
-    kinds, evidence = line_kinds(texts), evidence_kinds(texts)
+    readings = message_cues.read(texts)
+    kinds, evidence = [line_kind(r) for r in readings], evidence_kinds(texts)
     closeness = _cause_closeness(texts, cause)
     states_cause = [c >= STATES_CAUSE for c in closeness]
     # an entry that states the cause and is not someone reporting what they saw is told with hindsight
@@ -152,7 +153,8 @@ def read_incident(corpus: Corpus, source_id: str) -> Incident:
     first = first_page_index(timeline, kinds, evidence, record.date, hindsight=hindsight)
     resolution = _resolution(record)
     incident = Incident(record, _chat(corpus, record), LeakGuard.for_record(record, corpus.passage_share), timeline,
-                        kinds, action_kinds(texts), evidence, first, len(timeline), resolution=resolution)
+                        kinds, action_kinds(texts), evidence, first, len(timeline), resolution=resolution,
+                        sentence_kinds=[r.sentences for r in readings])
     # "@alice rolls back" reads as "rolls back"; a sentence of the Resolution may say the fix in one clause
     said = list(dict.fromkeys(piece for sentence in resolution for piece in pieces_of(sentence)))
     sims = similarity([HANDLE.sub("", t) for t in texts], said)
@@ -217,7 +219,7 @@ def _blocks(text: str) -> list[str]:
         if n % 2:
             out.append(piece.strip())
         else:
-            out += [p.strip() for p in re.split(r"\n\s*\n", piece) if p.strip()]
+            out += [p.rstrip().lstrip("\n") for p in re.split(r"\n\s*\n", piece) if p.strip()]  # keeps an indent
     return out
 
 

@@ -102,8 +102,7 @@ def _harmful_timeline(incident: Incident) -> list[RubricItem]:
     items: list[RubricItem] = []
     entries = range(incident.first + 1, incident.fix)
     acting = [n for n in entries if incident.kinds[n] in ACTING and incident.actions[n] not in TELLING]
-    worse_itself = {n for n, r in zip(acting, read([incident.text(n) for n in acting]), strict=True)
-                    if MessageKind.made_worse in r.sentences}
+    worse_itself = {n for n in acting if MessageKind.made_worse in incident.sentence_kinds[n]}
     for n in entries:
         if n in worse_itself:
             span = incident.timeline[n][0]
