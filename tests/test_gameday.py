@@ -14,7 +14,7 @@ from kb.clients.openai_client import ChatModel
 from kb.core.errors import KBError
 from kb.core.models import Scenario, Session
 from kb.core.settings import Settings
-from kb.gameday.cues import action_class
+from kb.gameday.cues import action_class, names_a_subject
 from kb.gameday.master import NO_DATA, REFUSAL, GameMaster
 from kb.gameday.scenario import build_scenario, eligible, shown_sources
 from kb.gameday.scoring import POINTS, points
@@ -292,12 +292,23 @@ def test_no_alert_incident_starts_at_the_first_report_not_the_day_before(kb_env)
     assert "| ✗ missed | mitigation |" not in debrief  # another mitigation step is not "missed" once one counted
 
 
-@pytest.mark.xfail(reason="a question about a metric the free-delivery evidence does not hold ('what is the CPU usage "
-                          "of checkout?') is answered with its one dashboard clue, about delivery-fee revenue", strict=False)
 def test_a_question_about_a_metric_the_evidence_does_not_hold_has_no_data(kb_env) -> None:  # type: ignore[no-untyped-def]
     _settings, searcher, _ = kb_env
     master = GameMaster(build_scenario(searcher, FREE_DELIVERY, "medium"))
-    assert master.play(master.start("ed"), "what is the CPU usage of checkout?").answer.startswith(NO_DATA)
+    session = master.start("ed")
+    # its one dashboard clue is about delivery-fee revenue: no answer to a question about checkout's CPU
+    assert master.play(session, "what is the CPU usage of checkout?").answer.startswith(NO_DATA)
+    # a question for graphs in general still gets a graph
+    assert "dashboard" in master.play(session, "how do the graphs look?").answer
+
+
+def test_a_question_names_a_subject_or_asks_for_a_kind_of_evidence() -> None:
+    """Phrasings that are not among the question_scope examples."""
+    named = ["how much memory is the search indexer using?", "what's the write latency on the ledger database?",
+             "what does the access log of the admin portal say?", "how many jobs are stuck in the render queue?"]
+    general = ["what are the graphs showing?", "any logs worth a look?", "anything deployed lately?",
+               "what are the alerts saying?"]
+    assert [names_a_subject(q) for q in named + general] == [True] * len(named) + [False] * len(general)
 
 
 def test_a_pasted_query_result_answers_a_question_about_what_was_queried(kb_env) -> None:  # type: ignore[no-untyped-def]

@@ -78,6 +78,12 @@ def turn_kind(text: str) -> str:
     return verdict.label or "ask_other"
 
 
+def names_a_subject(text: str) -> bool:
+    """Whether a player's question asks about one named thing ("what is the memory usage of the payments pods?"),
+    not for a kind of evidence in general ("what do the dashboards say?"): ``question_scope`` examples."""
+    return classifier("question_scope").classify_one(text).label == "specific"
+
+
 def closeness(text: str, others: Sequence[str], known: Sequence[ActionKind | None] | None = None) -> list[float]:
     """How close a player's words are to each other text: the closest of its sentences (a Resolution
     paragraph says the fix in one sentence and its effect in the next), and ``AGREE`` more for the same kind

@@ -27,7 +27,16 @@ from kb.core.enums import ActionKind, Outcome, RubricKind
 from kb.core.errors import KBError, LLMError
 from kb.core.models import Citation, Clue, Passage, Scenario, Session, Turn
 from kb.gameday.clues import asked_with
-from kb.gameday.cues import ASKS_FOR, SAME_ACTION, TELLING, action_class, closeness, similarity, turn_kind
+from kb.gameday.cues import (
+    ASKS_FOR,
+    SAME_ACTION,
+    TELLING,
+    action_class,
+    closeness,
+    names_a_subject,
+    similarity,
+    turn_kind,
+)
 from kb.gameday.incident import body_sentences
 from kb.gameday.leak import LeakGuard
 from kb.gameday.scoring import POINTS, TURN_LIMIT, debrief, score
@@ -220,8 +229,9 @@ class GameMaster:
 
     def _best_clue(self, session: Session, text: str, asked: str | None) -> Clue | None:
         """The clue that answers a question best: the closest in meaning when one is close enough (a question
-        that names what it asks about, "what does pg_stat_activity show?"), else one of the kind of evidence
-        asked for ("what do the dashboards say?"); unseen clues first, red herrings last."""
+        that names what it asks about, "what does pg_stat_activity show?"), else, for a question that names no
+        particular thing, one of the kind of evidence asked for ("what do the dashboards say?"); unseen clues
+        first, red herrings last."""
         clues = [c for c in self.scenario.clues if not c.trigger.on_action]
         if not clues:
             return None
@@ -229,6 +239,8 @@ class GameMaster:
         close = similarity([text], [c.text for c in clues] + [asked_with(c.text) for c in clues])[0]
         nears = list(map(max, close[: len(clues)], close[len(clues) :]))
         named = max(nears) >= ANSWERS
+        if not named and asked is not None and names_a_subject(text):
+            return None  # "what is the CPU usage of checkout?": a revenue graph is no answer, whatever its kind
         ranked = []
         for clue, near in zip(clues, nears, strict=True):
             fits = asked is not None and clue.category == asked

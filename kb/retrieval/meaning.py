@@ -43,11 +43,11 @@ MAX_TEXT_CHARS = 1000
 #: tasks decided by the linear model over (whole text, opening words); on every one of them it is right more
 #: often on the held-out split than nearest examples (scripts/label_accuracy.py). Section types keep nearest
 #: examples: their classifier weighs a heading against its opening (kb.retrieval.sectioning)
-LEARNED_TASKS = frozenset({"cues", "actions", "evidence", "gm_turns", "questions"})
+LEARNED_TASKS = frozenset({"cues", "actions", "evidence", "gm_turns", "questions", "question_scope"})
 #: learned tasks whose labels weigh alike in the fit, however many examples each has (each example weighted by
 #: one over its label's count): chosen by the held-out split, and on the cue kinds by the separate check set
 #: too (a label with many examples no longer wins the lines no label fits well)
-BALANCED_TASKS = frozenset({"cues", "gm_turns"})
+BALANCED_TASKS = frozenset({"cues", "gm_turns", "question_scope"})
 #: words of a text's opening read on their own by the linear model
 HEAD_WORDS = 5
 #: buckets the words of a text are hashed into for the linear model (more do not help on the held-out splits)
