@@ -334,6 +334,8 @@ def test_a_config_change_fix_a_tried_scale_out_and_nothing_after_the_fix(kb_env)
     # a claim about the mechanism is a hypothesis, not a step that could end the game
     claim = master.play(session, "I think slow batches exceed the poll interval so consumers get evicted and rebalance")
     assert claim.kind == "hypothesis" and session.outcome is None
+    plain = master.play(session, "slow batches exceed the poll interval so consumers get evicted and rebalance")
+    assert plain.kind == "hypothesis" and session.outcome is None  # said plainly, without "I think"
 
 
 def test_the_setting_that_fixed_the_kafka_lag_is_recognised_as_the_fix(kb_env) -> None:  # type: ignore[no-untyped-def]
