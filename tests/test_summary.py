@@ -78,6 +78,8 @@ def test_the_pgbouncer_summary_names_the_flag_as_the_fix() -> None:
     (record,) = chat_records(DATA / "chats" / "2026-01-21-pgbouncer-idle-in-transaction.txt")
     recovery = [i.text for i in summarize(record).items if i.section == "recovery"]
     assert any("OFF at 10:40:06" in t for t in recovery)
+    # the review afterwards ("read back through. good recovery. I'll take the action to ...") is no recovery
+    assert not [t for t in recovery if "take the action" in t], recovery
 
 
 def test_the_fix_is_the_step_that_carried_out_the_decision_not_the_last_step_before_recovery(tmp_path: Path) -> None:

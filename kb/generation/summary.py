@@ -234,7 +234,7 @@ def _extractive_prose(record: Record, facts: list[Fact]) -> list[DraftItem]:
         (f for f in reversed(before_turn) if f.kind == MessageKind.action and not f.asks), None)
     changes_first = [f for f in during if f.kind != MessageKind.hypothesis] or during
     add("response", changes_first[:9] + ([fix] if fix is not None and fix not in changes_first[:9] else []), 10)
-    back = [f for f in facts[end:] if f.kind == MessageKind.recovery]
+    back = [f for f in facts[end:] if f.back]  # things back, not a later review that mentions the recovery
     add("recovery", ([fix] if fix is not None else []) + back, 4)
     return items
 
