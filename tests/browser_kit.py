@@ -265,7 +265,14 @@ def search_box(page: Page) -> Locator:
     return see(page.locator(".st-key-search_box textarea"))
 
 
+def settled(page: Page) -> None:
+    """Wait until the page's script run is over (a run redraws what it drew, and closes panels it reopens)."""
+    expect(page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')).to_be_attached(
+        timeout=WAIT_MS)
+
+
 def search(page: Page, text: str) -> None:
     box = search_box(page)
+    settled(page)  # a key pressed while the page's first run is still drawing can be lost with the redraw
     box.fill(text)
     box.press("Enter")

@@ -11,7 +11,7 @@ import re
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser_kit import GAMEDAY_DOC, WAIT_MS, see, shot
+from tests.browser_kit import GAMEDAY_DOC, WAIT_MS, see, settled, shot
 
 # a server of its own: the scenarios and sessions it builds are written to its store
 pytestmark = [pytest.mark.slow, pytest.mark.own_server]
@@ -35,12 +35,6 @@ def choose(page: Page, label: str, option: str) -> None:
 
 def picker(page: Page) -> Locator:
     return see(page.get_by_role("combobox", name="Scenario"))
-
-
-def settled(page: Page) -> None:
-    """Wait until the page's script run is over (a run redraws what it drew, and closes panels it reopens)."""
-    expect(page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')).to_be_attached(
-        timeout=WAIT_MS)
 
 
 def new_scenario(page: Page) -> None:
