@@ -244,7 +244,8 @@ class GameMaster:
         ranked = []
         for clue, near in zip(clues, nears, strict=True):
             fits = asked is not None and clue.category == asked
-            if near < ANSWERS if named else not fits:
+            answers = near >= ANSWERS if named else fits  # close in meaning, else of the kind asked for
+            if not answers:
                 continue
             score = near + (0.1 if fits else 0.0) + (0.1 if clue.key not in session.revealed else 0.0)
             ranked.append((score - (0.2 if clue.red_herring else 0.0), clue.key, clue))
