@@ -116,13 +116,19 @@ class Visit:
     sent: str = ""  # the interaction's name in the table
 
 
+ENTER_SENDS = "html.kb-enter-sends-search_box"  # the class the Search page's Enter script puts on the document
+
+
 def visits(doc_id: str, queries: list[str]) -> list[Visit]:
     heading = '[data-testid="stHeading"]'
     search_box = '.st-key-search_box textarea'
     chat = '[data-testid="stChatInput"] textarea'
     return [
-        # the box sends its value on Enter; the results are the documents' Open buttons
-        Visit("Search", "/", [(heading, "Search past incidents"), (search_box, "")], send=(search_box, queries),
+        # the box sends its value on Enter once the page's Enter script is in place (ui/web/keys.py: it marks the
+        # document; it may run after the page is drawn, and Enter before it adds a line); the results are the
+        # documents' Open buttons
+        Visit("Search", "/", [(heading, "Search past incidents"), (search_box, ""), (ENTER_SENDS, "")],
+              send=(search_box, queries),
               done=[('[class*="st-key-open-"] button', "Open")], sent="Search + query"),
         # the answer: the assistant's message with its confidence caption
         Visit("Ask", "/ask", [(heading, "Ask the knowledge base"), (chat, "")], send=(chat, QUESTIONS),

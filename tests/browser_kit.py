@@ -271,8 +271,23 @@ def settled(page: Page) -> None:
         timeout=WAIT_MS)
 
 
+def click(page: Page, target: Locator) -> None:
+    """Click ``target`` once the page's script run is over, as a person does when the page stops running: while a
+    run draws, elements above the target appear and go (a spinner, the last run's leftovers), and a click aimed at
+    it between Playwright's check and the press can land elsewhere and be lost."""
+    settled(page)
+    target.click()
+
+
+def enter_searches(page: Page) -> None:
+    """Wait until Enter in the search box searches: the page's own script (ui/web/keys.py) marks the document when
+    it is in place, which can be a moment after the box is drawn; an Enter before it adds a line instead."""
+    expect(page.locator("html.kb-enter-sends-search_box")).to_be_attached(timeout=WAIT_MS)
+
+
 def search(page: Page, text: str) -> None:
     box = search_box(page)
     settled(page)  # a key pressed while the page's first run is still drawing can be lost with the redraw
+    enter_searches(page)
     box.fill(text)
     box.press("Enter")

@@ -13,7 +13,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser_kit import GAMEDAY_DOC, PROBE_DOC, WAIT_MS, PixelServer, search, see, shot
+from tests.browser_kit import GAMEDAY_DOC, PROBE_DOC, WAIT_MS, PixelServer, click, search, see, shot
 
 # a server of its own: the game day it builds and plays is written to its store
 pytestmark = [pytest.mark.slow, pytest.mark.own_server]
@@ -36,7 +36,7 @@ def test_search_document_runbook_draft_and_game_day(server: str, page: Page) -> 
     see(page.locator("strong", has_text=re.compile(r"^1\. ")))
     shot(page, "01-search-results")
 
-    first.get_by_role("button", name="Open", exact=True).click()
+    click(page, first.get_by_role("button", name="Open", exact=True))
     see(page.get_by_role("heading", name="Incident / document"))
     chosen = see(page.get_by_role("combobox", name="Document"))
     expect(chosen).to_have_value(re.compile(rf"^{re.escape(doc_id)} — "), timeout=WAIT_MS)
@@ -45,13 +45,13 @@ def test_search_document_runbook_draft_and_game_day(server: str, page: Page) -> 
     assert "pgbouncer" in title.lower()
     shot(page, "02-document")
 
-    page.get_by_role("button", name="Draft a runbook from it").click()
+    click(page, page.get_by_role("button", name="Draft a runbook from it"))
     see(page.get_by_role("heading", name="Runbooks", exact=True))
     page.get_by_role("tab", name="Draft a runbook").click()
     topic = see(page.get_by_label("Topic: symptoms, alert or failure mode"))
     expect(topic).to_have_value(re.compile(re.escape(title)))
     shot(page, "03-runbooks-draft-tab")
-    page.get_by_role("button", name="Draft", exact=True).click()
+    click(page, page.get_by_role("button", name="Draft", exact=True))
     # the first draft of a new server embeds the labelled examples it reads steps with: slow on a busy machine
     expect(page.get_by_role("heading", name="Triage", exact=True)).to_be_visible(timeout=5 * WAIT_MS)
     see(page.get_by_text("Assembled without an LLM: every step is quoted from its source.", exact=True))
@@ -60,9 +60,9 @@ def test_search_document_runbook_draft_and_game_day(server: str, page: Page) -> 
     page.goto(f"{server}/document?id={GAMEDAY_DOC}")
     see(page.get_by_role("heading", name=re.compile(r"^Blocking schema migration")))
     shot(page, "05-postmortem")
-    page.get_by_role("button", name="Build a game day from it").click()
+    click(page, page.get_by_role("button", name="Build a game day from it"))
     see(page.get_by_role("heading", name="Game day", exact=True))
-    page.get_by_role("button", name="Start", exact=True).click()
+    click(page, page.get_by_role("button", name="Start", exact=True))
     see(page.get_by_text(re.compile(r"^PAGE: ")))
     chat = see(page.get_by_placeholder("Ask, hypothesise or act", exact=False))
     shot(page, "06-game-day-started")

@@ -11,7 +11,7 @@ import re
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser_kit import GAMEDAY_DOC, WAIT_MS, see, settled, shot
+from tests.browser_kit import GAMEDAY_DOC, WAIT_MS, click, see, settled, shot
 
 # a server of its own: the scenarios and sessions it builds are written to its store
 pytestmark = [pytest.mark.slow, pytest.mark.own_server]
@@ -56,14 +56,14 @@ def build(page: Page, incident: str) -> None:
     """Build a scenario from ``incident`` in the New scenario panel."""
     new_scenario(page)
     choose(page, "From incident", incident)
-    page.get_by_role("button", name="Build from this incident").click()
+    click(page, page.get_by_role("button", name="Build from this incident"))
 
 
 def started(page: Page) -> str:
     """Start the selected scenario, end it at once, and return the postmortem its debrief names."""
-    page.get_by_role("button", name="Start", exact=True).click()
+    click(page, page.get_by_role("button", name="Start", exact=True))
     see(page.get_by_text(re.compile(r"^PAGE: ")))
-    page.get_by_role("button", name="End", exact=True).click()
+    click(page, page.get_by_role("button", name="End", exact=True))
     source = see(page.locator("li", has_text=re.compile(r"^incident: \S+$")))
     return source.inner_text().split(":", 1)[1].strip()
 
@@ -98,7 +98,7 @@ def test_the_wheel_picks_the_scenario_shown_and_started(server: str, page: Page)
     shows(page, GAMEDAY_DOC)
     assert started(page) == GAMEDAY_DOC  # played to its debrief: no Start button until a new one is chosen
     new_scenario(page)
-    page.get_by_role("button", name="Spin the wheel").click()
+    click(page, page.get_by_role("button", name="Spin the wheel"))
     see(page.get_by_role("button", name="Start", exact=True))
     scenario = picker(page).input_value()
     shot(page, "gameday-03-spun")
@@ -117,7 +117,7 @@ def test_the_document_page_button_lands_on_its_scenario(server: str, page: Page)
     see(page.get_by_role("heading", name="Incident / document"))
     choose(page, "Document", FROM_DOCUMENT)
     expect(page.get_by_role("combobox", name="Document")).to_have_value(re.compile(rf"^{FROM_DOCUMENT} — "))
-    page.get_by_role("button", name="Build a game day from it").click()
+    click(page, page.get_by_role("button", name="Build a game day from it"))
     see(page.get_by_role("heading", name="Game day", exact=True))
     shows(page, FROM_DOCUMENT)
     assert started(page) == FROM_DOCUMENT

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
-from tests.browser_kit import WAIT_MS, see, shot
+from tests.browser_kit import WAIT_MS, click, see, shot
 
 pytestmark = pytest.mark.slow
 
@@ -61,7 +61,7 @@ def test_a_draft_citation_opens_the_cited_section(server: str, page: Page) -> No
     page.goto(f"{server}/runbooks?view=Draft+a+runbook")  # the address names the view
     see(page.get_by_label(TOPIC)).fill("redis sentinel failover logs users out")
     page.get_by_label(TOPIC).press("Enter")
-    page.get_by_role("button", name="Draft", exact=True).click()
+    click(page, page.get_by_role("button", name="Draft", exact=True))
     body = page.locator(".st-key-draft-body")
     # the first draft of a server also loads the embedding model, on a machine maybe busy with other tests
     expect(body.get_by_role("heading", name="Overview", exact=True)).to_be_visible(timeout=5 * WAIT_MS)
@@ -124,7 +124,7 @@ def test_a_runbook_table_row_opens_the_runbook(server: str, page: Page) -> None:
 def test_draft_a_runbook_from_a_document_lands_on_the_draft_view(server: str, page: Page) -> None:
     page.goto(f"{server}/document?id={POSTMORTEM}")
     title = see(page.get_by_role("heading", level=2)).inner_text().strip()
-    page.get_by_role("button", name="Draft a runbook from it").click()
+    click(page, page.get_by_role("button", name="Draft a runbook from it"))
     see(page.get_by_role("heading", name="Runbooks", exact=True))
     # no tab clicked: the draft view is the one shown, its topic filled in
     expect(page.get_by_role("tab", name="Draft a runbook")).to_have_attribute("aria-selected", "true")

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.browser_kit import WAIT_MS, search, search_box, see, shot
+from tests.browser_kit import WAIT_MS, click, enter_searches, search, search_box, see, shot
 
 pytestmark = pytest.mark.slow
 
@@ -63,7 +63,7 @@ def test_the_address_carries_the_search_and_back_restores_it(server: str, page: 
     shot(page, "search-01-results")
 
     card = results(page).first
-    card.locator('[class*="st-key-open-"]').get_by_role("button", name="Open", exact=True).click()
+    click(page, card.locator('[class*="st-key-open-"]').get_by_role("button", name="Open", exact=True))
     see(page.get_by_role("heading", name="Incident / document"))
     page.go_back()
     see(page.get_by_role("heading", name="Search past incidents"))
@@ -102,6 +102,7 @@ def test_the_address_carries_the_search_and_back_restores_it(server: str, page: 
 def test_enter_searches_and_shift_enter_adds_a_line(server: str, page: Page) -> None:
     page.goto(server)
     box = search_box(page)
+    enter_searches(page)
     box.click()
     page.keyboard.type("redis failover")
     page.keyboard.press("Shift+Enter")
