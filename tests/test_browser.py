@@ -13,7 +13,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser_kit import GAMEDAY_DOC, PROBE_DOC, WAIT_MS, PixelServer, click, search, see, shot
+from tests.browser_kit import GAMEDAY_DOC, PROBE_DOC, WAIT_MS, PixelServer, click, search, see, settled, shot
 
 # a server of its own: the game day it builds and plays is written to its store
 pytestmark = [pytest.mark.slow, pytest.mark.own_server]
@@ -67,6 +67,7 @@ def test_search_document_runbook_draft_and_game_day(server: str, page: Page) -> 
     chat = see(page.get_by_placeholder("Ask, hypothesise or act", exact=False))
     shot(page, "06-game-day-started")
 
+    settled(page)  # the chat box is drawn by the run that starts the game; a message sent while it draws can be lost
     chat.fill("what changed?")
     chat.press("Enter")
     messages = page.get_by_test_id("stChatMessage")
