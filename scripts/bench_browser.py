@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ui.cli import ui_cmd  # noqa: E402  (after the path is set, so this checkout's code is measured)
-from ui.web import local_server  # noqa: E402
+from ui.web import keys, local_server  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -116,7 +116,7 @@ class Visit:
     sent: str = ""  # the interaction's name in the table
 
 
-ENTER_SENDS = "html.kb-enter-sends-search_box"  # the class the Search page's Enter script puts on the document
+ENTER_SENDS = "html." + keys.marker("search_box")  # the Search page's Enter script is in place
 
 
 def visits(doc_id: str, queries: list[str]) -> list[Visit]:

@@ -25,6 +25,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, Playwright, expect, sync_playwright
 
 from tests.conftest import ROOT, sample_store_copy
+from ui.web import keys
 from ui.web.local_server import NotServing, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -282,7 +283,7 @@ def click(page: Page, target: Locator) -> None:
 def enter_searches(page: Page) -> None:
     """Wait until Enter in the search box searches: the page's own script (ui/web/keys.py) marks the document when
     it is in place, which can be a moment after the box is drawn; an Enter before it adds a line instead."""
-    expect(page.locator("html.kb-enter-sends-search_box")).to_be_attached(timeout=WAIT_MS)
+    expect(page.locator("html." + keys.marker("search_box"))).to_be_attached(timeout=WAIT_MS)
 
 
 def search(page: Page, text: str) -> None:

@@ -43,6 +43,12 @@ html.kb-enter-sends-BOX .st-key-BOX [data-testid="InputInstructions"] { display:
 </script>"""
 
 
+def marker(box: str) -> str:
+    """The class the script puts on the page's ``<html>`` once Enter in the text area keyed ``box`` sends it (what
+    a page test or benchmark waits for before pressing Enter)."""
+    return f"kb-enter-sends-{box}"
+
+
 def enter_sends(box: str, button: str) -> None:
     """Make Enter in the text area keyed ``box`` click the button keyed ``button`` (Shift+Enter stays a new
     line). Call it once per run of the page, anywhere on it: it draws nothing."""
