@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import BrowserContext, Locator, Page, expect
 
-from tests.browser_kit import WAIT_MS, click, see, shot
+from tests.browser_kit import WAIT_MS, click, see, settled, shot
 
 pytestmark = pytest.mark.slow
 
@@ -142,6 +142,7 @@ def test_similar_incidents_are_dated_one_row_per_incident(server: str, page: Pag
     page.get_by_role("tab", name="Similar incidents").click()
     rows = page.locator("[class*='st-key-similar-']")
     see(rows.first)
+    settled(page)  # rows are drawn one by one: read them once the run has ended
     shot(page, "links-07-similar-incidents")
     texts = rows.all_inner_texts()
     assert len(texts) >= 3, texts
