@@ -251,7 +251,7 @@ class KnowledgeBase:
         return self.keyword.covered(words, found)
 
     def embed_query(self, text: str) -> list[float]:
-        return self.embedding.get_query_embedding(text)
+        return self.searcher.query_vector(text)  # the searcher keeps its last query vectors
 
     def embed_text(self, text: str) -> list[float]:
         return self.embedding.get_text_embedding(text)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ingest.pipeline import Ingestor
 from kb.retrieval.keyword import KeywordIndex
-from kb.retrieval.search import Query, Searcher
+from kb.retrieval.search import QUERY_VECTORS_KEPT, Query, Searcher
 from tests.test_pipeline import write_pm
 
 
@@ -67,3 +68,59 @@ def test_a_service_name_typed_as_separate_words_matches_the_name(fake_kb: Ingest
     assert index.service_tokens("payments then gateway") == []
     top = Searcher(fake_kb.store, fake_kb.embedding, index).search(Query("payments gateway slow", k=2), mode="bm25")
     assert top[0].record.id == "a"
+
+
+def test_a_saved_index_with_rows_of_the_wrong_shape_is_built_again(fake_kb: Ingestor, tmp_path: Path) -> None:
+    """Chunks are made from the index's rows unchecked, so rows saved wrong (a text that is a number, an offset
+    that is a string, a row missing) are not loaded: the index is built again from the store."""
+    docs = tmp_path / "docs" / "postmortems"
+    write_pm(docs, "a.md", "Checkout 502", "checkout", "KubePodCrashLooping fired for checkout", "bad env var")
+    directory = tmp_path / "kw"
+    fake_kb.keyword = KeywordIndex(fake_kb.store, directory)
+    fake_kb.run([docs.parent])
+    rows_file = directory / "rows.json"
+    good = json.loads(rows_file.read_text())
+    for damage in (
+        lambda rows: rows["texts"].__setitem__(0, 502),
+        lambda rows: rows["places"][0].__setitem__(2, "0"),
+        lambda rows: rows["places"][0].__setitem__(3, 1.5),
+        lambda rows: rows["chunk_ids"].pop(),
+        lambda rows: rows.pop("records"),
+    ):
+        rows = json.loads(json.dumps(good))
+        damage(rows)
+        rows_file.write_text(json.dumps(rows))
+        fresh = KeywordIndex(fake_kb.store, directory)
+        fresh.ensure_fresh()
+        assert fresh.texts == good["texts"] and fresh.chunk_ids == good["chunk_ids"], rows
+        assert json.loads(rows_file.read_text()) == good  # built again from the store, and saved
+        (hit,) = Searcher(fake_kb.store, fake_kb.embedding, fresh).search(Query("pod crash looping", k=1), mode="bm25")
+        passage = hit.hits[0].chunk
+        assert isinstance(passage.text, str) and isinstance(passage.start, int) and isinstance(passage.end, int)
+        assert passage.record_id == "a"
+
+
+def test_a_searcher_embeds_a_query_it_keeps_once(fake_kb: Ingestor, tmp_path: Path) -> None:
+    """The same text searched again (a page rerun, `kb similar`'s passages in two pools) is not embedded again;
+    only the last QUERY_VECTORS_KEPT texts are kept, and the results are the same."""
+    docs = tmp_path / "docs" / "postmortems"
+    write_pm(docs, "a.md", "Checkout 502", "checkout", "KubePodCrashLooping fired for checkout", "bad env var")
+    write_pm(docs, "b.md", "Redis failover", "session-cache", "READONLY errors after sentinel failover", "topology")
+    fake_kb.run([docs.parent])
+    asked: list[str] = []
+
+    class Counting:
+        def get_query_embedding(self, query: str) -> list[float]:
+            asked.append(query)
+            return fake_kb.embedding.get_query_embedding(query)
+
+    searcher = Searcher(fake_kb.store, Counting(), KeywordIndex(fake_kb.store, None))  # type: ignore[arg-type]
+    first = searcher.search(Query("pod crash looping", k=2), mode="dense")
+    again = searcher.search(Query("pod crash looping", k=2), mode="dense")
+    assert asked == ["pod crash looping"]
+    assert [(d.record.id, d.score) for d in again] == [(d.record.id, d.score) for d in first]
+    for n in range(QUERY_VECTORS_KEPT):
+        searcher.query_vector(f"query {n}")
+    assert len(searcher._vectors) == QUERY_VECTORS_KEPT
+    searcher.search(Query("pod crash looping", k=2), mode="dense")  # pushed out by the others: embedded again
+    assert asked.count("pod crash looping") == 2

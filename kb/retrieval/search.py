@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -40,6 +42,9 @@ WHOLE_DOCUMENT_WORDS = 100
 #: reads a query's first 256 word pieces, BM25 all of it (chosen before the dense side read a long query in
 #: windows; docs/retrieval.md)
 WORDS_PER_BM25_WEIGHT = 50
+#: query vectors a searcher keeps (a page rerun, `kb similar`'s passages searched in two pools, the same alert
+#: searched for runbooks and for incidents): a few hundred KB at most
+QUERY_VECTORS_KEPT = 256
 
 
 def terms(text: str) -> list[str]:
@@ -177,6 +182,21 @@ class Searcher:
         self.embedding = embedding
         self.keyword = keyword
         self.params = params or FusionParams()
+        self._vectors: OrderedDict[str, list[float]] = OrderedDict()  # the last query vectors, newest last
+        self._vectors_lock = threading.Lock()
+
+    def query_vector(self, text: str) -> list[float]:
+        """The embedding model's vector for a query text, kept for the next ``QUERY_VECTORS_KEPT`` other texts."""
+        with self._vectors_lock:
+            if text in self._vectors:
+                self._vectors.move_to_end(text)
+                return self._vectors[text]
+        vector = self.embedding.get_query_embedding(text)
+        with self._vectors_lock:
+            self._vectors[text] = vector
+            while len(self._vectors) > QUERY_VECTORS_KEPT:
+                self._vectors.popitem(last=False)
+        return vector
 
     def dense_hits(self, text: str, n: int, filters: SearchFilters) -> list[Hit]:
         """The passages nearest the query, and the first passage of each section whose title and heading are
@@ -190,7 +210,7 @@ class Searcher:
         passages: dict[int, float] = {}
         headings: dict[int, float] = {}
         for window in texts:
-            vector = self.embedding.get_query_embedding(window)
+            vector = self.query_vector(window)
             for chunk_id, score in self.store.query(vector, n, filters, within):
                 position = index.position.get(chunk_id)
                 if position is not None:  # unknown: written after this snapshot; it joins on the next refresh
@@ -313,6 +333,19 @@ _NUMBERISH = re.compile(r"^[\d.,:/%-]+$")
 _STATUS = re.compile(r"^[1-5]\d\d$")
 
 
+@lru_cache(maxsize=256)
+def _query_terms(text: str) -> tuple[str, ...]:
+    """``terms(text)`` of a query, kept while its results' reasons are written."""
+    return tuple(terms(text))
+
+
+@lru_cache(maxsize=8192)
+def _analyzed(text: str) -> tuple[str, ...]:
+    """``analyze(text)``, kept: the reasons of one search analyse the same query words and passages for every
+    document it returns, and `kb similar` runs twenty searches over much the same passages."""
+    return tuple(analyze(text))
+
+
 def _telling(term: str) -> bool:
     """Whether a shared word is worth naming: not a bare number, time or date (HTTP status codes are)."""
     return not _NUMBERISH.match(term) or bool(_STATUS.match(term))
@@ -324,11 +357,11 @@ def shared_terms(
     """The query's words (as typed) that the passages hold: the whole word, or every part of an
     identifier; bare numbers and times left out; the rarest in the corpus first when ``rarity`` (the share
     of passages holding a term) is given."""
-    words = terms(query_text)
+    words = _query_terms(query_text)
     counts = Counter(words)
     found: list[tuple[float, int, str]] = []
     for n, word in enumerate(dict.fromkeys(words)):
-        tokens = analyze(word)
+        tokens = _analyzed(word)
         if not tokens or not _telling(word):
             continue
         if tokens[0] in passage_terms or set(tokens) <= passage_terms:
@@ -350,7 +383,7 @@ def why_matched(
     (rarest first with ``rarity``), and where and by which retriever the document matched."""
     reasons: list[str] = []
     lowered = query_text.lower()
-    q_terms = set(analyze(query_text))
+    q_terms = set(_analyzed(query_text))
     services = [s for s in meta.services if s.lower() in lowered]
     if services:
         reasons.append("same service: " + ", ".join(services))
@@ -360,7 +393,7 @@ def why_matched(
     errors = [e for e in meta.errors if e.lower() in lowered]
     if errors:
         reasons.append("error: " + ", ".join(errors[:3]))
-    passage_terms = {t for h in shown for t in analyze(h.chunk.text)} | set(analyze(meta.title))
+    passage_terms = {t for h in shown for t in _analyzed(h.chunk.text)} | set(_analyzed(meta.title))
     already = {x.lower() for x in (*services, *named, *errors)}
     shared = [t for t in shared_terms(query_text, passage_terms, rarity, 8 + len(already)) if t not in already][:8]
     if shared:
