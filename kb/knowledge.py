@@ -144,9 +144,11 @@ class KnowledgeBase:
 
     # -- search -------------------------------------------------------------------------------
 
-    def search(self, query: Query, mode: Mode = "hybrid", passages_per_doc: int = 3) -> list[RankedDocument]:
-        """The best ``query.k`` documents for the query, best first, with passages and reasons."""
-        return self.searcher.search(query, mode, passages_per_doc)
+    def search(
+        self, query: Query, mode: Mode = "hybrid", passages_per_doc: int = 3, explain: bool = True
+    ) -> list[RankedDocument]:
+        """The best ``query.k`` documents for the query, best first, with passages and reasons (``explain``)."""
+        return self.searcher.search(query, mode, passages_per_doc, explain)
 
     def measured(self, text: str, docs: list[RankedDocument]) -> list[RankedDocument]:
         """Search results with their word coverage measured, for a relevance label (kb.retrieval.relevance)."""

@@ -20,7 +20,8 @@ from kb.core.bounded import Refused
 from kb.core.errors import ParseError
 from kb.generation import candidates, chatlines, question, quoting, summary
 from kb.retrieval.alerts import AlertParseError, parse_alert
-from kb.retrieval.search import bounded_query, terms
+from kb.retrieval.reasons import terms
+from kb.retrieval.search import bounded_query
 from kb.retrieval.sectioning import clean_heading, opening
 from kb.text import steps
 from kb.text.analysis import analyze

@@ -1,4 +1,5 @@
-"""The sample corpus end to end with the real model and the real embedded Chroma, through the CLI."""
+"""The sample corpus end to end with the real model and the real embedded Chroma, through the CLI (and, for
+`kb similar`'s reasons, in process)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+import kb.retrieval.similar as similar_module
+from kb.core.models import Kind
+from kb.core.settings import Settings
+from kb.knowledge import KnowledgeBase
 from tests.conftest import DATA, ROOT, copy_data
 
 pytestmark = pytest.mark.slow
@@ -227,3 +232,31 @@ def test_eval_on_a_tiny_hand_checked_set(tmp_path: Path) -> None:
     assert data["hybrid"]["precision@10"] == 0.1  # one relevant document among ten slots
     table = kb(tmp_path / "unused", "eval", str(corpus), str(queries))
     assert "hybrid" in table.stdout and "mrr@10" in table.stdout
+
+
+def test_similar_gives_the_reasons_a_search_with_reasons_would(ingested, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`kb similar` searches without reasons and works them out only for the documents it shows (those only a
+    passage found get that passage's search again): the same documents and reasons as every search explained."""
+    _data, store, _ = ingested
+    kb_ = KnowledgeBase(Settings(data_dir=store, _env_file=None), use_llm=False)  # type: ignore[call-arg]
+    kinds = (Kind.postmortem, Kind.chat, Kind.runbook)
+    incidents = sorted(rid for rid, meta in kb_.record_metas().items() if meta.kind == Kind.postmortem)[:8]
+    by_passage: list[str] = []
+    explain = similar_module._explain
+
+    def counted(corpus, kept, found_by, *rest):  # type: ignore[no-untyped-def]
+        by_passage.extend(d.record.id for d, _ in kept if d.record.id in found_by)
+        explain(corpus, kept, found_by, *rest)
+
+    monkeypatch.setattr(similar_module, "_explain", counted)
+    # searches this short leave documents that only a passage finds among those shown (with the usual pool of
+    # 60, the whole document's search finds nearly all the 59 the sample corpus holds)
+    monkeypatch.setattr(similar_module, "POOL", 4)
+    lazy = {i: [(d.record.id, d.relation, d.why) for d in kb_.similar(i, k=5, kinds=kinds)] for i in incidents}
+    assert by_passage, "no document shown was found by a passage only: the test does not reach the lazy reasons"
+    search = KnowledgeBase.search
+    monkeypatch.setattr(KnowledgeBase, "search", lambda self, query, mode="hybrid", passages_per_doc=3, explain=True:
+                        search(self, query, mode, passages_per_doc, True))
+    monkeypatch.setattr(similar_module, "_explain", lambda *args: None)  # every search gave its reasons already
+    eager = {i: [(d.record.id, d.relation, d.why) for d in kb_.similar(i, k=5, kinds=kinds)] for i in incidents}
+    assert lazy == eager

@@ -5,7 +5,7 @@ from pathlib import Path
 from ingest.pipeline import Ingestor
 from kb.core.models import Kind
 from kb.knowledge import KnowledgeBase
-from kb.retrieval.search import shared_terms
+from kb.retrieval.reasons import shared_terms
 from kb.retrieval.similar import passages, query_text, same_incident, similar
 from kb.text.analysis import analyze
 from tests.test_pipeline import write_pm

@@ -16,8 +16,10 @@ from kb.retrieval.search import Mode, Query
 
 
 class Corpus(Protocol):
-    def search(self, query: Query, mode: Mode = "hybrid", passages_per_doc: int = 3) -> list[RankedDocument]:
-        """The best ``query.k`` documents for a query, best first, with passages and reasons."""
+    def search(
+        self, query: Query, mode: Mode = "hybrid", passages_per_doc: int = 3, explain: bool = True
+    ) -> list[RankedDocument]:
+        """The best ``query.k`` documents for a query, best first, with passages and reasons (``explain``)."""
         ...
 
     def record(self, record_id: str) -> Record:

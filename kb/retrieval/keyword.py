@@ -62,18 +62,13 @@ def field_text(meta: ChunkMeta) -> str:
 
 def _well_formed(rows: dict[str, Any], count: int) -> bool:
     """Whether saved rows have the shape and types this index keeps (its chunks are made from them unchecked)."""
-    ids, texts, places, records = rows.get("chunk_ids"), rows.get("texts"), rows.get("places"), rows.get("records")
-    if not (isinstance(ids, list) and isinstance(texts, list) and isinstance(places, list)
-            and isinstance(records, list)):
-        return False
+    columns: list[Any] = [rows.get(k) for k in ("chunk_ids", "texts", "places", "records")]
+    ids, texts, places, records = columns
     return (
-        len(ids) == len(texts) == len(places) == count
-        and all(isinstance(x, str) for x in (*ids, *texts, *records))
-        and all(
-            isinstance(p, list) and len(p) == 4 and isinstance(p[0], str) and isinstance(p[1], str)
-            and type(p[2]) is int and type(p[3]) is int
-            for p in places
-        )
+        all(isinstance(c, list) and all(isinstance(x, str) for x in c) for c in (ids, texts, records))
+        and isinstance(places, list) and len(ids) == len(texts) == len(places) == count
+        and all(isinstance(p, list) and len(p) == 4 and all(isinstance(x, str) for x in p[:2])
+                and all(type(x) is int for x in p[2:]) for p in places)
     )
 
 
@@ -172,16 +167,8 @@ class KeywordIndex:
         embed = self.embed
         previous = self.headings if len(self.headings) else HeadingVectors.saved(self.directory, self.embed_model)
         self.headings = HeadingVectors.build(headings, embed, previous) if embed else HeadingVectors.empty()
-        self._set(
-            version,
-            (bm25, field_bm25),
-            chunk_ids,
-            texts,
-            places,
-            np.asarray(record_of, dtype=np.int32),
-            list(record_pos),
-            record_meta,
-        )
+        self._set(version, (bm25, field_bm25), chunk_ids, texts, places, np.asarray(record_of, dtype=np.int32),
+                  list(record_pos), record_meta)
 
     def _set(
         self,
@@ -284,24 +271,15 @@ class KeywordIndex:
             return False  # saved by a process with no embedding model: build with the heading vectors
         self.headings = headings or HeadingVectors.empty()
         places = [tuple(p) for p in rows["places"]]
-        self._set(
-            version,
-            (bm25, fields),
-            rows["chunk_ids"],
-            rows["texts"],
-            places,
-            record_of,  # type: ignore[arg-type]
-            rows["records"],
-            record_meta,
-        )
+        self._set(version, (bm25, fields), rows["chunk_ids"], rows["texts"], places, record_of,  # type: ignore[arg-type]
+                  rows["records"], record_meta)
         return True
 
     # -- reading ----------------------------------------------------------------------------
 
     def chunk(self, position: int) -> Chunk:
-        """The chunk at ``position``, made from the index's own rows without validating it again (they were
-        checked when built or loaded; a search makes thousands of chunks, and validating each cost a tenth of a
-        `kb similar`)."""
+        """The chunk at ``position`` from the index's own rows, checked when built or loaded, not again (a search
+        makes thousands; validating each cost a tenth of a `kb similar`)."""
         section, heading, start, end = self.places[position]
         return Chunk.model_construct(
             id=self.chunk_ids[position],

@@ -153,26 +153,46 @@ def _candidates(
     kinds: tuple[Kind, ...],
     left_out: tuple[str, ...],
     passage_weight: float = 1.0,
-) -> tuple[dict[str, RankedDocument], dict[str, float], dict[str, np.ndarray]]:
-    """Every document of ``kinds`` the whole query or a passage finds, its fused score and its mean vector."""
+) -> tuple[dict[str, RankedDocument], dict[str, float], dict[str, np.ndarray], dict[str, str]]:
+    """Every document of ``kinds`` the whole query or a passage finds, its fused score and its mean vector; and
+    for one only a passage found, that passage (its reasons are worked out if it is shown: ``_explain``)."""
     found: dict[str, RankedDocument] = {}
+    found_by: dict[str, str] = {}
     passage_runs: list[list[str]] = []
     texts = passages(record)
     for text in texts:
-        docs = corpus.search(Query(text=text, k=POOL, kinds=kinds, exclude=left_out))
+        docs = corpus.search(Query(text=text, k=POOL, kinds=kinds, exclude=left_out), explain=False)
         passage_runs.append([d.record.id for d in docs])
         for doc in docs:
-            found.setdefault(doc.record.id, doc)
+            if doc.record.id not in found:
+                found[doc.record.id], found_by[doc.record.id] = doc, text
     whole = corpus.search(Query(text=query_text(record), k=POOL, kinds=kinds, exclude=left_out))
     for doc in whole:
         found[doc.record.id] = doc  # its passages and reasons are the ones of the whole query
+        found_by.pop(doc.record.id, None)
     source = np.asarray(corpus.record_vector(record.id))
     vectors = {rid: np.asarray(corpus.record_vector(rid)) for rid in found}
     by_vector = sorted(found, key=lambda rid: -float(vectors[rid] @ source))
     passage_scores = _fused([(run, 1.0) for run in passage_runs])
     by_passage = sorted(passage_scores, key=lambda rid: -passage_scores[rid])
     scores = _fused([(by_vector, 1.0), (by_passage, passage_weight)])
-    return found, scores, vectors
+    return found, scores, vectors, found_by
+
+
+def _explain(
+    corpus: Corpus,
+    kept: list[tuple[RankedDocument, float]],
+    found_by: dict[str, str],
+    kinds: tuple[Kind, ...],
+    left_out: tuple[str, ...],
+) -> None:
+    """The reasons of the documents shown that only a passage found: that passage's search again, with reasons
+    (its query vector is kept, so this is the keyword side and the reasons of a few documents)."""
+    for text in dict.fromkeys(found_by[doc.record.id] for doc, _ in kept if doc.record.id in found_by):
+        explained = {d.record.id: d for d in corpus.search(Query(text=text, k=POOL, kinds=kinds, exclude=left_out))}
+        for doc, _ in kept:
+            if found_by.get(doc.record.id) == text and doc.record.id in explained:
+                doc.why[:0] = explained[doc.record.id].why  # before what _distinct added ("also stored as")
 
 
 def _distinct(
@@ -225,18 +245,22 @@ def similar(
     left_out = (record_id, *same_incident(corpus, record))
     wanted_runbooks = Kind.runbook in kinds
     incident_kinds = tuple(kind for kind in kinds if kind != Kind.runbook)
-    found, scores, vectors = _candidates(corpus, record, incident_kinds, left_out) if incident_kinds else ({}, {}, {})
+    found, scores, vectors, found_by = (
+        _candidates(corpus, record, incident_kinds, left_out) if incident_kinds else ({}, {}, {}, {})
+    )
     ranked = sorted(found.values(), key=lambda d: -scores[d.record.id])
     incidents = _distinct(record, ranked, vectors, source, k)
+    _explain(corpus, incidents, found_by, incident_kinds, left_out)
     _score_as_ranked(incidents, scores)
     runbooks: list[tuple[RankedDocument, float]] = []
     if wanted_runbooks or covering:
         # runbooks are ranked in a pool of their own: incident reports, written alike, would crowd them out
         # of one; a runbook is matched by the incident's passages (its cause or fix) more than as a whole
-        found, scores, more = _candidates(corpus, record, (Kind.runbook,), left_out, RUNBOOK_PASSAGE_WEIGHT)
+        found, scores, more, found_by = _candidates(corpus, record, (Kind.runbook,), left_out, RUNBOOK_PASSAGE_WEIGHT)
         vectors.update(more)
         ranked = sorted(found.values(), key=lambda d: -scores[d.record.id])
         runbooks = _distinct(record, ranked, vectors, source, k)
+        _explain(corpus, runbooks, found_by, (Kind.runbook,), left_out)
         _score_as_ranked(runbooks, scores)
     best = max((cos for _, cos in incidents), default=0.0)
     covers = [doc for doc, cos in runbooks if cos >= COVERING_SHARE * best][: COVERING if wanted_runbooks else covering]

@@ -7,7 +7,7 @@ import sys
 import textwrap
 
 from kb.core.models import RankedDocument
-from kb.retrieval.search import terms
+from kb.retrieval.reasons import terms
 from kb.retrieval.similar import COVERING_RUNBOOK
 
 #: how a filler document is marked in a result list

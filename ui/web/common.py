@@ -21,7 +21,7 @@ from kb.core.settings import Settings
 from kb.generation.markup import inert
 from kb.generation.quoting import quote_parts
 from kb.knowledge import KnowledgeBase, open_kb
-from kb.retrieval.search import terms
+from kb.retrieval.reasons import terms
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 

@@ -10,7 +10,7 @@ from typing import Any
 from kb.generation.chatlines import PROMPT
 from kb.generation.markup import inert
 from kb.generation.quoting import quote_parts, quoted
-from kb.retrieval.search import terms
+from kb.retrieval.reasons import terms
 from kb.text.structure import lines as markdown_lines
 
 #: how much of a passage a result card shows before "…"
