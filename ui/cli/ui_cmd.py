@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -39,12 +40,26 @@ def command(args: argparse.Namespace) -> list[str]:
     ]
 
 
+#: signals that stop `kb ui`: each is passed on to the Streamlit server (Ctrl-C in a terminal reaches both), which
+#: stops, and then `kb ui` returns; a supervisor stopping `kb ui` does not leave the server holding the port
+STOPPING = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
+
+
 def run(args: argparse.Namespace, ctx: Context) -> int:
     env = dict(os.environ)
     if getattr(args, "data_dir", None):
         env["KB_DATA_DIR"] = str(Path(args.data_dir).expanduser().resolve())
     print(f"serving the knowledge base UI on http://{args.address}:{args.port} (Ctrl-C stops it)", file=sys.stderr)
+    server = subprocess.Popen(command(args), env=env)
+
+    def stop(signum: int, _frame: object) -> None:
+        if server.poll() is None:
+            server.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in STOPPING}
     try:
-        return subprocess.call(command(args), env=env)
-    except KeyboardInterrupt:
-        return 0
+        code = server.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 128 - code if code < 0 else code  # killed by signal N: the shell's 128 + N
