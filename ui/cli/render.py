@@ -12,6 +12,8 @@ from kb.retrieval.similar import COVERING_RUNBOOK
 
 #: how a filler document is marked in a result list
 FILLER = {"redirect": "redirect to {}", "links": "mostly links", "template": "empty template"}
+#: an inline code span (syntax); split keeps it as every second part
+CODE_SPAN = re.compile(r"(`[^`\n]*`)")
 BOLD, DIM, YELLOW, CYAN, RESET = "\033[1m", "\033[2m", "\033[33m", "\033[36m", "\033[0m"
 
 
@@ -27,7 +29,9 @@ def highlight(text: str, query: str) -> str:
     pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\w*", re.I)
     if color():
         return pattern.sub(lambda m: f"{BOLD}{YELLOW}{m.group(0)}{RESET}", text)
-    return pattern.sub(lambda m: f"**{m.group(0)}**", text)
+    # Markdown marks: none inside a code span, where they would show as stars (`**api**-gateway`)
+    parts = CODE_SPAN.split(text)
+    return "".join(part if n % 2 else pattern.sub(lambda m: f"**{m.group(0)}**", part) for n, part in enumerate(parts))
 
 
 def passage(text: str, limit: int = 420) -> str:
