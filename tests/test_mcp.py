@@ -52,6 +52,7 @@ async def exercise(session: ClientSession, writes: bool) -> None:
         assert tool.description and tool.input_schema.get("type") == "object"
     found = data(await session.call_tool("search_incidents", {"query": "pgbouncer pool exhausted", "kind": "postmortem"}))
     assert found and all(r["kind"] == "postmortem" for r in found) and found[0]["passages"]
+    assert found[0]["match"] == "strong match"  # how well, in words an agent can act on
     newest = data(await session.call_tool("search_incidents", {"query": "pgbouncer pool exhausted", "kind": "postmortem",
                                                                 "newest_first": True}))
     assert {r["id"] for r in newest} == {r["id"] for r in found}

@@ -14,6 +14,7 @@ import kb.retrieval.similar as similar_module
 from kb.core.models import Kind
 from kb.core.settings import Settings
 from kb.knowledge import KnowledgeBase
+from kb.retrieval.relevance import ONLY_WEAK
 from tests.conftest import DATA, ROOT, copy_data
 
 pytestmark = pytest.mark.slow
@@ -91,6 +92,20 @@ def test_search_finds_the_fitting_postmortems_first(ingested) -> None:  # type: 
         kb(store, "search", "FATAL: sorry, too many clients already from pgbouncer", "-k", "5", "--json").stdout
     )
     assert any("orders-db" in d["services"] for d in pool[:3])
+
+
+def test_results_say_how_well_they_match(ingested) -> None:  # type: ignore[no-untyped-def]
+    _data, store, _ = ingested
+    fitting = json.loads(kb(store, "search", "pgbouncer pool exhausted, clients waiting", "-k", "3", "--json").stdout)
+    assert fitting[0]["match"] == "strong match"
+    nonsense = kb(store, "search", "zzzqqq xylophonic", "-k", "3")
+    assert nonsense.returncode == 0, nonsense.stderr
+    assert nonsense.stdout.startswith(ONLY_WEAK)  # the closest documents are shown, said to be no answer
+    listed = [line for line in nonsense.stdout.splitlines() if " · " in line]
+    assert len(listed) == 3 and all(line.strip().startswith("weak match · ") for line in listed)
+    as_json = json.loads(kb(store, "search", "zzzqqq xylophonic", "-k", "3", "--json").stdout)
+    assert [d["match"] for d in as_json] == ["weak match"] * 3
+    assert not kb(store, "search", "pgbouncer pool exhausted").stdout.startswith(ONLY_WEAK)
 
 
 def test_show_and_stats(ingested) -> None:  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from kb.retrieval.relevance import ONLY_WEAK
 from tests.conftest import ROOT, sample_store_copy
 
 pytestmark = pytest.mark.slow
@@ -78,6 +79,10 @@ def test_search_with_a_filter_and_html_stays_text(sample: Path, monkeypatch: pyt
     at.text_area(key="search_box").input(alert)
     at.button(key="search_button").click().run()
     assert "Searching with the alert: PgBouncerPoolExhausted" in texts(at)
+    assert ONLY_WEAK not in texts(at)
+    at.text_area(key="search_box").input("zzzqqq xylophonic")
+    at.button(key="search_button").click().run()
+    assert ONLY_WEAK in "\n".join(str(e.value) for e in at.info)  # the closest documents, said to be no answer
 
 
 def test_draft_propose_and_approve_a_runbook_update(sample: Path, monkeypatch: pytest.MonkeyPatch) -> None:

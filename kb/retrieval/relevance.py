@@ -42,6 +42,15 @@ def relevance(doc: RankedDocument) -> Relevance:
     return Relevance.partial if value >= PARTIAL_MATCH else Relevance.weak
 
 
+#: said above results none of which is better than a weak match (a query of words the documents do not hold)
+ONLY_WEAK = "Nothing matches well: every result is a weak match, the closest there is, not an answer."
+
+
+def only_weak(docs: Sequence[RankedDocument]) -> bool:
+    """Whether there are results and every one is a weak match."""
+    return bool(docs) and all(relevance(d) == Relevance.weak for d in docs)
+
+
 def measured(
     covered: Callable[[set[str], set[str]], float], text: str, docs: Sequence[RankedDocument]
 ) -> list[RankedDocument]:

@@ -26,6 +26,7 @@ from kb.core.settings import Settings
 from kb.retrieval.filler import arrange, shown_redirect
 from kb.retrieval.keyword import KeywordIndex
 from kb.retrieval.reasons import why_matched
+from kb.retrieval.relevance import relevance
 from kb.retrieval.windows import windows
 from kb.text.analysis import count_tokens
 
@@ -325,9 +326,12 @@ def summary_of(meta: RecordMeta, redirect: str = "") -> RecordSummary:
     )
 
 
-def result_json(d: RankedDocument) -> dict[str, object]:
-    """One result as JSON (what `kb search --json` and the MCP tools return)."""
+def result_json(d: RankedDocument, labelled: bool = False) -> dict[str, object]:
+    """One result as JSON (what `kb search --json` and the MCP tools return); ``labelled``: with its match label
+    ("strong match", "partial match", "weak match": kb.retrieval.relevance) under "match", for results whose
+    coverage was measured."""
     return {
+        **({"match": relevance(d).value} if labelled else {}),
         "id": d.record.id,
         "title": d.record.title,
         "kind": d.record.kind.value,

@@ -8,6 +8,7 @@ import textwrap
 
 from kb.core.models import RankedDocument
 from kb.retrieval.reasons import terms
+from kb.retrieval.relevance import relevance
 from kb.retrieval.similar import COVERING_RUNBOOK
 
 #: how a filler document is marked in a result list
@@ -39,7 +40,8 @@ def passage(text: str, limit: int = 420) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rsplit(" ", 1)[0] + " …"
 
 
-def results(docs: list[RankedDocument], query: str) -> str:
+def results(docs: list[RankedDocument], query: str, labels: bool = False) -> str:
+    """A result list; ``labels``: each with its match label (strong, partial, weak; a search's, not `similar`'s)."""
     if not docs:
         return "No matching documents."
     c = color()
@@ -48,7 +50,8 @@ def results(docs: list[RankedDocument], query: str) -> str:
         rec = doc.record
         marked = FILLER.get(rec.filler, rec.filler).format(rec.redirect)
         services = ", ".join(rec.services[:4])
-        fields = (doc.relation, rec.kind.value, marked, rec.severity or "", str(rec.date or ""), services)
+        label = relevance(doc).value if labels else ""
+        fields = (label, doc.relation, rec.kind.value, marked, rec.severity or "", str(rec.date or ""), services)
         meta = " · ".join(x for x in fields if x)
         title = f"{BOLD}{rec.title}{RESET}" if c else rec.title
         lines.append(f"{n}. {title}  [{rec.id}]  score {doc.score:.3f}")

@@ -10,6 +10,7 @@ from kb.core.errors import KBError
 from kb.core.models import Kind
 from kb.retrieval.alerts import MAX_ALERT_BYTES, AlertQuery, parse_alert
 from kb.retrieval.filters import filter_hints
+from kb.retrieval.relevance import ONLY_WEAK, only_weak
 from kb.retrieval.search import Query, result_json
 from kb.retrieval.similar import COVERING
 from ui.cli import render
@@ -109,16 +110,18 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         until=args.until,
         newest_first=args.newest,
     )
-    docs = ctx.kb.search(query, mode=args.mode)
+    docs = ctx.kb.measured(text, ctx.kb.search(query, mode=args.mode))  # measured for the match labels
     if not docs and ctx.kb.is_empty():
         print(
             f"kb: the knowledge base at {ctx.settings.store_location} is empty: run `kb ingest PATH` first",
             file=sys.stderr,
         )
     if ctx.json:
-        ctx.print_json([as_json(d) for d in docs])
+        ctx.print_json([as_json(d, labelled=True) for d in docs])
     else:
-        print(render.results(docs, text))
+        if only_weak(docs):
+            print(ONLY_WEAK + "\n")
+        print(render.results(docs, text, labels=True))
     return 0
 
 

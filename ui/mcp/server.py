@@ -77,7 +77,8 @@ def _search_tools(server: MCPServer, kb: KnowledgeBase) -> None:
 
     @server.tool(description="Search past incidents, runbooks and chat logs by symptoms, error text or alert "
                  "text. Returns documents best first (or, with newest_first, the best k newest first), each with "
-                 "matching passages and why it matched.")
+                 "matching passages, why it matched and how well (match: strong, partial or weak; a weak match is "
+                 "the closest there is, not an answer).")
     @reported
     def search_incidents(
         query: str,
@@ -101,7 +102,7 @@ def _search_tools(server: MCPServer, kb: KnowledgeBase) -> None:
             until=date.fromisoformat(until) if until else None,
             newest_first=newest_first,
         )
-        return [result_json(d) for d in kb.search(q)]
+        return [result_json(d, labelled=True) for d in kb.measured(query, kb.search(q))]
 
     @server.tool(description="Find the runbooks (and past incidents) for a firing alert. `alert` is an "
                  "Alertmanager webhook payload or a Prometheus alert (labels + annotations), as JSON or YAML "

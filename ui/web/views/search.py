@@ -16,7 +16,7 @@ import streamlit as st
 from kb.core.models import Kind, RankedDocument
 from kb.generation.markup import inert
 from kb.retrieval.alerts import AlertParseError, looks_like_alert, parse_alert
-from kb.retrieval.relevance import Relevance, relevance
+from kb.retrieval.relevance import ONLY_WEAK, Relevance, only_weak, relevance
 from kb.retrieval.search import Query
 from ui.web.common import PAGES, escape, resources, shown_errors
 from ui.web.keys import enter_sends
@@ -180,5 +180,7 @@ with shown_errors():
         else:
             st.caption(f"{len(results)} result{'s' if len(results) > 1 else ''}"
                        + (", newest first" if state.newest else ", best first"))
+            if only_weak(results):
+                st.info(ONLY_WEAK + " Try other words or fewer filters.")
         for n, doc in enumerate(results, start=1):
             _card(n, doc, query_text)
