@@ -58,6 +58,12 @@ def test_a_stage_with_nothing_to_do_says_so_once() -> None:
     assert out.getvalue().splitlines() == ["embedding and storing: 0 chunks done in 0 s"]
 
 
+def test_one_file_is_one_file() -> None:
+    out = io.StringIO()
+    LineProgress(out, clock=Clock())("scan", 1, 1)
+    assert out.getvalue().splitlines() == ["reading: 1 file done in 0 s"]
+
+
 def test_durations_read_as_minutes_and_seconds() -> None:
     assert [duration(s) for s in (0.4, 45, 60, 185.2)] == ["0 s", "45 s", "1 min 00 s", "3 min 05 s"]
 

@@ -47,7 +47,7 @@ class LineProgress:
         if done >= total:
             if not self.ended:
                 self.ended = True
-                counted = f" {total} {unit}" if unit else ""
+                counted = f" {total} {unit[:-1] if total == 1 else unit}" if unit else ""  # 1 file, 2 files
                 self._say(f"{label}:{counted} done in {duration(now - self.started)}")
             return
         if now - self.last < self.every:
