@@ -173,3 +173,28 @@ def test_the_query_runtime_and_the_llama_index_face_give_the_same_vectors() -> N
 
     query = "pgbouncer pool exhausted: too many clients already"
     assert MiniLM.loaded(1).get_query_embedding(query) == OnnxMiniLMEmbedding(threads=1).get_query_embedding(query)
+
+
+def test_kb_service_says_whether_one_runs_and_stops_it(
+    sample: KnowledgeBase, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["service", "status"], sample) == 0
+    assert "no search service runs" in capsys.readouterr().out
+    service = Service.open([], sample)
+    assert service is not None
+    path = client.socket_path(client.config_key(None))
+    assert path is not None
+    thread = threading.Thread(target=serve, args=(service, path, 30.0), daemon=True)
+    thread.start()
+    for _ in range(100):
+        if client.ping():
+            break
+        threading.Event().wait(0.05)
+    assert run(["service", "status", "--json"], sample) == 0
+    assert '"running": true' in capsys.readouterr().out
+    assert run(["service", "stop"], sample) == 0
+    assert "stopped the search service" in capsys.readouterr().out
+    thread.join(10)
+    assert not thread.is_alive() and not path.exists() and not client.ping()
+    assert run(["service", "stop"], sample) == 0
+    assert "no search service was running" in capsys.readouterr().out

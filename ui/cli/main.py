@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         runbook_cmd,
         search_cmd,
         serve_cmd,
+        service_cmd,
         ui_cmd,
     )
 
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor_cmd.register(sub)
     ask_cmd.register(sub)
     eval_cmd.register(sub)
+    service_cmd.register(sub)
     return parser
 
 
