@@ -16,7 +16,7 @@ current: the keyword index reloads when another process changed the store, so ca
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -58,6 +58,20 @@ class AlertResults:
 
     runbooks: list[RankedDocument]
     incidents: list[RankedDocument]
+
+
+def services_counted(per_document: Iterable[Sequence[str]]) -> Counter[str]:
+    """Documents per service, a service's spellings counted as one (filters ignore case: "CoreDNS" and "coredns"
+    are one service), each under its most used spelling."""
+    spellings: Counter[str] = Counter()
+    counts: Counter[str] = Counter()
+    for services in per_document:
+        spellings.update(services)
+        counts.update({s.lower() for s in services})
+    name: dict[str, str] = {}
+    for spelling, _n in spellings.most_common():
+        name.setdefault(spelling.lower(), spelling)
+    return Counter({name[key]: n for key, n in counts.items()})
 
 
 class KnowledgeBase:
@@ -217,7 +231,7 @@ class KnowledgeBase:
             documents=len(records),
             chunks=self.store.count_chunks(),
             kinds=Counter(m.kind.value for m in records),
-            services=Counter(s for m in records for s in m.services),
+            services=services_counted(m.services for m in records),
             redactions=sum(m.redactions for m in records),
             store=self.settings.store_location,
             store_mode="server" if self.settings.chroma_url else "embedded",
