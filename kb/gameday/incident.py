@@ -150,7 +150,8 @@ def read_incident(corpus: Corpus, source_id: str) -> Incident:
     states_cause = [c >= STATES_CAUSE for c in closeness]
     # an entry that states the cause and is not someone reporting what they saw is told with hindsight
     hindsight = [said and kind != MessageKind.report for said, kind in zip(states_cause, kinds, strict=True)]
-    first = first_page_index(timeline, kinds, evidence, record.date, hindsight=hindsight)
+    first = first_page_index(timeline, kinds, evidence, record.date, hindsight=hindsight,
+                             reads_as_report=[r.leans(MessageKind.report) for r in readings])
     resolution = _resolution(record)
     incident = Incident(record, _chat(corpus, record), LeakGuard.for_record(record, corpus.passage_share), timeline,
                         kinds, action_kinds(texts), evidence, first, len(timeline), resolution=resolution,

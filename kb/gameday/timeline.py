@@ -100,19 +100,23 @@ def timeline_of(record: Record) -> list[tuple[Span, str | None]]:
 
 
 def first_page_index(timeline: list[tuple[Span, str | None]], kinds: list[MessageKind | None],
-                     evidence: list[str], day: dt.date | None = None, hindsight: list[bool] | None = None) -> int:
+                     evidence: list[str], day: dt.date | None = None, hindsight: list[bool] | None = None,
+                     reads_as_report: list[bool] | None = None) -> int:
     """The entry where responders learned of the incident: the first timed entry that is a report (an alert
     firing, a page, a user's report) and not a change shipped (a deploy is what came before), else the first
     timed observation, else the first timed entry. An entry told with hindsight (``hindsight``: it states the
     cause, "07:53 autovacuum removes tuples the query still needs; WAL replay stops") is what happened, not
-    what anyone saw then."""
+    what anyone saw then. An alert or a customer's word that reads whole as a report (``reads_as_report``) is
+    one, though a sentence of it says what a responder did ("X pages Aisha. Acked 02:44.")."""
     dated = [n for n, (_span, when) in enumerate(timeline) if when and not _before(when, day)]
     timed = [n for n in dated if not (hindsight and hindsight[n])] or dated
     reported = (MessageKind.report, None, MessageKind.observation, MessageKind.made_worse)
     for n in timed:
         if evidence[n] == "deploy":
             continue  # a change shipped is what came before the trouble, not its report
-        if kinds[n] == MessageKind.report or (evidence[n] in ("alert", "customer") and kinds[n] in reported):
+        told = evidence[n] in ("alert", "customer")
+        if kinds[n] == MessageKind.report or (told and (kinds[n] in reported
+                                                        or (reads_as_report and reads_as_report[n]))):
             return n
     found = next((n for n in timed if kinds[n] == MessageKind.observation), None)
     if found is not None:
