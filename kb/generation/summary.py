@@ -30,7 +30,7 @@ from kb.retrieval.meaning import similarity
 
 #: a figure of harm: a share of requests or errors, or counted customers, orders, contacts
 IMPACT = re.compile(
-    r"(\b\d+(?:\.\d+)?\s?% (?:errors|error rate|of requests|5xx)|\bcustomers?\b|\bcontacts\b|\bstatus page\b|"
+    r"(\b\d+(?:\.\d+)?\s?% (?:errors|error rate|of requests|5xx)|\bcustomers?\b|\bcontacts\b|"
     r"\bfailed (?:orders|payments|checkouts)\b|\bimpact\b|\berrors? \d+%|\b\d+% (?:now|errors))",
     re.I,
 )
