@@ -128,19 +128,26 @@ def test_a_store_folder_deleted_and_made_again_is_refused(tmp_path: Path) -> Non
     assert answer == {"status": "refused", "reason": "the store was replaced"} and not keep
 
 
-def test_the_command_uses_the_service_and_falls_back_when_the_store_changed(
-    sample: KnowledgeBase, env: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    service = Service.open([], sample)
+def served(kb: KnowledgeBase) -> tuple[Path, threading.Thread]:
+    """A service over ``kb`` answering on its socket from a thread (stops after 30 idle seconds); once it answers."""
+    service = Service.open([], kb)
     assert service is not None
     path = client.socket_path(client.config_key(None))
-    assert path is not None and path.parent.stat().st_mode & 0o777 == 0o700
+    assert path is not None
     thread = threading.Thread(target=serve, args=(service, path, 30.0), daemon=True)
     thread.start()
     for _ in range(100):
         if client.ping():
             break
         threading.Event().wait(0.05)
+    return path, thread
+
+
+def test_the_command_uses_the_service_and_falls_back_when_the_store_changed(
+    sample: KnowledgeBase, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, thread = served(sample)
+    assert path.parent.stat().st_mode & 0o777 == 0o700
     argv = ["search", "checkout errors", "--json"]
     expected = own_process(argv, sample, capsys)
     assert client.forward(argv, autostart=False) == expected[0]
@@ -180,16 +187,7 @@ def test_kb_service_says_whether_one_runs_and_stops_it(
 ) -> None:
     assert run(["service", "status"], sample) == 0
     assert "no search service runs" in capsys.readouterr().out
-    service = Service.open([], sample)
-    assert service is not None
-    path = client.socket_path(client.config_key(None))
-    assert path is not None
-    thread = threading.Thread(target=serve, args=(service, path, 30.0), daemon=True)
-    thread.start()
-    for _ in range(100):
-        if client.ping():
-            break
-        threading.Event().wait(0.05)
+    path, thread = served(sample)
     assert run(["service", "status", "--json"], sample) == 0
     assert '"running": true' in capsys.readouterr().out
     assert run(["service", "stop"], sample) == 0
