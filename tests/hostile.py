@@ -106,7 +106,7 @@ def _steps(text: str) -> Any:
         steps.has_command(text),
         len(steps.command_shapes(text)),
         steps.is_change(text),
-        [bool(p.search(text)) for p in (summary.IMPACT, summary.CLOCK, chatlines.PROMPT)],
+        [bool(p.search(text)) for p in (summary.CLOCK, chatlines.PROMPT)],
         len(quoted_chat.quoted_messages(text, None)),
     )
 

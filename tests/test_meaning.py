@@ -26,6 +26,26 @@ def test_examples_load_one_a_line_without_comments_or_blanks(tmp_path: Path) -> 
     assert examples["empty"] == []
 
 
+def test_an_include_line_takes_in_another_tasks_label(tmp_path: Path) -> None:
+    _write(tmp_path)
+    task = tmp_path / "moods"
+    task.mkdir()
+    (task / "gloomy.txt").write_text("# gloomy things\nlow grey clouds\n#include weather/rain\n")
+    (task / "bright.txt").write_text("a good day\n")
+    examples = load_examples("moods", tmp_path)
+    assert examples["gloomy"] == ["low grey clouds", "rain falls all day", "heavy rain and wet streets", "rain again"]
+    assert examples["bright"] == ["a good day"]
+
+
+@pytest.mark.parametrize("name", ["weather/snow", "weather", "../weather/rain", "nowhere/rain"])
+def test_an_include_of_no_label_file_names_the_file_and_the_line(tmp_path: Path, name: str) -> None:
+    _write(tmp_path)
+    (tmp_path / "moods").mkdir()
+    (tmp_path / "moods" / "gloomy.txt").write_text(f"low grey clouds\n#include {name}\n")
+    with pytest.raises(FileNotFoundError, match=r"gloomy\.txt: '#include .*' names no label file"):
+        load_examples("moods", tmp_path)
+
+
 def test_missing_task_names_the_folder(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="nope"):
         load_examples("nope", tmp_path)

@@ -26,14 +26,10 @@ from kb.generation.grounding import Evidence, References, require_grounded
 from kb.generation.guard import caution_note
 from kb.generation.prompting import grounded_lines
 from kb.retrieval import cues
-from kb.retrieval.meaning import similarity
+from kb.retrieval.meaning import classifier, similarity
 
-#: a figure of harm: a share of requests or errors, or counted customers, orders, contacts
-IMPACT = re.compile(
-    r"(\b\d+(?:\.\d+)?\s?% (?:errors|error rate|of requests|5xx)|\bcustomers?\b|\bcontacts\b|"
-    r"\bfailed (?:orders|payments|checkouts)\b|\bimpact\b|\berrors? \d+%|\b\d+% (?:now|errors))",
-    re.I,
-)
+#: lines of the impact section
+IMPACT_LINES = 4
 CLOCK = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)\b")
 #: authors that are programs, by name (chat exports mark apps "NAME APP"; transcripts name the bot)
 BOTS = {"alertmanager", "pagerduty", "argocd", "opsgenie", "grafana", "prometheus", "statuspage", "slackbot"}
@@ -53,6 +49,7 @@ class Fact:
 
     message: Message
     kind: MessageKind | None
+    #: whether it tells what the incident does to those who use the service (``harm_told``)
     impact: bool
     start: int
     end: int
@@ -68,6 +65,8 @@ class Fact:
     leans_report: bool = False
     #: whether it opens with a question (its first sentence asks)
     asks: bool = False
+    #: how clearly it tells the harm, when it does (``harm_told``)
+    harm: float = 0.0
 
     @property
     def action_item(self) -> bool:
@@ -106,24 +105,37 @@ def is_bot(author: str) -> bool:
     return name in BOTS or name.endswith((" app", "[bot]", "-bot", " bot"))
 
 
+def harm_told(texts: list[str]) -> list[float | None]:
+    """How clearly each text tells what the incident does to those who use the service (who or what is hurt, how
+    much or how long: "19% errors now", "nobody can merge", "540 contacts tonight"): the lead of the "harm" label
+    over "other" by the labelled examples of ``kb/retrieval/examples/impact``, or None when it does not. A
+    question about the impact does not tell it; the caller drops those."""
+    verdicts = classifier("impact").classify(texts) if texts else []
+    return [v.margin if v.label == "harm" else None for v in verdicts]
+
+
 def classify(record: Record) -> list[Fact]:
     """Every message of a chat record with its kind (or None), judged in one batch."""
     said = [judged_text(m) for m in record.messages]
     readings = iter(cues.read([t for t in said if t]))
+    harms = iter(harm_told([t for t in said if t]))
     facts = []
     for message, text in zip(record.messages, said, strict=True):
         r = next(readings) if text else None
+        harm = next(harms) if text else None
         kind = r.kind if r else None
         if is_bot(message.author) and kind in (MessageKind.hypothesis, MessageKind.decision, MessageKind.cause):
             kind = None  # a program reports and acts; it does not guess or decide
         telling = r is not None and not ({r.kind} | r.sentences) & _EXPLAINING
         start, end, line = first_line_span(record, message)
-        impact = bool(IMPACT.search(message.text)) and not is_bot(message.author)
-        facts.append(Fact(message=message, kind=kind, impact=impact, start=start, end=end, text=line,
+        asks = r.asks if r else cues.is_question(text)
+        impact = harm is not None and not asks and not is_bot(message.author)
+        facts.append(Fact(message=message, kind=kind, impact=impact, harm=harm if harm is not None else 0.0,
+                          start=start, end=end, text=line,
                           said=r.sentences if r else frozenset(), sentences=max(1, len(r.parts)) if r else 1,
                           back=telling and r is not None and r.states(MessageKind.recovery),
                           leans_report=bool(r and r.leans(MessageKind.report)),
-                          asks=r.asks if r else cues.is_question(text)))
+                          asks=asks))
     return facts
 
 
@@ -221,7 +233,9 @@ def _extractive_prose(record: Record, facts: list[Fact]) -> list[DraftItem]:
               and (n < first_alert or _names_earlier_time(f, first))]
     add("leadup", leadup, 3)
     add("fault", [f for f in facts if f.fault], 3)
-    add("impact", [f for f in facts if f.impact], 4)
+    # the lines that tell the harm most clearly, in the order they were said
+    told = sorted((f for f in facts if f.impact), key=lambda f: -f.harm)[:IMPACT_LINES]
+    add("impact", [f for f in facts if f in told], IMPACT_LINES)
     add("detection", detections, 3)
     end = facts.index(last) if last is not None else len(facts)
     during = [f for f in facts[first_alert:end] if f.kind in RESPONSE]

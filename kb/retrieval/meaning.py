@@ -1,7 +1,9 @@
 """Classify short texts by what they say: the bundled embedding model against folders of labelled examples.
 
 A task is a folder under ``kb/retrieval/examples/`` (``sections``, ``cues``, ...); each ``LABEL.txt`` file in
-it holds one example a line (blank lines and lines starting with ``#`` are skipped). A text takes the label
+it holds one example a line (blank lines and lines starting with ``#`` are skipped; a line ``#include TASK/LABEL``
+takes in every example of another task's label, so one task's kinds can serve as another's counter-examples
+without being copied). A text takes the label
 whose nearest examples are closest to it, or none when no label is close enough or two labels are too close
 to call. Examples are written from many teams' documents, not from one sample: a new kind of wording is
 taught by adding an example line, never by a pattern.
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
     from llama_index.core.base.embeddings.base import BaseEmbedding
 
 EXAMPLES_DIR = Path(__file__).with_name("examples")
+#: a line of a label file that takes in another task's label (``#include cues/chatter``)
+INCLUDE = "#include "
 #: how many nearest examples of a label are averaged into its score
 NEIGHBOURS = 3
 #: one example in this many is held out for measuring accuracy
@@ -43,11 +47,11 @@ MAX_TEXT_CHARS = 1000
 #: tasks decided by the linear model over (whole text, opening words); on every one of them it is right more
 #: often on the held-out split than nearest examples (scripts/label_accuracy.py). Section types keep nearest
 #: examples: their classifier weighs a heading against its opening (kb.retrieval.sectioning)
-LEARNED_TASKS = frozenset({"cues", "actions", "evidence", "gm_turns", "questions", "question_scope"})
+LEARNED_TASKS = frozenset({"cues", "actions", "evidence", "gm_turns", "questions", "question_scope", "impact"})
 #: learned tasks whose labels weigh alike in the fit, however many examples each has (each example weighted by
 #: one over its label's count): chosen by the held-out split, and on the cue kinds by the separate check set
 #: too (a label with many examples no longer wins the lines no label fits well)
-BALANCED_TASKS = frozenset({"cues", "gm_turns", "question_scope"})
+BALANCED_TASKS = frozenset({"cues", "gm_turns", "question_scope", "impact"})
 #: words of a text's opening read on their own by the linear model
 HEAD_WORDS = 5
 #: buckets the words of a text are hashed into for the linear model (more do not help on the held-out splits)
@@ -93,8 +97,24 @@ def load_examples(task: str, root: Path = EXAMPLES_DIR) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for path in sorted(folder.glob("*.txt")):
         lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
-        out[path.stem] = [line for line in lines if line and not line.startswith("#")]
+        kept: list[str] = []
+        for line in lines:
+            if line.startswith(INCLUDE):
+                kept += _included(line[len(INCLUDE) :].strip(), root, path)
+            elif line and not line.startswith("#"):
+                kept.append(line)
+        out[path.stem] = kept
     return out
+
+
+def _included(name: str, root: Path, where: Path) -> list[str]:
+    """The examples of another task's label (``TASK/LABEL``), named by an include line of ``where``."""
+    task, _, label = name.partition("/")
+    source = root / task / f"{label}.txt"
+    if not task or not label or ".." in name or not source.is_file():
+        raise FileNotFoundError(f"{where}: '{INCLUDE.strip()} {name}' names no label file under {root}")
+    lines = (line.strip() for line in source.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 class Classifier:
